@@ -1,0 +1,1 @@
+"""Command-line shell: Typer commands over the core and the services."""

@@ -1,0 +1,17 @@
+"""The small exception hierarchy shared by every layer (mapped to HTTP only in the API)."""
+
+
+class RanoptError(Exception):
+    """Base class of every error ranopt raises on purpose."""
+
+
+class ValidationError(RanoptError, ValueError):
+    """An input value is out of its domain; the message names the field and the value."""
+
+
+class SolverError(RanoptError):
+    """An optimizer could not produce a plan (not raised for infeasible or time-limited runs)."""
+
+
+class NotConvergedError(RanoptError):
+    """An iterative model did not converge within its iteration budget."""

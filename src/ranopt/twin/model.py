@@ -1,0 +1,64 @@
+"""The assembled twin: a scenario's network, UEs, link budget and traffic, built once."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranopt.twin.elements import Cell, Site
+from ranopt.twin.network import CellArrays, build_network, cell_arrays
+from ranopt.twin.radio import LinkBudget, compute_link_budget
+from ranopt.twin.scenario import Scenario
+from ranopt.twin.traffic import TrafficModel, build_traffic
+from ranopt.twin.ues import UEs, drop_ues
+from ranopt.twin.units import FloatArray, dbm_to_w, noise_power_dbm
+
+
+@dataclass(frozen=True, eq=False)
+class Twin:
+    """Everything a snapshot needs that does not change from one interval to the next."""
+
+    scenario: Scenario
+    sites: tuple[Site, ...]
+    cells: tuple[Cell, ...]
+    arrays: CellArrays
+    ues: UEs
+    link: LinkBudget
+    traffic: TrafficModel
+    noise_w: FloatArray  # [num_cells] thermal + UE noise over the cell's occupied bandwidth, W
+
+    @property
+    def num_cells(self) -> int:
+        """Number of cells."""
+        return self.arrays.num_cells
+
+    @property
+    def num_ues(self) -> int:
+        """Number of UEs."""
+        return self.ues.num_ues
+
+    @property
+    def cell_names(self) -> tuple[str, ...]:
+        """Cell names in array order."""
+        return tuple(c.name for c in self.cells)
+
+
+def build_twin(scenario: Scenario) -> Twin:
+    """Build the twin of a scenario; the scenario's seed fixes every random draw."""
+    rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x7217]))
+    sites, cells = build_network(scenario)
+    arrays = cell_arrays(sites, cells)
+    site_xy_m = np.array([(s.x_m, s.y_m) for s in sites])
+    ues = drop_ues(scenario, site_xy_m, rng)
+    link = compute_link_budget(scenario, site_xy_m, arrays, ues, rng)
+    traffic = build_traffic(scenario, ues, rng)
+    noise_w = dbm_to_w(noise_power_dbm(arrays.occupied_bandwidth_hz, scenario.ue_noise_figure_db))
+    return Twin(
+        scenario=scenario,
+        sites=sites,
+        cells=cells,
+        arrays=arrays,
+        ues=ues,
+        link=link,
+        traffic=traffic,
+        noise_w=noise_w,
+    )

@@ -1,0 +1,312 @@
+"""Snapshot: the twin evaluated for one interval and one cell state.
+
+Association by strongest RSRP + CIO among suitable active cells, load-coupled interference
+solved as a fixed point, PRB load, served traffic, UE throughput and cell power.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import csr_array
+
+from ranopt.errors import ValidationError
+from ranopt.twin.elements import SLICES
+from ranopt.twin.link import spectral_efficiency
+from ranopt.twin.model import Twin
+from ranopt.twin.power import input_power_w
+from ranopt.twin.units import FloatArray, group_sum, lin_to_db
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+LOAD_TOLERANCE = 1e-4  # fixed point stops when no cell's PRB load moves by more than this
+MAX_ITERATIONS = 200
+
+
+@dataclass(frozen=True, eq=False)
+class CellState:
+    """What an optimizer controls, arrays of shape ``[num_cells]``.
+
+    ``slice_shares`` (``[num_cells, 3]``, eMBB/URLLC/mMTC) are PRB fractions dedicated to each
+    slice; ``None`` means one pool shared by all slices.
+    """
+
+    active: BoolArray
+    cio_db: FloatArray
+    slice_shares: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        """Check shapes and ranges."""
+        num_cells = self.active.shape[0]
+        if self.cio_db.shape != (num_cells,):
+            msg = f"cio_db must have shape ({num_cells},), got {self.cio_db.shape}"
+            raise ValidationError(msg)
+        if self.slice_shares is not None:
+            shares = self.slice_shares
+            if shares.shape != (num_cells, len(SLICES)):
+                msg = (
+                    f"slice_shares must have shape ({num_cells}, {len(SLICES)}), got {shares.shape}"
+                )
+                raise ValidationError(msg)
+            if (shares < 0).any() or (shares.sum(axis=1) > 1.0 + 1e-9).any():
+                msg = "slice_shares must be >= 0 and sum to at most 1 per cell"
+                raise ValidationError(msg)
+
+    @classmethod
+    def all_on(cls, num_cells: int) -> "CellState":
+        """Every cell active, CIO 0 dB, one shared PRB pool: the always-on reference."""
+        return cls(active=np.ones(num_cells, dtype=bool), cio_db=np.zeros(num_cells))
+
+    def with_active(self, active: BoolArray) -> "CellState":
+        """Return the same state with another on/sleep mask."""
+        return CellState(active=active, cio_db=self.cio_db, slice_shares=self.slice_shares)
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """Per-UE (``[num_ues]``) and per-cell (``[num_cells]``) results of one interval."""
+
+    serving_cell: IntArray  # -1 where no suitable active cell covers the UE
+    sinr_db: FloatArray
+    demand_mbps: FloatArray
+    served_mbps: FloatArray
+    ue_thp_mbps: FloatArray  # throughput while the UE has data (DRB.UEThpDl sense)
+    active: BoolArray
+    prb_load: FloatArray  # used share of DL PRBs, 0-1 (RRU.PrbUsedDl / RRU.PrbAvailDl)
+    demand_load: FloatArray  # PRB demand, may exceed 1 when the cell is overloaded
+    cell_offered_mbps: FloatArray
+    cell_served_mbps: FloatArray
+    cell_num_ues: IntArray  # connected UEs with demand (RRC.ConnMean)
+    cell_ue_thp_mbps: FloatArray  # mean UE throughput of the cell (DRB.UEThpDl), 0 if no UE
+    power_w: FloatArray  # supply power (PEE.AvgPower)
+    iterations: int
+    converged: bool
+
+    @property
+    def covered(self) -> BoolArray:
+        """UEs with a serving cell."""
+        return self.serving_cell >= 0
+
+    @property
+    def offered_mbps(self) -> float:
+        """Total offered DL traffic, including UEs without coverage."""
+        return float(self.demand_mbps.sum())
+
+    @property
+    def served_mbps_total(self) -> float:
+        """Total served DL traffic."""
+        return float(self.served_mbps.sum())
+
+    @property
+    def served_ratio(self) -> float:
+        """Served over offered traffic (1 when nothing is offered)."""
+        offered = self.offered_mbps
+        return self.served_mbps_total / offered if offered > 0 else 1.0
+
+    @property
+    def power_total_w(self) -> float:
+        """Network supply power, W."""
+        return float(self.power_w.sum())
+
+    def ue_thp_percentile_mbps(self, q: float) -> float:
+        """Percentile ``q`` (0-100) of the throughput of UEs with demand."""
+        thp = self.ue_thp_mbps[self.demand_mbps > 0]
+        return float(np.percentile(thp, q)) if thp.size else 0.0
+
+
+def _interference_operator(twin: Twin, weights: FloatArray) -> FloatArray | csr_array:
+    """Linear map from cell loads ``[num_cells]`` to UE interference ``[num_ues]``, W."""
+    if twin.link.dense:
+        return weights  # [U, C] with column c = cell c
+    num_ues, k = weights.shape
+    indptr = np.arange(0, num_ues * k + 1, k)
+    return csr_array(
+        (weights.ravel(), twin.link.cell_idx.ravel(), indptr), shape=(num_ues, twin.num_cells)
+    )
+
+
+def _used_load(raw: FloatArray, shares: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+    """Return (cell PRB load used 0-1 ``[C]``, per-UE-group served fraction table).
+
+    ``raw`` is ``[C]`` (one pool) or ``[C, 3]`` (slices). In a pool an overloaded cell serves
+    every UE the same fraction ``1 / load``; a slice gets at most its share.
+    """
+    if shares is None:
+        used = np.minimum(raw, 1.0)
+        served_fraction = np.minimum(1.0, 1.0 / np.maximum(raw, 1e-12))
+        return used, served_fraction
+    used_per_slice = np.minimum(raw, shares)
+    served_fraction = np.where(raw > shares, shares / np.maximum(raw, 1e-12), 1.0)
+    return np.minimum(used_per_slice.sum(axis=1), 1.0), served_fraction
+
+
+@dataclass(frozen=True, eq=False)
+class _Association:
+    """Serving cell of each UE and the link quantities toward it, ``[num_ues]``."""
+
+    k_star: IntArray  # column of the serving cell in the link budget
+    serving: IntArray  # -1 without coverage
+    serving_safe: IntArray  # serving with -1 replaced by 0, for indexing
+    covered: BoolArray
+
+
+def associate(twin: Twin, state: CellState) -> _Association:
+    """Pick serving cells: suitable (TS 38.304 S-criterion) active cells, max RSRP + CIO."""
+    link = twin.link
+    rows = np.arange(twin.num_ues)
+    # TS 38.304 cl. 5.2.3.2 S-criterion: Srxlev = RSRP - Q_rxlevmin > 0
+    suitable = state.active[link.cell_idx] & (link.rsrp_dbm >= twin.scenario.rsrp_min_dbm)
+    # TS 38.331 A3 / cell reselection ranking: RSRP + cell individual offset
+    metric = np.where(suitable, link.rsrp_dbm + state.cio_db[link.cell_idx], -np.inf)
+    k_star = np.argmax(metric, axis=1)
+    covered = suitable[rows, k_star]
+    serving = np.where(covered, link.cell_idx[rows, k_star], -1)
+    return _Association(
+        k_star=k_star, serving=serving, serving_safe=np.maximum(serving, 0), covered=covered
+    )
+
+
+def _interference_weights(twin: Twin, state: CellState, assoc: _Association) -> FloatArray:
+    """Received power ``[num_ues, k]`` from co-channel active cells other than the server, W."""
+    link = twin.link
+    carrier = twin.arrays.carrier
+    co_channel = carrier[link.cell_idx] == carrier[assoc.serving_safe][:, None]
+    active_k = state.active[link.cell_idx]
+    weights = np.where(co_channel & active_k & assoc.covered[:, None], link.interference_w, 0.0)
+    weights[np.arange(twin.num_ues), assoc.k_star] = 0.0
+    return weights
+
+
+@dataclass(frozen=True, eq=False)
+class _LoadSolution:
+    sinr: FloatArray  # [U] linear
+    rate_mbps: FloatArray  # [U] rate with all of the cell's DL resources
+    raw_load: FloatArray  # [C] or [C, 3]: PRB demand
+    load: FloatArray  # [C] used PRB share, 0-1
+    served_fraction: FloatArray  # [C] or [C, 3]
+    iterations: int
+    converged: bool
+
+
+def solve_load(
+    twin: Twin,
+    state: CellState,
+    assoc: _Association,
+    demand_mbps: FloatArray,
+    initial_load: FloatArray | None,
+    tolerance: float,
+    max_iterations: int,
+) -> _LoadSolution:
+    """Solve the load-coupling fixed point (Siomina & Yuan 2012) by iteration.
+
+    Each cell's PRB load is the sum over its UEs of demand / rate, where the rate depends on the
+    SINR, and the SINR on the neighbours' loads; the map is a standard interference function
+    (Yates 1995), so the iteration converges; it stops when no load moves by ``tolerance``.
+    """
+    interference_op = _interference_operator(twin, _interference_weights(twin, state, assoc))
+    rows = np.arange(twin.num_ues)
+    signal_w = twin.link.signal_w[rows, assoc.k_star]
+    noise_w = twin.noise_w[assoc.serving_safe]
+    dl_bandwidth_hz = twin.arrays.dl_bandwidth_hz[assoc.serving_safe]
+    demand = np.where(assoc.covered, demand_mbps, 0.0)
+    shares = state.slice_shares
+    num_slices = len(SLICES)
+    group = (
+        assoc.serving_safe
+        if shares is None
+        else assoc.serving_safe * num_slices + twin.ues.slice_idx
+    )
+    shape = (twin.num_cells,) if shares is None else (twin.num_cells, num_slices)
+
+    start = np.ones(twin.num_cells) if initial_load is None else np.clip(initial_load, 0.0, 1.0)
+    load = np.where(state.active, start, 0.0)
+    for iteration in range(1, max_iterations + 1):
+        # Siomina & Yuan 2012: SINR_u = S_u / (sum_j rho_j I_uj + N_u)
+        sinr = signal_w / (interference_op @ load + noise_w)
+        rate_mbps = spectral_efficiency(sinr) * dl_bandwidth_hz / 1e6
+        ue_load = np.divide(demand, rate_mbps, out=np.zeros_like(demand), where=rate_mbps > 0)
+        raw = group_sum(group, ue_load, int(np.prod(shape))).reshape(shape)
+        new_load, served_fraction = _used_load(raw, shares)
+        step = float(np.max(np.abs(new_load - load)))
+        load = new_load
+        if step < tolerance:
+            return _LoadSolution(sinr, rate_mbps, raw, load, served_fraction, iteration, True)
+    return _LoadSolution(sinr, rate_mbps, raw, load, served_fraction, max_iterations, False)
+
+
+def evaluate_snapshot(
+    twin: Twin,
+    state: CellState,
+    demand_mbps: FloatArray,
+    *,
+    initial_load: FloatArray | None = None,
+    tolerance: float = LOAD_TOLERANCE,
+    max_iterations: int = MAX_ITERATIONS,
+) -> Snapshot:
+    """Evaluate one interval: association, load-coupled SINR, load, throughput and power.
+
+    Parameters
+    ----------
+    twin
+        The built twin.
+    state
+        Cell on/sleep mask, CIO and slice shares, ``[num_cells]``.
+    demand_mbps
+        DL demand of each UE in the interval, ``[num_ues]``, Mbit/s.
+    initial_load
+        Starting point of the load fixed point (e.g. the previous interval's ``prb_load``).
+    tolerance, max_iterations
+        Stopping rule of the fixed point (largest load change, iteration budget).
+    """
+    assoc = associate(twin, state)
+    sol = solve_load(twin, state, assoc, demand_mbps, initial_load, tolerance, max_iterations)
+    shares = state.slice_shares
+    group = (
+        assoc.serving_safe
+        if shares is None
+        else assoc.serving_safe * len(SLICES) + twin.ues.slice_idx
+    )
+    servable = assoc.covered & (sol.rate_mbps > 0)
+    demand = np.where(assoc.covered, demand_mbps, 0.0)
+    served = np.where(servable, demand * sol.served_fraction.ravel()[group], 0.0)
+    raw_ue = sol.raw_load.ravel()[group]
+    capacity_share = 1.0 if shares is None else shares.ravel()[group]
+    headroom = np.maximum(capacity_share - raw_ue, 0.0)
+    # Bonald & Proutiere 2003, processor sharing: a flow's throughput is C (1 - rho); an
+    # overloaded UE still gets at least its served rate
+    ue_thp = np.where(servable, np.maximum(sol.rate_mbps * headroom, served), 0.0)
+
+    num_cells = twin.num_cells
+    cell = assoc.serving_safe
+    has_demand = assoc.covered & (np.asarray(demand_mbps) > 0)
+    cell_num_ues = group_sum(cell, has_demand, num_cells)
+    cell_thp_sum = group_sum(cell, np.where(has_demand, ue_thp, 0.0), num_cells)
+    arrays = twin.arrays
+    return Snapshot(
+        serving_cell=assoc.serving,
+        sinr_db=np.where(assoc.covered, lin_to_db(sol.sinr), -np.inf),
+        demand_mbps=np.asarray(demand_mbps, dtype=np.float64),
+        served_mbps=served,
+        ue_thp_mbps=ue_thp,
+        active=state.active.copy(),
+        prb_load=sol.load,
+        demand_load=sol.raw_load.sum(axis=1) if sol.raw_load.ndim == 2 else sol.raw_load,
+        cell_offered_mbps=group_sum(cell, demand, num_cells),
+        cell_served_mbps=group_sum(cell, served, num_cells),
+        cell_num_ues=cell_num_ues.astype(np.int64),
+        cell_ue_thp_mbps=np.divide(
+            cell_thp_sum, cell_num_ues, out=np.zeros(num_cells), where=cell_num_ues > 0
+        ),
+        power_w=input_power_w(
+            arrays.num_trx,
+            arrays.p0_w,
+            arrays.delta_p,
+            arrays.max_tx_power_per_trx_w,
+            arrays.p_sleep_w,
+            sol.load,
+            state.active,
+        ),
+        iterations=sol.iterations,
+        converged=sol.converged,
+    )

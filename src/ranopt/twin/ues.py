@@ -1,0 +1,158 @@
+"""UE drop: where the users are, indoors or out, at which height, on which slice."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ranopt.twin.layout import inside_site_hexagon
+from ranopt.twin.scenario import Scenario
+from ranopt.twin.units import FloatArray
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+O2I_MAX_INDOOR_DISTANCE_M = 25.0  # TR 38.901 Table 7.4.3-2: d_2D-in = min of two U(0, 25 m)
+OUTDOOR_UE_HEIGHT_M = 1.5  # TR 38.901 Table 7.4.1-1 note: outdoor h_UT = 1.5 m
+PROFILE_KINDS: tuple[str, ...] = ("residential", "business")
+
+
+@dataclass(frozen=True, eq=False)
+class UEs:
+    """A UE drop, arrays of shape ``[num_ues]``."""
+
+    x_m: FloatArray
+    y_m: FloatArray
+    height_m: FloatArray
+    indoor: BoolArray
+    d2d_in_m: FloatArray  # indoor distance for the O2I loss (0 outdoors)
+    slice_idx: IntArray  # index into elements.SLICES
+    profile_kind: IntArray  # index into PROFILE_KINDS: which diurnal profile drives its demand
+    home_site: IntArray  # site whose hexagon holds the UE (its traffic area)
+    hotspot: IntArray  # hotspot index, -1 for uniformly dropped UEs
+
+    @property
+    def num_ues(self) -> int:
+        """Number of UEs."""
+        return int(self.x_m.shape[0])
+
+
+def _nearest_site(x_m: FloatArray, y_m: FloatArray, site_xy_m: FloatArray) -> IntArray:
+    # [num_points, num_sites] distances are fine here: called on candidate batches only
+    d2 = (x_m[:, None] - site_xy_m[None, :, 0]) ** 2 + (y_m[:, None] - site_xy_m[None, :, 1]) ** 2
+    return np.asarray(np.argmin(d2, axis=1), dtype=np.int64)
+
+
+def _in_area(
+    x_m: FloatArray, y_m: FloatArray, site_xy_m: FloatArray, scenario: Scenario
+) -> BoolArray:
+    """Inside the union of site hexagons and outside every site's minimum distance."""
+    home = _nearest_site(x_m, y_m, site_xy_m)
+    dx = x_m - site_xy_m[home, 0]
+    dy = y_m - site_xy_m[home, 1]
+    far_enough = np.hypot(dx, dy) >= scenario.min_distance_m
+    return np.asarray(inside_site_hexagon(dx, dy, scenario.isd_m) & far_enough, dtype=bool)
+
+
+def _uniform_points(
+    num: int, site_xy_m: FloatArray, scenario: Scenario, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray]:
+    """Points uniform over the network area (each hexagon has equal area)."""
+    radius_m = scenario.isd_m / np.sqrt(3.0)
+    xs: list[FloatArray] = []
+    ys: list[FloatArray] = []
+    remaining = num
+    while remaining > 0:
+        batch = int(remaining * 1.4) + 8
+        site = rng.integers(0, site_xy_m.shape[0], size=batch)
+        x = site_xy_m[site, 0] + rng.uniform(-radius_m, radius_m, size=batch)
+        y = site_xy_m[site, 1] + rng.uniform(-radius_m, radius_m, size=batch)
+        keep = _in_area(x, y, site_xy_m, scenario)
+        xs.append(x[keep][:remaining])
+        ys.append(y[keep][:remaining])
+        remaining -= int(min(keep.sum(), remaining))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _hotspot_points(
+    num: int,
+    centres_m: FloatArray,
+    site_xy_m: FloatArray,
+    scenario: Scenario,
+    rng: np.random.Generator,
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Points in Gaussian clusters around hotspot centres, kept inside the network area."""
+    xs: list[FloatArray] = []
+    ys: list[FloatArray] = []
+    hs: list[IntArray] = []
+    remaining = num
+    while remaining > 0:
+        batch = int(remaining * 1.3) + 8
+        spot = rng.integers(0, centres_m.shape[0], size=batch)
+        x = centres_m[spot, 0] + rng.normal(0.0, scenario.hotspot_std_m, size=batch)
+        y = centres_m[spot, 1] + rng.normal(0.0, scenario.hotspot_std_m, size=batch)
+        keep = _in_area(x, y, site_xy_m, scenario)
+        xs.append(x[keep][:remaining])
+        ys.append(y[keep][:remaining])
+        hs.append(spot[keep][:remaining].astype(np.int64))
+        remaining -= int(min(keep.sum(), remaining))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(hs)
+
+
+def _indoor_heights_m(num: int, rng: np.random.Generator) -> FloatArray:
+    # TR 38.901 Table 7.4.1-1 note 6: h_UT = 3(n_fl - 1) + 1.5, N_fl ~ U{4..8}, n_fl ~ U{1..N_fl}
+    num_floors = rng.integers(4, 9, size=num)
+    floor = rng.integers(1, num_floors + 1)
+    return np.asarray(3.0 * (floor - 1) + 1.5, dtype=np.float64)
+
+
+def drop_ues(scenario: Scenario, site_xy_m: FloatArray, rng: np.random.Generator) -> UEs:
+    """Drop the scenario's UEs: uniform plus clustered hotspots, TR 38.901 indoor share and heights.
+
+    ``site_xy_m`` has shape ``[num_sites, 2]``.
+    """
+    num_hotspot_ues = round(scenario.num_ues * scenario.hotspot_ue_fraction)
+    num_uniform = scenario.num_ues - num_hotspot_ues
+    num_hotspots = scenario.num_hotspots or max(1, scenario.num_sites // 3)
+
+    ux, uy = _uniform_points(num_uniform, site_xy_m, scenario, rng)
+    centre_x, centre_y = _uniform_points(num_hotspots, site_xy_m, scenario, rng)
+    hx, hy, spot = _hotspot_points(
+        num_hotspot_ues, np.column_stack((centre_x, centre_y)), site_xy_m, scenario, rng
+    )
+    x_m = np.concatenate((ux, hx))
+    y_m = np.concatenate((uy, hy))
+    hotspot = np.concatenate((np.full(num_uniform, -1, dtype=np.int64), spot))
+    home_site = _nearest_site(x_m, y_m, site_xy_m)
+
+    indoor = rng.random(scenario.num_ues) < scenario.indoor_fraction
+    height_m = np.where(indoor, _indoor_heights_m(scenario.num_ues, rng), OUTDOOR_UE_HEIGHT_M)
+    # TR 38.901 Table 7.4.3-2: d_2D-in = min(U(0, 25), U(0, 25)) for UMa and UMi
+    d2d_in_m = np.minimum(
+        rng.uniform(0.0, O2I_MAX_INDOOR_DISTANCE_M, scenario.num_ues),
+        rng.uniform(0.0, O2I_MAX_INDOOR_DISTANCE_M, scenario.num_ues),
+    )
+    d2d_in_m = np.where(indoor, d2d_in_m, 0.0)
+    slice_idx = rng.choice(len(scenario.slice_mix), size=scenario.num_ues, p=scenario.slice_mix)
+
+    # each site area and each hotspot is residential or business; a UE follows its hotspot,
+    # otherwise its home area with probability 0.7
+    site_is_business: BoolArray = np.less(
+        rng.random(site_xy_m.shape[0]), scenario.business_area_fraction
+    )
+    spot_is_business: BoolArray = np.less(rng.random(num_hotspots), 0.5)
+    follows_area = rng.random(scenario.num_ues) < 0.7
+    home_kind = site_is_business[home_site]
+    area_kind = np.where(follows_area, home_kind, ~home_kind)
+    is_business = np.where(hotspot >= 0, spot_is_business[np.maximum(hotspot, 0)], area_kind)
+    return UEs(
+        x_m=x_m,
+        y_m=y_m,
+        height_m=height_m,
+        indoor=indoor,
+        d2d_in_m=d2d_in_m,
+        slice_idx=slice_idx.astype(np.int64),
+        profile_kind=is_business.astype(np.int64),
+        home_site=home_site,
+        hotspot=hotspot,
+    )

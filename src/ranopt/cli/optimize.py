@@ -1,0 +1,191 @@
+"""``ranopt optimize``: plan a day for a twin scenario and score it on the realised day."""
+
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ranopt.errors import ValidationError
+from ranopt.optimize.day_ahead import (
+    DayAheadConfig,
+    DayAheadInputs,
+    plan_threshold,
+    plan_with_solver,
+    prepare_day_ahead,
+    score_on_realised,
+)
+from ranopt.optimize.energy import ENERGY_SOLVERS, EnergyConfig, always_on_snapshots
+from ranopt.optimize.evaluate import EnergyConstraints, schedule_holds
+from ranopt.optimize.plan import Plan, PlanKpis
+from ranopt.optimize.threshold import ThresholdRule, run_threshold
+from ranopt.twin import build_twin, scenario_preset
+from ranopt.twin.model import Twin
+
+TABLE_FIELDS = (
+    "energy_kwh",
+    "always_on_energy_kwh",
+    "saving_pct",
+    "served_ratio_min",
+    "max_prb_load",
+    "ue_thp_p5_mbps_min",
+    "constraint_violations",
+    "confidence",
+    "solve_s",
+)
+
+
+def silence_highs_banner() -> None:
+    """Construct HiGHS once with stdout sent to stderr: it prints a banner on first use."""
+    import highspy  # noqa: PLC0415 (the banner is printed at first construction)
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        highspy.Highs()
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _progress(console: Console, label: str, transient: bool) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=transient,
+    )  # fmt: skip
+
+
+def _confidence(
+    twin: Twin,
+    plan: Plan,
+    inputs: DayAheadInputs,
+    limits: EnergyConstraints,
+    rule: ThresholdRule | None,
+    num_scenarios: int,
+    rng: np.random.Generator,
+    progress: Progress,
+) -> float:
+    """Share of forecast scenarios in which the plan (or the closed-loop rule) keeps every limit."""
+    scenarios = inputs.forecast.sample(rng, num_scenarios)
+    task = progress.add_task("confidence", total=num_scenarios)
+    held = 0
+    for scenario in scenarios:
+        demand = inputs.disaggregation.ue_demand(scenario)
+        if rule is None:
+            ok = schedule_holds(twin, demand, plan.active, limits)
+        else:
+            refs = always_on_snapshots(twin, demand)
+            run = run_threshold(twin, demand, rule, limits, refs)
+            ok = schedule_holds(twin, demand, run.schedule, limits)
+        held += int(ok)
+        progress.advance(task)
+    return held / num_scenarios
+
+
+def _kpi_fields(kpis: PlanKpis) -> dict[str, float | int]:
+    return {
+        "energy_kwh": round(kpis.energy_kwh, 3),
+        "always_on_energy_kwh": round(kpis.always_on_energy_kwh, 3),
+        "saving_pct": round(kpis.saving_pct, 3),
+        "served_ratio_min": round(kpis.served_ratio_min, 5),
+        "max_prb_load": round(kpis.max_prb_load, 4),
+        "ue_thp_p5_mbps_min": round(kpis.ue_thp_p5_mbps_min, 3),
+        "constraint_violations": kpis.constraint_violations,
+    }
+
+
+def optimize(
+    scenario: Annotated[
+        str, typer.Option("--scenario", help="Preset: default, medium, large.")
+    ] = "default",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the scenario and its traffic.")] = 0,
+    objective: Annotated[str, typer.Option("--objective", help="energy")] = "energy",
+    solver: Annotated[
+        str, typer.Option("--solver", help="exact, anneal, greedy or threshold.")
+    ] = "greedy",
+    day: Annotated[
+        int, typer.Option("--day", help="Day D to plan (needs history days before it).")
+    ] = 14,
+    history_days: Annotated[int, typer.Option("--history-days", min=2)] = 14,
+    planning_quantile: Annotated[
+        float, typer.Option("--planning-quantile", help="Forecast quantile the plan carries.")
+    ] = DayAheadConfig.planning_quantile,
+    scenarios: Annotated[
+        int, typer.Option("--scenarios", min=1, help="K demand scenarios for confidence.")
+    ] = 64,
+    sites: Annotated[int | None, typer.Option("--sites")] = None,
+    ues: Annotated[int | None, typer.Option("--ues")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Plan day D from the days before it, measure confidence, score it on the realised day."""
+    console = Console(stderr=as_json)
+    if objective != "energy":
+        raise typer.BadParameter(f"--objective must be energy, got {objective!r}")
+    if solver not in (*ENERGY_SOLVERS, "threshold"):
+        raise typer.BadParameter(
+            f"--solver must be one of exact, anneal, greedy, threshold; got {solver!r}"
+        )
+    try:
+        spec = scenario_preset(scenario, seed=seed, num_sites=sites, num_ues=ues)
+        config = DayAheadConfig(
+            history_days=history_days,
+            planning_quantile=planning_quantile,
+            confidence_scenarios=scenarios,
+        )
+        with console.status(f"building twin and {history_days}-day history of {spec.name}"):
+            twin = build_twin(spec)
+            inputs = prepare_day_ahead(twin, seed, day, config)
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    silence_highs_banner()
+    limits = EnergyConstraints()
+    rng = np.random.default_rng(np.random.SeedSequence([seed, day, 0xC0F]))
+    rule: ThresholdRule | None = None
+    with console.status(f"planning day {day} with {solver}"):
+        started = time.perf_counter()
+        if solver == "threshold":
+            plan, rule = plan_threshold(twin, seed, inputs, limits, config)
+        else:
+            plan = plan_with_solver(twin, inputs, solver, limits, EnergyConfig(), rng)
+        solve_s = time.perf_counter() - started
+    with _progress(console, "confidence", transient=as_json) as progress:
+        confidence = _confidence(twin, plan, inputs, limits, rule, scenarios, rng, progress)
+    plan = replace(plan, confidence=confidence)
+    with console.status("replaying the plan on the realised day"):
+        realised = score_on_realised(twin, plan.active, inputs, limits).kpis()
+    result: dict[str, Any] = {
+        "scenario": spec.name,
+        "seed": seed,
+        "day": day,
+        "objective": objective,
+        "solver": solver,
+        **_kpi_fields(realised),
+        "confidence": round(confidence, 4),
+        "confidence_scenarios": scenarios,
+        "planning_quantile": planning_quantile,
+        "solve_s": round(solve_s, 3),
+        "solver_status": str(plan.solve.status),
+        "mip_gap": plan.solve.mip_gap,
+        "solver_detail": plan.solve.detail,
+        "planned": _kpi_fields(plan.expected) if plan.expected else None,
+        "actions": [{"cell": a.cell, "t_min": a.t_min, "action": a.action} for a in plan.actions],
+    }
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table(title=f"Energy plan for day {day} ({solver}), measured on the realised day")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key in TABLE_FIELDS:
+        table.add_row(key, str(result[key]))
+    table.add_row("actions", str(len(plan.actions)))
+    console.print(table)

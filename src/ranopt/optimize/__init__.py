@@ -1,0 +1,1 @@
+"""Optimizers: energy saving, load balancing, slicing and compensation, all returning a Plan."""

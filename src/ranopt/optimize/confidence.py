@@ -1,0 +1,89 @@
+"""Confidence: the measured share of demand scenarios in which a plan keeps every constraint.
+
+Scenarios come from the forecast's uncertainty (per-cell demand paths); each is turned into
+per-UE demand by the UEs' expected shares of their home cell, and the plan is replayed in the
+twin beside the always-on network. Never a score: a count of replays that held.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ranopt.optimize.evaluate import EnergyConstraints, schedule_holds
+from ranopt.twin.model import Twin
+from ranopt.twin.snapshot import CellState, associate
+from ranopt.twin.units import FloatArray, group_sum
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def home_cells(twin: Twin) -> IntArray:
+    """Each UE's serving cell with every cell on, ``[num_ues]`` (-1 without coverage).
+
+    The cell whose counters carry the UE's traffic in an always-on history: the unit in which
+    demand is measured and forecast.
+    """
+    return associate(twin, CellState.all_on(twin.num_cells)).serving
+
+
+def cell_demand(demand_mbps: FloatArray, home: IntArray, num_cells: int) -> FloatArray:
+    """Aggregate UE demand ``[T, U]`` to home-cell demand ``[T, C]`` (UEs without a home drop)."""
+    covered = home >= 0
+    return np.stack(
+        [
+            group_sum(home[covered], demand_mbps[t, covered], num_cells)
+            for t in range(demand_mbps.shape[0])
+        ]
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class DemandDisaggregation:
+    """Spreads home-cell demand over UEs by their expected shares within the cell."""
+
+    home: IntArray  # [U]
+    share: FloatArray  # [T, U] share of the UE in its home cell's expected demand
+    uncovered_mbps: FloatArray  # [T, U] expected demand of UEs without a home (never served)
+
+    @classmethod
+    def from_expected(
+        cls, expected_mbps: FloatArray, home: IntArray, num_cells: int
+    ) -> "DemandDisaggregation":
+        """Build from the seasonal mean demand of each UE ``[T, U]``."""
+        totals = cell_demand(expected_mbps, home, num_cells)  # [T, C]
+        covered = home >= 0
+        safe_home = np.maximum(home, 0)
+        denom = totals[:, safe_home]
+        share = np.divide(expected_mbps, denom, out=np.zeros_like(expected_mbps), where=denom > 0)
+        return cls(
+            home=home,
+            share=np.where(covered[None, :], share, 0.0),
+            uncovered_mbps=np.where(covered[None, :], 0.0, expected_mbps),
+        )
+
+    def ue_demand(self, cell_demand_mbps: FloatArray) -> FloatArray:
+        """UE demand ``[T, U]`` for one home-cell demand path ``[T, C]``."""
+        return self.share * cell_demand_mbps[:, np.maximum(self.home, 0)] + self.uncovered_mbps
+
+
+def plan_confidence(
+    twin: Twin,
+    schedule: BoolArray,
+    scenarios: FloatArray,
+    disaggregation: DemandDisaggregation,
+    limits: EnergyConstraints,
+) -> tuple[float, BoolArray]:
+    """Replay a schedule ``[T, C]`` on each scenario ``[K, T, C]``; return the share that held.
+
+    Also returns which scenarios held, ``[K]``.
+    """
+    held = np.array(
+        [
+            schedule_holds(twin, disaggregation.ue_demand(scenario), schedule, limits)
+            for scenario in scenarios
+        ],
+        dtype=bool,
+    )
+    return float(held.mean()) if held.size else 0.0, held

@@ -1,0 +1,159 @@
+"""Plan day D from the days before it, then measure the plan on the day as it really happened.
+
+History (realised demand of days D-14..D-1, measured per home cell as an always-on network's
+counters would show it) -> forecast with uncertainty -> plan on a chosen forecast quantile ->
+confidence over scenarios sampled from the forecast -> replay on the realised day D. Nothing
+the planner sees comes from day D itself.
+"""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ranopt.errors import ValidationError
+from ranopt.forecast import Forecast, ForecastConfig, fit_forecaster, predict
+from ranopt.optimize.confidence import (
+    DemandDisaggregation,
+    cell_demand,
+    home_cells,
+    plan_confidence,
+)
+from ranopt.optimize.energy import EnergyConfig, always_on_snapshots, plan_energy
+from ranopt.optimize.evaluate import EnergyConstraints, ScheduleEvaluation, evaluate_schedule
+from ranopt.optimize.plan import Plan, SolveInfo, SolveStatus
+from ranopt.optimize.switching import schedule_actions
+from ranopt.optimize.threshold import ThresholdRule, run_threshold, tune_threshold
+from ranopt.twin.model import Twin
+from ranopt.twin.traffic import day_rng, expected_demand_mbps, realised_demand_mbps
+from ranopt.twin.units import FloatArray
+
+
+@dataclass(frozen=True)
+class DayAheadConfig:
+    """How much history, which forecast quantile to plan on, how many confidence scenarios."""
+
+    history_days: int = 14
+    planning_quantile: float = 0.9  # per-cell forecast quantile the plan must carry
+    confidence_scenarios: int = 64  # K demand scenarios sampled from the forecast
+    threshold_tuning_days: int = 2  # most recent history days the vendor rule is tuned on
+
+
+@dataclass(frozen=True, eq=False)
+class DayAheadInputs:
+    """What the planner may see for day D, and the realised day kept apart for scoring."""
+
+    day: int
+    history_cell_mbps: FloatArray  # [H, T, C] realised home-cell demand of the history days
+    history_days: tuple[int, ...]
+    forecast: Forecast
+    disaggregation: DemandDisaggregation
+    planning_demand_mbps: FloatArray  # [T, U]
+    realised_demand_mbps: FloatArray  # [T, U] day D as it happened (scoring only)
+
+
+def prepare_day_ahead(twin: Twin, seed: int, day: int, config: DayAheadConfig) -> DayAheadInputs:
+    """Build the history, forecast and planning demand of day ``day``."""
+    if day < config.history_days:
+        msg = f"day must be >= history_days ({config.history_days}) to have a history, got {day}"
+        raise ValidationError(msg)
+    if not 0.0 < config.planning_quantile < 1.0:
+        msg = f"planning_quantile must lie in (0, 1), got {config.planning_quantile}"
+        raise ValidationError(msg)
+    home = home_cells(twin)
+    days = tuple(range(day - config.history_days, day))
+    history = np.stack(
+        [
+            cell_demand(
+                realised_demand_mbps(twin.traffic, d, day_rng(seed, d)), home, twin.num_cells
+            )
+            for d in days
+        ]
+    )
+    model = fit_forecaster(history, np.array(days) % 7, ForecastConfig())
+    levels = tuple(sorted({0.05, 0.5, config.planning_quantile, 0.95}))
+    forecast = predict(model, weekday=day % 7, quantiles=levels)
+    disaggregation = DemandDisaggregation.from_expected(
+        expected_demand_mbps(twin.traffic, day), home, twin.num_cells
+    )
+    planning_cells = forecast.quantiles[levels.index(config.planning_quantile)]
+    return DayAheadInputs(
+        day=day,
+        history_cell_mbps=history,
+        history_days=days,
+        forecast=forecast,
+        disaggregation=disaggregation,
+        planning_demand_mbps=disaggregation.ue_demand(planning_cells),
+        realised_demand_mbps=realised_demand_mbps(twin.traffic, day, day_rng(seed, day)),
+    )
+
+
+def measure_confidence(
+    twin: Twin,
+    plan: Plan,
+    inputs: DayAheadInputs,
+    limits: EnergyConstraints,
+    num_scenarios: int,
+    rng: np.random.Generator,
+) -> Plan:
+    """Return the plan with its confidence measured over forecast scenarios."""
+    scenarios = inputs.forecast.sample(rng, num_scenarios)
+    confidence, _ = plan_confidence(twin, plan.active, scenarios, inputs.disaggregation, limits)
+    return replace(plan, confidence=confidence)
+
+
+def score_on_realised(
+    twin: Twin, schedule: np.ndarray, inputs: DayAheadInputs, limits: EnergyConstraints
+) -> ScheduleEvaluation:
+    """Replay a schedule on the realised day beside the always-on network."""
+    return evaluate_schedule(twin, inputs.realised_demand_mbps, schedule, limits)
+
+
+def plan_with_solver(
+    twin: Twin,
+    inputs: DayAheadInputs,
+    solver: str,
+    limits: EnergyConstraints,
+    energy_config: EnergyConfig,
+    rng: np.random.Generator,
+) -> Plan:
+    """Plan day D on the planning demand with one of the energy solvers."""
+    return plan_energy(
+        twin, inputs.planning_demand_mbps, solver, limits=limits, config=energy_config, rng=rng
+    )
+
+
+def plan_threshold(
+    twin: Twin,
+    seed: int,
+    inputs: DayAheadInputs,
+    limits: EnergyConstraints,
+    config: DayAheadConfig,
+) -> tuple[Plan, ThresholdRule]:
+    """Tune the vendor rule on the latest history days, then run it in closed loop on day D.
+
+    The rule reacts to measured loads, so its schedule is the one it produced on the realised
+    day (it never sees an interval before acting on it).
+    """
+    tuning_days = inputs.history_days[-config.threshold_tuning_days :]
+    history = [realised_demand_mbps(twin.traffic, d, day_rng(seed, d)) for d in tuning_days]
+    rule, tuning = tune_threshold(twin, history, limits)
+    references = always_on_snapshots(twin, inputs.realised_demand_mbps)
+    run = run_threshold(twin, inputs.realised_demand_mbps, rule, limits, references)
+    plan = Plan(
+        objective="energy",
+        solver="threshold",
+        t0_min=0,
+        interval_min=twin.scenario.interval_min,
+        active=run.schedule,
+        actions=schedule_actions(run.schedule, twin.cell_names, twin.scenario.interval_min),
+        solve=SolveInfo(
+            status=SolveStatus.FEASIBLE,
+            detail={
+                "sleep_below": rule.sleep_below,
+                "coverage_below": rule.coverage_below,
+                "wake_above": rule.wake_above,
+                **tuning,
+            },
+        ),
+    )
+    return plan, rule

@@ -1,0 +1,699 @@
+"""Energy saving: which capacity-layer cells sleep in each interval of a horizon.
+
+Build -> solve -> assign -> verify. ``build_energy_problem`` freezes interference at a reference
+load and turns the twin into the linear bin model of ``ranopt.optimize.surrogate``; each solver
+(exact MILP, QUBO annealing, greedy) returns an on/sleep schedule; ``plan_energy`` enforces the
+switching rules and replays the schedule in the twin, waking cells until every interval keeps
+its constraints, so the plan's figures are the twin's, never a solver's objective.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import dimod
+import highspy
+import numpy as np
+import numpy.typing as npt
+from dwave.samplers import SimulatedAnnealingSampler
+from scipy.sparse import coo_array
+
+from ranopt.errors import ValidationError
+from ranopt.optimize.evaluate import (
+    EnergyConstraints,
+    ScheduleEvaluation,
+    evaluate_interval,
+    evaluate_schedule,
+)
+from ranopt.optimize.plan import Plan, SolveInfo, SolveStatus
+from ranopt.optimize.surrogate import (
+    AssignmentState,
+    PreferenceBins,
+    bin_costs,
+    first_active_position,
+    preference_bins,
+    reference_rates_mbps,
+    surrogate_loads,
+)
+from ranopt.optimize.switching import enforce_switching_rules, schedule_actions
+from ranopt.twin.model import Twin
+from ranopt.twin.snapshot import CellState, Snapshot, evaluate_snapshot
+from ranopt.twin.units import FloatArray
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+EnergySolver = Literal["exact", "anneal", "greedy"]
+ENERGY_SOLVERS: tuple[EnergySolver, ...] = ("exact", "anneal", "greedy")
+CAPACITY_LAYER = 1  # index of "capacity" in ranopt.twin.elements.LAYERS
+
+
+@dataclass(frozen=True)
+class EnergyConfig:
+    """Solver settings (the QoS limits live in ``EnergyConstraints``)."""
+
+    interval_time_limit_s: float = 10.0  # exact: HiGHS time limit per interval
+    mip_rel_gap: float = 1e-4  # exact: stop when the relative gap is below this
+    anneal_reads: int = 24  # anneal: samples per interval
+    anneal_sweeps: int = 400  # anneal: Metropolis sweeps per sample
+    repair_rounds: int = 40  # verify-and-wake rounds before giving up
+    linearisation_rounds: int = 2  # re-linearise interference at the previous plan's loads
+    reference_margin: float = 0.05  # PRB load added to those loads for the next round
+    planning_headroom: float = 0.1  # PRB load kept free below each cell's limit in the plan
+
+
+@dataclass(frozen=True, eq=False)
+class EnergyProblem:
+    """The energy decision for a horizon in the linear bin model, per interval ``t``."""
+
+    bins: PreferenceBins
+    costs: FloatArray  # [T, B, L] PRB share of each bin on each cell of its list
+    caps: FloatArray  # [T, C] PRB load limit of each cell
+    candidates: BoolArray  # [T, C] cells that may sleep (alone they keep every cap)
+    sleepable: BoolArray  # [C] capacity-layer cells
+    idle_saving_w: FloatArray  # [C] power saved by sleeping an idle cell
+    load_slope_w: FloatArray  # [C] extra power per unit of PRB load
+    intervals_per_day: int
+    limits: EnergyConstraints
+
+    @property
+    def num_intervals(self) -> int:
+        """Intervals in the horizon."""
+        return int(self.costs.shape[0])
+
+    @property
+    def num_cells(self) -> int:
+        """Cells of the network."""
+        return int(self.caps.shape[1])
+
+
+def always_on_snapshots(twin: Twin, demand_mbps: FloatArray) -> list[Snapshot]:
+    """Evaluate the always-on network on each interval of ``demand_mbps`` ``[T, U]``."""
+    state = CellState.all_on(twin.num_cells)
+    snaps: list[Snapshot] = []
+    previous = None
+    for t in range(demand_mbps.shape[0]):
+        snap = evaluate_snapshot(twin, state, demand_mbps[t], initial_load=previous)
+        previous = snap.prb_load
+        snaps.append(snap)
+    return snaps
+
+
+def build_energy_problem(
+    twin: Twin,
+    demand_mbps: FloatArray,
+    limits: EnergyConstraints,
+    references: list[Snapshot],
+    reference_load: FloatArray | None = None,
+    headroom: float = 0.0,
+) -> EnergyProblem:
+    """Freeze interference at ``reference_load`` ``[T, C]`` and build the bin model.
+
+    ``headroom`` (PRB load) is kept free below every cell's limit in the plan, against forecast
+    error; a cell already above its limit with every cell on may not gain load at all.
+
+    The default reference puts every cell at its load limit: a schedule that keeps the limits
+    in this model keeps them in the twin too, because lower neighbour loads only lower a
+    cell's load (the load-coupling map is monotone, Siomina & Yuan 2012).
+    """
+    sleepable = twin.arrays.layer == CAPACITY_LAYER
+    bins = preference_bins(twin, sleepable)
+    num_t = demand_mbps.shape[0]
+    ao_load = np.stack([s.demand_load for s in references])  # [T, C]
+    limit = np.maximum(limits.max_prb_load, ao_load + 1e-6)
+    ref = np.minimum(limit, 1.0) if reference_load is None else reference_load
+    costs = np.stack(
+        [
+            bin_costs(bins, reference_rates_mbps(twin, bins, ref[t]), demand_mbps[t])
+            for t in range(num_t)
+        ]
+    )
+    # a cell's cap is its limit, or what it already carries with every cell on in this model
+    all_on = np.ones(twin.num_cells, dtype=bool)
+    surrogate_ao = np.stack(
+        [surrogate_loads(bins, costs[t], all_on, twin.num_cells)[0] for t in range(num_t)]
+    )
+    caps = np.maximum(limit - headroom, surrogate_ao + 1e-6)
+    arrays = twin.arrays
+    idle_saving_w = arrays.num_trx * (arrays.p0_w - arrays.p_sleep_w)
+    load_slope_w = arrays.num_trx * arrays.delta_p * arrays.max_tx_power_per_trx_w
+    candidates = np.zeros((num_t, twin.num_cells), dtype=bool)
+    for t in range(num_t):
+        state = AssignmentState.start(bins, costs[t], np.ones(twin.num_cells, dtype=bool))
+        for cell in np.flatnonzero(sleepable):
+            candidates[t, cell] = _can_sleep(state, int(cell), caps[t])
+    return EnergyProblem(
+        bins=bins,
+        costs=costs,
+        caps=caps,
+        candidates=candidates,
+        sleepable=sleepable,
+        idle_saving_w=idle_saving_w,
+        load_slope_w=load_slope_w,
+        intervals_per_day=twin.scenario.intervals_per_day,
+        limits=limits,
+    )
+
+
+def _can_sleep(state: AssignmentState, cell: int, caps: FloatArray) -> bool:
+    """Whether sleeping ``cell`` on top of ``state`` keeps every other active cell under its cap."""
+    loads, stranded = state.loads_if_asleep(cell)
+    others = state.active.copy()
+    others[cell] = False
+    return stranded == 0.0 and bool((loads[others] <= caps[others]).all())
+
+
+def surrogate_feasible(problem: EnergyProblem, t: int, active: BoolArray) -> bool:
+    """Whether an on/sleep state keeps every cap in interval ``t`` of the bin model."""
+    loads, stranded = surrogate_loads(problem.bins, problem.costs[t], active, problem.num_cells)
+    return stranded == 0.0 and bool((loads[active] <= problem.caps[t, active]).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# greedy
+
+
+def _greedy_fill(
+    problem: EnergyProblem, t: int, state: AssignmentState, previous_asleep: BoolArray
+) -> BoolArray:
+    """Sleep further candidates while they fit, best power saved per headroom consumed first.
+
+    Cells asleep in the previous interval go first (fewer switches).
+    """
+    cands = np.flatnonzero(problem.candidates[t] & state.active)
+    if cands.size == 0:
+        return state.active
+    base = state.loads.copy()
+    headroom = np.maximum(problem.caps[t] - base, 1e-6)
+    scores = np.empty(cands.size)
+    for i, cell in enumerate(cands):
+        loads, _ = state.loads_if_asleep(int(cell))
+        gained = np.maximum(loads - base, 0.0)
+        gained[cell] = 0.0
+        saved_w = problem.idle_saving_w[cell] + problem.load_slope_w[cell] * base[cell]
+        saved_w -= float((problem.load_slope_w * gained).sum())
+        scores[i] = saved_w / (1e-3 + float((gained / headroom).sum()))
+    order = np.lexsort((-scores, ~previous_asleep[cands]))
+    for cell in cands[order]:
+        if _can_sleep(state, int(cell), problem.caps[t]):
+            state.sleep(int(cell))
+    return state.active
+
+
+def _greedy_interval(problem: EnergyProblem, t: int, previous_asleep: BoolArray) -> BoolArray:
+    """Greedy sleep set of one interval, starting from every cell on."""
+    state = AssignmentState.start(
+        problem.bins, problem.costs[t], np.ones(problem.num_cells, dtype=bool)
+    )
+    return _greedy_fill(problem, t, state, previous_asleep)
+
+
+def solve_greedy(problem: EnergyProblem) -> tuple[BoolArray, SolveInfo]:
+    """Greedy sleep sets per interval in the bin model."""
+    schedule = np.ones((problem.num_intervals, problem.num_cells), dtype=bool)
+    previous_asleep = np.zeros(problem.num_cells, dtype=bool)
+    for t in range(problem.num_intervals):
+        schedule[t] = _greedy_interval(problem, t, previous_asleep)
+        previous_asleep = ~schedule[t]
+    asleep = int((~schedule).sum())
+    return schedule, SolveInfo(
+        status=SolveStatus.FEASIBLE,
+        objective=float(schedule[:, problem.sleepable].sum()),
+        detail={"cell_intervals_asleep": asleep},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# anneal (QUBO)
+
+
+def interval_qubo(
+    problem: EnergyProblem, t: int, load_unit: float = 0.005
+) -> dimod.BinaryQuadraticModel:
+    """Return the sleep decision of interval ``t`` as a QUBO (variables: candidate cell sleeps).
+
+    Objective: maximise the cells asleep. Loads are linear in the sleep variables when every
+    sleeping cell's bins are sent to the first entry of their list that cannot sleep in this
+    interval (where they land if all candidates sleep, an upper bound on what that cell gets);
+    each such cell's cap is a linear inequality, turned into a quadratic penalty with binary
+    slack variables (``dimod`` ``add_linear_inequality_constraint``).
+    """
+    bqm = dimod.BinaryQuadraticModel("BINARY")
+    cand_mask = problem.candidates[t]
+    cands = np.flatnonzero(cand_mask)
+    lists = problem.bins.lists
+    all_on = np.ones(problem.num_cells, dtype=bool)
+    base, _ = surrogate_loads(problem.bins, problem.costs[t], all_on, problem.num_cells)
+    # bins that sit on a candidate with every cell on, and where they land if all candidates sleep
+    first = lists[:, 0]
+    moving = np.flatnonzero(cand_mask[first] & problem.costs[t].any(axis=1))
+    landing = first_active_position(problem.bins, ~cand_mask)[moving]
+    lands = landing >= 0
+    # [C, C] load moved to receiver k (row) when candidate c (column) sleeps
+    transfer = np.zeros((problem.num_cells, problem.num_cells))
+    np.add.at(
+        transfer,
+        (lists[moving[lands], landing[lands]], first[moving[lands]]),
+        problem.costs[t][moving[lands], landing[lands]],
+    )
+    stranded = np.zeros(problem.num_cells, dtype=bool)
+    stranded[first[moving[~lands]]] = True
+    for cell in cands:
+        bqm.add_variable(int(cell), -1.0)
+    lagrange = 1.0  # per squared load unit: one unit over a cap costs as much as one cell saves
+    for receiver in np.flatnonzero(~cand_mask & (transfer.sum(axis=1) > 0)):
+        terms = [
+            (int(c), round(transfer[receiver, c] / load_unit))
+            for c in cands
+            if transfer[receiver, c] > load_unit / 2
+        ]
+        headroom_units = int(np.floor((problem.caps[t, receiver] - base[receiver]) / load_unit))
+        if not terms or sum(b for _, b in terms) <= headroom_units:
+            continue  # cannot bind
+        bqm.add_linear_inequality_constraint(
+            terms,
+            lagrange_multiplier=lagrange,
+            label=f"cap_{receiver}",
+            ub=max(headroom_units, 0),
+        )
+    # a cell whose UEs have nowhere else to go may not sleep with all the others; keep it
+    # awake unless the first-order check allowed it (it is a candidate), weakly
+    for cell in cands[stranded[cands]]:
+        bqm.add_linear(int(cell), 0.5)
+    return bqm
+
+
+def _repair_to_surrogate(problem: EnergyProblem, t: int, active: BoolArray) -> BoolArray:
+    """Wake sleeping cells (largest first-order overload contribution first) until feasible."""
+    fixed = active.copy()
+    while not surrogate_feasible(problem, t, fixed):
+        asleep = np.flatnonzero(~fixed & problem.sleepable)
+        if asleep.size == 0:
+            break
+        loads, _ = surrogate_loads(problem.bins, problem.costs[t], fixed, problem.num_cells)
+        over = np.maximum(loads - problem.caps[t], 0.0)
+        best, best_gain = asleep[0], -1.0
+        for cell in asleep:
+            trial = fixed.copy()
+            trial[cell] = True
+            trial_loads, _ = surrogate_loads(
+                problem.bins, problem.costs[t], trial, problem.num_cells
+            )
+            gain = float(over.sum() - np.maximum(trial_loads - problem.caps[t], 0.0).sum())
+            if gain > best_gain:
+                best, best_gain = cell, gain
+        fixed[best] = True
+    return fixed
+
+
+def _decode_samples(problem: EnergyProblem, t: int, sampleset: dimod.SampleSet) -> BoolArray:
+    """Distinct on/sleep states ``[n, C]`` of a sample set (slack variables dropped)."""
+    cands = np.flatnonzero(problem.candidates[t])
+    columns = [sampleset.variables.index(int(c)) for c in cands]
+    decisions = np.unique(np.asarray(sampleset.record.sample)[:, columns], axis=0)
+    states = np.ones((decisions.shape[0], problem.num_cells), dtype=bool)
+    states[:, cands] = decisions == 0
+    return states
+
+
+def _polish(
+    problem: EnergyProblem, t: int, active: BoolArray, previous_asleep: BoolArray
+) -> BoolArray:
+    """Classical post-processing of a sample: sleep every further candidate that still fits."""
+    state = AssignmentState.start(problem.bins, problem.costs[t], active)
+    return _greedy_fill(problem, t, state, previous_asleep)
+
+
+def solve_anneal(
+    problem: EnergyProblem, rng: np.random.Generator, config: EnergyConfig
+) -> tuple[BoolArray, SolveInfo]:
+    """Sample each interval's QUBO with simulated annealing (dwave-samplers).
+
+    Of the distinct samples, the feasible one (in the bin model) with most cells asleep is kept,
+    else the best sample is repaired by waking cells; then a classical pass sleeps any further
+    candidate that still fits, as hybrid quantum-classical workflows do. Swapping the sampler
+    for a quantum annealer's leaves the rest unchanged.
+    """
+    sampler = SimulatedAnnealingSampler()
+    schedule = np.ones((problem.num_intervals, problem.num_cells), dtype=bool)
+    reads = 0
+    feasible_samples = 0
+    previous_asleep = np.zeros(problem.num_cells, dtype=bool)
+    for t in range(problem.num_intervals):
+        if not problem.candidates[t].any():
+            previous_asleep[:] = False
+            continue
+        bqm = interval_qubo(problem, t)
+        seed = int(rng.integers(0, 2**31 - 1))
+        sampleset = sampler.sample(
+            bqm, num_reads=config.anneal_reads, num_sweeps=config.anneal_sweeps, seed=seed
+        )
+        reads += config.anneal_reads
+        states = _decode_samples(problem, t, sampleset)
+        feasible = np.array([surrogate_feasible(problem, t, a) for a in states])
+        feasible_samples += int(feasible.sum())
+        if feasible.any():
+            pool = states[feasible]
+            best = pool[np.argmin(pool.sum(axis=1))]
+        else:
+            best = _repair_to_surrogate(problem, t, states[np.argmin(states.sum(axis=1))])
+        schedule[t] = _polish(problem, t, best, previous_asleep)
+        previous_asleep = ~schedule[t]
+    return schedule, SolveInfo(
+        status=SolveStatus.FEASIBLE,
+        objective=float(schedule[:, problem.sleepable].sum()),
+        iterations=reads,
+        detail={"feasible_samples": feasible_samples},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# exact (MILP, HiGHS)
+
+
+@dataclass
+class _MilpBuilder:
+    """Columns and sparse rows of the horizon MILP, appended as the model is built."""
+
+    col_lower: list[float] = field(default_factory=list)
+    col_upper: list[float] = field(default_factory=list)
+    col_cost: list[float] = field(default_factory=list)
+    col_integer: list[bool] = field(default_factory=list)
+    row_lower: list[float] = field(default_factory=list)
+    row_upper: list[float] = field(default_factory=list)
+    entries_row: list[int] = field(default_factory=list)
+    entries_col: list[int] = field(default_factory=list)
+    entries_val: list[float] = field(default_factory=list)
+
+    def column(self, lower: float, upper: float, cost: float, integer: bool) -> int:
+        self.col_lower.append(lower)
+        self.col_upper.append(upper)
+        self.col_cost.append(cost)
+        self.col_integer.append(integer)
+        return len(self.col_lower) - 1
+
+    def row(self, cols: list[int], vals: list[float], lower: float, upper: float) -> None:
+        r = len(self.row_lower)
+        self.row_lower.append(lower)
+        self.row_upper.append(upper)
+        self.entries_row.extend([r] * len(cols))
+        self.entries_col.extend(cols)
+        self.entries_val.extend(vals)
+
+    def to_highs(self) -> highspy.HighsLp:
+        num_col, num_row = len(self.col_lower), len(self.row_lower)
+        matrix = coo_array(
+            (self.entries_val, (self.entries_row, self.entries_col)), shape=(num_row, num_col)
+        ).tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_ = num_col
+        lp.num_row_ = num_row
+        lp.col_cost_ = np.array(self.col_cost)
+        lp.col_lower_ = np.array(self.col_lower)
+        lp.col_upper_ = np.array(self.col_upper)
+        lp.row_lower_ = np.array(self.row_lower)
+        lp.row_upper_ = np.array(self.row_upper)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_ = num_col
+        lp.a_matrix_.num_row_ = num_row
+        lp.a_matrix_.start_ = matrix.indptr
+        lp.a_matrix_.index_ = matrix.indices
+        lp.a_matrix_.value_ = matrix.data
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+            for i in self.col_integer
+        ]
+        return lp
+
+
+def _add_interval_assignment(
+    m: _MilpBuilder, problem: EnergyProblem, t: int, y: dict[tuple[int, int], int]
+) -> None:
+    """Closest-assignment and capacity rows of interval ``t`` (capacitated facility location)."""
+    inf = highspy.kHighsInf
+    cand = problem.candidates[t]
+    lists = problem.bins.lists
+    costs = problem.costs[t]
+    const = np.zeros(problem.num_cells)
+    load_cols: dict[int, list[int]] = {}
+    load_vals: dict[int, list[float]] = {}
+    for b in range(lists.shape[0]):
+        if not costs[b].any():
+            continue
+        entries = [int(c) for c in lists[b] if c >= 0]
+        if not cand[entries[0]]:
+            const[entries[0]] += costs[b, 0]
+            continue
+        stop = next((j for j, c in enumerate(entries) if not cand[c]), len(entries) - 1)
+        entries = entries[: stop + 1]
+        xs = [m.column(0.0, 1.0, 0.0, integer=False) for _ in entries]
+        m.row(xs, [1.0] * len(xs), 1.0, 1.0)
+        for j, cell in enumerate(entries):
+            load_cols.setdefault(cell, []).append(xs[j])
+            load_vals.setdefault(cell, []).append(float(costs[b, j]))
+            if not cand[cell]:
+                continue
+            m.row([xs[j], y[(t, cell)]], [1.0, -1.0], -inf, 0.0)
+            later = xs[j + 1 :]
+            if later:
+                m.row([*later, y[(t, cell)]], [1.0] * (len(later) + 1), -inf, 1.0)
+    for cell, cols in load_cols.items():
+        cap = float(problem.caps[t, cell])
+        if cand[cell]:
+            m.row([*cols, y[(t, cell)]], [*load_vals[cell], -cap], -inf, -const[cell])
+        else:
+            m.row(cols, load_vals[cell], -inf, cap - const[cell])
+
+
+def _solve_interval_milp(
+    problem: EnergyProblem,
+    t: int,
+    previous_asleep: BoolArray,
+    time_limit_s: float,
+    mip_rel_gap: float,
+) -> tuple[BoolArray, SolveInfo]:
+    """Solve the sleep decision of one interval to optimality (or its time limit).
+
+    Lexicographic integral objective: the number of active candidates first, then the number of
+    cells woken that slept in the previous interval (weights ``M`` and ``M + 1``, ``M`` = one
+    more than the candidate count), so ties go to the schedule with fewer switches.
+    """
+    m = _MilpBuilder()
+    cands = np.flatnonzero(problem.candidates[t])
+    weight = float(cands.size + 1)
+    y = {
+        (t, int(cell)): m.column(0.0, 1.0, weight + float(previous_asleep[cell]), integer=True)
+        for cell in cands
+    }
+    _add_interval_assignment(m, problem, t, y)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    h.setOptionValue("threads", 1)
+    h.passModel(m.to_highs())
+    h.run()
+    model_status = h.getModelStatus()
+    info = h.getInfo()
+    active = np.ones(problem.num_cells, dtype=bool)
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if has_solution:
+        values = np.asarray(h.getSolution().col_value)
+        for (_, cell), col in y.items():
+            active[cell] = values[col] > 0.5
+    if model_status == highspy.HighsModelStatus.kOptimal:
+        status = SolveStatus.OPTIMAL
+    elif model_status == highspy.HighsModelStatus.kInfeasible:
+        status = SolveStatus.INFEASIBLE
+    elif has_solution:
+        status = SolveStatus.TIME_LIMIT
+    else:
+        status = SolveStatus.ERROR
+    return active, SolveInfo(
+        status=status,
+        objective=float(info.objective_function_value) if has_solution else None,
+        bound=float(info.mip_dual_bound),
+        mip_gap=float(info.mip_gap) if has_solution else None,
+        iterations=int(info.mip_node_count),
+        detail={"columns": len(m.col_lower), "rows": len(m.row_lower)},
+    )
+
+
+def solve_exact(problem: EnergyProblem, config: EnergyConfig) -> tuple[BoolArray, SolveInfo]:
+    """Solve each interval as a MILP with HiGHS: capacitated facility location over the bins.
+
+    Minimises the number of active candidate cells (an integral objective HiGHS proves optimal
+    quickly; every capacity cell saves the same idle power asleep). The switching rules couple
+    intervals and are enforced afterwards, as for every solver. Reports the worst interval's
+    gap; ``status`` is ``optimal`` only when every interval was proven optimal.
+    """
+    schedule = np.ones((problem.num_intervals, problem.num_cells), dtype=bool)
+    statuses: list[SolveStatus] = []
+    gaps: list[float] = []
+    objective = float(problem.sleepable.sum() * problem.num_intervals)
+    bound = objective
+    nodes = 0
+    previous_asleep = np.zeros(problem.num_cells, dtype=bool)
+    for t in range(problem.num_intervals):
+        if not problem.candidates[t].any():
+            previous_asleep[:] = False
+            continue
+        active, info = _solve_interval_milp(
+            problem, t, previous_asleep, config.interval_time_limit_s, config.mip_rel_gap
+        )
+        schedule[t] = active
+        previous_asleep = ~active
+        statuses.append(info.status)
+        nodes += info.iterations
+        num_cands = float(problem.candidates[t].sum())
+        objective -= num_cands - float(active[problem.candidates[t]].sum())
+        if info.bound is not None:
+            # bound of the weighted objective in active cells (weights <= M + 1), integral
+            bound -= num_cands - float(np.ceil(info.bound / (num_cands + 2.0) - 1e-9))
+        if info.mip_gap is not None:
+            gaps.append(info.mip_gap)
+    if any(s in (SolveStatus.ERROR, SolveStatus.INFEASIBLE) for s in statuses):
+        status = SolveStatus.ERROR
+    elif all(s == SolveStatus.OPTIMAL for s in statuses):
+        status = SolveStatus.OPTIMAL
+    else:
+        status = SolveStatus.TIME_LIMIT
+    return schedule, SolveInfo(
+        status=status,
+        objective=objective,
+        bound=bound,
+        mip_gap=max(gaps, default=0.0),
+        iterations=nodes,
+        detail={"intervals_solved": len(statuses)},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# verify in the twin, repair, assemble the plan
+
+
+def _cell_to_wake(
+    plan: Snapshot, ref: Snapshot, active: BoolArray, limits: EnergyConstraints
+) -> int:
+    """Return the sleeping cell whose always-on UEs suffer most in this interval of the plan."""
+    limit = limits.prb_load_limit(ref.prb_load)
+    floor = min(limits.ue_thp_floor_mbps, ref.ue_thp_percentile_mbps(5))
+    overloaded_cell = np.where(plan.active, plan.prb_load, 0.0) > limit
+    hurt = (
+        (plan.served_mbps < plan.demand_mbps * limits.min_served_ratio)
+        | ((plan.ue_thp_mbps < floor) & (plan.demand_mbps > 0))
+        | (ref.covered & ~plan.covered)
+        | (plan.covered & overloaded_cell[np.maximum(plan.serving_cell, 0)])
+    )
+    home = ref.serving_cell
+    asleep_home = hurt & (home >= 0) & ~active[np.maximum(home, 0)]
+    if asleep_home.any():
+        weight = np.bincount(
+            home[asleep_home], weights=plan.demand_mbps[asleep_home] + 1e-9, minlength=active.size
+        )
+        return int(np.argmax(weight))
+    asleep = np.flatnonzero(~active)
+    return int(asleep[np.argmax(ref.prb_load[asleep])])
+
+
+def verify_and_repair(
+    twin: Twin,
+    demand_mbps: FloatArray,
+    schedule: BoolArray,
+    limits: EnergyConstraints,
+    references: list[Snapshot],
+    max_rounds: int,
+) -> tuple[BoolArray, int]:
+    """Replay the schedule in the twin and wake cells until every interval keeps its limits.
+
+    Returns the repaired schedule and the number of cells woken. Waking only adds capacity;
+    the switching rules are re-applied after each round (which may wake more).
+    """
+    fixed = schedule.copy()
+    woken = 0
+    ipd = twin.scenario.intervals_per_day
+    for _ in range(max_rounds):
+        fixed = enforce_switching_rules(fixed, limits.rules, ipd)
+        changed = False
+        for t in np.flatnonzero(~fixed.all(axis=1)):
+            while not fixed[t].all():
+                snap, ref, check = evaluate_interval(
+                    twin, demand_mbps[t], fixed[t], limits, references[t]
+                )
+                if not check.violations:
+                    break
+                fixed[t, _cell_to_wake(snap, ref, fixed[t], limits)] = True
+                woken += 1
+                changed = True
+        if not changed:
+            break
+    return fixed, woken
+
+
+SolverFn = Callable[[EnergyProblem], tuple[BoolArray, SolveInfo]]
+
+
+def plan_energy(
+    twin: Twin,
+    demand_mbps: FloatArray,
+    solver: str,
+    *,
+    limits: EnergyConstraints | None = None,
+    config: EnergyConfig | None = None,
+    rng: np.random.Generator | None = None,
+    t0_min: int = 0,
+) -> Plan:
+    """Plan which capacity cells sleep in each interval of ``demand_mbps`` ``[T, U]``.
+
+    The returned plan's ``expected`` figures are measured by replaying it in the twin on the
+    same demand; its ``confidence`` is left to ``ranopt.optimize.confidence``.
+    """
+    if solver not in ENERGY_SOLVERS:
+        msg = f"solver must be one of {ENERGY_SOLVERS}, got {solver!r}"
+        raise ValidationError(msg)
+    limits = limits or EnergyConstraints()
+    config = config or EnergyConfig()
+    references = always_on_snapshots(twin, demand_mbps)
+    rng = rng or np.random.default_rng(0)
+    reference_load: FloatArray | None = None  # round 1: every cell at its limit (safe)
+    best: tuple[float, BoolArray, SolveInfo, int, ScheduleEvaluation] | None = None
+    for _ in range(config.linearisation_rounds):
+        problem = build_energy_problem(
+            twin, demand_mbps, limits, references, reference_load, config.planning_headroom
+        )
+        if solver == "exact":
+            schedule, info = solve_exact(problem, config)
+        elif solver == "anneal":
+            schedule, info = solve_anneal(problem, rng, config)
+        else:
+            schedule, info = solve_greedy(problem)
+        schedule, woken = verify_and_repair(
+            twin, demand_mbps, schedule, limits, references, config.repair_rounds
+        )
+        evaluation = evaluate_schedule(twin, demand_mbps, schedule, limits, references)
+        energy = evaluation.plan.total_energy_kwh
+        if best is None or energy < best[0]:
+            best = (energy, schedule, info, woken, evaluation)
+        # next round: interference at the loads this plan produced, plus a margin
+        limit = np.stack([limits.prb_load_limit(r.prb_load) for r in references])
+        reference_load = np.minimum(evaluation.plan.prb_load + config.reference_margin, limit)
+    assert best is not None  # noqa: S101 (linearisation_rounds >= 1 by validation)
+    _, schedule, info, woken, evaluation = best
+    detail = {**info.detail, "cells_woken_by_twin_check": woken}
+    return Plan(
+        objective="energy",
+        solver=solver,
+        t0_min=t0_min,
+        interval_min=twin.scenario.interval_min,
+        active=schedule,
+        actions=schedule_actions(schedule, twin.cell_names, twin.scenario.interval_min, t0_min),
+        solve=SolveInfo(
+            status=info.status,
+            objective=info.objective,
+            bound=info.bound,
+            mip_gap=info.mip_gap,
+            iterations=info.iterations,
+            detail=detail,
+        ),
+        expected=evaluation.kpis(),
+    )

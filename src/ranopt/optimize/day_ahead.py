@@ -18,7 +18,13 @@ from ranopt.optimize.confidence import (
     home_cells,
     plan_confidence,
 )
-from ranopt.optimize.energy import EnergyConfig, always_on_snapshots, plan_energy
+from ranopt.optimize.energy import (
+    EnergyConfig,
+    ReferenceCache,
+    always_on_snapshots,
+    plan_energy,
+    verify_and_repair,
+)
 from ranopt.optimize.evaluate import EnergyConstraints, ScheduleEvaluation, evaluate_schedule
 from ranopt.optimize.plan import Plan, SolveInfo, SolveStatus
 from ranopt.optimize.switching import schedule_actions
@@ -36,6 +42,7 @@ class DayAheadConfig:
     planning_quantile: float = 0.9  # per-cell forecast quantile the plan must carry
     confidence_scenarios: int = 64  # K demand scenarios sampled from the forecast
     threshold_tuning_days: int = 2  # most recent history days the vendor rule is tuned on
+    robust_scenarios: int = 32  # scenarios the plan is made to hold on (not those it is scored on)
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,11 +122,38 @@ def plan_with_solver(
     limits: EnergyConstraints,
     energy_config: EnergyConfig,
     rng: np.random.Generator,
+    robust_scenarios: int = DayAheadConfig.robust_scenarios,
 ) -> Plan:
-    """Plan day D on the planning demand with one of the energy solvers."""
-    return plan_energy(
+    """Plan day D on the planning demand, then make the plan hold on sampled scenarios.
+
+    The scenario approach (Campi & Garatti, "The scenario approach for systems and control
+    design", Annu. Rev. Control 2009): the plan is replayed on ``robust_scenarios`` demand
+    paths drawn from the forecast and cells are woken wherever one breaks a constraint. Those
+    scenarios are drawn from ``rng`` and are independent of the ones confidence is measured on.
+    """
+    plan = plan_energy(
         twin, inputs.planning_demand_mbps, solver, limits=limits, config=energy_config, rng=rng
     )
+    if robust_scenarios <= 0:
+        return plan
+    paths = inputs.forecast.sample(rng, robust_scenarios)
+    demands = [inputs.disaggregation.ue_demand(path) for path in paths]
+    schedule, woken = verify_and_repair(
+        twin, demands, plan.active, limits, ReferenceCache(twin, demands),
+        energy_config.repair_rounds,
+    )  # fmt: skip
+    planned = evaluate_schedule(twin, inputs.planning_demand_mbps, schedule, limits)
+    return replace(
+        plan,
+        active=schedule,
+        actions=schedule_actions(schedule, twin.cell_names, twin.scenario.interval_min),
+        expected=planned.kpis(),
+        solve=replace(
+            plan.solve,
+            detail={**plan.solve.detail, "robust_scenarios": robust_scenarios,
+                    "cells_woken_by_scenarios": woken},
+        ),
+    )  # fmt: skip
 
 
 def plan_threshold(

@@ -61,6 +61,21 @@ class EnergyConfig:
     reference_margin: float = 0.05  # PRB load added to those loads for the next round
     planning_headroom: float = 0.1  # PRB load kept free below each cell's limit in the plan
 
+    def __post_init__(self) -> None:
+        """Reject settings that would leave a solver nothing to do."""
+        for name in ("anneal_reads", "anneal_sweeps", "repair_rounds", "linearisation_rounds"):
+            if getattr(self, name) < 1:
+                msg = f"EnergyConfig.{name} must be >= 1, got {getattr(self, name)}"
+                raise ValidationError(msg)
+        if self.interval_time_limit_s <= 0:
+            msg = (
+                f"EnergyConfig.interval_time_limit_s must be > 0, got {self.interval_time_limit_s}"
+            )
+            raise ValidationError(msg)
+        if not 0.0 <= self.planning_headroom < 1.0:
+            msg = f"EnergyConfig.planning_headroom must lie in [0, 1), got {self.planning_headroom}"
+            raise ValidationError(msg)
+
 
 @dataclass(frozen=True, eq=False)
 class EnergyProblem:
@@ -596,18 +611,42 @@ def _cell_to_wake(
     return int(asleep[np.argmax(ref.prb_load[asleep])])
 
 
+class ReferenceCache:
+    """Always-on snapshots of several demand sets, computed on first use and kept."""
+
+    def __init__(self, twin: Twin, demand_sets: list[FloatArray]) -> None:
+        self._twin = twin
+        self._demand_sets = demand_sets
+        self._cache: dict[tuple[int, int], Snapshot] = {}
+
+    def seed(self, index: int, snapshots: list[Snapshot]) -> None:
+        """Store already computed always-on snapshots of demand set ``index``."""
+        for t, snap in enumerate(snapshots):
+            self._cache[(index, t)] = snap
+
+    def get(self, index: int, t: int) -> Snapshot:
+        """Always-on snapshot of interval ``t`` of demand set ``index``."""
+        key = (index, t)
+        if key not in self._cache:
+            state = CellState.all_on(self._twin.num_cells)
+            self._cache[key] = evaluate_snapshot(self._twin, state, self._demand_sets[index][t])
+        return self._cache[key]
+
+
 def verify_and_repair(
     twin: Twin,
-    demand_mbps: FloatArray,
+    demand_sets: list[FloatArray],
     schedule: BoolArray,
     limits: EnergyConstraints,
-    references: list[Snapshot],
+    references: ReferenceCache,
     max_rounds: int,
 ) -> tuple[BoolArray, int]:
     """Replay the schedule in the twin and wake cells until every interval keeps its limits.
 
-    Returns the repaired schedule and the number of cells woken. Waking only adds capacity;
-    the switching rules are re-applied after each round (which may wake more).
+    ``demand_sets`` holds one or more demand arrays ``[T, U]`` (the planning demand, or demand
+    scenarios for a robust plan); the schedule must hold on each. Returns the repaired schedule
+    and the number of cells woken. Waking only adds capacity; the switching rules are
+    re-applied after each round (which may wake more).
     """
     fixed = schedule.copy()
     woken = 0
@@ -616,18 +655,20 @@ def verify_and_repair(
         fixed = enforce_switching_rules(fixed, limits.rules, ipd)
         changed = False
         for t in np.flatnonzero(~fixed.all(axis=1)):
-            while not fixed[t].all():
-                snap, ref, check = evaluate_interval(
-                    twin, demand_mbps[t], fixed[t], limits, references[t]
-                )
-                if not check.violations:
-                    break
-                fixed[t, _cell_to_wake(snap, ref, fixed[t], limits)] = True
-                woken += 1
-                changed = True
+            for index, demand in enumerate(demand_sets):
+                while not fixed[t].all():
+                    snap, ref, check = evaluate_interval(
+                        twin, demand[t], fixed[t], limits, references.get(index, int(t))
+                    )
+                    if not check.violations:
+                        break
+                    fixed[t, _cell_to_wake(snap, ref, fixed[t], limits)] = True
+                    woken += 1
+                    changed = True
         if not changed:
             break
-    return fixed, woken
+    # the last round's wake-ups may have split sleep runs: the rules only ever wake cells
+    return enforce_switching_rules(fixed, limits.rules, ipd), woken
 
 
 SolverFn = Callable[[EnergyProblem], tuple[BoolArray, SolveInfo]]
@@ -654,9 +695,11 @@ def plan_energy(
     limits = limits or EnergyConstraints()
     config = config or EnergyConfig()
     references = always_on_snapshots(twin, demand_mbps)
+    cache = ReferenceCache(twin, [demand_mbps])
+    cache.seed(0, references)
     rng = rng or np.random.default_rng(0)
     reference_load: FloatArray | None = None  # round 1: every cell at its limit (safe)
-    best: tuple[float, BoolArray, SolveInfo, int, ScheduleEvaluation] | None = None
+    best: tuple[tuple[int, float], BoolArray, SolveInfo, int, ScheduleEvaluation] | None = None
     for _ in range(config.linearisation_rounds):
         problem = build_energy_problem(
             twin, demand_mbps, limits, references, reference_load, config.planning_headroom
@@ -668,16 +711,19 @@ def plan_energy(
         else:
             schedule, info = solve_greedy(problem)
         schedule, woken = verify_and_repair(
-            twin, demand_mbps, schedule, limits, references, config.repair_rounds
+            twin, [demand_mbps], schedule, limits, cache, config.repair_rounds
         )
         evaluation = evaluate_schedule(twin, demand_mbps, schedule, limits, references)
-        energy = evaluation.plan.total_energy_kwh
-        if best is None or energy < best[0]:
-            best = (energy, schedule, info, woken, evaluation)
+        # fewest violations first (repair can run out of rounds), then least energy
+        rank = (evaluation.kpis().constraint_violations, evaluation.plan.total_energy_kwh)
+        if best is None or rank < best[0]:
+            best = (rank, schedule, info, woken, evaluation)
         # next round: interference at the loads this plan produced, plus a margin
         limit = np.stack([limits.prb_load_limit(r.prb_load) for r in references])
         reference_load = np.minimum(evaluation.plan.prb_load + config.reference_margin, limit)
-    assert best is not None  # noqa: S101 (linearisation_rounds >= 1 by validation)
+    if best is None:  # unreachable: EnergyConfig requires linearisation_rounds >= 1
+        msg = "EnergyConfig.linearisation_rounds must be >= 1"
+        raise ValidationError(msg)
     _, schedule, info, woken, evaluation = best
     detail = {**info.detail, "cells_woken_by_twin_check": woken}
     return Plan(

@@ -21,7 +21,7 @@ from ranopt.twin.units import FloatArray, group_sum
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-MAX_LIST_LENGTH = 6  # sleepable cells kept ahead of the fallback in a preference list
+MAX_LIST_LENGTH = 8  # sleepable cells kept ahead of the fallback in a preference list
 UNSERVABLE_COST = 1e3  # PRB cost of a UE a cell cannot serve (SINR below SINR_MIN)
 
 
@@ -46,7 +46,10 @@ class PreferenceBins:
 
 
 def preference_bins(
-    twin: Twin, sleepable: BoolArray, cio_db: FloatArray | None = None
+    twin: Twin,
+    sleepable: BoolArray,
+    cio_db: FloatArray | None = None,
+    max_list_length: int = MAX_LIST_LENGTH,
 ) -> PreferenceBins:
     """Group UEs by their ordered list of sleepable cells up to their best fixed cell.
 
@@ -65,13 +68,16 @@ def preference_bins(
     # entries ahead of the fallback, at most MAX_LIST_LENGTH of them
     num_ues, k = order.shape
     pos = np.arange(k)[None, :]
-    ahead = sorted_ok & (pos < fallback_pos[:, None]) & (pos < MAX_LIST_LENGTH)
+    ahead = sorted_ok & (pos < fallback_pos[:, None]) & (pos < max_list_length)
+    # a list cut short loses its fallback: the model then keeps one listed cell on for the UE
+    # (safe), instead of sending it to a cell the twin would not pick
+    has_fallback &= (sorted_ok & (pos < fallback_pos[:, None])).sum(axis=1) <= max_list_length
     length = ahead.sum(axis=1) + has_fallback
     width = int(length.max()) if num_ues else 1
     lists = np.full((num_ues, max(width, 1)), -1, dtype=np.int64)
     columns = np.full_like(lists, -1)
     rows = np.arange(num_ues)
-    for j in range(min(MAX_LIST_LENGTH, k, lists.shape[1])):
+    for j in range(min(max_list_length, k, lists.shape[1])):
         take = ahead[:, j]
         lists[take, j] = sorted_cells[take, j]
         columns[take, j] = order[take, j]

@@ -1,10 +1,11 @@
 """The vendor baseline: a reactive threshold rule per capacity cell, tuned fairly on history.
 
 A capacity cell goes to sleep when its own PRB load has stayed below X and its co-sited
-coverage cell's below Y for ``hold_intervals``; it wakes when the coverage cell's load exceeds
-Z (after the minimum sleep time). Decisions use the last measured interval only, as a RAN
-vendor's cell switch-off feature does; the thresholds are chosen by grid search on past days
-for the largest saving with zero constraint violations there.
+coverage cell's below Y for ``hold_intervals``; it wakes when the busiest cell that took over
+its UEs (the co-sited coverage cell or a neighbour) exceeds Z (after the minimum sleep time).
+Decisions use the last measured interval only, as a RAN vendor's cell switch-off feature
+does; the thresholds are chosen by grid search on past days for the largest saving with zero
+constraint violations there.
 """
 
 import itertools
@@ -29,7 +30,7 @@ class ThresholdRule:
 
     sleep_below: float  # X: the capacity cell's own load
     coverage_below: float  # Y: the co-sited coverage cell's load, to allow sleep
-    wake_above: float  # Z: the co-sited coverage cell's load that wakes the capacity cell
+    wake_above: float  # Z: load of the busiest cell serving its UEs that wakes the cell
     hold_intervals: int = 2  # how long the sleep condition must hold
 
 
@@ -65,6 +66,7 @@ def run_threshold(
     num_t = demand_mbps.shape[0]
     capacity = np.flatnonzero(twin.arrays.layer == CAPACITY_LAYER)
     coverage_of = co_sited_coverage(twin)
+    home = references[0].serving_cell  # all-on association does not depend on load
     active = np.ones(twin.num_cells, dtype=bool)
     below_for = np.zeros(twin.num_cells, dtype=np.int64)
     asleep_for = np.zeros(twin.num_cells, dtype=np.int64)
@@ -85,6 +87,10 @@ def run_threshold(
         snapshots.append(snap)
         load = snap.prb_load
         cov_load = load[coverage_of]
+        # where a sleeping cell's UEs went (neighbour relations / handover statistics)
+        moved = (home >= 0) & (snap.serving_cell >= 0)
+        absorbing = np.zeros(twin.num_cells)
+        np.maximum.at(absorbing, home[moved], load[snap.serving_cell[moved]])
         quiet = active & (load < rule.sleep_below) & (cov_load < rule.coverage_below)
         below_for = np.where(quiet, below_for + 1, 0)
         asleep_for = np.where(active, 0, asleep_for + 1)
@@ -96,7 +102,7 @@ def run_threshold(
         )
         wake = (
             ~active
-            & (cov_load > rule.wake_above)
+            & (np.maximum(cov_load, absorbing) > rule.wake_above)
             & (asleep_for >= limits.rules.min_sleep_intervals)
         )
         cycles += go_sleep

@@ -17,17 +17,21 @@ SLICES: tuple[str, ...] = ("eMBB", "URLLC", "mMTC")
 # TS 38.101-1 Table 5.3.2-1: maximum transmission bandwidth configuration N_RB (FR1)
 MAX_NUM_PRB: dict[tuple[int, int], int] = {
     (15, 5): 25, (15, 10): 52, (15, 15): 79, (15, 20): 106, (15, 25): 133, (15, 30): 160,
-    (15, 40): 216, (15, 50): 270,
-    (30, 10): 24, (30, 20): 51, (30, 40): 106, (30, 50): 133, (30, 60): 162, (30, 80): 217,
-    (30, 100): 273,
+    (15, 35): 188, (15, 40): 216, (15, 45): 242, (15, 50): 270,
+    (30, 5): 11, (30, 10): 24, (30, 15): 38, (30, 20): 51, (30, 25): 65, (30, 30): 78,
+    (30, 35): 92, (30, 40): 106, (30, 45): 119, (30, 50): 133, (30, 60): 162, (30, 70): 189,
+    (30, 80): 217, (30, 90): 245, (30, 100): 273,
 }  # fmt: skip
 
 
 def num_prb_for(scs_khz: int, bandwidth_mhz: float) -> int:
     """Return the PRB count of a carrier from TS 38.101-1 Table 5.3.2-1."""
-    key = (int(scs_khz), round(bandwidth_mhz))
-    if key not in MAX_NUM_PRB:
-        msg = f"no TS 38.101-1 N_RB for scs_khz={scs_khz}, bandwidth_mhz={bandwidth_mhz}"
+    key = (int(scs_khz), int(bandwidth_mhz))
+    if float(bandwidth_mhz) != key[1] or key not in MAX_NUM_PRB:
+        msg = (
+            f"no TS 38.101-1 N_RB for scs_khz={scs_khz}, bandwidth_mhz={bandwidth_mhz} "
+            "(channel bandwidths are whole MHz from Table 5.3.2-1)"
+        )
         raise ValidationError(msg)
     return MAX_NUM_PRB[key]
 

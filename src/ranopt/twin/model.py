@@ -1,6 +1,7 @@
 """The assembled twin: a scenario's network, UEs, link budget and traffic, built once."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +26,18 @@ class Twin:
     link: LinkBudget
     traffic: TrafficModel
     noise_w: FloatArray  # [num_cells] thermal + UE noise over the cell's occupied bandwidth, W
+
+    def __repr__(self) -> str:
+        """Short form: the arrays would print tens of kilobytes."""
+        s = self.scenario
+        return (
+            f"Twin({s.name!r}, seed={s.seed}, sites={s.num_sites}, cells={self.num_cells}, "
+            f"ues={self.num_ues}, k={self.link.k})"
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython pretty-printing (which hypothesis honours): the short form too."""
+        printer.text(repr(self))
 
     @property
     def num_cells(self) -> int:

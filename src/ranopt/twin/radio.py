@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import KDTree
 from scipy.special import ndtri
 
 from ranopt.twin.antenna import sector_gain_dbi
@@ -25,7 +24,7 @@ UintArray = npt.NDArray[np.uint64]
 
 _STREAM_LOS = np.uint64(1)
 _STREAM_SHADOW = np.uint64(2)
-_CANDIDATE_SITES_MIN = 7
+UE_CHUNK = 2048  # UEs whose full UE x cell coupling is held at once
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,53 +68,38 @@ def pair_uniform(key: int, stream: np.uint64, ue: IntArray, site: IntArray) -> F
     return ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(2**53)
 
 
-def _candidate_sites(scenario: Scenario, site_xy_m: FloatArray, ues: UEs) -> IntArray:
-    """Sites whose cells are considered for each UE, ``[num_ues, m]``."""
-    num_sites = site_xy_m.shape[0]
-    if scenario.top_k is None:
-        return np.broadcast_to(np.arange(num_sites), (ues.num_ues, num_sites))
-    cells_per_site = 3 * len(scenario.layers)
-    wanted = max(_CANDIDATE_SITES_MIN, 3 * scenario.top_k // cells_per_site + 1)
-    m = min(num_sites, wanted)
-    _, nearest = KDTree(site_xy_m).query(np.column_stack((ues.x_m, ues.y_m)), k=m)
-    return np.asarray(nearest, dtype=np.int64).reshape(ues.num_ues, m)
-
-
-def compute_link_budget(
+def _coupling_db(
     scenario: Scenario,
     site_xy_m: FloatArray,
     cells: CellArrays,
     ues: UEs,
-    rng: np.random.Generator,
-) -> LinkBudget:
-    """Compute the large-scale link budget of every UE toward its candidate cells.
+    ue_index: IntArray,
+    key: int,
+    o2i_sigma_draw: FloatArray,
+) -> FloatArray:
+    """Coupling gain (antenna gain - path loss - shadowing - O2I) of some UEs to every cell.
 
-    Path loss, LOS state and shadow fading are drawn per (UE, site), shared by the site's
-    sectors and layers (per-site correlation); the O2I loss is per UE and carrier.
+    Returns ``[len(ue_index), num_cells]`` in dB; column ``c`` is cell ``c`` (cells are ordered
+    site by site, ``cells_per_site`` each).
     """
-    key = int(rng.integers(0, 2**63 - 1))
-    o2i_sigma_draw = rng.standard_normal(ues.num_ues)
-    cand_sites = _candidate_sites(scenario, site_xy_m, ues)  # [U, M]
-    num_ues, _m = cand_sites.shape
-    ue_ids = np.arange(num_ues)[:, None]
-
-    # [U, M] geometry of each UE-site pair
-    dx = ues.x_m[:, None] - site_xy_m[cand_sites, 0]
-    dy = ues.y_m[:, None] - site_xy_m[cand_sites, 1]
+    num_sites = site_xy_m.shape[0]
+    sites = np.arange(num_sites)[None, :]  # [1, S]
+    ue_ids = ue_index[:, None]  # [n, 1]
+    # [n, S] geometry of each UE-site pair
+    dx = ues.x_m[ue_ids] - site_xy_m[sites, 0]
+    dy = ues.y_m[ue_ids] - site_xy_m[sites, 1]
     d2d_m = np.hypot(dx, dy)
-    h_ut_m = np.broadcast_to(ues.height_m[:, None], d2d_m.shape)
+    h_ut_m = np.broadcast_to(ues.height_m[ue_ids], d2d_m.shape)
     bearing_deg = np.degrees(np.arctan2(dx, dy))  # clockwise from north
     zenith_deg = 90.0 + np.degrees(np.arctan2(scenario.bs_height_m - h_ut_m, d2d_m))
-
     p_los = los_probability(scenario.environment, d2d_m, h_ut_m)
-    los = pair_uniform(key, _STREAM_LOS, ue_ids, cand_sites) < p_los
+    los = pair_uniform(key, _STREAM_LOS, ue_ids, sites) < p_los
     shadow_db = shadow_fading_std_db(scenario.environment, los) * ndtri(
-        pair_uniform(key, _STREAM_SHADOW, ue_ids, cand_sites)
+        pair_uniform(key, _STREAM_SHADOW, ue_ids, sites)
     )
-
-    # cells of each candidate site: [U, M, cells_per_site]
-    cells_per_site = 3 * len(scenario.layers)
-    cell_ids = cand_sites[:, :, None] * cells_per_site + np.arange(cells_per_site)
+    # [n, S, cells_per_site]
+    cells_per_site = cells.num_cells // num_sites
+    cell_ids = sites[:, :, None] * cells_per_site + np.arange(cells_per_site)
     fc_ghz = cells.carrier_ghz[cell_ids]
     pl_db = pathloss_db(
         scenario.environment,
@@ -125,10 +109,11 @@ def compute_link_budget(
         h_ut_m[:, :, None],
         fc_ghz,
     )
+    indoor = ues.indoor[ue_ids][:, :, None]
     o2i_db = np.where(
-        ues.indoor[:, None, None],
-        o2i_low_loss_db(fc_ghz, ues.d2d_in_m[:, None, None])
-        + O2I_LOW_LOSS_STD_DB * o2i_sigma_draw[:, None, None],
+        indoor,
+        o2i_low_loss_db(fc_ghz, ues.d2d_in_m[ue_ids][:, :, None])
+        + O2I_LOW_LOSS_STD_DB * o2i_sigma_draw[ue_ids][:, :, None],
         0.0,
     )
     gain_dbi = sector_gain_dbi(
@@ -137,23 +122,62 @@ def compute_link_budget(
         cells.tilt_deg[cell_ids],
     )
     coupling_db = gain_dbi - pl_db - shadow_db[:, :, None] - o2i_db
+    return np.asarray(coupling_db.reshape(ue_index.size, -1), dtype=np.float64)
 
-    cell_ids_flat = cell_ids.reshape(num_ues, -1)
-    coupling_flat = coupling_db.reshape(num_ues, -1)
-    rsrp_dbm = (
-        cells.rs_power_dbm[cell_ids_flat] + cells.array_gain_db[cell_ids_flat] + coupling_flat
-    )
-    if scenario.top_k is not None and scenario.top_k < cell_ids_flat.shape[1]:
-        keep = np.argpartition(-rsrp_dbm, scenario.top_k - 1, axis=1)[:, : scenario.top_k]
-        cell_ids_flat = np.take_along_axis(cell_ids_flat, keep, axis=1)
-        coupling_flat = np.take_along_axis(coupling_flat, keep, axis=1)
-        rsrp_dbm = np.take_along_axis(rsrp_dbm, keep, axis=1)
-    dense = scenario.top_k is None
-    coupling_lin = db_to_lin(coupling_flat) * cells.tx_power_w[cell_ids_flat]
+
+def _strongest_per_layer(rsrp_dbm: FloatArray, cell_layer: IntArray, top_k: int) -> IntArray:
+    """Columns of the ``top_k`` strongest cells, split evenly over the layers, ``[n, top_k]``.
+
+    Keeping each layer's strongest cells (not the strongest overall) keeps the co-channel
+    interferers of both carriers, whatever the layers' RSRP offset.
+    """
+    layers = np.unique(cell_layer)
+    quota = np.full(layers.size, top_k // layers.size)
+    quota[: top_k % layers.size] += 1
+    picks = []
+    for layer, wanted in zip(layers, quota, strict=True):
+        columns = np.flatnonzero(cell_layer == layer)
+        k = int(min(wanted, columns.size))
+        part = np.argpartition(-rsrp_dbm[:, columns], k - 1, axis=1)[:, :k]
+        picks.append(columns[part])
+    return np.concatenate(picks, axis=1)
+
+
+def compute_link_budget(
+    scenario: Scenario,
+    site_xy_m: FloatArray,
+    cells: CellArrays,
+    ues: UEs,
+    rng: np.random.Generator,
+) -> LinkBudget:
+    """Compute the large-scale link budget of every UE, dense or for its K strongest cells.
+
+    Path loss, LOS state and shadow fading are drawn per (UE, site), shared by the site's
+    sectors and layers (per-site correlation); the O2I loss is per UE. The sparse budget is
+    found exhaustively in chunks of UEs (a far LOS site can beat near NLOS ones), so memory
+    grows with ``UEs x K`` plus one chunk, never with ``UEs x cells``.
+    """
+    key = int(rng.integers(0, 2**63 - 1))
+    o2i_sigma_draw = rng.standard_normal(ues.num_ues)
+    rs_plus_gain_dbm = cells.rs_power_dbm + cells.array_gain_db
+    ids_parts: list[IntArray] = []
+    coupling_parts: list[FloatArray] = []
+    for start in range(0, ues.num_ues, UE_CHUNK):
+        ue_index = np.arange(start, min(start + UE_CHUNK, ues.num_ues))
+        coupling = _coupling_db(scenario, site_xy_m, cells, ues, ue_index, key, o2i_sigma_draw)
+        if scenario.top_k is None or scenario.top_k >= cells.num_cells:
+            columns = np.broadcast_to(np.arange(cells.num_cells), coupling.shape)
+        else:
+            columns = _strongest_per_layer(coupling + rs_plus_gain_dbm, cells.layer, scenario.top_k)
+        ids_parts.append(np.ascontiguousarray(columns, dtype=np.int64))
+        coupling_parts.append(np.take_along_axis(coupling, columns, axis=1))
+    cell_idx = np.concatenate(ids_parts)
+    coupling_db = np.concatenate(coupling_parts)
+    coupling_w = db_to_lin(coupling_db) * cells.tx_power_w[cell_idx]
     return LinkBudget(
-        cell_idx=np.ascontiguousarray(cell_ids_flat),
-        rsrp_dbm=np.ascontiguousarray(rsrp_dbm),
-        signal_w=coupling_lin * db_to_lin(cells.array_gain_db[cell_ids_flat]),
-        interference_w=coupling_lin * db_to_lin(cells.interference_array_gain_db[cell_ids_flat]),
-        dense=dense,
+        cell_idx=cell_idx,
+        rsrp_dbm=rs_plus_gain_dbm[cell_idx] + coupling_db,
+        signal_w=coupling_w * db_to_lin(cells.array_gain_db[cell_idx]),
+        interference_w=coupling_w * db_to_lin(cells.interference_array_gain_db[cell_idx]),
+        dense=scenario.top_k is None or scenario.top_k >= cells.num_cells,
     )

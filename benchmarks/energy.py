@@ -1,0 +1,260 @@
+"""Energy-saving benchmark: every solver beside the threshold baseline and always-on.
+
+Prints one JSON object. For each scenario: plan day D from the 14 days before it, measure the
+plan on the realised day D in the twin; the perfect-foresight bound (exact solver given the
+realised demand, no headroom) is measured in the same run; the solver stage alone (same bin
+model for every solver) is timed separately from the whole plan (which includes the twin
+verification every solver shares). With ``--calibration-days N`` the greedy plan's stated
+confidence is compared with how often its constraints held on N held-out realised days.
+
+    .venv/bin/python benchmarks/energy.py [--quick] [--scenarios default,medium,large]
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import highspy
+import numpy as np
+
+from ranopt.optimize.day_ahead import (
+    DayAheadConfig,
+    measure_confidence,
+    plan_threshold,
+    plan_with_solver,
+    prepare_day_ahead,
+    score_on_realised,
+)
+from ranopt.optimize.energy import (
+    EnergyConfig,
+    always_on_snapshots,
+    build_energy_problem,
+    plan_energy,
+    solve_anneal,
+    solve_exact,
+    solve_greedy,
+)
+from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.optimize.plan import PlanKpis
+from ranopt.twin import build_twin, scenario_preset
+
+
+def silence_highs() -> None:
+    """HiGHS prints a banner to stdout on first construction: send it to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        highspy.Highs()
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def kpi_dict(kpis: PlanKpis) -> dict[str, float | int]:
+    return {
+        "energy_kwh": round(kpis.energy_kwh, 2),
+        "always_on_energy_kwh": round(kpis.always_on_energy_kwh, 2),
+        "saving_pct": round(kpis.saving_pct, 2),
+        "served_ratio_min": round(kpis.served_ratio_min, 5),
+        "max_prb_load": round(kpis.max_prb_load, 4),
+        "ue_thp_p5_mbps_min": round(kpis.ue_thp_p5_mbps_min, 3),
+        "constraint_violations": kpis.constraint_violations,
+    }
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def solver_stage_times(
+    twin: Any, demand: np.ndarray, limits: EnergyConstraints, config: EnergyConfig
+) -> dict[str, Any]:
+    """Time the solver stage alone on one shared bin model (round-1 linearisation)."""
+    refs = always_on_snapshots(twin, demand)
+    problem = build_energy_problem(twin, demand, limits, refs, None, config.planning_headroom)
+    out: dict[str, Any] = {}
+    for name, fn in (
+        ("greedy", lambda: solve_greedy(problem)),
+        ("anneal", lambda: solve_anneal(problem, np.random.default_rng(0), config)),
+        ("exact", lambda: solve_exact(problem, config)),
+    ):
+        started = time.perf_counter()
+        schedule, info = fn()
+        out[name] = {
+            "solver_s": round(time.perf_counter() - started, 3),
+            "active_capacity_cell_intervals": int(schedule[:, problem.sleepable].sum()),
+            "status": str(info.status),
+            "mip_gap": info.mip_gap,
+        }
+    return out
+
+
+def run_scenario(
+    name: str, seed: int, day: int, k: int, solvers: list[str], interval_limit_s: float
+) -> dict[str, Any]:
+    twin = build_twin(scenario_preset(name, seed=seed))
+    limits = EnergyConstraints()
+    day_config = DayAheadConfig(confidence_scenarios=k)
+    inputs = prepare_day_ahead(twin, seed, day, day_config)
+    config = EnergyConfig(interval_time_limit_s=interval_limit_s)
+    result: dict[str, Any] = {
+        "scenario": name,
+        "sites": twin.scenario.num_sites,
+        "cells": twin.num_cells,
+        "ues": twin.num_ues,
+        "seed": seed,
+        "day": day,
+        "planning_quantile": day_config.planning_quantile,
+        "planning_headroom": config.planning_headroom,
+        "confidence_scenarios": k,
+        "solvers": {},
+    }
+    for solver in solvers:
+        log(f"{name}: {solver}")
+        rng = np.random.default_rng(seed)
+        started = time.perf_counter()
+        if solver == "threshold":
+            plan, _ = plan_threshold(twin, seed, inputs, limits, day_config)
+        else:
+            plan = plan_with_solver(twin, inputs, solver, limits, config, rng)
+        plan_s = time.perf_counter() - started
+        confidence = None
+        if solver != "threshold":
+            plan = measure_confidence(
+                twin, plan, inputs, limits, k, np.random.default_rng(seed + 1)
+            )
+            confidence = plan.confidence
+        realised = score_on_realised(twin, plan.active, inputs, limits).kpis()
+        result["solvers"][solver] = {
+            **kpi_dict(realised),
+            "confidence": confidence,
+            "plan_s": round(plan_s, 3),
+            "status": str(plan.solve.status),
+            "mip_gap": plan.solve.mip_gap,
+            "detail": plan.solve.detail,
+        }
+    log(f"{name}: perfect foresight")
+    started = time.perf_counter()
+    perfect = plan_energy(
+        twin,
+        inputs.realised_demand_mbps,
+        "exact" if name == "default" else "greedy",
+        limits=limits,
+        config=EnergyConfig(planning_headroom=0.0, interval_time_limit_s=interval_limit_s),
+    )
+    result["perfect_foresight"] = {
+        "solver": perfect.solver,
+        **kpi_dict(perfect.expected),
+        "plan_s": round(time.perf_counter() - started, 3),
+    }
+    if name == "default":
+        log(f"{name}: solver stage timing")
+        result["solver_stage"] = solver_stage_times(
+            twin, inputs.planning_demand_mbps, limits, config
+        )
+    return result
+
+
+def calibration(seed: int, days: int, k: int) -> dict[str, Any]:
+    """Greedy plans for ``days`` held-out days: stated confidence vs realised hold rate."""
+    twin = build_twin(scenario_preset("default", seed=seed))
+    limits = EnergyConstraints()
+    rows = []
+    for day in range(14, 14 + days):
+        log(f"calibration day {day}")
+        inputs = prepare_day_ahead(twin, seed, day, DayAheadConfig())
+        plan = plan_with_solver(
+            twin, inputs, "greedy", limits, EnergyConfig(), np.random.default_rng(day)
+        )
+        plan = measure_confidence(twin, plan, inputs, limits, k, np.random.default_rng(day + 1000))
+        realised = score_on_realised(twin, plan.active, inputs, limits).kpis()
+        rows.append(
+            {
+                "day": day,
+                "confidence": plan.confidence,
+                "held": realised.constraint_violations == 0,
+                "saving_pct": round(realised.saving_pct, 2),
+                "violations": realised.constraint_violations,
+            }
+        )
+    stated = float(np.mean([r["confidence"] for r in rows]))
+    held = float(np.mean([r["held"] for r in rows]))
+    brier = float(np.mean([(r["confidence"] - float(r["held"])) ** 2 for r in rows]))
+    return {
+        "seed": seed,
+        "days": rows,
+        "mean_stated_confidence": round(stated, 4),
+        "held_frequency": round(held, 4),
+        "gap_points": round(100 * (stated - held), 1),
+        "brier": round(brier, 4),
+    }
+
+
+def targets(default: dict[str, Any]) -> dict[str, Any]:
+    solvers = default["solvers"]
+    best = max((s for n, s in solvers.items() if n != "threshold"), key=lambda s: s["saving_pct"])
+    exact_energy = solvers.get("exact", {}).get("energy_kwh")
+    stage = default.get("solver_stage", {})
+    out: dict[str, Any] = {
+        "saving_ge_25pct_zero_violations": best["saving_pct"] >= 25.0
+        and best["constraint_violations"] == 0,
+        "ge_1_3x_threshold": "threshold" in solvers
+        and best["saving_pct"] >= 1.3 * solvers["threshold"]["saving_pct"],
+        "ge_95pct_of_perfect_foresight": best["saving_pct"]
+        >= 0.95 * default["perfect_foresight"]["saving_pct"],
+    }
+    for name in ("greedy", "anneal"):
+        if name in solvers and exact_energy:
+            out[f"{name}_within_2pct_of_exact_energy"] = (
+                solvers[name]["energy_kwh"] <= 1.02 * exact_energy
+            )
+        if name in stage and "exact" in stage:
+            out[f"{name}_solver_stage_10x_faster_than_exact"] = (
+                stage["exact"]["solver_s"] >= 10 * stage[name]["solver_s"]
+            )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--quick", action="store_true", help="default scenario, greedy + threshold, K=8"
+    )
+    parser.add_argument("--scenarios", default="default,medium,large")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--day", type=int, default=14)
+    parser.add_argument("--calibration-days", type=int, default=7)
+    args = parser.parse_args()
+    silence_highs()
+    out: dict[str, Any] = {"benchmark": "energy", "results": []}
+    if args.quick:
+        out["results"].append(
+            run_scenario("default", args.seed, args.day, 8, ["threshold", "greedy"], 5.0)
+        )
+        print(json.dumps(out))
+        return
+    plans = {
+        "default": (64, ["threshold", "greedy", "anneal", "exact"], 10.0),
+        "medium": (16, ["threshold", "greedy", "anneal", "exact"], 5.0),
+        "large": (8, ["greedy", "exact"], 2.0),
+    }
+    for name in args.scenarios.split(","):
+        k, solvers, limit = plans[name]
+        out["results"].append(run_scenario(name, args.seed, args.day, k, solvers, limit))
+    default = next((r for r in out["results"] if r["scenario"] == "default"), None)
+    if default is not None:
+        out["targets"] = targets(default)
+    if args.calibration_days > 0:
+        out["calibration"] = calibration(args.seed, args.calibration_days, 32)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()

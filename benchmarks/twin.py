@@ -1,0 +1,257 @@
+"""Benchmark the digital twin: setup, snapshot evaluation time and memory, sparse vs dense.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/twin.py [--quick]
+
+Prints one JSON object on stdout. Every measurement runs in a fresh, single-threaded
+subprocess (``OMP_NUM_THREADS=1``, ``OPENBLAS_NUM_THREADS=1``) so that the process peak RSS
+(``resource.getrusage(...).ru_maxrss``) belongs to one scenario. ``--quick`` measures only the
+default scenario (the smoke test in ``tests/twin/test_benchmark_smoke.py`` uses it).
+
+Measured per scenario: ``build_twin`` time, the median wall time of ``evaluate_snapshot`` (all
+cells on, CIO 0, cold fixed point) at a busy interval (index 80 = 20:00 of
+``expected_demand_mbps(twin.traffic, 0)``), fixed-point iterations, the evaluation's
+``tracemalloc`` peak and the process peak RSS; and the dense UE x cell evaluation of the same
+scenario as the baseline, with the ratio sparse / dense time. Where a dense build would not fit
+(estimated peak above ``DENSE_MEMORY_LIMIT_GIB``) the dense baseline runs on a UE subsample of
+the same layout and seed, sparse is re-measured on the same subsample for a like-for-like
+ratio, and the full dense time is extrapolated linearly in the UE count (the dense kernels are
+``[num_ues, num_cells]`` array operations).
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import scipy
+
+from ranopt.twin import CellState, build_twin, evaluate_snapshot, scenario_preset
+from ranopt.twin.traffic import expected_demand_mbps
+
+BUSY_INTERVAL = 80  # index into expected_demand_mbps(twin.traffic, 0): 20:00 on a Monday
+SEED = 0
+MIB = 2**20
+GIB = 2**30
+# Peak RSS of a dense build per UE-cell pair, measured (medium preset, dense: 951 MB for
+# 20 000 x 366 pairs; large layout, 10 000 UEs dense: 2.05 GB for 10 000 x 1 626 pairs).
+DENSE_BYTES_PER_PAIR = 130
+DENSE_MEMORY_LIMIT_GIB = 6.0
+DENSE_SUBSAMPLE_UES = 10_000
+SPARSE_TOP_K = 24
+CHILD_TIMEOUT_S = 1800
+
+TARGETS = {
+    "default_eval_ms_max": 5.0,
+    "large_eval_ms_max": 1000.0,
+    "large_maxrss_gib_max": 2.0,
+}
+# (preset, evaluation repeats)
+SCENARIOS = (("default", 50), ("medium", 20), ("large", 10))
+SINGLE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+}
+
+
+def _maxrss_bytes() -> int:
+    """Peak resident set size of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(maxrss) if sys.platform == "darwin" else int(maxrss) * 1024
+
+
+def measure(name: str, top_k: int | None, num_ues: int | None, repeats: int) -> dict[str, Any]:
+    """Build one scenario and time its busy-interval snapshot (runs inside the child)."""
+    scenario = replace(scenario_preset(name, seed=SEED, num_ues=num_ues), top_k=top_k)
+    start = time.perf_counter()
+    twin = build_twin(scenario)
+    setup_s = time.perf_counter() - start
+    maxrss_setup = _maxrss_bytes()
+
+    demand = expected_demand_mbps(twin.traffic, 0)[BUSY_INTERVAL]
+    state = CellState.all_on(twin.num_cells)
+    snapshot = evaluate_snapshot(twin, state, demand)  # warm-up: lazy imports, page faults
+    times_s = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        snapshot = evaluate_snapshot(twin, state, demand)
+        times_s.append(time.perf_counter() - start)
+
+    tracemalloc.start()
+    evaluate_snapshot(twin, state, demand)
+    _, eval_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    return {
+        "num_sites": scenario.num_sites,
+        "num_cells": twin.num_cells,
+        "num_ues": twin.num_ues,
+        "top_k": top_k,
+        "setup_s": round(setup_s, 4),
+        "eval_ms_median": round(1e3 * statistics.median(times_s), 3),
+        "eval_ms_min": round(1e3 * min(times_s), 3),
+        "repeats": repeats,
+        "iterations": snapshot.iterations,
+        "converged": snapshot.converged,
+        "served_ratio": round(snapshot.served_ratio, 6),
+        "eval_peak_tracemalloc_mib": round(eval_peak / MIB, 2),
+        "maxrss_after_setup_mib": round(maxrss_setup / MIB, 1),
+        "maxrss_mib": round(_maxrss_bytes() / MIB, 1),
+    }
+
+
+def run_child(name: str, top_k: int | None, num_ues: int | None, repeats: int) -> dict[str, Any]:
+    """Run ``measure`` in a fresh single-threaded interpreter and return its JSON."""
+    spec = json.dumps({"name": name, "top_k": top_k, "num_ues": num_ues, "repeats": repeats})
+    env = {**os.environ, **SINGLE_THREAD_ENV}
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", spec],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=CHILD_TIMEOUT_S,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}"}
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def _ratio(numerator: dict[str, Any], denominator: dict[str, Any]) -> float | None:
+    if "error" in numerator or "error" in denominator:
+        return None
+    return round(numerator["eval_ms_median"] / denominator["eval_ms_median"], 4)
+
+
+def bench_scenario(name: str, repeats: int) -> dict[str, Any]:
+    """Measure a preset and its dense baseline."""
+    preset = scenario_preset(name, seed=SEED)
+    result = run_child(name, preset.top_k, None, repeats)
+    if preset.top_k is None:
+        # the preset itself is dense: it is the baseline; compare a top-24 build of it
+        sparse = run_child(name, SPARSE_TOP_K, None, repeats)
+        result["dense_baseline"] = {"mode": "preset_is_dense"}
+        result["sparse_variant"] = sparse
+        result["sparse_over_dense_time"] = _ratio(sparse, result)
+        return result
+
+    pairs = preset.num_ues * preset.num_cells
+    estimated_gib = pairs * DENSE_BYTES_PER_PAIR / GIB
+    if estimated_gib <= DENSE_MEMORY_LIMIT_GIB:
+        dense = run_child(name, None, None, repeats)
+        result["dense_baseline"] = {
+            "mode": "full",
+            "estimated_peak_gib": round(estimated_gib, 2),
+            **dense,
+        }
+        result["sparse_over_dense_time"] = _ratio(result, dense)
+        return result
+
+    sub_ues = DENSE_SUBSAMPLE_UES
+    dense = run_child(name, None, sub_ues, max(3, repeats // 2))
+    sparse_sub = run_child(name, preset.top_k, sub_ues, repeats)
+    scale = preset.num_ues / sub_ues
+    baseline: dict[str, Any] = {
+        "mode": "ue_subsample",
+        "why": (
+            f"dense {preset.num_ues} x {preset.num_cells} build estimated at "
+            f"{estimated_gib:.1f} GiB peak > {DENSE_MEMORY_LIMIT_GIB} GiB"
+        ),
+        "estimated_full_peak_gib": round(estimated_gib, 2),
+        **dense,
+        "sparse_same_subsample": sparse_sub,
+        "sparse_over_dense_time_subsample": _ratio(sparse_sub, dense),
+    }
+    if "error" not in dense:
+        baseline["eval_ms_extrapolated_full"] = round(dense["eval_ms_median"] * scale, 1)
+        baseline["maxrss_gib_extrapolated_full"] = round(dense["maxrss_mib"] * scale / 1024, 2)
+    result["dense_baseline"] = baseline
+    if "error" not in dense and "error" not in result:
+        result["sparse_over_dense_time"] = round(
+            result["eval_ms_median"] / baseline["eval_ms_extrapolated_full"], 4
+        )
+        result["sparse_over_dense_time_basis"] = "dense extrapolated from the UE subsample"
+    return result
+
+
+def _has_error(obj: object) -> bool:
+    if isinstance(obj, dict):
+        return "error" in obj or any(_has_error(value) for value in obj.values())
+    return False
+
+
+def checks(scenarios: dict[str, dict[str, Any]]) -> dict[str, bool | None]:
+    """Targets met (None where the scenario was not run or failed)."""
+    default = scenarios.get("default", {})
+    large = scenarios.get("large", {})
+
+    def ok(entry: dict[str, Any], key: str, limit: float, scale: float = 1.0) -> bool | None:
+        if key not in entry:
+            return None
+        return bool(entry[key] * scale <= limit)
+
+    return {
+        "default_eval_ms_le_5": ok(default, "eval_ms_median", TARGETS["default_eval_ms_max"]),
+        "large_eval_ms_le_1000": ok(large, "eval_ms_median", TARGETS["large_eval_ms_max"]),
+        "large_maxrss_le_2gib": ok(
+            large, "maxrss_mib", TARGETS["large_maxrss_gib_max"], scale=MIB / GIB
+        ),
+    }
+
+
+def main() -> int:
+    """Run the benchmark (or, with ``--child``, one measurement) and print JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the default scenario")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        spec = json.loads(args.child)
+        print(json.dumps(measure(spec["name"], spec["top_k"], spec["num_ues"], spec["repeats"])))
+        return 0
+
+    names = SCENARIOS[:1] if args.quick else SCENARIOS
+    start = time.perf_counter()
+    scenarios = {name: bench_scenario(name, repeats) for name, repeats in names}
+    report = {
+        "benchmark": "ranopt.twin snapshot evaluation",
+        "quick": args.quick,
+        "environment": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "threads": 1,
+        },
+        "workload": {
+            "seed": SEED,
+            "day": 0,
+            "interval_index": BUSY_INTERVAL,
+            "state": "all cells on, CIO 0, cold fixed point",
+        },
+        "targets": TARGETS,
+        "scenarios": scenarios,
+        "checks": checks(scenarios),
+        "total_s": round(time.perf_counter() - start, 1),
+    }
+    print(json.dumps(report, indent=2))
+    return 1 if _has_error(scenarios) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

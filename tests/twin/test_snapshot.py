@@ -1,0 +1,374 @@
+"""Snapshot evaluation: conservation, sleep, power monotonicity, determinism and convergence.
+
+The hypothesis tests draw the controls an optimizer sets (which capacity cells sleep, CIO
+offsets, slice shares) and the demand level, and check invariants that must hold for all of
+them on the small seven-site twin.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ranopt.errors import ValidationError
+from ranopt.twin import CellState, Snapshot, Twin, build_twin, evaluate_snapshot, scenario_preset
+from ranopt.twin.elements import LAYERS, SLICES
+from ranopt.twin.simulate import iter_snapshots, simulate
+from ranopt.twin.snapshot import LOAD_TOLERANCE, MAX_ITERATIONS, associate
+from ranopt.twin.traffic import demand_for_intervals, expected_demand_mbps
+from ranopt.twin.units import FloatArray
+
+CAPACITY = LAYERS.index("capacity")  # twin.arrays.layer == 1
+EPS = 1e-9
+TIGHT = 1e-10  # fixed-point tolerance where two evaluations are compared with each other
+
+PROPERTY_SETTINGS = settings(max_examples=40, deadline=None)
+
+
+def capacity_cells(twin: Twin) -> np.ndarray:
+    return np.flatnonzero(twin.arrays.layer == CAPACITY)
+
+
+def draw_state(data: st.DataObject, twin: Twin, *, with_cio: bool = True) -> CellState:
+    """Coverage cells on; each capacity cell on or asleep; CIO in [-6, 6] dB (or 0)."""
+    cap = capacity_cells(twin)
+    asleep = data.draw(hnp.arrays(np.bool_, cap.size), label="capacity asleep")
+    active = np.ones(twin.num_cells, dtype=bool)
+    active[cap[asleep]] = False
+    if with_cio:
+        cio_db = data.draw(
+            hnp.arrays(np.float64, twin.num_cells, elements=st.floats(-6.0, 6.0)), label="cio"
+        )
+    else:
+        cio_db = np.zeros(twin.num_cells)
+    return CellState(active=active, cio_db=cio_db)
+
+
+def draw_demand(data: st.DataObject, twin: Twin, max_scale: float = 3.0) -> FloatArray:
+    """Seasonal demand of one interval of day 0, scaled (3x the busy hour overloads cells)."""
+    t = data.draw(st.integers(0, twin.scenario.intervals_per_day - 1), label="interval")
+    scale = data.draw(st.floats(0.0, max_scale), label="demand scale")
+    return np.asarray(expected_demand_mbps(twin.traffic, 0)[t] * scale)
+
+
+def not_overloaded(snapshot: Snapshot) -> bool:
+    return bool(snapshot.demand_load.max() <= 1.0)
+
+
+# --- conservation and ranges -------------------------------------------------------------------
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_served_within_offered_and_loads_in_range(seven_site_twin: Twin, data: st.DataObject):
+    twin = seven_site_twin
+    state = draw_state(data, twin)
+    demand = draw_demand(data, twin)
+    snap = evaluate_snapshot(twin, state, demand)
+
+    # per UE and per cell: served <= offered
+    assert np.all(snap.served_mbps >= 0.0)
+    assert np.all(snap.served_mbps <= snap.demand_mbps + EPS)
+    assert np.all(snap.cell_served_mbps <= snap.cell_offered_mbps + EPS)
+    # PRB load is a share, PRB demand is non-negative and the share is its capped value
+    assert np.all((snap.prb_load >= 0.0) & (snap.prb_load <= 1.0))
+    assert np.all(snap.demand_load >= 0.0)
+    np.testing.assert_allclose(snap.prb_load, np.minimum(snap.demand_load, 1.0), atol=1e-12)
+    # cell sums are the UE sums (uncovered UEs are offered but belong to no cell)
+    covered_demand = snap.demand_mbps[snap.covered].sum()
+    assert snap.cell_offered_mbps.sum() == pytest.approx(covered_demand, rel=1e-12, abs=1e-9)
+    assert snap.cell_served_mbps.sum() == pytest.approx(snap.served_mbps_total, rel=1e-12, abs=1e-9)
+    assert 0.0 <= snap.served_ratio <= 1.0 + EPS
+    # a UE with traffic gets at least its served rate while it is active
+    has_traffic = snap.served_mbps > 0
+    assert np.all(snap.ue_thp_mbps[has_traffic] >= snap.served_mbps[has_traffic] - EPS)
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_all_demand_served_when_no_cell_is_overloaded(seven_site_twin: Twin, data: st.DataObject):
+    twin = seven_site_twin
+    state = draw_state(data, twin)
+    snap = evaluate_snapshot(twin, state, draw_demand(data, twin, max_scale=1.0))
+    assume(not_overloaded(snap))
+    servable = snap.covered & (snap.sinr_db >= -10.0)
+    np.testing.assert_allclose(snap.served_mbps[servable], snap.demand_mbps[servable], rtol=1e-12)
+    assert np.all(snap.served_mbps[~servable] == 0.0)
+
+
+def _reference_snapshot(
+    twin: Twin, state: CellState, demand: FloatArray, prb_load: FloatArray
+) -> dict[str, np.ndarray]:
+    """Association, SINR, PRB demand, served traffic and UE throughput as plain loops (dense).
+
+    Given the cell loads of a fixed point, this recomputes what the vectorised kernel derives
+    from them: TS 38.304 suitability + max RSRP + CIO, SINR with load-weighted co-channel
+    interference (Siomina & Yuan 2012), attenuated Shannon rate, PRB demand per cell and the
+    served share of an overloaded pool.
+    """
+    link, arrays = twin.link, twin.arrays
+    num_ues, num_cells = link.rsrp_dbm.shape
+    serving = np.full(num_ues, -1)
+    sinr = np.zeros(num_ues)
+    rate_mbps = np.zeros(num_ues)
+    raw_load = np.zeros(num_cells)
+    for u in range(num_ues):
+        best = -math.inf
+        for c in range(num_cells):
+            metric = link.rsrp_dbm[u, c] + state.cio_db[c]
+            suitable = state.active[c] and link.rsrp_dbm[u, c] >= twin.scenario.rsrp_min_dbm
+            if suitable and metric > best:
+                best, serving[u] = metric, c
+        c = serving[u]
+        if c < 0:
+            continue
+        interference_w = 0.0
+        for j in range(num_cells):
+            if j != c and state.active[j] and arrays.carrier[j] == arrays.carrier[c]:
+                interference_w += prb_load[j] * link.interference_w[u, j]
+        sinr[u] = link.signal_w[u, c] / (interference_w + twin.noise_w[c])
+        se = 0.0 if sinr[u] < 0.1 else min(0.6 * math.log2(1.0 + sinr[u]), 7.4063)
+        rate_mbps[u] = se * arrays.dl_bandwidth_hz[c] / 1e6
+        if rate_mbps[u] > 0:
+            raw_load[c] += demand[u] / rate_mbps[u]
+    served = np.zeros(num_ues)
+    ue_thp = np.zeros(num_ues)
+    for u in range(num_ues):
+        if serving[u] >= 0 and rate_mbps[u] > 0:
+            raw = raw_load[serving[u]]
+            served[u] = demand[u] * min(1.0, 1.0 / max(raw, 1e-300))
+            # Bonald & Proutiere 2003 processor sharing: C (1 - rho), at least the served rate
+            ue_thp[u] = max(rate_mbps[u] * max(1.0 - raw, 0.0), served[u])
+    return {
+        "serving": serving,
+        "sinr": sinr,
+        "raw_load": raw_load,
+        "served": served,
+        "ue_thp": ue_thp,
+    }
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_snapshot_matches_reference_loop(seven_site_twin: Twin, data: st.DataObject):
+    twin = seven_site_twin
+    state = draw_state(data, twin)
+    demand = draw_demand(data, twin, max_scale=2.0)
+    snap = evaluate_snapshot(twin, state, demand, tolerance=1e-13, max_iterations=5000)
+    assert snap.converged
+    ref = _reference_snapshot(twin, state, demand, snap.prb_load)
+    np.testing.assert_array_equal(snap.serving_cell, ref["serving"])
+    covered = snap.covered
+    np.testing.assert_allclose(
+        10.0 ** (snap.sinr_db[covered] / 10.0), ref["sinr"][covered], rtol=1e-9
+    )
+    # the kernel's loads are a fixed point of the reference map
+    np.testing.assert_allclose(snap.demand_load, ref["raw_load"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(snap.prb_load, np.minimum(ref["raw_load"], 1.0), atol=1e-12)
+    np.testing.assert_allclose(snap.served_mbps, ref["served"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(snap.ue_thp_mbps, ref["ue_thp"], rtol=1e-9, atol=1e-9)
+
+
+# --- sleep ---------------------------------------------------------------------------------------
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_sleeping_cells_serve_nothing_and_draw_sleep_power(
+    seven_site_twin: Twin, data: st.DataObject
+):
+    twin = seven_site_twin
+    state = draw_state(data, twin)
+    snap = evaluate_snapshot(twin, state, draw_demand(data, twin))
+    asleep = ~state.active
+    arrays = twin.arrays
+
+    assert not np.isin(snap.serving_cell, np.flatnonzero(asleep)).any()
+    assert np.all(snap.prb_load[asleep] == 0.0)
+    assert np.all(snap.demand_load[asleep] == 0.0)
+    assert np.all(snap.cell_num_ues[asleep] == 0)
+    assert np.all(snap.cell_served_mbps[asleep] == 0.0)
+    np.testing.assert_array_equal(snap.power_w[asleep], (arrays.num_trx * arrays.p_sleep_w)[asleep])
+    # active cells follow the EARTH form N (P0 + delta_p load P_max)
+    on = state.active
+    expected_on_w = arrays.num_trx * (
+        arrays.p0_w + arrays.delta_p * snap.prb_load * arrays.max_tx_power_per_trx_w
+    )
+    np.testing.assert_allclose(snap.power_w[on], expected_on_w[on], rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_one_more_sleeping_capacity_cell_never_raises_power(
+    seven_site_twin: Twin, data: st.DataObject
+):
+    """Put one more capacity cell to sleep at equal offered traffic.
+
+    Precisely: for a random state S (coverage on, random capacity cells asleep, CIO 0) and an
+    active capacity cell c, let S' be S with c asleep. When neither fixed point is overloaded
+    (every cell's PRB demand <= 1) and both serve the same traffic (no UE loses service), the
+    network supply power of S' is not above that of S.
+    """
+    twin = seven_site_twin
+    state = draw_state(data, twin, with_cio=False)
+    on = [int(c) for c in capacity_cells(twin) if state.active[c]]
+    assume(on)
+    cell = data.draw(st.sampled_from(on), label="cell put to sleep")
+    demand = draw_demand(data, twin, max_scale=1.5)
+    active = state.active.copy()
+    active[cell] = False
+
+    before = evaluate_snapshot(twin, state, demand, tolerance=TIGHT, max_iterations=5000)
+    after = evaluate_snapshot(
+        twin, state.with_active(active), demand, tolerance=TIGHT, max_iterations=5000
+    )
+    assume(not_overloaded(before) and not_overloaded(after))
+    assume(after.served_mbps_total == pytest.approx(before.served_mbps_total, rel=1e-9))
+    assert after.power_total_w <= before.power_total_w
+
+
+def test_sleeping_all_capacity_at_night_saves_power(default_twin: Twin) -> None:
+    twin = default_twin
+    arrays = twin.arrays
+    demand = expected_demand_mbps(twin.traffic, 0)[16]  # 04:00, the trough
+    all_on = CellState.all_on(twin.num_cells)
+    on = evaluate_snapshot(twin, all_on, demand)
+    night = evaluate_snapshot(twin, all_on.with_active(arrays.layer != CAPACITY), demand)
+    cap = arrays.layer == CAPACITY
+    # capacity cells save at least N (P0 - P_sleep) each; the coverage layer can add at most its
+    # whole load-dependent range N delta_p P_max
+    idle_minus_sleep_w = (arrays.num_trx * (arrays.p0_w - arrays.p_sleep_w))[cap].sum()
+    coverage_dynamic_w = (arrays.num_trx * arrays.delta_p * arrays.max_tx_power_per_trx_w)[
+        ~cap
+    ].sum()
+    assert on.power_total_w - night.power_total_w >= idle_minus_sleep_w - coverage_dynamic_w
+    assert night.power_total_w < on.power_total_w
+    assert night.offered_mbps == on.offered_mbps
+
+
+# --- association -------------------------------------------------------------------------------
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_raising_a_cio_never_sheds_ues(seven_site_twin: Twin, data: st.DataObject):
+    twin = seven_site_twin
+    state = draw_state(data, twin)
+    cell = data.draw(st.integers(0, twin.num_cells - 1), label="cell")
+    boost_db = data.draw(st.floats(0.0, 12.0), label="cio boost")
+    cio_db = state.cio_db.copy()
+    cio_db[cell] += boost_db
+    before = associate(twin, state).serving
+    after = associate(twin, CellState(active=state.active, cio_db=cio_db)).serving
+    # UEs only move onto the boosted cell; coverage is unchanged
+    assert np.all(after[before == cell] == cell)
+    moved = before != after
+    assert np.all(after[moved] == cell)
+    np.testing.assert_array_equal(before >= 0, after >= 0)
+
+
+def test_all_on_cio_zero_serves_the_strongest_cell(seven_site_twin: Twin) -> None:
+    twin = seven_site_twin
+    serving = associate(twin, CellState.all_on(twin.num_cells)).serving
+    strongest = np.argmax(twin.link.rsrp_dbm, axis=1)  # dense: column = cell
+    covered = twin.link.rsrp_dbm.max(axis=1) >= twin.scenario.rsrp_min_dbm
+    np.testing.assert_array_equal(serving[covered], strongest[covered])
+    assert np.all(serving[~covered] == -1)
+
+
+# --- slices -----------------------------------------------------------------------------------
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_slice_shares_bound_the_load(seven_site_twin: Twin, data: st.DataObject):
+    twin = seven_site_twin
+    state = draw_state(data, twin)
+    raw = data.draw(
+        hnp.arrays(np.float64, (twin.num_cells, len(SLICES)), elements=st.floats(0.0, 1.0)),
+        label="raw shares",
+    )
+    shares = raw / np.maximum(raw.sum(axis=1, keepdims=True), 1.0)
+    sliced = CellState(active=state.active, cio_db=state.cio_db, slice_shares=shares)
+    snap = evaluate_snapshot(twin, sliced, draw_demand(data, twin))
+    assert np.all(snap.prb_load <= np.minimum(shares.sum(axis=1), 1.0) + 1e-12)
+    assert np.all(snap.served_mbps <= snap.demand_mbps + EPS)
+    assert np.all(snap.cell_served_mbps <= snap.cell_offered_mbps + EPS)
+
+
+def test_embb_only_shares_equal_a_pool_without_other_slices(seven_site_twin: Twin) -> None:
+    twin = seven_site_twin
+    demand = expected_demand_mbps(twin.traffic, 0)[80]
+    embb = twin.ues.slice_idx == SLICES.index("eMBB")
+    shares = np.tile([1.0, 0.0, 0.0], (twin.num_cells, 1))
+    base = CellState.all_on(twin.num_cells)
+    sliced = evaluate_snapshot(
+        twin, CellState(active=base.active, cio_db=base.cio_db, slice_shares=shares), demand
+    )
+    pooled = evaluate_snapshot(twin, base, np.where(embb, demand, 0.0))
+    assert np.all(sliced.served_mbps[~embb & (demand > 0)] == 0.0)
+    np.testing.assert_allclose(sliced.served_mbps[embb], pooled.served_mbps[embb], rtol=1e-9)
+    np.testing.assert_allclose(sliced.prb_load, pooled.prb_load, atol=1e-9)
+
+
+def test_cell_state_validation(seven_site_twin: Twin) -> None:
+    num_cells = seven_site_twin.num_cells
+    active = np.ones(num_cells, dtype=bool)
+    with pytest.raises(ValidationError, match="cio_db"):
+        CellState(active=active, cio_db=np.zeros(num_cells + 1))
+    with pytest.raises(ValidationError, match="slice_shares"):
+        CellState(active=active, cio_db=np.zeros(num_cells), slice_shares=np.ones((num_cells, 3)))
+    with pytest.raises(ValidationError, match="slice_shares"):
+        CellState(active=active, cio_db=np.zeros(num_cells), slice_shares=np.ones((num_cells, 2)))
+
+
+# --- determinism and convergence -------------------------------------------------------------
+
+
+def test_same_seed_same_twin_and_results() -> None:
+    scenario = scenario_preset("default", seed=2, num_sites=7, num_ues=300)
+    first, second = build_twin(scenario), build_twin(scenario)
+    for name in ("x_m", "y_m", "height_m", "indoor", "d2d_in_m", "slice_idx", "profile_kind"):
+        np.testing.assert_array_equal(getattr(first.ues, name), getattr(second.ues, name))
+    for name in ("cell_idx", "rsrp_dbm", "signal_w", "interference_w"):
+        np.testing.assert_array_equal(getattr(first.link, name), getattr(second.link, name))
+    np.testing.assert_array_equal(
+        first.traffic.busy_hour_demand_mbps, second.traffic.busy_hour_demand_mbps
+    )
+    demand = demand_for_intervals(first.traffic, 2, 0, 4)
+    state = CellState.all_on(first.num_cells)
+    kpis_first = simulate(first, demand, state)
+    kpis_second = simulate(second, demand_for_intervals(second.traffic, 2, 0, 4), state)
+    np.testing.assert_array_equal(kpis_first.prb_load, kpis_second.prb_load)
+    np.testing.assert_array_equal(kpis_first.served_mbps, kpis_second.served_mbps)
+    np.testing.assert_array_equal(kpis_first.power_w, kpis_second.power_w)
+
+
+def test_another_seed_another_drop(seven_site_twin: Twin) -> None:
+    other = build_twin(scenario_preset("default", seed=3, num_sites=7, num_ues=300))
+    assert not np.array_equal(other.ues.x_m, seven_site_twin.ues.x_m)
+
+
+def test_fixed_point_converges_over_a_day(default_twin: Twin) -> None:
+    twin = default_twin
+    demand = demand_for_intervals(twin.traffic, 1, 0, twin.scenario.intervals_per_day)
+    snapshots = list(iter_snapshots(twin, demand, CellState.all_on(twin.num_cells)))
+    assert all(s.converged for s in snapshots)
+    assert max(s.iterations for s in snapshots) < MAX_ITERATIONS
+    # the warm start (previous interval's load) reaches the cold-start fixed point
+    for t in (0, 40, 80):
+        cold = evaluate_snapshot(twin, CellState.all_on(twin.num_cells), demand[t])
+        assert cold.converged
+        np.testing.assert_allclose(snapshots[t].prb_load, cold.prb_load, atol=10 * LOAD_TOLERANCE)
+
+
+def test_iteration_budget_is_reported_not_raised(default_twin: Twin) -> None:
+    demand = expected_demand_mbps(default_twin.traffic, 0)[80]
+    snap = evaluate_snapshot(
+        default_twin, CellState.all_on(default_twin.num_cells), demand, max_iterations=1
+    )
+    assert snap.iterations == 1
+    assert not snap.converged

@@ -554,6 +554,15 @@ class PruneResult:
     rollup_cutoff_s: int
 
 
+def get_retention(session: Session, *, tenant_id: int) -> tuple[int, int]:
+    """Return the tenant's (raw_days, rollup_days)."""
+    policy = session.get(RetentionPolicy, tenant_id)
+    if policy is None:
+        msg = f"no tenant {tenant_id}"
+        raise NotFoundError(msg)
+    return policy.raw_days, policy.rollup_days
+
+
 def set_retention(session: Session, *, tenant_id: int, raw_days: int, rollup_days: int) -> None:
     """Set how many days raw samples and hourly rollups are kept."""
     if raw_days <= 0 or rollup_days < raw_days:

@@ -14,6 +14,8 @@ from sqlalchemy import text
 from ranopt.store.engine import Store, make_engine, open_store
 from ranopt.store.schemas import TopologyIn
 from ranopt.store.tables import Base
+from ranopt.twin.model import Twin
+from ranopt.twin.simulate import IntervalKpis
 
 ROOT = Path(__file__).resolve().parents[1]
 # The specs are read in place: shared/ inside the checkout, or beside it (../shared).
@@ -175,3 +177,22 @@ def three_site_topology() -> TopologyIn:
 @pytest.fixture
 def topology_factory() -> Callable[..., TopologyIn]:
     return make_topology
+
+
+@pytest.fixture
+def specs() -> Path:
+    """The shared spec files, read in place (a missing directory fails, it does not skip)."""
+    assert SPECS.is_dir(), f"shared specs not found at {SPECS}"
+    return SPECS
+
+
+@pytest.fixture(scope="session")
+def small_twin_run() -> tuple[Twin, IntervalKpis]:
+    """A 7-site twin (42 cells) simulated over 8 intervals from midnight."""
+    from ranopt.twin import CellState, build_twin, scenario_preset, simulate
+    from ranopt.twin.traffic import demand_for_intervals
+
+    twin = build_twin(scenario_preset("default", seed=0, num_sites=7, num_ues=300))
+    demand = demand_for_intervals(twin.traffic, 0, 0, 44)[36:]  # 09:00-11:00, traffic up
+    kpis = simulate(twin, demand, CellState.all_on(twin.num_cells), t0_min=9 * 60)
+    return twin, kpis

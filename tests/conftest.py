@@ -1,17 +1,13 @@
 """Shared fixtures: a throwaway PostgreSQL cluster and a store on each backend."""
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from ranopt.store.engine import Store, make_engine, open_store
+from ranopt.store.engine import Store, open_store
+from ranopt.store.pgcluster import PostgresCluster
 from ranopt.store.schemas import TopologyIn
 from ranopt.store.tables import Base
 from ranopt.twin.model import Twin
@@ -25,72 +21,10 @@ SPECS = next(
 )
 
 
-def pg_bin(name: str) -> str:
-    """Return the path of a PostgreSQL server binary (initdb, pg_ctl, pg_dump, ...)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    if not candidates:
-        pytest.fail(f"{name} not found: run `make postgres` (installs Debian's postgresql)")
-    return str(candidates[-1])
-
-
-class PostgresCluster:
-    """A PostgreSQL cluster in a temporary directory, listening on a unix socket only."""
-
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="ranopt-pg-"))
-        self.data = self.root / "data"
-        self.socket_dir = self.root
-        with socket.socket() as s:  # a free port number names the socket file
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        # initdb refuses to run as root: run the server as the postgres system user then.
-        self.prefix: list[str] = []
-        if os.geteuid() == 0:
-            self.prefix = ["runuser", "-u", "postgres", "--"]
-            shutil.chown(self.root, user="postgres")
-        self.root.chmod(0o755)
-
-    def run(self, *args: str) -> None:
-        subprocess.run([*self.prefix, *args], check=True, capture_output=True)  # noqa: S603
-
-    def start(self) -> None:
-        self.run(pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                 "-E", "UTF8", "--no-sync")  # fmt: skip
-        options = (
-            f"-k {self.socket_dir} -p {self.port} -c listen_addresses='' -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off"
-        )
-        self.run(pg_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-l",
-                 str(self.root / "log"), "start")  # fmt: skip
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}&port={self.port}"
-
-    def create_database(self, name: str) -> str:
-        engine = make_engine(self.url())
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        engine.dispose()
-        return self.url(name)
-
-    def stop(self) -> None:
-        try:
-            self.run(pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PostgresCluster]:
-    cluster = PostgresCluster()
-    try:
-        cluster.start()
-    except BaseException:
-        shutil.rmtree(cluster.root, ignore_errors=True)
-        raise
+    """A throwaway PostgreSQL server for the whole session (fails, never skips, without one)."""
+    cluster = PostgresCluster().start()
     yield cluster
     cluster.stop()
 

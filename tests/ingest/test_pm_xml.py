@@ -41,7 +41,7 @@ def keysight_topology() -> TopologyIn:
                 scs_khz=30,
                 num_prb=14,
                 max_tx_power_w=1.0,
-            )  # fmt: skip
+            )
         ],
     )
 

@@ -26,11 +26,13 @@ def rnc_cells() -> CellLookup:
 
 
 def nr_cells() -> CellLookup:
+    me = "DC=x,ManagedElement=gNB-S000"
     return CellLookup.from_cells(
-        [CellRef(id=1, name="S000-1-cov", dn="DC=x,ManagedElement=gNB-S000,GNBDUFunction=1,NRCellDU=1",
-                 cu_dn=None, nci=16385),
-         CellRef(id=2, name="S000-2-cov", dn="DC=x,ManagedElement=gNB-S000,GNBDUFunction=1,NRCellDU=2",
-                 cu_dn=None, nci=16386)]
+        [
+            CellRef(id=k, name=f"S000-{k}-cov", dn=f"{me},GNBDUFunction=1,NRCellDU={k}",
+                    cu_dn=None, nci=16384 + k)
+            for k in (1, 2)
+        ]
     )  # fmt: skip
 
 

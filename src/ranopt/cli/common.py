@@ -1,6 +1,8 @@
 """What the data commands share: the tenant option, opening the store, the clock."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -18,9 +20,17 @@ def now_s() -> int:
     return int(time.time())
 
 
-def cli_store() -> Store:
-    """Open the store named by the environment (``RANOPT_DATABASE_URL``), migrating if empty."""
-    return open_store()
+@contextmanager
+def cli_store() -> Iterator[Store]:
+    """Open the store named by the environment (``RANOPT_DATABASE_URL``), migrating if empty.
+
+    Its connections are closed when the command ends.
+    """
+    store = open_store()
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 def tenant_id(store: Store, name: str) -> int:

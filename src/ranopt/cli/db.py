@@ -5,11 +5,11 @@ from typing import Annotated
 
 import typer
 
-from ranopt.cli.common import TenantOpt, now_s, tenant_id
+from ranopt.cli.common import TenantOpt, cli_store, now_s
 from ranopt.store import repository as repo
 from ranopt.store.backup import BackupError, backup, restore
 from ranopt.store.config import database_url
-from ranopt.store.engine import current_revision, head_revision, make_engine, open_store, upgrade
+from ranopt.store.engine import current_revision, head_revision, make_engine, upgrade
 
 app = typer.Typer(help="Database: migrations, retention, backup, restore.", no_args_is_help=True)
 
@@ -35,9 +35,8 @@ def prune_cmd(
     ] = None,
 ) -> None:
     """Roll up and delete raw samples past retention, delete expired rollups."""
-    store = open_store()
-    tid = tenant_id(store, tenant)
-    with store.transaction() as session:
+    with cli_store() as store, store.transaction() as session:
+        tid = repo.ensure_tenant(session, name=tenant, now_s=now_s())
         if raw_days is not None or rollup_days is not None:
             raw_now, rollup_now = repo.get_retention(session, tenant_id=tid)
             repo.set_retention(
@@ -54,9 +53,9 @@ def prune_cmd(
 @app.command("backup")
 def backup_cmd(path: Annotated[Path, typer.Argument(help="Backup file to write.")]) -> None:
     """Back the whole database up to PATH (and PATH.manifest.json)."""
-    store = open_store()
     try:
-        digests = backup(store, path)
+        with cli_store() as store:
+            digests = backup(store, path)
     except BackupError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
@@ -69,9 +68,9 @@ def restore_cmd(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Backup file.")],
 ) -> None:
     """Replace the database's content with the backup at PATH and verify it."""
-    store = open_store()
     try:
-        digests = restore(store, path)
+        with cli_store() as store:
+            digests = restore(store, path)
     except BackupError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc

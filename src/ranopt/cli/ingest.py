@@ -13,6 +13,7 @@ from ranopt.errors import ValidationError
 from ranopt.ingest.batch import BatchRejectedError
 from ranopt.ingest.pipeline import IngestOptions, ingest_file
 from ranopt.store import repository as repo
+from ranopt.store.engine import Store
 
 
 def ingest(
@@ -44,8 +45,12 @@ def ingest(
         epoch_unit="us" if epoch_unit == "us" else "ms",
         chunk_rows=chunk_rows,
     )
+    with cli_store() as store:
+        _ingest(store, file, network, tenant, options)
+
+
+def _ingest(store: Store, file: Path, network: str, tenant: str, options: IngestOptions) -> None:
     console = Console(stderr=True)
-    store = cli_store()
     tid = tenant_id(store, tenant)
     with store.transaction() as session:  # the automatic daily prune, before new data lands
         pruned = repo.prune_if_due(session, tenant_id=tid, now_s=now_s())
@@ -77,7 +82,7 @@ def ingest(
     except BatchRejectedError as exc:
         typer.echo(f"{file.name}: {exc}", err=True)
         raise typer.Exit(1) from exc
-    except ValidationError as exc:
+    except (ValidationError, repo.NotFoundError) as exc:
         typer.echo(f"{file.name}: {exc}", err=True)
         raise typer.Exit(2) from exc
     skipped = ", ".join(f"{v} {k}" for k, v in sorted(result.skipped.items()))

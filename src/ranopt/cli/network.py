@@ -9,7 +9,7 @@ from pydantic import ValidationError as PydanticError
 from rich.console import Console
 from rich.table import Table
 
-from ranopt.cli.common import TenantOpt, cli_store, now_s, tenant_id
+from ranopt.cli.common import TenantOpt, cli_store, now_s
 from ranopt.errors import ValidationError
 from ranopt.store import repository as repo
 from ranopt.store.schemas import TopologyIn
@@ -31,10 +31,9 @@ def create(
     except (PydanticError, json.JSONDecodeError) as exc:
         typer.echo(f"invalid topology {topology}: {exc}", err=True)
         raise typer.Exit(2) from exc
-    store = cli_store()
-    tid = tenant_id(store, tenant)
     try:
-        with store.transaction() as session:
+        with cli_store() as store, store.transaction() as session:
+            tid = repo.ensure_tenant(session, name=tenant, now_s=now_s())
             net = repo.create_network(
                 session, tenant_id=tid, topology=parsed, now_s=now_s(), name=name
             )
@@ -47,9 +46,8 @@ def create(
 @app.command("list")
 def list_(tenant: TenantOpt = "default") -> None:
     """List the tenant's networks."""
-    store = cli_store()
-    tid = tenant_id(store, tenant)
-    with store.transaction() as session:
+    with cli_store() as store, store.transaction() as session:
+        tid = repo.ensure_tenant(session, name=tenant, now_s=now_s())
         networks = repo.list_networks(session, tenant_id=tid)
     table = Table(title=f"networks of {tenant}")
     for header in ("name", "cells", "interval s"):

@@ -35,6 +35,7 @@ DEFAULT_ROLLUP_DAYS = 7 * 365
 SAMPLE_KEY = ("network_id", "interval_start_s", "cell_id")
 SAMPLE_COLUMNS = (*SAMPLE_KEY, "tenant_id", "suspect", *COUNTER_COLUMNS, "extra")
 ProgressFn = Callable[[int], None]
+ANALYZE_AFTER_ROWS = 100_000  # PostgreSQL: refresh statistics after a bulk load this large
 
 
 class NotFoundError(RanoptError, LookupError):
@@ -346,6 +347,7 @@ def _upsert_postgresql(
         except psycopg.errors.UniqueViolation:
             pass
         else:
+            _analyze_after_bulk(dbapi, len(batch))
             return
     with dbapi.cursor() as cursor:
         cursor.execute(
@@ -359,6 +361,18 @@ def _upsert_postgresql(
             f"INSERT INTO kpi_samples ({columns}) SELECT {columns} FROM kpi_stage "  # noqa: S608
             f"ON CONFLICT ({', '.join(SAMPLE_KEY)}) DO UPDATE SET {_update_clause('postgresql')}"
         )
+    _analyze_after_bulk(dbapi, len(batch))
+
+
+def _analyze_after_bulk(dbapi: object, num_rows: int) -> None:
+    """Refresh the planner's statistics after a bulk load (autovacuum would lag behind).
+
+    Without it, the first queries over a just-loaded time range are planned on stale
+    statistics; ANALYZE samples a fixed number of rows, so it costs well under a second.
+    """
+    if num_rows >= ANALYZE_AFTER_ROWS:
+        with dbapi.cursor() as cursor:  # type: ignore[attr-defined]
+            cursor.execute("ANALYZE kpi_samples")
 
 
 def count_samples(session: Session, *, tenant_id: int, network_id: int | None = None) -> int:

@@ -240,3 +240,12 @@ def test_prune_rolls_up_then_deletes_and_series_still_answers(
     with store.transaction() as s:
         gone = repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 31 * 86_400)
     assert gone.deleted_rollups == 24 * 18
+
+
+def test_typed_columns_are_the_counter_catalogue() -> None:
+    from ranopt.store.tables import KpiHourly
+
+    fixed = {"network_id", "interval_start_s", "hour_start_s", "cell_id", "tenant_id", "suspect",
+             "extra", "num_samples"}  # fmt: skip
+    for table in (KpiSample.__table__, KpiHourly.__table__):
+        assert {c.name for c in table.columns} - fixed == set(COUNTER_COLUMNS)

@@ -227,9 +227,8 @@ def validate(
     problems = parsed.problems
     n = len(parsed)
     # cells
-    key_ids = np.array(
-        [cells.resolve(k, parsed.key_kind) or -1 for k in parsed.keys], dtype=np.int64
-    )
+    resolved = [cells.resolve(k, parsed.key_kind) for k in parsed.keys]
+    key_ids = np.array([-1 if r is None else r for r in resolved], dtype=np.int64)
     cell_id = key_ids[parsed.key_index] if n else np.zeros(0, dtype=np.int64)
     for i in np.flatnonzero(cell_id < 0):
         problems.add(

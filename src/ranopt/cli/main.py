@@ -2,11 +2,14 @@
 
 import typer
 
-from ranopt.cli import optimize, twin
+from ranopt.cli import db, ingest, network, optimize, twin
 
 app = typer.Typer(help="ranopt: energy and QoS optimizer for 5G Open RAN.", no_args_is_help=True)
 app.add_typer(twin.app, name="twin")
 app.command("optimize")(optimize.optimize)
+app.add_typer(db.app, name="db")
+app.add_typer(network.app, name="network")
+app.command("ingest")(ingest.ingest)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ranopt.cli import data
 from ranopt.cli.plots import plot_day
 from ranopt.errors import ValidationError
 from ranopt.twin import (
@@ -105,6 +106,8 @@ def run(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="PNG path (default under .ranopt/).")
     ] = None,
+    export: data.ExportOpt = None,
+    epoch: data.EpochOpt = data.DEFAULT_EPOCH_TEXT,
 ) -> None:
     """Simulate the scenario for some hours and report traffic, load, power and energy."""
     console = Console(stderr=as_json)
@@ -132,6 +135,8 @@ def run(
             snapshots.append(snapshot)
             progress.advance(task)
     kpis = collect_kpis(snapshots, spec.interval_min)
+    if export is not None:
+        console.print(data.export_run(export, twin, kpis, epoch))
     result: dict[str, Any] = {
         "scenario": spec.name,
         "seed": seed,

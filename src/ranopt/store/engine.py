@@ -1,0 +1,120 @@
+"""Engines, sessions and migrations: SQLite (WAL) embedded, PostgreSQL through psycopg 3."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from ranopt.errors import RanoptError
+from ranopt.store.config import database_url
+
+SCRIPT_LOCATION = "ranopt.store:migrations"
+
+
+class StoreError(RanoptError):
+    """The database is unusable as it is (wrong schema revision, unknown backend, ...)."""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Turn on WAL, foreign keys and a busy timeout for every new SQLite connection."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        return create_engine(url, pool_pre_ping=True)
+    msg = f"RANOPT_DATABASE_URL: unsupported backend {parsed.get_backend_name()!r}"
+    raise StoreError(msg)
+
+
+def alembic_config() -> Config:
+    """Return an Alembic config for the packaged migration scripts."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    return config
+
+
+def head_revision() -> str:
+    """Return the newest migration revision."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        msg = "no migration scripts found"
+        raise StoreError(msg)
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the database's migration revision (None for an empty database)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (``ranopt db upgrade``)."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+@dataclass(frozen=True, eq=False)
+class Store:
+    """An engine and its session factory; the unit every repository call works in."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Yield a session in one transaction: committed on success, rolled back on error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def open_store(url: str | None = None, *, auto_upgrade: bool = True) -> Store:
+    """Open the store at ``url`` (default from the environment).
+
+    An empty database is migrated on first use; one at an older revision raises
+    ``StoreError`` so that the operator runs ``ranopt db upgrade`` deliberately.
+    """
+    engine = make_engine(url or database_url())
+    revision = current_revision(engine)
+    if revision is None and auto_upgrade:
+        if inspect(engine).get_table_names():
+            msg = "database has tables but no ranopt schema revision; refusing to migrate it"
+            raise StoreError(msg)
+        upgrade(engine)
+    elif revision != head_revision() and auto_upgrade:
+        msg = f"database schema is at revision {revision!r}, run `ranopt db upgrade`"
+        raise StoreError(msg)
+    return Store(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))

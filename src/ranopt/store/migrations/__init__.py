@@ -1,0 +1,1 @@
+"""Alembic migration scripts of the ranopt store (``ranopt db upgrade`` runs them)."""

@@ -1,0 +1,130 @@
+"""Boundary models (pydantic v2), separate from the tables: the topology file format and outputs.
+
+Topology file (``FILE.topology.json``, format ``ranopt-topology/1``)::
+
+    {
+      "format": "ranopt-topology/1",
+      "network": {"name": "large-s0", "interval_s": 900, "dn_prefix": "DC=...,SubNetwork=..."},
+      "sites": [{"name": "S000", "x_m": 0.0, "y_m": 0.0, "height_m": 25.0}],
+      "cells": [{
+        "name": "S000-1-cov", "site": "S000",
+        "dn": "DC=...,SubNetwork=...,ManagedElement=S000,GNBDUFunction=1,NRCellDU=1",
+        "cu_dn": "DC=...,ManagedElement=S000,GNBCUCPFunction=1,NRCellCU=1",
+        "nci": 16385, "layer": "coverage", "sector": 0, "azimuth_deg": 30.0,
+        "carrier_ghz": 2.1, "bandwidth_mhz": 20.0, "scs_khz": 15, "num_prb": 106,
+        "max_tx_power_w": 80.0, "x_m": 0.0, "y_m": 0.0, "height_m": 25.0
+      }],
+      "slices": [{"name": "eMBB", "sst": 1, "sd": null}]
+    }
+
+``dn`` is the cell's full distinguished name (TS 32.300) as PM files and VES events name it;
+``cu_dn`` (optional) the DN of its NRCellCU, whose counters (RRC, PDCP) are merged into the
+same samples; ``nci`` the 36-bit NR cell identity (TS 38.413: gNB id and local cell id).
+``x_m``/``y_m``/``height_m`` of a cell default to its site's. Latitude and longitude of a site
+are optional.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TOPOLOGY_FORMAT = "ranopt-topology/1"
+MAX_NCI = 2**36 - 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkIn(_Model):
+    """The network header of a topology file."""
+
+    name: str = Field(min_length=1, max_length=100)
+    interval_s: int = Field(default=900, gt=0, le=86_400, description="granularity period, s")
+    dn_prefix: str = Field(default="", max_length=400)
+
+
+class SiteIn(_Model):
+    """A site of a topology file."""
+
+    name: str = Field(min_length=1, max_length=100)
+    x_m: float
+    y_m: float
+    height_m: float = Field(ge=0)
+    latitude_deg: float | None = Field(default=None, ge=-90, le=90)
+    longitude_deg: float | None = Field(default=None, ge=-180, le=180)
+
+
+class CellIn(_Model):
+    """A cell of a topology file."""
+
+    name: str = Field(min_length=1, max_length=100)
+    site: str
+    dn: str = Field(min_length=1, max_length=400)
+    cu_dn: str | None = Field(default=None, max_length=400)
+    nci: int | None = Field(default=None, ge=0, le=MAX_NCI)
+    layer: Literal["coverage", "capacity"]
+    sector: int = Field(default=0, ge=0)
+    azimuth_deg: float = Field(ge=0, lt=360)
+    carrier_ghz: float = Field(gt=0, le=100)
+    bandwidth_mhz: float = Field(gt=0, le=400)
+    scs_khz: int = Field(default=30, gt=0)
+    num_prb: int = Field(gt=0, le=275)
+    max_tx_power_w: float = Field(gt=0)
+    x_m: float | None = None
+    y_m: float | None = None
+    height_m: float | None = Field(default=None, ge=0)
+
+
+class SliceIn(_Model):
+    """A slice of a topology file (S-NSSAI: SST 0-255, SD 6 hex digits)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    sst: int = Field(ge=0, le=255)
+    sd: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{6}$")
+
+
+class TopologyIn(_Model):
+    """A whole topology file; names, DNs and NCIs are unique within it."""
+
+    format: Literal["ranopt-topology/1"] = "ranopt-topology/1"
+    network: NetworkIn
+    sites: list[SiteIn] = Field(min_length=1)
+    cells: list[CellIn] = Field(min_length=1)
+    slices: list[SliceIn] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_and_linked(self) -> "TopologyIn":
+        site_names = [s.name for s in self.sites]
+        _require_unique("sites[].name", site_names)
+        _require_unique("cells[].name", [c.name for c in self.cells])
+        _require_unique("cells[].dn", [c.dn for c in self.cells])
+        _require_unique("cells[].cu_dn", [c.cu_dn for c in self.cells if c.cu_dn])
+        _require_unique("cells[].nci", [c.nci for c in self.cells if c.nci is not None])
+        _require_unique("slices[].name", [s.name for s in self.slices])
+        known = set(site_names)
+        for i, cell in enumerate(self.cells):
+            if cell.site not in known:
+                msg = f"cells[{i}].site: unknown site {cell.site!r}"
+                raise ValueError(msg)
+        return self
+
+
+def _require_unique(field: str, values: list[str] | list[int]) -> None:
+    seen: set[object] = set()
+    for value in values:
+        if value in seen:
+            msg = f"{field}: duplicate {value!r}"
+            raise ValueError(msg)
+        seen.add(value)
+
+
+class NetworkOut(_Model):
+    """A stored network (what the repository returns, never the table row itself)."""
+
+    id: int
+    tenant_id: int
+    name: str
+    interval_s: int
+    dn_prefix: str
+    num_cells: int

@@ -1,0 +1,189 @@
+"""Table models (SQLAlchemy 2 typed ORM). Every tenant-owned row carries ``tenant_id``.
+
+Times are integer seconds since the Unix epoch, UTC (``*_s``): exact, portable between SQLite
+and PostgreSQL, and cheap to bucket (``t - t % bucket_s``). KPI counters are typed columns named
+after their TS 28.552 counter with the stored unit in the name (see ``ranopt.counters``).
+"""
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every ranopt table."""
+
+
+class Tenant(Base):
+    """An operator (or lab) whose data is kept apart from every other tenant's."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_s: Mapped[int] = mapped_column(BigInteger)
+
+
+class RetentionPolicy(Base):
+    """How long a tenant's raw samples and hourly rollups are kept."""
+
+    __tablename__ = "retention_policies"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    raw_days: Mapped[int] = mapped_column(Integer, default=90)
+    rollup_days: Mapped[int] = mapped_column(Integer, default=7 * 365)
+    last_prune_s: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Network(Base):
+    """One tenant's RAN: sites, cells and slices, reporting on one interval grid."""
+
+    __tablename__ = "networks"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    interval_s: Mapped[int] = mapped_column(Integer)  # granularity period of the KPI samples
+    dn_prefix: Mapped[str] = mapped_column(String(400), default="")
+    created_s: Mapped[int] = mapped_column(BigInteger)
+
+
+class Site(Base):
+    """A location with antennas at one height."""
+
+    __tablename__ = "sites"
+    __table_args__ = (UniqueConstraint("network_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    x_m: Mapped[float] = mapped_column(Float)
+    y_m: Mapped[float] = mapped_column(Float)
+    height_m: Mapped[float] = mapped_column(Float)
+    latitude_deg: Mapped[float | None] = mapped_column(Float)
+    longitude_deg: Mapped[float | None] = mapped_column(Float)
+
+
+class Cell(Base):
+    """One sector on one carrier, known by name, distinguished name and NR cell identity."""
+
+    __tablename__ = "cells"
+    __table_args__ = (
+        UniqueConstraint("network_id", "name"),
+        UniqueConstraint("network_id", "dn"),
+        UniqueConstraint("network_id", "nci"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    dn: Mapped[str] = mapped_column(String(400))  # full DN of the NRCellDU (TS 32.300)
+    cu_dn: Mapped[str | None] = mapped_column(String(400))  # DN of its NRCellCU, if reported
+    nci: Mapped[int | None] = mapped_column(BigInteger)  # NR cell identity, 36 bit
+    layer: Mapped[str] = mapped_column(String(20))
+    sector: Mapped[int] = mapped_column(Integer)
+    azimuth_deg: Mapped[float] = mapped_column(Float)
+    carrier_ghz: Mapped[float] = mapped_column(Float)
+    bandwidth_mhz: Mapped[float] = mapped_column(Float)
+    scs_khz: Mapped[int] = mapped_column(Integer)
+    num_prb: Mapped[int] = mapped_column(Integer)
+    max_tx_power_w: Mapped[float] = mapped_column(Float)
+    x_m: Mapped[float] = mapped_column(Float)
+    y_m: Mapped[float] = mapped_column(Float)
+    height_m: Mapped[float] = mapped_column(Float)
+
+
+class Slice(Base):
+    """A network slice, identified by its S-NSSAI (SST and optional SD, TS 23.003)."""
+
+    __tablename__ = "slices"
+    __table_args__ = (UniqueConstraint("network_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    sst: Mapped[int] = mapped_column(Integer)
+    sd: Mapped[str | None] = mapped_column(String(6))  # 24-bit slice differentiator, hex
+
+
+class KpiSample(Base):
+    """One cell's counters over one interval (raw, kept ``raw_days``).
+
+    The primary key leads with (network, interval) so a network-wide interval range is one
+    contiguous index range; ``ix_kpi_samples_cell_time`` serves one cell's series.
+    """
+
+    __tablename__ = "kpi_samples"
+    __table_args__ = (
+        Index("ix_kpi_samples_cell_time", "cell_id", "interval_start_s"),
+        {"sqlite_with_rowid": False},
+    )
+
+    network_id: Mapped[int] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True
+    )
+    interval_start_s: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cell_id: Mapped[int] = mapped_column(
+        ForeignKey("cells.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    suspect: Mapped[bool] = mapped_column(Boolean, default=False)
+    prb_used_dl: Mapped[float | None] = mapped_column(Float)
+    prb_avail_dl: Mapped[float | None] = mapped_column(Float)
+    prb_tot_dl_pct: Mapped[float | None] = mapped_column(Float)
+    ue_thp_dl_mbps: Mapped[float | None] = mapped_column(Float)
+    rrc_conn_mean: Mapped[float | None] = mapped_column(Float)
+    pee_avg_power_w: Mapped[float | None] = mapped_column(Float)
+    pee_energy_kwh: Mapped[float | None] = mapped_column(Float)
+    dl_volume_mbit: Mapped[float | None] = mapped_column(Float)
+    offered_dl_volume_mbit: Mapped[float | None] = mapped_column(Float)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+
+
+class KpiHourly(Base):
+    """Hourly rollup of raw samples (kept ``rollup_days``): each counter by its aggregation."""
+
+    __tablename__ = "kpi_hourly"
+    __table_args__ = (
+        Index("ix_kpi_hourly_cell_time", "cell_id", "hour_start_s"),
+        {"sqlite_with_rowid": False},
+    )
+
+    network_id: Mapped[int] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour_start_s: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cell_id: Mapped[int] = mapped_column(
+        ForeignKey("cells.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    num_samples: Mapped[int] = mapped_column(Integer)
+    suspect: Mapped[bool] = mapped_column(Boolean, default=False)
+    prb_used_dl: Mapped[float | None] = mapped_column(Float)
+    prb_avail_dl: Mapped[float | None] = mapped_column(Float)
+    prb_tot_dl_pct: Mapped[float | None] = mapped_column(Float)
+    ue_thp_dl_mbps: Mapped[float | None] = mapped_column(Float)
+    rrc_conn_mean: Mapped[float | None] = mapped_column(Float)
+    pee_avg_power_w: Mapped[float | None] = mapped_column(Float)
+    pee_energy_kwh: Mapped[float | None] = mapped_column(Float)
+    dl_volume_mbit: Mapped[float | None] = mapped_column(Float)
+    offered_dl_volume_mbit: Mapped[float | None] = mapped_column(Float)

@@ -16,7 +16,9 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -36,6 +38,7 @@ class Tenant(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_s: Mapped[int] = mapped_column(BigInteger)
+    mfa_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RetentionPolicy(Base):
@@ -187,3 +190,150 @@ class KpiHourly(Base):
     pee_energy_kwh: Mapped[float | None] = mapped_column(Float)
     dl_volume_mbit: Mapped[float | None] = mapped_column(Float)
     offered_dl_volume_mbit: Mapped[float | None] = mapped_column(Float)
+
+
+# --- identity, audit, optimization runs (revision 0002) -------------------------------------
+
+
+class User(Base):
+    """A local user of one tenant: argon2id password hash, role, optional TOTP secret."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    username: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))
+    totp_secret_enc: Mapped[str | None] = mapped_column(Text)  # AES-GCM sealed, never plain
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_s: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKey(Base):
+    """An API key: a visible prefix to find it, an argon2id hash of its secret, one role."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))
+    created_s: Mapped[int] = mapped_column(BigInteger)
+    revoked_s: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SigningKey(Base):
+    """A JWT signing key pair; the private key sealed with AES-GCM, the public one as a JWK."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_key_enc: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    created_s: Mapped[int] = mapped_column(BigInteger)
+    retired_s: Mapped[int | None] = mapped_column(BigInteger)  # no new tokens after this
+
+
+class StoredSecret(Base):
+    """A tenant's secret (actuator credential, webhook token), AES-256-GCM under a key version."""
+
+    __tablename__ = "stored_secrets"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    key_version: Mapped[int] = mapped_column(Integer)
+    sealed: Mapped[str] = mapped_column(Text)  # base64(nonce || ciphertext || tag)
+    updated_s: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEntry(Base):
+    """One append-only audit record; ``hash`` is SHA-256 over its fields and ``prev_hash``."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts_s: Mapped[int] = mapped_column(BigInteger)
+    tenant_id: Mapped[int | None] = mapped_column(Integer, index=True)  # None: platform event
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(400))
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's head (one row): serialises appends and reveals a deleted last entry."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    num_entries: Mapped[int] = mapped_column(Integer)
+
+
+class NetworkTwin(Base):
+    """The twin scenario a network was exported from: its actuator and planning model."""
+
+    __tablename__ = "network_twins"
+
+    network_id: Mapped[int] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    scenario: Mapped[str] = mapped_column(String(40))
+    seed: Mapped[int] = mapped_column(Integer)
+    num_sites: Mapped[int] = mapped_column(Integer)
+    num_ues: Mapped[int] = mapped_column(Integer)
+    applied_run_id: Mapped[int | None] = mapped_column(Integer)  # plan the twin now runs
+
+
+class OptimizationRun(Base):
+    """One optimization request and its outcome: plan, measured confidence, decision."""
+
+    __tablename__ = "optimization_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20))  # queued, running, succeeded, failed, ...
+    objective: Mapped[str] = mapped_column(String(20))
+    solver: Mapped[str] = mapped_column(String(20))
+    horizon_min: Mapped[int] = mapped_column(Integer)
+    request: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    saving_pct: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_s: Mapped[int] = mapped_column(BigInteger)
+    finished_s: Mapped[int | None] = mapped_column(BigInteger)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_s: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Alert(Base):
+    """Something an operator or analyst should look at (a weak plan, a failed run, ...)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int | None] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE")
+    )
+    created_s: Mapped[int] = mapped_column(BigInteger)
+    severity: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)

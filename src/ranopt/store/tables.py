@@ -330,9 +330,7 @@ class Alert(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
-    network_id: Mapped[int | None] = mapped_column(
-        ForeignKey("networks.id", ondelete="CASCADE")
-    )
+    network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
     created_s: Mapped[int] = mapped_column(BigInteger)
     severity: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(40))

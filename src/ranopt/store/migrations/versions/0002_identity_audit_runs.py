@@ -1,5 +1,7 @@
-"""Identity, audit and optimization runs: users, API keys, signing keys, sealed secrets,
-the hash-chained audit log, twin bindings, optimization runs and alerts; tenants' MFA flag.
+"""Identity, audit and optimization runs; tenants' MFA flag.
+
+Users, API keys, signing keys, sealed secrets, the hash-chained audit log, twin bindings,
+optimization runs and alerts.
 
 Revision ID: 0002
 Revises: 0001

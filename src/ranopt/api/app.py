@@ -1,0 +1,74 @@
+"""The app factory: ``create_app(settings)`` wires store, security, routers and metrics."""
+
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ranopt.api import errors
+from ranopt.api.deps import Services
+from ranopt.api.metrics import Metrics, MetricsMiddleware
+from ranopt.api.ratelimit import RateLimiter
+from ranopt.api.routes import (
+    auth,
+    health,
+    investigate,
+    networks,
+    optimize,
+    secrets,
+    telemetry,
+    users,
+    ves,
+)
+from ranopt.api.security import OidcVerifier, TokenService, password_hasher
+from ranopt.api.settings import Settings
+from ranopt.store.engine import Store, open_store
+
+API_VERSION = "2.0.0"
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    """Build the API for ``settings`` (default: from ``RANOPT_*``); ``store`` overrides the DB.
+
+    The store must be at the newest migration (an empty database is migrated); a store handed
+    in stays open when the app shuts down, one opened here is closed.
+    """
+    settings = settings or Settings()
+    owns_store = store is None
+    opened = store or open_store(settings.database_url)
+    metrics = Metrics()
+    services = Services(
+        settings=settings,
+        store=opened,
+        tokens=TokenService(opened, settings),
+        limiter=RateLimiter(
+            settings.rate_limit_storage_uri, settings.rate_limit, settings.login_rate_limit
+        ),
+        metrics=metrics,
+        oidc=OidcVerifier(settings) if settings.oidc_issuer else None,
+    )
+    services.extras["hasher"] = password_hasher(settings)
+    jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranopt-job")
+    services.extras["jobs"] = jobs
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.shutdown(wait=True, cancel_futures=True)
+        if owns_store:
+            opened.dispose()
+
+    app = FastAPI(
+        title="ranopt",
+        version=API_VERSION,
+        description="Energy and QoS optimizer for 5G Open RAN: networks, telemetry, KPIs, "
+        "optimization runs, identity and audit.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    for module in (health, auth, users, networks, telemetry, optimize, investigate, secrets, ves):
+        app.include_router(module.router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, router=app.router)
+    return app

@@ -1,0 +1,158 @@
+"""RFC 9457 problem details: every error answers ``application/problem+json``.
+
+Client mistakes map to 4xx naming the field at fault; only a fault of the server is a 500,
+and its body never carries internals.
+"""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ranopt.errors import RanoptError, ValidationError
+from ranopt.ingest.batch import BatchRejectedError
+from ranopt.store.engine import StoreError
+from ranopt.store.repository import NotFoundError
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger("ranopt.api")
+
+
+class ProblemError(Exception):
+    """An HTTP error raised on purpose: status, title, detail and the field at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.field = field
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    instance: str,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``("body", "records", 3, "cell")`` -> ``body.records[3].cell``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def install(app: FastAPI) -> None:
+    """Register the problem+json handlers."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem(
+            exc.status, exc.detail, instance=request.url.path, title=exc.title,
+            headers=exc.headers, field=exc.field, **exc.extra,
+        )  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_path(e.get("loc", ())), "message": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "", "message": "invalid request"}
+        return problem(
+            422, f"{first['field']}: {first['message']}", instance=request.url.path,
+            field=first["field"], errors=errors,
+        )  # fmt: skip
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            exc.status_code, str(exc.detail), instance=request.url.path,
+            headers=dict(exc.headers or {}),
+        )  # fmt: skip
+
+    @app.exception_handler(BatchRejectedError)
+    async def _rejected(request: Request, exc: BatchRejectedError) -> JSONResponse:
+        problems = [
+            {"record": p.record, "field": p.field, "message": p.message} for p in exc.problems
+        ]
+        first = problems[0]["field"] if problems else None
+        return problem(
+            422, f"batch rejected, nothing written: {exc.num_problems} problem(s)",
+            instance=request.url.path, title="Batch rejected", field=first,
+            problems=problems[:100], num_problems=exc.num_problems,
+        )  # fmt: skip
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return problem(404, str(exc), instance=request.url.path)
+
+    @app.exception_handler(ValidationError)
+    async def _domain_invalid(request: Request, exc: ValidationError) -> JSONResponse:
+        message = str(exc)
+        field = message.split(":", 1)[0] if ":" in message else None
+        return problem(422, message, instance=request.url.path, field=field)
+
+    @app.exception_handler(StoreError)
+    async def _store(request: Request, exc: StoreError) -> JSONResponse:
+        logger.error("store unusable: %s", exc)
+        return problem(503, "the database is not ready", instance=request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s", request.url.path, exc_info=exc)
+        return problem(500, "internal error", instance=request.url.path)
+
+    @app.exception_handler(RanoptError)
+    async def _ranopt(request: Request, exc: RanoptError) -> JSONResponse:
+        logger.error("unhandled ranopt error on %s: %s", request.url.path, type(exc).__name__)
+        return problem(500, "internal error", instance=request.url.path)

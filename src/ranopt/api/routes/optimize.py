@@ -1,0 +1,188 @@
+"""``POST /api/v2/cognitive/optimize`` and optimization runs: list, get, apply, reject.
+
+A network exported from a twin is optimized on that twin. Small networks are answered at
+once (200 with the run); larger ones are queued (202 with a status URL) and run in the app's
+job thread. Applying a plan sends it to the network's actuator: for a twin-backed network the
+twin records the plan as the one it now runs.
+"""
+
+import logging
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
+
+from ranopt.api.deps import (
+    Executor,
+    Principal,
+    Reader,
+    Services,
+    ServicesDep,
+    SessionDep,
+    Writer,
+    now_s,
+    record,
+)
+from ranopt.api.errors import ProblemError
+from ranopt.api.schemas import Accepted, OptimizeRequest
+from ranopt.errors import RanoptError
+from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.service.optimize import EnergyRequest, optimize_energy
+from ranopt.store import audit, runs
+from ranopt.store import networks as nets
+from ranopt.store.runs import RunOut
+
+router = APIRouter(prefix="/api/v2", tags=["optimization"])
+logger = logging.getLogger("ranopt.api.optimize")
+
+
+def _limits(body: OptimizeRequest) -> EnergyConstraints:
+    given = body.constraints.model_dump(exclude_none=True) if body.constraints else {}
+    return EnergyConstraints(**given)
+
+
+def execute_run(
+    services: Services, principal: Principal, run_id: int, request: EnergyRequest
+) -> RunOut:
+    """Run one optimization and record its outcome, alert and audit entry."""
+    store = services.store
+    tenant_id = principal.tenant_id
+    with store.transaction() as session:
+        runs.set_running(session, tenant_id=tenant_id, run_id=run_id)
+    rng = np.random.default_rng(np.random.SeedSequence([request.seed, run_id]))
+    try:
+        outcome = optimize_energy(request, rng)
+    except RanoptError as exc:
+        with store.transaction() as session:
+            run = runs.finish_run(
+                session, tenant_id=tenant_id, run_id=run_id, now_s=now_s(), error=str(exc)
+            )
+            runs.add_alert(
+                session, tenant_id=tenant_id, network_id=run.network_id, severity="warning",
+                kind="optimization_failed", message=f"run {run_id} failed: {exc}", now_s=now_s(),
+            )  # fmt: skip
+        services.metrics.optimization_runs.labels(request.solver, "failed").inc()
+        return run
+    with store.transaction() as session:
+        run = runs.finish_run(
+            session, tenant_id=tenant_id, run_id=run_id, now_s=now_s(), plan=outcome.plan,
+            confidence=outcome.confidence, saving_pct=outcome.saving_pct,
+        )  # fmt: skip
+        if outcome.confidence < services.settings.min_confidence:
+            runs.add_alert(
+                session, tenant_id=tenant_id, network_id=run.network_id, severity="warning",
+                kind="low_confidence",
+                message=(
+                    f"run {run_id}: plan confidence {outcome.confidence:.3f} is below "
+                    f"{services.settings.min_confidence:.3f}; do not apply unreviewed"
+                ),
+                now_s=now_s(),
+            )  # fmt: skip
+        audit.append(
+            session, ts_s=now_s(), tenant_id=tenant_id, actor=principal.subject,
+            action="optimization.finish", target=f"run:{run_id}", outcome="success",
+            detail={"confidence": round(outcome.confidence, 6)},
+        )  # fmt: skip
+    services.metrics.optimization_runs.labels(request.solver, "succeeded").inc()
+    services.metrics.last_confidence.labels(str(run.network_id)).set(outcome.confidence)
+    services.metrics.energy_saving.labels(str(run.network_id)).set(outcome.saving_pct)
+    return run
+
+
+def _background(
+    services: Services, principal: Principal, run_id: int, request: EnergyRequest
+) -> None:
+    try:
+        execute_run(services, principal, run_id, request)
+    except Exception:  # a job must never die silently: record the failure on the run
+        logger.exception("optimization run %s crashed", run_id)
+        with services.store.transaction() as session:
+            runs.finish_run(
+                session, tenant_id=principal.tenant_id, run_id=run_id, now_s=now_s(),
+                error="internal error",
+            )  # fmt: skip
+        services.metrics.optimization_runs.labels(request.solver, "failed").inc()
+
+
+@router.post(
+    "/cognitive/optimize",
+    responses={202: {"model": Accepted, "description": "queued; poll status_url"}},
+)
+def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) -> Any:
+    """Plan the network's next horizon and measure the plan's confidence in its twin."""
+    with services.store.transaction() as session:
+        net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=body.network_id)
+        binding = runs.twin_binding(session, tenant_id=principal.tenant_id, network_id=net.id)
+        if binding is None:
+            raise ProblemError(
+                409, f"network_id: network {net.id} has no twin to plan on; create it from a twin",
+                field="network_id",
+            )  # fmt: skip
+        seed = binding.seed if body.seed is None else body.seed
+        request = EnergyRequest(
+            scenario=binding.scenario, seed=seed, num_sites=binding.num_sites,
+            num_ues=binding.num_ues, solver=body.solver, horizon_min=body.horizon_min,
+            history_days=services.settings.optimize_history_days,
+            confidence_scenarios=services.settings.confidence_scenarios, limits=_limits(body),
+        )  # fmt: skip
+        run = runs.create_run(
+            session, tenant_id=principal.tenant_id, network_id=net.id, objective=body.objective,
+            solver=body.solver, horizon_min=body.horizon_min,
+            request=body.model_dump(mode="json"), created_by=principal.subject, now_s=now_s(),
+        )  # fmt: skip
+        record(session, principal, action="optimization.request", target=f"run:{run.id}",
+               detail={"network_id": net.id, "solver": body.solver})  # fmt: skip
+    if net.num_cells <= services.settings.sync_max_cells:
+        return execute_run(services, principal, run.id, request)
+    services.extras["jobs"].submit(_background, services, principal, run.id, request)
+    status_url = f"/api/v2/optimizations/{run.id}"
+    return JSONResponse(
+        Accepted(id=run.id, status="queued", status_url=status_url).model_dump(),
+        status_code=status.HTTP_202_ACCEPTED,
+        headers={"Location": status_url},
+    )
+
+
+@router.get("/optimizations")
+def list_optimizations(
+    principal: Reader,
+    session: SessionDep,
+    network_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[RunOut]:
+    """List the tenant's runs, newest first (of one network if ``network_id`` is given)."""
+    if network_id is not None:
+        nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+    return runs.list_runs(
+        session, tenant_id=principal.tenant_id, network_id=network_id, limit=limit
+    )
+
+
+@router.get("/optimizations/{run_id}")
+def get_optimization(run_id: int, principal: Reader, session: SessionDep) -> RunOut:
+    """Return one run with its plan, confidence and status."""
+    return runs.get_run(session, tenant_id=principal.tenant_id, run_id=run_id)
+
+
+@router.post("/optimizations/{run_id}/apply")
+def apply_plan(run_id: int, principal: Executor, session: SessionDep) -> RunOut:
+    """Send a succeeded run's plan to the network's actuator (the twin by default)."""
+    run = runs.decide_run(
+        session, tenant_id=principal.tenant_id, run_id=run_id, decision="applied",
+        by=principal.subject, now_s=now_s(),
+    )  # fmt: skip
+    record(session, principal, action="optimization.apply", target=f"run:{run_id}",
+           detail={"network_id": run.network_id, "actuator": "twin"})  # fmt: skip
+    return run
+
+
+@router.post("/optimizations/{run_id}/reject")
+def reject_plan(run_id: int, principal: Executor, session: SessionDep) -> RunOut:
+    """Reject a succeeded run's plan."""
+    run = runs.decide_run(
+        session, tenant_id=principal.tenant_id, run_id=run_id, decision="rejected",
+        by=principal.subject, now_s=now_s(),
+    )  # fmt: skip
+    record(session, principal, action="optimization.reject", target=f"run:{run_id}")
+    return run

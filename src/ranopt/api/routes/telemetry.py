@@ -1,0 +1,124 @@
+"""Telemetry ingest (JSON batch, all or nothing) and KPI queries (series, aggregates)."""
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Query, status
+
+from ranopt.api.deps import Reader, ServicesDep, SessionDep, Writer, record
+from ranopt.api.errors import ProblemError
+from ranopt.api.schemas import AggregateOut, IngestOut, SeriesOut, TelemetryBatch
+from ranopt.counters import COUNTER_COLUMNS
+from ranopt.ingest.batch import CellLookup, validate
+from ranopt.ingest.records import TelemetryRecord, parse_records
+from ranopt.store import networks as nets
+from ranopt.store import repository as repo
+from ranopt.store.samples import FloatArray
+
+router = APIRouter(prefix="/api/v2/networks/{network_id}", tags=["telemetry"])
+MAX_SERIES_BUCKETS = 200_000
+
+
+def _json_floats(values: FloatArray) -> list[float | None]:
+    return [None if np.isnan(v) else float(v) for v in values.tolist()]
+
+
+@router.post("/telemetry", status_code=status.HTTP_201_CREATED)
+def ingest_batch(
+    network_id: int,
+    body: TelemetryBatch,
+    principal: Writer,
+    session: SessionDep,
+    services: ServicesDep,
+) -> IngestOut:
+    """Validate every record, then write them all in the request's transaction (or none)."""
+    if len(body.records) > services.settings.max_batch_records:
+        raise ProblemError(
+            413, f"records: at most {services.settings.max_batch_records} per batch",
+            field="records",
+        )  # fmt: skip
+    net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+    parsed = parse_records(
+        [
+            TelemetryRecord(r.cell, r.interval_start_s, dict(r.counters), r.suspect)
+            for r in body.records
+        ],
+        source="body",
+    )
+    cells = CellLookup.from_cells(
+        repo.network_cells(session, tenant_id=principal.tenant_id, network_id=net.id)
+    )
+    batch = validate(parsed, cells=cells, interval_s=net.interval_s)
+    written = repo.upsert_samples(
+        session, tenant_id=principal.tenant_id, network_id=net.id, batch=batch
+    )
+    record(session, principal, action="telemetry.ingest", target=f"network:{net.id}",
+           detail={"num_records": len(parsed), "num_samples": written})  # fmt: skip
+    return IngestOut(num_records=len(parsed), num_samples=written, skipped=parsed.skipped)
+
+
+@router.get("/kpis/series")
+def kpi_series(
+    network_id: int,
+    principal: Reader,
+    session: SessionDep,
+    start_s: Annotated[int, Query(ge=0)],
+    end_s: Annotated[int, Query(gt=0)],
+    bucket_s: Annotated[int, Query(gt=0, le=31 * 86_400)] = 900,
+    cell_id: Annotated[list[int] | None, Query()] = None,
+    counter: Annotated[list[str] | None, Query()] = None,
+) -> SeriesOut:
+    """Each cell's counters in buckets of ``bucket_s`` over ``[start_s, end_s)``."""
+    if end_s <= start_s:
+        raise ProblemError(422, "end_s: must be after start_s", field="end_s")
+    columns = tuple(counter) if counter else COUNTER_COLUMNS
+    unknown = [c for c in columns if c not in COUNTER_COLUMNS]
+    if unknown:
+        raise ProblemError(
+            422, f"counter: unknown column {unknown[0]!r}; one of {', '.join(COUNTER_COLUMNS)}",
+            field="counter",
+        )  # fmt: skip
+    if (end_s - start_s) // bucket_s > MAX_SERIES_BUCKETS:
+        raise ProblemError(422, "bucket_s: too many buckets in the range", field="bucket_s")
+    known = {c.id for c in repo.network_cells(
+        session, tenant_id=principal.tenant_id, network_id=network_id)}  # fmt: skip
+    nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+    ids = list(cell_id) if cell_id else sorted(known)
+    stray = [c for c in ids if c not in known]
+    if stray:
+        raise ProblemError(
+            404, f"cell_id: no cell {stray[0]} in network {network_id}", field="cell_id"
+        )
+    result = repo.series(
+        session, tenant_id=principal.tenant_id, cell_ids=ids, start_s=start_s, end_s=end_s,
+        bucket_s=bucket_s, columns=columns,
+    )  # fmt: skip
+    return SeriesOut(
+        cell_id=result.cell_id.tolist(),
+        bucket_start_s=result.bucket_start_s.tolist(),
+        num_samples=result.num_samples.tolist(),
+        values={k: _json_floats(v) for k, v in result.values.items()},
+    )
+
+
+@router.get("/kpis/aggregate")
+def kpi_aggregate(
+    network_id: int,
+    principal: Reader,
+    session: SessionDep,
+    start_s: Annotated[int, Query(ge=0)],
+    end_s: Annotated[int, Query(gt=0)],
+) -> AggregateOut:
+    """Network-wide counters per interval over ``[start_s, end_s)``."""
+    if end_s <= start_s:
+        raise ProblemError(422, "end_s: must be after start_s", field="end_s")
+    nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+    result = repo.network_aggregate(
+        session, tenant_id=principal.tenant_id, network_id=network_id, start_s=start_s,
+        end_s=end_s,
+    )  # fmt: skip
+    return AggregateOut(
+        interval_start_s=result.interval_start_s.tolist(),
+        num_cells=result.num_cells.tolist(),
+        values={k: _json_floats(v) for k, v in result.values.items()},
+    )

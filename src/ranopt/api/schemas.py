@@ -1,0 +1,142 @@
+"""Request and response bodies of the API (separate from the tables and the store's models)."""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ranopt.api.permissions import Role
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenOut(BaseModel):
+    """An OAuth2 access token response (RFC 6749 section 5.1)."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
+    expires_in: int
+
+
+class UserCreate(_In):
+    """A new user of the caller's tenant."""
+
+    username: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=12, max_length=1024)
+    role: Role
+
+
+class ApiKeyCreate(_In):
+    """A new API key of the caller's tenant."""
+
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+
+
+class ApiKeyCreated(BaseModel):
+    """A new API key: ``key`` is shown this once and never stored in clear."""
+
+    id: int
+    name: str
+    prefix: str
+    role: str
+    key: str
+
+
+class TotpEnrolled(BaseModel):
+    """A TOTP secret and its provisioning URI (shown once)."""
+
+    user_id: int
+    secret: str
+    provisioning_uri: str
+
+
+class MfaPolicy(_In):
+    """Whether the tenant's users must give a second factor."""
+
+    mfa_required: bool
+
+
+class TwinNetworkCreate(_In):
+    """A network exported from a twin scenario (the twin is then its planning model)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    scenario: Literal["default", "medium", "large"] = "default"
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    num_sites: int = Field(default=7, ge=1, le=271)
+    num_ues: int = Field(default=300, ge=1, le=100_000)
+
+
+class TelemetryRecordIn(_In):
+    """One cell's counters over one interval."""
+
+    cell: str = Field(min_length=1, max_length=400, description="cell name, DN or NCI")
+    interval_start_s: int = Field(ge=0, description="interval start, epoch seconds UTC")
+    counters: dict[str, float] = Field(min_length=1, description="TS 28.552 name -> value")
+    suspect: bool = False
+
+
+class TelemetryBatch(_In):
+    """A JSON telemetry batch: written all or nothing."""
+
+    records: list[TelemetryRecordIn] = Field(min_length=1)
+
+
+class IngestOut(BaseModel):
+    """What an ingest wrote."""
+
+    num_records: int
+    num_samples: int
+    skipped: dict[str, int]
+
+
+class SeriesOut(BaseModel):
+    """Bucketed KPI series: parallel arrays, one entry per (cell, bucket)."""
+
+    cell_id: list[int]
+    bucket_start_s: list[int]
+    num_samples: list[int]
+    values: dict[str, list[float | None]]
+
+
+class AggregateOut(BaseModel):
+    """Network-wide counters per interval."""
+
+    interval_start_s: list[int]
+    num_cells: list[int]
+    values: dict[str, list[float | None]]
+
+
+class Constraints(_In):
+    """QoS limits the plan must keep (defaults: ``EnergyConstraints``)."""
+
+    min_served_ratio: float | None = Field(default=None, gt=0, le=1)
+    max_prb_load: float | None = Field(default=None, gt=0, le=1)
+    ue_thp_floor_mbps: float | None = Field(default=None, ge=0)
+
+
+class OptimizeRequest(_In):
+    """An optimization of one network over a horizon starting at midnight of the plan day."""
+
+    network_id: int = Field(ge=1)
+    objective: Literal["energy"] = "energy"
+    solver: Literal["greedy", "anneal", "exact"] = "greedy"
+    horizon_min: int = Field(default=1440, gt=0, le=1440, multiple_of=15)
+    constraints: Constraints | None = None
+    seed: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None
+
+
+class SecretPut(_In):
+    """A secret to store sealed (actuator credential, webhook token)."""
+
+    kind: Literal["actuator_credential", "webhook_token", "other"]
+    value: str = Field(min_length=1, max_length=8192)
+
+
+class Accepted(BaseModel):
+    """A job accepted for later: where to look for its outcome."""
+
+    id: int
+    status: str
+    status_url: str

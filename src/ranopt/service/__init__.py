@@ -1,0 +1,1 @@
+"""Orchestration between the core and the store: optimization jobs."""

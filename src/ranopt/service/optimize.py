@@ -1,0 +1,131 @@
+"""Energy optimization of a twin-backed network: forecast, plan, measured confidence.
+
+The planner sees only the history days before day D (as ``ranopt optimize`` does); it plans
+the first ``horizon_min`` minutes of day D on the forecast's planning quantile, and the
+plan's confidence is the measured share of demand scenarios sampled from the forecast in
+which the plan keeps every QoS constraint.
+"""
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ranopt.errors import ValidationError
+from ranopt.optimize.confidence import plan_confidence
+from ranopt.optimize.day_ahead import DayAheadConfig, prepare_day_ahead
+from ranopt.optimize.energy import ENERGY_SOLVERS, EnergyConfig, plan_energy
+from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.optimize.plan import Plan
+from ranopt.twin import build_twin, scenario_preset
+from ranopt.twin.model import Twin
+
+MINUTES_PER_DAY = 1440
+
+
+@dataclass(frozen=True)
+class EnergyRequest:
+    """One energy optimization of a twin scenario."""
+
+    scenario: str
+    seed: int
+    num_sites: int
+    num_ues: int
+    solver: str
+    horizon_min: int
+    history_days: int
+    confidence_scenarios: int
+    limits: EnergyConstraints
+
+
+@dataclass(frozen=True)
+class EnergyOutcome:
+    """The plan as JSON-ready data, its measured confidence and energy saving."""
+
+    plan: dict[str, Any]
+    confidence: float
+    saving_pct: float
+
+
+@functools.lru_cache(maxsize=4)
+def cached_twin(scenario: str, seed: int, num_sites: int, num_ues: int) -> Twin:
+    """Build (once per process) the twin of a scenario."""
+    spec = scenario_preset(scenario, seed=seed, num_sites=num_sites, num_ues=num_ues)
+    return build_twin(spec)
+
+
+def _plan_json(plan: Plan, confidence: float) -> dict[str, Any]:
+    expected = plan.expected
+    return {
+        "objective": plan.objective,
+        "solver": plan.solver,
+        "t0_min": plan.t0_min,
+        "interval_min": plan.interval_min,
+        "num_intervals": plan.num_intervals,
+        "confidence": confidence,
+        "solve": {
+            "status": str(plan.solve.status),
+            "objective": plan.solve.objective,
+            "mip_gap": plan.solve.mip_gap,
+            "iterations": plan.solve.iterations,
+        },
+        "expected": None
+        if expected is None
+        else {
+            "energy_kwh": expected.energy_kwh,
+            "always_on_energy_kwh": expected.always_on_energy_kwh,
+            "saving_pct": expected.saving_pct,
+            "served_ratio_min": expected.served_ratio_min,
+            "max_prb_load": expected.max_prb_load,
+            "ue_thp_p5_mbps_min": expected.ue_thp_p5_mbps_min,
+            "constraint_violations": expected.constraint_violations,
+        },
+        # [T] cells asleep in each interval
+        "sleeping_cells_per_interval": [
+            int(plan.active.shape[1] - n) for n in plan.active.sum(axis=1)
+        ],
+        "actions": [
+            {"cell": a.cell, "t_min": a.t_min, "action": a.action, "value": a.value}
+            for a in plan.actions
+        ],
+    }
+
+
+def optimize_energy(request: EnergyRequest, rng: np.random.Generator) -> EnergyOutcome:
+    """Plan the first ``horizon_min`` of day D and measure the plan's confidence."""
+    if request.solver not in ENERGY_SOLVERS:
+        msg = f"solver: must be one of {', '.join(ENERGY_SOLVERS)}, got {request.solver!r}"
+        raise ValidationError(msg)
+    twin = cached_twin(request.scenario, request.seed, request.num_sites, request.num_ues)
+    interval_min = twin.scenario.interval_min
+    if request.horizon_min % interval_min or not 0 < request.horizon_min <= MINUTES_PER_DAY:
+        msg = (
+            f"horizon_min: must be a multiple of {interval_min} in (0, {MINUTES_PER_DAY}],"
+            f" got {request.horizon_min}"
+        )
+        raise ValidationError(msg)
+    num_intervals = request.horizon_min // interval_min
+    day = request.history_days
+    config = DayAheadConfig(
+        history_days=request.history_days, confidence_scenarios=request.confidence_scenarios
+    )
+    inputs = prepare_day_ahead(twin, request.seed, day, config)
+    # [T_h, U] planning demand of the horizon
+    demand = inputs.planning_demand_mbps[:num_intervals]
+    plan = plan_energy(
+        twin, demand, request.solver, limits=request.limits, config=EnergyConfig(), rng=rng
+    )
+    # [K, T_h, C] scenarios of the horizon, and the matching slice of the disaggregation
+    scenarios = inputs.forecast.sample(rng, request.confidence_scenarios)[:, :num_intervals]
+    disaggregation = replace(
+        inputs.disaggregation,
+        share=inputs.disaggregation.share[:num_intervals],
+        uncovered_mbps=inputs.disaggregation.uncovered_mbps[:num_intervals],
+    )
+    confidence, _ = plan_confidence(twin, plan.active, scenarios, disaggregation, request.limits)
+    plan = replace(plan, confidence=confidence)
+    saving = plan.expected.saving_pct if plan.expected is not None else 0.0
+    return EnergyOutcome(
+        plan=_plan_json(plan, confidence), confidence=confidence, saving_pct=saving
+    )

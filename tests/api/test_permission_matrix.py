@@ -70,7 +70,8 @@ def _api_key(world: World, tenant: str) -> int:
     with world.store.transaction() as session:
         key = accounts.create_api_key(
             session, tenant_id=world.tenant_ids[tenant], name="k",
-            prefix=f"rk_{uuid.uuid4().hex[:12]}", secret_hash="x",  # noqa: S106 role="viewer", now_s=0,
+            prefix=f"rk_{uuid.uuid4().hex[:12]}", secret_hash="not-a-hash",  # noqa: S106
+            role="viewer", now_s=0,
         )  # fmt: skip
     return key.id
 

@@ -172,26 +172,24 @@ def verify_chain(session: Session, *, batch_rows: int = 10_000) -> ChainReport:
     count = 0
     last_id = 0
     query = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=batch_rows)
-    for row in session.scalars(query):
-        if row.prev_hash != prev_hash:
-            problem = "prev_hash does not match the entry before it (an entry was deleted)"
-            return ChainReport(False, count, row.id, problem)
-        expected = entry_hash(
-            entry_id=row.id,
-            ts_s=row.ts_s,
-            tenant_id=row.tenant_id,
-            actor=row.actor,
-            action=row.action,
-            target=row.target,
-            outcome=row.outcome,
-            detail=dict(row.detail),
-            prev_hash=row.prev_hash,
-        )
-        if row.hash != expected:
-            return ChainReport(False, count, row.id, "hash does not match the entry's content")
-        prev_hash = row.hash
-        last_id = row.id
-        count += 1
+    result = session.scalars(query)
+    try:
+        for row in result:
+            if row.prev_hash != prev_hash:
+                problem = "prev_hash does not match the entry before it (an entry was deleted)"
+                return ChainReport(False, count, row.id, problem)
+            expected = entry_hash(
+                entry_id=row.id, ts_s=row.ts_s, tenant_id=row.tenant_id, actor=row.actor,
+                action=row.action, target=row.target, outcome=row.outcome,
+                detail=dict(row.detail), prev_hash=row.prev_hash,
+            )  # fmt: skip
+            if row.hash != expected:
+                return ChainReport(False, count, row.id, "hash does not match the entry's content")
+            prev_hash = row.hash
+            last_id = row.id
+            count += 1
+    finally:
+        result.close()  # a server-side cursor on PostgreSQL: release it on an early return
     head = session.get(AuditHead, HEAD_ID)
     head_hash, head_id = (GENESIS_HASH, 0) if head is None else (head.last_hash, head.last_id)
     if head_hash != prev_hash or head_id != last_id:

@@ -2,9 +2,16 @@
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ranopt.api.permissions import Role
+
+MAX_DB_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+MAX_EPOCH_S = 2**40  # far beyond any real timestamp, well inside a 64-bit column
+MIN_UES_PER_SITE = 20
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 
 class _In(BaseModel):
@@ -67,12 +74,20 @@ class TwinNetworkCreate(_In):
     num_sites: int = Field(default=7, ge=1, le=271)
     num_ues: int = Field(default=300, ge=1, le=100_000)
 
+    @model_validator(mode="after")
+    def _enough_ues(self) -> "TwinNetworkCreate":
+        # the twin needs UEs spread over its cells; fewer than this leaves layers empty
+        if self.num_ues < MIN_UES_PER_SITE * self.num_sites:
+            msg = f"num_ues: at least {MIN_UES_PER_SITE} per site, got {self.num_ues}"
+            raise ValueError(msg)
+        return self
+
 
 class TelemetryRecordIn(_In):
     """One cell's counters over one interval."""
 
     cell: str = Field(min_length=1, max_length=400, description="cell name, DN or NCI")
-    interval_start_s: int = Field(ge=0, description="interval start, epoch seconds UTC")
+    interval_start_s: int = Field(ge=0, le=MAX_EPOCH_S, description="epoch seconds UTC")
     counters: dict[str, float] = Field(min_length=1, description="TS 28.552 name -> value")
     suspect: bool = False
 
@@ -119,7 +134,7 @@ class Constraints(_In):
 class OptimizeRequest(_In):
     """An optimization of one network over a horizon starting at midnight of the plan day."""
 
-    network_id: int = Field(ge=1)
+    network_id: DbId
     objective: Literal["energy"] = "energy"
     solver: Literal["greedy", "anneal", "exact"] = "greedy"
     horizon_min: int = Field(default=1440, gt=0, le=1440, multiple_of=15)

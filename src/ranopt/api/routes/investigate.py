@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ranopt.api.deps import Investigator, SessionDep
+from ranopt.api.schemas import MAX_DB_ID
 from ranopt.store import audit, runs
 from ranopt.store.audit import AuditOut
 from ranopt.store.runs import AlertOut
@@ -27,7 +28,7 @@ def list_audit(
     principal: Investigator,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_DB_ID)] = None,
     action: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[AuditOut]:
     """List the tenant's audit entries, newest first; page back with ``before_id``."""

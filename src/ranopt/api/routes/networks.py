@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response, status
 
 from ranopt.api.deps import Reader, SessionDep, Writer, now_s, record
-from ranopt.api.schemas import TwinNetworkCreate
+from ranopt.api.schemas import IdPath, TwinNetworkCreate
 from ranopt.ingest.export import twin_topology
 from ranopt.service.optimize import cached_twin
 from ranopt.store import networks as nets
@@ -48,13 +48,13 @@ def create_from_twin(body: TwinNetworkCreate, principal: Writer, session: Sessio
 
 
 @router.get("/{network_id}")
-def get_network(network_id: int, principal: Reader, session: SessionDep) -> NetworkOut:
+def get_network(network_id: IdPath, principal: Reader, session: SessionDep) -> NetworkOut:
     """Return one network."""
     return nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
 
 
 @router.delete("/{network_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_network(network_id: int, principal: Writer, session: SessionDep) -> Response:
+def delete_network(network_id: IdPath, principal: Writer, session: SessionDep) -> Response:
     """Delete a network with its sites, cells, samples and runs."""
     nets.delete_network(session, tenant_id=principal.tenant_id, network_id=network_id)
     record(session, principal, action="network.delete", target=f"network:{network_id}")
@@ -62,19 +62,21 @@ def delete_network(network_id: int, principal: Writer, session: SessionDep) -> R
 
 
 @router.get("/{network_id}/sites")
-def list_sites(network_id: int, principal: Reader, session: SessionDep) -> list[SiteOut]:
+def list_sites(network_id: IdPath, principal: Reader, session: SessionDep) -> list[SiteOut]:
     """List the network's sites."""
     return nets.list_sites(session, tenant_id=principal.tenant_id, network_id=network_id)
 
 
 @router.get("/{network_id}/cells")
-def list_cells(network_id: int, principal: Reader, session: SessionDep) -> list[CellOut]:
+def list_cells(network_id: IdPath, principal: Reader, session: SessionDep) -> list[CellOut]:
     """List the network's cells."""
     return nets.list_cells(session, tenant_id=principal.tenant_id, network_id=network_id)
 
 
 @router.get("/{network_id}/cells/{cell_id}")
-def get_cell(network_id: int, cell_id: int, principal: Reader, session: SessionDep) -> CellOut:
+def get_cell(
+    network_id: IdPath, cell_id: IdPath, principal: Reader, session: SessionDep
+) -> CellOut:
     """Return one cell."""
     return nets.get_cell(
         session, tenant_id=principal.tenant_id, network_id=network_id, cell_id=cell_id

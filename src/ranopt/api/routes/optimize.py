@@ -25,7 +25,7 @@ from ranopt.api.deps import (
     record,
 )
 from ranopt.api.errors import ProblemError
-from ranopt.api.schemas import Accepted, OptimizeRequest
+from ranopt.api.schemas import MAX_DB_ID, Accepted, IdPath, OptimizeRequest
 from ranopt.errors import RanoptError
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.service.optimize import EnergyRequest, optimize_energy
@@ -43,7 +43,7 @@ def _limits(body: OptimizeRequest) -> EnergyConstraints:
 
 
 def execute_run(
-    services: Services, principal: Principal, run_id: int, request: EnergyRequest
+    services: Services, principal: Principal, run_id: IdPath, request: EnergyRequest
 ) -> RunOut:
     """Run one optimization and record its outcome, alert and audit entry."""
     store = services.store
@@ -91,7 +91,7 @@ def execute_run(
 
 
 def _background(
-    services: Services, principal: Principal, run_id: int, request: EnergyRequest
+    services: Services, principal: Principal, run_id: IdPath, request: EnergyRequest
 ) -> None:
     try:
         execute_run(services, principal, run_id, request)
@@ -148,7 +148,7 @@ def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) ->
 def list_optimizations(
     principal: Reader,
     session: SessionDep,
-    network_id: Annotated[int | None, Query(ge=1)] = None,
+    network_id: Annotated[int | None, Query(ge=1, le=MAX_DB_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RunOut]:
     """List the tenant's runs, newest first (of one network if ``network_id`` is given)."""
@@ -160,13 +160,13 @@ def list_optimizations(
 
 
 @router.get("/optimizations/{run_id}")
-def get_optimization(run_id: int, principal: Reader, session: SessionDep) -> RunOut:
+def get_optimization(run_id: IdPath, principal: Reader, session: SessionDep) -> RunOut:
     """Return one run with its plan, confidence and status."""
     return runs.get_run(session, tenant_id=principal.tenant_id, run_id=run_id)
 
 
 @router.post("/optimizations/{run_id}/apply")
-def apply_plan(run_id: int, principal: Executor, session: SessionDep) -> RunOut:
+def apply_plan(run_id: IdPath, principal: Executor, session: SessionDep) -> RunOut:
     """Send a succeeded run's plan to the network's actuator (the twin by default)."""
     run = runs.decide_run(
         session, tenant_id=principal.tenant_id, run_id=run_id, decision="applied",
@@ -178,7 +178,7 @@ def apply_plan(run_id: int, principal: Executor, session: SessionDep) -> RunOut:
 
 
 @router.post("/optimizations/{run_id}/reject")
-def reject_plan(run_id: int, principal: Executor, session: SessionDep) -> RunOut:
+def reject_plan(run_id: IdPath, principal: Executor, session: SessionDep) -> RunOut:
     """Reject a succeeded run's plan."""
     run = runs.decide_run(
         session, tenant_id=principal.tenant_id, run_id=run_id, decision="rejected",

@@ -4,10 +4,19 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query, status
+from pydantic import Field
 
 from ranopt.api.deps import Reader, ServicesDep, SessionDep, Writer, record
 from ranopt.api.errors import ProblemError
-from ranopt.api.schemas import AggregateOut, IngestOut, SeriesOut, TelemetryBatch
+from ranopt.api.schemas import (
+    MAX_DB_ID,
+    MAX_EPOCH_S,
+    AggregateOut,
+    IdPath,
+    IngestOut,
+    SeriesOut,
+    TelemetryBatch,
+)
 from ranopt.counters import COUNTER_COLUMNS
 from ranopt.ingest.batch import CellLookup, validate
 from ranopt.ingest.records import TelemetryRecord, parse_records
@@ -25,7 +34,7 @@ def _json_floats(values: FloatArray) -> list[float | None]:
 
 @router.post("/telemetry", status_code=status.HTTP_201_CREATED)
 def ingest_batch(
-    network_id: int,
+    network_id: IdPath,
     body: TelemetryBatch,
     principal: Writer,
     session: SessionDep,
@@ -59,13 +68,13 @@ def ingest_batch(
 
 @router.get("/kpis/series")
 def kpi_series(
-    network_id: int,
+    network_id: IdPath,
     principal: Reader,
     session: SessionDep,
-    start_s: Annotated[int, Query(ge=0)],
-    end_s: Annotated[int, Query(gt=0)],
+    start_s: Annotated[int, Query(ge=0, le=MAX_EPOCH_S)],
+    end_s: Annotated[int, Query(gt=0, le=MAX_EPOCH_S)],
     bucket_s: Annotated[int, Query(gt=0, le=31 * 86_400)] = 900,
-    cell_id: Annotated[list[int] | None, Query()] = None,
+    cell_id: Annotated[list[Annotated[int, Field(ge=1, le=MAX_DB_ID)]] | None, Query()] = None,
     counter: Annotated[list[str] | None, Query()] = None,
 ) -> SeriesOut:
     """Each cell's counters in buckets of ``bucket_s`` over ``[start_s, end_s)``."""
@@ -103,11 +112,11 @@ def kpi_series(
 
 @router.get("/kpis/aggregate")
 def kpi_aggregate(
-    network_id: int,
+    network_id: IdPath,
     principal: Reader,
     session: SessionDep,
-    start_s: Annotated[int, Query(ge=0)],
-    end_s: Annotated[int, Query(gt=0)],
+    start_s: Annotated[int, Query(ge=0, le=MAX_EPOCH_S)],
+    end_s: Annotated[int, Query(gt=0, le=MAX_EPOCH_S)],
 ) -> AggregateOut:
     """Network-wide counters per interval over ``[start_s, end_s)``."""
     if end_s <= start_s:

@@ -4,7 +4,14 @@ import pyotp
 from fastapi import APIRouter, status
 
 from ranopt.api.deps import Reader, ServicesDep, SessionDep, Writer, now_s, record
-from ranopt.api.schemas import ApiKeyCreate, ApiKeyCreated, MfaPolicy, TotpEnrolled, UserCreate
+from ranopt.api.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    IdPath,
+    MfaPolicy,
+    TotpEnrolled,
+    UserCreate,
+)
 from ranopt.api.security import new_api_key, new_totp_secret
 from ranopt.store import accounts
 from ranopt.store.accounts import ApiKeyOut, TenantOut, UserOut
@@ -35,7 +42,7 @@ def create_user(
 
 @router.post("/users/{user_id}/totp", status_code=status.HTTP_201_CREATED)
 def enroll_totp(
-    user_id: int, principal: Writer, session: SessionDep, services: ServicesDep
+    user_id: IdPath, principal: Writer, session: SessionDep, services: ServicesDep
 ) -> TotpEnrolled:
     """Give a user a new TOTP secret (shown once); from then on login needs its codes."""
     user = accounts.get_user(session, tenant_id=principal.tenant_id, user_id=user_id)
@@ -82,7 +89,7 @@ def create_api_key(
 
 
 @router.delete("/api-keys/{key_id}")
-def revoke_api_key(key_id: int, principal: Writer, session: SessionDep) -> ApiKeyOut:
+def revoke_api_key(key_id: IdPath, principal: Writer, session: SessionDep) -> ApiKeyOut:
     """Revoke an API key of the tenant."""
     key = accounts.revoke_api_key(
         session, tenant_id=principal.tenant_id, key_id=key_id, now_s=now_s()

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ranopt.api.deps import SessionDep, Writer, record
 from ranopt.api.errors import ProblemError
-from ranopt.api.schemas import IngestOut
+from ranopt.api.schemas import MAX_DB_ID, IdPath, IngestOut
 from ranopt.ingest.batch import CellLookup, validate
 from ranopt.ingest.ves import parse_ves
 from ranopt.store import networks as nets
@@ -29,7 +29,7 @@ async def _body(request: Request) -> bytes:
     return data
 
 
-def _ingest(data: bytes, network_id: int, principal: Writer, session: SessionDep) -> IngestOut:
+def _ingest(data: bytes, network_id: IdPath, principal: Writer, session: SessionDep) -> IngestOut:
     net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
     parsed = parse_ves(data, source="body")
     cells = CellLookup.from_cells(
@@ -57,7 +57,7 @@ async def event(
     request: Request,
     principal: Writer,
     session: SessionDep,
-    network_id: Annotated[int, Query(ge=1)],
+    network_id: Annotated[int, Query(ge=1, le=MAX_DB_ID)],
 ) -> IngestOut:
     """One VES event (``{"event": {...}}``)."""
     data = await _body(request)
@@ -69,7 +69,7 @@ async def event_batch(
     request: Request,
     principal: Writer,
     session: SessionDep,
-    network_id: Annotated[int, Query(ge=1)],
+    network_id: Annotated[int, Query(ge=1, le=MAX_DB_ID)],
 ) -> IngestOut:
     """Ingest a VES ``eventList`` batch."""
     data = await _body(request)

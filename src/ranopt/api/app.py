@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from ranopt.api import errors
 from ranopt.api.deps import Services
-from ranopt.api.metrics import Metrics, MetricsMiddleware
+from ranopt.api.metrics import ConcurrencyLimitMiddleware, Metrics, MetricsMiddleware
 from ranopt.api.ratelimit import RateLimiter
 from ranopt.api.routes import (
     auth,
@@ -36,7 +36,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     """
     settings = settings or Settings()
     owns_store = store is None
-    opened = store or open_store(settings.database_url)
+    # one pooled connection for each request let in at once, so none waits on the pool
+    opened = store or open_store(settings.database_url, pool_size=settings.max_concurrent_requests)
     metrics = Metrics()
     services = Services(
         settings=settings,
@@ -70,5 +71,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     errors.install(app)
     for module in (health, auth, users, networks, telemetry, optimize, investigate, secrets, ves):
         app.include_router(module.router)
+    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)
     app.add_middleware(MetricsMiddleware, metrics=metrics, router=app.router)
     return app

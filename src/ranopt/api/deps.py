@@ -8,12 +8,13 @@ role's permission in ``ranopt.api.permissions`` and counts the call against the 
 import base64
 import binascii
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from ranopt.api.errors import ProblemError
 from ranopt.api.metrics import Metrics
@@ -189,40 +190,60 @@ def _bearer_principal(services: Services, session: Session, token: str) -> Princ
     return Principal(claims_.subject, claims_.tenant_id, claims_.role, "jwt")
 
 
-def authenticate(request: Request, services: ServicesDep, session: SessionDep) -> Principal:
-    """Identify the caller from ``Authorization`` or ``X-API-Key``; 401 when that fails."""
-    header = request.headers.get("authorization", "")
-    api_key = request.headers.get("x-api-key")
-    scheme, _, credentials = header.partition(" ")
-    try:
+def _identify(services: Services, scheme: str, credentials: str, api_key: str | None) -> Principal:
+    """Resolve credentials that need the database or the network (API keys, basic, OIDC)."""
+    with services.store.transaction() as session:
         if api_key:
-            return _api_key_principal(services, session, api_key.strip())
-        if scheme.lower() == "bearer" and credentials.strip():
-            return _bearer_principal(services, session, credentials.strip())
-        if scheme.lower() == "basic" and credentials.strip():
-            return _basic_principal(services, session, credentials.strip())
+            return _api_key_principal(services, session, api_key)
+        if scheme == "bearer":
+            return _bearer_principal(services, session, credentials)
+        return _basic_principal(services, session, credentials)
+
+
+async def authenticate(request: Request, services: ServicesDep) -> Principal:
+    """Identify the caller from ``Authorization`` or ``X-API-Key``; 401 when that fails.
+
+    ranopt's own JWTs signed by a key already loaded are checked on the event loop (pure
+    CPU); everything that reads the database or an issuer's JWKS runs in a worker thread.
+    """
+    header = request.headers.get("authorization", "")
+    api_key = (request.headers.get("x-api-key") or "").strip() or None
+    scheme, _, credentials = header.partition(" ")
+    scheme, credentials = scheme.lower(), credentials.strip()
+    if api_key is None and (scheme not in ("bearer", "basic") or not credentials):
+        msg = "authentication required (Bearer token, API key or basic credentials)"
+        raise _unauthorized(msg)
+    try:
+        if (
+            api_key is None
+            and scheme == "bearer"
+            and split_api_key(credentials) is None
+            and (services.oidc is None or unverified_issuer(credentials) != services.oidc.issuer)
+            and services.tokens.knows_key_of(credentials)
+        ):
+            claims = services.tokens.verify(credentials)
+            return Principal(claims.subject, claims.tenant_id, claims.role, "jwt")
+        return await run_in_threadpool(_identify, services, scheme, credentials, api_key)
     except AuthError as exc:
-        audit_event(
-            services, tenant_id=None, actor=f"ip:{_client_ip(request)}",
+        await run_in_threadpool(
+            audit_event, services, tenant_id=None, actor=f"ip:{_client_ip(request)}",
             action="auth.rejected", target=request.url.path, outcome="failure",
             detail={"reason": str(exc)},
         )  # fmt: skip
         raise _unauthorized(str(exc)) from exc
-    msg = "authentication required (Bearer token, API key or basic credentials)"
-    raise _unauthorized(msg)
 
 
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-PermissionCheck = Callable[..., Principal]
+PermissionCheck = Callable[..., Awaitable[Principal]]
 
 
 def require(permission: Permission) -> PermissionCheck:
     """Dependency factory: the caller must hold ``permission``; returns the ``Principal``."""
 
-    def check(
+    async def check(
         principal: Annotated[Principal, Depends(authenticate)], services: ServicesDep
     ) -> Principal:
         if not allows(principal.role, permission):

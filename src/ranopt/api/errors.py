@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ranopt.errors import RanoptError, ValidationError
@@ -146,6 +147,14 @@ def install(app: FastAPI) -> None:
     async def _store(request: Request, exc: StoreError) -> JSONResponse:
         logger.error("store unusable: %s", exc)
         return problem(503, "the database is not ready", instance=request.url.path)
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _pool_timeout(request: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:
+        logger.error("database pool exhausted on %s", request.url.path)
+        return problem(
+            503, "the database is busy; retry", instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )  # fmt: skip
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,5 +1,12 @@
-"""Prometheus metrics: requests and latency per route template, optimization outcomes."""
+"""Prometheus metrics per route template and optimization outcome; request admission.
 
+``ConcurrencyLimitMiddleware`` lets at most ``limit`` requests into the app at once; the rest
+wait in the event loop. Sync routes hold a pooled connection while they hop between worker
+threads, so more requests inside than pooled connections could starve the thread pool
+waiting on the connection pool; admitting no more than the pool size rules that out.
+"""
+
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -86,3 +93,22 @@ class MetricsMiddleware:
             method = str(scope.get("method", ""))
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
             self.metrics.requests.labels(method, route, str(status)).inc()
+
+
+class ConcurrencyLimitMiddleware:
+    """Admit at most ``limit`` HTTP requests at once; the others queue in the event loop."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._semaphore: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wait for a slot, then run the request."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._semaphore is None:  # made inside the server's event loop
+            self._semaphore = asyncio.Semaphore(self.limit)
+        async with self._semaphore:
+            await self.app(scope, receive, send)

@@ -1,11 +1,16 @@
-"""Per-identity rate limits (``limits``: in memory, or Redis for several replicas)."""
+"""Per-identity rate limits (``limits``: in memory, or Redis for several replicas).
+
+The sliding-window counter costs O(1) per hit (the moving window keeps one timestamp per
+request, which is ruinous at high limits) and approximates the moving window from the
+current and previous fixed windows.
+"""
 
 import math
 import time
 
 from limits import parse
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from ranopt.api.errors import ProblemError
 
@@ -14,7 +19,7 @@ class RateLimiter:
     """One limit for API calls per identity, one for login attempts per (tenant, user)."""
 
     def __init__(self, storage_uri: str, api_rate: str, login_rate: str) -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
         self._api = parse(api_rate)
         self._login = parse(login_rate)
 

@@ -257,6 +257,15 @@ class TokenService:
                 key = self._public.get(kid)
         return key
 
+    def knows_key_of(self, token: str) -> bool:
+        """Whether the token's ``kid`` is a key already loaded (verifying needs no database)."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            return True  # malformed: verify() refuses it without any lookup
+        with self._lock:
+            return isinstance(kid, str) and kid in self._public
+
     def verify(self, token: str) -> TokenClaims:
         """Verify signature, issuer, audience and expiry; raise ``AuthError`` otherwise."""
         try:

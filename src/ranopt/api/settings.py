@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     min_confidence: float = Field(default=0.9, ge=0, le=1, description="alert below this")
     optimize_history_days: int = Field(default=7, ge=2)
     confidence_scenarios: int = Field(default=32, ge=1)
+    max_concurrent_requests: int = Field(
+        default=32, ge=1, description="requests inside the app at once; the rest wait"
+    )
     max_batch_records: int = Field(default=200_000, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,7 +1,7 @@
 """``ranopt admin``, ``ranopt audit``, ``ranopt keys``, ``ranopt serve``: the platform operator."""
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -151,6 +151,9 @@ def rotate_signing() -> None:
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="TCP port.")] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Worker processes (each builds the app).")
+    ] = 1,
 ) -> None:
     """Run the HTTP API with uvicorn (settings from RANOPT_* variables)."""
     import uvicorn  # noqa: PLC0415 - only this command needs the server
@@ -158,10 +161,13 @@ def serve(
     from ranopt.api.app import create_app  # noqa: PLC0415
 
     settings = _settings()
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=settings.port if port is None else port,
-        log_level="info",
-        access_log=False,
-    )
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": settings.port if port is None else port,
+        "log_level": "warning",
+        "access_log": False,
+    }
+    if workers > 1:  # each worker process builds its own app from the environment
+        uvicorn.run("ranopt.api.app:create_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)

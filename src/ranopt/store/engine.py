@@ -33,17 +33,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
+    """Create an engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``).
+
+    ``pool_size`` (default: SQLAlchemy's 5) is the number of pooled connections; a server
+    sizes it to the requests it lets in at once.
+    """
     parsed = make_url(url)
+    pool: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size}
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url)
+        engine = create_engine(url, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, **pool)
     msg = f"RANOPT_DATABASE_URL: unsupported backend {parsed.get_backend_name()!r}"
     raise StoreError(msg)
 
@@ -101,13 +106,15 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str | None = None, *, auto_upgrade: bool = True) -> Store:
+def open_store(
+    url: str | None = None, *, auto_upgrade: bool = True, pool_size: int | None = None
+) -> Store:
     """Open the store at ``url`` (default from the environment).
 
     An empty database is migrated on first use; one at an older revision raises
     ``StoreError`` so that the operator runs ``ranopt db upgrade`` deliberately.
     """
-    engine = make_engine(url or database_url())
+    engine = make_engine(url or database_url(), pool_size=pool_size)
     revision = current_revision(engine)
     if revision is None and auto_upgrade:
         if inspect(engine).get_table_names():

@@ -124,3 +124,25 @@ def get_cell(session: Session, *, tenant_id: int, network_id: int, cell_id: int)
         msg = f"no cell {cell_id} in network {network_id} of this tenant"
         raise NotFoundError(msg)
     return _cell_out(row)
+
+
+def owned_cell_ids(
+    session: Session, *, tenant_id: int, network_id: int, cell_ids: list[int] | None = None
+) -> list[int]:
+    """Return ``cell_ids`` (default: every cell) of the tenant's network, checked in one query.
+
+    Raises ``NotFoundError`` naming the network or the first cell that is not the tenant's.
+    """
+    query = select(Cell.id).where(Cell.tenant_id == tenant_id, Cell.network_id == network_id)
+    if cell_ids is not None:
+        query = query.where(Cell.id.in_(cell_ids))
+    found = set(session.scalars(query))
+    if not found:
+        network_by_id(session, tenant_id=tenant_id, network_id=network_id)  # 404 if not ours
+    if cell_ids is None:
+        return sorted(found)
+    stray = [c for c in cell_ids if c not in found]
+    if stray:
+        msg = f"cell_id: no cell {stray[0]} in network {network_id}"
+        raise NotFoundError(msg)
+    return list(dict.fromkeys(cell_ids))

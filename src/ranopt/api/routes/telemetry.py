@@ -89,15 +89,10 @@ def kpi_series(
         )  # fmt: skip
     if (end_s - start_s) // bucket_s > MAX_SERIES_BUCKETS:
         raise ProblemError(422, "bucket_s: too many buckets in the range", field="bucket_s")
-    known = {c.id for c in repo.network_cells(
-        session, tenant_id=principal.tenant_id, network_id=network_id)}  # fmt: skip
-    nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
-    ids = list(cell_id) if cell_id else sorted(known)
-    stray = [c for c in ids if c not in known]
-    if stray:
-        raise ProblemError(
-            404, f"cell_id: no cell {stray[0]} in network {network_id}", field="cell_id"
-        )
+    ids = nets.owned_cell_ids(
+        session, tenant_id=principal.tenant_id, network_id=network_id,
+        cell_ids=list(cell_id) if cell_id else None,
+    )  # fmt: skip
     result = repo.series(
         session, tenant_id=principal.tenant_id, cell_ids=ids, start_s=start_s, end_s=end_s,
         bucket_s=bucket_s, columns=columns,

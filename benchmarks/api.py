@@ -46,7 +46,7 @@ from ranopt.twin.traffic import demand_for_intervals
 
 PASSWORD = "benchmark-password-1"
 P95_TARGET_S = 0.050
-RATES = (100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000)
+RATES = (25, 50, 100, 150, 200, 300, 400, 600, 800, 1000, 1200, 1500, 2000)
 DAY_S = 86_400
 
 

@@ -21,7 +21,7 @@ from ranopt.api.routes import (
     users,
     ves,
 )
-from ranopt.api.security import OidcVerifier, TokenService, password_hasher
+from ranopt.api.security import OidcVerifier, TokenService, generate_password, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.store.engine import Store, open_store
 
@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     # one pooled connection for each request let in at once, so none waits on the pool
     opened = store or open_store(settings.database_url, pool_size=settings.max_concurrent_requests)
     metrics = Metrics()
+    hasher = password_hasher(settings)
+    jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranopt-job")
     services = Services(
         settings=settings,
         store=opened,
@@ -48,10 +50,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         ),
         metrics=metrics,
         oidc=OidcVerifier(settings) if settings.oidc_issuer else None,
+        hasher=hasher,
+        jobs=jobs,
+        dummy_hash=hasher.hash(generate_password()),
     )
-    services.extras["hasher"] = password_hasher(settings)
-    jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranopt-job")
-    services.extras["jobs"] = jobs
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

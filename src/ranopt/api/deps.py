@@ -9,9 +9,11 @@ import base64
 import binascii
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+from argon2 import PasswordHasher
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -45,13 +47,11 @@ class Services:
     limiter: RateLimiter
     metrics: Metrics
     oidc: OidcVerifier | None
+    hasher: PasswordHasher
+    jobs: ThreadPoolExecutor  # background optimization runs
+    # verified against when a login names no existing user, so both cost one argon2 check
+    dummy_hash: str
     verified: VerifiedCache = field(default_factory=VerifiedCache)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def hasher(self) -> Any:
-        """The argon2id hasher."""
-        return self.extras["hasher"]
 
 
 def get_services(request: Request) -> Services:

@@ -14,9 +14,6 @@ from ranopt.store.secrets import totp_aad
 
 router = APIRouter(prefix="/api/v2/auth", tags=["auth"])
 
-# Verified against when the user does not exist, so that a missing user costs the same time.
-_DUMMY_HASH: dict[str, str] = {}
-
 
 def _fail(services: ServicesDep, tenant_id: int | None, actor: str, reason: str) -> ProblemError:
     audit_event(
@@ -52,9 +49,7 @@ def token(
             else accounts.user_credentials(session, tenant_id=tenant_row.id, username=username)
         )
     if creds is None or tenant_row is None:
-        if "hash" not in _DUMMY_HASH:
-            _DUMMY_HASH["hash"] = hasher.hash("not a real password")
-        verify_password(hasher, _DUMMY_HASH["hash"], password)
+        verify_password(hasher, services.dummy_hash, password)  # same cost as a real check
         raise _fail(services, None if tenant_row is None else tenant_row.id, actor, "no such user")
     if creds.disabled or not verify_password(hasher, creds.password_hash, password):
         raise _fail(services, tenant_row.id, actor, "wrong password or disabled")

@@ -135,7 +135,7 @@ def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) ->
                detail={"network_id": net.id, "solver": body.solver})  # fmt: skip
     if net.num_cells <= services.settings.sync_max_cells:
         return execute_run(services, principal, run.id, request)
-    services.extras["jobs"].submit(_background, services, principal, run.id, request)
+    services.jobs.submit(_background, services, principal, run.id, request)
     status_url = f"/api/v2/optimizations/{run.id}"
     return JSONResponse(
         Accepted(id=run.id, status="queued", status_url=status_url).model_dump(),

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import update
 
+from ranopt.api.security import verify_totp
 from ranopt.store import audit
 from ranopt.store.tables import SigningKey
 
@@ -85,8 +86,11 @@ def test_totp_second_factor(world: World) -> None:
     secret = enrolled.json()["secret"]
     assert _login(world, "acme", "viewer-user").status_code == 401  # code missing
     assert _login(world, "acme", "viewer-user", totp="000000").status_code in (401,)
-    ok = _login(world, "acme", "viewer-user", totp=pyotp.TOTP(secret).now())
+    code = pyotp.TOTP(secret).now()
+    ok = _login(world, "acme", "viewer-user", totp=code)
     assert ok.status_code == 200
+    # a code works once: a replay within its 30 s window is refused
+    assert _login(world, "acme", "viewer-user", totp=code).status_code == 401
     claims = jwt.decode(ok.json()["access_token"], options={"verify_signature": False})
     assert claims["amr"] == ["pwd", "otp"]
     # the secret is stored sealed, never in clear
@@ -262,3 +266,15 @@ def test_rate_limit_answers_429_with_retry_after(world_factory: Callable[..., Wo
     assert world.client.get("/api/v2/networks", headers=other).status_code == 200
     logins = [_login(world, "globex", "viewer-user").status_code for _ in range(3)]
     assert logins == [200, 200, 429]
+
+
+def test_totp_steps_accept_one_step_of_drift_only() -> None:
+    secret = pyotp.random_base32()
+    totp = pyotp.TOTP(secret)
+    at_s = 1_767_225_615.0  # 15 s into a step
+    step = int(at_s) // 30
+    assert verify_totp(secret, totp.at(at_s), at_s=at_s) == step
+    assert verify_totp(secret, totp.at(at_s - 30), at_s=at_s) == step - 1
+    assert verify_totp(secret, totp.at(at_s + 30), at_s=at_s) == step + 1
+    assert verify_totp(secret, totp.at(at_s - 60), at_s=at_s) is None
+    assert verify_totp(secret, "12a456", at_s=at_s) is None

@@ -133,12 +133,20 @@ def new_totp_secret() -> str:
     return pyotp.random_base32(32)
 
 
-def verify_totp(secret: str, code: str, *, at_s: float | None = None) -> bool:
-    """Check a 6-digit code, accepting one step of clock drift either way."""
+def verify_totp(secret: str, code: str, *, at_s: float | None = None) -> int | None:
+    """Return the 30 s time step a 6-digit code belongs to (one step of drift either way).
+
+    None when the code is wrong; the caller refuses a step already used (replay).
+    """
     if not code.isdigit():
-        return False
+        return None
     totp = pyotp.TOTP(secret)
-    return bool(totp.verify(code, for_time=at_s, valid_window=1))
+    now_s = time.time() if at_s is None else at_s
+    step_now = int(now_s) // totp.interval
+    for step in (step_now, step_now - 1, step_now + 1):
+        if constant_time_equal(totp.at(step * totp.interval), code):
+            return step
+    return None
 
 
 # --- JWT signing keys -----------------------------------------------------------------------

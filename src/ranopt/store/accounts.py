@@ -62,6 +62,7 @@ class UserCredentials:
     role: str
     password_hash: str
     totp_secret_enc: str | None
+    totp_last_step: int | None
     disabled: bool
 
 
@@ -189,8 +190,26 @@ def user_credentials(session: Session, *, tenant_id: int, username: str) -> User
         role=row.role,
         password_hash=row.password_hash,
         totp_secret_enc=row.totp_secret_enc,
+        totp_last_step=row.totp_last_step,
         disabled=row.disabled,
     )
+
+
+def claim_totp_step(session: Session, *, tenant_id: int, user_id: int, step: int) -> bool:
+    """Record a TOTP step as used; False when it (or a later one) was used already (replay).
+
+    One conditional UPDATE, so two logins racing with the same code cannot both win.
+    """
+    result = session.execute(
+        update(User)
+        .where(
+            User.tenant_id == tenant_id,
+            User.id == user_id,
+            (User.totp_last_step.is_(None)) | (User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def set_password_hash(
@@ -211,7 +230,7 @@ def set_totp_secret(
     result = session.execute(
         update(User)
         .where(User.tenant_id == tenant_id, User.id == user_id)
-        .values(totp_secret_enc=totp_secret_enc)
+        .values(totp_secret_enc=totp_secret_enc, totp_last_step=None)
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         msg = f"no user {user_id} in this tenant"

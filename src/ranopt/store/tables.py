@@ -207,6 +207,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(40))
     totp_secret_enc: Mapped[str | None] = mapped_column(Text)  # AES-GCM sealed, never plain
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # last accepted 30 s step
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_s: Mapped[int] = mapped_column(BigInteger)
 

@@ -56,8 +56,15 @@ def token(
     amr: tuple[str, ...] = ("pwd",)
     if creds.totp_secret_enc is not None:
         secret = services.settings.keyring().open(creds.totp_secret_enc, aad=totp_aad(creds.id))
-        if not totp or not verify_totp(secret.decode(), totp):
+        step = verify_totp(secret.decode(), totp) if totp else None
+        if step is None:
             raise _fail(services, tenant_row.id, actor, "missing or wrong TOTP code")
+        with services.store.transaction() as session:
+            fresh = accounts.claim_totp_step(
+                session, tenant_id=tenant_row.id, user_id=creds.id, step=step
+            )
+        if not fresh:
+            raise _fail(services, tenant_row.id, actor, "TOTP code already used")
         amr = ("pwd", "otp")
     elif tenant_row.mfa_required:
         raise _fail(services, tenant_row.id, actor, "tenant requires TOTP; none enrolled")

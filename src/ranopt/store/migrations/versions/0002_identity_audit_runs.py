@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(200), nullable=False),
         sa.Column("role", sa.String(40), nullable=False),
         sa.Column("totp_secret_enc", sa.Text(), nullable=True),
+        sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column("created_s", sa.BigInteger(), nullable=False),
         sa.UniqueConstraint("tenant_id", "username"),

@@ -596,10 +596,14 @@ def solve_exact(problem: EnergyProblem, config: EnergyConfig) -> tuple[BoolArray
 # verify in the twin, repair, assemble the plan
 
 
-def _cell_to_wake(
+def _cells_to_wake(
     plan: Snapshot, ref: Snapshot, active: BoolArray, limits: EnergyConstraints
-) -> int:
-    """Return the sleeping cell whose always-on UEs suffer most in this interval of the plan."""
+) -> IntArray:
+    """Return the sleeping cells to wake: those whose always-on UEs suffer most in the plan.
+
+    The worst quarter of the culprits (at least one) is woken at once, so a large network's
+    repair takes a few twin evaluations per interval, not one per culprit.
+    """
     limit = limits.prb_load_limit(ref.prb_load)
     floor = min(limits.ue_thp_floor_mbps, ref.ue_thp_percentile_mbps(5))
     overloaded_cell = np.where(plan.active, plan.prb_load, 0.0) > limit
@@ -615,9 +619,11 @@ def _cell_to_wake(
         weight = np.bincount(
             home[asleep_home], weights=plan.demand_mbps[asleep_home] + 1e-9, minlength=active.size
         )
-        return int(np.argmax(weight))
+        culprits = np.flatnonzero(weight > 0)
+        worst_first = culprits[np.argsort(-weight[culprits], kind="stable")]
+        return worst_first[: max(1, culprits.size // 4)]
     asleep = np.flatnonzero(~active)
-    return int(asleep[np.argmax(ref.prb_load[asleep])])
+    return asleep[[int(np.argmax(ref.prb_load[asleep]))]]
 
 
 class ReferenceCache:
@@ -671,8 +677,9 @@ def verify_and_repair(
                     )
                     if not check.violations:
                         break
-                    fixed[t, _cell_to_wake(snap, ref, fixed[t], limits)] = True
-                    woken += 1
+                    wake = _cells_to_wake(snap, ref, fixed[t], limits)
+                    fixed[t, wake] = True
+                    woken += int(wake.size)
                     changed = True
         if not changed:
             break

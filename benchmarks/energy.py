@@ -96,11 +96,11 @@ def solver_stage_times(
 
 
 def run_scenario(
-    name: str, seed: int, day: int, k: int, solvers: list[str], interval_limit_s: float
+    name: str, seed: int, day: int, k: int, solvers: list[str], interval_limit_s: float, robust: int
 ) -> dict[str, Any]:
     twin = build_twin(scenario_preset(name, seed=seed))
     limits = EnergyConstraints()
-    day_config = DayAheadConfig(confidence_scenarios=k)
+    day_config = DayAheadConfig(confidence_scenarios=k, robust_scenarios=robust)
     inputs = prepare_day_ahead(twin, seed, day, day_config)
     config = EnergyConfig(interval_time_limit_s=interval_limit_s)
     result: dict[str, Any] = {
@@ -113,6 +113,7 @@ def run_scenario(
         "planning_quantile": day_config.planning_quantile,
         "planning_headroom": config.planning_headroom,
         "confidence_scenarios": k,
+        "robust_scenarios": robust,
         "solvers": {},
     }
     for solver in solvers:
@@ -122,7 +123,7 @@ def run_scenario(
         if solver == "threshold":
             plan, _ = plan_threshold(twin, seed, inputs, limits, day_config)
         else:
-            plan = plan_with_solver(twin, inputs, solver, limits, config, rng)
+            plan = plan_with_solver(twin, inputs, solver, limits, config, rng, robust)
         plan_s = time.perf_counter() - started
         confidence = None
         if solver != "threshold":
@@ -239,14 +240,15 @@ def main() -> None:
         )
         print(json.dumps(out))
         return
+    # (confidence scenarios K, solvers, HiGHS seconds per interval, robust scenarios)
     plans = {
-        "default": (64, ["threshold", "greedy", "anneal", "exact"], 10.0),
-        "medium": (16, ["threshold", "greedy", "anneal", "exact"], 5.0),
-        "large": (8, ["greedy", "exact"], 2.0),
+        "default": (64, ["threshold", "greedy", "anneal", "exact"], 10.0, 32),
+        "medium": (16, ["threshold", "greedy", "anneal", "exact"], 5.0, 8),
+        "large": (8, ["greedy", "exact"], 2.0, 4),
     }
-    for name in args.scenarios.split(","):
-        k, solvers, limit = plans[name]
-        out["results"].append(run_scenario(name, args.seed, args.day, k, solvers, limit))
+    for name in filter(None, args.scenarios.split(",")):
+        k, solvers, limit, robust = plans[name]
+        out["results"].append(run_scenario(name, args.seed, args.day, k, solvers, limit, robust))
     default = next((r for r in out["results"] if r["scenario"] == "default"), None)
     if default is not None:
         out["targets"] = targets(default)

@@ -30,7 +30,13 @@ def test_json_keys_and_sizes(json_run: dict[str, object]) -> None:
     assert len(intervals) == 8  # 2 h of 15-min intervals
     keys = {"t_min", "offered_mbps", "served_mbps", "power_w", "prb_load_p50", "prb_load_p95"}
     for row in intervals:
-        assert set(row) == keys
+        # the documented keys, plus the per-layer PRB load percentiles
+        assert set(row) == keys | {
+            "capacity_prb_load_p50",
+            "capacity_prb_load_p95",
+            "coverage_prb_load_p95",
+        }
+        assert 0.0 <= row["capacity_prb_load_p50"] <= row["capacity_prb_load_p95"] <= 1.0
         assert 0.0 <= row["prb_load_p50"] <= row["prb_load_p95"] <= 1.0
         assert 0.0 < row["served_mbps"] <= row["offered_mbps"]
         assert row["power_w"] > 0.0

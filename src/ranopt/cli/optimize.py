@@ -73,13 +73,14 @@ def _confidence(
     num_scenarios: int,
     rng: np.random.Generator,
     progress: Progress,
+    ue_sigma: float,
 ) -> float:
     """Share of forecast scenarios in which the plan (or the closed-loop rule) keeps every limit."""
     scenarios = inputs.forecast.sample(rng, num_scenarios)
     task = progress.add_task("confidence", total=num_scenarios)
     held = 0
     for scenario in scenarios:
-        demand = inputs.disaggregation.ue_demand(scenario)
+        demand = inputs.disaggregation.ue_demand(scenario, rng, ue_sigma)
         if rule is None:
             ok = schedule_holds(twin, demand, plan.active, limits)
         else:
@@ -158,7 +159,9 @@ def optimize(
             plan = plan_with_solver(twin, inputs, solver, limits, EnergyConfig(), rng)
         solve_s = time.perf_counter() - started
     with _progress(console, "confidence", transient=as_json) as progress:
-        confidence = _confidence(twin, plan, inputs, limits, rule, scenarios, rng, progress)
+        confidence = _confidence(
+            twin, plan, inputs, limits, rule, scenarios, rng, progress, config.ue_dispersion_sigma
+        )
     plan = replace(plan, confidence=confidence)
     with console.status("replaying the plan on the realised day"):
         realised = score_on_realised(twin, plan.active, inputs, limits).kpis()

@@ -21,6 +21,7 @@ from ranopt.twin import (
     iter_snapshots,
     scenario_preset,
 )
+from ranopt.twin.network import IntArray
 from ranopt.twin.pathloss import Environment
 from ranopt.twin.traffic import demand_for_intervals
 
@@ -35,55 +36,62 @@ UesOpt = Annotated[int | None, typer.Option("--ues", help="Override the UE count
 EnvOpt = Annotated[str, typer.Option("--env", help="UMa (ISD 500 m) or UMi (ISD 200 m).")]
 
 
-def interval_rows(kpis: IntervalKpis) -> list[dict[str, float | int]]:
-    """Per-interval network figures of the JSON output (PRB load over active cells, 0-1)."""
-    load = np.where(kpis.active, kpis.prb_load, np.nan)
-    p50 = np.nan_to_num(np.nanpercentile(load, 50, axis=1))
-    p95 = np.nan_to_num(np.nanpercentile(load, 95, axis=1))
+def interval_rows(kpis: IntervalKpis, layer: IntArray) -> list[dict[str, float | int]]:
+    """Per-interval network figures of the JSON output (PRB load over active cells, 0-1).
+
+    ``prb_load_p50`` / ``p95`` are over all active cells; the per-layer figures show what the
+    capacity cells carry and how the coverage cells fill when capacity cells sleep.
+    """
+    capacity = layer == 1
+    columns = {
+        "prb_load_p50": kpis.load_percentile(50),
+        "prb_load_p95": kpis.load_percentile(95),
+        "capacity_prb_load_p50": kpis.load_percentile(50, capacity),
+        "capacity_prb_load_p95": kpis.load_percentile(95, capacity),
+        "coverage_prb_load_p95": kpis.load_percentile(95, ~capacity),
+    }
     return [
         {
             "t_min": int(kpis.t_min[t]),
             "offered_mbps": round(float(kpis.network_offered_mbps[t]), 3),
             "served_mbps": round(float(kpis.network_served_mbps[t]), 3),
             "power_w": round(float(kpis.network_power_w[t]), 1),
-            "prb_load_p50": round(float(p50[t]), 4),
-            "prb_load_p95": round(float(p95[t]), 4),
+            **{key: round(float(values[t]), 4) for key, values in columns.items()},
         }
         for t in range(kpis.num_intervals)
     ]
 
 
-def hourly_table(kpis: IntervalKpis) -> Table:
+TABLE_COLUMNS = (
+    ("offered Mbit/s", "offered_mbps", 1.0, ",.0f"),
+    ("served Mbit/s", "served_mbps", 1.0, ",.0f"),
+    ("PRB p50 %", "prb_load_p50", 100.0, ".1f"),
+    ("PRB p95 %", "prb_load_p95", 100.0, ".1f"),
+    ("capacity PRB p50 %", "capacity_prb_load_p50", 100.0, ".1f"),
+    ("capacity PRB p95 %", "capacity_prb_load_p95", 100.0, ".1f"),
+    ("coverage PRB p95 %", "coverage_prb_load_p95", 100.0, ".1f"),
+    ("power kW", "power_w", 1e-3, ".1f"),
+)
+
+
+def hourly_table(kpis: IntervalKpis, layer: IntArray) -> Table:
     """Hourly means of the run as a rich table."""
-    rows = interval_rows(kpis)
+    rows = interval_rows(kpis, layer)
     per_hour = 60 // kpis.interval_min
     table = Table(title="Twin run, hourly means")
-    for header in (
-        "hour",
-        "offered Mbit/s",
-        "served Mbit/s",
-        "PRB p50 %",
-        "PRB p95 %",
-        "power kW",
-        "UEs < 1 Mbit/s",
-    ):
+    table.add_column("hour", justify="right")
+    for header, *_ in TABLE_COLUMNS:
         table.add_column(header, justify="right")
+    table.add_column("UEs < 1 Mbit/s", justify="right")
     for start in range(0, len(rows), per_hour):
         chunk = rows[start : start + per_hour]
         below = kpis.ues_below_1mbps[start : start + per_hour]
-
-        def mean(key: str, chunk: list[dict[str, float | int]] = chunk) -> float:
-            return float(np.mean([r[key] for r in chunk]))
-
-        table.add_row(
-            f"{int(chunk[0]['t_min']) // 60:02d}:00",
-            f"{mean('offered_mbps'):,.0f}",
-            f"{mean('served_mbps'):,.0f}",
-            f"{100 * mean('prb_load_p50'):.1f}",
-            f"{100 * mean('prb_load_p95'):.1f}",
-            f"{mean('power_w') / 1e3:.1f}",
-            f"{float(np.mean(below)):.0f}",
-        )
+        cells = [
+            format(scale * float(np.mean([r[key] for r in chunk])), fmt)
+            for _, key, scale, fmt in TABLE_COLUMNS
+        ]
+        hour = f"{int(chunk[0]['t_min']) // 60:02d}:00"
+        table.add_row(hour, *cells, f"{float(np.mean(below)):.0f}")
     return table
 
 
@@ -143,17 +151,17 @@ def run(
         "sites": spec.num_sites,
         "cells": twin.num_cells,
         "ues": twin.num_ues,
-        "intervals": interval_rows(kpis),
+        "intervals": interval_rows(kpis, twin.arrays.layer),
         "energy_kwh": round(kpis.total_energy_kwh, 3),
     }
     if as_json:
         typer.echo(json.dumps(result))
         return
-    console.print(hourly_table(kpis))
+    console.print(hourly_table(kpis, twin.arrays.layer))
     console.print(
         f"{twin.num_cells} cells, {twin.num_ues} UEs, {num_intervals} intervals: "
         f"energy {kpis.total_energy_kwh:,.1f} kWh, served/offered min {kpis.served_ratio.min():.4f}"
     )
     path = plot or Path(".ranopt") / f"twin-{spec.name}-seed{seed}.png"
-    plot_day(kpis, f"ranopt twin: {spec.name}, seed {seed}, always on", path)
+    plot_day(kpis, twin.arrays.layer, f"ranopt twin: {spec.name}, seed {seed}, always on", path)
     console.print(f"plot written to {path.resolve()}")

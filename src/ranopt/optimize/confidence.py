@@ -63,9 +63,31 @@ class DemandDisaggregation:
             uncovered_mbps=np.where(covered[None, :], 0.0, expected_mbps),
         )
 
-    def ue_demand(self, cell_demand_mbps: FloatArray) -> FloatArray:
-        """UE demand ``[T, U]`` for one home-cell demand path ``[T, C]``."""
-        return self.share * cell_demand_mbps[:, np.maximum(self.home, 0)] + self.uncovered_mbps
+    def ue_demand(
+        self,
+        cell_demand_mbps: FloatArray,
+        rng: np.random.Generator | None = None,
+        ue_sigma: float = 0.0,
+    ) -> FloatArray:
+        """UE demand ``[T, U]`` for one home-cell demand path ``[T, C]``.
+
+        With ``rng`` and ``ue_sigma`` > 0 the split inside each cell varies per interval: the
+        expected shares are multiplied by mean-one log-normal factors and renormalised, so each
+        cell still carries exactly its path's demand but edge and centre UEs trade places as
+        they do in the network (cell counters cannot show this; its size is a parameter).
+        """
+        share = self.share
+        if rng is not None and ue_sigma > 0.0:
+            factors = np.exp(ue_sigma * rng.standard_normal(share.shape) - 0.5 * ue_sigma**2)
+            noisy = share * factors
+            num_cells = cell_demand_mbps.shape[1]
+            covered = self.home >= 0
+            totals = np.stack(
+                [group_sum(self.home[covered], row[covered], num_cells) for row in noisy]
+            )  # [T, C]
+            denom = totals[:, np.maximum(self.home, 0)]
+            share = np.divide(noisy, denom, out=np.zeros_like(noisy), where=denom > 0)
+        return share * cell_demand_mbps[:, np.maximum(self.home, 0)] + self.uncovered_mbps
 
 
 def plan_confidence(
@@ -74,14 +96,19 @@ def plan_confidence(
     scenarios: FloatArray,
     disaggregation: DemandDisaggregation,
     limits: EnergyConstraints,
+    rng: np.random.Generator | None = None,
+    ue_sigma: float = 0.0,
 ) -> tuple[float, BoolArray]:
     """Replay a schedule ``[T, C]`` on each scenario ``[K, T, C]``; return the share that held.
 
-    Also returns which scenarios held, ``[K]``.
+    Also returns which scenarios held, ``[K]``. ``rng`` and ``ue_sigma`` vary the split of each
+    cell's demand over its UEs (``DemandDisaggregation.ue_demand``).
     """
     held = np.array(
         [
-            schedule_holds(twin, disaggregation.ue_demand(scenario), schedule, limits)
+            schedule_holds(
+                twin, disaggregation.ue_demand(scenario, rng, ue_sigma), schedule, limits
+            )
             for scenario in scenarios
         ],
         dtype=bool,

@@ -43,6 +43,9 @@ class DayAheadConfig:
     confidence_scenarios: int = 64  # K demand scenarios sampled from the forecast
     threshold_tuning_days: int = 2  # most recent history days the vendor rule is tuned on
     robust_scenarios: int = 32  # scenarios the plan is made to hold on (not those it is scored on)
+    # per-UE, per-interval log-normal dispersion of demand inside a cell (cell counters do not
+    # show it; on a real network estimate it from UE-level reports, e.g. E2SM-KPM / MDT)
+    ue_dispersion_sigma: float = 0.3
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,10 +104,13 @@ def measure_confidence(
     limits: EnergyConstraints,
     num_scenarios: int,
     rng: np.random.Generator,
+    ue_sigma: float = DayAheadConfig.ue_dispersion_sigma,
 ) -> Plan:
     """Return the plan with its confidence measured over forecast scenarios."""
     scenarios = inputs.forecast.sample(rng, num_scenarios)
-    confidence, _ = plan_confidence(twin, plan.active, scenarios, inputs.disaggregation, limits)
+    confidence, _ = plan_confidence(
+        twin, plan.active, scenarios, inputs.disaggregation, limits, rng, ue_sigma
+    )
     return replace(plan, confidence=confidence)
 
 
@@ -123,6 +129,7 @@ def plan_with_solver(
     energy_config: EnergyConfig,
     rng: np.random.Generator,
     robust_scenarios: int = DayAheadConfig.robust_scenarios,
+    ue_sigma: float = DayAheadConfig.ue_dispersion_sigma,
 ) -> Plan:
     """Plan day D on the planning demand, then make the plan hold on sampled scenarios.
 
@@ -137,7 +144,7 @@ def plan_with_solver(
     if robust_scenarios <= 0:
         return plan
     paths = inputs.forecast.sample(rng, robust_scenarios)
-    demands = [inputs.disaggregation.ue_demand(path) for path in paths]
+    demands = [inputs.disaggregation.ue_demand(path, rng, ue_sigma) for path in paths]
     schedule, woken = verify_and_repair(
         twin, demands, plan.active, limits, ReferenceCache(twin, demands),
         energy_config.repair_rounds,

@@ -223,13 +223,29 @@ def _greedy_interval(problem: EnergyProblem, t: int, previous_asleep: BoolArray)
     return _greedy_fill(problem, t, state, previous_asleep)
 
 
-def solve_greedy(problem: EnergyProblem) -> tuple[BoolArray, SolveInfo]:
-    """Greedy sleep sets per interval in the bin model."""
+IntervalSolver = Callable[[int, BoolArray], BoolArray]
+
+
+def schedule_by_interval(problem: EnergyProblem, solve_interval: IntervalSolver) -> BoolArray:
+    """Run a per-interval solver over the horizon, ``[T, C]``; all cells on where none may sleep.
+
+    ``solve_interval(t, previous_asleep)`` returns interval ``t``'s on/sleep state; it sees the
+    previous interval's sleepers so that ties can favour fewer switches.
+    """
     schedule = np.ones((problem.num_intervals, problem.num_cells), dtype=bool)
     previous_asleep = np.zeros(problem.num_cells, dtype=bool)
     for t in range(problem.num_intervals):
-        schedule[t] = _greedy_interval(problem, t, previous_asleep)
+        if problem.candidates[t].any():
+            schedule[t] = solve_interval(t, previous_asleep)
         previous_asleep = ~schedule[t]
+    return schedule
+
+
+def solve_greedy(problem: EnergyProblem) -> tuple[BoolArray, SolveInfo]:
+    """Greedy sleep sets per interval in the bin model."""
+    schedule = schedule_by_interval(
+        problem, lambda t, previous: _greedy_interval(problem, t, previous)
+    )
     asleep = int((~schedule).sum())
     return schedule, SolveInfo(
         status=SolveStatus.FEASIBLE,
@@ -350,30 +366,27 @@ def solve_anneal(
     for a quantum annealer's leaves the rest unchanged.
     """
     sampler = SimulatedAnnealingSampler()
-    schedule = np.ones((problem.num_intervals, problem.num_cells), dtype=bool)
-    reads = 0
-    feasible_samples = 0
-    previous_asleep = np.zeros(problem.num_cells, dtype=bool)
-    for t in range(problem.num_intervals):
-        if not problem.candidates[t].any():
-            previous_asleep[:] = False
-            continue
+    counts = {"reads": 0, "feasible": 0}
+
+    def anneal_interval(t: int, previous_asleep: BoolArray) -> BoolArray:
         bqm = interval_qubo(problem, t)
         seed = int(rng.integers(0, 2**31 - 1))
         sampleset = sampler.sample(
             bqm, num_reads=config.anneal_reads, num_sweeps=config.anneal_sweeps, seed=seed
         )
-        reads += config.anneal_reads
+        counts["reads"] += config.anneal_reads
         states = _decode_samples(problem, t, sampleset)
         feasible = np.array([surrogate_feasible(problem, t, a) for a in states])
-        feasible_samples += int(feasible.sum())
+        counts["feasible"] += int(feasible.sum())
         if feasible.any():
             pool = states[feasible]
             best = pool[np.argmin(pool.sum(axis=1))]
         else:
             best = _repair_to_surrogate(problem, t, states[np.argmin(states.sum(axis=1))])
-        schedule[t] = _polish(problem, t, best, previous_asleep)
-        previous_asleep = ~schedule[t]
+        return _polish(problem, t, best, previous_asleep)
+
+    schedule = schedule_by_interval(problem, anneal_interval)
+    reads, feasible_samples = counts["reads"], counts["feasible"]
     return schedule, SolveInfo(
         status=SolveStatus.FEASIBLE,
         objective=float(schedule[:, problem.sleepable].sum()),
@@ -542,31 +555,27 @@ def solve_exact(problem: EnergyProblem, config: EnergyConfig) -> tuple[BoolArray
     intervals and are enforced afterwards, as for every solver. Reports the worst interval's
     gap; ``status`` is ``optimal`` only when every interval was proven optimal.
     """
-    schedule = np.ones((problem.num_intervals, problem.num_cells), dtype=bool)
     statuses: list[SolveStatus] = []
     gaps: list[float] = []
     objective = float(problem.sleepable.sum() * problem.num_intervals)
-    bound = objective
-    nodes = 0
-    previous_asleep = np.zeros(problem.num_cells, dtype=bool)
-    for t in range(problem.num_intervals):
-        if not problem.candidates[t].any():
-            previous_asleep[:] = False
-            continue
+    totals = {"objective": objective, "bound": objective, "nodes": 0.0}
+
+    def milp_interval(t: int, previous_asleep: BoolArray) -> BoolArray:
         active, info = _solve_interval_milp(
             problem, t, previous_asleep, config.interval_time_limit_s, config.mip_rel_gap
         )
-        schedule[t] = active
-        previous_asleep = ~active
         statuses.append(info.status)
-        nodes += info.iterations
+        totals["nodes"] += info.iterations
         num_cands = float(problem.candidates[t].sum())
-        objective -= num_cands - float(active[problem.candidates[t]].sum())
+        totals["objective"] -= num_cands - float(active[problem.candidates[t]].sum())
         if info.bound is not None:
             # bound of the weighted objective in active cells (weights <= M + 1), integral
-            bound -= num_cands - float(np.ceil(info.bound / (num_cands + 2.0) - 1e-9))
+            totals["bound"] -= num_cands - float(np.ceil(info.bound / (num_cands + 2.0) - 1e-9))
         if info.mip_gap is not None:
             gaps.append(info.mip_gap)
+        return active
+
+    schedule = schedule_by_interval(problem, milp_interval)
     if any(s in (SolveStatus.ERROR, SolveStatus.INFEASIBLE) for s in statuses):
         status = SolveStatus.ERROR
     elif all(s == SolveStatus.OPTIMAL for s in statuses):
@@ -575,10 +584,10 @@ def solve_exact(problem: EnergyProblem, config: EnergyConfig) -> tuple[BoolArray
         status = SolveStatus.TIME_LIMIT
     return schedule, SolveInfo(
         status=status,
-        objective=objective,
-        bound=bound,
+        objective=totals["objective"],
+        bound=totals["bound"],
         mip_gap=max(gaps, default=0.0),
-        iterations=nodes,
+        iterations=int(totals["nodes"]),
         detail={"intervals_solved": len(statuses)},
     )
 
@@ -587,10 +596,14 @@ def solve_exact(problem: EnergyProblem, config: EnergyConfig) -> tuple[BoolArray
 # verify in the twin, repair, assemble the plan
 
 
-def _cell_to_wake(
+def _cells_to_wake(
     plan: Snapshot, ref: Snapshot, active: BoolArray, limits: EnergyConstraints
-) -> int:
-    """Return the sleeping cell whose always-on UEs suffer most in this interval of the plan."""
+) -> IntArray:
+    """Return the sleeping cells to wake: those whose always-on UEs suffer most in the plan.
+
+    The worst quarter of the culprits (at least one) is woken at once, so a large network's
+    repair takes a few twin evaluations per interval, not one per culprit.
+    """
     limit = limits.prb_load_limit(ref.prb_load)
     floor = min(limits.ue_thp_floor_mbps, ref.ue_thp_percentile_mbps(5))
     overloaded_cell = np.where(plan.active, plan.prb_load, 0.0) > limit
@@ -606,9 +619,11 @@ def _cell_to_wake(
         weight = np.bincount(
             home[asleep_home], weights=plan.demand_mbps[asleep_home] + 1e-9, minlength=active.size
         )
-        return int(np.argmax(weight))
+        culprits = np.flatnonzero(weight > 0)
+        worst_first = culprits[np.argsort(-weight[culprits], kind="stable")]
+        return worst_first[: max(1, culprits.size // 4)]
     asleep = np.flatnonzero(~active)
-    return int(asleep[np.argmax(ref.prb_load[asleep])])
+    return asleep[[int(np.argmax(ref.prb_load[asleep]))]]
 
 
 class ReferenceCache:
@@ -662,8 +677,9 @@ def verify_and_repair(
                     )
                     if not check.violations:
                         break
-                    fixed[t, _cell_to_wake(snap, ref, fixed[t], limits)] = True
-                    woken += 1
+                    wake = _cells_to_wake(snap, ref, fixed[t], limits)
+                    fixed[t, wake] = True
+                    woken += int(wake.size)
                     changed = True
         if not changed:
             break

@@ -61,6 +61,18 @@ class IntervalKpis:
         """Network energy of the whole run, kWh."""
         return float(self.energy_kwh.sum())
 
+    def load_percentile(self, q: float, cells: BoolArray | None = None) -> FloatArray:
+        """Percentile ``q`` of PRB load (0-1) over the active cells (of a subset), ``[T]``.
+
+        0 in an interval where no selected cell is active.
+        """
+        active = self.active if cells is None else self.active & cells[None, :]
+        rows = [
+            float(np.percentile(load[on], q)) if on.any() else 0.0
+            for load, on in zip(self.prb_load, active, strict=True)
+        ]
+        return np.asarray(rows, dtype=np.float64)
+
     @property
     def served_ratio(self) -> FloatArray:
         """Served over offered traffic per interval ``[T]``."""

@@ -1,5 +1,6 @@
 """UE drop: where the users are, indoors or out, at which height, on which slice."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,24 +55,41 @@ def _in_area(
     return np.asarray(inside_site_hexagon(dx, dy, scenario.isd_m) & far_enough, dtype=bool)
 
 
+Proposal = Callable[[int], tuple[FloatArray, FloatArray, IntArray]]
+
+
+def _sample_in_area(
+    num: int, propose: Proposal, oversample: float, site_xy_m: FloatArray, scenario: Scenario
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Rejection-sample ``num`` proposed points (x, y, label) that fall inside the network area."""
+    xs: list[FloatArray] = []
+    ys: list[FloatArray] = []
+    labels: list[IntArray] = []
+    remaining = num
+    while remaining > 0:
+        x, y, label = propose(int(remaining * oversample) + 8)
+        keep = _in_area(x, y, site_xy_m, scenario)
+        xs.append(x[keep][:remaining])
+        ys.append(y[keep][:remaining])
+        labels.append(label[keep][:remaining].astype(np.int64))
+        remaining -= int(min(keep.sum(), remaining))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(labels)
+
+
 def _uniform_points(
     num: int, site_xy_m: FloatArray, scenario: Scenario, rng: np.random.Generator
 ) -> tuple[FloatArray, FloatArray]:
     """Points uniform over the network area (each hexagon has equal area)."""
     radius_m = scenario.isd_m / np.sqrt(3.0)
-    xs: list[FloatArray] = []
-    ys: list[FloatArray] = []
-    remaining = num
-    while remaining > 0:
-        batch = int(remaining * 1.4) + 8
+
+    def propose(batch: int) -> tuple[FloatArray, FloatArray, IntArray]:
         site = rng.integers(0, site_xy_m.shape[0], size=batch)
         x = site_xy_m[site, 0] + rng.uniform(-radius_m, radius_m, size=batch)
         y = site_xy_m[site, 1] + rng.uniform(-radius_m, radius_m, size=batch)
-        keep = _in_area(x, y, site_xy_m, scenario)
-        xs.append(x[keep][:remaining])
-        ys.append(y[keep][:remaining])
-        remaining -= int(min(keep.sum(), remaining))
-    return np.concatenate(xs), np.concatenate(ys)
+        return x, y, site
+
+    x, y, _ = _sample_in_area(num, propose, 1.4, site_xy_m, scenario)
+    return x, y
 
 
 def _hotspot_points(
@@ -82,21 +100,14 @@ def _hotspot_points(
     rng: np.random.Generator,
 ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Points in Gaussian clusters around hotspot centres, kept inside the network area."""
-    xs: list[FloatArray] = []
-    ys: list[FloatArray] = []
-    hs: list[IntArray] = []
-    remaining = num
-    while remaining > 0:
-        batch = int(remaining * 1.3) + 8
+
+    def propose(batch: int) -> tuple[FloatArray, FloatArray, IntArray]:
         spot = rng.integers(0, centres_m.shape[0], size=batch)
         x = centres_m[spot, 0] + rng.normal(0.0, scenario.hotspot_std_m, size=batch)
         y = centres_m[spot, 1] + rng.normal(0.0, scenario.hotspot_std_m, size=batch)
-        keep = _in_area(x, y, site_xy_m, scenario)
-        xs.append(x[keep][:remaining])
-        ys.append(y[keep][:remaining])
-        hs.append(spot[keep][:remaining].astype(np.int64))
-        remaining -= int(min(keep.sum(), remaining))
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(hs)
+        return x, y, spot
+
+    return _sample_in_area(num, propose, 1.3, site_xy_m, scenario)
 
 
 def _indoor_heights_m(num: int, rng: np.random.Generator) -> FloatArray:

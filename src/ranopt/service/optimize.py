@@ -1,9 +1,10 @@
 """Energy optimization of a twin-backed network: forecast, plan, measured confidence.
 
 The planner sees only the history days before day D (as ``ranopt optimize`` does); it plans
-the first ``horizon_min`` minutes of day D on the forecast's planning quantile, and the
-plan's confidence is the measured share of demand scenarios sampled from the forecast in
-which the plan keeps every QoS constraint.
+the first ``horizon_min`` minutes of day D on the forecast's planning quantile, repairs the
+plan on sampled forecast scenarios (the scenario approach of ``plan_with_solver``), and the
+plan's confidence is the measured share of other sampled scenarios, with per-UE demand
+dispersion, in which the plan keeps every QoS constraint.
 """
 
 import functools
@@ -15,9 +16,16 @@ import numpy as np
 from ranopt.errors import ValidationError
 from ranopt.optimize.confidence import plan_confidence
 from ranopt.optimize.day_ahead import DayAheadConfig, prepare_day_ahead
-from ranopt.optimize.energy import ENERGY_SOLVERS, EnergyConfig, plan_energy
-from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.optimize.energy import (
+    ENERGY_SOLVERS,
+    EnergyConfig,
+    ReferenceCache,
+    plan_energy,
+    verify_and_repair,
+)
+from ranopt.optimize.evaluate import EnergyConstraints, evaluate_schedule
 from ranopt.optimize.plan import Plan
+from ranopt.optimize.switching import schedule_actions
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.model import Twin
 
@@ -111,19 +119,43 @@ def optimize_energy(request: EnergyRequest, rng: np.random.Generator) -> EnergyO
         history_days=request.history_days, confidence_scenarios=request.confidence_scenarios
     )
     inputs = prepare_day_ahead(twin, request.seed, day, config)
-    # [T_h, U] planning demand of the horizon
+    sigma = config.ue_dispersion_sigma
+    energy_config = EnergyConfig()
+    # the horizon's slice of the day: planning demand [T_h, U], UE shares [T_h, U]
     demand = inputs.planning_demand_mbps[:num_intervals]
-    plan = plan_energy(
-        twin, demand, request.solver, limits=request.limits, config=EnergyConfig(), rng=rng
-    )
-    # [K, T_h, C] scenarios of the horizon, and the matching slice of the disaggregation
-    scenarios = inputs.forecast.sample(rng, request.confidence_scenarios)[:, :num_intervals]
     disaggregation = replace(
         inputs.disaggregation,
         share=inputs.disaggregation.share[:num_intervals],
         uncovered_mbps=inputs.disaggregation.uncovered_mbps[:num_intervals],
     )
-    confidence, _ = plan_confidence(twin, plan.active, scenarios, disaggregation, request.limits)
+    plan = plan_energy(
+        twin, demand, request.solver, limits=request.limits, config=energy_config, rng=rng
+    )
+    # robust repair on forecast scenarios, as day_ahead.plan_with_solver does for a whole day:
+    # [K_r, T_h, C] paths, each spread over UEs with the per-UE dispersion
+    paths = inputs.forecast.sample(rng, config.robust_scenarios)[:, :num_intervals]
+    demands = [disaggregation.ue_demand(path, rng, sigma) for path in paths]
+    schedule, woken = verify_and_repair(
+        twin, demands, plan.active, request.limits, ReferenceCache(twin, demands),
+        energy_config.repair_rounds,
+    )  # fmt: skip
+    planned = evaluate_schedule(twin, demand, schedule, request.limits)
+    plan = replace(
+        plan,
+        active=schedule,
+        actions=schedule_actions(schedule, twin.cell_names, interval_min),
+        expected=planned.kpis(),
+        solve=replace(
+            plan.solve,
+            detail={**plan.solve.detail, "robust_scenarios": config.robust_scenarios,
+                    "cells_woken_by_scenarios": woken},
+        ),
+    )  # fmt: skip
+    # confidence on fresh scenarios [K, T_h, C], independent of the repair scenarios
+    scenarios = inputs.forecast.sample(rng, request.confidence_scenarios)[:, :num_intervals]
+    confidence, _ = plan_confidence(
+        twin, plan.active, scenarios, disaggregation, request.limits, rng, sigma
+    )
     plan = replace(plan, confidence=confidence)
     saving = plan.expected.saving_pct if plan.expected is not None else 0.0
     return EnergyOutcome(

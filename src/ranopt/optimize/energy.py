@@ -533,7 +533,8 @@ def _solve_interval_milp(
         status = SolveStatus.OPTIMAL
     elif model_status == highspy.HighsModelStatus.kInfeasible:
         status = SolveStatus.INFEASIBLE
-    elif has_solution:
+    elif has_solution or model_status == highspy.HighsModelStatus.kTimeLimit:
+        # without an incumbent at the time limit the interval keeps every cell on (safe)
         status = SolveStatus.TIME_LIMIT
     else:
         status = SolveStatus.ERROR
@@ -558,7 +559,7 @@ def solve_exact(problem: EnergyProblem, config: EnergyConfig) -> tuple[BoolArray
     statuses: list[SolveStatus] = []
     gaps: list[float] = []
     objective = float(problem.sleepable.sum() * problem.num_intervals)
-    totals = {"objective": objective, "bound": objective, "nodes": 0.0}
+    totals = {"objective": objective, "bound": objective, "nodes": 0.0, "without_incumbent": 0.0}
 
     def milp_interval(t: int, previous_asleep: BoolArray) -> BoolArray:
         active, info = _solve_interval_milp(
@@ -573,6 +574,8 @@ def solve_exact(problem: EnergyProblem, config: EnergyConfig) -> tuple[BoolArray
             totals["bound"] -= num_cands - float(np.ceil(info.bound / (num_cands + 2.0) - 1e-9))
         if info.mip_gap is not None:
             gaps.append(info.mip_gap)
+        else:
+            totals["without_incumbent"] += 1
         return active
 
     schedule = schedule_by_interval(problem, milp_interval)
@@ -588,7 +591,10 @@ def solve_exact(problem: EnergyProblem, config: EnergyConfig) -> tuple[BoolArray
         bound=totals["bound"],
         mip_gap=max(gaps, default=0.0),
         iterations=int(totals["nodes"]),
-        detail={"intervals_solved": len(statuses)},
+        detail={
+            "intervals_solved": len(statuses),
+            "intervals_without_incumbent": int(totals["without_incumbent"]),
+        },
     )
 
 

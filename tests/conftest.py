@@ -1,9 +1,11 @@
 """Shared fixtures: a throwaway PostgreSQL cluster and a store on each backend."""
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 
 from ranopt.store.engine import Store, open_store
@@ -12,6 +14,12 @@ from ranopt.store.schemas import TopologyIn
 from ranopt.store.tables import Base
 from ranopt.twin.model import Twin
 from ranopt.twin.simulate import IntervalKpis
+
+# CI replays the same hypothesis examples every run (a red build must mean a changed result,
+# not a newly drawn example); a developer's run explores new ones.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 # The specs are read in place: shared/ inside the checkout, or beside it (../shared).

@@ -1,0 +1,254 @@
+"""Slice resource allocation: per-cell PRB shares for eMBB, URLLC and mMTC.
+
+The shares are the dedicated ratios of a TS 28.541 ``RRMPolicyRatio`` (clause 5.3.43): a slice
+may use at most its dedicated PRBs in the twin. Build -> solve -> assign -> verify, per interval:
+interference is frozen at the loads of the one-pool network (exact while every slice's demand
+fits its share, because a slice then uses its PRB demand whatever its share), each slice's SLA
+becomes a lower bound on its share, and an LP (HiGHS) chooses the shares that keep every SLA
+with the most PRBs left unallocated; where a cell cannot hold every SLA, elastic slack
+variables (URLLC first, then eMBB, then mMTC) keep the LP feasible and the shortfall shows as
+an SLA violation in the twin.
+
+SLAs (all configurable, ``SliceSla``):
+- eMBB: a guaranteed throughput per UE, for every eMBB UE whose full-carrier rate allows it;
+  processor sharing within the slice (Bonald & Proutiere 2003) gives a UE
+  ``rate * (share - slice PRB demand)``;
+- URLLC: the slice's PRB utilisation ``demand / share`` at most ``urllc_max_load`` (queueing
+  delay of an M/M/1-PS server grows as ``1 / (1 - load)``);
+- mMTC: the slice's activity ``demand / share`` within ``mmtc_activity_budget``.
+"""
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+
+from ranopt.errors import ValidationError
+from ranopt.optimize.energy import _MilpBuilder
+from ranopt.optimize.plan import Action, Plan, SolveInfo, SolveStatus
+from ranopt.twin.elements import SLICES
+from ranopt.twin.model import Twin
+from ranopt.twin.snapshot import CellState, Snapshot, associate, evaluate_snapshot, solve_load
+from ranopt.twin.units import FloatArray, group_sum
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+EMBB, URLLC, MMTC = (SLICES.index(s) for s in ("eMBB", "URLLC", "mMTC"))
+SLICING_SOLVERS: tuple[str, ...] = ("lp",)
+LOAD_TOLERANCE = 1e-3  # the load fixed point stops at 1e-4; checks allow this much
+
+
+@dataclass(frozen=True)
+class SliceSla:
+    """Service level of each slice, checked per cell and interval."""
+
+    embb_ue_thp_mbps: float = 5.0  # guaranteed DL throughput of an eMBB UE with demand
+    urllc_max_load: float = 0.5  # highest URLLC PRB utilisation (demand / share)
+    mmtc_activity_budget: float = 0.9  # highest mMTC PRB utilisation (demand / share)
+    min_share: float = 0.01  # RRMPolicyRatio minimum kept for every slice in every cell
+    planning_margin: float = 0.01  # share added to each requirement (load fixed-point error)
+
+    def __post_init__(self) -> None:
+        """Reject limits outside (0, 1]."""
+        for name in ("urllc_max_load", "mmtc_activity_budget"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                msg = f"SliceSla.{name} must lie in (0, 1], got {value}"
+                raise ValidationError(msg)
+        if not 0.0 <= self.min_share < 1.0 / len(SLICES):
+            msg = f"SliceSla.min_share must lie in [0, 1/3), got {self.min_share}"
+            raise ValidationError(msg)
+
+
+@dataclass(frozen=True, eq=False)
+class SliceNeeds:
+    """What each slice of each cell needs in one interval, ``[num_cells, 3]``."""
+
+    prb_demand: FloatArray  # PRB share the slice's traffic needs at frozen interference
+    required_share: FloatArray  # smallest share that keeps the slice's SLA
+
+
+def slice_needs(twin: Twin, demand_mbps: FloatArray, sla: SliceSla) -> SliceNeeds:
+    """Per-cell, per-slice PRB demand and SLA share at the one-pool network's interference."""
+    state = CellState.all_on(twin.num_cells)
+    assoc = associate(twin, state)
+    sol = solve_load(twin, state, assoc, demand_mbps, None, 1e-4, 200)
+    num_cells, num_slices = twin.num_cells, len(SLICES)
+    covered = assoc.covered & (sol.rate_mbps > 0)
+    demand = np.where(covered, demand_mbps, 0.0)
+    ue_load = np.divide(demand, sol.rate_mbps, out=np.zeros_like(demand), where=covered)
+    group = assoc.serving_safe * num_slices + twin.ues.slice_idx
+    prb_demand = group_sum(group, ue_load, num_cells * num_slices).reshape(num_cells, num_slices)
+    required = np.zeros_like(prb_demand)
+    # eMBB: rate_u (share - demand) >= g for every eligible UE -> share >= demand + g / min rate
+    g = sla.embb_ue_thp_mbps
+    eligible = covered & (twin.ues.slice_idx == EMBB) & (demand_mbps > 0) & (sol.rate_mbps > g)
+    need_ue = np.where(eligible, g / np.maximum(sol.rate_mbps, 1e-12), 0.0)
+    worst = np.zeros(num_cells)
+    np.maximum.at(worst, assoc.serving_safe[eligible], need_ue[eligible])
+    required[:, EMBB] = prb_demand[:, EMBB] + worst
+    required[:, URLLC] = prb_demand[:, URLLC] / sla.urllc_max_load
+    required[:, MMTC] = prb_demand[:, MMTC] / sla.mmtc_activity_budget
+    required = np.where(prb_demand > 0, required + sla.planning_margin, required)
+    return SliceNeeds(prb_demand=prb_demand, required_share=np.maximum(required, sla.min_share))
+
+
+def equal_split(num_cells: int) -> FloatArray:
+    """Return the static baseline: a third of the PRBs per slice, ``[num_cells, 3]``."""
+    return np.full((num_cells, len(SLICES)), 1.0 / len(SLICES))
+
+
+# ---------------------------------------------------------------------------------------------
+# the LP
+
+SLACK_PENALTY = (100.0, 1000.0, 10.0)  # per unit of unmet share: URLLC > eMBB > mMTC
+
+
+def solve_shares_lp(needs: SliceNeeds, sla: SliceSla) -> tuple[FloatArray, SolveInfo]:
+    """Shares ``[num_cells, 3]`` with every SLA met and the fewest PRBs dedicated (HiGHS LP).
+
+    minimise   sum_cs share_cs + sum_cs penalty_s short_cs
+    subject to share_cs + short_cs >= required_cs   (SLA, elastic)
+               sum_s share_cs <= 1                   (the carrier)
+               min_share <= share_cs <= 1
+    """
+    inf = highspy.kHighsInf
+    num_cells, num_slices = needs.required_share.shape
+    m = _MilpBuilder()
+    share = np.zeros((num_cells, num_slices), dtype=np.int64)
+    short = np.zeros_like(share)
+    for c in range(num_cells):
+        for s in range(num_slices):
+            share[c, s] = m.column(sla.min_share, 1.0, 1.0, integer=False)
+            short[c, s] = m.column(0.0, inf, SLACK_PENALTY[s], integer=False)
+            required = float(min(needs.required_share[c, s], 1.0))
+            m.row([int(share[c, s]), int(short[c, s])], [1.0, 1.0], required, inf)
+        m.row([int(x) for x in share[c]], [1.0] * num_slices, -inf, 1.0)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(m.to_highs())
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    if status != highspy.HighsModelStatus.kOptimal:
+        return equal_split(num_cells), SolveInfo(
+            status=SolveStatus.ERROR, detail={"highs_status": str(status)}
+        )
+    values = np.asarray(h.getSolution().col_value)
+    shortfall = values[short]
+    return values[share], SolveInfo(
+        status=SolveStatus.OPTIMAL,
+        objective=float(info.objective_function_value),
+        iterations=int(info.simplex_iteration_count),
+        detail={"cells_short": int((shortfall.sum(axis=1) > 1e-9).sum())},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# SLA check in the twin
+
+
+@dataclass(frozen=True)
+class SliceCheck:
+    """One interval's SLA violations per slice (cells breaking the slice's SLA) in the twin."""
+
+    violations: tuple[int, int, int]  # eMBB, URLLC, mMTC
+    spare_share: float  # mean PRB share left unallocated over the cells
+    snapshot: Snapshot
+
+
+def check_slices(
+    twin: Twin, demand_mbps: FloatArray, shares: FloatArray, sla: SliceSla
+) -> SliceCheck:
+    """Evaluate shares ``[num_cells, 3]`` in the twin and count SLA violations per slice."""
+    state = CellState(
+        active=np.ones(twin.num_cells, dtype=bool),
+        cio_db=np.zeros(twin.num_cells),
+        slice_shares=shares,
+    )
+    snap = evaluate_snapshot(twin, state, demand_mbps)
+    assoc = associate(twin, state)
+    sol = solve_load(twin, state, assoc, demand_mbps, snap.prb_load, 1e-4, 200)
+    raw = sol.raw_load  # [C, 3] PRB demand per slice
+    slice_idx = twin.ues.slice_idx
+    g = sla.embb_ue_thp_mbps
+    eligible = snap.covered & (slice_idx == EMBB) & (demand_mbps > 0) & (sol.rate_mbps > g)
+    short_ue = eligible & (snap.ue_thp_mbps < g - 1e-6)
+    embb_bad = np.zeros(twin.num_cells, dtype=bool)
+    embb_bad[snap.serving_cell[short_ue]] = True
+    urllc_bad = raw[:, URLLC] > sla.urllc_max_load * shares[:, URLLC] + LOAD_TOLERANCE
+    mmtc_bad = raw[:, MMTC] > sla.mmtc_activity_budget * shares[:, MMTC] + LOAD_TOLERANCE
+    return SliceCheck(
+        violations=(int(embb_bad.sum()), int(urllc_bad.sum()), int(mmtc_bad.sum())),
+        spare_share=float(np.mean(1.0 - shares.sum(axis=1))),
+        snapshot=snap,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class SlicingResult:
+    """Shares per interval ``[T, C, 3]`` and the twin's SLA check of plan and equal split."""
+
+    plan: Plan
+    shares: FloatArray
+    before: tuple[SliceCheck, ...]
+    after: tuple[SliceCheck, ...]
+
+
+def plan_slicing(
+    twin: Twin,
+    demand_mbps: FloatArray,
+    *,
+    sla: SliceSla | None = None,
+    t0_min: int = 0,
+    interval_min: int | None = None,
+) -> SlicingResult:
+    """Plan slice shares for each interval of ``demand_mbps`` ``[T, U]``, checked in the twin.
+
+    ``interval_min`` is the spacing of the given intervals (the scenario's by default).
+    """
+    sla = sla or SliceSla()
+    step_min = interval_min or twin.scenario.interval_min
+    num_t = demand_mbps.shape[0]
+    shares = np.zeros((num_t, twin.num_cells, len(SLICES)))
+    before: list[SliceCheck] = []
+    after: list[SliceCheck] = []
+    infos: list[SolveInfo] = []
+    baseline = equal_split(twin.num_cells)
+    for t in range(num_t):
+        needs = slice_needs(twin, demand_mbps[t], sla)
+        shares[t], info = solve_shares_lp(needs, sla)
+        infos.append(info)
+        before.append(check_slices(twin, demand_mbps[t], baseline, sla))
+        after.append(check_slices(twin, demand_mbps[t], shares[t], sla))
+    actions = tuple(
+        Action(
+            cell=twin.cell_names[c],
+            cell_index=c,
+            t_min=t0_min + t * step_min,
+            action="slice_share",
+            value=round(float(shares[t, c, s]), 4),
+        )
+        for t in range(num_t)
+        for c in range(twin.num_cells)
+        for s in range(len(SLICES))
+    )
+    statuses = {i.status for i in infos}
+    plan = Plan(
+        objective="slicing",
+        solver="lp",
+        t0_min=t0_min,
+        interval_min=step_min,
+        active=np.ones((num_t, twin.num_cells), dtype=bool),
+        actions=actions,
+        solve=SolveInfo(
+            status=statuses.pop() if len(statuses) == 1 else SolveStatus.ERROR,
+            objective=float(sum(i.objective or 0.0 for i in infos)),
+            iterations=sum(i.iterations for i in infos),
+            detail={"cells_short": sum(int(i.detail.get("cells_short", 0)) for i in infos)},
+        ),
+        slice_shares=shares,
+    )
+    return SlicingResult(plan=plan, shares=shares, before=tuple(before), after=tuple(after))

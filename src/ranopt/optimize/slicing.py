@@ -111,14 +111,20 @@ SLACK_PENALTY = (100.0, 1000.0, 10.0)  # per unit of unmet share: URLLC > eMBB >
 
 
 def to_policy_percent(shares: FloatArray) -> FloatArray:
-    """Round shares ``[num_cells, 3]`` up to whole percent, at most 100 % per cell.
+    """Round shares ``[num_cells, 3]`` (summing to at most 1) to whole percent, at most 100 %.
 
-    TS 28.541 clause 5.3.43: ``rRMPolicyDedicatedRatio`` is an integer percentage. Rounding up
-    keeps every SLA bound; where that overfills a cell, eMBB gives back the excess.
+    TS 28.541 clause 5.3.43: ``rRMPolicyDedicatedRatio`` is an integer percentage. Shares are
+    rounded up (every SLA bound kept); where that overfills a cell, mMTC, then URLLC, then eMBB
+    give their round-up back, so a share ends at most 1 % below its LP value.
     """
-    percent = np.ceil(np.round(shares * 100.0, 6))
+    scaled = np.round(shares * 100.0, 6)  # [C, 3], drops float noise before ceil / floor
+    percent = np.ceil(scaled)
+    floor = np.floor(scaled)
     excess = np.maximum(percent.sum(axis=1) - 100.0, 0.0)
-    percent[:, EMBB] -= excess
+    for s in (MMTC, URLLC, EMBB):
+        give = np.minimum(excess, percent[:, s] - floor[:, s])
+        percent[:, s] -= give
+        excess -= give
     return np.asarray(percent / 100.0, dtype=np.float64)
 
 
@@ -159,7 +165,7 @@ def solve_shares_lp(needs: SliceNeeds, sla: SliceSla) -> tuple[FloatArray, BoolA
     values = np.asarray(h.getSolution().col_value)
     shortfall = values[short]
     return (
-        values[share],
+        to_policy_percent(values[share]),
         shortfall.sum(axis=1) > 1e-9,
         SolveInfo(
             status=SolveStatus.OPTIMAL,

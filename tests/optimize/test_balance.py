@@ -118,3 +118,23 @@ def test_plan_unloads_busiest_cell_in_the_twin(seven_site_hotspot: Twin, solver:
 def test_unknown_solver_is_rejected(seven_site_hotspot: Twin):
     with pytest.raises(ValidationError, match="solver"):
         plan_load_balance(seven_site_hotspot, busy_demand(seven_site_hotspot, 1), "anneal")
+
+
+def test_global_shift_keeps_every_association(seven_site_hotspot: Twin):
+    from ranopt.optimize.balance import _fit_bounds
+
+    twin = seven_site_hotspot
+    rng = np.random.default_rng(3)
+    cio = rng.integers(-3, 4, twin.num_cells).astype(float)
+    cio[0] = 5.0  # above the bound below: the whole vector must shift down by 1
+    lower = np.full(twin.num_cells, -6, dtype=np.int64)
+    upper = np.full(twin.num_cells, 4, dtype=np.int64)
+    shifted = _fit_bounds(cio, lower, upper)
+    assert shifted is not None
+    assert shifted[0] == 4.0
+    assert np.allclose(shifted - cio, -1.0)
+    active = np.ones(twin.num_cells, dtype=bool)
+    a = associate(twin, CellState(active=active, cio_db=cio)).serving
+    b = associate(twin, CellState(active=active, cio_db=shifted)).serving
+    assert (a == b).all()
+    assert _fit_bounds(np.array([5.0, -6.0]), lower[:2], upper[:2]) is None

@@ -189,6 +189,30 @@ def _candidate_cells(
     return {c for c in cells if search.active[c]}
 
 
+def _fit_bounds(cio_db: FloatArray, lower: IntArray, upper: IntArray) -> FloatArray | None:
+    """Shift all offsets by one integer into their bounds, or ``None`` if no shift fits.
+
+    Association depends only on differences of RSRP + CIO, so adding the same offset to every
+    cell changes no UE's serving cell: the shifted vector is the same decision.
+    """
+    shift_min = float(np.max(lower - cio_db))
+    shift_max = float(np.min(upper - cio_db))
+    if shift_min > shift_max:
+        return None
+    return cio_db + min(max(0.0, shift_min), shift_max)
+
+
+def _fewest_changes(
+    cio_db: FloatArray, previous_cio_db: FloatArray, lower: IntArray, upper: IntArray
+) -> FloatArray:
+    """Shift ``cio_db`` globally (same association) so that the fewest cells change."""
+    shift_min = int(np.max(lower - cio_db))
+    shift_max = int(np.min(upper - cio_db))
+    shifts = range(shift_min, shift_max + 1)
+    best = min(shifts, key=lambda s: (int((cio_db + s != previous_cio_db).sum()), abs(s)))
+    return cio_db + best
+
+
 def _descend(
     search: _Search,
     cio_db: FloatArray,
@@ -198,7 +222,7 @@ def _descend(
     config: BalanceConfig,
     load_cap: float | None,
 ) -> tuple[FloatArray, Snapshot, int]:
-    """Steepest descent on single-cell 1 dB moves; returns the CIO, its snapshot, moves made."""
+    """Steepest descent on small CIO moves; returns the CIO, its snapshot, moves made."""
     best_key = _key(snap, search.reference, load_cap, config.leximax_depth)
     phase = 1 if load_cap is None else 2
     moves = 0
@@ -206,17 +230,20 @@ def _descend(
         best: tuple[tuple[float, ...], FloatArray, Snapshot] | None = None
         cells = sorted(_candidate_cells(search, snap, config, phase))
         hot = int(np.argmax(np.where(search.active, snap.demand_load, -np.inf)))
-        # single-cell moves of 1 and 2 dB, and shifts of 1 dB from the busiest cell to another
+        # single-cell moves of 1 and 2 dB, and the busiest cell 1 dB down with another cell
+        # 1 dB up or down
         moves_: list[dict[int, float]] = [
             {cell: delta} for cell in cells for delta in (-2.0, -1.0, 1.0, 2.0)
         ]
-        moves_ += [{hot: -1.0, cell: 1.0} for cell in cells if cell != hot]
+        moves_ += [{hot: -1.0, cell: d} for cell in cells if cell != hot for d in (-1.0, 1.0)]
         for move in moves_:
             trial = cio_db.copy()
             for cell, delta in move.items():
                 trial[cell] += delta
-            if ((trial < lower) | (trial > upper)).any():
+            fitted = _fit_bounds(trial, lower, upper)
+            if fitted is None:
                 continue
+            trial = fitted
             trial_snap = search.evaluate(trial, snap)
             key = _key(trial_snap, search.reference, load_cap, config.leximax_depth)
             if key < best_key and (best is None or key < best[0]):
@@ -255,6 +282,7 @@ def local_search_interval(
     cio, snap, moves_1 = _descend(search, cio, snap, lower, upper, config, None)
     cap = measure(snap).max_prb_demand * (1.0 + config.max_load_slack)
     cio, snap, moves_2 = _descend(search, cio, snap, lower, upper, config, cap)
+    cio = _fewest_changes(cio, previous_cio_db, lower, upper)
     kpis = measure(snap)
     return cio, SolveInfo(
         status=SolveStatus.FEASIBLE,

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ranopt.cli import qos
 from ranopt.errors import ValidationError
 from ranopt.optimize.day_ahead import (
     DayAheadConfig,
@@ -25,6 +26,7 @@ from ranopt.optimize.day_ahead import (
 from ranopt.optimize.energy import ENERGY_SOLVERS, EnergyConfig, always_on_snapshots
 from ranopt.optimize.evaluate import EnergyConstraints, schedule_holds
 from ranopt.optimize.plan import Plan, PlanKpis
+from ranopt.optimize.slicing import SliceSla
 from ranopt.optimize.threshold import ThresholdRule, run_threshold
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.model import Twin
@@ -109,10 +111,24 @@ def optimize(
         str, typer.Option("--scenario", help="Preset: default, medium, large.")
     ] = "default",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the scenario and its traffic.")] = 0,
-    objective: Annotated[str, typer.Option("--objective", help="energy")] = "energy",
+    objective: Annotated[
+        str, typer.Option("--objective", help="energy, load-balance, slicing or compensate.")
+    ] = "energy",
     solver: Annotated[
-        str, typer.Option("--solver", help="exact, anneal, greedy or threshold.")
-    ] = "greedy",
+        str | None,
+        typer.Option(
+            "--solver",
+            help="energy: exact, anneal, greedy (default) or threshold; load-balance: exact "
+            "(default up to 19 sites) or local; slicing: lp; compensate: greedy.",
+        ),
+    ] = None,
+    failed_cell: Annotated[
+        str | None,
+        typer.Option("--failed-cell", help="compensate: failed cell, name (S007-2-cap) or index."),
+    ] = None,
+    slicing_step: Annotated[
+        int, typer.Option("--slicing-step", min=1, help="slicing: plan every N-th interval.")
+    ] = 1,
     day: Annotated[
         int, typer.Option("--day", help="Day D to plan (needs history days before it).")
     ] = 14,
@@ -129,8 +145,17 @@ def optimize(
 ) -> None:
     """Plan day D from the days before it, measure confidence, score it on the realised day."""
     console = Console(stderr=as_json)
+    if objective in qos.QOS_OBJECTIVES:
+        _optimize_qos(
+            scenario, seed, objective, solver, failed_cell, day, scenarios, sites, ues,
+            slicing_step, as_json, console,
+        )  # fmt: skip
+        return
     if objective != "energy":
-        raise typer.BadParameter(f"--objective must be energy, got {objective!r}")
+        raise typer.BadParameter(
+            f"--objective must be energy, load-balance, slicing or compensate; got {objective!r}"
+        )
+    solver = solver or "greedy"
     if solver not in (*ENERGY_SOLVERS, "threshold"):
         raise typer.BadParameter(
             f"--solver must be one of exact, anneal, greedy, threshold; got {solver!r}"
@@ -192,3 +217,72 @@ def optimize(
         table.add_row(key, str(result[key]))
     table.add_row("actions", str(len(plan.actions)))
     console.print(table)
+
+
+def _optimize_qos(
+    scenario: str,
+    seed: int,
+    objective: str,
+    solver: str | None,
+    failed_cell: str | None,
+    day: int,
+    num_scenarios: int,
+    sites: int | None,
+    ues: int | None,
+    slicing_step: int,
+    as_json: bool,
+    console: Console,
+) -> None:
+    """Load balancing, slicing or compensation on one day of a scenario, baseline beside it."""
+    try:
+        spec = scenario_preset(scenario, seed=seed, num_sites=sites, num_ues=ues)
+        with console.status(f"building twin of {spec.name}"):
+            twin = build_twin(spec)
+        chosen = solver or qos.default_solver(objective, spec.num_sites)
+        if chosen not in qos.SOLVERS[objective]:
+            msg = (
+                f"--solver for {objective} must be one of {qos.SOLVERS[objective]}, got {chosen!r}"
+            )
+            raise ValidationError(msg)
+        failed = 0
+        if objective == "compensate":
+            if failed_cell is None:
+                msg = "--failed-cell is required with --objective compensate"
+                raise ValidationError(msg)
+            failed = qos.resolve_cell(twin, failed_cell)
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    silence_highs_banner()
+    sla = SliceSla()
+    with console.status(f"planning {objective} with {chosen}"):
+        if objective == "load-balance":
+            body = qos.run_load_balance(twin, seed, day, chosen, num_scenarios, sla)
+        elif objective == "slicing":
+            body = qos.run_slicing(twin, seed, day, num_scenarios, sla, slicing_step)
+        else:
+            body = qos.run_compensate(twin, seed, day, failed, num_scenarios, sla)
+    result: dict[str, Any] = {
+        "scenario": spec.name,
+        "seed": seed,
+        "day": day,
+        "objective": objective,
+        **body,
+    }
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table(title=f"{objective} ({chosen}) measured in the twin, baseline beside it")
+    table.add_column("figure")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    for key in ("max_prb_load", "max_prb_demand", "ue_thp_p5_mbps", "served_ratio"):
+        table.add_row(key, str(result["before"][key]), str(result["after"][key]))
+    table.add_row(
+        "sla_violations", str(result["before"]["sla_violations"]),
+        str(result["after"]["sla_violations"]),
+    )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"confidence {result['confidence']}, solve {result['solve_s']} s, "
+        f"{len(result['actions'])} actions"
+    )

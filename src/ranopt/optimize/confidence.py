@@ -114,3 +114,23 @@ def plan_confidence(
         dtype=bool,
     )
     return float(held.mean()) if held.size else 0.0, held
+
+
+def perturbed_demands(
+    demand_mbps: FloatArray,
+    home: IntArray,
+    num_cells: int,
+    rng: np.random.Generator,
+    num_scenarios: int,
+    sigma: float,
+) -> FloatArray:
+    """Scale demand ``[..., U]`` by mean-one log-normal factors per home cell: ``[K, ..., U]``.
+
+    One factor per scenario and home cell (UEs without a home share one), held over the
+    intervals: the spread of a cell's demand around its forecast within an hour or a day.
+    """
+    # mean-one log-normal: exp(sigma Z - sigma^2 / 2)
+    factors = np.exp(sigma * rng.standard_normal((num_scenarios, num_cells + 1)) - 0.5 * sigma**2)
+    per_ue = factors[:, np.where(home >= 0, home, num_cells)]  # [K, U]
+    shape = (num_scenarios,) + (1,) * (demand_mbps.ndim - 1) + (demand_mbps.shape[-1],)
+    return np.asarray(demand_mbps[None, ...] * per_ue.reshape(shape), dtype=np.float64)

@@ -85,6 +85,7 @@ class Plan:
     expected: PlanKpis | None = None
     confidence: float | None = None
     cio_db: FloatArray | None = None  # [T, C] where the plan sets offsets
+    slice_shares: FloatArray | None = None  # [T, C, 3] dedicated PRB shares (eMBB/URLLC/mMTC)
 
     @property
     def num_intervals(self) -> int:

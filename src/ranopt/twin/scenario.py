@@ -137,9 +137,21 @@ class Scenario:
         return 1440 // self.interval_min
 
 
-PresetName = Literal["default", "medium", "large"]
+PresetName = Literal["default", "medium", "large", "hotspot"]
 PRESETS: dict[str, Scenario] = {
     "default": Scenario(name="default", num_sites=19, num_ues=2000),
+    # The default layout with evening hotspots (mobility load balancing, issue 6): a quarter of
+    # the UEs in three wide clusters, at a lower per-site peak so the network average stays
+    # light while the busiest cells carry several times the mean PRB load at the busy hour.
+    "hotspot": Scenario(
+        name="hotspot",
+        num_sites=19,
+        num_ues=2000,
+        hotspot_ue_fraction=0.25,
+        num_hotspots=3,
+        hotspot_std_m=80.0,
+        busy_hour_demand_mbps_per_site=300.0,
+    ),
     "medium": Scenario(name="medium", num_sites=61, num_ues=20_000, top_k=24),
     "large": Scenario(name="large", num_sites=271, num_ues=100_000, top_k=24),
 }

@@ -104,6 +104,11 @@ def expected_demand_mbps(traffic: TrafficModel, day: int) -> FloatArray:
     return np.asarray(shape * traffic.busy_hour_demand_mbps[None, :], dtype=np.float64)
 
 
+def busy_interval(traffic: TrafficModel, day: int) -> int:
+    """Return the interval of a day with the highest expected network demand (the busy hour)."""
+    return int(np.argmax(expected_demand_mbps(traffic, day).sum(axis=1)))
+
+
 def realised_demand_mbps(traffic: TrafficModel, day: int, rng: np.random.Generator) -> FloatArray:
     """Return one random realisation of a day's demand, ``[T, num_ues]``, Mbit/s.
 

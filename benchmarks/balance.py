@@ -13,15 +13,13 @@ cell carrying traffic at the busy hour of ``default``.
 
 import argparse
 import json
-import os
-import sys
 import time
 from dataclasses import replace
 from typing import Any
 
-import highspy
 import numpy as np
 
+from ranopt.cli.optimize import silence_highs_banner
 from ranopt.optimize.balance import BalanceConfig, BalanceResult, plan_load_balance
 from ranopt.optimize.compensate import plan_compensation
 from ranopt.optimize.slicing import plan_slicing
@@ -160,25 +158,12 @@ def compensation() -> dict[str, Any]:
     }
 
 
-def silence_highs() -> None:
-    """HiGHS prints a banner to stdout on first construction: send it to stderr."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        highspy.Highs()
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="19 and 61 sites, fewer intervals")
     parser.add_argument("--sites", default="19,61,271")
     args = parser.parse_args()
-    silence_highs()
+    silence_highs_banner()
     sizes = [int(s) for s in args.sites.split(",")]
     if args.quick:
         sizes = [s for s in sizes if s <= 61]

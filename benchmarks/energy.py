@@ -13,14 +13,13 @@ confidence is compared with how often its constraints held on N held-out realise
 import argparse
 import contextlib
 import json
-import os
 import sys
 import time
 from typing import Any
 
-import highspy
 import numpy as np
 
+from ranopt.cli.optimize import silence_highs_banner
 from ranopt.optimize.day_ahead import (
     DayAheadConfig,
     measure_confidence,
@@ -41,19 +40,6 @@ from ranopt.optimize.energy import (
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.optimize.plan import PlanKpis
 from ranopt.twin import build_twin, scenario_preset
-
-
-def silence_highs() -> None:
-    """HiGHS prints a banner to stdout on first construction: send it to stderr."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        highspy.Highs()
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def kpi_dict(kpis: PlanKpis) -> dict[str, float | int]:
@@ -232,7 +218,7 @@ def main() -> None:
     parser.add_argument("--day", type=int, default=14)
     parser.add_argument("--calibration-days", type=int, default=7)
     args = parser.parse_args()
-    silence_highs()
+    silence_highs_banner()
     out: dict[str, Any] = {"benchmark": "energy", "results": []}
     if args.quick:
         out["results"].append(

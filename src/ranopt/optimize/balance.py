@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ranopt.errors import ValidationError
-from ranopt.optimize.energy import _MilpBuilder
+from ranopt.optimize.milp import MilpBuilder, solve_milp
 from ranopt.optimize.plan import Action, Plan, SolveInfo, SolveStatus
 from ranopt.twin.link import SINR_MIN_DB, spectral_efficiency
 from ranopt.twin.model import Twin
@@ -418,7 +418,7 @@ def _solve_association_milp(
 ) -> tuple[FloatArray | None, SolveInfo]:
     """Minimise the highest PRB load over integer CIO and bin assignment (HiGHS)."""
     inf = highspy.kHighsInf
-    m = _MilpBuilder()
+    m = MilpBuilder()
     num_cells = active.shape[0]
     z = m.column(0.0, inf, 1.0, integer=False)
     # cio = pos - neg, |cio| costs a little: offsets that change nothing stay at 0
@@ -452,34 +452,16 @@ def _solve_association_milp(
         cols = load_cols.get(int(cell), [])
         vals = load_vals.get(int(cell), [])
         m.row([*cols, z], [*vals, -1.0], -inf, -float(const_load[cell]))
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(config.milp_time_limit_s))
-    h.setOptionValue("mip_rel_gap", float(config.milp_rel_gap))
-    h.setOptionValue("threads", 1)
-    h.passModel(m.to_highs())
-    h.run()
-    model_status = h.getModelStatus()
-    info = h.getInfo()
-    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    solved = solve_milp(m, config.milp_time_limit_s, config.milp_rel_gap)
     result: FloatArray | None = None
-    if has_solution:
-        values = np.asarray(h.getSolution().col_value)
-        result = np.rint(values[cio]).astype(np.float64)
-    if model_status == highspy.HighsModelStatus.kOptimal:
-        status = SolveStatus.OPTIMAL
-    elif model_status == highspy.HighsModelStatus.kInfeasible:
-        status = SolveStatus.INFEASIBLE
-    elif has_solution:
-        status = SolveStatus.TIME_LIMIT
-    else:
-        status = SolveStatus.ERROR
+    if solved.values is not None:
+        result = np.rint(solved.values[cio]).astype(np.float64)
     return result, SolveInfo(
-        status=status,
-        objective=float(info.objective_function_value) if has_solution else None,
-        bound=float(info.mip_dual_bound),
-        mip_gap=float(info.mip_gap) if has_solution else None,
-        iterations=int(info.mip_node_count),
+        status=solved.status,
+        objective=solved.objective,
+        bound=solved.bound,
+        mip_gap=solved.mip_gap,
+        iterations=solved.nodes,
         detail={"columns": len(m.col_lower), "rows": len(m.row_lower), "bins": bins.num_bins},
     )
 

@@ -8,7 +8,7 @@ its constraints, so the plan's figures are the twin's, never a solver's objectiv
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import dimod
@@ -16,7 +16,6 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 from dwave.samplers import SimulatedAnnealingSampler
-from scipy.sparse import coo_array
 
 from ranopt.errors import ValidationError
 from ranopt.optimize.evaluate import (
@@ -25,6 +24,7 @@ from ranopt.optimize.evaluate import (
     evaluate_interval,
     evaluate_schedule,
 )
+from ranopt.optimize.milp import MilpBuilder, solve_milp
 from ranopt.optimize.plan import Plan, SolveInfo, SolveStatus
 from ranopt.optimize.surrogate import (
     AssignmentState,
@@ -399,63 +399,8 @@ def solve_anneal(
 # exact (MILP, HiGHS)
 
 
-@dataclass
-class _MilpBuilder:
-    """Columns and sparse rows of the horizon MILP, appended as the model is built."""
-
-    col_lower: list[float] = field(default_factory=list)
-    col_upper: list[float] = field(default_factory=list)
-    col_cost: list[float] = field(default_factory=list)
-    col_integer: list[bool] = field(default_factory=list)
-    row_lower: list[float] = field(default_factory=list)
-    row_upper: list[float] = field(default_factory=list)
-    entries_row: list[int] = field(default_factory=list)
-    entries_col: list[int] = field(default_factory=list)
-    entries_val: list[float] = field(default_factory=list)
-
-    def column(self, lower: float, upper: float, cost: float, integer: bool) -> int:
-        self.col_lower.append(lower)
-        self.col_upper.append(upper)
-        self.col_cost.append(cost)
-        self.col_integer.append(integer)
-        return len(self.col_lower) - 1
-
-    def row(self, cols: list[int], vals: list[float], lower: float, upper: float) -> None:
-        r = len(self.row_lower)
-        self.row_lower.append(lower)
-        self.row_upper.append(upper)
-        self.entries_row.extend([r] * len(cols))
-        self.entries_col.extend(cols)
-        self.entries_val.extend(vals)
-
-    def to_highs(self) -> highspy.HighsLp:
-        num_col, num_row = len(self.col_lower), len(self.row_lower)
-        matrix = coo_array(
-            (self.entries_val, (self.entries_row, self.entries_col)), shape=(num_row, num_col)
-        ).tocsc()
-        lp = highspy.HighsLp()
-        lp.num_col_ = num_col
-        lp.num_row_ = num_row
-        lp.col_cost_ = np.array(self.col_cost)
-        lp.col_lower_ = np.array(self.col_lower)
-        lp.col_upper_ = np.array(self.col_upper)
-        lp.row_lower_ = np.array(self.row_lower)
-        lp.row_upper_ = np.array(self.row_upper)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_ = num_col
-        lp.a_matrix_.num_row_ = num_row
-        lp.a_matrix_.start_ = matrix.indptr
-        lp.a_matrix_.index_ = matrix.indices
-        lp.a_matrix_.value_ = matrix.data
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-            for i in self.col_integer
-        ]
-        return lp
-
-
 def _add_interval_assignment(
-    m: _MilpBuilder, problem: EnergyProblem, t: int, y: dict[tuple[int, int], int]
+    m: MilpBuilder, problem: EnergyProblem, t: int, y: dict[tuple[int, int], int]
 ) -> None:
     """Closest-assignment and capacity rows of interval ``t`` (capacitated facility location)."""
     inf = highspy.kHighsInf
@@ -506,7 +451,7 @@ def _solve_interval_milp(
     cells woken that slept in the previous interval (weights ``M`` and ``M + 1``, ``M`` = one
     more than the candidate count), so ties go to the schedule with fewer switches.
     """
-    m = _MilpBuilder()
+    m = MilpBuilder()
     cands = np.flatnonzero(problem.candidates[t])
     weight = float(cands.size + 1)
     y = {
@@ -514,36 +459,17 @@ def _solve_interval_milp(
         for cell in cands
     }
     _add_interval_assignment(m, problem, t, y)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-    h.setOptionValue("threads", 1)
-    h.passModel(m.to_highs())
-    h.run()
-    model_status = h.getModelStatus()
-    info = h.getInfo()
+    result = solve_milp(m, time_limit_s, mip_rel_gap)
     active = np.ones(problem.num_cells, dtype=bool)
-    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    if has_solution:
-        values = np.asarray(h.getSolution().col_value)
+    if result.values is not None:
         for (_, cell), col in y.items():
-            active[cell] = values[col] > 0.5
-    if model_status == highspy.HighsModelStatus.kOptimal:
-        status = SolveStatus.OPTIMAL
-    elif model_status == highspy.HighsModelStatus.kInfeasible:
-        status = SolveStatus.INFEASIBLE
-    elif has_solution or model_status == highspy.HighsModelStatus.kTimeLimit:
-        # without an incumbent at the time limit the interval keeps every cell on (safe)
-        status = SolveStatus.TIME_LIMIT
-    else:
-        status = SolveStatus.ERROR
+            active[cell] = result.values[col] > 0.5
     return active, SolveInfo(
-        status=status,
-        objective=float(info.objective_function_value) if has_solution else None,
-        bound=float(info.mip_dual_bound),
-        mip_gap=float(info.mip_gap) if has_solution else None,
-        iterations=int(info.mip_node_count),
+        status=result.status,
+        objective=result.objective,
+        bound=result.bound,
+        mip_gap=result.mip_gap,
+        iterations=result.nodes,
         detail={"columns": len(m.col_lower), "rows": len(m.row_lower)},
     )
 

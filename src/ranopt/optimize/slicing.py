@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ranopt.errors import ValidationError
-from ranopt.optimize.energy import _MilpBuilder
+from ranopt.optimize.milp import MilpBuilder, solve_milp
 from ranopt.optimize.plan import Action, Plan, SolveInfo, SolveStatus
 from ranopt.twin.elements import SLICES
 from ranopt.twin.model import Twin
@@ -140,7 +140,7 @@ def solve_shares_lp(needs: SliceNeeds, sla: SliceSla) -> tuple[FloatArray, BoolA
     """
     inf = highspy.kHighsInf
     num_cells, num_slices = needs.required_share.shape
-    m = _MilpBuilder()
+    m = MilpBuilder()
     share = np.zeros((num_cells, num_slices), dtype=np.int64)
     short = np.zeros_like(share)
     for c in range(num_cells):
@@ -150,27 +150,22 @@ def solve_shares_lp(needs: SliceNeeds, sla: SliceSla) -> tuple[FloatArray, BoolA
             required = float(min(needs.required_share[c, s], 1.0))
             m.row([int(share[c, s]), int(short[c, s])], [1.0, 1.0], required, inf)
         m.row([int(x) for x in share[c]], [1.0] * num_slices, -inf, 1.0)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.passModel(m.to_highs())
-    h.run()
-    status = h.getModelStatus()
-    info = h.getInfo()
-    if status != highspy.HighsModelStatus.kOptimal:
+    solved = solve_milp(m)
+    if solved.status != SolveStatus.OPTIMAL or solved.values is None:
         return (
             equal_split(num_cells),
             np.zeros(num_cells, dtype=bool),
-            SolveInfo(status=SolveStatus.ERROR, detail={"highs_status": str(status)}),
+            SolveInfo(status=SolveStatus.ERROR, detail={"highs_status": solved.highs_status}),
         )
-    values = np.asarray(h.getSolution().col_value)
+    values = solved.values
     shortfall = values[short]
     return (
         to_policy_percent(values[share]),
         shortfall.sum(axis=1) > 1e-9,
         SolveInfo(
             status=SolveStatus.OPTIMAL,
-            objective=float(info.objective_function_value),
-            iterations=int(info.simplex_iteration_count),
+            objective=solved.objective,
+            iterations=solved.simplex_iterations,
             detail={"cells_short": int((shortfall.sum(axis=1) > 1e-9).sum())},
         ),
     )

@@ -8,7 +8,7 @@ its constraints, so the plan's figures are the twin's, never a solver's objectiv
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import dimod
@@ -673,7 +673,6 @@ def plan_energy(
         msg = "EnergyConfig.linearisation_rounds must be >= 1"
         raise ValidationError(msg)
     _, schedule, info, woken, evaluation = best
-    detail = {**info.detail, "cells_woken_by_twin_check": woken}
     return Plan(
         objective="energy",
         solver=solver,
@@ -681,13 +680,6 @@ def plan_energy(
         interval_min=twin.scenario.interval_min,
         active=schedule,
         actions=schedule_actions(schedule, twin.cell_names, twin.scenario.interval_min, t0_min),
-        solve=SolveInfo(
-            status=info.status,
-            objective=info.objective,
-            bound=info.bound,
-            mip_gap=info.mip_gap,
-            iterations=info.iterations,
-            detail=detail,
-        ),
+        solve=replace(info, detail={**info.detail, "cells_woken_by_twin_check": woken}),
         expected=evaluation.kpis(),
     )

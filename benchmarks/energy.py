@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ranopt.cli.optimize import silence_highs_banner
+from ranopt.cli.optimize import kpi_fields, silence_highs_banner
 from ranopt.optimize.day_ahead import (
     DayAheadConfig,
     measure_confidence,
@@ -38,20 +38,7 @@ from ranopt.optimize.energy import (
     solve_greedy,
 )
 from ranopt.optimize.evaluate import EnergyConstraints
-from ranopt.optimize.plan import PlanKpis
 from ranopt.twin import build_twin, scenario_preset
-
-
-def kpi_dict(kpis: PlanKpis) -> dict[str, float | int]:
-    return {
-        "energy_kwh": round(kpis.energy_kwh, 2),
-        "always_on_energy_kwh": round(kpis.always_on_energy_kwh, 2),
-        "saving_pct": round(kpis.saving_pct, 2),
-        "served_ratio_min": round(kpis.served_ratio_min, 5),
-        "max_prb_load": round(kpis.max_prb_load, 4),
-        "ue_thp_p5_mbps_min": round(kpis.ue_thp_p5_mbps_min, 3),
-        "constraint_violations": kpis.constraint_violations,
-    }
 
 
 def log(msg: str) -> None:
@@ -119,7 +106,7 @@ def run_scenario(
             confidence = plan.confidence
         realised = score_on_realised(twin, plan.active, inputs, limits).kpis()
         result["solvers"][solver] = {
-            **kpi_dict(realised),
+            **kpi_fields(realised),
             "confidence": confidence,
             "plan_s": round(plan_s, 3),
             "status": str(plan.solve.status),
@@ -137,7 +124,7 @@ def run_scenario(
     )
     result["perfect_foresight"] = {
         "solver": perfect.solver,
-        **kpi_dict(perfect.expected),
+        **kpi_fields(perfect.expected),
         "plan_s": round(time.perf_counter() - started, 3),
     }
     if name == "default":

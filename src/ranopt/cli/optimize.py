@@ -94,7 +94,8 @@ def _confidence(
     return held / num_scenarios
 
 
-def _kpi_fields(kpis: PlanKpis) -> dict[str, float | int]:
+def kpi_fields(kpis: PlanKpis) -> dict[str, float | int]:
+    """Return a plan's measured figures, rounded as the JSON reports them."""
     return {
         "energy_kwh": round(kpis.energy_kwh, 3),
         "always_on_energy_kwh": round(kpis.always_on_energy_kwh, 3),
@@ -196,7 +197,7 @@ def optimize(
         "day": day,
         "objective": objective,
         "solver": solver,
-        **_kpi_fields(realised),
+        **kpi_fields(realised),
         "confidence": round(confidence, 4),
         "confidence_scenarios": scenarios,
         "planning_quantile": planning_quantile,
@@ -204,7 +205,7 @@ def optimize(
         "solver_status": str(plan.solve.status),
         "mip_gap": plan.solve.mip_gap,
         "solver_detail": plan.solve.detail,
-        "planned": _kpi_fields(plan.expected) if plan.expected else None,
+        "planned": kpi_fields(plan.expected) if plan.expected else None,
         "actions": [{"cell": a.cell, "t_min": a.t_min, "action": a.action} for a in plan.actions],
     }
     if as_json:

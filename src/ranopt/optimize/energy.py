@@ -619,9 +619,6 @@ def verify_and_repair(
     return enforce_switching_rules(fixed, limits.rules, ipd), woken
 
 
-SolverFn = Callable[[EnergyProblem], tuple[BoolArray, SolveInfo]]
-
-
 def plan_energy(
     twin: Twin,
     demand_mbps: FloatArray,

@@ -1,7 +1,6 @@
 """Scenario: a twin's full description (layout, layers, UE drop, traffic), fixed by its seed."""
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 from ranopt.errors import ValidationError
 from ranopt.twin.elements import Duplex, Layer, PowerModel
@@ -137,7 +136,6 @@ class Scenario:
         return 1440 // self.interval_min
 
 
-PresetName = Literal["default", "medium", "large", "hotspot"]
 PRESETS: dict[str, Scenario] = {
     "default": Scenario(name="default", num_sites=19, num_ues=2000),
     # The default layout with evening hotspots (mobility load balancing, issue 6): a quarter of

@@ -18,16 +18,17 @@ from ranopt.errors import ValidationError
 from ranopt.optimize.day_ahead import (
     DayAheadConfig,
     DayAheadInputs,
+    measure_confidence,
     plan_threshold,
     plan_with_solver,
     prepare_day_ahead,
     score_on_realised,
 )
-from ranopt.optimize.energy import ENERGY_SOLVERS, EnergyConfig, always_on_snapshots
-from ranopt.optimize.evaluate import EnergyConstraints, schedule_holds
+from ranopt.optimize.energy import ENERGY_SOLVERS, EnergyConfig
+from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.optimize.plan import Plan, PlanKpis
 from ranopt.optimize.slicing import SliceSla
-from ranopt.optimize.threshold import ThresholdRule, run_threshold
+from ranopt.optimize.threshold import ThresholdRule
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.model import Twin
 
@@ -78,20 +79,12 @@ def _confidence(
     ue_sigma: float,
 ) -> float:
     """Share of forecast scenarios in which the plan (or the closed-loop rule) keeps every limit."""
-    scenarios = inputs.forecast.sample(rng, num_scenarios)
     task = progress.add_task("confidence", total=num_scenarios)
-    held = 0
-    for scenario in scenarios:
-        demand = inputs.disaggregation.ue_demand(scenario, rng, ue_sigma)
-        if rule is None:
-            ok = schedule_holds(twin, demand, plan.active, limits)
-        else:
-            refs = always_on_snapshots(twin, demand)
-            run = run_threshold(twin, demand, rule, limits, refs)
-            ok = schedule_holds(twin, demand, run.schedule, limits)
-        held += int(ok)
-        progress.advance(task)
-    return held / num_scenarios
+    measured = measure_confidence(
+        twin, plan, inputs, limits, num_scenarios, rng, ue_sigma, rule,
+        on_scenario=lambda: progress.advance(task),
+    )  # fmt: skip
+    return measured.confidence if measured.confidence is not None else 0.0
 
 
 def kpi_fields(kpis: PlanKpis) -> dict[str, float | int]:

@@ -5,6 +5,7 @@ per-UE demand by the UEs' expected shares of their home cell, and the plan is re
 twin beside the always-on network. Never a score: a count of replays that held.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,21 +99,20 @@ def plan_confidence(
     limits: EnergyConstraints,
     rng: np.random.Generator | None = None,
     ue_sigma: float = 0.0,
+    on_scenario: Callable[[], None] | None = None,
 ) -> tuple[float, BoolArray]:
     """Replay a schedule ``[T, C]`` on each scenario ``[K, T, C]``; return the share that held.
 
     Also returns which scenarios held, ``[K]``. ``rng`` and ``ue_sigma`` vary the split of each
-    cell's demand over its UEs (``DemandDisaggregation.ue_demand``).
+    cell's demand over its UEs (``DemandDisaggregation.ue_demand``); ``on_scenario`` is called
+    after each scenario (a progress bar).
     """
-    held = np.array(
-        [
-            schedule_holds(
-                twin, disaggregation.ue_demand(scenario, rng, ue_sigma), schedule, limits
-            )
-            for scenario in scenarios
-        ],
-        dtype=bool,
-    )
+    held = np.zeros(len(scenarios), dtype=bool)
+    for k, scenario in enumerate(scenarios):
+        demand = disaggregation.ue_demand(scenario, rng, ue_sigma)
+        held[k] = schedule_holds(twin, demand, schedule, limits)
+        if on_scenario is not None:
+            on_scenario()
     return float(held.mean()) if held.size else 0.0, held
 
 

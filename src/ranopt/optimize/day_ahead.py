@@ -6,6 +6,7 @@ confidence over scenarios sampled from the forecast -> replay on the realised da
 the planner sees comes from day D itself.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,7 +26,12 @@ from ranopt.optimize.energy import (
     plan_energy,
     verify_and_repair,
 )
-from ranopt.optimize.evaluate import EnergyConstraints, ScheduleEvaluation, evaluate_schedule
+from ranopt.optimize.evaluate import (
+    EnergyConstraints,
+    ScheduleEvaluation,
+    evaluate_schedule,
+    schedule_holds,
+)
 from ranopt.optimize.plan import Plan, SolveInfo, SolveStatus
 from ranopt.optimize.switching import schedule_actions
 from ranopt.optimize.threshold import ThresholdRule, run_threshold, tune_threshold
@@ -105,13 +111,31 @@ def measure_confidence(
     num_scenarios: int,
     rng: np.random.Generator,
     ue_sigma: float = DayAheadConfig.ue_dispersion_sigma,
+    rule: ThresholdRule | None = None,
+    on_scenario: Callable[[], None] | None = None,
 ) -> Plan:
-    """Return the plan with its confidence measured over forecast scenarios."""
+    """Return the plan with its confidence measured over forecast scenarios.
+
+    With a threshold ``rule`` the rule itself runs in closed loop on each scenario (it reacts to
+    demand, so its schedule differs per scenario); otherwise the plan's schedule is replayed.
+    ``on_scenario`` is called after each scenario (a progress bar).
+    """
     scenarios = inputs.forecast.sample(rng, num_scenarios)
-    confidence, _ = plan_confidence(
-        twin, plan.active, scenarios, inputs.disaggregation, limits, rng, ue_sigma
-    )
-    return replace(plan, confidence=confidence)
+    if rule is None:
+        confidence, _ = plan_confidence(
+            twin, plan.active, scenarios, inputs.disaggregation, limits, rng, ue_sigma,
+            on_scenario,
+        )  # fmt: skip
+        return replace(plan, confidence=confidence)
+    held = 0
+    for scenario in scenarios:
+        demand = inputs.disaggregation.ue_demand(scenario, rng, ue_sigma)
+        references = always_on_snapshots(twin, demand)
+        schedule = run_threshold(twin, demand, rule, limits, references).schedule
+        held += int(schedule_holds(twin, demand, schedule, limits))
+        if on_scenario is not None:
+            on_scenario()
+    return replace(plan, confidence=held / num_scenarios)
 
 
 def score_on_realised(

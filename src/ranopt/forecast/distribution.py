@@ -7,7 +7,7 @@ import numpy as np
 
 from ranopt.errors import ValidationError
 from ranopt.forecast.arrays import BoolArray, FloatArray, as_quantile_levels, check_weekday
-from ranopt.forecast.residual import ResidualModel
+from ranopt.forecast.residual import ResidualSampler
 from ranopt.forecast.seasonal import SeasonalForecaster
 
 DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
@@ -16,27 +16,31 @@ FLOOR_TOLERANCE = 1e-9  # relative: exp(log(floor)) must count as "at the floor"
 
 @dataclass(frozen=True, eq=False)
 class Forecast:
-    """Demand forecast of one day, in the history's unit (e.g. Mbit/s).
+    """Demand forecast of one day (or of its rest, see ``nowcast``), in the history's unit.
+
+    Arrays span ``T`` intervals: the whole day from ``predict`` (e.g. Mbit/s per 15 min), the
+    intervals still ahead from ``nowcast``.
 
     Attributes
     ----------
     mean
-        ``[intervals_per_day, num_series]`` expected demand.
+        ``[T, num_series]`` expected demand.
     median
-        ``[intervals_per_day, num_series]`` median demand (the point forecast scored by WAPE).
+        ``[T, num_series]`` median demand (the point forecast scored by WAPE).
     quantile_levels
         Levels of ``quantiles``, strictly increasing in (0, 1).
     quantiles
-        ``[num_quantiles, intervals_per_day, num_series]`` marginal quantiles of demand.
+        ``[num_quantiles, T, num_series]`` marginal quantiles of demand.
     log_baseline
-        ``[intervals_per_day, num_series]`` seasonal baseline, natural log of demand.
+        ``[T, num_series]`` seasonal baseline, natural log of demand.
     residual
-        The log-ratio residual model that ``sample`` draws from.
+        The log-ratio residual model that ``sample`` draws from (a ``ResidualModel`` from
+        ``predict``, a conditional one from ``nowcast``).
     floor
         ``[num_series]`` demand floor; the model describes ``max(demand, floor)``, so values
         at or below it are reported as 0.
     active
-        ``[intervals_per_day, num_series]`` False where the history was zero on every day
+        ``[T, num_series]`` False where the history was zero on every day
         (forecast 0 there).
     """
 
@@ -45,12 +49,12 @@ class Forecast:
     quantile_levels: tuple[float, ...]
     quantiles: FloatArray
     log_baseline: FloatArray
-    residual: ResidualModel
+    residual: ResidualSampler
     floor: FloatArray
     active: BoolArray
 
     def sample(self, rng: np.random.Generator, num_scenarios: int) -> FloatArray:
-        """Draw demand scenarios for the day, ``[num_scenarios, intervals_per_day, num_series]``.
+        """Draw demand scenarios for the day, ``[num_scenarios, T, num_series]``.
 
         Each scenario shares one network-wide day level, one day level per series and an
         autocorrelated intra-day path, so whole days run high or low together as they do in

@@ -13,6 +13,7 @@ energy-saving plan holds; iid noise per interval would average away and understa
 """
 
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 from scipy.signal import lfilter
@@ -25,6 +26,14 @@ from ranopt.forecast.config import ForecastConfig
 STANDARD_GRID_SIZE = 400
 STANDARD_GRID_LEVELS = (np.arange(STANDARD_GRID_SIZE) + 0.5) / STANDARD_GRID_SIZE
 MAX_AR_COEFFICIENT = 0.99
+
+
+class ResidualSampler(Protocol):
+    """Anything that draws log-ratio residual paths, ``[num_scenarios, T, S]``, for a forecast."""
+
+    def sample(self, rng: np.random.Generator, num_scenarios: int) -> FloatArray:
+        """Draw ``num_scenarios`` residual paths from ``rng``."""
+        ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,12 +120,32 @@ class ResidualModel:
         # [T, S]
         intraday_sigma = self.intraday_scale[:, None] * self.sigma_intraday[None, :]
         log_ratio: FloatArray = common + series + intraday_sigma[None] * unit  # [K, T, S]
+        return self.from_gaussian(log_ratio, self.sigma_total)
+
+    def from_gaussian(self, gaussian: FloatArray, sigma: FloatArray) -> FloatArray:
+        """Map Gaussian-space residuals to the fitted marginal (the copula's forward transform).
+
+        ``sigma`` is ``sigma_total`` of the same intervals (broadcast against ``gaussian``); the
+        map is the identity without empirical quantiles.
+        """
         if self.standard_quantiles is None:
-            return log_ratio
-        sigma = self.sigma_total[None]
+            return gaussian
         safe_sigma = np.where(sigma > 0.0, sigma, 1.0)
-        marginal: FloatArray = sigma * self.standard_ppf(ndtr(log_ratio / safe_sigma))
+        marginal: FloatArray = sigma * self.standard_ppf(ndtr(gaussian / safe_sigma))
         return marginal
+
+    def to_gaussian(self, residual: FloatArray, sigma: FloatArray) -> FloatArray:
+        """Map residuals back to Gaussian space (inverse of ``from_gaussian``).
+
+        Values beyond the stored quantile grid are clamped to its ends (about +-3 sd), where the
+        forward map is flat too.
+        """
+        if self.standard_quantiles is None:
+            return residual
+        safe_sigma = np.where(sigma > 0.0, sigma, 1.0)
+        level = np.interp(residual / safe_sigma, self.standard_quantiles, STANDARD_GRID_LEVELS)
+        gaussian: FloatArray = sigma * ndtri(level)
+        return gaussian
 
 
 def _moderated_variance(per_series: FloatArray, num_days: int, prior_days: float) -> FloatArray:

@@ -580,6 +580,9 @@ class ReferenceCache:
         return self._cache[key]
 
 
+RuleEnforcer = Callable[[BoolArray], BoolArray]
+
+
 def verify_and_repair(
     twin: Twin,
     demand_sets: list[FloatArray],
@@ -587,19 +590,26 @@ def verify_and_repair(
     limits: EnergyConstraints,
     references: ReferenceCache,
     max_rounds: int,
+    enforce: RuleEnforcer | None = None,
 ) -> tuple[BoolArray, int]:
     """Replay the schedule in the twin and wake cells until every interval keeps its limits.
 
     ``demand_sets`` holds one or more demand arrays ``[T, U]`` (the planning demand, or demand
     scenarios for a robust plan); the schedule must hold on each. Returns the repaired schedule
     and the number of cells woken. Waking only adds capacity; the switching rules are
-    re-applied after each round (which may wake more).
+    re-applied after each round (which may wake more). ``enforce`` replaces the rules of a
+    whole-day schedule (a rolling window needs the day's executed intervals before it).
     """
     fixed = schedule.copy()
     woken = 0
     ipd = twin.scenario.intervals_per_day
+    if enforce is None:
+
+        def enforce(active: BoolArray) -> BoolArray:
+            return enforce_switching_rules(active, limits.rules, ipd)
+
     for _ in range(max_rounds):
-        fixed = enforce_switching_rules(fixed, limits.rules, ipd)
+        fixed = enforce(fixed)
         changed = False
         for t in np.flatnonzero(~fixed.all(axis=1)):
             for index, demand in enumerate(demand_sets):
@@ -616,7 +626,7 @@ def verify_and_repair(
         if not changed:
             break
     # the last round's wake-ups may have split sleep runs: the rules only ever wake cells
-    return enforce_switching_rules(fixed, limits.rules, ipd), woken
+    return enforce(fixed), woken
 
 
 def plan_energy(

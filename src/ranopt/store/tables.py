@@ -336,3 +336,70 @@ class Alert(Base):
     severity: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
+
+
+class NetworkLoop(Base):
+    """A network's closed loop: its settings, where its clock stands, and its live state."""
+
+    __tablename__ = "network_loops"
+
+    network_id: Mapped[int] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    auto_apply: Mapped[bool] = mapped_column(Boolean)
+    confidence_threshold: Mapped[float] = mapped_column(Float)
+    solver: Mapped[str] = mapped_column(String(20))
+    horizon_intervals: Mapped[int] = mapped_column(Integer)
+    next_interval: Mapped[int] = mapped_column(Integer)  # loop clock: next interval to run
+    live: Mapped[dict[str, Any] | None] = mapped_column(JsonType)  # newest interval's state
+    updated_s: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoopInterval(Base):
+    """One interval of a network's loop, beside its always-on counterfactual in the twin."""
+
+    __tablename__ = "loop_intervals"
+    __table_args__ = (UniqueConstraint("network_id", "interval"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    interval: Mapped[int] = mapped_column(Integer)  # since the loop's epoch
+    phase: Mapped[str] = mapped_column(String(10))  # "history" (before the loop) or "loop"
+    offered_mbps: Mapped[float] = mapped_column(Float)
+    served_mbps: Mapped[float | None] = mapped_column(Float)
+    power_w: Mapped[float | None] = mapped_column(Float)
+    always_on_served_mbps: Mapped[float | None] = mapped_column(Float)
+    always_on_power_w: Mapped[float | None] = mapped_column(Float)
+    violations: Mapped[int] = mapped_column(Integer)
+    switching_breaks: Mapped[int] = mapped_column(Integer)
+    home_demand_mbps: Mapped[list[float]] = mapped_column(JsonType)  # [C] by home cell
+    asleep: Mapped[list[int]] = mapped_column(JsonType)  # cell indices asleep
+    failed: Mapped[list[int]] = mapped_column(JsonType)  # cell indices failed
+    tick_s: Mapped[float | None] = mapped_column(Float)  # wall time the loop spent on it
+
+
+class CellFault(Base):
+    """A cell failure injected in the twin, and how the loop detected and compensated it."""
+
+    __tablename__ = "cell_faults"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    cell_index: Mapped[int] = mapped_column(Integer)
+    cell_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # requested, active, compensated, cleared
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[float] = mapped_column(Float)  # wall clock, epoch seconds
+    fault_interval: Mapped[int | None] = mapped_column(Integer)
+    first_telemetry_at: Mapped[float | None] = mapped_column(Float)
+    detected_at: Mapped[float | None] = mapped_column(Float)
+    compensated_at: Mapped[float | None] = mapped_column(Float)
+    compensated_interval: Mapped[int | None] = mapped_column(Integer)
+    compensation_run_id: Mapped[int | None] = mapped_column(Integer)
+    lost_mbit: Mapped[float | None] = mapped_column(Float)  # traffic not served meanwhile
+    recovered_ratio: Mapped[float | None] = mapped_column(Float)
+    cleared_at: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,184 @@
+"""Rolling-horizon energy planning: every interval, re-plan the next hour from the newest data.
+
+Model predictive control: the closed loop observes interval ``k``, plans the window
+``[k+1, k+H]`` on a forecast conditioned on today's observations, applies it, and re-plans
+at the next interval. The day's executed schedule constrains the window: a cell inside its
+minimum sleep time stays asleep, a cell that has used its daily sleep cycles does not start
+another, and held cells (around a failed cell) stay awake. The window keeps the switching
+rules together with the executed intervals before it, not on its own.
+"""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from ranopt.errors import ValidationError
+from ranopt.optimize.energy import (
+    EnergyConfig,
+    ReferenceCache,
+    RuleEnforcer,
+    plan_energy,
+    verify_and_repair,
+)
+from ranopt.optimize.evaluate import EnergyConstraints, evaluate_schedule
+from ranopt.optimize.plan import Action, Plan
+from ranopt.optimize.switching import SwitchingRules, enforce_switching_rules, schedule_actions
+from ranopt.twin.model import Twin
+from ranopt.twin.units import FloatArray
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class WindowPins:
+    """What the executed day fixes in the next window."""
+
+    forced_asleep: BoolArray  # [H, C] cells still inside their minimum sleep time
+    may_start_sleep: BoolArray  # [C] awake cells allowed to start a sleep run in the window
+
+
+def trailing_sleep(executed: BoolArray) -> IntArray:
+    """Return each cell's sleep run length at the end of ``executed`` ``[k, C]`` (0: awake)."""
+    num_cells = executed.shape[1]
+    run = np.zeros(num_cells, dtype=np.int64)
+    open_run = np.ones(num_cells, dtype=bool)
+    for row in executed[::-1]:
+        open_run &= ~row
+        if not open_run.any():
+            break
+        run += open_run
+    return run
+
+
+def sleep_cycles(executed: BoolArray) -> IntArray:
+    """Return the number of sleep runs each cell started in ``executed`` ``[k, C]``."""
+    if executed.shape[0] == 0:
+        return np.zeros(executed.shape[1], dtype=np.int64)
+    asleep = ~executed
+    starts = asleep[1:] & ~asleep[:-1]
+    return np.asarray(asleep[0].astype(np.int64) + starts.sum(axis=0), dtype=np.int64)
+
+
+def window_pins(
+    executed: BoolArray, horizon: int, rules: SwitchingRules, held_on: BoolArray
+) -> WindowPins:
+    """Pins of the window after today's executed intervals ``[k, C]``; ``held_on`` ``[C]``."""
+    if horizon < 1:
+        msg = f"horizon must be >= 1 interval, got {horizon}"
+        raise ValidationError(msg)
+    num_cells = held_on.shape[0]
+    if executed.ndim != 2 or executed.shape[1] != num_cells:
+        msg = f"executed must have shape (k, {num_cells}), got {executed.shape}"
+        raise ValidationError(msg)
+    run = trailing_sleep(executed)
+    remaining = np.where(run > 0, np.maximum(rules.min_sleep_intervals - run, 0), 0)
+    forced = (np.arange(horizon)[:, None] < remaining[None, :]) & ~held_on[None, :]
+    may_start = (sleep_cycles(executed) < rules.max_cycles_per_day) & ~held_on
+    return WindowPins(forced_asleep=forced, may_start_sleep=may_start)
+
+
+def window_enforcer(
+    executed: BoolArray, rules: SwitchingRules, intervals_per_day: int
+) -> RuleEnforcer:
+    """Switching rules for a window that follows today's executed intervals ``[k, C]``.
+
+    The rules are applied to the day so far plus the window; only the window's part is
+    returned (the past cannot change). A window's sleep run must fit its minimum length
+    inside the window, so a cell starts sleeping only when it can sleep long enough.
+    """
+    done = executed.shape[0]
+
+    def enforce(window: BoolArray) -> BoolArray:
+        full = np.vstack([executed, window])
+        return enforce_switching_rules(full, rules, intervals_per_day)[done:]
+
+    return enforce
+
+
+def apply_pins(schedule: BoolArray, pins: WindowPins, asleep_now: BoolArray) -> BoolArray:
+    """Return the window ``[H, C]`` with the executed day's pins imposed."""
+    pinned = schedule.copy()
+    blocked = ~pins.may_start_sleep & ~asleep_now
+    pinned[:, blocked] = True
+    pinned[pins.forced_asleep] = False
+    return pinned
+
+
+def window_actions(
+    previous: BoolArray,
+    window: BoolArray,
+    cell_names: tuple[str, ...],
+    interval_min: int,
+    t0_min: int,
+) -> tuple[Action, ...]:
+    """Sleep and wake actions of the window relative to the state in force before it."""
+    stacked = np.vstack([previous[None, :], window])
+    actions = schedule_actions(stacked, cell_names, interval_min, t0_min - interval_min)
+    return tuple(a for a in actions if a.t_min >= t0_min)
+
+
+def count_switching_breaks(executed: BoolArray, state: BoolArray, rules: SwitchingRules) -> int:
+    """Rule breaks of going from today's executed intervals ``[k, C]`` to ``state`` ``[C]``.
+
+    A cell woken before its minimum sleep time, or starting a sleep run beyond the day's
+    cycle limit, is one break each (safety wakes and manual plans can cause them).
+    """
+    if executed.shape[0] == 0:
+        return 0
+    run = trailing_sleep(executed)
+    early_wake = (run > 0) & (run < rules.min_sleep_intervals) & state
+    starts = executed[-1] & ~state
+    over_cycles = starts & (sleep_cycles(executed) >= rules.max_cycles_per_day)
+    return int(early_wake.sum() + over_cycles.sum())
+
+
+def plan_window(
+    twin: Twin,
+    demand_mbps: FloatArray,
+    robust_demands: list[FloatArray],
+    solver: str,
+    executed: BoolArray,
+    pins: WindowPins,
+    *,
+    limits: EnergyConstraints,
+    config: EnergyConfig,
+    rng: np.random.Generator,
+    t0_min: int,
+) -> Plan:
+    """Plan the window ``demand_mbps`` ``[H, U]`` after today's executed intervals ``[k, C]``.
+
+    The solver plans the window; the pins are imposed; the window is then replayed in the twin
+    on the planning demand and on every ``robust_demands`` scenario, waking cells where a
+    constraint breaks (the scenario approach), with the rules checked across the day.
+    """
+    plan = plan_energy(
+        twin, demand_mbps, solver, limits=limits, config=config, rng=rng, t0_min=t0_min
+    )
+    num_cells = twin.num_cells
+    previous = executed[-1] if executed.shape[0] else np.ones(num_cells, dtype=bool)
+    schedule = apply_pins(plan.active, pins, ~previous)
+    demand_sets = [demand_mbps, *robust_demands]
+    enforce = window_enforcer(executed, limits.rules, twin.scenario.intervals_per_day)
+    schedule, woken = verify_and_repair(
+        twin, demand_sets, schedule, limits, ReferenceCache(twin, demand_sets),
+        config.repair_rounds, enforce,
+    )  # fmt: skip
+    evaluation = evaluate_schedule(twin, demand_mbps, schedule, limits)
+    # the window's rules hold with the executed day before it (window_enforcer); its own
+    # count would see a continued sleep run as too short
+    evaluation = replace(evaluation, rule_violations=0)
+    return replace(
+        plan,
+        active=schedule,
+        actions=window_actions(
+            previous, schedule, twin.cell_names, twin.scenario.interval_min, t0_min
+        ),
+        expected=evaluation.kpis(),
+        solve=replace(
+            plan.solve,
+            detail={**plan.solve.detail, "robust_scenarios": len(robust_demands),
+                    "cells_woken_by_scenarios": woken},
+        ),
+    )  # fmt: skip

@@ -1,0 +1,707 @@
+"""The closed loop of one network, one interval per ``step``: observe, detect, plan, apply.
+
+Each step runs interval ``k`` of the network's twin (the telemetry source and actuator of the
+embedded default) with the cell state the applied plans give it, beside the always-on
+counterfactual on the same demand; stores the cells' counters and the interval's figures;
+judges from the counters whether a cell failed and, if so, compensates it; then re-plans the
+next window ``[k+1, k+H]`` on the forecast conditioned on today's observations, measures the
+plan's confidence in the twin, and applies it when auto-apply is on and the confidence reaches
+the network's threshold. A plan below it waits for a ``network_admin``.
+
+Forecasts are fitted from the store (the home-cell demand of the previous 14 days), so the
+loop resumes after a restart from what it stored. Before its first day the loop writes 14
+days of always-on history, the network as it ran before ranopt.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ranopt.errors import ValidationError
+from ranopt.forecast import Forecast, ForecastConfig, fit_forecaster, nowcast, predict
+from ranopt.ingest.export import DEFAULT_EPOCH
+from ranopt.optimize.compensate import CompensationResult, plan_compensation, recovered_ratio
+from ranopt.optimize.confidence import (
+    DemandDisaggregation,
+    cell_demand,
+    home_cells,
+    perturbed_demands,
+    plan_confidence,
+)
+from ranopt.optimize.energy import EnergyConfig
+from ranopt.optimize.evaluate import EnergyConstraints, check_snapshot
+from ranopt.optimize.outage import OutageFinding, detect_outages, neighbour_lists
+from ranopt.optimize.plan import Plan
+from ranopt.optimize.rolling import count_switching_breaks, plan_window, window_pins
+from ranopt.store import loops, runs
+from ranopt.store import repository as repo
+from ranopt.store.engine import Store
+from ranopt.store.loops import LoopIntervalRow, LoopSettings
+from ranopt.store.samples import SampleBatch
+from ranopt.store.tables import Cell, LoopInterval, OptimizationRun
+from ranopt.twin.fault import with_failed_cells
+from ranopt.twin.model import Twin
+from ranopt.twin.simulate import collect_kpis
+from ranopt.twin.snapshot import CellState, Snapshot, evaluate_snapshot
+from ranopt.twin.traffic import day_rng, expected_demand_mbps, realised_demand_mbps
+from ranopt.twin.units import FloatArray, group_sum
+
+BoolArray = npt.NDArray[np.bool_]
+logger = logging.getLogger("ranopt.service.loop")
+
+LOOP_ACTOR = "ranopt:loop"
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """How the loop forecasts and measures (the network's own settings are in the store)."""
+
+    history_days: int = 14
+    planning_quantile: float = 0.9  # per-cell forecast quantile a window plan must carry
+    robust_scenarios: int = 8  # forecast scenarios each window plan is repaired on
+    confidence_scenarios: int = 32  # other scenarios its confidence is measured on
+    ue_dispersion_sigma: float = 0.3  # per-UE spread inside a cell (DayAheadConfig's)
+    compensation_scenarios: int = 16  # demand perturbations a compensation is checked on
+    compensation_sigma: float = 0.1  # their per-cell spread within the next interval
+    limits: EnergyConstraints = field(default_factory=EnergyConstraints)
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
+    epoch: datetime = DEFAULT_EPOCH  # wall-clock start of loop interval 0 (a Monday)
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What one step did (for the runner's metrics and the tests)."""
+
+    interval: int
+    phase: str
+    energy_kwh: float = 0.0
+    always_on_energy_kwh: float = 0.0
+    violations: int = 0
+    switching_breaks: int = 0
+    plan_run_id: int | None = None
+    plan_confidence: float | None = None
+    plan_applied: bool = False
+    compensations: tuple[int, ...] = ()  # fault ids compensated in this step
+
+
+@dataclass
+class _Compensation:
+    fault_id: int
+    cell: int
+    woken: BoolArray  # [C] cells the compensation woke and holds awake
+    cio_db: FloatArray  # [C]
+
+
+class NetworkLoop:
+    """One network's closed loop over its twin; ``step`` runs one interval."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tenant_id: int,
+        network_id: int,
+        twin: Twin,
+        seed: int,
+        config: LoopConfig | None = None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self.network_id = network_id
+        self.twin = twin
+        self.seed = seed
+        self.config = config or LoopConfig()
+        self.clock = clock
+        self.ipd = twin.scenario.intervals_per_day
+        self.interval_s = twin.scenario.interval_min * 60
+        self.home = home_cells(twin)
+        self.neighbours = neighbour_lists(twin)
+        self._cell_ids = self._load_cell_ids()
+        self._day_demand: dict[int, FloatArray] = {}
+        self._disaggregation: dict[int, DemandDisaggregation] = {}
+        self._forecasts: dict[int, Forecast] = {}
+        self._applied: dict[int, BoolArray] = {}  # interval -> on/sleep mask in force
+        self._executed: dict[int, list[BoolArray]] = {}  # day -> masks run so far
+        self._observed: dict[int, list[FloatArray]] = {}  # day -> home-cell demand so far
+        self._known_failed: dict[int, int] = {}  # cell -> fault id, once detected
+        self._compensations: dict[int, _Compensation] = {}  # fault id -> its held state
+        self._previous_served: FloatArray | None = None
+        self._last_decision_id = 0
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _load_cell_ids(self) -> npt.NDArray[np.int64]:
+        with self.store.transaction() as session:
+            rows = session.execute(
+                select(Cell.name, Cell.id).where(
+                    Cell.tenant_id == self.tenant_id, Cell.network_id == self.network_id
+                )
+            ).all()
+        by_name = {name: cell_id for name, cell_id in rows}
+        missing = [n for n in self.twin.cell_names if n not in by_name]
+        if missing:
+            msg = f"network {self.network_id} lacks the twin's cells {missing[:3]}"
+            raise ValidationError(msg)
+        return np.array([by_name[n] for n in self.twin.cell_names], dtype=np.int64)
+
+    @property
+    def history_intervals(self) -> int:
+        """Intervals of always-on history written before the loop's first day."""
+        return self.config.history_days * self.ipd
+
+    def settings(self) -> LoopSettings:
+        """Return the network's loop settings as stored now."""
+        with self.store.transaction() as session:
+            return loops.loop_settings(
+                session, tenant_id=self.tenant_id, network_id=self.network_id
+            )
+
+    # -- the twin as telemetry source --------------------------------------------------------
+
+    def day_demand(self, day: int) -> FloatArray:
+        """Realised UE demand of a day ``[T, U]`` (the twin's truth; kept for two days)."""
+        if day not in self._day_demand:
+            self._day_demand = {d: v for d, v in self._day_demand.items() if d >= day - 1}
+            self._day_demand[day] = realised_demand_mbps(
+                self.twin.traffic, day, day_rng(self.seed, day)
+            )
+        return self._day_demand[day]
+
+    def disaggregation(self, day: int) -> DemandDisaggregation:
+        """UE shares of home-cell demand on ``day`` (from the seasonal mean, not the truth)."""
+        if day not in self._disaggregation:
+            self._disaggregation = {d: v for d, v in self._disaggregation.items() if d >= day}
+            self._disaggregation[day] = DemandDisaggregation.from_expected(
+                expected_demand_mbps(self.twin.traffic, day), self.home, self.twin.num_cells
+            )
+        return self._disaggregation[day]
+
+    def _home_demand(self, ue_demand: FloatArray) -> FloatArray:
+        return np.asarray(
+            cell_demand(ue_demand[None, :], self.home, self.twin.num_cells)[0], dtype=np.float64
+        )
+
+    # -- history -----------------------------------------------------------------------------
+
+    def _write_history(self, session: Session, first: int) -> int:
+        """Write the always-on history intervals from ``first``; return the next interval."""
+        for k in range(first, self.history_intervals):
+            day, t = divmod(k, self.ipd)
+            home = self._home_demand(self.day_demand(day)[t])
+            row = LoopIntervalRow(
+                interval=k, phase="history", offered_mbps=float(home.sum()), served_mbps=None,
+                power_w=None, always_on_served_mbps=None, always_on_power_w=None, violations=0,
+                switching_breaks=0, home_demand_mbps=[round(float(v), 6) for v in home],
+                asleep=[], failed=[], tick_s=None,
+            )  # fmt: skip
+            loops.record_interval(
+                session, tenant_id=self.tenant_id, network_id=self.network_id, row=row,
+                live=None, now_s=int(self.clock()),
+            )  # fmt: skip
+        return self.history_intervals
+
+    def forecast(self, day: int) -> Forecast:
+        """Day ``day``'s forecast, fitted on the stored home-cell demand of the days before."""
+        if day not in self._forecasts:
+            days = self.config.history_days
+            with self.store.transaction() as session:
+                rows = loops.intervals(
+                    session, tenant_id=self.tenant_id, network_id=self.network_id,
+                    first=(day - days) * self.ipd, stop=day * self.ipd,
+                )  # fmt: skip
+            if len(rows) != days * self.ipd:
+                msg = f"day {day}: {len(rows)} stored intervals, need {days * self.ipd}"
+                raise ValidationError(msg)
+            history = np.array([r.home_demand_mbps for r in rows]).reshape(days, self.ipd, -1)
+            model = fit_forecaster(history, np.arange(day - days, day) % 7, ForecastConfig())
+            levels = tuple(sorted({0.05, 0.5, self.config.planning_quantile, 0.95}))
+            self._forecasts = {d: f for d, f in self._forecasts.items() if d >= day - 1}
+            self._forecasts[day] = predict(model, weekday=day % 7, quantiles=levels)
+        return self._forecasts[day]
+
+    def _restore_day(self, day: int, upto: int) -> None:
+        """Reload today's executed masks and observations after a restart."""
+        if day in self._executed:
+            return
+        with self.store.transaction() as session:
+            rows = loops.intervals(
+                session, tenant_id=self.tenant_id, network_id=self.network_id,
+                first=day * self.ipd, stop=upto,
+            )  # fmt: skip
+        masks, observed = [], []
+        for r in rows:
+            mask = np.ones(self.twin.num_cells, dtype=bool)
+            mask[r.asleep] = False
+            masks.append(mask)
+            observed.append(np.array(r.home_demand_mbps))
+        self._executed = {day: masks}
+        self._observed = {day: observed}
+
+    # -- faults and decisions from the store -------------------------------------------------
+
+    def _sync_faults(self, session: Session, k: int) -> tuple[frozenset[int], list[int]]:
+        """Activate requested faults at ``k``; return failed cells and newly failed fault ids."""
+        failed: set[int] = set()
+        started: list[int] = []
+        open_ids = set()
+        for f in loops.faults(
+            session, tenant_id=self.tenant_id, network_id=self.network_id, open_only=True
+        ):
+            open_ids.add(f.id)
+            if f.status == "requested":
+                loops.update_fault(
+                    session, tenant_id=self.tenant_id, fault_id=f.id, status="active",
+                    fault_interval=k,
+                )  # fmt: skip
+                started.append(f.id)
+            failed.add(f.cell_index)
+        # repaired cells: forget their detection and release the cells held for them
+        for fault_id in [i for i in self._compensations if i not in open_ids]:
+            del self._compensations[fault_id]
+        self._known_failed = {c: i for c, i in self._known_failed.items() if i in open_ids}
+        return frozenset(failed), started
+
+    def _load_decisions(self, session: Session, k: int) -> None:
+        """Apply plans a person approved since the last step (their intervals from ``k``)."""
+        rows = session.scalars(
+            select(OptimizationRun).where(
+                OptimizationRun.tenant_id == self.tenant_id,
+                OptimizationRun.network_id == self.network_id,
+                OptimizationRun.status == "applied",
+                OptimizationRun.id > self._last_decision_id,
+            )
+        ).all()
+        for row in rows:
+            self._last_decision_id = max(self._last_decision_id, row.id)
+            window = (row.plan or {}).get("window")
+            if row.decided_by == LOOP_ACTOR or not window:
+                continue
+            for i, asleep in enumerate(window["asleep"]):
+                interval = int(window["first_interval"]) + i
+                if interval >= k:
+                    mask = np.ones(self.twin.num_cells, dtype=bool)
+                    mask[asleep] = False
+                    self._applied[interval] = mask
+
+    def _state_in_force(self, k: int, failed: frozenset[int]) -> CellState:
+        """Return the on/sleep mask and CIO the actuator runs in interval ``k``."""
+        active = self._applied.get(k, np.ones(self.twin.num_cells, dtype=bool)).copy()
+        cio = np.zeros(self.twin.num_cells)
+        for comp in self._compensations.values():
+            active |= comp.woken
+            cio = np.maximum(cio, comp.cio_db)
+        active[list(failed)] = False
+        return CellState(active=active, cio_db=cio)
+
+    # -- one interval ------------------------------------------------------------------------
+
+    def step(self) -> StepReport:
+        """Run the next interval (or, on a new network, write the history first)."""
+        started = self.clock()
+        settings = self.settings()
+        k = settings.next_interval
+        if k < self.history_intervals:
+            with self.store.transaction() as session:
+                self._write_history(session, k)
+            return StepReport(interval=self.history_intervals - 1, phase="history")
+        day, t = divmod(k, self.ipd)
+        self._restore_day(day, k)
+        with self.store.transaction() as session:
+            failed, started_faults = self._sync_faults(session, k)
+            self._load_decisions(session, k)
+        phys = with_failed_cells(self.twin, failed)
+        state = self._state_in_force(k, failed)
+        demand = self.day_demand(day)[t]
+        snap = evaluate_snapshot(phys, state, demand)
+        reference_state = CellState.all_on(self.twin.num_cells)
+        reference_state.active[list(failed)] = False
+        reference = evaluate_snapshot(phys, reference_state, demand)
+        check = check_snapshot(snap, reference, self.config.limits)
+        executed = self._executed.setdefault(day, [])
+        # a failed cell is neither asleep nor woken by a plan: its schedule entry stays "on"
+        scheduled = state.active | self._mask(failed)
+        breaks = count_switching_breaks(
+            np.array(executed, dtype=bool).reshape(-1, self.twin.num_cells), scheduled,
+            self.config.limits.rules,
+        )  # fmt: skip
+        home = self._home_demand(demand)
+        served_cell = group_sum(
+            snap.serving_cell[snap.serving_cell >= 0],
+            snap.served_mbps[snap.serving_cell >= 0],
+            self.twin.num_cells,
+        )
+        reported = np.ones(self.twin.num_cells, dtype=bool)
+        reported[list(failed)] = False
+        live = self._live(k, snap, reference, state, failed)
+        row = LoopIntervalRow(
+            interval=k, phase="loop", offered_mbps=float(demand.sum()),
+            served_mbps=float(snap.served_mbps.sum()), power_w=float(snap.power_w.sum()),
+            always_on_served_mbps=float(reference.served_mbps.sum()),
+            always_on_power_w=float(reference.power_w.sum()),
+            violations=len(check.violations), switching_breaks=breaks,
+            home_demand_mbps=[round(float(v), 6) for v in home],
+            asleep=[int(c) for c in np.flatnonzero(~state.active) if c not in failed],
+            failed=sorted(failed), tick_s=None,
+        )  # fmt: skip
+        with self.store.transaction() as session:
+            self._write_counters(session, k, snap, reported)
+            loops.record_interval(
+                session, tenant_id=self.tenant_id, network_id=self.network_id, row=row,
+                live=live, now_s=int(self.clock()),
+            )  # fmt: skip
+            telemetry_at = self.clock()
+            for fault_id in started_faults:
+                loops.update_fault(
+                    session, tenant_id=self.tenant_id, fault_id=fault_id,
+                    first_telemetry_at=telemetry_at,
+                )  # fmt: skip
+        executed.append(scheduled)
+        self._observed.setdefault(day, []).append(home)
+        previous = self._previous_served
+        self._previous_served = served_cell
+        compensated = (
+            []
+            if previous is None
+            else self._detect(k, reported, served_cell, previous, failed, state, snap, demand)
+        )
+        plan_run, confidence, applied = self._plan_next(settings, k, failed)
+        energy_h = self.interval_s / 3600.0 / 1000.0
+        report = StepReport(
+            interval=k, phase="loop", energy_kwh=row.power_w * energy_h if row.power_w else 0.0,
+            always_on_energy_kwh=(row.always_on_power_w or 0.0) * energy_h,
+            violations=row.violations, switching_breaks=breaks, plan_run_id=plan_run,
+            plan_confidence=confidence, plan_applied=applied, compensations=tuple(compensated),
+        )  # fmt: skip
+        with self.store.transaction() as session:
+            session.execute(
+                update(LoopInterval)
+                .where(LoopInterval.network_id == self.network_id, LoopInterval.interval == k)
+                .values(tick_s=self.clock() - started)
+            )
+        self._forget_before(k)
+        return report
+
+    def _detect(
+        self,
+        k: int,
+        reported: BoolArray,
+        served_cell: FloatArray,
+        previous: FloatArray,
+        failed: frozenset[int],
+        state: CellState,
+        snap: Snapshot,
+        demand: FloatArray,
+    ) -> list[int]:
+        """Judge outages from interval ``k``'s counters; compensate new ones; return fault ids."""
+        compensated: list[int] = []
+        findings = detect_outages(reported, state.active, served_cell, previous, self.neighbours)
+        for finding in findings:
+            if finding.cell not in self._known_failed:
+                done = self._compensate(k, finding, failed, state, snap, demand)
+                if done is not None:
+                    compensated.append(done)
+        return compensated
+
+    def _mask(self, cells: frozenset[int] | set[int]) -> BoolArray:
+        mask = np.zeros(self.twin.num_cells, dtype=bool)
+        mask[sorted(cells)] = True
+        return mask
+
+    def _forget_before(self, k: int) -> None:
+        self._applied = {i: m for i, m in self._applied.items() if i > k}
+
+    def _live(
+        self,
+        k: int,
+        snap: Snapshot,
+        reference: Snapshot,
+        state: CellState,
+        failed: frozenset[int],
+    ) -> dict[str, Any]:
+        day, t = divmod(k, self.ipd)
+        cells = []
+        for c, name in enumerate(self.twin.cell_names):
+            status = "failed" if c in failed else ("active" if state.active[c] else "asleep")
+            cells.append(
+                {
+                    "id": int(self._cell_ids[c]),
+                    "name": name,
+                    "prb_load": round(float(snap.prb_load[c]) if status == "active" else 0.0, 4),
+                    "state": status,
+                    "cio_db": float(state.cio_db[c]),
+                }
+            )
+        return {
+            "network_id": self.network_id,
+            "interval": k,
+            "sim_min": k * self.twin.scenario.interval_min,
+            "day": day,
+            "minute_of_day": t * self.twin.scenario.interval_min,
+            "interval_min": self.twin.scenario.interval_min,
+            "offered_mbps": float(snap.demand_mbps.sum()),
+            "served_mbps": float(snap.served_mbps.sum()),
+            "power_w": float(snap.power_w.sum()),
+            "always_on_power_w": float(reference.power_w.sum()),
+            "cells": cells,
+        }
+
+    def _write_counters(
+        self, session: Session, k: int, snap: Snapshot, reported: BoolArray
+    ) -> None:
+        """Store the reporting cells' TS 28.552 counters of interval ``k``."""
+        kpis = collect_kpis([snap], self.twin.scenario.interval_min)
+        num_prb = self.twin.arrays.num_prb.astype(np.float64)
+        cells = np.flatnonzero(reported)
+        values = {
+            "prb_used_dl": kpis.prb_load[0] * num_prb,
+            "prb_avail_dl": kpis.active[0].astype(np.float64) * num_prb,
+            "prb_tot_dl_pct": 100.0 * kpis.prb_load[0],
+            "ue_thp_dl_mbps": kpis.ue_thp_mbps[0],
+            "rrc_conn_mean": kpis.num_ues[0].astype(np.float64),
+            "pee_avg_power_w": kpis.power_w[0],
+            "pee_energy_kwh": kpis.energy_kwh[0],
+            "dl_volume_mbit": kpis.served_mbps[0] * self.interval_s,
+            "offered_dl_volume_mbit": kpis.offered_mbps[0] * self.interval_s,
+        }
+        start_s = int(self.config.epoch.timestamp()) + k * self.interval_s
+        batch = SampleBatch(
+            cell_id=self._cell_ids[cells],
+            interval_start_s=np.full(cells.size, start_s, dtype=np.int64),
+            values={name: np.asarray(v, dtype=np.float64)[cells] for name, v in values.items()},
+            suspect=np.zeros(cells.size, dtype=bool),
+        )
+        repo.upsert_samples(
+            session, tenant_id=self.tenant_id, network_id=self.network_id, batch=batch
+        )
+
+    # -- compensation ------------------------------------------------------------------------
+
+    def _compensate(
+        self,
+        k: int,
+        finding: OutageFinding,
+        failed: frozenset[int],
+        state: CellState,
+        snap: Snapshot,
+        demand: FloatArray,
+    ) -> int | None:
+        """Plan, verify and (above the threshold) apply a compensation; return the fault id."""
+        detected_at = self.clock()
+        settings = self.settings()
+        with self.store.transaction() as session:
+            open_faults = loops.faults(
+                session, tenant_id=self.tenant_id, network_id=self.network_id, open_only=True
+            )
+        fault = next((f for f in open_faults if f.cell_index == finding.cell), None)
+        if fault is None:  # a cell went quiet with no fault injected: alert only
+            with self.store.transaction() as session:
+                runs.add_alert(
+                    session, tenant_id=self.tenant_id, network_id=self.network_id,
+                    severity="critical", kind="cell_outage",
+                    message=f"{self.twin.cell_names[finding.cell]}: {finding.reason}, "
+                    "no fault record", now_s=int(detected_at),
+                )  # fmt: skip
+            self._known_failed[finding.cell] = 0
+            return None
+        self._known_failed[finding.cell] = fault.id
+        others = with_failed_cells(self.twin, failed - {finding.cell})
+        day = k // self.ipd
+        # the demand the loop sees: this interval's home-cell demand spread over UEs
+        estimate = self.disaggregation(day).ue_demand(self._observed[day][-1][None, :])[0]
+        with_cell = state.active | self._mask({finding.cell})
+        result = plan_compensation(
+            others, estimate, finding.cell, active=with_cell, cio_db=state.cio_db
+        )
+        prior = CellState(active=with_cell, cio_db=state.cio_db)
+        confidence = self._compensation_confidence(others, result, estimate, prior)
+        # traffic lost in the fault's interval: the same state without the failure, minus it
+        unfailed = evaluate_snapshot(others, state.with_active(with_cell), demand)
+        lost = float(unfailed.served_mbps.sum() - snap.served_mbps.sum()) * self.interval_s
+        woken = result.state.active & ~state.active
+        woken[finding.cell] = False
+        plan_json = _plan_json(result.plan, confidence, self.twin, k + 1)
+        plan_json["compensation"] = {
+            "failed_cell": self.twin.cell_names[finding.cell],
+            "reason": finding.reason,
+            "recovered_ratio": result.recovered_ratio(result.after),
+            "unaided_ratio": result.recovered_ratio(result.unaided),
+        }
+        apply = settings.auto_apply and confidence >= settings.confidence_threshold
+        with self.store.transaction() as session:
+            runs.add_alert(
+                session, tenant_id=self.tenant_id, network_id=self.network_id,
+                severity="critical", kind="cell_outage",
+                message=(
+                    f"{fault.cell_name} failed ({finding.reason}) in interval {k}; "
+                    f"compensation recovers {result.recovered_ratio(result.after):.0%} of its "
+                    f"traffic (unaided {result.recovered_ratio(result.unaided):.0%})"
+                ),
+                now_s=int(detected_at),
+            )  # fmt: skip
+            run_id = self._record_run(
+                session, "compensation", "greedy", plan_json, confidence, 0.0, apply
+            )
+            applied_at = self.clock()
+            loops.update_fault(
+                session, tenant_id=self.tenant_id, fault_id=fault.id,
+                status="compensated" if apply else "active", detected_at=detected_at,
+                compensated_at=applied_at if apply else None,
+                compensated_interval=k + 1 if apply else None, compensation_run_id=run_id,
+                lost_mbit=max(lost, 0.0), recovered_ratio=result.recovered_ratio(result.after),
+            )  # fmt: skip
+        if apply:
+            self._compensations[fault.id] = _Compensation(
+                fault_id=fault.id, cell=finding.cell, woken=woken, cio_db=result.state.cio_db
+            )
+        return fault.id if apply else None
+
+    def _compensation_confidence(
+        self, twin: Twin, result: CompensationResult, estimate: FloatArray, prior: CellState
+    ) -> float:
+        """Share of perturbed demands on which the compensation serves the orphans no worse.
+
+        ``prior`` is the state before the failure; no action is that state without the cell.
+        """
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(self.clock())]))
+        scenarios = perturbed_demands(
+            estimate, self.home, self.twin.num_cells, rng,
+            self.config.compensation_scenarios, self.config.compensation_sigma,
+        )  # fmt: skip
+        unaided_state = prior.with_active(prior.active & ~self._mask({result.failed_cell}))
+        held = 0
+        for demand in scenarios:
+            before = evaluate_snapshot(twin, prior, demand)
+            after = evaluate_snapshot(twin, result.state, demand)
+            unaided = evaluate_snapshot(twin, unaided_state, demand)
+            gain = recovered_ratio(before, after, result.orphans)
+            held += int(gain >= recovered_ratio(before, unaided, result.orphans) - 1e-6)
+        return held / len(scenarios)
+
+    # -- energy planning ---------------------------------------------------------------------
+
+    def _plan_next(
+        self, settings: LoopSettings, k: int, failed: frozenset[int]
+    ) -> tuple[int | None, float | None, bool]:
+        """Plan the window after ``k``, measure it, and apply it if allowed; return the run."""
+        first = k + 1
+        day, t1 = divmod(first, self.ipd)
+        horizon = min(settings.horizon_intervals, self.ipd - t1)
+        if settings.solver not in {"greedy", "exact", "anneal"}:
+            return None, None, False
+        day_ahead = self.forecast(day)
+        observed = self._observed.get(day, [])[:t1]
+        # condition the day's forecast on what today has shown so far (exact Gaussian update)
+        forecast = nowcast(day_ahead, np.array(observed)) if observed else day_ahead
+        offset = t1 if not observed else 0
+        window = slice(offset, offset + horizon)
+        cells_q = forecast.quantiles[forecast.quantile_levels.index(self.config.planning_quantile)]
+        disaggregation = self.disaggregation(day)
+        window_disagg = replace(
+            disaggregation,
+            share=disaggregation.share[t1 : t1 + horizon],
+            uncovered_mbps=disaggregation.uncovered_mbps[t1 : t1 + horizon],
+        )
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, first]))
+        sigma = self.config.ue_dispersion_sigma
+        planning = window_disagg.ue_demand(cells_q[window])
+        paths = forecast.sample(rng, self.config.robust_scenarios)[:, window]
+        robust = [window_disagg.ue_demand(p, rng, sigma) for p in paths]
+        executed = self._executed.get(day, []) if t1 > 0 else []
+        executed_arr = np.array(executed, dtype=bool).reshape(-1, self.twin.num_cells)
+        held = np.zeros(self.twin.num_cells, dtype=bool)
+        for comp in self._compensations.values():
+            held |= comp.woken
+        held[list(self._known_failed)] = True
+        held[list(failed)] = True  # a failed cell cannot be put to sleep (nor woken)
+        pins = window_pins(executed_arr, horizon, self.config.limits.rules, held)
+        planner_twin = with_failed_cells(self.twin, frozenset(self._known_failed))
+        plan = plan_window(
+            planner_twin, planning, robust, settings.solver, executed_arr, pins,
+            limits=self.config.limits, config=self.config.energy, rng=rng,
+            t0_min=(first % self.ipd) * self.twin.scenario.interval_min,
+        )  # fmt: skip
+        scenarios = forecast.sample(rng, self.config.confidence_scenarios)[:, window]
+        confidence, _ = plan_confidence(
+            planner_twin, plan.active, scenarios, window_disagg, self.config.limits, rng, sigma
+        )
+        plan = replace(plan, confidence=confidence)
+        apply = settings.auto_apply and confidence >= settings.confidence_threshold
+        saving = plan.expected.saving_pct if plan.expected is not None else 0.0
+        with self.store.transaction() as session:
+            run_id = self._record_run(
+                session, "energy", settings.solver, _plan_json(plan, confidence, self.twin, first),
+                confidence, saving, apply,
+            )  # fmt: skip
+        if apply:
+            for i in range(horizon):
+                self._applied[first + i] = plan.active[i]
+        return run_id, confidence, apply
+
+    def _record_run(
+        self,
+        session: Session,
+        objective: str,
+        solver: str,
+        plan_json: dict[str, Any],
+        confidence: float,
+        saving_pct: float,
+        apply: bool,
+    ) -> int:
+        now = int(self.clock())
+        run = runs.create_run(
+            session, tenant_id=self.tenant_id, network_id=self.network_id, objective=objective,
+            solver=solver, horizon_min=plan_json["num_intervals"] * plan_json["interval_min"],
+            request={"source": "closed_loop", "window": plan_json["window"]["first_interval"]},
+            created_by=LOOP_ACTOR, now_s=now,
+        )  # fmt: skip
+        runs.finish_run(
+            session, tenant_id=self.tenant_id, run_id=run.id, now_s=now, plan=plan_json,
+            confidence=confidence, saving_pct=saving_pct,
+        )  # fmt: skip
+        if apply:
+            runs.decide_run(
+                session, tenant_id=self.tenant_id, run_id=run.id, decision="applied",
+                by=LOOP_ACTOR, now_s=now,
+            )  # fmt: skip
+        self._last_decision_id = max(self._last_decision_id, run.id)
+        return run.id
+
+
+def _plan_json(plan: Plan, confidence: float, twin: Twin, first_interval: int) -> dict[str, Any]:
+    """Return the plan as a run stores it: actions, expected figures, the window's masks."""
+    expected = plan.expected
+    return {
+        "objective": plan.objective,
+        "solver": plan.solver,
+        "t0_min": plan.t0_min,
+        "interval_min": plan.interval_min,
+        "num_intervals": plan.num_intervals,
+        "confidence": confidence,
+        "solve": {"status": str(plan.solve.status), "detail": plan.solve.detail},
+        "expected": None
+        if expected is None
+        else {
+            "energy_kwh": expected.energy_kwh,
+            "always_on_energy_kwh": expected.always_on_energy_kwh,
+            "saving_pct": expected.saving_pct,
+            "served_ratio_min": expected.served_ratio_min,
+            "max_prb_load": expected.max_prb_load,
+            "constraint_violations": expected.constraint_violations,
+        },
+        "actions": [
+            {"cell": a.cell, "t_min": a.t_min, "action": a.action, "value": a.value}
+            for a in plan.actions
+        ],
+        "window": {
+            "first_interval": first_interval,
+            "asleep": [[int(c) for c in np.flatnonzero(~row)] for row in plan.active],
+        },
+    }

@@ -1,0 +1,234 @@
+"""The closed loop's rows: settings and clock per network, loop intervals, cell faults.
+
+Every function is keyword-only and scoped by ``tenant_id``, except ``enabled_loops``, which the
+loop runner (a system component, not a tenant's request) uses to find its work.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ranopt.errors import ValidationError
+from ranopt.store.repository import NotFoundError
+from ranopt.store.tables import CellFault, LoopInterval, NetworkLoop
+
+FAULT_OPEN = ("requested", "active", "compensated")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class LoopSettings(_Out):
+    """How a network's loop runs and where its clock stands."""
+
+    network_id: int
+    tenant_id: int
+    enabled: bool
+    auto_apply: bool
+    confidence_threshold: float
+    solver: str
+    horizon_intervals: int
+    next_interval: int
+    live: dict[str, Any] | None
+
+
+class LoopIntervalRow(_Out):
+    """One loop interval as stored (powers in W, traffic in Mbit/s, means over the interval)."""
+
+    interval: int
+    phase: str
+    offered_mbps: float
+    served_mbps: float | None
+    power_w: float | None
+    always_on_served_mbps: float | None
+    always_on_power_w: float | None
+    violations: int
+    switching_breaks: int
+    home_demand_mbps: list[float]
+    asleep: list[int]
+    failed: list[int]
+    tick_s: float | None
+
+
+class FaultOut(_Out):
+    """A cell fault and its detection and compensation record."""
+
+    id: int
+    network_id: int
+    cell_index: int
+    cell_name: str
+    status: str
+    requested_by: str
+    requested_at: float
+    fault_interval: int | None
+    first_telemetry_at: float | None
+    detected_at: float | None
+    compensated_at: float | None
+    compensated_interval: int | None
+    compensation_run_id: int | None
+    lost_mbit: float | None
+    recovered_ratio: float | None
+    cleared_at: float | None
+
+
+def _settings_out(row: NetworkLoop) -> LoopSettings:
+    return LoopSettings(
+        network_id=row.network_id,
+        tenant_id=row.tenant_id,
+        enabled=row.enabled,
+        auto_apply=row.auto_apply,
+        confidence_threshold=row.confidence_threshold,
+        solver=row.solver,
+        horizon_intervals=row.horizon_intervals,
+        next_interval=row.next_interval,
+        live=None if row.live is None else dict(row.live),
+    )
+
+
+def _loop_row(session: Session, tenant_id: int, network_id: int) -> NetworkLoop | None:
+    return session.scalar(
+        select(NetworkLoop).where(
+            NetworkLoop.tenant_id == tenant_id, NetworkLoop.network_id == network_id
+        )
+    )
+
+
+def configure_loop(
+    session: Session,
+    *,
+    tenant_id: int,
+    network_id: int,
+    enabled: bool,
+    auto_apply: bool,
+    confidence_threshold: float,
+    solver: str,
+    horizon_intervals: int,
+    now_s: int,
+) -> LoopSettings:
+    """Create or change the tenant's network loop (its clock is kept)."""
+    if not 0.0 <= confidence_threshold <= 1.0:
+        msg = f"confidence_threshold: must lie in [0, 1], got {confidence_threshold}"
+        raise ValidationError(msg)
+    if horizon_intervals < 1:
+        msg = f"horizon_intervals: must be >= 1, got {horizon_intervals}"
+        raise ValidationError(msg)
+    row = _loop_row(session, tenant_id, network_id)
+    if row is None:
+        row = NetworkLoop(network_id=network_id, tenant_id=tenant_id, next_interval=0)
+        session.add(row)
+    row.enabled, row.auto_apply = enabled, auto_apply
+    row.confidence_threshold, row.solver = confidence_threshold, solver
+    row.horizon_intervals, row.updated_s = horizon_intervals, now_s
+    session.flush()
+    return _settings_out(row)
+
+
+def loop_settings(session: Session, *, tenant_id: int, network_id: int) -> LoopSettings:
+    """Return the tenant's network loop; NotFoundError if it has none."""
+    row = _loop_row(session, tenant_id, network_id)
+    if row is None:
+        msg = f"network {network_id} has no closed loop"
+        raise NotFoundError(msg)
+    return _settings_out(row)
+
+
+def enabled_loops(session: Session) -> list[LoopSettings]:
+    """Every enabled loop of every tenant (for the loop runner only)."""
+    rows = session.scalars(select(NetworkLoop).where(NetworkLoop.enabled.is_(True)))
+    return [_settings_out(r) for r in rows]
+
+
+def record_interval(
+    session: Session,
+    *,
+    tenant_id: int,
+    network_id: int,
+    row: LoopIntervalRow,
+    live: dict[str, Any] | None,
+    now_s: int,
+) -> None:
+    """Store one interval and move the loop's clock past it (history rows keep ``live``)."""
+    loop = _loop_row(session, tenant_id, network_id)
+    if loop is None:
+        msg = f"network {network_id} has no closed loop"
+        raise NotFoundError(msg)
+    session.add(LoopInterval(tenant_id=tenant_id, network_id=network_id, **row.model_dump()))
+    loop.next_interval = row.interval + 1
+    if live is not None:
+        loop.live = live
+    loop.updated_s = now_s
+    session.flush()
+
+
+def intervals(
+    session: Session, *, tenant_id: int, network_id: int, first: int, stop: int
+) -> list[LoopIntervalRow]:
+    """Return the stored intervals in ``[first, stop)``, oldest first."""
+    rows = session.scalars(
+        select(LoopInterval)
+        .where(
+            LoopInterval.tenant_id == tenant_id,
+            LoopInterval.network_id == network_id,
+            LoopInterval.interval >= first,
+            LoopInterval.interval < stop,
+        )
+        .order_by(LoopInterval.interval)
+    )
+    return [LoopIntervalRow.model_validate(r, from_attributes=True) for r in rows]
+
+
+def request_fault(
+    session: Session,
+    *,
+    tenant_id: int,
+    network_id: int,
+    cell_index: int,
+    cell_name: str,
+    by: str,
+    at: float,
+) -> FaultOut:
+    """Ask the twin to fail a cell at its next interval; refused if that cell is already down."""
+    open_faults = faults(session, tenant_id=tenant_id, network_id=network_id, open_only=True)
+    if any(f.cell_index == cell_index for f in open_faults):
+        msg = f"cell: {cell_name} already has an open fault"
+        raise ValidationError(msg)
+    row = CellFault(
+        tenant_id=tenant_id, network_id=network_id, cell_index=cell_index, cell_name=cell_name,
+        status="requested", requested_by=by, requested_at=at,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return FaultOut.model_validate(row, from_attributes=True)
+
+
+def faults(
+    session: Session, *, tenant_id: int, network_id: int, open_only: bool = False
+) -> list[FaultOut]:
+    """Return the network's faults, oldest first (only those not cleared if ``open_only``)."""
+    query = select(CellFault).where(
+        CellFault.tenant_id == tenant_id, CellFault.network_id == network_id
+    )
+    if open_only:
+        query = query.where(CellFault.status.in_(FAULT_OPEN))
+    rows = session.scalars(query.order_by(CellFault.id))
+    return [FaultOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+def update_fault(session: Session, *, tenant_id: int, fault_id: int, **changes: Any) -> FaultOut:
+    """Record a fault's progress (status, detection and compensation times, losses)."""
+    row = session.scalar(
+        select(CellFault).where(CellFault.tenant_id == tenant_id, CellFault.id == fault_id)
+    )
+    if row is None:
+        msg = f"no fault {fault_id} for this tenant"
+        raise NotFoundError(msg)
+    for name, value in changes.items():
+        if name not in FaultOut.model_fields or name in {"id", "network_id"}:
+            msg = f"update_fault: unknown field {name!r}"
+            raise ValidationError(msg)
+        setattr(row, name, value)
+    session.flush()
+    return FaultOut.model_validate(row, from_attributes=True)

@@ -14,6 +14,7 @@ from ranopt.api.routes import (
     auth,
     health,
     investigate,
+    loop,
     networks,
     optimize,
     secrets,
@@ -23,6 +24,7 @@ from ranopt.api.routes import (
 )
 from ranopt.api.security import OidcVerifier, TokenService, generate_password, password_hasher
 from ranopt.api.settings import Settings
+from ranopt.service.runner import LoopMetrics, LoopRunner
 from ranopt.store.engine import Store, open_store
 
 API_VERSION = "2.0.0"
@@ -55,9 +57,19 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         dummy_hash=hasher.hash(generate_password()),
     )
 
+    runner = (
+        LoopRunner(opened, tick_s=settings.loop_tick_s, metrics=LoopMetrics(metrics.registry))
+        if settings.loop_enabled
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if runner is not None:
+            runner.start()
         yield
+        if runner is not None:
+            runner.stop()
         jobs.shutdown(wait=True, cancel_futures=True)
         if owns_store:
             opened.dispose()
@@ -70,8 +82,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.loop_runner = runner
     errors.install(app)
-    for module in (health, auth, users, networks, telemetry, optimize, investigate, secrets, ves):
+    for module in (
+        health, auth, users, networks, telemetry, optimize, investigate, secrets, ves, loop,
+    ):  # fmt: skip
         app.include_router(module.router)
     app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)
     app.add_middleware(MetricsMiddleware, metrics=metrics, router=app.router)

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         default=32, ge=1, description="requests inside the app at once; the rest wait"
     )
     max_batch_records: int = Field(default=200_000, gt=0)
+    loop_enabled: bool = Field(
+        default=False, description="run the closed loop of every enabled network in this process"
+    )
+    loop_tick_s: float = Field(
+        default=900.0, gt=0, description="wall seconds per 15-minute loop interval (1 = demo)"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

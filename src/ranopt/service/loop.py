@@ -65,8 +65,8 @@ class LoopConfig:
 
     history_days: int = 14
     planning_quantile: float = 0.9  # per-cell forecast quantile a window plan must carry
-    robust_scenarios: int = 8  # forecast scenarios each window plan is repaired on
-    confidence_scenarios: int = 32  # other scenarios its confidence is measured on
+    robust_scenarios: int = 6  # forecast scenarios each window plan is repaired on
+    confidence_scenarios: int = 24  # other scenarios its confidence is measured on
     ue_dispersion_sigma: float = 0.3  # per-UE spread inside a cell (DayAheadConfig's)
     compensation_scenarios: int = 16  # demand perturbations a compensation is checked on
     compensation_sigma: float = 0.1  # their per-cell spread within the next interval

@@ -20,10 +20,10 @@ def _tenant() -> sa.Column[int]:
     return sa.Column("tenant_id", sa.Integer(), sa.ForeignKey("tenants.id"), nullable=False)
 
 
-def _network(**kwargs: bool) -> sa.Column[int]:
+def _network(*, primary_key: bool = False) -> sa.Column[int]:
     return sa.Column(
         "network_id", sa.Integer(), sa.ForeignKey("networks.id", ondelete="CASCADE"),
-        nullable=False, **kwargs,
+        nullable=False, primary_key=primary_key,
     )  # fmt: skip
 
 

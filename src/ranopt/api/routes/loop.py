@@ -1,0 +1,240 @@
+"""The closed loop of a network: settings, live state, interval KPIs, energy, faults, alerts."""
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from ranopt.api.deps import Executor, Reader, SessionDep, Writer, now_s, record
+from ranopt.api.errors import ProblemError
+from ranopt.api.schemas import IdPath
+from ranopt.service.optimize import cached_twin
+from ranopt.store import loops, runs
+from ranopt.store import networks as nets
+from ranopt.store.loops import FaultOut, LoopIntervalRow, LoopSettings
+from ranopt.store.repository import NotFoundError
+from ranopt.store.runs import AlertOut
+
+router = APIRouter(prefix="/api/v2/networks", tags=["closed loop"])
+
+INTERVAL_MIN = 15  # the twin scenarios' KPI granularity (Scenario.interval_min)
+INTERVALS_PER_DAY = 24 * 60 // INTERVAL_MIN
+WEEK_DAYS = 7
+
+
+class LoopIn(BaseModel):
+    """A network loop's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    auto_apply: bool = True
+    confidence_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+    solver: str = Field(default="greedy", pattern="^(greedy|exact|anneal)$")
+    horizon_intervals: int = Field(default=4, ge=1, le=96)
+
+
+class FaultIn(BaseModel):
+    """Fail a cell of the network's twin (by cell name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cell: str = Field(min_length=1, max_length=200)
+
+
+class LoopKpi(BaseModel):
+    """One loop interval's network figures (means over the interval)."""
+
+    sim_min: int
+    day: int
+    minute_of_day: int
+    offered_mbps: float
+    served_mbps: float
+    power_w: float
+    always_on_power_w: float
+    energy_kwh: float
+    always_on_energy_kwh: float
+    violations: int
+    switching_breaks: int
+
+
+class EnergyFigures(BaseModel):
+    """Energy with ranopt against the always-on counterfactual over a period."""
+
+    intervals: int
+    energy_kwh: float
+    always_on_kwh: float
+    saved_kwh: float
+    saved_pct: float | None
+
+
+class EnergySummary(BaseModel):
+    """Today's and this week's energy (network days, since the loop started)."""
+
+    day: int
+    today: EnergyFigures
+    week: EnergyFigures
+
+
+def _loop(session: SessionDep, tenant_id: int, network_id: int) -> LoopSettings:
+    nets.network_by_id(session, tenant_id=tenant_id, network_id=network_id)
+    return loops.loop_settings(session, tenant_id=tenant_id, network_id=network_id)
+
+
+def _kpi(row: LoopIntervalRow) -> LoopKpi:
+    hours = INTERVAL_MIN / 60.0
+    power = row.power_w or 0.0
+    always_on = row.always_on_power_w or 0.0
+    day, t = divmod(row.interval, INTERVALS_PER_DAY)
+    return LoopKpi(
+        sim_min=row.interval * INTERVAL_MIN, day=day, minute_of_day=t * INTERVAL_MIN,
+        offered_mbps=row.offered_mbps, served_mbps=row.served_mbps or 0.0, power_w=power,
+        always_on_power_w=always_on, energy_kwh=power * hours / 1000.0,
+        always_on_energy_kwh=always_on * hours / 1000.0, violations=row.violations,
+        switching_breaks=row.switching_breaks,
+    )  # fmt: skip
+
+
+def _figures(rows: list[LoopKpi]) -> EnergyFigures:
+    energy = sum(r.energy_kwh for r in rows)
+    always_on = sum(r.always_on_energy_kwh for r in rows)
+    return EnergyFigures(
+        intervals=len(rows), energy_kwh=energy, always_on_kwh=always_on,
+        saved_kwh=always_on - energy,
+        saved_pct=100.0 * (1.0 - energy / always_on) if always_on > 0 else None,
+    )  # fmt: skip
+
+
+def _loop_rows(
+    session: SessionDep, tenant_id: int, network_id: int, first: int, stop: int
+) -> list[LoopKpi]:
+    rows = loops.intervals(
+        session, tenant_id=tenant_id, network_id=network_id, first=first, stop=stop
+    )
+    return [_kpi(r) for r in rows if r.phase == "loop"]
+
+
+@router.get("/{network_id}/loop")
+def get_loop(network_id: IdPath, principal: Reader, session: SessionDep) -> LoopSettings:
+    """Return the network's loop settings and clock (``live`` holds the newest interval)."""
+    return _loop(session, principal.tenant_id, network_id)
+
+
+@router.put("/{network_id}/loop")
+def put_loop(
+    network_id: IdPath, body: LoopIn, principal: Writer, session: SessionDep
+) -> LoopSettings:
+    """Create or change the network's closed loop (it runs on the network's twin)."""
+    nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+    if runs.twin_binding(session, tenant_id=principal.tenant_id, network_id=network_id) is None:
+        raise ProblemError(
+            409, f"network_id: network {network_id} has no twin to run a loop on",
+            field="network_id",
+        )  # fmt: skip
+    settings = loops.configure_loop(
+        session, tenant_id=principal.tenant_id, network_id=network_id, now_s=now_s(),
+        **body.model_dump(),
+    )  # fmt: skip
+    record(session, principal, action="loop.configure", target=f"network:{network_id}",
+           detail=body.model_dump())  # fmt: skip
+    return settings
+
+
+@router.get("/{network_id}/live")
+def live(network_id: IdPath, principal: Reader, session: SessionDep) -> dict[str, Any]:
+    """Return the newest loop interval: per-cell PRB load and state, traffic, power."""
+    settings = _loop(session, principal.tenant_id, network_id)
+    if settings.live is None:
+        msg = f"network {network_id}: the loop has not run an interval yet"
+        raise NotFoundError(msg)
+    return settings.live
+
+
+@router.get("/{network_id}/loop/kpis")
+def loop_kpis(
+    network_id: IdPath,
+    principal: Reader,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=7 * INTERVALS_PER_DAY)] = INTERVALS_PER_DAY,
+) -> list[LoopKpi]:
+    """Return the newest ``limit`` loop intervals, oldest first."""
+    settings = _loop(session, principal.tenant_id, network_id)
+    stop = settings.next_interval
+    return _loop_rows(session, principal.tenant_id, network_id, stop - limit, stop)
+
+
+@router.get("/{network_id}/loop/energy")
+def loop_energy(network_id: IdPath, principal: Reader, session: SessionDep) -> EnergySummary:
+    """Return energy with ranopt and always-on today and over the last 7 network days."""
+    settings = _loop(session, principal.tenant_id, network_id)
+    day = max(settings.next_interval - 1, 0) // INTERVALS_PER_DAY
+    rows = _loop_rows(
+        session, principal.tenant_id, network_id,
+        (day - WEEK_DAYS + 1) * INTERVALS_PER_DAY, settings.next_interval,
+    )  # fmt: skip
+    return EnergySummary(
+        day=day, today=_figures([r for r in rows if r.day == day]), week=_figures(rows)
+    )
+
+
+@router.get("/{network_id}/faults")
+def list_faults(network_id: IdPath, principal: Reader, session: SessionDep) -> list[FaultOut]:
+    """Return the network's cell faults with their detection and compensation times."""
+    nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+    return loops.faults(session, tenant_id=principal.tenant_id, network_id=network_id)
+
+
+@router.post("/{network_id}/faults", status_code=status.HTTP_202_ACCEPTED)
+def inject_fault(
+    network_id: IdPath, body: FaultIn, principal: Executor, session: SessionDep
+) -> FaultOut:
+    """Fail a cell in the network's twin from its next interval (a drill for the loop)."""
+    _loop(session, principal.tenant_id, network_id)
+    binding = runs.twin_binding(session, tenant_id=principal.tenant_id, network_id=network_id)
+    if binding is None:
+        raise ProblemError(409, f"network_id: network {network_id} has no twin", field="network_id")
+    twin = cached_twin(binding.scenario, binding.seed, binding.num_sites, binding.num_ues)
+    cells = {name: i for i, name in enumerate(twin.cell_names)}
+    if body.cell not in cells:
+        raise ProblemError(
+            422, f"cell: no cell {body.cell!r} in network {network_id}", field="cell"
+        )
+    fault = loops.request_fault(
+        session, tenant_id=principal.tenant_id, network_id=network_id,
+        cell_index=cells[body.cell], cell_name=body.cell, by=principal.subject, at=time.time(),
+    )  # fmt: skip
+    record(session, principal, action="fault.inject", target=f"network:{network_id}",
+           detail={"cell": body.cell})  # fmt: skip
+    return fault
+
+
+@router.delete("/{network_id}/faults/{fault_id}")
+def clear_fault(
+    network_id: IdPath, fault_id: IdPath, principal: Executor, session: SessionDep
+) -> FaultOut:
+    """Repair a failed cell: the loop returns it to service at its next interval."""
+    nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+    fault = loops.update_fault(
+        session, tenant_id=principal.tenant_id, fault_id=fault_id, status="cleared",
+        cleared_at=time.time(),
+    )  # fmt: skip
+    record(session, principal, action="fault.clear", target=f"network:{network_id}",
+           detail={"fault_id": fault_id})  # fmt: skip
+    return fault
+
+
+@router.get("/{network_id}/alerts")
+def network_alerts(
+    network_id: IdPath,
+    principal: Reader,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[AlertOut]:
+    """Return the network's operational alerts (outages, weak plans, loop errors), newest first."""
+    nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+    return [
+        a
+        for a in runs.list_alerts(session, tenant_id=principal.tenant_id, limit=limit * 4)
+        if a.network_id == network_id
+    ][:limit]

@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The closed loop on the default twin at one 15-minute interval per second, API and dashboard
+# on http://127.0.0.1:8000/ (data under .ranopt/, kept between runs; Ctrl-C stops).
 demo: $(STAMP)
-	$(BIN)/ranopt twin run --scenario default --seed 0 --hours 24
+	$(BIN)/ranopt demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

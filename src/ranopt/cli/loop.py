@@ -1,0 +1,168 @@
+"""``ranopt demo`` (the closed loop on the embedded twin, with the dashboard) and fault drills."""
+
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ranopt.api.permissions import Role
+from ranopt.api.security import generate_password, password_hasher
+from ranopt.api.settings import Settings
+from ranopt.cli.common import now_s
+from ranopt.errors import ValidationError
+from ranopt.ingest.export import twin_topology
+from ranopt.service.optimize import cached_twin
+from ranopt.store import accounts, audit, loops, runs
+from ranopt.store import repository as repo
+from ranopt.store.engine import Store, make_engine, open_store, upgrade
+from ranopt.store.repository import NotFoundError
+from ranopt.twin import scenario_preset
+
+DEMO_TENANT = "demo"
+DEMO_ADMIN = "admin"
+DEMO_SCENARIO = "default"
+console = Console()
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        typer.echo(f"configuration: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _demo_tenant(store: Store, settings: Settings) -> tuple[int, str | None]:
+    """Return the demo tenant's id and, on first run only, the admin's new password."""
+    with store.transaction() as session:
+        try:
+            tenant = accounts.get_tenant(session, name=DEMO_TENANT)
+        except NotFoundError:
+            tenant = accounts.create_tenant(session, name=DEMO_TENANT, now_s=now_s())
+        if accounts.user_credentials(session, tenant_id=tenant.id, username=DEMO_ADMIN):
+            return tenant.id, None
+        password = generate_password()
+        user = accounts.create_user(
+            session, tenant_id=tenant.id, username=DEMO_ADMIN,
+            password_hash=password_hasher(settings).hash(password),
+            role=Role.NETWORK_ADMIN.value, now_s=now_s(),
+        )  # fmt: skip
+        audit.append(
+            session, ts_s=now_s(), tenant_id=tenant.id, actor="cli:demo", action="user.create",
+            target=f"user:{user.id}", detail={"username": DEMO_ADMIN, "role": "network_admin"},
+        )  # fmt: skip
+    return tenant.id, password
+
+
+def _demo_network(store: Store, tenant_id: int) -> str:
+    """Return the demo network's name, creating it from the default twin with its loop."""
+    with store.transaction() as session:
+        existing = repo.list_networks(session, tenant_id=tenant_id)
+        if existing:
+            return existing[0].name
+        spec = scenario_preset(DEMO_SCENARIO, seed=0)
+        twin = cached_twin(DEMO_SCENARIO, 0, spec.num_sites, spec.num_ues)
+        net = repo.create_network(
+            session, tenant_id=tenant_id, topology=twin_topology(twin), now_s=now_s()
+        )
+        runs.bind_twin(
+            session, tenant_id=tenant_id, network_id=net.id, scenario=DEMO_SCENARIO, seed=0,
+            num_sites=spec.num_sites, num_ues=spec.num_ues,
+        )  # fmt: skip
+        loops.configure_loop(
+            session, tenant_id=tenant_id, network_id=net.id, enabled=True, auto_apply=True,
+            confidence_threshold=0.9, solver="greedy", horizon_intervals=4, now_s=now_s(),
+        )  # fmt: skip
+        return net.name
+
+
+def demo(
+    tick_s: Annotated[
+        float, typer.Option("--tick-s", min=0.05, help="Wall seconds per 15-minute interval.")
+    ] = 1.0,
+    host: Annotated[str, typer.Option("--host", help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+) -> None:
+    """Run the closed loop on the default twin at accelerated time, with API and dashboard."""
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    from ranopt.api.app import create_app  # noqa: PLC0415
+
+    settings = _settings(loop_enabled=True, loop_tick_s=tick_s, host=host, port=port)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)  # the demo's own database follows the code's migrations
+    engine.dispose()
+    store = open_store(settings.database_url)
+    try:
+        tenant_id, password = _demo_tenant(store, settings)
+        network = _demo_network(store, tenant_id)
+    finally:
+        store.dispose()
+    console.print(f"[bold]ranopt demo[/] — network [cyan]{network}[/] (twin {DEMO_SCENARIO})")
+    console.print(f"  data      {settings.database_url}")
+    console.print(f"  dashboard [link]http://{host}:{port}/[/link]")
+    console.print(f"  login     tenant [cyan]{DEMO_TENANT}[/], user [cyan]{DEMO_ADMIN}[/]")
+    if password is not None:
+        console.print(f"  password  [bold yellow]{password}[/]  (shown once; keep it)")
+    else:
+        console.print("  password  as printed on the first run (`make clean` starts afresh)")
+    console.print(f"  time      one 15-minute interval every {tick_s:g} s; Ctrl-C stops")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+def fault(
+    cell: Annotated[str, typer.Option("--cell", help="Name of the cell to fail.")],
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant.")] = DEMO_TENANT,
+    network: Annotated[
+        str | None, typer.Option("--network", help="Network name (default: the only one).")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Repair the cell instead.")] = False,
+) -> None:
+    """Fail a cell in a running loop's twin (or repair it with --clear)."""
+    store = open_store()
+    try:
+        with store.transaction() as session:
+            tenant_row = accounts.get_tenant(session, name=tenant)
+            nets = repo.list_networks(session, tenant_id=tenant_row.id)
+            chosen = [n for n in nets if network is None or n.name == network]
+            if len(chosen) != 1:
+                names = ", ".join(n.name for n in nets) or "none"
+                msg = f"--network: choose one of the tenant's networks ({names})"
+                raise ValidationError(msg)
+            net = chosen[0]
+            binding = runs.twin_binding(session, tenant_id=tenant_row.id, network_id=net.id)
+            if binding is None:
+                msg = f"--network: {net.name} has no twin"
+                raise ValidationError(msg)
+            twin = cached_twin(binding.scenario, binding.seed, binding.num_sites, binding.num_ues)
+            if cell not in twin.cell_names:
+                msg = f"--cell: no cell {cell!r} in {net.name} (e.g. {twin.cell_names[0]})"
+                raise ValidationError(msg)
+            if clear:
+                open_faults = loops.faults(
+                    session, tenant_id=tenant_row.id, network_id=net.id, open_only=True
+                )
+                for f in open_faults:
+                    if f.cell_name == cell:
+                        loops.update_fault(
+                            session, tenant_id=tenant_row.id, fault_id=f.id, status="cleared",
+                            cleared_at=time.time(),
+                        )  # fmt: skip
+                typer.echo(f"{cell}: repaired; the loop returns it to service next interval")
+                return
+            made = loops.request_fault(
+                session, tenant_id=tenant_row.id, network_id=net.id,
+                cell_index=twin.cell_names.index(cell), cell_name=cell, by="cli:twin-fault",
+                at=time.time(),
+            )  # fmt: skip
+            audit.append(
+                session, ts_s=now_s(), tenant_id=tenant_row.id, actor="cli:twin-fault",
+                action="fault.inject", target=f"network:{net.id}", detail={"cell": cell},
+            )  # fmt: skip
+    except (ValidationError, NotFoundError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.dispose()
+    typer.echo(f"fault {made.id}: {cell} fails at the loop's next interval")

@@ -155,7 +155,9 @@ async function refreshMap(networkId, generation) {
   const live = await apiOptional(`/api/v2/networks/${networkId}/live`);
   if (generation !== state.generation) return;
   setLoopStatus(live !== null);
+  const started = performance.now();
   state.map.update(live);
+  performance.measure("map:update", { start: started, end: performance.now() });
   renderLiveNow(live);
   markReady("map");
 }

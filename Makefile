@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit bench postgres clean
+.PHONY: demo test lint typecheck unit bench postgres chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,14 @@ postgres:
 		{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y postgresql; }
 
-unit: $(STAMP) postgres
+# The dashboard tests drive Debian's chromium through Playwright (never `playwright install`):
+# install it when /usr/bin/chromium is missing (idempotent, root or sudo).
+chromium:
+	@test -x /usr/bin/chromium || \
+		{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
+
+unit: $(STAMP) postgres chromium
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -289,6 +289,32 @@ def test_every_route_is_public_or_guarded_and_has_a_recipe(world: World) -> None
     assert not wrong, "\n".join(wrong)
 
 
+def test_routes_outside_the_api_are_public_and_listed(world: World) -> None:
+    """Plain routes and mounts (docs, the dashboard's ``/`` and ``/ui``) carry no API data.
+
+    They are not ``APIRoute``s, so the matrix above does not walk them: each must be listed in
+    ``PUBLIC_PATHS``, and the only mount is the dashboard's static files.
+    """
+    from starlette.routing import Mount
+
+    from ranopt.api.routes.web import DashboardFiles
+
+    others = [
+        route
+        for route in world.app.routes
+        if not isinstance(route, APIRoute) and not hasattr(route, "original_router")
+    ]
+    paths = {getattr(route, "path", None) for route in others}
+    assert {"/", "/ui"} <= paths
+    unlisted = paths - PUBLIC_PATHS
+    assert not unlisted, f"routes outside the API that PUBLIC_PATHS does not list: {unlisted}"
+    mounts = [route for route in others if isinstance(route, Mount)]
+    assert [m.path for m in mounts] == ["/ui"]
+    assert isinstance(mounts[0].app, DashboardFiles)
+    for path in ("/", "/ui/", "/ui/app.js", "/ui/vendor/vendor.json"):
+        assert world.client.get(path).status_code == 200, path
+
+
 def test_permission_matrix(world: World) -> None:
     # a network of each tenant so that list answers have something to leak
     _network(world, "acme", name="owned-by-acme")

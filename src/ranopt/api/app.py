@@ -21,6 +21,7 @@ from ranopt.api.routes import (
     telemetry,
     users,
     ves,
+    web,
 )
 from ranopt.api.security import OidcVerifier, TokenService, generate_password, password_hasher
 from ranopt.api.settings import Settings
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         health, auth, users, networks, telemetry, optimize, investigate, secrets, ves, loop,
     ):  # fmt: skip
         app.include_router(module.router)
+    web.mount(app)
     app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)
     app.add_middleware(MetricsMiddleware, metrics=metrics, router=app.router)
     return app

@@ -32,9 +32,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.READ}),
 }
 
-# Routes anyone may call (liveness, readiness, metrics, docs, public keys).
+# Routes anyone may call (liveness, readiness, metrics, docs, public keys, and the
+# dashboard's static files: ``/`` redirects to the ``/ui`` mount, which holds no data).
 PUBLIC_PATHS = frozenset(
     {
+        "/",
+        "/ui",
         "/health",
         "/ready",
         "/metrics",

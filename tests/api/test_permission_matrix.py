@@ -16,7 +16,8 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from ranopt.api.permissions import PUBLIC_PATHS, ROLE_PERMISSIONS, Permission, Role
-from ranopt.store import accounts, runs
+from ranopt.service.optimize import cached_twin
+from ranopt.store import accounts, loops, runs
 from ranopt.store import repository as repo
 from ranopt.store.schemas import TopologyIn
 
@@ -64,6 +65,46 @@ def _succeeded_run(world: World, tenant: str) -> int:
             confidence=1.0, saving_pct=0.0,
         )  # fmt: skip
     return run.id
+
+
+def _loop_network(world: World, tenant: str) -> int:
+    """A twin-bound network with a configured loop that has run one interval."""
+    network_id = _network(world, tenant, twin=True)
+    tid = world.tenant_ids[tenant]
+    with world.store.transaction() as session:
+        loops.configure_loop(
+            session, tenant_id=tid, network_id=network_id, enabled=False, auto_apply=True,
+            confidence_threshold=0.9, solver="greedy", horizon_intervals=4, now_s=0,
+        )  # fmt: skip
+        row = loops.LoopIntervalRow(
+            interval=0, phase="loop", offered_mbps=1.0, served_mbps=1.0, power_w=1.0,
+            always_on_served_mbps=1.0, always_on_power_w=2.0, violations=0, switching_breaks=0,
+            home_demand_mbps=[1.0], asleep=[], failed=[], tick_s=0.1,
+        )  # fmt: skip
+        loops.record_interval(
+            session, tenant_id=tid, network_id=network_id, row=row,
+            live={"network_id": network_id, "cells": []}, now_s=0,
+        )  # fmt: skip
+    return network_id
+
+
+def _twin_cell() -> str:
+    return cached_twin("default", 0, 1, 60).cell_names[0]
+
+
+def _fault(world: World, tenant: str) -> tuple[int, int]:
+    network_id = _loop_network(world, tenant)
+    with world.store.transaction() as session:
+        fault = loops.request_fault(
+            session, tenant_id=world.tenant_ids[tenant], network_id=network_id, cell_index=0,
+            cell_name=_twin_cell(), by="test", at=0.0,
+        )  # fmt: skip
+    return network_id, fault.id
+
+
+def _fault_call(world: World, tenant: str) -> Call:
+    network_id, fault_id = _fault(world, tenant)
+    return Call("DELETE", f"/api/v2/networks/{network_id}/faults/{fault_id}", 200)
 
 
 def _api_key(world: World, tenant: str) -> int:
@@ -131,6 +172,15 @@ EXPECTED_PERMISSION: dict[tuple[str, str], Permission] = {
     ("POST", "/api/v2/optimizations/{run_id}/apply"): X,
     ("POST", "/api/v2/optimizations/{run_id}/reject"): X,
     ("GET", "/api/v2/alerts"): INV,
+    ("GET", "/api/v2/networks/{network_id}/loop"): R,
+    ("PUT", "/api/v2/networks/{network_id}/loop"): W,
+    ("GET", "/api/v2/networks/{network_id}/live"): R,
+    ("GET", "/api/v2/networks/{network_id}/loop/kpis"): R,
+    ("GET", "/api/v2/networks/{network_id}/loop/energy"): R,
+    ("GET", "/api/v2/networks/{network_id}/faults"): R,
+    ("POST", "/api/v2/networks/{network_id}/faults"): X,
+    ("DELETE", "/api/v2/networks/{network_id}/faults/{fault_id}"): X,
+    ("GET", "/api/v2/networks/{network_id}/alerts"): R,
     ("GET", "/api/v2/audit"): INV,
     ("GET", "/api/v2/secrets"): R,
     ("PUT", "/api/v2/secrets/{name}"): W,
@@ -207,6 +257,33 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ),
     ("GET", "/api/v2/optimizations/{run_id}"): lambda w, t: Call(
         "GET", f"/api/v2/optimizations/{_succeeded_run(w, t)}", 200
+    ),
+    ("GET", "/api/v2/networks/{network_id}/loop"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_loop_network(w, t)}/loop", 200
+    ),
+    ("PUT", "/api/v2/networks/{network_id}/loop"): lambda w, t: Call(
+        "PUT", f"/api/v2/networks/{_network(w, t, twin=True)}/loop", 200,
+        json={"enabled": False},
+    ),
+    ("GET", "/api/v2/networks/{network_id}/live"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_loop_network(w, t)}/live", 200
+    ),
+    ("GET", "/api/v2/networks/{network_id}/loop/kpis"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_loop_network(w, t)}/loop/kpis", 200
+    ),
+    ("GET", "/api/v2/networks/{network_id}/loop/energy"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_loop_network(w, t)}/loop/energy", 200
+    ),
+    ("GET", "/api/v2/networks/{network_id}/faults"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_fault(w, t)[0]}/faults", 200
+    ),
+    ("POST", "/api/v2/networks/{network_id}/faults"): lambda w, t: Call(
+        "POST", f"/api/v2/networks/{_loop_network(w, t)}/faults", 202,
+        json={"cell": _twin_cell()},
+    ),
+    ("DELETE", "/api/v2/networks/{network_id}/faults/{fault_id}"): _fault_call,
+    ("GET", "/api/v2/networks/{network_id}/alerts"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_network(w, t)}/alerts", 200
     ),
     ("POST", "/api/v2/optimizations/{run_id}/apply"): lambda w, t: Call(
         "POST", f"/api/v2/optimizations/{_succeeded_run(w, t)}/apply", 200

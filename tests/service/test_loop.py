@@ -1,0 +1,228 @@
+"""The closed loop on a real store and twin: a simulated day, faults, approval, restart, CLI."""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from ranopt.cli.main import app
+from ranopt.ingest.export import twin_topology
+from ranopt.service.loop import LoopConfig, NetworkLoop, StepReport
+from ranopt.service.optimize import cached_twin
+from ranopt.store import loops, runs
+from ranopt.store import repository as repo
+from ranopt.store.engine import Store, open_store
+from ranopt.store.tables import KpiSample
+from ranopt.twin.model import Twin
+
+SITES, UES = 7, 700
+FAST = LoopConfig(robust_scenarios=4, confidence_scenarios=16, compensation_scenarios=8)
+
+
+@dataclass
+class Bench:
+    store: Store
+    tenant_id: int
+    network_id: int
+    twin: Twin
+
+    def loop(self) -> NetworkLoop:
+        return NetworkLoop(
+            self.store, tenant_id=self.tenant_id, network_id=self.network_id, twin=self.twin,
+            seed=0, config=FAST, clock=time.time,
+        )  # fmt: skip
+
+    def fault(self, cell: int) -> int:
+        with self.store.transaction() as session:
+            return loops.request_fault(
+                session, tenant_id=self.tenant_id, network_id=self.network_id, cell_index=cell,
+                cell_name=self.twin.cell_names[cell], by="test", at=time.time(),
+            ).id  # fmt: skip
+
+    def faults(self) -> list[loops.FaultOut]:
+        with self.store.transaction() as session:
+            return loops.faults(session, tenant_id=self.tenant_id, network_id=self.network_id)
+
+    def runs(self) -> list[runs.RunOut]:
+        with self.store.transaction() as session:
+            return runs.list_runs(
+                session, tenant_id=self.tenant_id, network_id=self.network_id, limit=1000
+            )
+
+
+def make_bench(url: str, *, auto_apply: bool = True) -> Bench:
+    twin = cached_twin("default", 0, SITES, UES)
+    store = open_store(url)
+    with store.transaction() as session:
+        tenant_id = repo.ensure_tenant(session, name="loop", now_s=0)
+        net = repo.create_network(
+            session, tenant_id=tenant_id, topology=twin_topology(twin), now_s=0
+        )
+        runs.bind_twin(
+            session, tenant_id=tenant_id, network_id=net.id, scenario="default", seed=0,
+            num_sites=SITES, num_ues=UES,
+        )  # fmt: skip
+        loops.configure_loop(
+            session, tenant_id=tenant_id, network_id=net.id, enabled=True, auto_apply=auto_apply,
+            confidence_threshold=0.9, solver="greedy", horizon_intervals=4, now_s=0,
+        )  # fmt: skip
+    return Bench(store, tenant_id, net.id, twin)
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Bench:
+    made = make_bench(f"sqlite:///{tmp_path / 'loop.db'}")
+    yield made
+    made.store.dispose()
+
+
+def test_a_simulated_day_saves_energy_without_violations(bench: Bench) -> None:
+    loop = bench.loop()
+    first = loop.step()
+    assert first.phase == "history"
+    ipd = bench.twin.scenario.intervals_per_day
+    reports: list[StepReport] = [loop.step() for _ in range(ipd)]
+    assert {r.phase for r in reports} == {"loop"}
+    energy = sum(r.energy_kwh for r in reports)
+    always_on = sum(r.always_on_energy_kwh for r in reports)
+    assert energy < 0.95 * always_on  # sleeping capacity cells at night saves energy
+    assert sum(r.violations for r in reports) == 0
+    assert sum(r.switching_breaks for r in reports) == 0
+    applied = [r for r in bench.runs() if r.status == "applied"]
+    assert applied, "the loop applied no plan"
+    assert all(r.confidence is not None and r.confidence >= 0.9 for r in applied)
+    assert {r.status for r in bench.runs()} <= {"applied", "succeeded"}
+    # the counters of every reporting cell and interval are in the store
+    with bench.store.transaction() as session:
+        samples = session.scalar(select(func.count()).select_from(KpiSample))
+        settings = loops.loop_settings(
+            session, tenant_id=bench.tenant_id, network_id=bench.network_id
+        )
+    assert samples == ipd * bench.twin.num_cells
+    assert settings.next_interval == 15 * ipd
+    assert settings.live is not None
+    assert len(settings.live["cells"]) == bench.twin.num_cells
+
+
+def _busiest_active(loop: NetworkLoop) -> int:
+    live = loop.settings().live
+    assert live is not None
+    cells = live["cells"]
+    active = [i for i, c in enumerate(cells) if c["state"] == "active"]
+    return max(active, key=lambda i: cells[i]["prb_load"])
+
+
+def test_a_fault_is_detected_and_compensated_on_its_first_telemetry(bench: Bench) -> None:
+    loop = bench.loop()
+    for _ in range(1 + 72):  # history, then to 18:00
+        loop.step()
+    cell = _busiest_active(loop)
+    fault_id = bench.fault(cell)
+    report = loop.step()
+    assert report.compensations == (fault_id,)
+    (fault,) = bench.faults()
+    assert fault.status == "compensated"
+    assert fault.compensated_interval == fault.fault_interval + 1 == report.interval + 1
+    assert fault.first_telemetry_at is not None
+    assert fault.detected_at is not None
+    assert fault.compensated_at is not None
+    assert fault.requested_at <= fault.first_telemetry_at <= fault.detected_at
+    assert fault.detected_at <= fault.compensated_at
+    assert fault.lost_mbit is not None
+    assert fault.lost_mbit > 0
+    assert fault.recovered_ratio is not None
+    assert fault.recovered_ratio > 0
+    compensation = next(r for r in bench.runs() if r.objective == "compensation")
+    assert compensation.status == "applied"
+    assert compensation.plan is not None
+    assert compensation.plan["compensation"]["failed_cell"] == bench.twin.cell_names[cell]
+    with bench.store.transaction() as session:
+        alerts = runs.list_alerts(session, tenant_id=bench.tenant_id)
+    assert any(a.kind == "cell_outage" and bench.twin.cell_names[cell] in a.message for a in alerts)
+    # the failed cell stops reporting; the twin shows it failed
+    after = loop.step()
+    live = loop.settings().live
+    assert live is not None
+    assert live["cells"][cell]["state"] == "failed"
+    assert after.compensations == ()  # already known: not compensated twice
+    # repaired: back in service at the next interval
+    with bench.store.transaction() as session:
+        loops.update_fault(
+            session, tenant_id=bench.tenant_id, fault_id=fault_id, status="cleared",
+            cleared_at=time.time(),
+        )  # fmt: skip
+    loop.step()
+    live = loop.settings().live
+    assert live is not None
+    assert live["cells"][cell]["state"] != "failed"
+
+
+def test_without_auto_apply_plans_wait_for_a_network_admin(tmp_path: Path) -> None:
+    bench = make_bench(f"sqlite:///{tmp_path / 'manual.db'}", auto_apply=False)
+    loop = bench.loop()
+    for _ in range(1 + 4):
+        loop.step()
+    pending = [r for r in bench.runs() if r.objective == "energy"]
+    assert pending
+    assert all(r.status == "succeeded" for r in pending)
+    live = loop.settings().live
+    assert live is not None
+    assert all(c["state"] == "active" for c in live["cells"])  # nothing applied: all on
+    # a person approves the newest plan: the loop runs it from the next interval
+    newest = next(r for r in pending if r.plan and any(r.plan["window"]["asleep"]))
+    with bench.store.transaction() as session:
+        runs.decide_run(
+            session, tenant_id=bench.tenant_id, run_id=newest.id, decision="applied",
+            by="user:1", now_s=0,
+        )  # fmt: skip
+    loop.step()
+    live = loop.settings().live
+    assert live is not None
+    asleep = {c["name"] for c in live["cells"] if c["state"] == "asleep"}
+    assert newest.plan is not None
+    expected = {bench.twin.cell_names[c] for c in newest.plan["window"]["asleep"][0]}
+    assert asleep == expected
+    bench.store.dispose()
+
+
+def test_a_restarted_loop_resumes_from_the_store(bench: Bench) -> None:
+    loop = bench.loop()
+    for _ in range(1 + 30):
+        loop.step()
+    before = loop.settings().next_interval
+    again = bench.loop()  # a new process: nothing in memory
+    report = again.step()
+    assert report.interval == before
+    assert again.settings().next_interval == before + 1
+    history_rows = np.array(again._executed[report.interval // 96])
+    assert history_rows.shape == (31, bench.twin.num_cells)
+
+
+def test_twin_fault_cli_requests_and_clears(
+    bench: Bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RANOPT_DATABASE_URL", f"sqlite:///{tmp_path / 'loop.db'}")
+    cli = CliRunner()
+    name = bench.twin.cell_names[3]
+    result = cli.invoke(app, ["twin", "fault", "--cell", name, "--tenant", "loop"])
+    assert result.exit_code == 0, result.output
+    assert f"{name} fails at the loop's next interval" in result.output
+    (fault,) = bench.faults()
+    assert (fault.cell_index, fault.status, fault.requested_by) == (
+        3,
+        "requested",
+        "cli:twin-fault",
+    )
+    again = cli.invoke(app, ["twin", "fault", "--cell", name, "--tenant", "loop"])
+    assert again.exit_code == 1
+    assert "already has an open fault" in again.output
+    unknown = cli.invoke(app, ["twin", "fault", "--cell", "nope", "--tenant", "loop"])
+    assert unknown.exit_code == 1
+    assert "--cell: no cell 'nope'" in unknown.output
+    cleared = cli.invoke(app, ["twin", "fault", "--cell", name, "--tenant", "loop", "--clear"])
+    assert cleared.exit_code == 0, cleared.output
+    assert bench.faults()[0].status == "cleared"

@@ -36,7 +36,7 @@ from ranopt.optimize.confidence import (
     plan_confidence,
 )
 from ranopt.optimize.energy import EnergyConfig
-from ranopt.optimize.evaluate import EnergyConstraints, check_snapshot
+from ranopt.optimize.evaluate import EnergyConstraints, check_snapshot, evaluate_schedule
 from ranopt.optimize.outage import OutageFinding, detect_outages, neighbour_lists
 from ranopt.optimize.plan import Plan
 from ranopt.optimize.rolling import count_switching_breaks, plan_window, window_pins
@@ -71,6 +71,10 @@ class LoopConfig:
     compensation_scenarios: int = 16  # demand perturbations a compensation is checked on
     compensation_sigma: float = 0.1  # their per-cell spread within the next interval
     limits: EnergyConstraints = field(default_factory=EnergyConstraints)
+    # plans are made (and their confidence measured) against stricter served-traffic checks
+    # than they are scored on: in a congested interval a plan may not serve less than the
+    # always-on network at all (a margin of 0.1 % against the scoring check's 0.01 % slack)
+    planning_served_margin: float = 0.001
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     epoch: datetime = DEFAULT_EPOCH  # wall-clock start of loop interval 0 (a Monday)
 
@@ -134,7 +138,7 @@ class NetworkLoop:
         self._known_failed: dict[int, int] = {}  # cell -> fault id, once detected
         self._compensations: dict[int, _Compensation] = {}  # fault id -> its held state
         self._previous_served: FloatArray | None = None
-        self._last_decision_id = 0
+        self._decided: set[int] = set()  # approved runs already handed to the actuator
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -272,18 +276,21 @@ class NetworkLoop:
     def _load_decisions(self, session: Session, k: int) -> None:
         """Apply plans a person approved since the last step (their intervals from ``k``)."""
         rows = session.scalars(
-            select(OptimizationRun).where(
+            select(OptimizationRun)
+            .where(
                 OptimizationRun.tenant_id == self.tenant_id,
                 OptimizationRun.network_id == self.network_id,
                 OptimizationRun.status == "applied",
-                OptimizationRun.id > self._last_decision_id,
+                OptimizationRun.decided_by != LOOP_ACTOR,
+                OptimizationRun.created_by == LOOP_ACTOR,
             )
+            .order_by(OptimizationRun.decided_s, OptimizationRun.id)
         ).all()
         for row in rows:
-            self._last_decision_id = max(self._last_decision_id, row.id)
             window = (row.plan or {}).get("window")
-            if row.decided_by == LOOP_ACTOR or not window:
+            if row.id in self._decided or not window:
                 continue
+            self._decided.add(row.id)
             for i, asleep in enumerate(window["asleep"]):
                 interval = int(window["first_interval"]) + i
                 if interval >= k:
@@ -623,16 +630,20 @@ class NetworkLoop:
         held[list(failed)] = True  # a failed cell cannot be put to sleep (nor woken)
         pins = window_pins(executed_arr, horizon, self.config.limits.rules, held)
         planner_twin = with_failed_cells(self.twin, frozenset(self._known_failed))
+        limits = replace(self.config.limits, ratio_tolerance=-self.config.planning_served_margin)
         plan = plan_window(
             planner_twin, planning, robust, settings.solver, executed_arr, pins,
-            limits=self.config.limits, config=self.config.energy, rng=rng,
+            limits=limits, config=self.config.energy, rng=rng,
             t0_min=(first % self.ipd) * self.twin.scenario.interval_min,
         )  # fmt: skip
         scenarios = forecast.sample(rng, self.config.confidence_scenarios)[:, window]
         confidence, _ = plan_confidence(
-            planner_twin, plan.active, scenarios, window_disagg, self.config.limits, rng, sigma
+            planner_twin, plan.active, scenarios, window_disagg, limits, rng, sigma
         )
-        plan = replace(plan, confidence=confidence)
+        # the expected figures are scored as the loop's intervals are, on the scoring limits
+        scored = evaluate_schedule(planner_twin, planning, plan.active, self.config.limits)
+        expected = replace(scored, rule_violations=0).kpis()
+        plan = replace(plan, confidence=confidence, expected=expected)
         apply = settings.auto_apply and confidence >= settings.confidence_threshold
         saving = plan.expected.saving_pct if plan.expected is not None else 0.0
         with self.store.transaction() as session:
@@ -671,7 +682,6 @@ class NetworkLoop:
                 session, tenant_id=self.tenant_id, run_id=run.id, decision="applied",
                 by=LOOP_ACTOR, now_s=now,
             )  # fmt: skip
-        self._last_decision_id = max(self._last_decision_id, run.id)
         return run.id
 
 

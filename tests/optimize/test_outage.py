@@ -1,0 +1,196 @@
+"""Cell-outage detection: silent cells, vanished traffic, and the neighbour lists it uses.
+
+``detect_outages`` is checked on hand-made counters of four cells; ``neighbour_lists`` on the
+shared seven-site twin against a plain count of its UEs' link lists.
+"""
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from ranopt.errors import ValidationError
+from ranopt.optimize.outage import DetectionLimits, OutageFinding, detect_outages, neighbour_lists
+from ranopt.twin import Twin
+
+IntArray = npt.NDArray[np.int64]
+
+# cell 0's neighbours are 1 and 2; the others list each other
+NEIGHBOURS: tuple[IntArray, ...] = (
+    np.array([1, 2]),
+    np.array([0, 2]),
+    np.array([0, 1, 3]),
+    np.array([2]),
+)
+PREVIOUS = np.array([10.0, 4.0, 6.0, 3.0])
+ALL = np.ones(4, dtype=bool)
+
+
+def detect(
+    served: list[float],
+    *,
+    reported: list[bool] | None = None,
+    planned: list[bool] | None = None,
+    previous: npt.NDArray[np.float64] = PREVIOUS,
+    limits: DetectionLimits | None = None,
+) -> tuple[OutageFinding, ...]:
+    return detect_outages(
+        ALL.copy() if reported is None else np.array(reported),
+        ALL.copy() if planned is None else np.array(planned),
+        np.array(served),
+        previous,
+        NEIGHBOURS,
+        limits,
+    )
+
+
+def test_nothing_found_in_normal_operation() -> None:
+    assert detect([9.0, 4.5, 6.2, 2.0]) == ()
+
+
+@pytest.mark.parametrize("planned_active", [True, False])
+def test_a_silent_cell_is_found_whatever_its_plan(planned_active: bool) -> None:
+    planned = [True, True, planned_active, True]
+    findings = detect([10.0, 4.0, 0.0, 3.0], reported=[True, True, False, True], planned=planned)
+    assert findings == (OutageFinding(cell=2, reason="silent", lost_mbps=6.0),)
+
+
+def test_a_silent_cell_is_found_even_with_no_traffic_before() -> None:
+    previous = np.array([10.0, 4.0, 6.0, 0.0])
+    findings = detect([10.0, 4.0, 6.0, 0.0], reported=[True, True, True, False], previous=previous)
+    assert findings == (OutageFinding(cell=3, reason="silent", lost_mbps=0.0),)
+
+
+def test_vanished_traffic_taken_by_the_neighbours_is_found() -> None:
+    # cell 0 carried 10, now 0; neighbours 1 and 2 gained 3 + 3 = 6 >= 5
+    findings = detect([0.0, 7.0, 9.0, 3.0])
+    assert findings == (OutageFinding(cell=0, reason="traffic_vanished", lost_mbps=10.0),)
+
+
+def test_vanished_traffic_at_exactly_half_the_loss_is_found() -> None:
+    findings = detect([0.0, 6.0, 9.0, 3.0])  # gained 2 + 3 = 5 = 0.5 * 10
+    assert [f.cell for f in findings] == [0]
+
+
+def test_vanished_traffic_not_found_when_neighbours_did_not_gain() -> None:
+    assert detect([0.0, 6.0, 8.9, 3.0]) == ()  # gained 4.9 < 5
+    assert detect([0.0, 4.0, 6.0, 3.0]) == ()  # gained nothing
+
+
+def test_gain_outside_the_neighbour_list_does_not_count() -> None:
+    assert detect([0.0, 4.0, 6.0, 20.0]) == ()  # cell 3 is not a neighbour of cell 0
+
+
+def test_vanished_traffic_not_found_for_a_cell_asleep_by_plan() -> None:
+    assert detect([0.0, 7.0, 9.0, 3.0], planned=[False, True, True, True]) == ()
+
+
+def test_vanished_traffic_needs_enough_traffic_before() -> None:
+    served = [0.0, 4.5, 6.5, 3.0]  # neighbours gained 1 Mbit/s
+    too_little = np.array([0.9, 4.0, 6.0, 3.0])
+    assert detect(served, previous=too_little) == ()
+    just_enough = np.array([1.0, 4.0, 6.0, 3.0])
+    assert detect(served, previous=just_enough) == (
+        OutageFinding(cell=0, reason="traffic_vanished", lost_mbps=1.0),
+    )
+
+
+def test_a_cell_still_carrying_traffic_is_not_found() -> None:
+    assert detect([0.5, 9.0, 12.0, 3.0]) == ()
+
+
+def test_detection_limits_are_honoured() -> None:
+    served = [0.0, 6.0, 8.0, 3.0]  # gained 4 of 10
+    assert detect(served) == ()
+    assert [f.cell for f in detect(served, limits=DetectionLimits(min_neighbour_share=0.4))] == [0]
+    strict = DetectionLimits(min_previous_mbps=20.0, min_neighbour_share=0.0)
+    assert detect(served, limits=strict) == ()
+
+
+def test_silent_and_vanished_cells_are_both_reported() -> None:
+    # cell 3 silent; cell 0 vanished while 1 and 2 gained 6 (cell 3's neighbours do not matter)
+    findings = detect([0.0, 7.0, 9.0, 0.0], reported=[True, True, True, False])
+    assert findings == (
+        OutageFinding(cell=3, reason="silent", lost_mbps=3.0),
+        OutageFinding(cell=0, reason="traffic_vanished", lost_mbps=10.0),
+    )
+
+
+def test_a_silent_cell_is_not_reported_twice() -> None:
+    findings = detect([0.0, 7.0, 9.0, 3.0], reported=[False, True, True, True])
+    assert findings == (OutageFinding(cell=0, reason="silent", lost_mbps=10.0),)
+
+
+@pytest.mark.parametrize("bad", ["planned_active", "served_mbps", "previous_served_mbps"])
+def test_shape_errors_raise(bad: str) -> None:
+    arrays = {
+        "planned_active": ALL.copy(),
+        "served_mbps": np.zeros(4),
+        "previous_served_mbps": PREVIOUS,
+    }
+    arrays[bad] = arrays[bad][:3]
+    with pytest.raises(ValidationError, match=bad):
+        detect_outages(
+            ALL.copy(),
+            arrays["planned_active"],
+            arrays["served_mbps"],
+            arrays["previous_served_mbps"],
+            NEIGHBOURS,
+        )
+
+
+def test_a_short_neighbour_list_raises() -> None:
+    with pytest.raises(ValidationError, match="neighbours"):
+        detect_outages(ALL, ALL, np.zeros(4), PREVIOUS, NEIGHBOURS[:3])
+
+
+# -- neighbour_lists on a twin --------------------------------------------------------------
+
+
+def best_servers(twin: Twin) -> IntArray:
+    """Each UE's strongest cell in its link list."""
+    link = twin.link
+    return np.asarray(
+        [link.cell_idx[u, int(np.argmax(link.rsrp_dbm[u]))] for u in range(twin.num_ues)]
+    )
+
+
+def test_neighbour_lists_are_valid(seven_site_twin: Twin) -> None:
+    lists = neighbour_lists(seven_site_twin)
+    num_cells = seven_site_twin.num_cells
+    assert len(lists) == num_cells
+    best = best_servers(seven_site_twin)
+    with_ues = set(best.tolist())
+    assert len(with_ues) > num_cells // 2
+    for cell, near in enumerate(lists):
+        assert cell not in near.tolist()
+        assert len(near) <= 12
+        assert len(set(near.tolist())) == len(near)
+        assert ((near >= 0) & (near < num_cells)).all()
+        if cell in with_ues:
+            assert len(near) > 0, cell
+        else:
+            assert len(near) == 0, cell
+
+
+def test_neighbour_lists_rank_cells_by_how_often_their_ues_hear_them(
+    seven_site_twin: Twin,
+) -> None:
+    twin = seven_site_twin
+    link = twin.link
+    best = best_servers(twin)
+    lists = neighbour_lists(twin, count=3)
+    assert max(len(near) for near in lists) == 3
+    for cell in set(best.tolist()):
+        counts: dict[int, int] = {}
+        for u in np.flatnonzero(best == cell):
+            for k in range(link.cell_idx.shape[1]):
+                other = int(link.cell_idx[u, k])
+                if other != cell and link.rsrp_dbm[u, k] >= twin.scenario.rsrp_min_dbm:
+                    counts[other] = counts.get(other, 0) + 1
+        near = lists[cell].tolist()
+        got = [counts[c] for c in near]
+        assert got == sorted(got, reverse=True)
+        assert got[0] == max(counts.values())
+        # nothing left out hears the cell's UEs more often than the last one listed
+        left_out = [n for c, n in counts.items() if c not in near]
+        assert all(n <= got[-1] for n in left_out)

@@ -10,7 +10,8 @@ import pytest
 
 from ranopt.errors import ValidationError
 from ranopt.optimize.outage import DetectionLimits, OutageFinding, detect_outages, neighbour_lists
-from ranopt.twin import Twin
+from ranopt.twin import CellState, Twin, evaluate_snapshot
+from ranopt.twin.units import FloatArray
 
 IntArray = npt.NDArray[np.int64]
 
@@ -154,43 +155,62 @@ def best_servers(twin: Twin) -> IntArray:
     )
 
 
+def _shared_suitable(twin: Twin) -> np.ndarray:
+    """Plain-loop reference: UEs for which both cells are suitable, ``[C, C]``."""
+    link = twin.link
+    shared = np.zeros((twin.num_cells, twin.num_cells))
+    for u in range(twin.num_ues):
+        cells = [
+            int(link.cell_idx[u, k])
+            for k in range(link.cell_idx.shape[1])
+            if link.rsrp_dbm[u, k] >= twin.scenario.rsrp_min_dbm
+        ]
+        for a in cells:
+            for b in cells:
+                if a != b:
+                    shared[a, b] += 1
+    return shared
+
+
 def test_neighbour_lists_are_valid(seven_site_twin: Twin) -> None:
     lists = neighbour_lists(seven_site_twin)
     num_cells = seven_site_twin.num_cells
     assert len(lists) == num_cells
-    best = best_servers(seven_site_twin)
-    with_ues = set(best.tolist())
-    assert len(with_ues) > num_cells // 2
+    shared = _shared_suitable(seven_site_twin)
     for cell, near in enumerate(lists):
         assert cell not in near.tolist()
         assert len(near) <= 12
         assert len(set(near.tolist())) == len(near)
         assert ((near >= 0) & (near < num_cells)).all()
-        if cell in with_ues:
-            assert len(near) > 0, cell
-        else:
-            assert len(near) == 0, cell
+        # every cell some UE can camp on together with another has neighbours, coverage too
+        assert (len(near) > 0) == bool(shared[cell].any()), cell
+    assert all(len(near) > 0 for near in lists)
 
 
-def test_neighbour_lists_rank_cells_by_how_often_their_ues_hear_them(
-    seven_site_twin: Twin,
-) -> None:
-    twin = seven_site_twin
-    link = twin.link
-    best = best_servers(twin)
-    lists = neighbour_lists(twin, count=3)
+def test_neighbour_lists_rank_cells_by_shared_suitable_ues(seven_site_twin: Twin) -> None:
+    shared = _shared_suitable(seven_site_twin)
+    lists = neighbour_lists(seven_site_twin, count=3)
     assert max(len(near) for near in lists) == 3
-    for cell in set(best.tolist()):
-        counts: dict[int, int] = {}
-        for u in np.flatnonzero(best == cell):
-            for k in range(link.cell_idx.shape[1]):
-                other = int(link.cell_idx[u, k])
-                if other != cell and link.rsrp_dbm[u, k] >= twin.scenario.rsrp_min_dbm:
-                    counts[other] = counts.get(other, 0) + 1
-        near = lists[cell].tolist()
-        got = [counts[c] for c in near]
+    for cell, near in enumerate(lists):
+        got = [shared[cell, c] for c in near.tolist()]
         assert got == sorted(got, reverse=True)
-        assert got[0] == max(counts.values())
-        # nothing left out hears the cell's UEs more often than the last one listed
-        left_out = [n for c, n in counts.items() if c not in near]
+        assert got[0] == shared[cell].max()
+        # nothing left out shares more UEs with the cell than the last one listed
+        left_out = [shared[cell, c] for c in range(len(shared)) if c not in near and c != cell]
         assert all(n <= got[-1] for n in left_out)
+
+
+def test_a_coverage_cell_serving_at_night_has_neighbours(
+    seven_site_twin: Twin, night_demand: FloatArray
+) -> None:
+    # capacity cells asleep: the coverage cells serve everyone, and a failed one's traffic
+    # can only be judged against its neighbours
+    twin = seven_site_twin
+    coverage = twin.arrays.layer == 0
+    state = CellState.all_on(twin.num_cells).with_active(coverage.copy())
+    snap = evaluate_snapshot(twin, state, night_demand[0])
+    serving = set(snap.serving_cell[snap.serving_cell >= 0].tolist())
+    assert serving
+    assert serving <= set(np.flatnonzero(coverage).tolist())
+    lists = neighbour_lists(twin)
+    assert all(len(lists[c]) > 0 for c in serving)

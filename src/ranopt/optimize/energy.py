@@ -529,12 +529,18 @@ def solve_exact(problem: EnergyProblem, config: EnergyConfig) -> tuple[BoolArray
 
 
 def _cells_to_wake(
-    plan: Snapshot, ref: Snapshot, active: BoolArray, limits: EnergyConstraints
+    plan: Snapshot,
+    ref: Snapshot,
+    active: BoolArray,
+    limits: EnergyConstraints,
+    protected: BoolArray | None = None,
 ) -> IntArray:
     """Return the sleeping cells to wake: those whose always-on UEs suffer most in the plan.
 
     The worst quarter of the culprits (at least one) is woken at once, so a large network's
-    repair takes a few twin evaluations per interval, not one per culprit.
+    repair takes a few twin evaluations per interval, not one per culprit. ``protected``
+    cells (``[C]``, e.g. inside their minimum sleep time) are woken only when no other
+    culprit is left.
     """
     limit = limits.prb_load_limit(ref.prb_load)
     floor = min(limits.ue_thp_floor_mbps, ref.ue_thp_percentile_mbps(5))
@@ -552,9 +558,13 @@ def _cells_to_wake(
             home[asleep_home], weights=plan.demand_mbps[asleep_home] + 1e-9, minlength=active.size
         )
         culprits = np.flatnonzero(weight > 0)
+        if protected is not None and (~protected[culprits]).any():
+            culprits = culprits[~protected[culprits]]
         worst_first = culprits[np.argsort(-weight[culprits], kind="stable")]
         return worst_first[: max(1, culprits.size // 4)]
     asleep = np.flatnonzero(~active)
+    if protected is not None and (~protected[asleep]).any():
+        asleep = asleep[~protected[asleep]]
     return asleep[[int(np.argmax(ref.prb_load[asleep]))]]
 
 
@@ -591,6 +601,7 @@ def verify_and_repair(
     references: ReferenceCache,
     max_rounds: int,
     enforce: RuleEnforcer | None = None,
+    protected: BoolArray | None = None,
 ) -> tuple[BoolArray, int]:
     """Replay the schedule in the twin and wake cells until every interval keeps its limits.
 
@@ -598,7 +609,8 @@ def verify_and_repair(
     scenarios for a robust plan); the schedule must hold on each. Returns the repaired schedule
     and the number of cells woken. Waking only adds capacity; the switching rules are
     re-applied after each round (which may wake more). ``enforce`` replaces the rules of a
-    whole-day schedule (a rolling window needs the day's executed intervals before it).
+    whole-day schedule (a rolling window needs the day's executed intervals before it);
+    ``protected`` ``[T, C]`` cells are woken last (see ``_cells_to_wake``).
     """
     fixed = schedule.copy()
     woken = 0
@@ -619,7 +631,9 @@ def verify_and_repair(
                     )
                     if not check.violations:
                         break
-                    wake = _cells_to_wake(snap, ref, fixed[t], limits)
+                    wake = _cells_to_wake(
+                        snap, ref, fixed[t], limits, None if protected is None else protected[t]
+                    )
                     fixed[t, wake] = True
                     woken += int(wake.size)
                     changed = True

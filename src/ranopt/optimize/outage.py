@@ -11,6 +11,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy.sparse import csr_array
 
 from ranopt.errors import ValidationError
 from ranopt.twin.model import Twin
@@ -38,18 +39,24 @@ class DetectionLimits:
 
 
 def neighbour_lists(twin: Twin, count: int = 12) -> tuple[IntArray, ...]:
-    """Each cell's neighbours: the cells most often in its UEs' link lists (the NRT's role)."""
+    """Each cell's neighbours: the cells most often suitable for the UEs it could serve.
+
+    The role of the neighbour relation table (TS 38.300 ANR): two cells are neighbours when
+    UEs can camp on both. Counting shared suitable UEs gives coverage cells (never a UE's
+    strongest cell while the capacity layer is on) neighbours too.
+    """
     link = twin.link
-    suitable = link.rsrp_dbm >= twin.scenario.rsrp_min_dbm  # [U, K]
-    best = link.cell_idx[np.arange(twin.num_ues), np.argmax(link.rsrp_dbm, axis=1)]
+    rows, cols = np.nonzero(link.rsrp_dbm >= twin.scenario.rsrp_min_dbm)  # [n] suitable pairs
+    incidence = csr_array(
+        (np.ones(rows.size), (rows, link.cell_idx[rows, cols])),
+        shape=(twin.num_ues, twin.num_cells),
+    )
+    shared = (incidence.T @ incidence).toarray()  # [C, C] UEs suitable for both cells
+    np.fill_diagonal(shared, 0.0)
     lists = []
     for cell in range(twin.num_cells):
-        rows = best == cell
-        cells = link.cell_idx[rows][suitable[rows]]
-        counts = np.bincount(cells, minlength=twin.num_cells)
-        counts[cell] = 0
-        order = np.argsort(-counts, kind="stable")[:count]
-        lists.append(np.asarray(order[counts[order] > 0], dtype=np.int64))
+        order = np.argsort(-shared[cell], kind="stable")[:count]
+        lists.append(np.asarray(order[shared[cell, order] > 0], dtype=np.int64))
     return tuple(lists)
 
 

@@ -36,7 +36,8 @@ class WindowPins:
     """What the executed day fixes in the next window."""
 
     forced_asleep: BoolArray  # [H, C] cells still inside their minimum sleep time
-    may_start_sleep: BoolArray  # [C] awake cells allowed to start a sleep run in the window
+    may_start_sleep: BoolArray  # [C] cells allowed to start a new sleep run in the window
+    held_on: BoolArray  # [C] cells that stay awake whatever the plan (next to a failed cell)
 
 
 def trailing_sleep(executed: BoolArray) -> IntArray:
@@ -61,10 +62,25 @@ def sleep_cycles(executed: BoolArray) -> IntArray:
     return np.asarray(asleep[0].astype(np.int64) + starts.sum(axis=0), dtype=np.int64)
 
 
+def current_run(executed: BoolArray, carried_run: IntArray | None = None) -> IntArray:
+    """Return each cell's ongoing sleep run, counting ``carried_run`` from before today."""
+    run = trailing_sleep(executed)
+    if carried_run is None:
+        return run
+    return np.where(run == executed.shape[0], run + carried_run, run)
+
+
 def window_pins(
-    executed: BoolArray, horizon: int, rules: SwitchingRules, held_on: BoolArray
+    executed: BoolArray,
+    horizon: int,
+    rules: SwitchingRules,
+    held_on: BoolArray,
+    carried_run: IntArray | None = None,
 ) -> WindowPins:
-    """Pins of the window after today's executed intervals ``[k, C]``; ``held_on`` ``[C]``."""
+    """Pins of the window after today's executed intervals ``[k, C]``; ``held_on`` ``[C]``.
+
+    ``carried_run`` ``[C]`` is the sleep run each cell was in at midnight (from yesterday).
+    """
     if horizon < 1:
         msg = f"horizon must be >= 1 interval, got {horizon}"
         raise ValidationError(msg)
@@ -72,37 +88,53 @@ def window_pins(
     if executed.ndim != 2 or executed.shape[1] != num_cells:
         msg = f"executed must have shape (k, {num_cells}), got {executed.shape}"
         raise ValidationError(msg)
-    run = trailing_sleep(executed)
+    run = current_run(executed, carried_run)
     remaining = np.where(run > 0, np.maximum(rules.min_sleep_intervals - run, 0), 0)
     forced = (np.arange(horizon)[:, None] < remaining[None, :]) & ~held_on[None, :]
     may_start = (sleep_cycles(executed) < rules.max_cycles_per_day) & ~held_on
-    return WindowPins(forced_asleep=forced, may_start_sleep=may_start)
+    return WindowPins(forced_asleep=forced, may_start_sleep=may_start, held_on=held_on.copy())
 
 
 def window_enforcer(
-    executed: BoolArray, rules: SwitchingRules, intervals_per_day: int
+    executed: BoolArray,
+    rules: SwitchingRules,
+    intervals_per_day: int,
+    carried_run: IntArray | None = None,
 ) -> RuleEnforcer:
     """Switching rules for a window that follows today's executed intervals ``[k, C]``.
 
-    The rules are applied to the day so far plus the window; only the window's part is
-    returned (the past cannot change). A window's sleep run must fit its minimum length
-    inside the window, so a cell starts sleeping only when it can sleep long enough.
+    The rules are applied to yesterday's carried sleep runs, the day so far and the window;
+    only the window's part is returned (the past cannot change). A window's sleep run must fit
+    its minimum length inside the window, so a cell starts sleeping only when it can sleep
+    long enough.
     """
-    done = executed.shape[0]
+    num_cells = executed.shape[1]
+    yesterday = np.ones((intervals_per_day, num_cells), dtype=bool)
+    if carried_run is not None:
+        tail = np.arange(intervals_per_day)[:, None] >= intervals_per_day - carried_run[None, :]
+        yesterday &= ~tail
+    prefix = np.vstack([yesterday, executed])
+    done = prefix.shape[0]
 
     def enforce(window: BoolArray) -> BoolArray:
-        full = np.vstack([executed, window])
+        full = np.vstack([prefix, window])
         return enforce_switching_rules(full, rules, intervals_per_day)[done:]
 
     return enforce
 
 
 def apply_pins(schedule: BoolArray, pins: WindowPins, asleep_now: BoolArray) -> BoolArray:
-    """Return the window ``[H, C]`` with the executed day's pins imposed."""
+    """Return the window ``[H, C]`` with the executed day's pins imposed.
+
+    A cell that may not start a sleep run stays awake from its first awake interval on (an
+    asleep one may finish its run, not begin another); a held cell is awake throughout.
+    """
     pinned = schedule.copy()
-    blocked = ~pins.may_start_sleep & ~asleep_now
-    pinned[:, blocked] = True
+    awake = np.logical_or.accumulate(pinned | ~asleep_now[None, :], axis=0)
+    blocked = ~pins.may_start_sleep
+    pinned[:, blocked] |= awake[:, blocked]
     pinned[pins.forced_asleep] = False
+    pinned[:, pins.held_on] = True
     return pinned
 
 
@@ -119,16 +151,21 @@ def window_actions(
     return tuple(a for a in actions if a.t_min >= t0_min)
 
 
-def count_switching_breaks(executed: BoolArray, state: BoolArray, rules: SwitchingRules) -> int:
+def count_switching_breaks(
+    executed: BoolArray,
+    state: BoolArray,
+    rules: SwitchingRules,
+    carried_run: IntArray | None = None,
+) -> int:
     """Rule breaks of going from today's executed intervals ``[k, C]`` to ``state`` ``[C]``.
 
     A cell woken before its minimum sleep time, or starting a sleep run beyond the day's
     cycle limit, is one break each (safety wakes and manual plans can cause them).
     """
-    if executed.shape[0] == 0:
-        return 0
-    run = trailing_sleep(executed)
+    run = current_run(executed, carried_run)
     early_wake = (run > 0) & (run < rules.min_sleep_intervals) & state
+    if executed.shape[0] == 0:
+        return int(early_wake.sum())
     starts = executed[-1] & ~state
     over_cycles = starts & (sleep_cycles(executed) >= rules.max_cycles_per_day)
     return int(early_wake.sum() + over_cycles.sum())
@@ -146,25 +183,38 @@ def plan_window(
     config: EnergyConfig,
     rng: np.random.Generator,
     t0_min: int,
+    carried_run: IntArray | None = None,
+    previous: BoolArray | None = None,
 ) -> Plan:
     """Plan the window ``demand_mbps`` ``[H, U]`` after today's executed intervals ``[k, C]``.
 
     The solver plans the window; the pins are imposed; the window is then replayed in the twin
     on the planning demand and on every ``robust_demands`` scenario, waking cells where a
     constraint breaks (the scenario approach), with the rules checked across the day.
+    ``previous`` is the state in force before the window (default: the last executed one).
     """
     plan = plan_energy(
         twin, demand_mbps, solver, limits=limits, config=config, rng=rng, t0_min=t0_min
     )
-    num_cells = twin.num_cells
-    previous = executed[-1] if executed.shape[0] else np.ones(num_cells, dtype=bool)
+    if previous is None:
+        previous = executed[-1] if executed.shape[0] else np.ones(twin.num_cells, dtype=bool)
     schedule = apply_pins(plan.active, pins, ~previous)
     demand_sets = [demand_mbps, *robust_demands]
-    enforce = window_enforcer(executed, limits.rules, twin.scenario.intervals_per_day)
+    ipd = twin.scenario.intervals_per_day
+    enforce = window_enforcer(executed, limits.rules, ipd, carried_run)
+    references = ReferenceCache(twin, demand_sets)
+    forced = pins.forced_asleep
     schedule, woken = verify_and_repair(
-        twin, demand_sets, schedule, limits, ReferenceCache(twin, demand_sets),
-        config.repair_rounds, enforce,
-    )  # fmt: skip
+        twin, demand_sets, schedule, limits, references, config.repair_rounds, enforce, forced
+    )
+    # a cell inside its minimum sleep time is woken early only for the planning demand itself,
+    # not for a sampled scenario: resampled tails would otherwise make cells flap
+    relocked = schedule & ~forced
+    if (relocked != schedule).any():
+        schedule, _ = verify_and_repair(
+            twin, [demand_mbps], relocked, limits, references, config.repair_rounds, enforce,
+            forced,
+        )  # fmt: skip
     evaluation = evaluate_schedule(twin, demand_mbps, schedule, limits)
     # the window's rules hold with the executed day before it (window_enforcer); its own
     # count would see a continued sleep run as too short

@@ -39,7 +39,12 @@ from ranopt.optimize.energy import EnergyConfig
 from ranopt.optimize.evaluate import EnergyConstraints, check_snapshot, evaluate_schedule
 from ranopt.optimize.outage import OutageFinding, detect_outages, neighbour_lists
 from ranopt.optimize.plan import Plan
-from ranopt.optimize.rolling import count_switching_breaks, plan_window, window_pins
+from ranopt.optimize.rolling import (
+    count_switching_breaks,
+    plan_window,
+    trailing_sleep,
+    window_pins,
+)
 from ranopt.store import loops, runs
 from ranopt.store import repository as repo
 from ranopt.store.engine import Store
@@ -54,6 +59,7 @@ from ranopt.twin.traffic import day_rng, expected_demand_mbps, realised_demand_m
 from ranopt.twin.units import FloatArray, group_sum
 
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 logger = logging.getLogger("ranopt.service.loop")
 
 LOOP_ACTOR = "ranopt:loop"
@@ -232,22 +238,37 @@ class NetworkLoop:
         return self._forecasts[day]
 
     def _restore_day(self, day: int, upto: int) -> None:
-        """Reload today's executed masks and observations after a restart."""
+        """Reload yesterday's and today's executed masks and today's observations."""
         if day in self._executed:
+            self._executed = {d: m for d, m in self._executed.items() if d >= day - 1}
             return
         with self.store.transaction() as session:
             rows = loops.intervals(
                 session, tenant_id=self.tenant_id, network_id=self.network_id,
-                first=day * self.ipd, stop=upto,
+                first=(day - 1) * self.ipd, stop=upto,
             )  # fmt: skip
-        masks, observed = [], []
+        executed: dict[int, list[BoolArray]] = {day - 1: [], day: []}
+        observed: list[FloatArray] = []
         for r in rows:
+            if r.phase != "loop":
+                continue
             mask = np.ones(self.twin.num_cells, dtype=bool)
             mask[r.asleep] = False
-            masks.append(mask)
-            observed.append(np.array(r.home_demand_mbps))
-        self._executed = {day: masks}
+            executed[r.interval // self.ipd].append(mask)
+            if r.interval // self.ipd == day:
+                observed.append(np.array(r.home_demand_mbps))
+        self._executed = executed
         self._observed = {day: observed}
+
+    def _day_rows(self, day: int) -> BoolArray:
+        """Return the executed on/sleep masks of ``day`` so far, ``[k, C]``."""
+        rows = self._executed.get(day, [])
+        return np.array(rows, dtype=bool).reshape(-1, self.twin.num_cells)
+
+    def _carried(self, day: int) -> IntArray | None:
+        """Return the sleep run each cell was in at the start of ``day`` (None: unknown)."""
+        yesterday = self._day_rows(day - 1)
+        return trailing_sleep(yesterday) if yesterday.shape[0] else None
 
     # -- faults and decisions from the store -------------------------------------------------
 
@@ -336,9 +357,8 @@ class NetworkLoop:
         # a failed cell is neither asleep nor woken by a plan: its schedule entry stays "on"
         scheduled = state.active | self._mask(failed)
         breaks = count_switching_breaks(
-            np.array(executed, dtype=bool).reshape(-1, self.twin.num_cells), scheduled,
-            self.config.limits.rules,
-        )  # fmt: skip
+            self._day_rows(day), scheduled, self.config.limits.rules, self._carried(day)
+        )
         home = self._home_demand(demand)
         served_cell = group_sum(
             snap.serving_cell[snap.serving_cell >= 0],
@@ -621,20 +641,22 @@ class NetworkLoop:
         planning = window_disagg.ue_demand(cells_q[window])
         paths = forecast.sample(rng, self.config.robust_scenarios)[:, window]
         robust = [window_disagg.ue_demand(p, rng, sigma) for p in paths]
-        executed = self._executed.get(day, []) if t1 > 0 else []
-        executed_arr = np.array(executed, dtype=bool).reshape(-1, self.twin.num_cells)
+        executed_arr = self._day_rows(day)  # empty when the window opens a new day
+        carried = self._carried(day)
+        previous = self._day_rows(k // self.ipd)[-1]  # the state run in interval k
         held = np.zeros(self.twin.num_cells, dtype=bool)
         for comp in self._compensations.values():
             held |= comp.woken
         held[list(self._known_failed)] = True
         held[list(failed)] = True  # a failed cell cannot be put to sleep (nor woken)
-        pins = window_pins(executed_arr, horizon, self.config.limits.rules, held)
+        pins = window_pins(executed_arr, horizon, self.config.limits.rules, held, carried)
         planner_twin = with_failed_cells(self.twin, frozenset(self._known_failed))
         limits = replace(self.config.limits, ratio_tolerance=-self.config.planning_served_margin)
         plan = plan_window(
             planner_twin, planning, robust, settings.solver, executed_arr, pins,
             limits=limits, config=self.config.energy, rng=rng,
-            t0_min=(first % self.ipd) * self.twin.scenario.interval_min,
+            t0_min=(first % self.ipd) * self.twin.scenario.interval_min, carried_run=carried,
+            previous=previous,
         )  # fmt: skip
         scenarios = forecast.sample(rng, self.config.confidence_scenarios)[:, window]
         confidence, _ = plan_confidence(

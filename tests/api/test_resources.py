@@ -16,6 +16,7 @@ from ranopt.api.settings import DEV_SECRET_KEYS, Settings
 from ranopt.cli.main import app as cli
 from ranopt.store import repository as repo
 from ranopt.store import secrets
+from ranopt.store.engine import head_revision
 from ranopt.store.secrets import Keyring, SecretError
 from ranopt.store.tables import StoredSecret
 
@@ -347,6 +348,7 @@ def test_problem_json_for_client_mistakes(world: World) -> None:
 def test_health_ready_and_schema_revision(world: World) -> None:
     assert world.client.get("/health").json() == {"status": "ok"}
     assert world.client.get("/ready").json()["status"] == "ready"
+    head = head_revision()
     with world.store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     try:
@@ -355,7 +357,7 @@ def test_health_ready_and_schema_revision(world: World) -> None:
         assert "0001" in response.json()["detail"]
     finally:
         with world.store.engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
 
 
 def test_settings_refuse_default_secrets_outside_development() -> None:

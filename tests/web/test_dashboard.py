@@ -1,11 +1,8 @@
 """The dashboard in chromium against a real server: login, map, runs, roles, loop views."""
 
-import json
 from pathlib import Path
-from typing import Any
 
-import httpx
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 from web_world import PASSWORD, TENANT, Dashboard
 
 
@@ -98,84 +95,10 @@ def test_security_analyst_sees_the_audit_log_and_alerts(
     page.screenshot(path=str(artifacts / "dashboard-audit-analyst.png"))
 
 
-def _cells(dashboard: Dashboard) -> list[dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {dashboard.tokens['viewer']}"}
-    url = f"{dashboard.base}/api/v2/networks/{dashboard.network_id}/cells"
-    cells: list[dict[str, Any]] = httpx.get(url, headers=headers, timeout=30).json()
-    return cells
-
-
-def _live(cells: list[dict[str, Any]]) -> dict[str, Any]:
-    states = ["failed", "asleep"] + ["active"] * (len(cells) - 2)
-    return {
-        "network_id": cells[0]["network_id"], "sim_min": 1530, "day": 1, "minute_of_day": 90,
-        "interval_min": 15, "offered_mbps": 812.5, "served_mbps": 800.0, "power_w": 41000.0,
-        "always_on_power_w": 52000.0,
-        "cells": [
-            {"id": c["id"], "name": c["name"], "prb_load": (i % 10) / 10, "state": s,
-             "cio_db": 0.0}
-            for i, (c, s) in enumerate(zip(cells, states, strict=True))
-        ],
-    }  # fmt: skip
-
-
-def _kpis(num: int) -> list[dict[str, Any]]:
-    return [
-        {"sim_min": 15 * i, "day": 15 * i // 1440, "minute_of_day": 15 * i % 1440,
-         "offered_mbps": 500.0 + i, "served_mbps": 495.0 + i, "power_w": 40000.0,
-         "always_on_power_w": 52000.0, "energy_kwh": 10.0, "always_on_energy_kwh": 13.0,
-         "violations": i % 2}
-        for i in range(num)
-    ]  # fmt: skip
-
-
-def _fulfil(body: Any) -> Any:
-    def handle(route: Route) -> None:
-        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
-
-    return handle
-
-
-def test_live_loop_state_colours_the_map_and_fills_the_charts(
-    page: Page, dashboard: Dashboard, artifacts: Path
-) -> None:
-    """The loop endpoints (served by ``ranopt.service`` after merge) are stubbed in the browser."""
-    cells = _cells(dashboard)
-    energy = {
-        "today": {"energy_kwh": 90.0, "always_on_kwh": 120.0, "saved_kwh": 30.0,
-                  "saved_pct": 25.0},
-        "week": {"energy_kwh": 700.0, "always_on_kwh": 840.0, "saved_kwh": 140.0,
-                 "saved_pct": 16.7},
-    }  # fmt: skip
-    page.route("**/api/v2/networks/*/live", _fulfil(_live(cells)))
-    page.route("**/api/v2/networks/*/loop/kpis*", _fulfil(_kpis(96)))
-    page.route("**/api/v2/networks/*/loop/energy", _fulfil(energy))
-    _signed_in(page, dashboard, "viewer")
-    _open(page, dashboard, "map")
-    expect(page.get_by_test_id("cells-failed")).to_have_text("1")
-    expect(page.get_by_test_id("cells-asleep")).to_have_text("1")
-    expect(page.get_by_test_id("cells-active")).to_have_text(str(len(cells) - 2))
-    expect(page.get_by_test_id("loop-status")).to_have_text("closed loop running")
-    page.screenshot(path=str(artifacts / "dashboard-map-live.png"))
-
-    _open(page, dashboard, "charts")
-    expect(page.get_by_test_id("energy-today")).to_contain_text("30.0 kWh")
-    expect(page.get_by_test_id("energy-week")).to_contain_text("16.7 %")
-    expect(page.get_by_test_id("violations")).to_contain_text("48")
-    expect(page.locator(".uplot")).to_have_count(2)
-    page.screenshot(path=str(artifacts / "dashboard-charts-live.png"))
-
-
 def test_without_the_loop_the_dashboard_says_so_and_keeps_working(
     page: Page, dashboard: Dashboard
 ) -> None:
-    page.route(
-        "**/api/v2/networks/*/l*",  # /live and /loop/...: as before the loop is merged
-        lambda route: route.fulfill(
-            status=404, content_type="application/problem+json",
-            body='{"title": "Not Found", "status": 404, "detail": "Not Found"}',
-        ),
-    )  # fmt: skip
+    # this network has no closed loop configured: its loop endpoints answer 404
     _signed_in(page, dashboard, "viewer")
     _open(page, dashboard, "charts")
     expect(page.get_by_test_id("loop-status")).to_have_text("closed loop not running")

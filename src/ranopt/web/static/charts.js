@@ -31,9 +31,9 @@ function chartOptions(width, unit, series) {
     scales: { x: { time: false } },
     axes: [
       {
-        label: "hours since loop start",
+        label: "network time (day, hh:mm)",
         incrs: [1, 2, 3, 6, 12, 24, 48, 96, 168],
-        values: (u, ticks) => ticks.map((h) => h.toFixed(0)),
+        values: (u, ticks) => ticks.map((h) => simLabel(Math.round(h * 60))),
       },
       { label: unit },
     ],
@@ -46,7 +46,7 @@ function chartOptions(width, unit, series) {
   };
 }
 
-/** Columns for uPlot from the /loop/kpis rows (x in hours since loop start). */
+/** Columns for uPlot from the /loop/kpis rows (x in network hours since the loop's epoch). */
 function columns(kpis) {
   const hours = kpis.map((k) => k.sim_min / 60);
   return {

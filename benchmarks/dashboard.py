@@ -1,16 +1,16 @@
 """Dashboard load times in Debian's chromium against the 271-site network (1 626 cells).
 
 Set-up: a SQLite file store with one tenant, a network_admin and a security_analyst, the
-``large`` twin preset exported as a network (271 sites, about 25 s to build the twin) and
-one succeeded optimization run with a 300-action plan; the app runs in a uvicorn thread.
+``large`` twin preset exported as a network (271 sites, about 25 s to build the twin), and
+its closed loop run for its history and two night intervals (real plans, runs and live
+state, no stubs); the app runs in a uvicorn thread.
 
 For each view (login, networks, map, charts, runs, alerts, audit) a fresh tab loads
 ``/ui/#/...`` twice: cold (browser cache cleared) and warm (reload). Per load it reads the
 Navigation Timing entry (DOMContentLoaded, load), the paint entries (first paint, first
 contentful paint) and the ``ready:<view>`` mark the app sets once the view shows its data
-(for the map: every cell drawn, ``#cell-count`` = 1 626). The map is measured both with the
-loop endpoints absent (404, as before ``ranopt.service`` merges) and with a stubbed ``/live``
-answer for every cell (then ``map_update_ms`` is the in-page restyle of all cells).
+(for the map: every cell drawn, ``#cell-count`` = 1 626, styled from the loop's ``/live``;
+``map_update_ms`` is the in-page restyle of all cells).
 Targets: first paint <= 1 s, every view ready < 2 s. Prints one JSON object.
 
     python benchmarks/dashboard.py [--scenario large]
@@ -32,7 +32,8 @@ from ranopt.api.app import create_app
 from ranopt.api.deps import Services
 from ranopt.api.settings import Settings
 from ranopt.ingest.export import twin_topology
-from ranopt.store import accounts, runs
+from ranopt.service.loop import NetworkLoop
+from ranopt.store import accounts, loops, runs
 from ranopt.store import repository as repo
 from ranopt.store.engine import Store, open_store
 from ranopt.twin import build_twin, scenario_preset
@@ -50,7 +51,7 @@ ANALYST_VIEWS = ("alerts", "audit")
 
 
 def seed(store: Store, services: Services, scenario: str) -> dict[str, Any]:
-    """Tenant, users, the twin network and one run; returns ids and sizes."""
+    """Tenant, users, the twin network and its closed loop run for two intervals."""
     started = time.perf_counter()
     twin = build_twin(scenario_preset(scenario, seed=0))
     topology = twin_topology(twin, f"{scenario}-twin")
@@ -63,21 +64,33 @@ def seed(store: Store, services: Services, scenario: str) -> dict[str, Any]:
                 password_hash=services.hasher.hash(PASSWORD), role=role, now_s=now,
             )  # fmt: skip
         net = repo.create_network(session, tenant_id=tenant_id, topology=topology, now_s=now)
-        run = runs.create_run(
-            session, tenant_id=tenant_id, network_id=net.id, objective="energy",
-            solver="greedy", horizon_min=1440, request={}, created_by="bench", now_s=now,
+        runs.bind_twin(
+            session, tenant_id=tenant_id, network_id=net.id, scenario=scenario, seed=0,
+            num_sites=twin.scenario.num_sites, num_ues=twin.num_ues,
         )  # fmt: skip
-        actions = [
-            {"cell": c.name, "t_min": 15 * (i % 96), "action": "sleep", "value": None}
-            for i, c in enumerate(topology.cells[:300])
-        ]
-        runs.finish_run(
-            session, tenant_id=tenant_id, run_id=run.id, now_s=now,
-            plan={"actions": actions}, confidence=0.97, saving_pct=21.5,
+        loops.configure_loop(
+            session, tenant_id=tenant_id, network_id=net.id, enabled=False, auto_apply=True,
+            confidence_threshold=0.9, solver="greedy", horizon_intervals=4, now_s=now,
         )  # fmt: skip
+    setup_s = time.perf_counter() - started
+    # the real loop: its history, then two night intervals (the second runs the first plan)
+    loop = NetworkLoop(
+        store, tenant_id=tenant_id, network_id=net.id, twin=twin, seed=0, clock=time.time
+    )
+    started = time.perf_counter()
+    loop.step()
+    history_s = time.perf_counter() - started
+    step_s = []
+    for _ in range(2):
+        started = time.perf_counter()
+        loop.step()
+        step_s.append(round(time.perf_counter() - started, 1))
+    live = loop.settings().live or {}
+    states = [c["state"] for c in live.get("cells", [])]
     return {
         "network_id": net.id, "num_sites": len(topology.sites), "num_cells": net.num_cells,
-        "setup_s": round(time.perf_counter() - started, 1),
+        "setup_s": round(setup_s, 1), "loop_history_s": round(history_s, 1),
+        "loop_step_s": step_s, "cells_asleep": states.count("asleep"),
     }  # fmt: skip
 
 
@@ -135,19 +148,11 @@ def load_view(
     bearer: str | None,
     view: str,
     network_id: int,
-    stub_live: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Load one view cold, then warm; return both timings."""
     page: Page = context.new_page()
     if bearer:
         page.add_init_script(f"sessionStorage.setItem('ranopt.token', {json.dumps(bearer)})")
-    if stub_live is not None:
-        body = json.dumps(stub_live)
-        page.route(
-            "**/api/v2/networks/*/live",
-            lambda route: route.fulfill(status=200, content_type="application/json", body=body),
-        )
-
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.clearBrowserCache")
@@ -162,25 +167,6 @@ def load_view(
         result[kind] = round_all(page.evaluate(TIMINGS_JS, view))
     page.close()
     return result
-
-
-def stub_live_for(base: str, bearer: str, network_id: int) -> dict[str, Any]:
-    """A /live answer for every cell of the network (states and loads cycle)."""
-    cells = httpx.get(
-        f"{base}/api/v2/networks/{network_id}/cells",
-        headers={"Authorization": f"Bearer {bearer}"}, timeout=60,
-    ).json()  # fmt: skip
-    states = ("active", "active", "active", "asleep", "active", "failed")
-    return {
-        "network_id": network_id, "sim_min": 600, "day": 0, "minute_of_day": 600,
-        "interval_min": 15, "offered_mbps": 1.0, "served_mbps": 1.0, "power_w": 1.0,
-        "always_on_power_w": 1.0,
-        "cells": [
-            {"id": c["id"], "name": c["name"], "prb_load": (i % 17) / 16,
-             "state": states[i % len(states)], "cio_db": 0.0}
-            for i, c in enumerate(cells)
-        ],
-    }  # fmt: skip
 
 
 def main() -> None:
@@ -208,10 +194,6 @@ def main() -> None:
                 views[view] = load_view(context, base, tokens["network_admin"], view, network_id)
             for view in ANALYST_VIEWS:
                 views[view] = load_view(context, base, tokens["security_analyst"], view, network_id)
-            views["map_live"] = load_view(
-                context, base, tokens["network_admin"], "map", network_id,
-                stub_live=stub_live_for(base, tokens["network_admin"], network_id),
-            )  # fmt: skip
             context.close()
         server.should_exit = True
         thread.join(timeout=20)

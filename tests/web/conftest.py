@@ -29,7 +29,7 @@ from ranopt.api.app import create_app
 from ranopt.api.deps import Services
 from ranopt.api.settings import Settings
 from ranopt.store import accounts
-from ranopt.store.engine import open_store
+from ranopt.store.engine import Store, open_store
 
 
 def _settings(db_url: str) -> Settings:
@@ -52,6 +52,18 @@ def _serve(app: object) -> tuple[uvicorn.Server, threading.Thread, str]:
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     return server, thread, f"http://127.0.0.1:{port}"
+
+
+def _tenant_with_users(store: Store, services: Services, roles: tuple[str, ...]) -> None:
+    """Tenant ``acme`` with a user ``<role>-user`` per role, password ``PASSWORD``."""
+    now = int(time.time())
+    with store.transaction() as session:
+        tenant_id = accounts.create_tenant(session, name=TENANT, now_s=now).id
+        for role in roles:
+            accounts.create_user(
+                session, tenant_id=tenant_id, username=f"{role}-user",
+                password_hash=services.hasher.hash(PASSWORD), role=role, now_s=now,
+            )  # fmt: skip
 
 
 def _seed(base: str) -> Dashboard:
@@ -92,15 +104,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     db_url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'ranopt.db'}"
     store = open_store(db_url)
     app = create_app(_settings(db_url), store=store)
-    services: Services = app.state.services
-    now = int(time.time())
-    with store.transaction() as session:
-        tenant_id = accounts.create_tenant(session, name=TENANT, now_s=now).id
-        for role in ROLES:
-            accounts.create_user(
-                session, tenant_id=tenant_id, username=f"{role}-user",
-                password_hash=services.hasher.hash(PASSWORD), role=role, now_s=now,
-            )  # fmt: skip
+    _tenant_with_users(store, app.state.services, ROLES)
     server, thread, base = _serve(app)
     try:
         yield _seed(base)

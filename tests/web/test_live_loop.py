@@ -14,11 +14,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from web_world import PASSWORD, TENANT, WAIT_MS
 
-from conftest import _serve
+from conftest import _serve, _tenant_with_users
 from ranopt.api.app import create_app
-from ranopt.api.deps import Services
 from ranopt.api.settings import Settings
-from ranopt.store import accounts
 from ranopt.store.engine import open_store
 
 LOOP_WAIT_S = 120.0  # upper bound for the loop to reach a state on a busy 2-core machine
@@ -64,15 +62,7 @@ def loop_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopServer
     db_url = f"sqlite:///{tmp_path_factory.mktemp('loop-web') / 'ranopt.db'}"
     store = open_store(db_url)
     app = create_app(_settings(db_url), store=store)
-    services: Services = app.state.services
-    now = int(time.time())
-    with store.transaction() as session:
-        tenant_id = accounts.create_tenant(session, name=TENANT, now_s=now).id
-        for role in ("network_admin", "viewer"):
-            accounts.create_user(
-                session, tenant_id=tenant_id, username=f"{role}-user",
-                password_hash=services.hasher.hash(PASSWORD), role=role, now_s=now,
-            )  # fmt: skip
+    _tenant_with_users(store, app.state.services, ("network_admin", "viewer"))
     server, thread, base = _serve(app)
     try:
         with httpx.Client(base_url=base, timeout=120) as client:

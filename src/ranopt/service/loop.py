@@ -45,6 +45,7 @@ from ranopt.optimize.rolling import (
     trailing_sleep,
     window_pins,
 )
+from ranopt.service.optimize import plan_json
 from ranopt.store import loops, runs
 from ranopt.store import repository as repo
 from ranopt.store.engine import Store
@@ -554,8 +555,8 @@ class NetworkLoop:
         lost = float(unfailed.served_mbps.sum() - snap.served_mbps.sum()) * self.interval_s
         woken = result.state.active & ~state.active
         woken[finding.cell] = False
-        plan_json = _plan_json(result.plan, confidence, self.twin, k + 1)
-        plan_json["compensation"] = {
+        stored = _plan_json(result.plan, confidence, k + 1)
+        stored["compensation"] = {
             "failed_cell": self.twin.cell_names[finding.cell],
             "reason": finding.reason,
             "recovered_ratio": result.recovered_ratio(result.after),
@@ -574,7 +575,7 @@ class NetworkLoop:
                 now_s=int(detected_at),
             )  # fmt: skip
             run_id = self._record_run(
-                session, "compensation", "greedy", plan_json, confidence, 0.0, apply
+                session, "compensation", "greedy", stored, confidence, 0.0, apply
             )
             applied_at = self.clock()
             loops.update_fault(
@@ -670,7 +671,7 @@ class NetworkLoop:
         saving = plan.expected.saving_pct if plan.expected is not None else 0.0
         with self.store.transaction() as session:
             run_id = self._record_run(
-                session, "energy", settings.solver, _plan_json(plan, confidence, self.twin, first),
+                session, "energy", settings.solver, _plan_json(plan, confidence, first),
                 confidence, saving, apply,
             )  # fmt: skip
         if apply:
@@ -683,7 +684,7 @@ class NetworkLoop:
         session: Session,
         objective: str,
         solver: str,
-        plan_json: dict[str, Any],
+        stored: dict[str, Any],
         confidence: float,
         saving_pct: float,
         apply: bool,
@@ -691,12 +692,12 @@ class NetworkLoop:
         now = int(self.clock())
         run = runs.create_run(
             session, tenant_id=self.tenant_id, network_id=self.network_id, objective=objective,
-            solver=solver, horizon_min=plan_json["num_intervals"] * plan_json["interval_min"],
-            request={"source": "closed_loop", "window": plan_json["window"]["first_interval"]},
+            solver=solver, horizon_min=stored["num_intervals"] * stored["interval_min"],
+            request={"source": "closed_loop", "window": stored["window"]["first_interval"]},
             created_by=LOOP_ACTOR, now_s=now,
         )  # fmt: skip
         runs.finish_run(
-            session, tenant_id=self.tenant_id, run_id=run.id, now_s=now, plan=plan_json,
+            session, tenant_id=self.tenant_id, run_id=run.id, now_s=now, plan=stored,
             confidence=confidence, saving_pct=saving_pct,
         )  # fmt: skip
         if apply:
@@ -707,33 +708,12 @@ class NetworkLoop:
         return run.id
 
 
-def _plan_json(plan: Plan, confidence: float, twin: Twin, first_interval: int) -> dict[str, Any]:
-    """Return the plan as a run stores it: actions, expected figures, the window's masks."""
-    expected = plan.expected
-    return {
-        "objective": plan.objective,
-        "solver": plan.solver,
-        "t0_min": plan.t0_min,
-        "interval_min": plan.interval_min,
-        "num_intervals": plan.num_intervals,
-        "confidence": confidence,
-        "solve": {"status": str(plan.solve.status), "detail": plan.solve.detail},
-        "expected": None
-        if expected is None
-        else {
-            "energy_kwh": expected.energy_kwh,
-            "always_on_energy_kwh": expected.always_on_energy_kwh,
-            "saving_pct": expected.saving_pct,
-            "served_ratio_min": expected.served_ratio_min,
-            "max_prb_load": expected.max_prb_load,
-            "constraint_violations": expected.constraint_violations,
-        },
-        "actions": [
-            {"cell": a.cell, "t_min": a.t_min, "action": a.action, "value": a.value}
-            for a in plan.actions
-        ],
-        "window": {
-            "first_interval": first_interval,
-            "asleep": [[int(c) for c in np.flatnonzero(~row)] for row in plan.active],
-        },
+def _plan_json(plan: Plan, confidence: float, first_interval: int) -> dict[str, Any]:
+    """Return the plan as a run stores it, with the window's on/sleep masks for the actuator."""
+    stored = plan_json(plan, confidence)
+    stored["solve"]["detail"] = plan.solve.detail
+    stored["window"] = {
+        "first_interval": first_interval,
+        "asleep": [[int(c) for c in np.flatnonzero(~row)] for row in plan.active],
     }
+    return stored

@@ -63,7 +63,8 @@ def cached_twin(scenario: str, seed: int, num_sites: int, num_ues: int) -> Twin:
     return build_twin(spec)
 
 
-def _plan_json(plan: Plan, confidence: float) -> dict[str, Any]:
+def plan_json(plan: Plan, confidence: float) -> dict[str, Any]:
+    """Return a plan as a run stores it: solve report, expected figures, actions."""
     expected = plan.expected
     return {
         "objective": plan.objective,
@@ -158,6 +159,4 @@ def optimize_energy(request: EnergyRequest, rng: np.random.Generator) -> EnergyO
     )
     plan = replace(plan, confidence=confidence)
     saving = plan.expected.saving_pct if plan.expected is not None else 0.0
-    return EnergyOutcome(
-        plan=_plan_json(plan, confidence), confidence=confidence, saving_pct=saving
-    )
+    return EnergyOutcome(plan=plan_json(plan, confidence), confidence=confidence, saving_pct=saving)

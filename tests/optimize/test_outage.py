@@ -33,6 +33,7 @@ def detect(
     planned: list[bool] | None = None,
     previous: npt.NDArray[np.float64] = PREVIOUS,
     limits: DetectionLimits | None = None,
+    previous_planned: list[bool] | None = None,
 ) -> tuple[OutageFinding, ...]:
     return detect_outages(
         ALL.copy() if reported is None else np.array(reported),
@@ -41,6 +42,7 @@ def detect(
         previous,
         NEIGHBOURS,
         limits,
+        previous_active=None if previous_planned is None else np.array(previous_planned),
     )
 
 
@@ -70,6 +72,18 @@ def test_vanished_traffic_taken_by_the_neighbours_is_found() -> None:
 def test_vanished_traffic_at_exactly_half_the_loss_is_found() -> None:
     findings = detect([0.0, 6.0, 9.0, 3.0])  # gained 2 + 3 = 5 = 0.5 * 10
     assert [f.cell for f in findings] == [0]
+
+
+def test_traffic_the_plan_moved_is_not_an_outage() -> None:
+    # neighbour 1 was asleep and woke: cell 0's UEs went to it by design (a coverage cell
+    # loses its traffic when the capacity cell above it wakes)
+    moved = detect([0.0, 14.0, 6.0, 3.0], previous_planned=[True, False, True, True])
+    assert moved == ()
+    # cell 0 itself was asleep before: nothing of its own could vanish
+    assert detect([0.0, 7.0, 9.0, 3.0], previous_planned=[False, True, True, True]) == ()
+    # a state change elsewhere (cell 3 is not cell 0's neighbour) does not hide the outage
+    found = detect([0.0, 7.0, 9.0, 3.0], previous_planned=[True, True, True, False])
+    assert [f.cell for f in found] == [0]
 
 
 def test_vanished_traffic_not_found_when_neighbours_did_not_gain() -> None:

@@ -106,6 +106,11 @@ def test_a_simulated_day_saves_energy_without_violations(bench: Bench) -> None:
     assert applied, "the loop applied no plan"
     assert all(r.confidence is not None and r.confidence >= 0.9 for r in applied)
     assert {r.status for r in bench.runs()} <= {"applied", "succeeded"}
+    # no false outage: traffic the plan moves (a coverage cell emptied by a waking capacity
+    # cell) is not a failed cell
+    with bench.store.transaction() as session:
+        alerts = runs.list_alerts(session, tenant_id=bench.tenant_id)
+    assert [a.message for a in alerts if a.kind == "cell_outage"] == []
     # the counters of every reporting cell and interval are in the store
     with bench.store.transaction() as session:
         samples = session.scalar(select(func.count()).select_from(KpiSample))

@@ -67,15 +67,21 @@ def detect_outages(
     previous_served_mbps: FloatArray,
     neighbours: tuple[IntArray, ...],
     limits: DetectionLimits | None = None,
+    previous_active: BoolArray | None = None,
 ) -> tuple[OutageFinding, ...]:
     """Judge which cells failed in the newest interval (all arrays ``[C]``).
 
-    ``reported`` is False where a cell sent no counters; ``served_mbps`` is 0 there.
+    ``reported`` is False where a cell sent no counters; ``served_mbps`` is 0 there. Traffic
+    that vanished counts only where the plan explains no shift: the cell and its neighbours
+    kept their on/sleep state from ``previous_active`` (a coverage cell loses its traffic when
+    the capacity cell above it wakes; that is the plan, not an outage).
     """
     limits = limits or DetectionLimits()
     num_cells = reported.shape[0]
+    previous_active = planned_active if previous_active is None else previous_active
     for name, array in (
         ("planned_active", planned_active),
+        ("previous_active", previous_active),
         ("served_mbps", served_mbps),
         ("previous_served_mbps", previous_served_mbps),
     ):
@@ -92,11 +98,14 @@ def detect_outages(
     vanished = (
         reported
         & planned_active
+        & previous_active
         & (served_mbps <= 0.0)
         & (previous_served_mbps >= limits.min_previous_mbps)
     )
     for cell in np.flatnonzero(vanished):
         near = neighbours[cell]
+        if (planned_active[near] != previous_active[near]).any():
+            continue  # the plan woke or slept a neighbour: the traffic moved by design
         gained = float((served_mbps[near] - previous_served_mbps[near]).sum())
         if gained >= limits.min_neighbour_share * previous_served_mbps[cell]:
             findings.append(

@@ -430,7 +430,15 @@ class NetworkLoop:
     ) -> list[int]:
         """Judge outages from interval ``k``'s counters; compensate new ones; return fault ids."""
         compensated: list[int] = []
-        findings = detect_outages(reported, state.active, served_cell, previous, self.neighbours)
+        # the on/sleep state of interval k-1 (today's rows already hold interval k)
+        day = k // self.ipd
+        rows = self._day_rows(day)
+        earlier = rows[:-1] if rows.shape[0] >= 2 else self._day_rows(day - 1)
+        previous_active = earlier[-1] if earlier.shape[0] else state.active
+        findings = detect_outages(
+            reported, state.active, served_cell, previous, self.neighbours,
+            previous_active=previous_active,
+        )  # fmt: skip
         for finding in findings:
             if finding.cell not in self._known_failed:
                 done = self._compensate(k, finding, failed, state, snap, demand)

@@ -47,12 +47,14 @@ test: lint typecheck unit
 
 # Each benchmark prints one JSON object. The full energy run (19/61/271 sites and a 7-day
 # calibration) takes about an hour on 2 cores: `python benchmarks/energy.py` for that.
-bench: $(STAMP) postgres
+bench: $(STAMP) postgres chromium
 	$(BIN)/python benchmarks/twin.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/energy.py --scenarios default --calibration-days 0
 	$(BIN)/python benchmarks/balance.py
 	$(BIN)/python benchmarks/api.py
+	$(BIN)/python benchmarks/loop.py --days 1
+	$(BIN)/python benchmarks/dashboard.py
 
 clean:
 	rm -rf $(VENV) .ranopt .pytest_cache .mypy_cache .ruff_cache

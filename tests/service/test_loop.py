@@ -158,8 +158,12 @@ def test_a_fault_is_detected_and_compensated_on_its_first_telemetry(bench: Bench
     with bench.store.transaction() as session:
         alerts = runs.list_alerts(session, tenant_id=bench.tenant_id)
     assert any(a.kind == "cell_outage" and bench.twin.cell_names[cell] in a.message for a in alerts)
+    # a restarted loop holds the compensation's wakes and CIO again while the fault is open
+    loop = bench.loop()
+    assert loop.settings().next_interval == report.interval + 1
     # the failed cell stops reporting; the twin shows it failed
     after = loop.step()
+    assert fault_id in loop._compensations
     live = loop.settings().live
     assert live is not None
     assert live["cells"][cell]["state"] == "failed"
@@ -241,3 +245,28 @@ def test_twin_fault_cli_requests_and_clears(
     cleared = cli.invoke(app, ["twin", "fault", "--cell", name, "--tenant", "loop", "--clear"])
     assert cleared.exit_code == 0, cleared.output
     assert bench.faults()[0].status == "cleared"
+
+
+def test_a_waiting_compensation_is_applied_when_a_network_admin_approves(tmp_path: Path) -> None:
+    bench = make_bench(f"sqlite:///{tmp_path / 'approve.db'}", auto_apply=False)
+    loop = bench.loop()
+    for _ in range(1 + 8):
+        loop.step()
+    fault_id = bench.fault(_busiest_active(loop))
+    loop.step()
+    (fault,) = bench.faults()
+    assert fault.status == "active"  # detected, compensation waiting
+    assert fault.detected_at is not None
+    waiting = next(r for r in bench.runs() if r.objective == "compensation")
+    assert waiting.status == "succeeded"
+    with bench.store.transaction() as session:
+        runs.decide_run(
+            session, tenant_id=bench.tenant_id, run_id=waiting.id, decision="applied",
+            by="user:1", now_s=0,
+        )  # fmt: skip
+    loop.step()
+    (fault,) = bench.faults()
+    assert fault.status == "compensated"
+    assert fault.compensation_run_id == waiting.id
+    assert fault_id in loop._compensations
+    bench.store.dispose()

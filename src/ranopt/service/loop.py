@@ -281,9 +281,11 @@ class NetworkLoop:
         failed: set[int] = set()
         started: list[int] = []
         open_ids = set()
-        for f in loops.faults(
+        open_faults = loops.faults(
             session, tenant_id=self.tenant_id, network_id=self.network_id, open_only=True
-        ):
+        )
+        self._restore_compensations(session, open_faults)
+        for f in open_faults:
             open_ids.add(f.id)
             if f.status == "requested":
                 loops.update_fault(
@@ -316,12 +318,56 @@ class NetworkLoop:
             if row.id in self._decided or not window:
                 continue
             self._decided.add(row.id)
+            if row.objective == "compensation":
+                self._approve_compensation(session, row.id, row.plan or {}, k)
+                continue
             for i, asleep in enumerate(window["asleep"]):
                 interval = int(window["first_interval"]) + i
                 if interval >= k:
                     mask = np.ones(self.twin.num_cells, dtype=bool)
                     mask[asleep] = False
                     self._applied[interval] = mask
+
+    def _hold(self, fault_id: int, plan: dict[str, Any]) -> None:
+        """Hold a compensation's wakes and CIO for as long as its fault stays open."""
+        comp = plan["compensation"]
+        woken = self._mask(set(comp["woken"]))
+        cio = np.zeros(self.twin.num_cells)
+        for cell, value in comp["cio_db"].items():
+            cio[int(cell)] = value
+        cell = self.twin.cell_names.index(comp["failed_cell"])
+        self._compensations[fault_id] = _Compensation(fault_id, cell, woken, cio)
+
+    def _approve_compensation(
+        self, session: Session, run_id: int, plan: dict[str, Any], k: int
+    ) -> None:
+        """Apply a compensation a person approved, if its fault is still open."""
+        fault_id = int(plan["compensation"]["fault_id"])
+        open_faults = loops.faults(
+            session, tenant_id=self.tenant_id, network_id=self.network_id, open_only=True
+        )
+        if all(f.id != fault_id for f in open_faults):
+            return
+        self._hold(fault_id, plan)
+        loops.update_fault(
+            session, tenant_id=self.tenant_id, fault_id=fault_id, status="compensated",
+            compensated_at=self.clock(), compensated_interval=k, compensation_run_id=run_id,
+        )  # fmt: skip
+
+    def _restore_compensations(self, session: Session, faults: list[loops.FaultOut]) -> None:
+        """After a restart, hold again what applied compensations of open faults hold."""
+        for fault in faults:
+            if (
+                fault.status == "compensated"
+                and fault.compensation_run_id is not None
+                and fault.id not in self._compensations
+            ):
+                run = runs.get_run(
+                    session, tenant_id=self.tenant_id, run_id=fault.compensation_run_id
+                )
+                if run.plan is not None and "compensation" in run.plan:
+                    self._hold(fault.id, run.plan)
+                    self._known_failed[fault.cell_index] = fault.id
 
     def _state_in_force(self, k: int, failed: frozenset[int]) -> CellState:
         """Return the on/sleep mask and CIO the actuator runs in interval ``k``."""
@@ -568,11 +614,15 @@ class NetworkLoop:
         woken[finding.cell] = False
         stored = _plan_json(result.plan, confidence, k + 1)
         stored["compensation"] = {
+            "fault_id": fault.id,
             "failed_cell": self.twin.cell_names[finding.cell],
             "reason": finding.reason,
             "recovered_ratio": result.recovered_ratio(result.after),
             "unaided_ratio": result.recovered_ratio(result.unaided),
-        }
+            "woken": [int(c) for c in np.flatnonzero(woken)],
+            "cio_db": {str(c): float(result.state.cio_db[c])
+                       for c in np.flatnonzero(result.state.cio_db)},
+        }  # fmt: skip
         apply = settings.auto_apply and confidence >= settings.confidence_threshold
         with self.store.transaction() as session:
             runs.add_alert(
@@ -597,9 +647,7 @@ class NetworkLoop:
                 lost_mbit=max(lost, 0.0), recovered_ratio=result.recovered_ratio(result.after),
             )  # fmt: skip
         if apply:
-            self._compensations[fault.id] = _Compensation(
-                fault_id=fault.id, cell=finding.cell, woken=woken, cio_db=result.state.cio_db
-            )
+            self._hold(fault.id, stored)
         return fault.id if apply else None
 
     def _compensation_confidence(

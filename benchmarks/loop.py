@@ -47,6 +47,11 @@ def _day_figures(reports: list[StepReport]) -> dict[str, Any]:
         "saving_pct": round(100.0 * (1.0 - energy / always_on), 2),
         "violations": sum(r.violations for r in reports),
         "violating_intervals": sum(1 for r in reports if r.violations),
+        "violations_at": [
+            f"{(r.interval % 96) // 4:02d}:{(r.interval % 4) * 15:02d}"
+            for r in reports
+            if r.violations
+        ],
         "switching_breaks": sum(r.switching_breaks for r in reports),
         "plans": sum(1 for r in reports if r.plan_run_id is not None),
         "plans_applied": len(applied),

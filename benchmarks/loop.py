@@ -120,7 +120,9 @@ def main() -> None:
                         session, tenant_id=tenant_id, network_id=net.id, cell_index=busiest,
                         cell_name=twin.cell_names[busiest], by="bench", at=time.time(),
                     )  # fmt: skip
+            t0 = time.perf_counter()
             reports.append(loop.step())
+            step_s.append(time.perf_counter() - t0)
         with store.transaction() as session:
             fault = loops.faults(session, tenant_id=tenant_id, network_id=net.id)[0]
         store.dispose()

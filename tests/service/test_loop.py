@@ -106,6 +106,10 @@ def test_a_simulated_day_saves_energy_without_violations(bench: Bench) -> None:
     assert applied, "the loop applied no plan"
     assert all(r.confidence is not None and r.confidence >= 0.9 for r in applied)
     assert {r.status for r in bench.runs()} <= {"applied", "succeeded"}
+    # every window is a full hour, also those that cross midnight into the next day
+    windows = [r.plan["window"] for r in bench.runs() if r.plan is not None]
+    assert {len(w["asleep"]) for w in windows} == {4}
+    assert max(w["first_interval"] for w in windows) == 15 * ipd
     # no false outage: traffic the plan moves (a coverage cell emptied by a waking capacity
     # cell) is not a failed cell
     with bench.store.transaction() as session:

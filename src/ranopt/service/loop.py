@@ -25,7 +25,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ranopt.errors import ValidationError
-from ranopt.forecast import Forecast, ForecastConfig, fit_forecaster, nowcast, predict
+from ranopt.forecast import (
+    Forecast,
+    ForecastConfig,
+    SeasonalForecaster,
+    fit_forecaster,
+    nowcast,
+    predict,
+)
 from ranopt.ingest.export import DEFAULT_EPOCH
 from ranopt.optimize.compensate import CompensationResult, plan_compensation, recovered_ratio
 from ranopt.optimize.confidence import (
@@ -113,6 +120,21 @@ class _Compensation:
     cio_db: FloatArray  # [C]
 
 
+@dataclass(frozen=True, eq=False)
+class WindowForecast:
+    """Demand forecast of a planning window, possibly across midnight (home cells)."""
+
+    parts: list[tuple[Forecast, slice]]  # each day's forecast and the window's intervals of it
+    planning_cells: FloatArray  # [H, C] the planning quantile
+    disaggregation: DemandDisaggregation  # UE shares over the window's intervals
+
+    def sample(self, rng: np.random.Generator, num_scenarios: int) -> FloatArray:
+        """Draw window scenarios ``[K, H, C]`` (each day's part drawn from its forecast)."""
+        return np.concatenate(
+            [f.sample(rng, num_scenarios)[:, part] for f, part in self.parts], axis=1
+        )
+
+
 class NetworkLoop:
     """One network's closed loop over its twin; ``step`` runs one interval."""
 
@@ -142,6 +164,8 @@ class NetworkLoop:
         self._day_demand: dict[int, FloatArray] = {}
         self._disaggregation: dict[int, DemandDisaggregation] = {}
         self._forecasts: dict[int, Forecast] = {}
+        self._models: dict[int, SeasonalForecaster] = {}
+        self._levels = tuple(sorted({0.05, 0.5, self.config.planning_quantile, 0.95}))
         self._applied: dict[int, BoolArray] = {}  # interval -> on/sleep mask in force
         self._executed: dict[int, list[BoolArray]] = {}  # day -> masks run so far
         self._observed: dict[int, list[FloatArray]] = {}  # day -> home-cell demand so far
@@ -192,7 +216,7 @@ class NetworkLoop:
     def disaggregation(self, day: int) -> DemandDisaggregation:
         """UE shares of home-cell demand on ``day`` (from the seasonal mean, not the truth)."""
         if day not in self._disaggregation:
-            self._disaggregation = {d: v for d, v in self._disaggregation.items() if d >= day}
+            self._disaggregation = {d: v for d, v in self._disaggregation.items() if d >= day - 1}
             self._disaggregation[day] = DemandDisaggregation.from_expected(
                 expected_demand_mbps(self.twin.traffic, day), self.home, self.twin.num_cells
             )
@@ -236,10 +260,16 @@ class NetworkLoop:
                 raise ValidationError(msg)
             history = np.array([r.home_demand_mbps for r in rows]).reshape(days, self.ipd, -1)
             model = fit_forecaster(history, np.arange(day - days, day) % 7, ForecastConfig())
-            levels = tuple(sorted({0.05, 0.5, self.config.planning_quantile, 0.95}))
             self._forecasts = {d: f for d, f in self._forecasts.items() if d >= day - 1}
-            self._forecasts[day] = predict(model, weekday=day % 7, quantiles=levels)
+            self._models = {d: m for d, m in self._models.items() if d >= day - 1}
+            self._models[day] = model
+            self._forecasts[day] = predict(model, weekday=day % 7, quantiles=self._levels)
         return self._forecasts[day]
+
+    def next_day_forecast(self, day: int) -> Forecast:
+        """Day ``day + 1``'s forecast from day ``day``'s model (tomorrow is not yet history)."""
+        self.forecast(day)
+        return predict(self._models[day], weekday=(day + 1) % 7, quantiles=self._levels)
 
     def _restore_day(self, day: int, upto: int) -> None:
         """Reload yesterday's and today's executed masks and today's observations."""
@@ -674,32 +704,53 @@ class NetworkLoop:
 
     # -- energy planning ---------------------------------------------------------------------
 
+    def _window_forecast(self, day: int, t1: int, horizon: int) -> "WindowForecast":
+        """Return the window's forecast: today's rest conditioned on today, then tomorrow's.
+
+        Today's part is the nowcast (the day's forecast conditioned on its observed intervals,
+        the exact Gaussian update); a window crossing midnight continues with tomorrow's
+        day-ahead forecast, sampled independently of today's.
+        """
+        today_n = min(horizon, self.ipd - t1)
+        observed = self._observed.get(day, [])[:t1]
+        day_ahead = self.forecast(day)
+        today = nowcast(day_ahead, np.array(observed)) if observed else day_ahead
+        offset = 0 if observed else t1
+        parts = [(today, slice(offset, offset + today_n), self.disaggregation(day), t1)]
+        if horizon > today_n:
+            parts.append(
+                (self.next_day_forecast(day), slice(0, horizon - today_n),
+                 self.disaggregation(day + 1), 0)
+            )  # fmt: skip
+        level = self._levels.index(self.config.planning_quantile)
+        shares, uncovered = [], []
+        for _, part, disaggregation, start in parts:
+            stop = start + part.stop - part.start
+            shares.append(disaggregation.share[start:stop])
+            uncovered.append(disaggregation.uncovered_mbps[start:stop])
+        return WindowForecast(
+            parts=[(f, p) for f, p, _, _ in parts],
+            planning_cells=np.vstack([f.quantiles[level][p] for f, p, _, _ in parts]),
+            disaggregation=DemandDisaggregation(
+                home=self.home, share=np.vstack(shares), uncovered_mbps=np.vstack(uncovered)
+            ),
+        )
+
     def _plan_next(
         self, settings: LoopSettings, k: int, failed: frozenset[int]
     ) -> tuple[int | None, float | None, bool]:
         """Plan the window after ``k``, measure it, and apply it if allowed; return the run."""
         first = k + 1
         day, t1 = divmod(first, self.ipd)
-        horizon = min(settings.horizon_intervals, self.ipd - t1)
+        horizon = settings.horizon_intervals
         if settings.solver not in {"greedy", "exact", "anneal"}:
             return None, None, False
-        day_ahead = self.forecast(day)
-        observed = self._observed.get(day, [])[:t1]
-        # condition the day's forecast on what today has shown so far (exact Gaussian update)
-        forecast = nowcast(day_ahead, np.array(observed)) if observed else day_ahead
-        offset = t1 if not observed else 0
-        window = slice(offset, offset + horizon)
-        cells_q = forecast.quantiles[forecast.quantile_levels.index(self.config.planning_quantile)]
-        disaggregation = self.disaggregation(day)
-        window_disagg = replace(
-            disaggregation,
-            share=disaggregation.share[t1 : t1 + horizon],
-            uncovered_mbps=disaggregation.uncovered_mbps[t1 : t1 + horizon],
-        )
+        window = self._window_forecast(day, t1, horizon)
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, first]))
         sigma = self.config.ue_dispersion_sigma
-        planning = window_disagg.ue_demand(cells_q[window])
-        paths = forecast.sample(rng, self.config.robust_scenarios)[:, window]
+        window_disagg = window.disaggregation
+        planning = window_disagg.ue_demand(window.planning_cells)
+        paths = window.sample(rng, self.config.robust_scenarios)
         robust = [window_disagg.ue_demand(p, rng, sigma) for p in paths]
         executed_arr = self._day_rows(day)  # empty when the window opens a new day
         carried = self._carried(day)
@@ -718,7 +769,7 @@ class NetworkLoop:
             t0_min=(first % self.ipd) * self.twin.scenario.interval_min, carried_run=carried,
             previous=previous,
         )  # fmt: skip
-        scenarios = forecast.sample(rng, self.config.confidence_scenarios)[:, window]
+        scenarios = window.sample(rng, self.config.confidence_scenarios)
         confidence, _ = plan_confidence(
             planner_twin, plan.active, scenarios, window_disagg, limits, rng, sigma
         )

@@ -636,7 +636,7 @@ class NetworkLoop:
             others, estimate, finding.cell, active=with_cell, cio_db=state.cio_db
         )
         prior = CellState(active=with_cell, cio_db=state.cio_db)
-        confidence = self._compensation_confidence(others, result, estimate, prior)
+        confidence = self._compensation_confidence(others, result, estimate, prior, k)
         # traffic lost in the fault's interval: the same state without the failure, minus it
         unfailed = evaluate_snapshot(others, state.with_active(with_cell), demand)
         lost = float(unfailed.served_mbps.sum() - snap.served_mbps.sum()) * self.interval_s
@@ -681,13 +681,18 @@ class NetworkLoop:
         return fault.id if apply else None
 
     def _compensation_confidence(
-        self, twin: Twin, result: CompensationResult, estimate: FloatArray, prior: CellState
+        self,
+        twin: Twin,
+        result: CompensationResult,
+        estimate: FloatArray,
+        prior: CellState,
+        k: int,
     ) -> float:
         """Share of perturbed demands on which the compensation serves the orphans no worse.
 
         ``prior`` is the state before the failure; no action is that state without the cell.
         """
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(self.clock())]))
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, k, 1]))
         scenarios = perturbed_demands(
             estimate, self.home, self.twin.num_cells, rng,
             self.config.compensation_scenarios, self.config.compensation_sigma,

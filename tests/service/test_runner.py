@@ -43,6 +43,20 @@ def test_a_failing_network_is_alerted_and_backed_off_while_others_run(tmp_path: 
     assert set(first) == {bench.network_id}  # the healthy loop ran (its history)
     second = runner.tick()
     assert second[bench.network_id].phase == "loop"
+    net = str(bench.network_id)
+    served = registry.get_sample_value(
+        "ranopt_loop_traffic_mbit_total", {"network_id": net, "case": "served"}
+    )
+    offered = registry.get_sample_value(
+        "ranopt_loop_traffic_mbit_total", {"network_id": net, "case": "offered"}
+    )
+    assert served == second[bench.network_id].served_mbit > 0
+    assert offered is not None
+    assert served <= offered + 1e-6
+    energy = registry.get_sample_value(
+        "ranopt_loop_energy_kwh_total", {"network_id": net, "case": "always_on"}
+    )
+    assert energy == second[bench.network_id].always_on_energy_kwh > 0
     with bench.store.transaction() as session:
         alerts = runs.list_alerts(session, tenant_id=bench.tenant_id)
     errors = [a for a in alerts if a.kind == "loop_error" and a.network_id == broken.id]

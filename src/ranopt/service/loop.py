@@ -106,6 +106,9 @@ class StepReport:
     always_on_energy_kwh: float = 0.0
     violations: int = 0
     switching_breaks: int = 0
+    offered_mbit: float = 0.0  # traffic volumes over the interval
+    served_mbit: float = 0.0
+    always_on_served_mbit: float = 0.0
     plan_run_id: int | None = None
     plan_confidence: float | None = None
     plan_applied: bool = False
@@ -484,7 +487,11 @@ class NetworkLoop:
         report = StepReport(
             interval=k, phase="loop", energy_kwh=row.power_w * energy_h if row.power_w else 0.0,
             always_on_energy_kwh=(row.always_on_power_w or 0.0) * energy_h,
-            violations=row.violations, switching_breaks=breaks, plan_run_id=plan_run,
+            violations=row.violations, switching_breaks=breaks,
+            offered_mbit=row.offered_mbps * self.interval_s,
+            served_mbit=(row.served_mbps or 0.0) * self.interval_s,
+            always_on_served_mbit=(row.always_on_served_mbps or 0.0) * self.interval_s,
+            plan_run_id=plan_run,
             plan_confidence=confidence, plan_applied=applied, compensations=tuple(compensated),
         )  # fmt: skip
         with self.store.transaction() as session:

@@ -40,6 +40,11 @@ class LoopMetrics:
             "Energy saved versus always-on since this process started, percent",
             ["network_id"], registry=registry,
         )  # fmt: skip
+        self.traffic = Counter(
+            "ranopt_loop_traffic_mbit",
+            "Traffic offered, served with ranopt and served always-on (twin), Mbit",
+            ["network_id", "case"], registry=registry,
+        )  # fmt: skip
         self.violations = Counter(
             "ranopt_loop_constraint_violations", "QoS constraints broken in loop intervals",
             ["network_id"], registry=registry,
@@ -84,6 +89,9 @@ class LoopMetrics:
         ranopt, always_on = totals
         if always_on > 0:
             self.saving.labels(net).set(100.0 * (1.0 - ranopt / always_on))
+        self.traffic.labels(net, "offered").inc(report.offered_mbit)
+        self.traffic.labels(net, "served").inc(report.served_mbit)
+        self.traffic.labels(net, "always_on_served").inc(report.always_on_served_mbit)
         self.violations.labels(net).inc(report.violations)
         self.switching_breaks.labels(net).inc(report.switching_breaks)
         if report.plan_confidence is not None:

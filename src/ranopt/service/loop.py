@@ -525,6 +525,10 @@ class NetworkLoop:
             reported, state.active, served_cell, previous, self.neighbours,
             previous_active=previous_active,
         )  # fmt: skip
+        if any(f.cell not in self._known_failed for f in findings):
+            # plans made before the failure are void: until a new plan that knows of it is
+            # applied, the network runs with every cell on (and the compensation's holds)
+            self._applied = {}
         for finding in findings:
             if finding.cell not in self._known_failed:
                 done = self._compensate(k, finding, failed, state, snap, demand)

@@ -8,10 +8,10 @@ from ranopt.service.optimize import cached_twin
 FAST = LoopConfig(robust_scenarios=2, confidence_scenarios=4, compensation_scenarios=2)
 
 
-def _twin_network(world: World) -> int:
+def _twin_network(world: World, name: str = "looped") -> int:
     created = world.client.post(
         "/api/v2/networks/from-twin", headers=world.headers("acme", "network_admin"),
-        json={"name": "looped", "num_sites": 1, "num_ues": 60},
+        json={"name": name, "num_sites": 1, "num_ues": 60},
     )  # fmt: skip
     assert created.status_code == 201, created.text
     network_id: int = created.json()["id"]
@@ -77,8 +77,16 @@ def test_fault_requests_name_the_bad_field(world: World) -> None:
     twice = world.client.post(f"{base}/faults", headers=admin, json={"cell": name})
     assert twice.status_code == 422
     assert "already has an open fault" in twice.json()["detail"]
+    elsewhere = _twin_network(world, "elsewhere")
+    wrong_network = world.client.delete(
+        f"/api/v2/networks/{elsewhere}/faults/{made.json()['id']}", headers=admin
+    )
+    assert wrong_network.status_code == 404  # a fault of another network is not this one's
     cleared = world.client.delete(f"{base}/faults/{made.json()['id']}", headers=admin)
     assert cleared.status_code == 200
     assert cleared.json()["status"] == "cleared"
+    again = world.client.delete(f"{base}/faults/{made.json()['id']}", headers=admin)
+    assert again.status_code == 409
+    assert again.json()["field"] == "fault_id"
     listed = world.client.get(f"{base}/faults", headers=world.headers("acme", "viewer")).json()
     assert [f["status"] for f in listed] == ["cleared"]

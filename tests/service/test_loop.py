@@ -7,16 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from ranopt.cli.main import app
+from ranopt.errors import ValidationError
 from ranopt.ingest.export import twin_topology
 from ranopt.service.loop import LoopConfig, NetworkLoop, StepReport
 from ranopt.service.optimize import cached_twin
 from ranopt.store import loops, runs
 from ranopt.store import repository as repo
 from ranopt.store.engine import Store, open_store
-from ranopt.store.tables import KpiSample
+from ranopt.store.tables import CellFault, KpiSample
 from ranopt.twin.model import Twin
 
 SITES, UES = 7, 700
@@ -176,8 +178,8 @@ def test_a_fault_is_detected_and_compensated_on_its_first_telemetry(bench: Bench
     # repaired: back in service at the next interval
     with bench.store.transaction() as session:
         loops.update_fault(
-            session, tenant_id=bench.tenant_id, fault_id=fault_id, status="cleared",
-            cleared_at=time.time(),
+            session, tenant_id=bench.tenant_id, network_id=bench.network_id, fault_id=fault_id,
+            status="cleared", cleared_at=time.time(),
         )  # fmt: skip
     loop.step()
     live = loop.settings().live
@@ -218,9 +220,17 @@ def test_a_restarted_loop_resumes_from_the_store(bench: Bench) -> None:
     for _ in range(1 + 30):
         loop.step()
     before = loop.settings().next_interval
+    in_force = loop._applied[before]  # the plan the actuator runs next
+    assert not in_force.all()  # cells sleep at 07:30 on this twin
     again = bench.loop()  # a new process: nothing in memory
     report = again.step()
     assert report.interval == before
+    # the restarted loop runs the applied plan, not every cell on (no early wakes)
+    assert report.switching_breaks == 0
+    live = again.settings().live
+    assert live is not None
+    asleep = {c["name"] for c in live["cells"] if c["state"] == "asleep"}
+    assert asleep == {bench.twin.cell_names[c] for c in np.flatnonzero(~in_force)}
     assert again.settings().next_interval == before + 1
     history_rows = np.array(again._executed[report.interval // 96])
     assert history_rows.shape == (31, bench.twin.num_cells)
@@ -257,10 +267,20 @@ def test_a_waiting_compensation_is_applied_when_a_network_admin_approves(tmp_pat
     loop = bench.loop()
     for _ in range(1 + 8):
         loop.step()
+    waiting_energy = [r.id for r in bench.runs() if r.status == "succeeded"]
+    assert waiting_energy
     fault_id = bench.fault(_busiest_active(loop))
     loop.step()
     (fault,) = bench.faults()
     assert fault.status == "active"  # detected, compensation waiting
+    # plans made before the failure can no longer be approved
+    statuses = {r.id: r.status for r in bench.runs()}
+    assert {statuses[i] for i in waiting_energy} == {"superseded"}
+    with bench.store.transaction() as session, pytest.raises(ValidationError, match="superseded"):
+        runs.decide_run(
+            session, tenant_id=bench.tenant_id, run_id=waiting_energy[0], decision="applied",
+            by="user:1", now_s=0,
+        )  # fmt: skip
     assert fault.detected_at is not None
     waiting = next(r for r in bench.runs() if r.objective == "compensation")
     assert waiting.status == "succeeded"
@@ -275,3 +295,37 @@ def test_a_waiting_compensation_is_applied_when_a_network_admin_approves(tmp_pat
     assert fault.compensation_run_id == waiting.id
     assert fault_id in loop._compensations
     bench.store.dispose()
+
+
+def test_a_repair_is_never_undone_by_a_late_loop_write(bench: Bench) -> None:
+    fault_id = bench.fault(3)
+    with bench.store.transaction() as session:
+        cleared = loops.update_fault(
+            session, tenant_id=bench.tenant_id, network_id=bench.network_id, fault_id=fault_id,
+            status="cleared", cleared_at=1.0,
+        )  # fmt: skip
+        late = loops.update_fault(
+            session, tenant_id=bench.tenant_id, network_id=bench.network_id, fault_id=fault_id,
+            expected=("active",), status="compensated", compensated_at=2.0,
+        )  # fmt: skip
+    assert cleared is not None
+    assert late is None
+    assert bench.faults()[0].status == "cleared"
+    # one open fault per cell, even past the check: the database refuses a second
+    with bench.store.transaction() as session:
+        loops.request_fault(
+            session, tenant_id=bench.tenant_id, network_id=bench.network_id, cell_index=3,
+            cell_name=bench.twin.cell_names[3], by="test", at=3.0,
+        )  # fmt: skip
+    with pytest.raises(IntegrityError), bench.store.transaction() as session:
+        session.add(
+            CellFault(
+                tenant_id=bench.tenant_id,
+                network_id=bench.network_id,
+                cell_index=3,
+                cell_name=bench.twin.cell_names[3],
+                status="requested",
+                requested_by="x",
+                requested_at=4.0,
+            )
+        )

@@ -167,6 +167,13 @@ def serve(
         "log_level": "warning",
         "access_log": False,
     }
+    if workers > 1 and settings.loop_enabled:
+        typer.echo(
+            "--workers: the closed loop runs in one process; serve the loop with one worker "
+            "(RANOPT_LOOP_ENABLED) and scale the API with others",
+            err=True,
+        )
+        raise typer.Exit(2)
     if workers > 1:  # each worker process builds its own app from the environment
         uvicorn.run("ranopt.api.app:create_app", factory=True, workers=workers, **options)
     else:

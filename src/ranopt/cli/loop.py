@@ -140,15 +140,23 @@ def fault(
                 msg = f"--cell: no cell {cell!r} in {net.name} (e.g. {twin.cell_names[0]})"
                 raise ValidationError(msg)
             if clear:
-                open_faults = loops.faults(
-                    session, tenant_id=tenant_row.id, network_id=net.id, open_only=True
-                )
-                for f in open_faults:
-                    if f.cell_name == cell:
-                        loops.update_fault(
-                            session, tenant_id=tenant_row.id, fault_id=f.id, status="cleared",
-                            cleared_at=time.time(),
-                        )  # fmt: skip
+                cleared = [
+                    loops.update_fault(
+                        session,
+                        tenant_id=tenant_row.id,
+                        network_id=net.id,
+                        fault_id=f.id,
+                        status="cleared",
+                        cleared_at=time.time(),
+                    )
+                    for f in loops.faults(
+                        session, tenant_id=tenant_row.id, network_id=net.id, open_only=True
+                    )
+                    if f.cell_name == cell
+                ]
+                if not any(cleared):
+                    msg = f"--cell: {cell} has no open fault to clear"
+                    raise ValidationError(msg)
                 typer.echo(f"{cell}: repaired; the loop returns it to service next interval")
                 return
             made = loops.request_fault(

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ranopt.errors import ValidationError
@@ -33,7 +32,6 @@ from ranopt.forecast import (
     nowcast,
     predict,
 )
-from ranopt.ingest.export import DEFAULT_EPOCH
 from ranopt.optimize.compensate import CompensationResult, plan_compensation, recovered_ratio
 from ranopt.optimize.confidence import (
     DemandDisaggregation,
@@ -56,9 +54,8 @@ from ranopt.service.optimize import plan_json
 from ranopt.store import loops, runs
 from ranopt.store import repository as repo
 from ranopt.store.engine import Store
-from ranopt.store.loops import LoopIntervalRow, LoopSettings
+from ranopt.store.loops import LOOP_ACTOR, LOOP_EPOCH, LoopIntervalRow, LoopSettings
 from ranopt.store.samples import SampleBatch
-from ranopt.store.tables import Cell, LoopInterval, OptimizationRun
 from ranopt.twin.fault import with_failed_cells
 from ranopt.twin.model import Twin
 from ranopt.twin.simulate import collect_kpis
@@ -69,8 +66,6 @@ from ranopt.twin.units import FloatArray, group_sum
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 logger = logging.getLogger("ranopt.service.loop")
-
-LOOP_ACTOR = "ranopt:loop"
 
 
 @dataclass(frozen=True)
@@ -93,7 +88,7 @@ class LoopConfig:
     # network at all in a congested interval, where scoring allows 0.01 % of numerical slack
     planning_served_margin: float = 0.0
     energy: EnergyConfig = field(default_factory=EnergyConfig)
-    epoch: datetime = DEFAULT_EPOCH  # wall-clock start of loop interval 0 (a Monday)
+    epoch: datetime = LOOP_EPOCH  # wall-clock start of loop interval 0 (a Monday)
 
 
 @dataclass(frozen=True)
@@ -175,18 +170,17 @@ class NetworkLoop:
         self._known_failed: dict[int, int] = {}  # cell -> fault id, once detected
         self._compensations: dict[int, _Compensation] = {}  # fault id -> its held state
         self._previous_served: FloatArray | None = None
+        self._resumed = False  # set once the first step has reloaded what memory lost
+        self._approved_now: list[int] = []  # compensations a person approved in this step
         self._decided: set[int] = set()  # approved runs already handed to the actuator
 
     # -- set-up ------------------------------------------------------------------------------
 
     def _load_cell_ids(self) -> npt.NDArray[np.int64]:
         with self.store.transaction() as session:
-            rows = session.execute(
-                select(Cell.name, Cell.id).where(
-                    Cell.tenant_id == self.tenant_id, Cell.network_id == self.network_id
-                )
-            ).all()
-        by_name = {name: cell_id for name, cell_id in rows}
+            by_name = loops.cell_ids_by_name(
+                session, tenant_id=self.tenant_id, network_id=self.network_id
+            )
         missing = [n for n in self.twin.cell_names if n not in by_name]
         if missing:
             msg = f"network {self.network_id} lacks the twin's cells {missing[:3]}"
@@ -309,57 +303,70 @@ class NetworkLoop:
 
     # -- faults and decisions from the store -------------------------------------------------
 
-    def _sync_faults(self, session: Session, k: int) -> tuple[frozenset[int], list[int]]:
-        """Activate requested faults at ``k``; return failed cells and newly failed fault ids."""
-        failed: set[int] = set()
-        started: list[int] = []
-        open_ids = set()
+    def _sync_faults(self, session: Session) -> tuple[frozenset[int], list[int]]:
+        """Return the failed cells and the faults that start now (requested ones)."""
         open_faults = loops.faults(
             session, tenant_id=self.tenant_id, network_id=self.network_id, open_only=True
         )
+        open_ids = {f.id for f in open_faults}
         self._restore_compensations(session, open_faults)
-        for f in open_faults:
-            open_ids.add(f.id)
-            if f.status == "requested":
-                loops.update_fault(
-                    session, tenant_id=self.tenant_id, fault_id=f.id, status="active",
-                    fault_interval=k,
-                )  # fmt: skip
-                started.append(f.id)
-            failed.add(f.cell_index)
+        for f in open_faults:  # detected before a restart: still known
+            if f.detected_at is not None:
+                self._known_failed.setdefault(f.cell_index, f.id)
         # repaired cells: forget their detection and release the cells held for them
         for fault_id in [i for i in self._compensations if i not in open_ids]:
             del self._compensations[fault_id]
         self._known_failed = {c: i for c, i in self._known_failed.items() if i in open_ids}
-        return frozenset(failed), started
+        failed = frozenset(f.cell_index for f in open_faults)
+        return failed, [f.id for f in open_faults if f.status == "requested"]
+
+    def _resume(self, session: Session, k: int) -> None:
+        """After a restart: the plans in force from ``k`` and the last interval's traffic."""
+        applied = loops.loop_runs(
+            session, tenant_id=self.tenant_id, network_id=self.network_id, status="applied",
+            limit=4 * self.ipd,
+        )  # fmt: skip
+        for row in reversed(applied):  # oldest first: newer windows win
+            self._decided.add(row.id)
+            window = (row.plan or {}).get("window")
+            if row.objective == "energy" and window:
+                self._apply_window(window, k)
+        start_s = int(self.config.epoch.timestamp()) + (k - 1) * self.interval_s
+        volumes = loops.served_by_cell(
+            session, tenant_id=self.tenant_id, network_id=self.network_id,
+            interval_start_s=start_s,
+        )  # fmt: skip
+        if volumes:
+            served = np.zeros(self.twin.num_cells)
+            index = {int(cell_id): i for i, cell_id in enumerate(self._cell_ids)}
+            for cell_id, volume in volumes.items():
+                served[index[cell_id]] = volume / self.interval_s
+            self._previous_served = served
+
+    def _apply_window(self, window: dict[str, Any], k: int) -> None:
+        """Hand a stored plan window's on/sleep masks from interval ``k`` to the actuator."""
+        for i, asleep in enumerate(window["asleep"]):
+            interval = int(window["first_interval"]) + i
+            if interval >= k:
+                mask = np.ones(self.twin.num_cells, dtype=bool)
+                mask[asleep] = False
+                self._applied[interval] = mask
 
     def _load_decisions(self, session: Session, k: int) -> None:
         """Apply plans a person approved since the last step (their intervals from ``k``)."""
-        rows = session.scalars(
-            select(OptimizationRun)
-            .where(
-                OptimizationRun.tenant_id == self.tenant_id,
-                OptimizationRun.network_id == self.network_id,
-                OptimizationRun.status == "applied",
-                OptimizationRun.decided_by != LOOP_ACTOR,
-                OptimizationRun.created_by == LOOP_ACTOR,
-            )
-            .order_by(OptimizationRun.decided_s, OptimizationRun.id)
-        ).all()
-        for row in rows:
+        rows = loops.loop_runs(
+            session, tenant_id=self.tenant_id, network_id=self.network_id, status="applied",
+            human_only=True,
+        )  # fmt: skip
+        for row in sorted(rows, key=lambda r: (r.decided_s or 0, r.id)):
             window = (row.plan or {}).get("window")
             if row.id in self._decided or not window:
                 continue
             self._decided.add(row.id)
             if row.objective == "compensation":
                 self._approve_compensation(session, row.id, row.plan or {}, k)
-                continue
-            for i, asleep in enumerate(window["asleep"]):
-                interval = int(window["first_interval"]) + i
-                if interval >= k:
-                    mask = np.ones(self.twin.num_cells, dtype=bool)
-                    mask[asleep] = False
-                    self._applied[interval] = mask
+            else:
+                self._apply_window(window, k)
 
     def _hold(self, fault_id: int, plan: dict[str, Any]) -> None:
         """Hold a compensation's wakes and CIO for as long as its fault stays open."""
@@ -379,13 +386,19 @@ class NetworkLoop:
         open_faults = loops.faults(
             session, tenant_id=self.tenant_id, network_id=self.network_id, open_only=True
         )
-        if all(f.id != fault_id for f in open_faults):
+        fault = next((f for f in open_faults if f.id == fault_id), None)
+        if fault is None:
             return
         self._hold(fault_id, plan)
-        loops.update_fault(
-            session, tenant_id=self.tenant_id, fault_id=fault_id, status="compensated",
-            compensated_at=self.clock(), compensated_interval=k, compensation_run_id=run_id,
+        if fault.status == "compensated" and fault.compensation_run_id == run_id:
+            return  # recorded before a restart
+        done = loops.update_fault(
+            session, tenant_id=self.tenant_id, network_id=self.network_id, fault_id=fault_id,
+            status="compensated", compensated_at=self.clock(), compensated_interval=k,
+            compensation_run_id=run_id,
         )  # fmt: skip
+        if done is not None:
+            self._approved_now.append(fault_id)
 
     def _restore_compensations(self, session: Session, faults: list[loops.FaultOut]) -> None:
         """After a restart, hold again what applied compensations of open faults hold."""
@@ -425,10 +438,15 @@ class NetworkLoop:
             return StepReport(interval=self.history_intervals - 1, phase="history")
         day, t = divmod(k, self.ipd)
         self._restore_day(day, k)
+        self._approved_now = []
         with self.store.transaction() as session:
-            failed, started_faults = self._sync_faults(session, k)
+            if not self._resumed:
+                self._resume(session, k)
+                self._resumed = True
+            failed, started_faults = self._sync_faults(session)
             self._load_decisions(session, k)
         phys = with_failed_cells(self.twin, failed)
+        planned = self._state_in_force(k, frozenset()).active  # as if nothing had failed
         state = self._state_in_force(k, failed)
         demand = self.day_demand(day)[t]
         snap = evaluate_snapshot(phys, state, demand)
@@ -467,11 +485,14 @@ class NetworkLoop:
                 session, tenant_id=self.tenant_id, network_id=self.network_id, row=row,
                 live=live, now_s=int(self.clock()),
             )  # fmt: skip
+            # faults start with this interval's telemetry, in its transaction (a failed step
+            # leaves them requested, so the retry records them)
             telemetry_at = self.clock()
             for fault_id in started_faults:
                 loops.update_fault(
-                    session, tenant_id=self.tenant_id, fault_id=fault_id,
-                    first_telemetry_at=telemetry_at,
+                    session, tenant_id=self.tenant_id, network_id=self.network_id,
+                    fault_id=fault_id, expected=("requested",), status="active",
+                    fault_interval=k, first_telemetry_at=telemetry_at,
                 )  # fmt: skip
         executed.append(scheduled)
         self._observed.setdefault(day, []).append(home)
@@ -480,8 +501,9 @@ class NetworkLoop:
         compensated = (
             []
             if previous is None
-            else self._detect(k, reported, served_cell, previous, failed, state, snap, demand)
-        )
+            else self._detect(k, reported, served_cell, previous, failed, state, snap, demand,
+                              planned)
+        ) + self._approved_now  # fmt: skip
         plan_run, confidence, applied = self._plan_next(settings, k, failed)
         energy_h = self.interval_s / 3600.0 / 1000.0
         report = StepReport(
@@ -495,11 +517,10 @@ class NetworkLoop:
             plan_confidence=confidence, plan_applied=applied, compensations=tuple(compensated),
         )  # fmt: skip
         with self.store.transaction() as session:
-            session.execute(
-                update(LoopInterval)
-                .where(LoopInterval.network_id == self.network_id, LoopInterval.interval == k)
-                .values(tick_s=self.clock() - started)
-            )
+            loops.set_tick_seconds(
+                session, tenant_id=self.tenant_id, network_id=self.network_id, interval=k,
+                seconds=self.clock() - started,
+            )  # fmt: skip
         self._forget_before(k)
         return report
 
@@ -513,8 +534,13 @@ class NetworkLoop:
         state: CellState,
         snap: Snapshot,
         demand: FloatArray,
+        planned: BoolArray,
     ) -> list[int]:
-        """Judge outages from interval ``k``'s counters; compensate new ones; return fault ids."""
+        """Judge outages from interval ``k``'s counters; compensate new ones; return fault ids.
+
+        ``planned`` is the on/sleep state the plans gave interval ``k`` (failed cells as
+        planned, not as they ended up).
+        """
         compensated: list[int] = []
         # the on/sleep state of interval k-1 (today's rows already hold interval k)
         day = k // self.ipd
@@ -527,11 +553,16 @@ class NetworkLoop:
         )  # fmt: skip
         if any(f.cell not in self._known_failed for f in findings):
             # plans made before the failure are void: until a new plan that knows of it is
-            # applied, the network runs with every cell on (and the compensation's holds)
+            # applied, the network runs with every cell on (and the compensation's holds);
+            # those still waiting for approval can no longer be approved
             self._applied = {}
+            with self.store.transaction() as session:
+                loops.supersede_waiting(
+                    session, tenant_id=self.tenant_id, network_id=self.network_id
+                )
         for finding in findings:
             if finding.cell not in self._known_failed:
-                done = self._compensate(k, finding, failed, state, snap, demand)
+                done = self._compensate(k, finding, failed, state, snap, demand, planned)
                 if done is not None:
                     compensated.append(done)
         return compensated
@@ -618,6 +649,7 @@ class NetworkLoop:
         state: CellState,
         snap: Snapshot,
         demand: FloatArray,
+        planned: BoolArray,
     ) -> int | None:
         """Plan, verify and (above the threshold) apply a compensation; return the fault id."""
         detected_at = self.clock()
@@ -639,10 +671,16 @@ class NetworkLoop:
             return None
         self._known_failed[finding.cell] = fault.id
         others = with_failed_cells(self.twin, failed - {finding.cell})
-        day = k // self.ipd
-        # the demand the loop sees: this interval's home-cell demand spread over UEs
-        estimate = self.disaggregation(day).ue_demand(self._observed[day][-1][None, :])[0]
-        with_cell = state.active | self._mask({finding.cell})
+        day, t = divmod(k, self.ipd)
+        # the demand the loop sees: this interval's home-cell demand spread over its UEs
+        split = self.disaggregation(day)
+        interval_split = replace(
+            split, share=split.share[t : t + 1], uncovered_mbps=split.uncovered_mbps[t : t + 1]
+        )
+        estimate = interval_split.ue_demand(self._observed[day][-1][None, :])[0]
+        # the state before the failure: the failed cell as planned (a sleeping cell that fails
+        # orphans no one)
+        with_cell = state.active | (planned & self._mask({finding.cell}))
         result = plan_compensation(
             others, estimate, finding.cell, active=with_cell, cio_db=state.cio_db
         )
@@ -680,16 +718,17 @@ class NetworkLoop:
                 session, "compensation", "greedy", stored, confidence, 0.0, apply
             )
             applied_at = self.clock()
-            loops.update_fault(
-                session, tenant_id=self.tenant_id, fault_id=fault.id,
+            recorded = loops.update_fault(
+                session, tenant_id=self.tenant_id, network_id=self.network_id,
+                fault_id=fault.id, expected=("active",),
                 status="compensated" if apply else "active", detected_at=detected_at,
                 compensated_at=applied_at if apply else None,
                 compensated_interval=k + 1 if apply else None, compensation_run_id=run_id,
                 lost_mbit=max(lost, 0.0), recovered_ratio=result.recovered_ratio(result.after),
             )  # fmt: skip
-        if apply:
+        if apply and recorded is not None:  # None: repaired meanwhile, nothing to hold
             self._hold(fault.id, stored)
-        return fault.id if apply else None
+        return fault.id if apply and recorded is not None else None
 
     def _compensation_confidence(
         self,

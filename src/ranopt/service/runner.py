@@ -141,7 +141,10 @@ class LoopRunner:
     def _run(self) -> None:
         next_tick = time.monotonic()
         while not self._stop.is_set():
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # the runner thread must outlive anything a tick raises
+                logger.exception("loop runner: tick failed")
             next_tick = max(next_tick + self.tick_s, time.monotonic())
             self._stop.wait(max(0.0, next_tick - time.monotonic()))
 
@@ -171,7 +174,10 @@ class LoopRunner:
             self.metrics.observe(
                 settings.network_id, reports[settings.network_id], time.perf_counter() - started
             )
-            self._observe_compensations(settings.tenant_id, settings.network_id, reports)
+            try:
+                self._observe_compensations(settings.tenant_id, settings.network_id, reports)
+            except Exception:  # a metric is not worth a step: log and go on
+                logger.exception("loop of network %s: cannot read its faults", settings.network_id)
         return reports
 
     def _loop(self, tenant_id: int, network_id: int) -> NetworkLoop:

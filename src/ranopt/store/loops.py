@@ -4,17 +4,28 @@ Every function is keyword-only and scoped by ``tenant_id``, except ``enabled_loo
 loop runner (a system component, not a tenant's request) uses to find its work.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ranopt.errors import ValidationError
 from ranopt.store.repository import NotFoundError
-from ranopt.store.tables import CellFault, LoopInterval, NetworkLoop
+from ranopt.store.tables import (
+    Cell,
+    CellFault,
+    KpiSample,
+    LoopInterval,
+    NetworkLoop,
+    OptimizationRun,
+)
 
 FAULT_OPEN = ("requested", "active", "compensated")
+LOOP_ACTOR = "ranopt:loop"  # who the closed loop's runs and decisions are recorded as
+LOOP_EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # wall-clock start of loop interval 0, a Monday
 
 
 class _Out(BaseModel):
@@ -199,8 +210,13 @@ def request_fault(
         tenant_id=tenant_id, network_id=network_id, cell_index=cell_index, cell_name=cell_name,
         status="requested", requested_by=by, requested_at=at,
     )  # fmt: skip
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError as exc:  # a concurrent request opened one first
+        msg = f"cell: {cell_name} already has an open fault"
+        raise ValidationError(msg) from exc
     return FaultOut.model_validate(row, from_attributes=True)
 
 
@@ -217,18 +233,126 @@ def faults(
     return [FaultOut.model_validate(r, from_attributes=True) for r in rows]
 
 
-def update_fault(session: Session, *, tenant_id: int, fault_id: int, **changes: Any) -> FaultOut:
-    """Record a fault's progress (status, detection and compensation times, losses)."""
-    row = session.scalar(
-        select(CellFault).where(CellFault.tenant_id == tenant_id, CellFault.id == fault_id)
-    )
-    if row is None:
-        msg = f"no fault {fault_id} for this tenant"
-        raise NotFoundError(msg)
-    for name, value in changes.items():
+def update_fault(
+    session: Session,
+    *,
+    tenant_id: int,
+    network_id: int,
+    fault_id: int,
+    expected: tuple[str, ...] = FAULT_OPEN,
+    **changes: Any,
+) -> FaultOut | None:
+    """Record a fault's progress if its status is still one of ``expected``.
+
+    One conditional UPDATE, so a repair that lands while the loop works on the fault is never
+    undone; returns None (and changes nothing) when the fault has moved on.
+    """
+    for name in changes:
         if name not in FaultOut.model_fields or name in {"id", "network_id"}:
             msg = f"update_fault: unknown field {name!r}"
             raise ValidationError(msg)
-        setattr(row, name, value)
-    session.flush()
+    done = session.execute(
+        update(CellFault)
+        .where(
+            CellFault.tenant_id == tenant_id,
+            CellFault.network_id == network_id,
+            CellFault.id == fault_id,
+            CellFault.status.in_(expected),
+        )
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.scalar(
+        select(CellFault).where(
+            CellFault.tenant_id == tenant_id,
+            CellFault.network_id == network_id,
+            CellFault.id == fault_id,
+        )
+    )
+    if row is None:
+        msg = f"no fault {fault_id} in network {network_id} for this tenant"
+        raise NotFoundError(msg)
+    session.refresh(row)
+    if getattr(done, "rowcount", 0) == 0:
+        return None
     return FaultOut.model_validate(row, from_attributes=True)
+
+
+def set_tick_seconds(
+    session: Session, *, tenant_id: int, network_id: int, interval: int, seconds: float
+) -> None:
+    """Record the wall time the loop spent on one interval."""
+    session.execute(
+        update(LoopInterval)
+        .where(
+            LoopInterval.tenant_id == tenant_id,
+            LoopInterval.network_id == network_id,
+            LoopInterval.interval == interval,
+        )
+        .values(tick_s=seconds)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def cell_ids_by_name(session: Session, *, tenant_id: int, network_id: int) -> dict[str, int]:
+    """Return the network's cell ids by cell name."""
+    rows = session.execute(
+        select(Cell.name, Cell.id).where(Cell.tenant_id == tenant_id, Cell.network_id == network_id)
+    ).all()
+    return {name: cell_id for name, cell_id in rows}
+
+
+def served_by_cell(
+    session: Session, *, tenant_id: int, network_id: int, interval_start_s: int
+) -> dict[int, float]:
+    """Return each reporting cell's served volume (Mbit) in one interval, by cell id."""
+    rows = session.execute(
+        select(KpiSample.cell_id, KpiSample.dl_volume_mbit).where(
+            KpiSample.tenant_id == tenant_id,
+            KpiSample.network_id == network_id,
+            KpiSample.interval_start_s == interval_start_s,
+        )
+    ).all()
+    return {cell_id: float(volume or 0.0) for cell_id, volume in rows}
+
+
+def loop_runs(
+    session: Session,
+    *,
+    tenant_id: int,
+    network_id: int,
+    status: str,
+    human_only: bool = False,
+    since_id: int = 0,
+    limit: int | None = None,
+) -> list[OptimizationRun]:
+    """Return the loop's runs of a status, newest first (``human_only``: decided by a person)."""
+    query = select(OptimizationRun).where(
+        OptimizationRun.tenant_id == tenant_id,
+        OptimizationRun.network_id == network_id,
+        OptimizationRun.created_by == LOOP_ACTOR,
+        OptimizationRun.status == status,
+        OptimizationRun.id > since_id,
+    )
+    if human_only:
+        query = query.where(OptimizationRun.decided_by != LOOP_ACTOR)
+    query = query.order_by(OptimizationRun.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def supersede_waiting(session: Session, *, tenant_id: int, network_id: int) -> int:
+    """Mark the loop's plans still waiting for approval as superseded; return how many."""
+    done = session.execute(
+        update(OptimizationRun)
+        .where(
+            OptimizationRun.tenant_id == tenant_id,
+            OptimizationRun.network_id == network_id,
+            OptimizationRun.created_by == LOOP_ACTOR,
+            OptimizationRun.status == "succeeded",
+        )
+        .values(status="superseded")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(done, "rowcount", 0))

@@ -11,7 +11,7 @@ from ranopt.errors import ValidationError
 from ranopt.store.repository import NotFoundError
 from ranopt.store.tables import Alert, NetworkTwin, OptimizationRun
 
-RunStatus = Literal["queued", "running", "succeeded", "failed", "applied", "rejected"]
+RunStatus = Literal["queued", "running", "succeeded", "failed", "applied", "rejected", "superseded"]
 Decision = Literal["applied", "rejected"]
 
 
@@ -255,11 +255,14 @@ def add_alert(
     return row.id
 
 
-def list_alerts(session: Session, *, tenant_id: int, limit: int = 100) -> list[AlertOut]:
-    """Return the tenant's alerts, newest first."""
-    rows = session.scalars(
-        select(Alert).where(Alert.tenant_id == tenant_id).order_by(Alert.id.desc()).limit(limit)
-    )
+def list_alerts(
+    session: Session, *, tenant_id: int, limit: int = 100, network_id: int | None = None
+) -> list[AlertOut]:
+    """Return the tenant's alerts (of one network if given), newest first."""
+    query = select(Alert).where(Alert.tenant_id == tenant_id)
+    if network_id is not None:
+        query = query.where(Alert.network_id == network_id)
+    rows = session.scalars(query.order_by(Alert.id.desc()).limit(limit))
     return [
         AlertOut(
             id=r.id,

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -385,6 +386,13 @@ class CellFault(Base):
     """A cell failure injected in the twin, and how the loop detected and compensated it."""
 
     __tablename__ = "cell_faults"
+    __table_args__ = (
+        # one open fault per cell: two concurrent requests cannot both fail it
+        Index(
+            "uq_cell_faults_open", "network_id", "cell_index", unique=True,
+            sqlite_where=text("status != 'cleared'"), postgresql_where=text("status != 'cleared'"),
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)

@@ -216,9 +216,11 @@ def clear_fault(
     """Repair a failed cell: the loop returns it to service at its next interval."""
     nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
     fault = loops.update_fault(
-        session, tenant_id=principal.tenant_id, fault_id=fault_id, status="cleared",
-        cleared_at=time.time(),
+        session, tenant_id=principal.tenant_id, network_id=network_id, fault_id=fault_id,
+        status="cleared", cleared_at=time.time(),
     )  # fmt: skip
+    if fault is None:
+        raise ProblemError(409, f"fault_id: fault {fault_id} is already cleared", field="fault_id")
     record(session, principal, action="fault.clear", target=f"network:{network_id}",
            detail={"fault_id": fault_id})  # fmt: skip
     return fault
@@ -233,8 +235,6 @@ def network_alerts(
 ) -> list[AlertOut]:
     """Return the network's operational alerts (outages, weak plans, loop errors), newest first."""
     nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
-    return [
-        a
-        for a in runs.list_alerts(session, tenant_id=principal.tenant_id, limit=limit * 4)
-        if a.network_id == network_id
-    ][:limit]
+    return runs.list_alerts(
+        session, tenant_id=principal.tenant_id, limit=limit, network_id=network_id
+    )

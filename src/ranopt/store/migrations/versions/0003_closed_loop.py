@@ -85,6 +85,11 @@ def upgrade() -> None:
         sa.Column("cleared_at", sa.Float(), nullable=True),
     )
     op.create_index("ix_cell_faults_tenant_id", "cell_faults", ["tenant_id"])
+    op.create_index(
+        "uq_cell_faults_open", "cell_faults", ["network_id", "cell_index"], unique=True,
+        sqlite_where=sa.text("status != 'cleared'"),
+        postgresql_where=sa.text("status != 'cleared'"),
+    )  # fmt: skip
 
 
 def downgrade() -> None:

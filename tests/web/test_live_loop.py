@@ -140,7 +140,12 @@ def test_a_fault_shows_red_on_the_map_and_raises_an_alert(
         "the cell failed",
         lambda live: any(c["name"] == victim and c["state"] == "failed" for c in live["cells"]),
     )
+    # the live state is written before the step judges it: wait for the compensation too
+    deadline = time.monotonic() + LOOP_WAIT_S
     faults = loop_server.get(f"/api/v2/networks/{loop_server.network_id}/faults")
+    while faults[-1]["status"] != "compensated" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        faults = loop_server.get(f"/api/v2/networks/{loop_server.network_id}/faults")
     assert faults[-1]["status"] == "compensated"
     assert faults[-1]["compensated_interval"] == faults[-1]["fault_interval"] + 1
     _sign_in(page, loop_server, "network_admin")

@@ -119,6 +119,10 @@ def test_the_running_loop_shows_on_the_map_runs_and_charts(
     expect(page.locator("[data-testid^=run-status-]").first).to_be_visible()
     expect(page.locator("[data-testid^=run-status-]", has_text="applied").first).to_be_visible()
     expect(page.locator("button[data-testid^=approve-]")).to_have_count(0)  # a viewer
+    # each loop run names its objective and its window in network time
+    expect(page.get_by_test_id("runs-table")).to_contain_text("energy")
+    expect(page.get_by_test_id("runs-table")).to_contain_text("day 14")
+    expect(page.get_by_test_id("runs-table")).to_contain_text("60 min")
     _open(page, loop_server, "charts")
     expect(page.get_by_test_id("energy-today")).to_contain_text("kWh")
     expect(page.locator(".uplot")).to_have_count(2)

@@ -1,6 +1,8 @@
 // Tables: optimization runs (expandable, approve / reject), alerts, audit log.
 // Every cell is set with textContent: nothing from the server is parsed as HTML.
 
+import { simLabel } from "./charts.js";
+
 function td(text, className) {
   const cell = document.createElement("td");
   if (className) cell.className = className;
@@ -16,6 +18,14 @@ export function utc(seconds) {
 
 function fixed(value, digits) {
   return typeof value === "number" ? value.toFixed(digits) : "—";
+}
+
+/** A loop plan's window in network time, e.g. "day 14 19:15 · 60 min" ("—" for others). */
+function windowOf(run) {
+  const window = run.plan?.window;
+  const step = run.plan?.interval_min;
+  if (!window || typeof step !== "number") return "—";
+  return `${simLabel(window.first_interval * step)} · ${window.asleep.length * step} min`;
 }
 
 function actionsOf(run) {
@@ -78,7 +88,8 @@ export function renderRuns(tbody, runs, { expanded, canDecide }) {
     badge.dataset.testid = `run-status-${run.id}`;
     status.append(badge);
     tr.append(
-      td(String(run.id), "num"), td(utc(run.created_s)), td(run.solver), status,
+      td(String(run.id), "num"), td(utc(run.created_s)), td(run.objective), td(windowOf(run)),
+      td(run.solver), status,
       td(fixed(run.confidence, 3), "num"), td(fixed(run.saving_pct, 1), "num"),
       td(String(actionsOf(run).length), "num"), td(run.decided_by ?? "—"),
       decideButtons({ ...run, canDecide: canDecide(run) }),
@@ -90,7 +101,7 @@ export function renderRuns(tbody, runs, { expanded, canDecide }) {
       detail.className = "actions-row";
       detail.dataset.testid = `run-actions-${run.id}`;
       const cell = document.createElement("td");
-      cell.colSpan = 9;
+      cell.colSpan = 11;
       cell.append(actionList(run));
       detail.append(cell);
       rows.push(detail);
@@ -99,7 +110,7 @@ export function renderRuns(tbody, runs, { expanded, canDecide }) {
   if (rows.length === 0) {
     const tr = document.createElement("tr");
     const cell = td("No optimization runs for this network yet.", "empty");
-    cell.colSpan = 9;
+    cell.colSpan = 11;
     tr.append(cell);
     rows.push(tr);
   }

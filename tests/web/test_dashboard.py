@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import httpx
+import pyotp
 from playwright.sync_api import Page, expect
 from web_world import PASSWORD, TENANT, Dashboard
 
@@ -118,3 +120,33 @@ def test_phone_width_has_no_horizontal_scroll(page: Page, dashboard: Dashboard) 
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 1, f"{tab}: {overflow}px wider than the phone"
+
+
+def test_a_user_with_mfa_signs_in_with_a_totp_code(page: Page, dashboard: Dashboard) -> None:
+    admin = {"Authorization": f"Bearer {dashboard.tokens['network_admin']}"}
+    created = httpx.post(
+        f"{dashboard.base}/api/v2/users", headers=admin, timeout=30,
+        json={"username": "mfa-user", "password": PASSWORD, "role": "viewer"},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    enrolled = httpx.post(
+        f"{dashboard.base}/api/v2/users/{created.json()['id']}/totp", headers=admin, timeout=30
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    secret = enrolled.json()["secret"]
+
+    def sign_in(code: str | None) -> None:
+        page.goto(f"{dashboard.base}/")
+        page.fill("#login-form [name=tenant]", TENANT)
+        page.fill("#login-form [name=username]", "mfa-user")
+        page.fill("#login-form [name=password]", PASSWORD)
+        if code is not None:
+            page.fill("#login-form [name=totp]", code)
+        page.click("#login-form button[type=submit]")
+
+    sign_in(None)  # the password alone is not enough any more
+    expect(page.get_by_test_id("error")).to_contain_text("Invalid credentials")
+    assert page.evaluate("sessionStorage.getItem('ranopt.token')") is None
+    sign_in(pyotp.TOTP(secret).now())
+    page.wait_for_selector("body[data-ready=networks]")
+    assert page.evaluate("sessionStorage.getItem('ranopt.token')") is not None

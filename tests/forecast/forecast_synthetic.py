@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ranopt.forecast import Forecast, ResidualModel
 from ranopt.forecast.arrays import FloatArray, IntArray
 
 
@@ -80,3 +81,18 @@ def make_history(
     rng = np.random.default_rng(seed)
     demand = synthetic_demand(rng, weekdays, num_intervals, num_series, noise)
     return SyntheticHistory(demand=demand, weekdays=weekdays, noise=noise)
+
+
+def hand_forecast(residual: ResidualModel, log_baseline: FloatArray) -> Forecast:
+    """A forecast with a hand-made residual model (no fitting), for closed-form checks."""
+    num_series = log_baseline.shape[1]
+    return Forecast(
+        mean=np.exp(log_baseline),
+        median=np.exp(log_baseline),
+        quantile_levels=(0.5,),
+        quantiles=np.exp(log_baseline)[None],
+        log_baseline=log_baseline,
+        residual=residual,
+        floor=np.full(num_series, 1e-9),
+        active=np.ones(log_baseline.shape, dtype=bool),
+    )

@@ -2,27 +2,12 @@
 
 import numpy as np
 import pytest
-from forecast_synthetic import SyntheticHistory, make_history, synthetic_demand
+from forecast_synthetic import SyntheticHistory, hand_forecast, make_history, synthetic_demand
 from scipy.special import ndtri
 
-from ranopt.forecast import Forecast, ForecastConfig, ResidualModel, fit_forecaster, predict
+from ranopt.forecast import ForecastConfig, ResidualModel, fit_forecaster, predict
 
 LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
-
-
-def _forecast_from(residual: ResidualModel, log_baseline: np.ndarray) -> Forecast:
-    """A forecast with a hand-made residual model (no fitting), for closed-form checks."""
-    num_series = log_baseline.shape[1]
-    return Forecast(
-        mean=np.exp(log_baseline),
-        median=np.exp(log_baseline),
-        quantile_levels=(0.5,),
-        quantiles=np.exp(log_baseline)[None],
-        log_baseline=log_baseline,
-        residual=residual,
-        floor=np.full(num_series, 1e-9),
-        active=np.ones(num_series, dtype=bool),
-    )
 
 
 def _known_residual(num_intervals: int, num_series: int) -> ResidualModel:
@@ -99,7 +84,7 @@ def test_sample_quantiles_match_forecast_quantiles(
 def test_sample_correlation_matches_closed_form() -> None:
     num_intervals, num_series, num_scenarios = 24, 3, 40_000
     residual = _known_residual(num_intervals, num_series)
-    forecast = _forecast_from(residual, np.zeros((num_intervals, num_series)))
+    forecast = hand_forecast(residual, np.zeros((num_intervals, num_series)))
     log_ratio = np.log(forecast.sample(np.random.default_rng(9), num_scenarios))  # [K, T, S]
     sigma_u = residual.sigma_series_day
     day_var = 0.06**2 + sigma_u**2  # [S]

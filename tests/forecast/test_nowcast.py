@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from forecast_synthetic import make_history
+from forecast_synthetic import hand_forecast, make_history
 
 from ranopt.errors import ValidationError
 from ranopt.forecast import (
@@ -21,21 +21,6 @@ from ranopt.optimize.day_ahead import DayAheadConfig, prepare_day_ahead
 from ranopt.twin import build_twin, scenario_preset
 
 LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
-
-
-def _hand_forecast(residual: ResidualModel, log_baseline: np.ndarray) -> Forecast:
-    """A forecast with a hand-made residual model (no fitting), for closed-form checks."""
-    num_series = log_baseline.shape[1]
-    return Forecast(
-        mean=np.exp(log_baseline),
-        median=np.exp(log_baseline),
-        quantile_levels=(0.5,),
-        quantiles=np.exp(log_baseline)[None],
-        log_baseline=log_baseline,
-        residual=residual,
-        floor=np.full(num_series, 1e-9),
-        active=np.ones(log_baseline.shape, dtype=bool),
-    )
 
 
 def _small_residual(num_intervals: int, num_series: int) -> ResidualModel:
@@ -112,7 +97,7 @@ def test_kalman_filter_matches_explicit_gaussian_conditioning(num_series: int) -
     truth = rng.normal(0.0, 0.5, (start, num_series))  # latent residuals of intervals 0..t0-1
     observed = np.exp(log_baseline[:start] + truth)
     observed[1, 0] = 0.0  # at the floor: no information
-    rest = nowcast(_hand_forecast(model, log_baseline), observed)
+    rest = nowcast(hand_forecast(model, log_baseline), observed)
     assert isinstance(rest.residual, ConditionalResidual)
     mean, variance = rest.residual.moments()
 

@@ -40,6 +40,11 @@ def as_history(history: npt.ArrayLike, *, name: str = "history", min_days: int =
             f"got shape {values.shape}"
         )
         raise ValidationError(msg)
+    return check_demand(values, name=name)
+
+
+def check_demand(values: FloatArray, *, name: str) -> FloatArray:
+    """Return ``values`` if every entry is finite and >= 0; else name the first bad one."""
     if not np.isfinite(values).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
         msg = f"{name} must be finite, got {values[bad]} at index {bad}"

@@ -28,7 +28,7 @@ from scipy.signal import lfilter
 from scipy.special import ndtri
 
 from ranopt.errors import ValidationError
-from ranopt.forecast.arrays import FloatArray
+from ranopt.forecast.arrays import FloatArray, check_demand
 from ranopt.forecast.distribution import FLOOR_TOLERANCE, Forecast, _censor
 from ranopt.forecast.residual import STANDARD_GRID_LEVELS, ResidualModel
 
@@ -160,15 +160,7 @@ def _as_observed(observed: npt.ArrayLike, num_intervals: int, num_series: int) -
         msg = f"observed must cover fewer than the day's {num_intervals} intervals, got "
         msg += f"t0 = {values.shape[0]}"
         raise ValidationError(msg)
-    if not np.isfinite(values).all():
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
-        msg = f"observed must be finite, got {values[bad]} at index {bad}"
-        raise ValidationError(msg)
-    if (values < 0.0).any():
-        bad = tuple(int(i) for i in np.argwhere(values < 0.0)[0])
-        msg = f"observed must be >= 0 (demand), got {values[bad]} at index {bad}"
-        raise ValidationError(msg)
-    return values
+    return check_demand(values, name="observed")
 
 
 def condition_residual(

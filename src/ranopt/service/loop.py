@@ -172,6 +172,7 @@ class NetworkLoop:
         self._previous_served: FloatArray | None = None
         self._resumed = False  # set once the first step has reloaded what memory lost
         self._approved_now: list[int] = []  # compensations a person approved in this step
+        self._open_faults: list[loops.FaultOut] = []  # the open faults as this step read them
         self._decided: set[int] = set()  # approved runs already handed to the actuator
 
     # -- set-up ------------------------------------------------------------------------------
@@ -308,6 +309,7 @@ class NetworkLoop:
         open_faults = loops.faults(
             session, tenant_id=self.tenant_id, network_id=self.network_id, open_only=True
         )
+        self._open_faults = open_faults  # this step's view, for approvals and compensations
         open_ids = {f.id for f in open_faults}
         self._restore_compensations(session, open_faults)
         for f in open_faults:  # detected before a restart: still known
@@ -383,10 +385,7 @@ class NetworkLoop:
     ) -> None:
         """Apply a compensation a person approved, if its fault is still open."""
         fault_id = int(plan["compensation"]["fault_id"])
-        open_faults = loops.faults(
-            session, tenant_id=self.tenant_id, network_id=self.network_id, open_only=True
-        )
-        fault = next((f for f in open_faults if f.id == fault_id), None)
+        fault = next((f for f in self._open_faults if f.id == fault_id), None)
         if fault is None:
             return
         self._hold(fault_id, plan)
@@ -415,12 +414,19 @@ class NetworkLoop:
                     self._hold(fault.id, run.plan)
                     self._known_failed[fault.cell_index] = fault.id
 
+    def _held_awake(self) -> BoolArray:
+        """Return the cells the applied compensations hold awake, ``[C]`` (a new array)."""
+        held = np.zeros(self.twin.num_cells, dtype=bool)
+        for comp in self._compensations.values():
+            held |= comp.woken
+        return held
+
     def _state_in_force(self, k: int, failed: frozenset[int]) -> CellState:
         """Return the on/sleep mask and CIO the actuator runs in interval ``k``."""
         active = self._applied.get(k, np.ones(self.twin.num_cells, dtype=bool)).copy()
+        active |= self._held_awake()
         cio = np.zeros(self.twin.num_cells)
         for comp in self._compensations.values():
-            active |= comp.woken
             cio = np.maximum(cio, comp.cio_db)
         active[list(failed)] = False
         return CellState(active=active, cio_db=cio)
@@ -654,11 +660,7 @@ class NetworkLoop:
         """Plan, verify and (above the threshold) apply a compensation; return the fault id."""
         detected_at = self.clock()
         settings = self.settings()
-        with self.store.transaction() as session:
-            open_faults = loops.faults(
-                session, tenant_id=self.tenant_id, network_id=self.network_id, open_only=True
-            )
-        fault = next((f for f in open_faults if f.cell_index == finding.cell), None)
+        fault = next((f for f in self._open_faults if f.cell_index == finding.cell), None)
         if fault is None:  # a cell went quiet with no fault injected: alert only
             with self.store.transaction() as session:
                 runs.add_alert(
@@ -810,9 +812,7 @@ class NetworkLoop:
         executed_arr = self._day_rows(day)  # empty when the window opens a new day
         carried = self._carried(day)
         previous = self._day_rows(k // self.ipd)[-1]  # the state run in interval k
-        held = np.zeros(self.twin.num_cells, dtype=bool)
-        for comp in self._compensations.values():
-            held |= comp.woken
+        held = self._held_awake()
         held[list(self._known_failed)] = True
         held[list(failed)] = True  # a failed cell cannot be put to sleep (nor woken)
         pins = window_pins(executed_arr, horizon, self.config.limits.rules, held, carried)

@@ -9,6 +9,10 @@ class ValidationError(RanoptError, ValueError):
     """An input value is out of its domain; the message names the field and the value."""
 
 
+class ConflictError(ValidationError):
+    """The input clashes with what exists (a name already taken); the message names the field."""
+
+
 class SolverError(RanoptError):
     """An optimizer could not produce a plan (not raised for infeasible or time-limited runs)."""
 

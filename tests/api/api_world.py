@@ -27,7 +27,6 @@ def api_settings(db_url: str, **overrides: Any) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "rate_limit": "100000/minute",
-        "login_rate_limit": "1000/minute",
         "optimize_history_days": 2,
         "confidence_scenarios": 8,
     }

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from ranopt.api.permissions import PUBLIC_PATHS, ROLE_PERMISSIONS, Permission, Role
 from ranopt.service.optimize import cached_twin
 from ranopt.store import accounts, loops, runs
+from ranopt.store import jobs as job_store
 from ranopt.store import repository as repo
 from ranopt.store.schemas import TopologyIn
 
@@ -117,6 +118,30 @@ def _api_key(world: World, tenant: str) -> int:
     return key.id
 
 
+def _user(world: World, tenant: str, *, with_factor: bool = False) -> int:
+    """A fresh viewer of the tenant, with a (sealed) second factor if asked."""
+    with world.store.transaction() as session:
+        user = accounts.create_user(
+            session, tenant_id=world.tenant_ids[tenant], username=f"u{uuid.uuid4().hex[:8]}",
+            password_hash="not-a-hash", role="viewer", now_s=0,  # noqa: S106
+        )  # fmt: skip
+        if with_factor:
+            accounts.set_totp_secret(
+                session, tenant_id=world.tenant_ids[tenant], user_id=user.id,
+                totp_secret_enc="1.sealed-elsewhere",
+            )  # fmt: skip
+    return user.id
+
+
+def _job(world: World, tenant: str) -> int:
+    with world.store.transaction() as session:
+        job = job_store.create_job(
+            session, tenant_id=world.tenant_ids[tenant], kind="network.from_twin", request={},
+            created_by="test", now_s=0,
+        )  # fmt: skip
+    return job.id
+
+
 def _sample(t_s: int = 1_767_225_600) -> dict[str, Any]:
     return {"cell": "S000-1-cov", "interval_start_s": t_s, "counters": {"RRU.PrbUsedDl": 10.0}}
 
@@ -151,6 +176,9 @@ EXPECTED_PERMISSION: dict[tuple[str, str], Permission] = {
     ("GET", "/api/v2/users"): R,
     ("POST", "/api/v2/users"): W,
     ("POST", "/api/v2/users/{user_id}/totp"): W,
+    ("DELETE", "/api/v2/users/{user_id}/totp"): W,
+    ("POST", "/api/v2/me/totp"): R,
+    ("GET", "/api/v2/jobs/{job_id}"): R,
     ("PUT", "/api/v2/tenant/mfa"): W,
     ("GET", "/api/v2/api-keys"): R,
     ("POST", "/api/v2/api-keys"): W,
@@ -197,8 +225,14 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         json={"username": f"u{uuid.uuid4().hex[:8]}", "password": "x" * 16, "role": "viewer"},
     ),
     ("POST", "/api/v2/users/{user_id}/totp"): lambda w, t: Call(
-        "POST", f"/api/v2/users/{w.user_ids[t, 'viewer']}/totp", 201
+        "POST", f"/api/v2/users/{_user(w, t)}/totp", 201
     ),
+    ("DELETE", "/api/v2/users/{user_id}/totp"): lambda w, t: Call(
+        "DELETE", f"/api/v2/users/{_user(w, t, with_factor=True)}/totp", 200
+    ),
+    # each caller enrols its own factor once (one call per role and tenant in the matrix)
+    ("POST", "/api/v2/me/totp"): lambda w, t: Call("POST", "/api/v2/me/totp", 201, resource=False),
+    ("GET", "/api/v2/jobs/{job_id}"): lambda w, t: Call("GET", f"/api/v2/jobs/{_job(w, t)}", 200),
     ("PUT", "/api/v2/tenant/mfa"): lambda w, t: Call(
         "PUT", "/api/v2/tenant/mfa", 200, json={"mfa_required": False}, resource=False
     ),
@@ -428,7 +462,7 @@ def test_permission_matrix(world: World) -> None:
         elif mode == "other" and call.owner_marker:
             assert call.owner_marker not in response.text, f"{path} leaks acme's data"
     assert not failures, "\n".join(failures)
-    assert cases >= 3 * 2 * 28
+    assert cases >= 3 * 2 * 41
 
 
 def test_unauthenticated_requests_get_401_on_every_guarded_route(world: World) -> None:

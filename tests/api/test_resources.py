@@ -50,8 +50,9 @@ def test_topology_import_sites_and_cells(world: World) -> None:
         "/api/v2/networks", headers=world.headers("acme", "network_admin"),
         json=world.topology(1, name="lab").model_dump(mode="json"),  # type: ignore[misc]
     )  # fmt: skip
-    assert again.status_code == 422
+    assert again.status_code == 409
     assert "already exists" in again.json()["detail"]
+    assert again.json()["field"] == "network.name"
 
 
 def test_invalid_topology_names_the_field(world: World) -> None:
@@ -338,8 +339,9 @@ def test_problem_json_for_client_mistakes(world: World) -> None:
                                      "content-type": "application/json"},
         content=b"{not json",
     )  # fmt: skip
-    assert garbage.status_code == 422
+    assert garbage.status_code == 400  # unreadable: 400; readable but wrong: 422
     assert garbage.headers["content-type"] == "application/problem+json"
+    assert garbage.json()["field"].startswith("body")
     wrong_type = world.client.get("/api/v2/networks/abc", headers=viewer)
     assert wrong_type.status_code == 422
     assert wrong_type.json()["field"] == "path.network_id"

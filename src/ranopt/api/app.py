@@ -1,19 +1,28 @@
 """The app factory: ``create_app(settings)`` wires store, security, routers and metrics."""
 
+import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
-from ranopt.api import errors
+from ranopt.api import errors, openapi
+from ranopt.api.authn import Authenticator
 from ranopt.api.deps import Services
-from ranopt.api.metrics import ConcurrencyLimitMiddleware, Metrics, MetricsMiddleware
-from ranopt.api.ratelimit import RateLimiter
+from ranopt.api.failures import FailureAudit
+from ranopt.api.guard import RequestGuard
+from ranopt.api.metrics import Metrics, MetricsMiddleware
+from ranopt.api.ratelimit import BackoffPolicy, CredentialGuard, RateLimiter, open_storage
 from ranopt.api.routes import (
     auth,
     health,
     investigate,
+    jobs,
     loop,
     networks,
     optimize,
@@ -26,9 +35,68 @@ from ranopt.api.routes import (
 from ranopt.api.security import OidcVerifier, TokenService, generate_password, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.service.runner import LoopMetrics, LoopRunner
+from ranopt.store import checkpoints
 from ranopt.store.engine import Store, open_store
 
 API_VERSION = "2.0.0"
+FAILURE_FLUSH_S = 5.0
+logger = logging.getLogger("ranopt.api")
+
+
+def _services(settings: Settings, store: Store, metrics: Metrics) -> Services:
+    hasher = password_hasher(settings)
+    tokens = TokenService(store, settings)
+    oidc = OidcVerifier(settings) if settings.oidc_issuer else None
+    storage = open_storage(settings.rate_limit_storage_uri)
+    guard = CredentialGuard(
+        storage,
+        BackoffPolicy(
+            free_per_account=settings.auth_free_failures,
+            free_per_address=settings.auth_free_failures_per_address,
+            window_s=settings.auth_failure_window_s,
+            base_s=settings.auth_backoff_base_s,
+            max_s=settings.auth_backoff_max_s,
+        ),
+    )
+    failures = FailureAudit(store, window_s=settings.audit_failure_window_s)
+    authenticator = Authenticator(
+        store=store, tokens=tokens, oidc=oidc, hasher=hasher,
+        # checked when a credential names no identity, so that costs one argon2 check too
+        dummy_hash=hasher.hash(generate_password()), guard=guard, failures=failures,
+    )  # fmt: skip
+    return Services(
+        settings=settings, store=store, tokens=tokens,
+        limiter=RateLimiter(storage, settings.rate_limit), guard=guard, failures=failures,
+        authenticator=authenticator, metrics=metrics, oidc=oidc, hasher=hasher,
+        jobs=ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranopt-job"),
+    )  # fmt: skip
+
+
+def write_checkpoint_if_keyed(services: Services) -> bool:
+    """Sign and export an audit checkpoint when the signing key file exists."""
+    settings = services.settings
+    if not settings.audit_key_file.is_file():
+        return False
+    with services.store.transaction() as session:
+        checkpoints.write_checkpoint(
+            session, key_file=settings.audit_key_file, directory=settings.audit_checkpoint_dir
+        )
+    return True
+
+
+async def _housekeeping(services: Services) -> None:
+    """Every few seconds: write due failure summaries; on schedule: an audit checkpoint."""
+    interval_s = services.settings.audit_checkpoint_interval_s
+    next_checkpoint = time.monotonic() + interval_s if interval_s > 0 else float("inf")
+    while True:
+        await asyncio.sleep(FAILURE_FLUSH_S)
+        try:
+            await run_in_threadpool(services.failures.flush_due)
+            if time.monotonic() >= next_checkpoint:
+                next_checkpoint = time.monotonic() + interval_s
+                await run_in_threadpool(write_checkpoint_if_keyed, services)
+        except Exception:  # keep the loop alive; the next round tries again
+            logger.exception("housekeeping failed")
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
@@ -42,21 +110,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     # one pooled connection for each request let in at once, so none waits on the pool
     opened = store or open_store(settings.database_url, pool_size=settings.max_concurrent_requests)
     metrics = Metrics()
-    hasher = password_hasher(settings)
-    jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranopt-job")
-    services = Services(
-        settings=settings,
-        store=opened,
-        tokens=TokenService(opened, settings),
-        limiter=RateLimiter(
-            settings.rate_limit_storage_uri, settings.rate_limit, settings.login_rate_limit
-        ),
-        metrics=metrics,
-        oidc=OidcVerifier(settings) if settings.oidc_issuer else None,
-        hasher=hasher,
-        jobs=jobs,
-        dummy_hash=hasher.hash(generate_password()),
-    )
+    services = _services(settings, opened, metrics)
 
     runner = (
         LoopRunner(opened, tick_s=settings.loop_tick_s, metrics=LoopMetrics(metrics.registry))
@@ -68,10 +122,15 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if runner is not None:
             runner.start()
+        housekeeping = asyncio.create_task(_housekeeping(services))
         yield
+        housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await housekeeping
         if runner is not None:
             runner.stop()
-        jobs.shutdown(wait=True, cancel_futures=True)
+        services.jobs.shutdown(wait=True, cancel_futures=True)
+        services.failures.flush_all()
         if owns_store:
             opened.dispose()
 
@@ -86,10 +145,19 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.loop_runner = runner
     errors.install(app)
     for module in (
-        health, auth, users, networks, telemetry, optimize, investigate, secrets, ves, loop,
+        health, auth, users, networks, telemetry, optimize, jobs, investigate, secrets, ves, loop,
     ):  # fmt: skip
         app.include_router(module.router)
     web.mount(app)
-    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.max_concurrent_requests)
+    openapi.install(app)
+    app.add_middleware(
+        RequestGuard,
+        routes=lambda: app.router.routes,
+        authenticator=lambda: services.authenticator,
+        max_body_bytes=settings.max_body_bytes,
+        body_caps={auth.TOKEN_PATH: settings.max_form_bytes, **ves.BODY_CAPS},
+        max_json_depth=settings.max_json_depth,
+        limit=settings.max_concurrent_requests,
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics, router=app.router)
     return app

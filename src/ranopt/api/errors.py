@@ -10,10 +10,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ranopt.errors import RanoptError, ValidationError
+from ranopt.api.metrics import leaf_routes
+from ranopt.errors import ConflictError, RanoptError, ValidationError
 from ranopt.ingest.batch import BatchRejectedError
 from ranopt.store.engine import StoreError
 from ranopt.store.repository import NotFoundError
@@ -60,6 +63,38 @@ TITLES = {
 }
 
 
+class ProblemOut(BaseModel):
+    """An RFC 9457 problem: what went wrong and, for a client mistake, the field at fault."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str
+    field: str | None = None
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for the problems a route answers besides the common ones.
+
+    ``ranopt.api.openapi`` gives every 4xx/5xx the ``application/problem+json`` schema.
+    """
+    return {code: {"description": TITLES.get(code, "Error")} for code in codes}
+
+
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """Every method some route of ``app`` answers at ``path`` (for a 405's ``Allow``)."""
+    methods: set[str] = set()
+    for route in leaf_routes(app.router.routes):
+        regex = getattr(route, "path_regex", None)
+        route_methods = getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(path):
+            methods |= set(route_methods)
+    return sorted(methods)
+
+
 def problem(
     status: int,
     detail: str,
@@ -104,22 +139,24 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        raw = list(exc.errors())
         errors = [
-            {"field": _field_path(e.get("loc", ())), "message": str(e.get("msg", ""))}
-            for e in exc.errors()
+            {"field": _field_path(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in raw
         ]
         first = errors[0] if errors else {"field": "", "message": "invalid request"}
+        # a body that is not JSON at all cannot be read: 400; a JSON body that is wrong: 422
+        status = 400 if raw and raw[0].get("type") == "json_invalid" else 422
         return problem(
-            422, f"{first['field']}: {first['message']}", instance=request.url.path,
+            status, f"{first['field']}: {first['message']}", instance=request.url.path,
             field=first["field"], errors=errors,
         )  # fmt: skip
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(
-            exc.status_code, str(exc.detail), instance=request.url.path,
-            headers=dict(exc.headers or {}),
-        )  # fmt: skip
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not just one route's
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        return problem(exc.status_code, str(exc.detail), instance=request.url.path, headers=headers)
 
     @app.exception_handler(BatchRejectedError)
     async def _rejected(request: Request, exc: BatchRejectedError) -> JSONResponse:
@@ -142,6 +179,21 @@ def install(app: FastAPI) -> None:
         message = str(exc)
         field = message.split(":", 1)[0] if ":" in message else None
         return problem(422, message, instance=request.url.path, field=field)
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        message = str(exc)
+        field = message.split(":", 1)[0] if ":" in message else None
+        return problem(409, message, instance=request.url.path, field=field)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # two requests raced for one name or id: the loser is told, nothing half-written
+        logger.info("integrity conflict on %s: %s", request.url.path, exc.orig)
+        return problem(
+            409, "conflicts with data written meanwhile (a name or id already taken); retry",
+            instance=request.url.path,
+        )  # fmt: skip
 
     @app.exception_handler(StoreError)
     async def _store(request: Request, exc: StoreError) -> JSONResponse:

@@ -1,14 +1,7 @@
-"""Prometheus metrics per route template and optimization outcome; request admission.
+"""Prometheus metrics per route template and optimization outcome."""
 
-``ConcurrencyLimitMiddleware`` lets at most ``limit`` requests into the app at once; the rest
-wait in the event loop. Sync routes hold a pooled connection while they hop between worker
-threads, so more requests inside than pooled connections could starve the thread pool
-waiting on the connection pool; admitting no more than the pool size rules that out.
-"""
-
-import asyncio
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -52,14 +45,30 @@ class Metrics:
         )  # fmt: skip
 
 
+def leaf_routes(routes: Iterable[Any]) -> list[Any]:
+    """The routes a request can end at, in matching order (inside included routers too).
+
+    FastAPI keeps an included router as one entry whose own routes carry the full path; the
+    leaves are what has a path template and methods.
+    """
+    out: list[Any] = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            out.extend(leaf_routes(inner.routes))
+        else:
+            out.append(route)
+    return out
+
+
 def _route_template(app: Any, scope: Scope) -> str:
     """Return the matched route template (``/api/v2/networks/{network_id}``) or unmatched."""
     route = scope.get("route")
     if route is not None and hasattr(route, "path"):
         return str(route.path)
-    for candidate in getattr(app, "routes", ()):
+    for candidate in leaf_routes(getattr(app, "routes", ())):
         match, _ = candidate.matches(scope)
-        if match == Match.FULL:
+        if match == Match.FULL and hasattr(candidate, "path"):
             return str(candidate.path)
     return "unmatched"
 
@@ -93,22 +102,3 @@ class MetricsMiddleware:
             method = str(scope.get("method", ""))
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
             self.metrics.requests.labels(method, route, str(status)).inc()
-
-
-class ConcurrencyLimitMiddleware:
-    """Admit at most ``limit`` HTTP requests at once; the others queue in the event loop."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-        self._semaphore: asyncio.Semaphore | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Wait for a slot, then run the request."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self._semaphore is None:  # made inside the server's event loop
-            self._semaphore = asyncio.Semaphore(self.limit)
-        async with self._semaphore:
-            await self.app(scope, receive, send)

@@ -49,11 +49,23 @@ PUBLIC_PATHS = frozenset(
         "/api/v2/auth/token",
     }
 )
+# Paths under these prefixes are static files or documentation (no data).
+PUBLIC_PREFIXES = ("/ui/",)
+
+
+def permissions_of(role: str) -> frozenset[Permission]:
+    """Return what ``role`` grants (an unknown role grants nothing)."""
+    try:
+        return ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return frozenset()
 
 
 def allows(role: str, permission: Permission) -> bool:
-    """Whether ``role`` grants ``permission`` (an unknown role grants nothing)."""
-    try:
-        return permission in ROLE_PERMISSIONS[Role(role)]
-    except ValueError:
-        return False
+    """Whether ``role`` grants ``permission``."""
+    return permission in permissions_of(role)
+
+
+def role_within(role: str, holder: str) -> bool:
+    """Whether every permission of ``role`` is one ``holder`` has (no one grants beyond it)."""
+    return role in {r.value for r in Role} and permissions_of(role) <= permissions_of(holder)

@@ -3,15 +3,21 @@
 from typing import Annotated, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from ranopt.api.permissions import Role
+from ranopt.ingest.times import MAX_TIME_S, MIN_TIME_S
+from ranopt.store.schemas import Count, LongText, Name, Real
 
 MAX_DB_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
-MAX_EPOCH_S = 2**40  # far beyond any real timestamp, well inside a 64-bit column
+MAX_EPOCH_S = MAX_TIME_S  # times are epoch seconds from 1970 to 2100 (``ranopt.ingest.times``)
 MIN_UES_PER_SITE = 20
-DbId = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
+DbId = Annotated[int, Field(strict=True, ge=1, le=MAX_DB_ID)]
 IdPath = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
+EpochS = Annotated[int, Field(strict=True, ge=MIN_TIME_S, le=MAX_TIME_S)]
+CounterName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")
+]
 
 
 class _In(BaseModel):
@@ -37,7 +43,7 @@ class UserCreate(_In):
 class ApiKeyCreate(_In):
     """A new API key of the caller's tenant."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Name
     role: Role
 
 
@@ -62,17 +68,17 @@ class TotpEnrolled(BaseModel):
 class MfaPolicy(_In):
     """Whether the tenant's users must give a second factor."""
 
-    mfa_required: bool
+    mfa_required: StrictBool
 
 
 class TwinNetworkCreate(_In):
     """A network exported from a twin scenario (the twin is then its planning model)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Name | None = None
     scenario: Literal["default", "medium", "large"] = "default"
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    num_sites: int = Field(default=7, ge=1, le=271)
-    num_ues: int = Field(default=300, ge=1, le=100_000)
+    seed: Count = Field(default=0, ge=0, le=2**31 - 1)
+    num_sites: Count = Field(default=7, ge=1, le=271)
+    num_ues: Count = Field(default=300, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _enough_ues(self) -> "TwinNetworkCreate":
@@ -86,10 +92,12 @@ class TwinNetworkCreate(_In):
 class TelemetryRecordIn(_In):
     """One cell's counters over one interval."""
 
-    cell: str = Field(min_length=1, max_length=400, description="cell name, DN or NCI")
-    interval_start_s: int = Field(ge=0, le=MAX_EPOCH_S, description="epoch seconds UTC")
-    counters: dict[str, float] = Field(min_length=1, description="TS 28.552 name -> value")
-    suspect: bool = False
+    cell: LongText = Field(description="cell name, DN or NCI")
+    interval_start_s: EpochS = Field(description="epoch seconds UTC, 1970 to 2100")
+    counters: dict[CounterName, Real] = Field(
+        min_length=1, max_length=200, description="TS 28.552 name -> finite value"
+    )
+    suspect: StrictBool = False
 
 
 class TelemetryBatch(_In):
@@ -126,9 +134,9 @@ class AggregateOut(BaseModel):
 class Constraints(_In):
     """QoS limits the plan must keep (defaults: ``EnergyConstraints``)."""
 
-    min_served_ratio: float | None = Field(default=None, gt=0, le=1)
-    max_prb_load: float | None = Field(default=None, gt=0, le=1)
-    ue_thp_floor_mbps: float | None = Field(default=None, ge=0)
+    min_served_ratio: Real | None = Field(default=None, gt=0, le=1)
+    max_prb_load: Real | None = Field(default=None, gt=0, le=1)
+    ue_thp_floor_mbps: Real | None = Field(default=None, ge=0, le=1e5)
 
 
 class OptimizeRequest(_In):
@@ -137,9 +145,9 @@ class OptimizeRequest(_In):
     network_id: DbId
     objective: Literal["energy"] = "energy"
     solver: Literal["greedy", "anneal", "exact"] = "greedy"
-    horizon_min: int = Field(default=1440, gt=0, le=1440, multiple_of=15)
+    horizon_min: Count = Field(default=1440, gt=0, le=1440, multiple_of=15)
     constraints: Constraints | None = None
-    seed: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None
+    seed: Annotated[int | None, Field(strict=True, ge=0, le=2**31 - 1)] = None
 
 
 class SecretPut(_In):
@@ -150,7 +158,7 @@ class SecretPut(_In):
 
 
 class Accepted(BaseModel):
-    """A job accepted for later: where to look for its outcome."""
+    """Work accepted for later (202): where to look for its outcome (also ``Location``)."""
 
     id: int
     status: str

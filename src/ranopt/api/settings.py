@@ -1,11 +1,12 @@
 """The service's one configuration class (environment variables ``RANOPT_*``)."""
 
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ranopt.store.config import database_url
+from ranopt.store.config import data_dir, database_url
 from ranopt.store.secrets import Keyring
 
 # A well-known key for development only: refused in any other environment.
@@ -33,11 +34,59 @@ class Settings(BaseSettings):
     oidc_tenant_claim: str = "ranopt_tenant"
     oidc_role_claim: str = "ranopt_role"
     rate_limit: str = "1200/minute"
-    login_rate_limit: str = "10/minute"
     rate_limit_storage_uri: str = "memory://"
+    auth_free_failures: int = Field(
+        default=5, ge=1, description="failed credentials of one account from one address "
+        "before back-off starts",
+    )  # fmt: skip
+    auth_free_failures_per_address: int = Field(
+        default=30, ge=1, description="failed credentials from one address before back-off"
+    )
+    auth_failure_window_s: int = Field(
+        default=3600, gt=0, description="failures are counted over this window"
+    )
+    auth_backoff_base_s: float = Field(default=1.0, gt=0, description="first back-off, doubled")
+    auth_backoff_max_s: float = Field(default=900.0, gt=0, description="longest back-off")
+    audit_failure_window_s: int = Field(
+        default=60, gt=0, description="rejected credentials are audited once per this window"
+    )
+    audit_key_file: Path = Field(
+        default_factory=lambda: data_dir() / "audit-signing.key",
+        description="Ed25519 key that signs audit checkpoints (outside the database)",
+    )
+    audit_checkpoint_dir: Path = Field(default_factory=lambda: data_dir() / "audit-checkpoints")
+    audit_checkpoint_interval_s: float = Field(
+        default=3600.0, ge=0, description="the server signs a checkpoint this often (0: never)"
+    )
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, gt=0, description="larger request bodies answer 413"
+    )
+    max_form_bytes: int = Field(default=16 * 1024, gt=0, description="login form body cap")
+    max_json_depth: int = Field(default=32, ge=2, le=200)
+    max_series_points: int = Field(
+        default=50_000, gt=0, description="cells x buckets one KPI series answer may hold"
+    )
+    max_series_values: int = Field(
+        default=250_000, gt=0, description="points x counters one KPI series answer may hold"
+    )
+    max_scan_samples: int = Field(
+        default=2_000_000, gt=0, description="raw samples one KPI query may read"
+    )
+    max_query_s: float = Field(
+        default=2.0, gt=0, description="database time one KPI query may take"
+    )
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=8)
     sync_max_cells: int = Field(default=60, ge=0, description="larger networks run as jobs")
+    sync_max_cell_intervals: int = Field(
+        default=400, ge=0, description="optimizations of more cells x intervals run as jobs"
+    )
+    sync_max_twin_ues: int = Field(
+        default=2000, ge=0, description="twin networks with more UEs are built as jobs"
+    )
+    max_open_jobs: int = Field(
+        default=16, ge=1, description="queued and running jobs at once; more answer 429"
+    )
     min_confidence: float = Field(default=0.9, ge=0, le=1, description="alert below this")
     optimize_history_days: int = Field(default=7, ge=2)
     confidence_scenarios: int = Field(default=32, ge=1)
@@ -53,6 +102,10 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="proxies whose X-Forwarded-For names the client (comma separated)",
+    )
 
     @model_validator(mode="after")
     def _no_default_secrets(self) -> Self:

@@ -1,6 +1,7 @@
 """``ranopt admin``, ``ranopt audit``, ``ranopt keys``, ``ranopt serve``: the platform operator."""
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,13 +11,15 @@ from ranopt.api.security import create_signing_key, generate_password, password_
 from ranopt.api.settings import Settings
 from ranopt.cli.common import now_s
 from ranopt.errors import ValidationError
-from ranopt.store import accounts, audit
+from ranopt.store import accounts, audit, checkpoints
 from ranopt.store.engine import open_store
 from ranopt.store.repository import NotFoundError
 from ranopt.store.secrets import reseal_all
 
 admin_app = typer.Typer(help="Create tenants and users (platform operator).", no_args_is_help=True)
-audit_app = typer.Typer(help="Check the hash-chained audit log.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Check the hash-chained audit log; sign checkpoints of it.", no_args_is_help=True
+)
 keys_app = typer.Typer(help="Rotate encryption and token-signing keys.", no_args_is_help=True)
 MIN_PASSWORD_CHARS = 12
 
@@ -91,22 +94,129 @@ def create_user(
         typer.echo(f"password (shown once): {password}")
 
 
-@audit_app.command("verify")
-def verify() -> None:
-    """Walk the audit chain; exit 1 naming the first tampered or deleted entry."""
+@admin_app.command("reset-totp")
+def reset_totp(
+    tenant: Annotated[str, typer.Argument(help="Tenant name.")],
+    username: Annotated[str, typer.Argument(help="User name.")],
+) -> None:
+    """Remove a user's second factor (audited); the user then enrols a new one."""
     settings = _settings()
     store = open_store(settings.database_url)
     try:
         with store.transaction() as session:
-            report = audit.verify_chain(session)
+            tenant_row = accounts.get_tenant(session, name=tenant)
+            creds = accounts.user_credentials(session, tenant_id=tenant_row.id, username=username)
+            if creds is None:
+                msg = f"no user {username!r} in tenant {tenant!r}"
+                raise NotFoundError(msg)
+            accounts.set_totp_secret(
+                session, tenant_id=tenant_row.id, user_id=creds.id, totp_secret_enc=None
+            )
+            audit.append(
+                session, ts_s=now_s(), tenant_id=tenant_row.id, actor="cli:admin",
+                action="user.totp.reset", target=f"user:{creds.id}",
+                detail={"username": username, "role": creds.role},
+            )  # fmt: skip
+    except NotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.dispose()
+    typer.echo(f"second factor of {username} ({tenant}) removed")
+
+
+KeyFileOpt = Annotated[
+    Path | None,
+    typer.Option("--key-file", help="Audit signing key (default RANOPT_AUDIT_KEY_FILE)."),
+]
+CheckpointDirOpt = Annotated[
+    Path | None,
+    typer.Option("--dir", help="Checkpoint directory (default RANOPT_AUDIT_CHECKPOINT_DIR)."),
+]
+
+
+@audit_app.command("keygen")
+def keygen(key_file: KeyFileOpt = None) -> None:
+    """Make the Ed25519 key that signs audit checkpoints (keep it outside the database)."""
+    settings = _settings()
+    path = key_file or settings.audit_key_file
+    try:
+        public = checkpoints.generate_key(path)
+    except checkpoints.CheckpointError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    key = checkpoints.load_public_key(public)
+    typer.echo(f"audit signing key {path} (mode 0600), public key {public}")
+    typer.echo(f"key id {checkpoints.key_id(key)}: give the public key to whoever verifies")
+
+
+@audit_app.command("checkpoint")
+def checkpoint(key_file: KeyFileOpt = None, directory: CheckpointDirOpt = None) -> None:
+    """Sign every chain's head now and write the checkpoint file."""
+    settings = _settings()
+    store = open_store(settings.database_url)
+    try:
+        with store.transaction() as session:
+            made = checkpoints.write_checkpoint(
+                session, key_file=key_file or settings.audit_key_file,
+                directory=directory or settings.audit_checkpoint_dir,
+            )  # fmt: skip
+    except checkpoints.CheckpointError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.dispose()
+    entries = sum(seq for seq, _ in made.heads.values())
+    typer.echo(f"checkpoint {made.path}: {len(made.heads)} chains, {entries} entries signed")
+
+
+@audit_app.command("verify")
+def verify(
+    directory: CheckpointDirOpt = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="Verifying key (default: RANOPT_AUDIT_KEY_FILE's .pub, else the key itself).",
+        ),
+    ] = None,
+) -> None:
+    """Walk every chain and check it against the signed checkpoints; exit 1 on any fault."""
+    settings = _settings()
+    folder = directory or settings.audit_checkpoint_dir
+    found: list[checkpoints.Checkpoint] = []
+    try:
+        if folder.is_dir() and any(folder.glob("checkpoint-*.json")):
+            key_path = public_key or checkpoints.public_key_path(settings.audit_key_file)
+            if public_key is None and not key_path.is_file():
+                key_path = settings.audit_key_file
+            found = checkpoints.read_checkpoints(folder, checkpoints.load_public_key(key_path))
+    except checkpoints.CheckpointError as exc:
+        typer.echo(f"audit checkpoints BROKEN: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    store = open_store(settings.database_url)
+    try:
+        with store.transaction() as session:
+            report = audit.verify_chain(session, anchors=checkpoints.anchors(found))
     finally:
         store.dispose()
     if report.ok:
-        typer.echo(f"audit log intact: {report.num_entries} entries")
+        typer.echo(
+            f"audit log intact: {report.num_entries} entries in {report.num_chains} chains, "
+            f"{len(found)} signed checkpoints agree"
+        )
+        if not found:
+            typer.echo(
+                "no signed checkpoints: deleting the newest entries would not be noticed "
+                "(ranopt audit keygen; the server then signs one every "
+                f"{settings.audit_checkpoint_interval_s:g} s)",
+                err=True,
+            )
         return
+    chain = "platform" if report.bad_chain == audit.PLATFORM_CHAIN else f"tenant {report.bad_chain}"
     typer.echo(
-        f"audit log BROKEN at entry {report.bad_entry_id}: {report.problem} "
-        f"({report.num_entries} entries verified before it)",
+        f"audit log BROKEN at entry {report.bad_seq} of the {chain} chain: {report.problem} "
+        f"({report.num_entries} entries read)",
         err=True,
     )
     raise typer.Exit(1)
@@ -166,6 +276,13 @@ def serve(
         "port": settings.port if port is None else port,
         "log_level": "warning",
         "access_log": False,
+        # the client address that rate limits and back-off key on: X-Forwarded-For only
+        # from these proxies
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        # request line and headers at most 16 KiB (bodies are capped by RequestGuard)
+        "h11_max_incomplete_event_size": 16 * 1024,
+        "timeout_keep_alive": 5,
     }
     if workers > 1 and settings.loop_enabled:
         typer.echo(

@@ -67,12 +67,19 @@ def backup_cmd(path: Annotated[Path, typer.Argument(help="Backup file to write."
 def restore_cmd(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Backup file.")],
 ) -> None:
-    """Replace the database's content with the backup at PATH and verify it."""
+    """Restore the backup at PATH into a new database, verify it, then swap it in.
+
+    The live database changes only if the restored copy matches the backup's manifest; the
+    replaced one is kept (its name is printed). Stop the servers first.
+    """
     try:
         with cli_store() as store:
-            digests = restore(store, path)
+            result = restore(store, path)
     except BackupError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
-    rows = sum(d.rows for d in digests.values())
-    typer.echo(f"restored and verified {len(digests)} tables, {rows} rows")
+    rows = sum(d.rows for d in result.digests.values())
+    typer.echo(
+        f"restored and verified {len(result.digests)} tables, {rows} rows; "
+        f"the replaced database is kept as {result.previous}"
+    )

@@ -14,7 +14,7 @@ import numpy as np
 
 from ranopt.counters import COUNTER_BY_NAME, base_counter
 from ranopt.errors import ValidationError
-from ranopt.ingest.times import format_time
+from ranopt.ingest.times import MAX_TIME_S, MIN_TIME_S, format_time
 from ranopt.store.repository import CellRef
 from ranopt.store.samples import BoolArray, FloatArray, IntArray, SampleBatch
 
@@ -24,6 +24,26 @@ MAX_LISTED_PROBLEMS = 1_000
 CELL_CLASSES = frozenset(
     {"NRCellDU", "NRCellCU", "EUtranCellFDD", "EUtranCellTDD", "UtranCell", "GsmCell"}
 )
+
+
+def parse_value(text: str) -> float:
+    """Read a counter value written as text: a finite number, else ``ValueError``.
+
+    ``float`` reads "NaN" and "inf" too; a counter that is absent is left out (or ``NIL``),
+    never written as NaN, so those are refused rather than stored as "absent".
+    """
+    try:
+        value = float(text)
+    except OverflowError as exc:  # pragma: no cover - float() of a str saturates to inf
+        msg = f"value {text!r} is not a finite number"
+        raise ValueError(msg) from exc
+    except ValueError as exc:
+        msg = f"value {text!r} is not a number"
+        raise ValueError(msg) from exc
+    if not math.isfinite(value):
+        msg = f"value {text!r} is not a finite number"
+        raise ValueError(msg)
+    return value
 
 
 @dataclass(frozen=True)
@@ -177,11 +197,22 @@ def local_dn(dn: str) -> str:
     return dn[at:] if at >= 0 else dn
 
 
+def dn_prefix_of(dn: str) -> str:
+    """Return the part of a DN before its ``ManagedElement`` RDN (``""`` for a local DN)."""
+    return dn[: len(dn) - len(local_dn(dn))].rstrip(",")
+
+
 @dataclass(frozen=True)
 class CellLookup:
-    """Cell ids by every identifier a RAN may use: DN (full or local), CU DN, name, NCI."""
+    """Cell ids by every identifier a RAN may use: DN (full or local), CU DN, name, NCI.
+
+    A full DN must name the cell exactly; a local DN (from ``ManagedElement`` on, as a PM file
+    without a ``dnPrefix`` writes it) finds the cell by its local part. A full DN of another
+    SubNetwork never lands on a local cell that merely shares the local part.
+    """
 
     by_dn: dict[str, int]
+    by_local_dn: dict[str, tuple[int, str]]  # local DN -> (cell id, the cell's DN prefix)
     by_name: dict[str, int]
     by_nci: dict[str, int]
 
@@ -189,29 +220,50 @@ class CellLookup:
     def from_cells(cls, cells: list[CellRef]) -> "CellLookup":
         """Index a network's cells."""
         by_dn: dict[str, int] = {}
+        by_local: dict[str, tuple[int, str]] = {}
         for c in cells:
             for dn in (c.dn, c.cu_dn):
                 if dn:
                     by_dn[dn] = c.id
-                    by_dn.setdefault(local_dn(dn), c.id)
+                    by_local.setdefault(local_dn(dn), (c.id, dn_prefix_of(dn)))
         return cls(
             by_dn=by_dn,
+            by_local_dn=by_local,
             by_name={c.name: c.id for c in cells},
             by_nci={str(c.nci): c.id for c in cells if c.nci is not None},
         )
 
+    def _by_dn(self, key: str) -> int | None:
+        found = self.by_dn.get(key)
+        if found is not None:
+            return found
+        entry = self.by_local_dn.get(local_dn(key))
+        if entry is None:
+            return None
+        cell_id, cell_prefix = entry
+        key_prefix = dn_prefix_of(key)
+        # a local DN, or a network whose DNs carry no prefix: the local part decides
+        return cell_id if not key_prefix or not cell_prefix else None
+
     def resolve(self, key: str, kind: KeyKind) -> int | None:
         """Return the cell id of ``key`` or None."""
         if kind == "dn":
-            return self.by_dn.get(key, self.by_dn.get(local_dn(key)))
+            return self._by_dn(key)
         if kind == "name":
             return self.by_name.get(key)
         if kind == "nci":
             return self.by_nci.get(key)
-        for table in (self.by_name, self.by_dn, self.by_nci):
+        for table in (self.by_name, self.by_nci):
             if key in table:
                 return table[key]
-        return self.by_dn.get(local_dn(key))
+        return self._by_dn(key)
+
+    def why_unknown(self, key: str) -> str:
+        """Say why ``key`` names no cell (another SubNetwork, or no such cell at all)."""
+        entry = self.by_local_dn.get(local_dn(key))
+        if entry is not None and dn_prefix_of(key) and entry[1]:
+            return f"DN {key!r} is in {dn_prefix_of(key)!r}, not in this network's {entry[1]!r}"
+        return f"unknown cell {key!r}"
 
 
 def validate(
@@ -232,11 +284,18 @@ def validate(
     cell_id = key_ids[parsed.key_index] if n else np.zeros(0, dtype=np.int64)
     for i in np.flatnonzero(cell_id < 0):
         problems.add(
-            parsed.ref(int(i)), "cell", f"unknown cell {parsed.keys[parsed.key_index[i]]!r}"
+            parsed.ref(int(i)), "cell", cells.why_unknown(parsed.keys[parsed.key_index[i]])
         )
-    # grid
+    # time range, then grid
+    outside = (parsed.time_s < MIN_TIME_S) | (parsed.time_s > MAX_TIME_S)
+    for i in np.flatnonzero(outside):
+        problems.add(
+            parsed.ref(int(i)), parsed.time_field,
+            f"{int(parsed.time_s[i])} is not a time between 1970 and 2100 (epoch seconds)",
+        )  # fmt: skip
     snapped = (parsed.time_s + interval_s // 2) // interval_s * interval_s
-    for i in np.flatnonzero(np.abs(parsed.time_s - snapped) > clock_tolerance_s):
+    off_grid = (np.abs(parsed.time_s - snapped) > clock_tolerance_s) & ~outside
+    for i in np.flatnonzero(off_grid):
         problems.add(
             parsed.ref(int(i)), parsed.time_field,
             f"interval start {format_time(int(parsed.time_s[i]))} is off the {interval_s} s grid",

@@ -14,21 +14,55 @@ import defusedxml.ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from ranopt.errors import ValidationError
-from ranopt.ingest.batch import CELL_CLASSES, ParsedBatch, RecordBuilder, object_class
+from ranopt.ingest.batch import (
+    CELL_CLASSES,
+    ParsedBatch,
+    RecordBuilder,
+    object_class,
+    parse_value,
+)
 from ranopt.ingest.times import parse_duration_s, parse_time_s
 
 NS = {"m": "http://www.3gpp.org/ftp/specs/archive/28_series/28.532#measData"}
 # Some writers put a stylesheet instruction before the XML declaration, which XML forbids;
 # the declaration then carries nothing a UTF-8 parser needs and is dropped.
 _LATE_DECLARATION = re.compile(rb"(?<=.)<\?xml\s[^>]*\?>", re.DOTALL)
+_ENCODING = re.compile(r"""<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+# TS 32.435 files are UTF-8; UTF-16 (with its byte order mark) is read too, ASCII is UTF-8
+ACCEPTED_ENCODINGS = frozenset({"utf8", "utf16", "utf16le", "utf16be", "usascii", "ascii"})
+
+
+def declared_encoding(data: bytes) -> str | None:
+    """Return the encoding the XML declaration names (None if it names none)."""
+    head = data[:512]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2] in (b"<\x00", b"\x00<"):
+        text = head.decode("utf-16", errors="ignore")
+    else:
+        text = head.decode("utf-8", errors="ignore")
+    match = _ENCODING.search(text)
+    return match.group(1) if match else None
+
+
+def encoding_problem(data: bytes) -> str | None:
+    """Say why the file's encoding is refused (None when it is UTF-8 or UTF-16)."""
+    declared = declared_encoding(data)
+    if declared is None:
+        return None
+    if declared.lower().replace("-", "").replace("_", "") not in ACCEPTED_ENCODINGS:
+        return f"encoding {declared!r} is not accepted: PM files must be UTF-8 or UTF-16"
+    return None
 
 
 def parse_pm_xml(data: bytes, *, source: str = "file") -> ParsedBatch:
     """Parse a ``measDataFile`` into records; malformed parts become problems."""
     builder = RecordBuilder(key_kind="dn", time_field="granPeriod@endTime")
+    refused = encoding_problem(data)
+    if refused is not None:
+        builder.problems.add(source, "encoding", refused)
+        return builder.build()
     try:
         root = SafeET.fromstring(_LATE_DECLARATION.sub(b"", data, count=1))
-    except (SafeET.ParseError, DefusedXmlException) as exc:
+    except (SafeET.ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         builder.problems.add(source, "xml", f"not well-formed XML: {exc}")
         return builder.build()
     if root.tag != f"{{{NS['m']}}}measDataFile":
@@ -76,9 +110,9 @@ def _parse_meas_info(builder: RecordBuilder, info: Element, dn_prefix: str, wher
             if text in ("", "NIL"):  # TS 32.435: an absent value
                 continue
             try:
-                counters[name] = float(text)
-            except ValueError:
-                builder.problems.add(ref, name, f"value {text!r} is not a number")
+                counters[name] = parse_value(text)
+            except ValueError as exc:
+                builder.problems.add(ref, name, str(exc))
         suspect_el = value.find("m:suspect", NS)
         suspect_text = "false" if suspect_el is None else (suspect_el.text or "").strip()
         if suspect_text not in ("true", "false"):

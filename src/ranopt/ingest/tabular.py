@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ranopt.errors import ValidationError
-from ranopt.ingest.batch import KeyKind, ParsedBatch, ProblemList, RecordBuilder
+from ranopt.ingest.batch import KeyKind, ParsedBatch, ProblemList, RecordBuilder, parse_value
 from ranopt.ingest.times import parse_time_s
 from ranopt.store.samples import BoolArray, FloatArray, IntArray
 
@@ -226,7 +226,7 @@ def parse_csv(data: bytes, *, source: str = "file") -> ParsedBatch:
     for i, t in enumerate(columns[time_col]):
         try:
             time_s[i] = int(t) if time_col == "interval_start_s" else parse_time_s(t)
-        except (ValidationError, ValueError) as exc:
+        except (ValidationError, ValueError, OverflowError) as exc:
             problems.add(f"line {i + 2}", time_col, str(exc))
     suspect = (
         _text_flags([s.lower() for s in columns["suspect"]], problems)
@@ -265,7 +265,7 @@ def _floats(texts: list[str], name: str, problems: ProblemList) -> FloatArray:
         if text == "":
             continue
         try:
-            out[i] = float(text)
-        except ValueError:
-            problems.add(f"line {i + 2}", name, f"value {text!r} is not a number")
+            out[i] = parse_value(text)
+        except ValueError as exc:
+            problems.add(f"line {i + 2}", name, str(exc))
     return out

@@ -12,13 +12,21 @@ epoch fields are microseconds (VES 7); ``epoch_unit="ms"`` reads emitters that w
 milliseconds into them (the O-RAN SC ``pm_report.json`` test event does).
 """
 
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 from pydantic import ValidationError as PydanticError
 
-from ranopt.ingest.batch import CELL_CLASSES, ParsedBatch, RecordBuilder, object_class
+from ranopt.errors import ValidationError
+from ranopt.ingest import jsonsafe
+from ranopt.ingest.batch import (
+    CELL_CLASSES,
+    ParsedBatch,
+    RecordBuilder,
+    object_class,
+    parse_value,
+)
+from ranopt.ingest.times import MAX_TIME_S, MIN_TIME_S
 
 EpochUnit = Literal["us", "ms"]
 _PER_SECOND = {"us": 1_000_000, "ms": 1_000}
@@ -101,9 +109,9 @@ def parse_ves(data: bytes, *, source: str = "event", epoch_unit: EpochUnit = "us
     """Parse a VES event or ``eventList`` into records; malformed events become problems."""
     builder = RecordBuilder(key_kind="any", time_field="commonEventHeader.startEpochMicrosec")
     try:
-        document = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        builder.problems.add(source, "json", f"not valid JSON: {exc}")
+        document = jsonsafe.loads(data)
+    except ValidationError as exc:
+        builder.problems.add(source, "json", str(exc).removeprefix("json: "))
         return builder.build()
     if isinstance(document, dict) and "eventList" in document:
         events = document["eventList"]
@@ -136,10 +144,10 @@ def _parse_event(builder: RecordBuilder, where: str, event: Any, per_second: int
     except PydanticError as exc:
         _problems_from(builder, f"{where}.commonEventHeader", exc)
         return
-    start_s, rem = divmod(int(header.start_epoch), per_second)
-    duration_s = (int(header.last_epoch) - int(header.start_epoch)) // per_second
-    if rem:
-        builder.problems.add(where, "commonEventHeader.startEpochMicrosec", "not on a whole second")
+    epochs = _epochs_s(builder, where, header, per_second)
+    if epochs is None:
+        return
+    start_s, duration_s = epochs
     if header.domain == "perf3gpp":
         try:
             fields = Perf3gppFields.model_validate(event.get("perf3gppFields"))
@@ -156,6 +164,40 @@ def _parse_event(builder: RecordBuilder, where: str, event: Any, per_second: int
         _measurement(builder, where, measurement, start_s, duration_s)
     else:
         builder.skip(f"{header.domain} event")
+
+
+def _epochs_s(
+    builder: RecordBuilder, where: str, header: CommonEventHeader, per_second: int
+) -> tuple[int, int] | None:
+    """Return the event's start (epoch s) and duration (s), or None after a problem."""
+    out = []
+    for name, value in (
+        ("startEpochMicrosec", header.start_epoch),
+        ("lastEpochMicrosec", header.last_epoch),
+    ):
+        if not MIN_TIME_S * per_second <= value <= MAX_TIME_S * per_second:
+            builder.problems.add(
+                where, f"commonEventHeader.{name}",
+                f"{value!r} is not a time between 1970 and 2100 "
+                f"({'microseconds' if per_second == 1_000_000 else 'milliseconds'})",
+            )  # fmt: skip
+            return None
+        if isinstance(value, float) and not value.is_integer():
+            builder.problems.add(
+                where, f"commonEventHeader.{name}", f"{value!r} is not a whole number"
+            )
+            return None
+        out.append(int(value))
+    start, last = out
+    start_s, rem = divmod(start, per_second)
+    if rem:
+        builder.problems.add(where, "commonEventHeader.startEpochMicrosec", "not on a whole second")
+    if last < start:
+        builder.problems.add(
+            where, "commonEventHeader.lastEpochMicrosec", "is before startEpochMicrosec"
+        )
+        return None
+    return start_s, (last - start) // per_second
 
 
 def _check_period(
@@ -206,15 +248,15 @@ def _perf3gpp(
 
 
 def _result_value(result: MeasResult) -> float | None:
-    if result.i_value is not None:
-        return float(result.i_value)
-    if result.r_value is not None:
-        return float(result.r_value)
-    if result.s_value is not None:
-        try:
-            return float(result.s_value)
-        except ValueError:
-            return None
+    try:
+        if result.i_value is not None:
+            return float(result.i_value)
+        if result.r_value is not None:
+            return float(result.r_value)
+        if result.s_value is not None:
+            return parse_value(result.s_value)
+    except (ValueError, OverflowError):
+        return None
     return None
 
 
@@ -231,9 +273,9 @@ def _measurement(
         counters: dict[str, float] = {}
         for name, text in named.hash_map.items():
             try:
-                counters[name] = float(text)
-            except ValueError:
-                builder.problems.add(ref, f"hashMap.{name}", f"value {text!r} is not a number")
+                counters[name] = parse_value(text)
+            except ValueError as exc:
+                builder.problems.add(ref, f"hashMap.{name}", str(exc))
         builder.add(
             key=named.name, time_s=start_s, duration_s=period_s, counters=counters,
             suspect=False, ref=ref,

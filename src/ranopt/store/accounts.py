@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ranopt.errors import ValidationError
+from ranopt.errors import ConflictError
 from ranopt.store.repository import NotFoundError, ensure_tenant
 from ranopt.store.tables import ApiKey, SigningKey, Tenant, User
 
@@ -95,8 +95,8 @@ class SigningKeyRecord:
 def create_tenant(session: Session, *, name: str, now_s: int) -> TenantOut:
     """Create tenant ``name``; refuse an existing name."""
     if session.scalar(select(Tenant.id).where(Tenant.name == name)) is not None:
-        msg = f"tenant {name!r} already exists"
-        raise ValidationError(msg)
+        msg = f"name: tenant {name!r} already exists"
+        raise ConflictError(msg)
     ensure_tenant(session, name=name, now_s=now_s)
     return get_tenant(session, name=name)
 
@@ -149,7 +149,7 @@ def create_user(
     )
     if exists is not None:
         msg = f"username: {username!r} already exists in this tenant"
-        raise ValidationError(msg)
+        raise ConflictError(msg)
     row = User(
         tenant_id=tenant_id,
         username=username,

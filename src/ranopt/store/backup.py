@@ -2,8 +2,9 @@
 
 SQLite goes through its online backup API (consistent while others write); PostgreSQL
 through ``pg_dump -Fc`` / ``pg_restore``. A manifest (``PATH.manifest.json``) records each
-table's row count and SHA-256 over its rows in primary-key order; a restore recomputes both
-and fails loudly on any difference.
+table's row count and SHA-256 over its rows in primary-key order. A restore goes into a new
+database first, recomputes both, and swaps it in only when they match: a backup that does not
+verify leaves the live database untouched.
 """
 
 import hashlib
@@ -12,12 +13,16 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Engine, Table, create_engine, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import NullPool
 
 from ranopt.errors import RanoptError
 from ranopt.store.engine import Store, current_revision, make_engine
@@ -145,7 +150,12 @@ def backup(store: Store, path: Path) -> dict[str, TableDigest]:
             target.close()
         finally:
             raw.close()
-        copied = table_digests(_open_file(path))
+        copy = _open_file(path)
+        try:
+            copied = table_digests(copy)
+        finally:
+            copy.dispose()
+        _to_rollback_journal(path)  # one self-contained file
         if copied != digests:
             msg = "backup file differs from the database it was taken from (written meanwhile?)"
             raise BackupError(msg)
@@ -157,48 +167,26 @@ def backup(store: Store, path: Path) -> dict[str, TableDigest]:
 
 
 def _open_file(path: Path) -> Store:
-    from sqlalchemy.orm import sessionmaker  # noqa: PLC0415
-
     engine = make_engine(f"sqlite:///{path}")
     return Store(engine=engine, sessions=sessionmaker(engine))
 
 
-def restore(store: Store, path: Path) -> dict[str, TableDigest]:
-    """Replace the store's content by the backup at ``path``, then verify it.
+@dataclass(frozen=True)
+class RestoreResult:
+    """A verified restore: the restored tables and where the replaced database was kept."""
 
-    Raises ``BackupError`` if the restored tables' row counts or checksums differ from the
-    manifest written at backup time.
-    """
-    manifest = _read_manifest(path)
-    if manifest["dialect"] != store.dialect:
-        msg = f"backup is of a {manifest['dialect']} store, this one is {store.dialect}"
-        raise BackupError(msg)
-    if store.dialect == "sqlite":
-        with sqlite3.connect(path) as source:
-            store.engine.dispose()
-            raw = store.engine.raw_connection()
-            try:
-                target = raw.dbapi_connection
-                if not isinstance(target, sqlite3.Connection):  # pragma: no cover
-                    msg = "unexpected SQLite driver"
-                    raise BackupError(msg)
-                source.backup(target)
-            finally:
-                raw.close()
-        source.close()
-    else:
-        store.engine.dispose()
-        args, env = _pg_args(store)
-        _run(
-            [pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-             *args, str(path)],
-            env,
-        )  # fmt: skip
-    restored = table_digests(store)
-    expected = {
+    digests: dict[str, TableDigest]
+    previous: str  # the file or database that held the replaced content
+
+
+def _expected(manifest: dict[str, Any]) -> dict[str, TableDigest]:
+    return {
         name: TableDigest(rows=v["rows"], sha256=v["sha256"])
         for name, v in manifest["tables"].items()
     }
+
+
+def _check_digests(restored: dict[str, TableDigest], expected: dict[str, TableDigest]) -> None:
     bad = sorted(n for n in expected.keys() | restored.keys() if expected.get(n) != restored.get(n))
     if bad:
         details = ", ".join(
@@ -206,6 +194,154 @@ def restore(store: Store, path: Path) -> dict[str, TableDigest]:
             f"{expected.get(n, TableDigest(0, '-')).rows} in the manifest"
             for n in bad
         )
-        msg = f"restore did not verify ({details})"
+        msg = f"restore did not verify ({details}); the live database is unchanged"
         raise BackupError(msg)
-    return restored
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def restore(store: Store, path: Path) -> RestoreResult:
+    """Replace the store's content by the backup at ``path``, verified before anything changes.
+
+    The backup is restored into a new database (SQLite: a file beside the live one;
+    PostgreSQL: a new database), its tables' row counts and checksums are compared with the
+    manifest written at backup time, and only then is it swapped in: SQLite by an atomic
+    rename over the live file, PostgreSQL by renaming the databases. The replaced database is
+    kept (``RestoreResult.previous``). Any failure raises ``BackupError`` and leaves the live
+    database as it was. Nothing else may use the database meanwhile (stop the servers).
+    """
+    manifest = _read_manifest(path)
+    if manifest["dialect"] != store.dialect:
+        msg = f"backup is of a {manifest['dialect']} store, this one is {store.dialect}"
+        raise BackupError(msg)
+    if store.dialect == "sqlite":
+        return _restore_sqlite(store, path, _expected(manifest))
+    return _restore_postgresql(store, path, _expected(manifest))
+
+
+def _sqlite_path(store: Store) -> Path:
+    database = make_url(store.engine.url).database
+    if not database or database == ":memory:":
+        msg = "restore needs a SQLite database file"
+        raise BackupError(msg)
+    return Path(database).resolve()
+
+
+def _drop_sqlite_file(path: Path) -> None:
+    for extra in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + extra).unlink(missing_ok=True)
+
+
+def _to_rollback_journal(path: Path) -> None:
+    """Leave ``path`` a single self-contained file (no WAL); BUSY if others have it open."""
+    conn = sqlite3.connect(path, timeout=0.5)
+    try:
+        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        msg = f"{path.name} is in use ({exc}): stop the servers before restoring"
+        raise BackupError(msg) from exc
+    finally:
+        conn.close()
+    if str(mode).lower() != "delete":
+        msg = f"{path.name} is in use (still in {mode} mode): stop the servers before restoring"
+        raise BackupError(msg)
+
+
+def _restore_sqlite(store: Store, path: Path, expected: dict[str, TableDigest]) -> RestoreResult:
+    live = _sqlite_path(store)
+    staged = live.with_name(f"{live.name}.restore-{os.getpid()}")
+    _drop_sqlite_file(staged)
+    try:
+        with sqlite3.connect(path) as source:
+            with sqlite3.connect(staged) as target:
+                source.backup(target)
+            target.close()
+        source.close()
+        copy = _open_file(staged)
+        try:
+            restored = table_digests(copy)
+        finally:
+            copy.dispose()
+        _check_digests(restored, expected)
+        _to_rollback_journal(staged)
+        store.engine.dispose()
+        _to_rollback_journal(live)  # no WAL of the old content may follow the new file
+        previous = live.with_name(f"{live.name}.pre-restore-{_stamp()}")
+        os.link(live, previous)
+        os.replace(staged, live)  # atomic: the live path names a whole database throughout
+    except (sqlite3.Error, OSError) as exc:
+        _drop_sqlite_file(staged)
+        msg = f"restore failed ({exc}); the live database is unchanged"
+        raise BackupError(msg) from exc
+    except BackupError:
+        _drop_sqlite_file(staged)
+        raise
+    return RestoreResult(digests=restored, previous=str(previous))
+
+
+def _maintenance_engine(store: Store) -> Engine:
+    url = make_url(store.engine.url).set(database="postgres")
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _restore_postgresql(
+    store: Store, path: Path, expected: dict[str, TableDigest]
+) -> RestoreResult:
+    live = make_url(store.engine.url).database or "postgres"
+    stamp = _stamp().lower()
+    staged = f"{live[:40]}_restore_{stamp}"
+    previous = f"{live[:36]}_pre_restore_{stamp}"
+    maintenance = _maintenance_engine(store)
+    staged_url = make_url(store.engine.url).set(database=staged)
+    try:
+        with maintenance.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {_quoted(staged)} TEMPLATE template0"))
+        try:
+            staged_engine = make_engine(staged_url.render_as_string(hide_password=False))
+            staged_store = Store(engine=staged_engine, sessions=sessionmaker(staged_engine))
+            try:
+                args, env = _pg_args(staged_store)
+                _run(
+                    [pg_tool("pg_restore"), "--no-owner", "--single-transaction", *args,
+                     str(path)],
+                    env,
+                )  # fmt: skip
+                restored = table_digests(staged_store)
+                _check_digests(restored, expected)
+            finally:
+                staged_store.dispose()
+            store.engine.dispose()
+            with maintenance.connect() as conn:
+                others = conn.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"),
+                    {"db": live},
+                ).scalar_one()
+                if others:
+                    msg = f"database {live} is in use by {others} session(s): stop the servers"
+                    raise BackupError(msg)
+                conn.execute(text(f"ALTER DATABASE {_quoted(live)} RENAME TO {_quoted(previous)}"))
+                try:
+                    conn.execute(
+                        text(f"ALTER DATABASE {_quoted(staged)} RENAME TO {_quoted(live)}")
+                    )
+                except Exception:
+                    conn.execute(
+                        text(f"ALTER DATABASE {_quoted(previous)} RENAME TO {_quoted(live)}")
+                    )
+                    raise
+        except BaseException:
+            with maintenance.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {_quoted(staged)}"))
+            raise
+    except SQLAlchemyError as exc:
+        msg = f"restore failed ({exc.__class__.__name__}: {exc}); the live database is unchanged"
+        raise BackupError(msg) from exc
+    finally:
+        maintenance.dispose()
+    return RestoreResult(digests=restored, previous=previous)

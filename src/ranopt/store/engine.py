@@ -24,10 +24,12 @@ class StoreError(RanoptError):
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Turn on WAL, foreign keys and a busy timeout for every new SQLite connection."""
+    """Turn on WAL, durable commits, foreign keys and a busy timeout for every connection."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
+    # FULL: the WAL is fsynced at every commit, so a commit that returned (and the answer a
+    # request sends after it) survives a crash of the process or the machine
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
@@ -48,7 +50,9 @@ def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        return create_engine(url, pool_pre_ping=True, **pool)
+        # a commit returns only once its WAL record is flushed, whatever the server's default
+        durable = {"options": "-c synchronous_commit=on"}
+        return create_engine(url, pool_pre_ping=True, connect_args=durable, **pool)
     msg = f"RANOPT_DATABASE_URL: unsupported backend {parsed.get_backend_name()!r}"
     raise StoreError(msg)
 

@@ -5,16 +5,20 @@ return plain data (pydantic models, dataclasses of arrays), never table rows.
 """
 
 import json
-from collections.abc import Callable, Sequence
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ranopt.counters import COUNTER_BY_COLUMN, COUNTER_COLUMNS, Aggregation
-from ranopt.errors import RanoptError, ValidationError
+from ranopt.errors import ConflictError, RanoptError, ValidationError
 from ranopt.store.samples import FloatArray, NetworkAggregate, SampleBatch, Series
 from ranopt.store.schemas import NetworkOut, TopologyIn
 from ranopt.store.tables import (
@@ -40,6 +44,48 @@ ANALYZE_AFTER_ROWS = 100_000  # PostgreSQL: refresh statistics after a bulk load
 
 class NotFoundError(RanoptError, LookupError):
     """A named object does not exist for this tenant."""
+
+
+class QueryBudgetError(ValidationError):
+    """A query ran past its time budget and was stopped (the message names the field)."""
+
+
+SQLITE_PROGRESS_OPS = 20_000  # SQLite VM steps between two looks at the clock
+
+
+@contextmanager
+def time_budget(session: Session, seconds: float, *, field: str) -> Iterator[None]:
+    """Stop the session's queries inside this block once they took ``seconds`` in all.
+
+    PostgreSQL: ``SET LOCAL statement_timeout`` (until the transaction ends); SQLite: a
+    progress handler that interrupts the statement. Either raises ``QueryBudgetError``
+    naming ``field``; the caller's transaction is then rolled back.
+    """
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}"))
+    raw = connection.connection.dbapi_connection
+    sqlite_handler = dialect == "sqlite" and isinstance(raw, sqlite3.Connection)
+    if sqlite_handler:
+        deadline = time.monotonic() + seconds
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), SQLITE_PROGRESS_OPS)  # type: ignore[union-attr]
+    try:
+        yield
+        if dialect == "postgresql":
+            connection.execute(text("SET LOCAL statement_timeout = DEFAULT"))
+    except OperationalError as exc:
+        text_ = str(exc.orig).lower()
+        if "interrupted" in text_ or "statement timeout" in text_ or "canceling" in text_:
+            msg = (
+                f"{field}: the query needed more than {seconds:g} s of database time; "
+                "ask for a shorter range or fewer cells"
+            )
+            raise QueryBudgetError(msg) from exc
+        raise
+    finally:
+        if sqlite_handler:
+            raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
 
 
 # --- tenants and networks -------------------------------------------------------------------
@@ -71,8 +117,8 @@ def create_network(
         select(Network.id).where(Network.tenant_id == tenant_id, Network.name == net_name)
     )
     if exists is not None:
-        msg = f"network {net_name!r} already exists"
-        raise ValidationError(msg)
+        msg = f"network.name: network {net_name!r} already exists"
+        raise ConflictError(msg)
     network = Network(
         tenant_id=tenant_id,
         name=net_name,
@@ -127,6 +173,12 @@ def create_network(
         )
     session.flush()
     return get_network(session, tenant_id=tenant_id, name=net_name)
+
+
+def network_exists(session: Session, *, tenant_id: int, name: str) -> bool:
+    """Whether the tenant has a network called ``name``."""
+    query = select(Network.id).where(Network.tenant_id == tenant_id, Network.name == name)
+    return session.scalar(query) is not None
 
 
 def get_network(session: Session, *, tenant_id: int, name: str) -> NetworkOut:

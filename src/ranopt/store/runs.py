@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ranopt.errors import ValidationError
@@ -166,6 +166,19 @@ def _run_row(session: Session, tenant_id: int, run_id: int) -> OptimizationRun:
         msg = f"no optimization run {run_id} for this tenant"
         raise NotFoundError(msg)
     return row
+
+
+def count_open(session: Session, *, since_s: int) -> int:
+    """Return how many runs (all tenants) created since ``since_s`` are queued or running."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                OptimizationRun.status.in_(("queued", "running")),
+                OptimizationRun.created_s >= since_s,
+            )
+        )
+        or 0
+    )
 
 
 def set_running(session: Session, *, tenant_id: int, run_id: int) -> None:

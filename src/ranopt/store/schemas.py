@@ -24,12 +24,57 @@ same samples; ``nci`` the 36-bit NR cell identity (TS 38.413: gNB id and local c
 are optional.
 """
 
-from typing import Literal
+import unicodedata
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 TOPOLOGY_FORMAT = "ranopt-topology/1"
 MAX_NCI = 2**36 - 1
+# control, format (bidi overrides, zero-width), line/paragraph separators, lone surrogates
+FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def check_text(value: str) -> str:
+    """Refuse text with control or formatting characters, or blank at either end.
+
+    A name with a NUL, a bidi override (U+202E) or only whitespace looks like another name
+    (or like nothing) in a table, a log or a terminal.
+    """
+    if not value.strip():
+        msg = "must not be empty or only whitespace"
+        raise ValueError(msg)
+    if value != value.strip():
+        msg = "must not start or end with whitespace"
+        raise ValueError(msg)
+    for ch in value:
+        if unicodedata.category(ch) in FORBIDDEN_CATEGORIES:
+            msg = f"contains the control or formatting character U+{ord(ch):04X}"
+            raise ValueError(msg)
+    return value
+
+
+def check_text_or_empty(value: str) -> str:
+    """``check_text``, or the empty string (an optional field left empty)."""
+    return check_text(value) if value else value
+
+
+# a name people read (network, site, cell, slice, key): 1-100 printable characters
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(check_text)]
+# a distinguished name (TS 32.300) or another identifier of up to 400 characters
+LongText = Annotated[
+    str, StringConstraints(min_length=1, max_length=400), AfterValidator(check_text)
+]
+# numbers at the boundary: a number (never a bool or a string), finite
+Real = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Count = Annotated[int, Field(strict=True)]
 
 
 class _Model(BaseModel):
@@ -39,48 +84,50 @@ class _Model(BaseModel):
 class NetworkIn(_Model):
     """The network header of a topology file."""
 
-    name: str = Field(min_length=1, max_length=100)
-    interval_s: int = Field(default=900, gt=0, le=86_400, description="granularity period, s")
-    dn_prefix: str = Field(default="", max_length=400)
+    name: Name
+    interval_s: Count = Field(default=900, gt=0, le=86_400, description="granularity period, s")
+    dn_prefix: Annotated[str, AfterValidator(check_text_or_empty)] = Field(
+        default="", max_length=400, description="the DN every cell's DN starts with"
+    )
 
 
 class SiteIn(_Model):
     """A site of a topology file."""
 
-    name: str = Field(min_length=1, max_length=100)
-    x_m: float
-    y_m: float
-    height_m: float = Field(ge=0)
-    latitude_deg: float | None = Field(default=None, ge=-90, le=90)
-    longitude_deg: float | None = Field(default=None, ge=-180, le=180)
+    name: Name
+    x_m: Real = Field(ge=-1e7, le=1e7)
+    y_m: Real = Field(ge=-1e7, le=1e7)
+    height_m: Real = Field(ge=0, le=1e4)
+    latitude_deg: Real | None = Field(default=None, ge=-90, le=90)
+    longitude_deg: Real | None = Field(default=None, ge=-180, le=180)
 
 
 class CellIn(_Model):
     """A cell of a topology file."""
 
-    name: str = Field(min_length=1, max_length=100)
-    site: str
-    dn: str = Field(min_length=1, max_length=400)
-    cu_dn: str | None = Field(default=None, max_length=400)
-    nci: int | None = Field(default=None, ge=0, le=MAX_NCI)
+    name: Name
+    site: Name
+    dn: LongText
+    cu_dn: LongText | None = None
+    nci: Count | None = Field(default=None, ge=0, le=MAX_NCI)
     layer: Literal["coverage", "capacity"]
-    sector: int = Field(default=0, ge=0)
-    azimuth_deg: float = Field(ge=0, lt=360)
-    carrier_ghz: float = Field(gt=0, le=100)
-    bandwidth_mhz: float = Field(gt=0, le=400)
-    scs_khz: int = Field(default=30, gt=0)
-    num_prb: int = Field(gt=0, le=275)
-    max_tx_power_w: float = Field(gt=0)
-    x_m: float | None = None
-    y_m: float | None = None
-    height_m: float | None = Field(default=None, ge=0)
+    sector: Count = Field(default=0, ge=0, le=64)
+    azimuth_deg: Real = Field(ge=0, lt=360)
+    carrier_ghz: Real = Field(gt=0, le=100)
+    bandwidth_mhz: Real = Field(gt=0, le=400)
+    scs_khz: Count = Field(default=30, gt=0, le=960)
+    num_prb: Count = Field(gt=0, le=275)
+    max_tx_power_w: Real = Field(gt=0, le=1e5)
+    x_m: Real | None = Field(default=None, ge=-1e7, le=1e7)
+    y_m: Real | None = Field(default=None, ge=-1e7, le=1e7)
+    height_m: Real | None = Field(default=None, ge=0, le=1e4)
 
 
 class SliceIn(_Model):
     """A slice of a topology file (S-NSSAI: SST 0-255, SD 6 hex digits)."""
 
-    name: str = Field(min_length=1, max_length=100)
-    sst: int = Field(ge=0, le=255)
+    name: Name
+    sst: Count = Field(ge=0, le=255)
     sd: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{6}$")
 
 
@@ -103,10 +150,18 @@ class TopologyIn(_Model):
         _require_unique("cells[].nci", [c.nci for c in self.cells if c.nci is not None])
         _require_unique("slices[].name", [s.name for s in self.slices])
         known = set(site_names)
+        prefix = self.network.dn_prefix
         for i, cell in enumerate(self.cells):
             if cell.site not in known:
                 msg = f"cells[{i}].site: unknown site {cell.site!r}"
                 raise ValueError(msg)
+            for field, dn in (("dn", cell.dn), ("cu_dn", cell.cu_dn)):
+                if prefix and dn is not None and not dn.startswith(prefix + ","):
+                    msg = (
+                        f"cells[{i}].{field}: {dn!r} is not under the network's dn_prefix "
+                        f"{prefix!r} (another SubNetwork?)"
+                    )
+                    raise ValueError(msg)
         return self
 
 

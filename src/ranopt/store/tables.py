@@ -256,11 +256,19 @@ class StoredSecret(Base):
 
 
 class AuditEntry(Base):
-    """One append-only audit record; ``hash`` is SHA-256 over its fields and ``prev_hash``."""
+    """One append-only audit record in its tenant's chain (``chain`` 0: platform events).
+
+    ``seq`` numbers the chain's entries from 1 without gaps; ``hash`` is SHA-256 over the
+    entry's fields and ``prev_hash`` (the hash of entry ``seq - 1`` of the same chain), so
+    neither reveals anything of another tenant's activity.
+    """
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("uq_audit_log_chain_seq", "chain", "seq", unique=True),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # internal row id, never shown
+    chain: Mapped[int] = mapped_column(Integer)  # the tenant's id, 0 for platform events
+    seq: Mapped[int] = mapped_column(BigInteger)
     ts_s: Mapped[int] = mapped_column(BigInteger)
     tenant_id: Mapped[int | None] = mapped_column(Integer, index=True)  # None: platform event
     actor: Mapped[str] = mapped_column(String(200))
@@ -272,15 +280,32 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class AuditHead(Base):
-    """The chain's head (one row): serialises appends and reveals a deleted last entry."""
+class AuditChainHead(Base):
+    """One chain's head: serialises its appends and reveals a deleted last entry."""
 
-    __tablename__ = "audit_head"
+    __tablename__ = "audit_heads"
+
+    chain: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Job(Base):
+    """Heavy work done after the request (a large twin network): status and outcome."""
+
+    __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    last_id: Mapped[int] = mapped_column(Integer)
-    last_hash: Mapped[str] = mapped_column(String(64))
-    num_entries: Mapped[int] = mapped_column(Integer)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))  # queued, running, succeeded, failed
+    request: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_s: Mapped[int] = mapped_column(BigInteger)
+    started_s: Mapped[int | None] = mapped_column(BigInteger)
+    finished_s: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class NetworkTwin(Base):

@@ -4,17 +4,18 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ranopt.api.deps import Executor, Reader, SessionDep, Writer, now_s, record
-from ranopt.api.errors import ProblemError
+from ranopt.api.errors import ProblemError, problem_responses
 from ranopt.api.schemas import IdPath
-from ranopt.service.optimize import cached_twin
 from ranopt.store import loops, runs
 from ranopt.store import networks as nets
+from ranopt.store import repository as repo
 from ranopt.store.loops import FaultOut, LoopIntervalRow, LoopSettings
 from ranopt.store.repository import NotFoundError
 from ranopt.store.runs import AlertOut
+from ranopt.store.schemas import Count, Name, Real
 
 router = APIRouter(prefix="/api/v2/networks", tags=["closed loop"])
 
@@ -28,11 +29,11 @@ class LoopIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = True
-    auto_apply: bool = True
-    confidence_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+    enabled: StrictBool = True
+    auto_apply: StrictBool = True
+    confidence_threshold: Real = Field(default=0.9, ge=0.0, le=1.0)
     solver: str = Field(default="greedy", pattern="^(greedy|exact|anneal)$")
-    horizon_intervals: int = Field(default=4, ge=1, le=96)
+    horizon_intervals: Count = Field(default=4, ge=1, le=96)
 
 
 class FaultIn(BaseModel):
@@ -40,7 +41,7 @@ class FaultIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cell: str = Field(min_length=1, max_length=200)
+    cell: Name
 
 
 class LoopKpi(BaseModel):
@@ -121,7 +122,7 @@ def get_loop(network_id: IdPath, principal: Reader, session: SessionDep) -> Loop
     return _loop(session, principal.tenant_id, network_id)
 
 
-@router.put("/{network_id}/loop")
+@router.put("/{network_id}/loop", responses=problem_responses(409))
 def put_loop(
     network_id: IdPath, body: LoopIn, principal: Writer, session: SessionDep
 ) -> LoopSettings:
@@ -185,7 +186,10 @@ def list_faults(network_id: IdPath, principal: Reader, session: SessionDep) -> l
     return loops.faults(session, tenant_id=principal.tenant_id, network_id=network_id)
 
 
-@router.post("/{network_id}/faults", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{network_id}/faults", status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(409),
+)  # fmt: skip
 def inject_fault(
     network_id: IdPath, body: FaultIn, principal: Executor, session: SessionDep
 ) -> FaultOut:
@@ -194,8 +198,10 @@ def inject_fault(
     binding = runs.twin_binding(session, tenant_id=principal.tenant_id, network_id=network_id)
     if binding is None:
         raise ProblemError(409, f"network_id: network {network_id} has no twin", field="network_id")
-    twin = cached_twin(binding.scenario, binding.seed, binding.num_sites, binding.num_ues)
-    cells = {name: i for i, name in enumerate(twin.cell_names)}
+    # the network was exported from its twin cell by cell, in the twin's order: a cell's
+    # position among the network's cells is its index in the twin (no twin build here)
+    stored = repo.network_cells(session, tenant_id=principal.tenant_id, network_id=network_id)
+    cells = {cell.name: i for i, cell in enumerate(stored)}  # stored: by id, as created
     if body.cell not in cells:
         raise ProblemError(
             422, f"cell: no cell {body.cell!r} in network {network_id}", field="cell"
@@ -209,7 +215,7 @@ def inject_fault(
     return fault
 
 
-@router.delete("/{network_id}/faults/{fault_id}")
+@router.delete("/{network_id}/faults/{fault_id}", responses=problem_responses(409))
 def clear_fault(
     network_id: IdPath, fault_id: IdPath, principal: Executor, session: SessionDep
 ) -> FaultOut:

@@ -1,17 +1,18 @@
 """``POST /api/v2/cognitive/optimize`` and optimization runs: list, get, apply, reject.
 
-A network exported from a twin is optimized on that twin. Small networks are answered at
-once (200 with the run); larger ones are queued (202 with a status URL) and run in the app's
-job thread. Applying a plan sends it to the network's actuator: for a twin-backed network the
-twin records the plan as the one it now runs.
+A network exported from a twin is optimized on that twin. A small optimization (at most
+``RANOPT_SYNC_MAX_CELLS`` cells and ``RANOPT_SYNC_MAX_CELL_INTERVALS`` cells x horizon
+intervals: about a second of CPU) is answered at once (200 with the run); a larger one is
+queued (202 with ``Location``: the run's URL) and runs in the app's job thread. Applying a
+plan sends it to the network's actuator: for a twin-backed network the twin records the plan
+as the one it now runs.
 """
 
 import logging
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query
 
 from ranopt.api.deps import (
     Executor,
@@ -24,7 +25,8 @@ from ranopt.api.deps import (
     now_s,
     record,
 )
-from ranopt.api.errors import ProblemError
+from ranopt.api.errors import ProblemError, problem_responses
+from ranopt.api.routes import jobs
 from ranopt.api.schemas import MAX_DB_ID, Accepted, IdPath, OptimizeRequest
 from ranopt.errors import RanoptError
 from ranopt.optimize.evaluate import EnergyConstraints
@@ -105,12 +107,32 @@ def _background(
         services.metrics.optimization_runs.labels(request.solver, "failed").inc()
 
 
+INTERVAL_MIN = 15  # the twin scenarios' interval
+
+
+def _runs_now(services: Services, num_cells: int, horizon_min: int) -> bool:
+    """Whether an optimization is small enough to answer within the request."""
+    settings = services.settings
+    cell_intervals = num_cells * (horizon_min // INTERVAL_MIN)
+    return num_cells <= settings.sync_max_cells and (
+        cell_intervals <= settings.sync_max_cell_intervals
+    )
+
+
 @router.post(
     "/cognitive/optimize",
-    responses={202: {"model": Accepted, "description": "queued; poll status_url"}},
+    responses={
+        202: {"model": Accepted, "description": "queued; poll status_url (also Location)"},
+        **problem_responses(409, 429),
+    },
 )
 def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) -> Any:
     """Plan the network's next horizon and measure the plan's confidence in its twin."""
+    with services.store.transaction() as session:
+        net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=body.network_id)
+    now = _runs_now(services, net.num_cells, body.horizon_min)
+    if not now:
+        jobs.check_capacity(services)
     with services.store.transaction() as session:
         net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=body.network_id)
         binding = runs.twin_binding(session, tenant_id=principal.tenant_id, network_id=net.id)
@@ -133,15 +155,10 @@ def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) ->
         )  # fmt: skip
         record(session, principal, action="optimization.request", target=f"run:{run.id}",
                detail={"network_id": net.id, "solver": body.solver})  # fmt: skip
-    if net.num_cells <= services.settings.sync_max_cells:
+    if now:
         return execute_run(services, principal, run.id, request)
     services.jobs.submit(_background, services, principal, run.id, request)
-    status_url = f"/api/v2/optimizations/{run.id}"
-    return JSONResponse(
-        Accepted(id=run.id, status="queued", status_url=status_url).model_dump(),
-        status_code=status.HTTP_202_ACCEPTED,
-        headers={"Location": status_url},
-    )
+    return jobs.accepted(f"/api/v2/optimizations/{run.id}", run.id)
 
 
 @router.get("/optimizations")

@@ -2,34 +2,32 @@
 
 Collectors authenticate with an API key (``X-API-Key`` or bearer) or HTTP basic; the network
 the events belong to is named by ``network_id`` in the query string. Events go through the
-same parser and all-or-nothing validation as VES files.
+same parser and all-or-nothing validation as VES files. The body is capped at
+``MAX_EVENT_BYTES`` by ``RequestGuard`` (413) and only read once the collector is identified;
+the 202 goes out after the samples are committed.
 """
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from ranopt.api.deps import SessionDep, Writer, record
-from ranopt.api.errors import ProblemError
-from ranopt.api.schemas import MAX_DB_ID, IdPath, IngestOut
+from ranopt.api.deps import Principal, SessionDep, Writer, record
+from ranopt.api.errors import problem_responses
+from ranopt.api.schemas import MAX_DB_ID, IngestOut
 from ranopt.ingest.batch import CellLookup, validate
 from ranopt.ingest.ves import parse_ves
 from ranopt.store import networks as nets
 from ranopt.store import repository as repo
 
-router = APIRouter(prefix="/eventListener/v7", tags=["ves"])
+PREFIX = "/eventListener/v7"
+router = APIRouter(prefix=PREFIX, tags=["ves"])
 MAX_EVENT_BYTES = 16 * 1024 * 1024
+BODY_CAPS = {PREFIX: MAX_EVENT_BYTES, f"{PREFIX}/eventBatch": MAX_EVENT_BYTES}
 
 
-async def _body(request: Request) -> bytes:
-    data = await request.body()
-    if len(data) > MAX_EVENT_BYTES:
-        raise ProblemError(413, f"body: larger than {MAX_EVENT_BYTES} bytes", field="body")
-    return data
-
-
-def _ingest(data: bytes, network_id: IdPath, principal: Writer, session: SessionDep) -> IngestOut:
+def _ingest(data: bytes, network_id: int, principal: Principal, session: Session) -> IngestOut:
     net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
     parsed = parse_ves(data, source="body")
     cells = CellLookup.from_cells(
@@ -52,7 +50,10 @@ _OPENAPI_BODY = {
 }
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, openapi_extra=_OPENAPI_BODY)
+@router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, openapi_extra=_OPENAPI_BODY,
+    responses=problem_responses(400, 413),
+)  # fmt: skip
 async def event(
     request: Request,
     principal: Writer,
@@ -60,11 +61,14 @@ async def event(
     network_id: Annotated[int, Query(ge=1, le=MAX_DB_ID)],
 ) -> IngestOut:
     """One VES event (``{"event": {...}}``)."""
-    data = await _body(request)
+    data = await request.body()
     return await run_in_threadpool(_ingest, data, network_id, principal, session)
 
 
-@router.post("/eventBatch", status_code=status.HTTP_202_ACCEPTED, openapi_extra=_OPENAPI_BODY)
+@router.post(
+    "/eventBatch", status_code=status.HTTP_202_ACCEPTED, openapi_extra=_OPENAPI_BODY,
+    responses=problem_responses(400, 413),
+)  # fmt: skip
 async def event_batch(
     request: Request,
     principal: Writer,
@@ -72,5 +76,5 @@ async def event_batch(
     network_id: Annotated[int, Query(ge=1, le=MAX_DB_ID)],
 ) -> IngestOut:
     """Ingest a VES ``eventList`` batch."""
-    data = await _body(request)
+    data = await request.body()
     return await run_in_threadpool(_ingest, data, network_id, principal, session)

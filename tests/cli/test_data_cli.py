@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from ranopt.cli.data import export_run
 from ranopt.cli.main import app
 from ranopt.store import repository as repo
+from ranopt.store.backup import manifest_path
 from ranopt.store.engine import head_revision, open_store
 from ranopt.twin.model import Twin
 from ranopt.twin.simulate import IntervalKpis
@@ -52,6 +53,17 @@ def test_export_create_ingest_backup_restore(
     store = open_store(db_url)
     with store.transaction() as s:
         tid = repo.ensure_tenant(s, name="default", now_s=0)
+        assert repo.count_samples(s, tenant_id=tid) == 336
+    store.dispose()
+    # a tampered backup: refused before anything changes
+    manifest = manifest_path(backup_path)
+    manifest.write_text(manifest.read_text().replace('"rows": 336', '"rows": 335'))
+    result = cli.invoke(app, ["db", "restore", str(backup_path)])
+    assert result.exit_code == 1
+    assert "did not verify" in result.output
+    assert "live database is unchanged" in result.output
+    store = open_store(db_url)
+    with store.transaction() as s:
         assert repo.count_samples(s, tenant_id=tid) == 336
     store.dispose()
 

@@ -1,6 +1,7 @@
 """Backup and restore round trip with verification, on both backends."""
 
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +52,49 @@ def test_backup_restore_round_trip_verifies(
         repo.ensure_tenant(s, name="intruder", now_s=T0_S)
     assert table_digests(store) != taken
     restored = restore(store, path)
-    assert restored == taken
+    assert restored.digests == taken
     with store.transaction() as s:
         assert repo.count_samples(s, tenant_id=tid) == 18 * 4
         assert [n.name for n in repo.list_networks(s, tenant_id=tid)] == ["three-site"]
+    # the replaced database is kept, with the damage it had
+    if store.dialect == "sqlite":
+        assert Path(restored.previous).is_file()
+    else:
+        assert restored.previous.startswith("ranopt_test_pre_restore_")
+
+
+def _tamper(store: Store, path: Path) -> None:
+    """Change one sample inside the backup itself (SQLite) or its dump's manifest (PostgreSQL)."""
+    if store.dialect == "sqlite":
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "UPDATE kpi_samples SET prb_used_dl = prb_used_dl + 1 "
+                "WHERE interval_start_s = (SELECT MIN(interval_start_s) FROM kpi_samples)"
+            )
+        conn.close()
+        return
+    manifest = json.loads(manifest_path(path).read_text())
+    manifest["tables"]["kpi_samples"]["sha256"] = "0" * 64
+    manifest_path(path).write_text(json.dumps(manifest))
+
+
+def test_a_tampered_backup_leaves_the_live_database_unchanged(
+    store: Store, three_site_topology: TopologyIn, tmp_path: Path
+) -> None:
+    fill(store, three_site_topology)
+    path = tmp_path / "ranopt.backup"
+    backup(store, path)
+    with store.transaction() as s:  # the live database moves on after the backup
+        repo.ensure_tenant(s, name="after-backup", now_s=T0_S)
+    live = table_digests(store)
+    _tamper(store, path)
+    with pytest.raises(BackupError, match=r"did not verify.*live database is unchanged"):
+        restore(store, path)
+    assert table_digests(store) == live
+    with store.transaction() as s:
+        assert repo.ensure_tenant(s, name="after-backup", now_s=T0_S) > 0
+    if store.dialect == "sqlite":  # no staged copy left behind
+        assert sorted(p.name for p in tmp_path.iterdir() if "restore" in p.name) == []
 
 
 def test_restore_refuses_a_backup_that_does_not_match_its_manifest(

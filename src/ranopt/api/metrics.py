@@ -46,7 +46,7 @@ class Metrics:
 
 
 def leaf_routes(routes: Iterable[Any]) -> list[Any]:
-    """The routes a request can end at, in matching order (inside included routers too).
+    """Return the routes a request can end at, in matching order (included routers too).
 
     FastAPI keeps an included router as one entry whose own routes carry the full path; the
     leaves are what has a path template and methods.

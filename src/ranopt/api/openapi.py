@@ -115,7 +115,7 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
             f"{NETWORK}/cells/{{cell_id}}",
             {"network_id": "$request.path.network_id", "cell_id": "$response.body#/0/id"},
         )
-    },  # fmt: skip
+    },
     ("post", "/api/v2/cognitive/optimize", "200"): _run_links("$response.body#/id"),
     ("post", "/api/v2/cognitive/optimize", "202"): _run_links("$response.body#/id"),
     ("get", "/api/v2/optimizations", "200"): _run_links("$response.body#/0/id"),
@@ -133,14 +133,14 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
             f"{NETWORK}/faults/{{fault_id}}",
             {"network_id": "$request.path.network_id", "fault_id": "$response.body#/id"},
         )
-    },  # fmt: skip
+    },
     ("get", f"{NETWORK}/faults", "200"): {
         "clear": (
             "delete",
             f"{NETWORK}/faults/{{fault_id}}",
             {"network_id": "$request.path.network_id", "fault_id": "$response.body#/0/id"},
         )
-    },  # fmt: skip
+    },
 }
 
 

@@ -142,3 +142,52 @@ def test_ingest_real_file_into_store_idempotently(
         assert result.num_samples == 2
     with store.transaction() as s:
         assert repo.count_samples(s, tenant_id=tid) == 2
+
+
+def test_only_utf8_and_utf16_are_read(keysight_file: bytes) -> None:
+    utf16 = keysight_file.decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    parsed = parse_pm_xml(utf16.encode("utf-16"))
+    assert parsed.problems.count == 0
+    assert len(parsed) == len(parse_pm_xml(keysight_file))
+    for declared in ("UTF-7", "ISO-8859-1", "no-such-codec"):
+        data = keysight_file.replace(b'encoding="UTF-8"', f'encoding="{declared}"'.encode(), 1)
+        (problem,) = parse_pm_xml(data).problems.problems
+        assert problem.field == "encoding"
+        assert f"encoding {declared!r} is not accepted" in problem.message
+
+
+def test_a_utf7_file_is_refused_by_the_cli_without_a_traceback(
+    keysight_file: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from ranopt.cli.main import app
+
+    monkeypatch.setenv("RANOPT_DATABASE_URL", f"sqlite:///{tmp_path / 'r.db'}")
+    runner = CliRunner()
+    topology = tmp_path / "keysight.topology.json"
+    topology.write_text(keysight_topology().model_dump_json())
+    assert runner.invoke(app, ["network", "create", "keysight", "--topology", str(topology)]).exit_code == 0
+    path = tmp_path / "utf7.xml"
+    path.write_bytes(keysight_file.replace(b'encoding="UTF-8"', b'encoding="UTF-7"', 1))
+    result = runner.invoke(app, ["ingest", str(path), "--network", "keysight"])
+    assert result.exit_code == 1, result.output
+    assert "encoding: encoding 'UTF-7' is not accepted" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_file_of_another_subnetwork_is_not_mapped_to_local_cells(keysight_file: bytes) -> None:
+    data = keysight_file.replace(b"SubNetwork=Morrisville", b"SubNetwork=Elsewhere")
+    with pytest.raises(BatchRejectedError) as info:
+        validate(parse_pm_xml(data), cells=lookup(), interval_s=60, clock_tolerance_s=30)
+    assert {p.field for p in info.value.problems} == {"cell"}
+    assert "not in this network" in info.value.problems[0].message
+
+
+def test_nan_and_infinite_values_are_refused(keysight_file: bytes) -> None:
+    data = keysight_file.replace(b'<r p="1">14.000000</r>', b'<r p="1">NaN</r>', 1)
+    data = data.replace(b'<r p="1">14.000000</r>', b'<r p="1">inf</r>', 1)
+    problems = parse_pm_xml(data).problems.problems
+    assert [p.message for p in problems] == [
+        "value 'NaN' is not a finite number", "value 'inf' is not a finite number"
+    ]

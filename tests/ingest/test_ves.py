@@ -148,3 +148,35 @@ def test_template_interval_mismatch_and_malformed_events_are_named(template: str
 def test_not_json_is_a_problem() -> None:
     parsed = parse_ves(b"{not json")
     assert parsed.problems.problems[0].field == "json"
+
+
+def _event(start_us: object, value: str = "12", name: str = "S000-1-cov") -> dict[str, Any]:
+    last = start_us + 900 * US if isinstance(start_us, int) else start_us
+    return {"event": {
+        "commonEventHeader": {"domain": "measurement", "sourceName": "gNB",
+                              "startEpochMicrosec": start_us, "lastEpochMicrosec": last},
+        "measurementFields": {"measurementInterval": 900, "additionalMeasurements": [
+            {"name": name, "hashMap": {"RRU.PrbUsedDl": value}}]},
+    }}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        (b'{"event": ' + b"[" * 1000 + b"]" * 1000 + b"}", "json", "nested 1001 levels"),
+        (json.dumps(_event(10**19)).encode(), "commonEventHeader.startEpochMicrosec", "2100"),
+        (json.dumps(_event(-5)).encode(), "commonEventHeader.startEpochMicrosec", "1970"),
+        (json.dumps(_event(T0 * US, "NaN")).encode(), "hashMap.RRU.PrbUsedDl", "finite"),
+        (json.dumps(_event(T0 * US, "1e999")).encode(), "hashMap.RRU.PrbUsedDl", "finite"),
+        (b'{"event": {"commonEventHeader": {"startEpochMicrosec": NaN}}}', "json", "NaN"),
+    ],
+)
+def test_bad_events_are_problems_naming_the_field(data: bytes, field: str, message: str) -> None:
+    parsed = parse_ves(data)
+    problems = parsed.problems.problems
+    if not problems:  # found only once the records are checked against the network
+        with pytest.raises(BatchRejectedError) as info:
+            validate(parsed, cells=nr_cells(), interval_s=900)
+        problems = info.value.problems
+    assert problems[0].field == field
+    assert message in problems[0].message

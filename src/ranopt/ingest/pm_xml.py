@@ -35,12 +35,24 @@ ACCEPTED_ENCODINGS = frozenset({"utf8", "utf16", "utf16le", "utf16be", "usascii"
 def declared_encoding(data: bytes) -> str | None:
     """Return the encoding the XML declaration names (None if it names none)."""
     head = data[:512]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2] in (b"<\x00", b"\x00<"):
+    if _is_utf16(head):
         text = head.decode("utf-16", errors="ignore")
     else:
         text = head.decode("utf-8", errors="ignore")
     match = _ENCODING.search(text)
     return match.group(1) if match else None
+
+
+def _is_utf16(head: bytes) -> bool:
+    return head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2] in (b"<\x00", b"\x00<")
+
+
+def as_utf8(data: bytes) -> bytes:
+    """Return a UTF-16 document as UTF-8 (its declaration saying so); UTF-8 as it is."""
+    if not _is_utf16(data[:2]):
+        return data
+    text = data.decode("utf-16")
+    return _ENCODING.sub(lambda m: m.group(0).replace(m.group(1), "UTF-8"), text, count=1).encode()
 
 
 def encoding_problem(data: bytes) -> str | None:
@@ -61,7 +73,7 @@ def parse_pm_xml(data: bytes, *, source: str = "file") -> ParsedBatch:
         builder.problems.add(source, "encoding", refused)
         return builder.build()
     try:
-        root = SafeET.fromstring(_LATE_DECLARATION.sub(b"", data, count=1))
+        root = SafeET.fromstring(_LATE_DECLARATION.sub(b"", as_utf8(data), count=1))
     except (SafeET.ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         builder.problems.add(source, "xml", f"not well-formed XML: {exc}")
         return builder.build()

@@ -127,6 +127,9 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
     ("get", "/api/v2/api-keys", "200"): {
         "revoke": ("delete", "/api/v2/api-keys/{key_id}", {"key_id": "$response.body#/0/id"})
     },
+    ("get", "/api/v2/secrets", "200"): {
+        "replace": ("put", "/api/v2/secrets/{name}", {"name": "$response.body#/0/name"})
+    },
     ("post", f"{NETWORK}/faults", "202"): {
         "clear": (
             "delete",

@@ -41,7 +41,7 @@ def main() -> None:
             code = 0
             try:
                 _serve(int(request["port"]), dict(request["env"]))
-            except BaseException:  # noqa: BLE001 - report and leave without unwinding the parent's
+            except BaseException:  # report, and leave without unwinding the parent
                 code = 1
                 import traceback
 

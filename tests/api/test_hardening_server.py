@@ -6,6 +6,7 @@ trial, so twenty kill -9 trials cost a few seconds, not a minute of Python start
 """
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -61,10 +62,8 @@ class Served:
         raise AssertionError(msg)
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @dataclass
@@ -262,9 +261,7 @@ def _send_anonymous_body(base: str, path: str, num_bytes: int, *, chunked: bool)
     """POST ``num_bytes`` of JSON without credentials; return seconds from headers to answer."""
     host, port = base.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)))
-    framing = (
-        "Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {num_bytes}\r\n"
-    )
+    framing = "Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {num_bytes}\r\n"
     sock.sendall(
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
         f"{framing}\r\n".encode()

@@ -123,16 +123,12 @@ def test_linked_sequences_conform(fuzz_target: tuple[str, World]) -> None:
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"base_url": base, "headers": headers}
 
-        def validate_response(
-            self, response: Any, case: schemathesis.Case, **kwargs: Any
-        ) -> None:
+        def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
             steps.append((case.operation.label, response.status_code))
             case.validate_response(response, checks=CHECKS)
 
     Sequences.run(
-        settings=settings(
-            FUZZ, max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS
-        )
+        settings=settings(FUZZ, max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS)
     )
     assert len(steps) >= STATEFUL_SCENARIOS * 2
     assert any(status < 300 for _, status in steps)

@@ -167,7 +167,8 @@ def test_a_utf7_file_is_refused_by_the_cli_without_a_traceback(
     runner = CliRunner()
     topology = tmp_path / "keysight.topology.json"
     topology.write_text(keysight_topology().model_dump_json())
-    assert runner.invoke(app, ["network", "create", "keysight", "--topology", str(topology)]).exit_code == 0
+    created = runner.invoke(app, ["network", "create", "keysight", "--topology", str(topology)])
+    assert created.exit_code == 0, created.output
     path = tmp_path / "utf7.xml"
     path.write_bytes(keysight_file.replace(b'encoding="UTF-8"', b'encoding="UTF-7"', 1))
     result = runner.invoke(app, ["ingest", str(path), "--network", "keysight"])
@@ -189,5 +190,6 @@ def test_nan_and_infinite_values_are_refused(keysight_file: bytes) -> None:
     data = data.replace(b'<r p="1">14.000000</r>', b'<r p="1">inf</r>', 1)
     problems = parse_pm_xml(data).problems.problems
     assert [p.message for p in problems] == [
-        "value 'NaN' is not a finite number", "value 'inf' is not a finite number"
+        "value 'NaN' is not a finite number",
+        "value 'inf' is not a finite number",
     ]

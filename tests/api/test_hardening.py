@@ -549,3 +549,35 @@ def test_the_openapi_document_lists_every_problem_as_problem_json(
     allowed = world.client.put(NETWORKS, headers=world.headers("acme", "viewer"))
     assert allowed.status_code == 405
     assert {"GET", "POST"} <= set(allowed.headers["allow"].replace(" ", "").split(","))
+
+
+def test_every_request_scoped_session_commits_before_the_answer(lite: Callable[..., World]) -> None:
+    """Structural: a dependency that yields (a session) must close with the route function.
+
+    FastAPI's default ``scope="request"`` runs the code after ``yield`` once the answer is on
+    the wire, so a 201 could go out before its commit: every yield dependency of every route
+    must be ``scope="function"``.
+    """
+    import inspect
+
+    from fastapi.dependencies.models import Dependant
+
+    from ranopt.api.metrics import leaf_routes
+
+    world = lite()
+
+    def walk(dependant: Dependant) -> Iterator[Dependant]:
+        for dep in dependant.dependencies:
+            yield dep
+            yield from walk(dep)
+
+    checked = 0
+    for route in leaf_routes(world.app.routes):
+        dependant = getattr(route, "dependant", None)
+        if dependant is None:
+            continue
+        for dep in walk(dependant):
+            if inspect.isgeneratorfunction(dep.call) or inspect.isasyncgenfunction(dep.call):
+                checked += 1
+                assert dep.scope == "function", f"{route.path}: {dep.call} commits after the answer"
+    assert checked >= 30

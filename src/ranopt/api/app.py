@@ -63,6 +63,7 @@ def _services(settings: Settings, store: Store, metrics: Metrics) -> Services:
         store=store, tokens=tokens, oidc=oidc, hasher=hasher,
         # checked when a credential names no identity, so that costs one argon2 check too
         dummy_hash=hasher.hash(generate_password()), guard=guard, failures=failures,
+        max_concurrent_hashes=settings.max_concurrent_hashes,
     )  # fmt: skip
     return Services(
         settings=settings, store=store, tokens=tokens,

@@ -10,10 +10,10 @@ was right.
 
 import base64
 import binascii
+import threading
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
@@ -123,6 +123,7 @@ class Authenticator:
         guard: CredentialGuard,
         failures: FailureAudit,
         verified: VerifiedCache | None = None,
+        max_concurrent_hashes: int = 4,
     ) -> None:
         self.store = store
         self.tokens = tokens
@@ -132,6 +133,9 @@ class Authenticator:
         self.guard = guard
         self.failures = failures
         self.verified = verified or VerifiedCache()
+        # argon2 takes its memory cost (64 MiB by default) per verification: at most this
+        # many at once, whatever arrives
+        self._hashing = threading.BoundedSemaphore(max_concurrent_hashes)
 
     # --- secrets, at constant cost -----------------------------------------------------------
 
@@ -142,24 +146,27 @@ class Authenticator:
         so an unknown identity answers as slowly as a known one.
         """
         if stored_hash is None:
-            verify_password(self.hasher, self.dummy_hash, secret)
+            with self._hashing:
+                verify_password(self.hasher, self.dummy_hash, secret)
             return False
         if cache_key is not None and self.verified.hit(cache_key, secret, stored_hash):
             return True
-        ok = verify_password(self.hasher, stored_hash, secret)
+        with self._hashing:
+            ok = verify_password(self.hasher, stored_hash, secret)
         if ok and cache_key is not None:
             self.verified.remember(cache_key, secret, stored_hash)
         return ok
 
     # --- the credential kinds ----------------------------------------------------------------
 
-    def _api_key(self, session: Session, token: str) -> Principal:
+    def _api_key(self, token: str) -> Principal:
         parts = split_api_key(token)
         if parts is None:
             msg = "malformed API key"
             raise AuthError(msg)
         prefix, secret = parts
-        creds = accounts.api_key_credentials(session, prefix=prefix)
+        with self.store.transaction() as session:  # closed before the hash: no idle connection
+            creds = accounts.api_key_credentials(session, prefix=prefix)
         usable = creds is not None and not creds.revoked
         stored = creds.secret_hash if usable and creds is not None else None
         if not self.check_secret(prefix, secret, stored) or creds is None:
@@ -167,26 +174,16 @@ class Authenticator:
             raise AuthError(msg)
         return Principal(f"apikey:{prefix}", creds.tenant_id, creds.role, "api_key")
 
-    def _basic(self, session: Session, encoded: str) -> Principal:
+    def _basic(self, encoded: str) -> Principal:
         """HTTP basic as VES collectors send it: ``tenant/username:password`` or an API key."""
         login, password = _decode_basic(encoded)
         if not login and not password:
             msg = "malformed basic credentials"
             raise AuthError(msg)
         if split_api_key(password) is not None:
-            return self._api_key(session, password)
+            return self._api_key(password)
         tenant_name, sep, username = login.partition("/")
-        tenant = None
-        if sep:
-            try:
-                tenant = accounts.get_tenant(session, name=tenant_name)
-            except NotFoundError:
-                tenant = None
-        creds = (
-            accounts.user_credentials(session, tenant_id=tenant.id, username=username)
-            if tenant is not None
-            else None
-        )
+        tenant, creds = self._user(tenant_name, username) if sep else (None, None)
         usable = creds is not None and not creds.disabled
         stored = creds.password_hash if usable and creds is not None else None
         cache_key = None if creds is None else f"user:{creds.id}"
@@ -199,12 +196,26 @@ class Authenticator:
             raise AuthError(msg)
         return Principal(f"user:{creds.id}", tenant.id, creds.role, "basic")
 
-    def _oidc(self, session: Session, token: str) -> Principal:
+    def _user(
+        self, tenant_name: str, username: str
+    ) -> tuple[accounts.TenantOut | None, accounts.UserCredentials | None]:
+        """Return the tenant and the user's credentials (None where there is none)."""
+        with self.store.transaction() as session:
+            try:
+                tenant = accounts.get_tenant(session, name=tenant_name)
+            except NotFoundError:
+                return None, None
+            return tenant, accounts.user_credentials(
+                session, tenant_id=tenant.id, username=username
+            )
+
+    def _oidc(self, token: str) -> Principal:
         assert self.oidc is not None  # noqa: S101 - the caller checked
-        claims = self.oidc.verify(token)
+        claims = self.oidc.verify(token)  # the issuer's keys: before any database session
         tenant_name, role = self.oidc.tenant_and_role(claims)
         try:
-            tenant = accounts.get_tenant(session, name=tenant_name)
+            with self.store.transaction() as session:
+                tenant = accounts.get_tenant(session, name=tenant_name)
         except NotFoundError as exc:
             msg = "OIDC token names an unknown tenant"
             raise AuthError(msg) from exc
@@ -222,13 +233,12 @@ class Authenticator:
 
     def _identify(self, creds: Credentials) -> Principal:
         """Resolve credentials that need the database or the network (API keys, basic, OIDC)."""
-        with self.store.transaction() as session:
-            if creds.scheme == "api_key" or split_api_key(creds.value) is not None:
-                return self._api_key(session, creds.value)
-            if creds.scheme == "basic":
-                return self._basic(session, creds.value)
-            if not self._is_own_jwt(creds):
-                return self._oidc(session, creds.value)
+        if creds.scheme == "api_key" or split_api_key(creds.value) is not None:
+            return self._api_key(creds.value)
+        if creds.scheme == "basic":
+            return self._basic(creds.value)
+        if not self._is_own_jwt(creds):
+            return self._oidc(creds.value)
         claims = self.tokens.verify(creds.value)
         return Principal(claims.subject, claims.tenant_id, claims.role, "jwt")
 

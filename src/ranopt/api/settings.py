@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     )
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=8)
+    max_concurrent_hashes: int = Field(
+        default=4, ge=1, description="argon2 verifications at once (each takes its memory cost)"
+    )
     sync_max_cells: int = Field(default=60, ge=0, description="larger networks run as jobs")
     sync_max_cell_intervals: int = Field(
         default=400, ge=0, description="optimizations of more cells x intervals run as jobs"

@@ -108,7 +108,10 @@ def serve(url: str, port: int, data_dir: str) -> subprocess.Popen[bytes]:
         "RANOPT_OPTIMIZE_HISTORY_DAYS": "2", "RANOPT_CONFIDENCE_SCENARIOS": "8",
     }  # fmt: skip
     ranopt = str(Path(sys.executable).with_name("ranopt"))
-    proc = subprocess.Popen([ranopt, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env)
+    proc = subprocess.Popen(  # the server's own output must not mix with this JSON
+        [ranopt, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -56,6 +56,8 @@ def _run(services: Services, principal: Principal, job_id: int, work: JobWork) -
     tenant_id = principal.tenant_id
     with services.store.transaction() as session:
         job_store.start_job(session, tenant_id=tenant_id, job_id=job_id, now_s=now_s())
+    # a failure is recorded on the job: its error for ranopt's own errors, "internal error"
+    # (with the traceback in the log) for anything else
     result: dict[str, Any] | None = None
     error: str | None = None
     try:

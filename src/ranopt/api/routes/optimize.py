@@ -33,6 +33,7 @@ from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.service.optimize import EnergyRequest, optimize_energy
 from ranopt.store import audit, runs
 from ranopt.store import networks as nets
+from ranopt.store.repository import NotFoundError
 from ranopt.store.runs import RunOut
 
 router = APIRouter(prefix="/api/v2", tags=["optimization"])
@@ -97,6 +98,9 @@ def _background(
 ) -> None:
     try:
         execute_run(services, principal, run_id, request)
+    except NotFoundError:  # its network was deleted meanwhile, and the run with it
+        logger.info("optimization run %s: deleted with its network before it finished", run_id)
+        services.metrics.optimization_runs.labels(request.solver, "failed").inc()
     except Exception:  # a job must never die silently: record the failure on the run
         logger.exception("optimization run %s crashed", run_id)
         with services.store.transaction() as session:

@@ -1,10 +1,13 @@
 """The audit log: per-tenant hash chains, signed checkpoints, tampering and truncation found."""
 
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from api_world import World
+from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select, update
 from typer.testing import CliRunner
 
@@ -244,3 +247,22 @@ def test_migration_0004_rechains_existing_entries(world: World) -> None:
     assert [e["id"] for e in entries] == list(range(len(entries), 0, -1))
     _writes(world, "acme")  # appending after the migration continues the chain
     assert _verify(world).ok
+
+
+def test_the_server_signs_checkpoints_on_a_schedule(
+    world_factory: Callable[..., World], tmp_path: Path
+) -> None:
+    key_file = tmp_path / "audit.key"
+    folder = tmp_path / "checkpoints"
+    checkpoints.generate_key(key_file)
+    world = world_factory(
+        audit_key_file=key_file, audit_checkpoint_dir=folder, audit_checkpoint_interval_s=0.2
+    )
+    _writes(world)
+    with TestClient(world.app):  # runs the app's lifespan: its housekeeping task
+        deadline = time.monotonic() + 20
+        while not list(folder.glob("checkpoint-*.json")):
+            assert time.monotonic() < deadline, "no checkpoint written"
+            time.sleep(0.05)
+    (made,) = checkpoints.read_checkpoints(folder, checkpoints.load_public_key(key_file))[:1]
+    assert made.heads[_acme_chain(world)][0] >= 3

@@ -89,8 +89,9 @@ async def _housekeeping(services: Services) -> None:
     """Every few seconds: write due failure summaries; on schedule: an audit checkpoint."""
     interval_s = services.settings.audit_checkpoint_interval_s
     next_checkpoint = time.monotonic() + interval_s if interval_s > 0 else float("inf")
+    pause_s = min(FAILURE_FLUSH_S, interval_s) if interval_s > 0 else FAILURE_FLUSH_S
     while True:
-        await asyncio.sleep(FAILURE_FLUSH_S)
+        await asyncio.sleep(pause_s)
         try:
             await run_in_threadpool(services.failures.flush_due)
             if time.monotonic() >= next_checkpoint:

@@ -21,6 +21,11 @@ settings.register_profile("ci", derandomize=True, database=None, print_blob=True
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# Durable commits cost an fsync each (about 5 ms here): the suite runs SQLite as it runs its
+# PostgreSQL cluster, without fsync at every commit (a killed process still loses nothing);
+# the kill -9 tests set FULL for the servers they start, as production runs.
+os.environ.setdefault("RANOPT_SQLITE_SYNCHRONOUS", "NORMAL")
+
 ROOT = Path(__file__).resolve().parents[1]
 # The specs are read in place: shared/ inside the checkout, or beside it (../shared).
 SPECS = next(

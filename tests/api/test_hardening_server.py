@@ -120,6 +120,7 @@ def _server_env(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
         "RANOPT_AUTH_FREE_FAILURES": "100000",
         "RANOPT_AUTH_FREE_FAILURES_PER_ADDRESS": "100000",
         "RANOPT_MAX_CONCURRENT_REQUESTS": "8",
+        "RANOPT_SQLITE_SYNCHRONOUS": "FULL",  # as in production
     }
     env.update(extra)
     return env

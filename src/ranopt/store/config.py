@@ -20,3 +20,17 @@ def database_url() -> str:
     directory = data_dir()
     directory.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(directory / SQLITE_FILE).resolve()}"
+
+
+# FULL: the WAL is fsynced at every commit (a commit survives power loss); NORMAL: at
+# checkpoints only (a commit survives the process being killed, not the machine failing)
+SQLITE_SYNCHRONOUS_MODES = ("FULL", "EXTRA", "NORMAL")
+
+
+def sqlite_synchronous() -> str:
+    """Return SQLite's ``synchronous`` mode: ``RANOPT_SQLITE_SYNCHRONOUS``, default ``FULL``."""
+    mode = os.environ.get("RANOPT_SQLITE_SYNCHRONOUS", "FULL").strip().upper()
+    if mode not in SQLITE_SYNCHRONOUS_MODES:
+        msg = f"RANOPT_SQLITE_SYNCHRONOUS: {mode!r} is not one of {SQLITE_SYNCHRONOUS_MODES}"
+        raise ValueError(msg)
+    return mode

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ranopt.errors import RanoptError
-from ranopt.store.config import database_url
+from ranopt.store.config import database_url, sqlite_synchronous
 
 SCRIPT_LOCATION = "ranopt.store:migrations"
 
@@ -27,9 +27,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """Turn on WAL, durable commits, foreign keys and a busy timeout for every connection."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    # FULL: the WAL is fsynced at every commit, so a commit that returned (and the answer a
-    # request sends after it) survives a crash of the process or the machine
-    cursor.execute("PRAGMA synchronous=FULL")
+    # FULL (the default): the WAL is fsynced at every commit, so a commit that returned (and
+    # the answer a request sends after it) survives a crash of the process or the machine
+    cursor.execute(f"PRAGMA synchronous={sqlite_synchronous()}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

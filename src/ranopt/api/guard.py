@@ -33,10 +33,6 @@ from ranopt.ingest.jsonsafe import json_depth
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class BodyTooLargeError(Exception):
-    """The body grew past its cap while it was read."""
-
-
 def _is_public(route: BaseRoute) -> bool:
     if isinstance(route, Mount):
         return True  # the dashboard's static files
@@ -89,9 +85,14 @@ class RequestGuard:
         return self.body_caps.get(path, self.max_body_bytes) if path else self.max_body_bytes
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, exc: ProblemError) -> None:
+        headers = dict(exc.headers)
+        request = Headers(scope=scope)
+        if request.get("content-length", "0") != "0" or "transfer-encoding" in request:
+            # the body stays unread: close the connection rather than read and drop it
+            headers["Connection"] = "close"
         response = problem(
             exc.status, exc.detail, instance=scope.get("path", ""), title=exc.title,
-            headers=exc.headers, field=exc.field, **exc.extra,
+            headers=headers, field=exc.field, **exc.extra,
         )  # fmt: skip
         await response(scope, receive, send)
 

@@ -134,24 +134,26 @@ def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) ->
     """Plan the network's next horizon and measure the plan's confidence in its twin."""
     with services.store.transaction() as session:
         net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=body.network_id)
-    now = _runs_now(services, net.num_cells, body.horizon_min)
+        binding = runs.twin_binding(session, tenant_id=principal.tenant_id, network_id=net.id)
+    if binding is None:
+        raise ProblemError(
+            409, f"network_id: network {net.id} has no twin to plan on; create it from a twin",
+            field="network_id",
+        )  # fmt: skip
+    # a twin not built yet is built for the plan: a large one makes the run a job too
+    now = _runs_now(services, net.num_cells, body.horizon_min) and (
+        binding.num_ues <= services.settings.sync_max_twin_ues
+    )
     if not now:
         jobs.check_capacity(services)
+    seed = binding.seed if body.seed is None else body.seed
+    request = EnergyRequest(
+        scenario=binding.scenario, seed=seed, num_sites=binding.num_sites,
+        num_ues=binding.num_ues, solver=body.solver, horizon_min=body.horizon_min,
+        history_days=services.settings.optimize_history_days,
+        confidence_scenarios=services.settings.confidence_scenarios, limits=_limits(body),
+    )  # fmt: skip
     with services.store.transaction() as session:
-        net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=body.network_id)
-        binding = runs.twin_binding(session, tenant_id=principal.tenant_id, network_id=net.id)
-        if binding is None:
-            raise ProblemError(
-                409, f"network_id: network {net.id} has no twin to plan on; create it from a twin",
-                field="network_id",
-            )  # fmt: skip
-        seed = binding.seed if body.seed is None else body.seed
-        request = EnergyRequest(
-            scenario=binding.scenario, seed=seed, num_sites=binding.num_sites,
-            num_ues=binding.num_ues, solver=body.solver, horizon_min=body.horizon_min,
-            history_days=services.settings.optimize_history_days,
-            confidence_scenarios=services.settings.confidence_scenarios, limits=_limits(body),
-        )  # fmt: skip
         run = runs.create_run(
             session, tenant_id=principal.tenant_id, network_id=net.id, objective=body.objective,
             solver=body.solver, horizon_min=body.horizon_min,

@@ -49,8 +49,6 @@ PUBLIC_PATHS = frozenset(
         "/api/v2/auth/token",
     }
 )
-# Paths under these prefixes are static files or documentation (no data).
-PUBLIC_PREFIXES = ("/ui/",)
 
 
 def permissions_of(role: str) -> frozenset[Permission]:

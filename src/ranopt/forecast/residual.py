@@ -22,7 +22,7 @@ from scipy.special import ndtr, ndtri
 from ranopt.forecast.arrays import BoolArray, FloatArray
 from ranopt.forecast.config import ForecastConfig
 
-# Levels at which the empirical quantile function of the standardised residual is stored.
+# Levels at which the calibrated quantile function of the standardised residual is stored.
 STANDARD_GRID_SIZE = 400
 STANDARD_GRID_LEVELS = (np.arange(STANDARD_GRID_SIZE) + 0.5) / STANDARD_GRID_SIZE
 MAX_AR_COEFFICIENT = 0.99
@@ -56,7 +56,8 @@ class ResidualModel:
         Share of the variance of ``E`` in its AR(1) part; the rest is white noise.
     standard_quantiles
         ``[STANDARD_GRID_SIZE]`` quantiles of the standardised residual at
-        ``STANDARD_GRID_LEVELS``, or ``None`` for a standard normal (log-normal demand).
+        ``STANDARD_GRID_LEVELS`` (split-conformal, ``ranopt.forecast.conformal``), or ``None``
+        for a standard normal (log-normal demand).
     """
 
     sigma_common_day: float
@@ -97,7 +98,7 @@ class ResidualModel:
     def sample(self, rng: np.random.Generator, num_scenarios: int) -> FloatArray:
         """Draw log-ratio residual days ``r``, ``[num_scenarios, T, S]``.
 
-        The draw is Gaussian with the fitted day-level and ARMA correlation; with empirical
+        The draw is Gaussian with the fitted day-level and ARMA correlation; with calibrated
         quantiles it is mapped through them marginally (a Gaussian copula), so every interval's
         marginal matches ``standard_ppf`` exactly while the correlation is kept.
         """
@@ -126,7 +127,7 @@ class ResidualModel:
         """Map Gaussian-space residuals to the fitted marginal (the copula's forward transform).
 
         ``sigma`` is ``sigma_total`` of the same intervals (broadcast against ``gaussian``); the
-        map is the identity without empirical quantiles.
+        map is the identity without calibrated quantiles.
         """
         if self.standard_quantiles is None:
             return gaussian
@@ -236,7 +237,7 @@ def fit_residual_model(
         rho1 = rho2 = 0.0
     ar_coefficient, ar_share = _arma_from_autocorrelation(rho1, rho2)
 
-    model = ResidualModel(
+    return ResidualModel(
         sigma_common_day=float(np.sqrt(var_common)),
         sigma_series_day=np.sqrt(var_series),
         sigma_intraday=sigma_intraday,
@@ -245,9 +246,3 @@ def fit_residual_model(
         ar_share=ar_share,
         standard_quantiles=None,
     )
-    if config.quantile_method == "lognormal":
-        return model
-    sigma = model.sigma_total
-    standardised = log_ratio / np.where(sigma > 0.0, sigma, 1.0)[None]
-    grid = np.quantile(standardised, STANDARD_GRID_LEVELS)
-    return replace(model, standard_quantiles=np.asarray(grid, dtype=np.float64))

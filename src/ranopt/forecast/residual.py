@@ -58,6 +58,10 @@ class ResidualModel:
         ``[STANDARD_GRID_SIZE]`` quantiles of the standardised residual at
         ``STANDARD_GRID_LEVELS`` (split-conformal, ``ranopt.forecast.conformal``), or ``None``
         for a standard normal (log-normal demand).
+    conditional_quantiles
+        ``[STANDARD_GRID_SIZE]`` quantiles, at ``STANDARD_GRID_LEVELS``, of a nowcast's latent
+        residual standardised by its conditional moments (split-conformal on the calibration
+        days' nowcasts), or ``None`` for the Gaussian conditional.
     """
 
     sigma_common_day: float
@@ -67,6 +71,7 @@ class ResidualModel:
     ar_coefficient: float
     ar_share: float
     standard_quantiles: FloatArray | None
+    conditional_quantiles: FloatArray | None = None
 
     @property
     def sigma_total(self) -> FloatArray:
@@ -82,6 +87,14 @@ class ResidualModel:
             return np.asarray(ndtri(levels), dtype=np.float64)
         return np.asarray(
             np.interp(levels, STANDARD_GRID_LEVELS, self.standard_quantiles), dtype=np.float64
+        )
+
+    def conditional_ppf(self, levels: FloatArray) -> FloatArray:
+        """Return quantiles of a nowcast's standardised latent residual at ``levels``."""
+        if self.conditional_quantiles is None:
+            return np.asarray(ndtri(levels), dtype=np.float64)
+        return np.asarray(
+            np.interp(levels, STANDARD_GRID_LEVELS, self.conditional_quantiles), dtype=np.float64
         )
 
     def mean_factor(self) -> FloatArray:

@@ -35,11 +35,13 @@ from ranopt.forecast.arrays import (
     as_history,
     as_weekdays,
 )
+from ranopt.forecast.conditional import conditional_scores
 from ranopt.forecast.config import ForecastConfig
 from ranopt.forecast.conformal import MIN_CALIBRATION_DAYS, conformal_quantiles
 from ranopt.forecast.residual import STANDARD_GRID_LEVELS, ResidualModel, fit_residual_model
 
 MIN_TRAIN_DAYS = 2  # the residual model is fitted on leave-one-day-out residuals
+CALIBRATION_ORIGINS = 12  # nowcast origins per calibration day (every 2 h at 15 min)
 DEFAULT_CONFIG = ForecastConfig()
 
 
@@ -185,30 +187,50 @@ def _series_floor(history: FloatArray, floor_fraction: float) -> FloatArray:
     return np.asarray(floor_fraction * np.where(mean > 0.0, mean, fallback), dtype=np.float64)
 
 
-def calibration_scores(
-    log_demand: FloatArray,
-    weekdays: IntArray,
-    config: ForecastConfig,
-    num_days: int,
-    sigma_total: FloatArray,
-    informative: BoolArray,
+def calibration_residuals(
+    log_demand: FloatArray, weekdays: IntArray, config: ForecastConfig, num_days: int
 ) -> FloatArray:
-    """Return the normalised out-of-sample scores of the last ``num_days`` days, ``[n]``.
+    """Return the out-of-sample log-ratio residuals of the last ``num_days`` days, ``[C, T, S]``.
 
-    Each day ``c`` is forecast by a baseline fitted on the ``config.fit_days`` days before it
-    (as the product forecasts), and its log-ratio residual is divided by ``sigma_total``
-    (``[T, S]``, the final model's spread). Only ``informative`` observations (``[D, T, S]``:
-    above the floor, in an active interval) score.
+    Each day ``c`` is forecast by a baseline fitted on the ``config.fit_days`` days before it,
+    as the product forecasts.
     """
     total_days = log_demand.shape[0]
-    scores = []
-    safe_sigma = np.where(sigma_total > 0.0, sigma_total, 1.0)  # [T, S]
+    residuals = []
     for day in range(total_days - num_days, total_days):
         window = slice(day - config.fit_days, day)
         fold = _fit_baseline(log_demand[window], weekdays[window], config)
-        residual = log_demand[day] - fold.log_profile - fold.log_weekday_effect[weekdays[day]]
-        scores.append((residual / safe_sigma)[informative[day] & (sigma_total > 0.0)])
-    return np.concatenate(scores)
+        residuals.append(
+            log_demand[day] - fold.log_profile - fold.log_weekday_effect[weekdays[day]]
+        )
+    return np.stack(residuals)
+
+
+def calibrate(
+    residual: ResidualModel, held_out: FloatArray, informative: BoolArray
+) -> ResidualModel:
+    """Return ``residual`` with split-conformal day-ahead and nowcast quantiles.
+
+    ``held_out`` ``[C, T, S]`` are out-of-sample log-ratio residuals, ``informative`` where
+    they count. Day ahead: the scores are ``held_out / sigma_total``. Nowcast: the held-out
+    days, mapped to the latent space through the calibrated marginal, are nowcast from
+    ``CALIBRATION_ORIGINS`` origins and scored by their conditional moments.
+    """
+    sigma = residual.sigma_total  # [T, S]
+    usable = informative & (sigma > 0.0)[None]
+    scores = (held_out / np.where(sigma > 0.0, sigma, 1.0)[None])[usable]
+    if scores.size == 0:  # nothing above the floor on the held-out days: nothing to calibrate
+        return residual
+    calibrated = replace(
+        residual, standard_quantiles=conformal_quantiles(scores, STANDARD_GRID_LEVELS)
+    )
+    latent = calibrated.to_gaussian(np.where(usable, held_out, 0.0), sigma[None])
+    conditional = conditional_scores(calibrated, latent, usable, CALIBRATION_ORIGINS)
+    if conditional.size == 0:
+        return calibrated
+    return replace(
+        calibrated, conditional_quantiles=conformal_quantiles(conditional, STANDARD_GRID_LEVELS)
+    )
 
 
 def fit_forecaster(
@@ -281,16 +303,10 @@ def fit_forecaster(
 
     num_calibration = min(config.calibration_days, values.shape[0] - fit_days)
     if num_calibration >= MIN_CALIBRATION_DAYS:
-        informative = active[None] & (values > floor[None, None, :])  # [D, T, S]
-        scores = calibration_scores(
-            log_all, days_weekday, config, num_calibration, residual.sigma_total, informative
-        )
-        if scores.size:
-            grid = conformal_quantiles(scores, STANDARD_GRID_LEVELS)
-            residual = replace(residual, standard_quantiles=grid)
-        else:  # nothing above the floor on the held-out days: nothing to calibrate with
-            num_calibration = 0
-    else:
+        informative = active[None] & (values[-num_calibration:] > floor[None, None, :])
+        held_out = calibration_residuals(log_all, days_weekday, config, num_calibration)
+        residual = calibrate(residual, held_out, informative)
+    if residual.standard_quantiles is None:
         num_calibration = 0
     return SeasonalForecaster(
         config=config,

@@ -66,10 +66,13 @@ class ConditionalResidual:
         """Return the unconditional ``sigma_total`` of the intervals ahead, ``[T - start, S]``."""
         return self.model.sigma_total[self.start :]
 
-    def moments(self) -> tuple[FloatArray, FloatArray]:
-        """Return the latent conditional mean and variance, each ``[T - start, S]``."""
+    def moments(self, num_intervals: int | None = None) -> tuple[FloatArray, FloatArray]:
+        """Return the latent conditional mean and variance, each ``[T - start, S]``.
+
+        Only the first ``num_intervals`` intervals ahead when given.
+        """
         phi, share = self.model.ar_coefficient, self.model.ar_share
-        scale = self._scale
+        scale = self._scale[:num_intervals]
         loading = scale * np.sqrt(share)  # X's weight in r
         white_var = scale**2 * (1.0 - share)
         offset_u, offset_x = self.state_offset
@@ -154,16 +157,47 @@ def condition_residual(
 
     The Kalman filter of the module docstring; ``latent`` is ignored where ``known`` is False.
     """
-    start, num_series = latent.shape
+    return filter_residual(model, latent, known, (latent.shape[0],))[0]
+
+
+def filter_residual(
+    model: ResidualModel,
+    latent: FloatArray,
+    known: npt.NDArray[np.bool_],
+    stops: tuple[int, ...],
+) -> list[ConditionalResidual]:
+    """Run the Kalman filter over ``latent`` ``[t, S]`` once; condition at each of ``stops``.
+
+    ``stops`` are increasing interval counts ``t0 <= t``; one filter pass serves them all.
+    """
+    num_series = latent.shape[1]
+    last = max(stops)
     phi, share = model.ar_coefficient, model.ar_share
-    scale = model.intraday_scale[:start, None] * model.sigma_intraday[None, :]  # [t0, S]
+    scale = model.intraday_scale[:last, None] * model.sigma_intraday[None, :]  # [t, S]
     loading = scale * np.sqrt(share)
     white_var = scale**2 * (1.0 - share)
     offset_u, offset_x = np.zeros(num_series), np.zeros(num_series)
     slope_u, slope_x = np.zeros(num_series), np.zeros(num_series)
     var_u, var_x, cov_ux = model.sigma_series_day**2, np.ones(num_series), np.zeros(num_series)
     information, score = 0.0, 0.0  # of C: sum of V^2 / F and of V v / F over innovations
-    for t in range(start):
+    prior_var = model.sigma_common_day**2
+    conditioned = []
+    for t in range(last + 1):
+        if t in stops:
+            common_variance = prior_var / (1.0 + prior_var * information)
+            conditioned.append(
+                ConditionalResidual(
+                    model=model,
+                    start=t,
+                    common_mean=common_variance * score,
+                    common_variance=common_variance,
+                    state_offset=np.stack([offset_u, offset_x]),
+                    state_slope=np.stack([slope_u, slope_x]),
+                    state_covariance=np.stack([var_u, var_x, cov_ux]),
+                )
+            )
+        if t == last:
+            break
         z = loading[t]
         gain_u, gain_x = var_u + z * cov_ux, cov_ux + z * var_x  # P Z'
         innovation_var = gain_u + z * gain_x + white_var[t]  # F
@@ -184,17 +218,7 @@ def condition_residual(
         # one step ahead: U stays, X is AR(1) with unit stationary variance
         offset_x, slope_x = phi * offset_x, phi * slope_x
         cov_ux, var_x = phi * cov_ux, phi * phi * var_x + (1.0 - phi * phi)
-    prior_var = model.sigma_common_day**2
-    common_variance = prior_var / (1.0 + prior_var * information)
-    return ConditionalResidual(
-        model=model,
-        start=start,
-        common_mean=common_variance * score,
-        common_variance=common_variance,
-        state_offset=np.stack([offset_u, offset_x]),
-        state_slope=np.stack([slope_u, slope_x]),
-        state_covariance=np.stack([var_u, var_x, cov_ux]),
-    )
+    return conditioned
 
 
 def conditional_scores(
@@ -210,16 +234,14 @@ def conditional_scores(
     """
     num_intervals = latent.shape[1]
     last = num_intervals - CALIBRATION_STEPS
-    origins = np.unique(np.linspace(1, last, num_origins).round().astype(np.int64))
+    origins = tuple(int(o) for o in np.unique(np.linspace(1, last, num_origins).round()))
     scores = []
     for day in range(latent.shape[0]):
-        for origin in origins:
-            residual = condition_residual(model, latent[day, :origin], known[day, :origin])
-            mean, variance = residual.moments()
-            steps = slice(0, CALIBRATION_STEPS)
-            ahead = slice(origin, origin + CALIBRATION_STEPS)
-            use = known[day, ahead] & (variance[steps] > 0.0)
-            safe_variance = np.where(use, variance[steps], 1.0)
-            standard = (latent[day, ahead] - mean[steps]) / np.sqrt(safe_variance)
+        for residual in filter_residual(model, latent[day], known[day], origins):
+            mean, variance = residual.moments(CALIBRATION_STEPS)
+            ahead = slice(residual.start, residual.start + CALIBRATION_STEPS)
+            use = known[day, ahead] & (variance > 0.0)
+            safe_variance = np.where(use, variance, 1.0)
+            standard = (latent[day, ahead] - mean) / np.sqrt(safe_variance)
             scores.append(standard[use])
     return np.concatenate(scores)

@@ -15,9 +15,13 @@ module computes the exact Gaussian conditional of the rest of the day, in three 
    every series' filter is linear in ``C``, so each filter carries its mean's slope in ``C``
    and the innovations' likelihood in ``C`` is summed over all series (the augmented Kalman
    filter, de Jong, "The likelihood for a state space model", Biometrika 1988);
-3. the state at ``t0`` propagated forward: Gaussian latent quantiles per future interval, and
-   sample paths that keep the AR correlation and the series' shared ``C``, both mapped through
-   the copula's marginal transform and ``exp(log_baseline)``.
+3. the state at ``t0`` propagated forward: latent quantiles per future interval (Gaussian, or
+   the split-conformal quantiles of the calibration days' own nowcasts where the model has
+   them, ``ResidualModel.conditional_quantiles``), and sample paths that keep the AR
+   correlation and the series' shared ``C``, mapped the same way, then through the copula's
+   marginal transform and ``exp(log_baseline)``.
+
+The filter itself lives in ``ranopt.forecast.conditional``.
 """
 
 import numpy as np

@@ -32,7 +32,11 @@ from ranopt.errors import ValidationError
 from ranopt.forecast.arrays import FloatArray, check_demand
 from ranopt.forecast.conditional import condition_residual
 from ranopt.forecast.distribution import FLOOR_TOLERANCE, Forecast, _censor
-from ranopt.forecast.residual import STANDARD_GRID_LEVELS, ResidualModel
+from ranopt.forecast.residual import (
+    MEAN_QUADRATURE_LEVELS,
+    MEAN_QUADRATURE_SIZE,
+    ResidualModel,
+)
 
 
 def _as_observed(observed: npt.ArrayLike, num_intervals: int, num_series: int) -> FloatArray:
@@ -135,7 +139,10 @@ def _mean_demand(
     conditional = observed and model.conditional_quantiles is not None
     if model.standard_quantiles is None and not conditional:
         return np.asarray(np.exp(log_baseline + mean + 0.5 * sd**2), dtype=np.float64)
-    standard = model.conditional_ppf(STANDARD_GRID_LEVELS) if observed else None
-    grid = (ndtri(STANDARD_GRID_LEVELS) if standard is None else standard)[:, None, None]
-    marginal = model.from_gaussian(mean[None] + grid * sd[None], sigma[None])
-    return np.asarray(np.exp(log_baseline[None] + marginal).mean(axis=0), dtype=np.float64)
+    # midpoint rule over equal-probability bins of the latent conditional, one [T', S] at a time
+    levels = MEAN_QUADRATURE_LEVELS
+    standard = model.conditional_ppf(levels) if observed else ndtri(levels)
+    total = np.zeros_like(mean)
+    for z in standard:
+        total += np.exp(log_baseline + model.from_gaussian(mean + z * sd, sigma))
+    return np.asarray(total / MEAN_QUADRATURE_SIZE, dtype=np.float64)

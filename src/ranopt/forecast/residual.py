@@ -26,6 +26,10 @@ from ranopt.forecast.config import ForecastConfig
 STANDARD_GRID_SIZE = 400
 STANDARD_GRID_LEVELS = (np.arange(STANDARD_GRID_SIZE) + 0.5) / STANDARD_GRID_SIZE
 MAX_AR_COEFFICIENT = 0.99
+# Means under a calibrated marginal: midpoint rule over equal-probability bins, one [T, S]
+# array at a time (the whole grid at once would hold 400 copies of the forecast).
+MEAN_QUADRATURE_SIZE = 50
+MEAN_QUADRATURE_LEVELS = (np.arange(MEAN_QUADRATURE_SIZE) + 0.5) / MEAN_QUADRATURE_SIZE
 
 
 class ResidualSampler(Protocol):
@@ -102,11 +106,10 @@ class ResidualModel:
         sigma = self.sigma_total
         if self.standard_quantiles is None:
             return np.asarray(np.exp(0.5 * sigma**2), dtype=np.float64)
-        # midpoint rule over the stored quantile grid: [grid, T, S] -> [T, S]
-        return np.asarray(
-            np.exp(self.standard_quantiles[:, None, None] * sigma[None]).mean(axis=0),
-            dtype=np.float64,
-        )
+        total = np.zeros_like(sigma)
+        for z in self.standard_ppf(MEAN_QUADRATURE_LEVELS):
+            total += np.exp(z * sigma)
+        return np.asarray(total / MEAN_QUADRATURE_SIZE, dtype=np.float64)
 
     def sample(self, rng: np.random.Generator, num_scenarios: int) -> FloatArray:
         """Draw log-ratio residual days ``r``, ``[num_scenarios, T, S]``.

@@ -263,15 +263,16 @@ def fit_forecaster(
     fitted without it), so the forecast's spread includes the baseline's own estimation error
     (time-series cross-validation, Hyndman & Athanasopoulos 2021, sec. 5.10). Those folds hold
     one day fewer than the model, and half the samples of the left-out weekday, so the
-    log-normal quantiles are too wide (measured: the 90 % interval covers about 0.96 of
-    held-out days). Where the history reaches ``fit_days + MIN_CALIBRATION_DAYS`` days or
-    more, the last ``min(calibration_days, num_days - fit_days)`` days are forecast out of
-    sample, each from its own ``fit_days`` days before, and the standardised residual's
-    quantiles become the split-conformal quantiles of those scores
-    (``ranopt.forecast.conformal``); scenarios keep the model's correlation and map through
-    them (a Gaussian copula), so they match the calibrated quantiles. Zeros enter the log as
-    the series floor; an interval that is zero on every day of the fitting window is a
-    structural zero and is forecast as 0.
+    log-normal quantiles are too wide (benchmarks/forecast.py: the 90 % interval covered
+    0.918 and the 80 % one 0.829 of held-out days, docs/benchmarks.md). Where the history
+    reaches ``fit_days + MIN_CALIBRATION_DAYS`` days or more, the last
+    ``min(calibration_days, num_days - fit_days)`` days are forecast out of sample, each from
+    its own ``fit_days`` days before, and the standardised residual's quantiles become the
+    split-conformal quantiles of those scores (``ranopt.forecast.conformal``); scenarios keep
+    the model's correlation and map through them (a Gaussian copula), so they match the
+    calibrated quantiles. The same days' nowcasts calibrate the nowcast's conditional
+    quantiles (``calibrate``). Zeros enter the log as the series floor; an interval that is
+    zero on every day of the fitting window is a structural zero and is forecast as 0.
 
     Raises
     ------

@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# statsforecast and LightGBM: only benchmarks/forecast.py compares against them
+$(VENV)/.installed-bench: pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
 # The closed loop on the default twin at one 15-minute interval per second, API and dashboard
 # on http://127.0.0.1:8000/ (data under .ranopt/, kept between runs; Ctrl-C stops).
 demo: $(STAMP)
@@ -46,8 +51,9 @@ unit: $(STAMP) postgres chromium
 test: lint typecheck unit
 
 # Each benchmark prints one JSON object. The full energy run (19/61/271 sites and a 7-day
-# calibration) takes about an hour on 2 cores: `python benchmarks/energy.py` for that.
-bench: $(STAMP) postgres chromium
+# calibration) takes about an hour on 2 cores: `python benchmarks/energy.py` for that; the
+# full forecast comparison (2 presets x 5 seeds) too: see docs/benchmarks.md for its commands.
+bench: $(STAMP) $(VENV)/.installed-bench postgres chromium
 	$(BIN)/python benchmarks/twin.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/energy.py --scenarios default --calibration-days 0
@@ -55,6 +61,7 @@ bench: $(STAMP) postgres chromium
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/loop.py --days 1
 	$(BIN)/python benchmarks/dashboard.py
+	$(BIN)/python benchmarks/forecast.py --presets default --seeds 1,2 --target-days 4 --library-days 1
 
 clean:
 	rm -rf $(VENV) .ranopt .pytest_cache .mypy_cache .ruff_cache

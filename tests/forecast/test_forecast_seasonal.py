@@ -15,9 +15,14 @@ from ranopt.forecast.seasonal import daily_fourier_basis
 NUM_INTERVALS, NUM_SERIES = 48, 6
 
 
+def _all_days(history: SyntheticHistory) -> ForecastConfig:
+    """Fit on every day of the history (no calibration days)."""
+    return ForecastConfig(fit_days=history.demand.shape[0], calibration_days=0)
+
+
 def _median_log_error(history: SyntheticHistory) -> float:
     """RMS over weekdays, intervals and series of log(forecast median / true median)."""
-    model = fit_forecaster(history.demand, history.weekdays)
+    model = fit_forecaster(history.demand, history.weekdays, _all_days(history))
     truth = synthetic_log_median(NUM_INTERVALS, NUM_SERIES)  # [7, T, S]
     errors = [np.log(predict(model, w).median) - truth[w] for w in range(7)]
     return float(np.sqrt(np.mean(np.square(errors))))
@@ -39,7 +44,7 @@ def test_median_error_shrinks_with_more_history() -> None:
 @pytest.mark.parametrize(("num_days", "tolerance"), [(14, 0.35), (56, 0.15)])
 def test_weekend_pattern_is_kept(num_days: int, tolerance: float) -> None:
     history = make_history(seed=11, num_days=num_days)
-    model = fit_forecaster(history.demand, history.weekdays)
+    model = fit_forecaster(history.demand, history.weekdays, _all_days(history))
     # the first pattern (business weekends at 35-40 %) stands far above the noise
     assert model.weekday_shrinkage[0] > 0.9
     # Saturday over Wednesday, per series: 0.40 in business (odd) series, 1.05 in residential.
@@ -67,7 +72,7 @@ def test_no_weekly_pattern_means_little_weekday_effect() -> None:
 def test_residual_model_recovers_known_noise() -> None:
     history = make_history(seed=7, num_days=112)
     noise = history.noise
-    residual = fit_forecaster(history.demand, history.weekdays).residual
+    residual = fit_forecaster(history.demand, history.weekdays, _all_days(history)).residual
     # 112 days: a day-level sd is known to about 1/sqrt(2 * 112) = 7 %, i.e. +-0.004 / 0.007
     # (1 sd) for the common / series level; leave-one-out baselines add a little spread.
     assert residual.sigma_common_day == pytest.approx(noise.sigma_common_day, abs=0.02)
@@ -129,11 +134,11 @@ def test_config_harmonics_clamped_to_short_days() -> None:
 
 def test_network_silent_for_hours(two_weeks: SyntheticHistory) -> None:
     # every series is zero for 6 h each night: no division by a zero spread, forecast 0 there
-    demand = two_weeks.demand.copy()
-    demand[:, :12] = 0.0
-    for method in ("lognormal", "empirical"):
-        config = ForecastConfig(quantile_method=method)  # type: ignore[arg-type]
-        forecast = predict(fit_forecaster(demand, two_weeks.weekdays, config), 3)
+    four_weeks = make_history(seed=11, num_days=28)
+    for history in (two_weeks, four_weeks):  # log-normal, then split-conformal quantiles
+        demand = history.demand.copy()
+        demand[:, :12] = 0.0
+        forecast = predict(fit_forecaster(demand, history.weekdays), 3)
         np.testing.assert_array_equal(forecast.median[:12], 0.0)
         assert (forecast.median[12:] > 0.0).all()
         assert np.isfinite(forecast.sample(np.random.default_rng(0), 3)).all()

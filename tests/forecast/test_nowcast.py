@@ -8,7 +8,6 @@ from ranopt.errors import ValidationError
 from ranopt.forecast import (
     ConditionalResidual,
     Forecast,
-    ForecastConfig,
     ResidualModel,
     fit_forecaster,
     interval_coverage,
@@ -52,23 +51,18 @@ def _covariance(model: ResidualModel) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def fitted_96() -> dict[str, Forecast]:
-    """Day-ahead forecasts of a Wednesday from two synthetic weeks of 96 intervals, 5 series."""
-    history = make_history(seed=7, num_days=14, num_intervals=96, num_series=5)
-    return {
-        method: predict(
-            fit_forecaster(
-                history.demand,
-                history.weekdays,
-                ForecastConfig(quantile_method=method),  # type: ignore[arg-type]
-            ),
-            weekday=2,
-            quantiles=LEVELS,
-        )
-        for method in ("lognormal", "empirical")
-    }
+    """Day-ahead forecasts of a Wednesday, 96 intervals, 5 series: fitted on two synthetic
+    weeks (log-normal quantiles), and on the same two weeks calibrated on two weeks before."""
+    history = make_history(seed=7, num_days=28, num_intervals=96, num_series=5)
+    forecasts = {}
+    for name, first in (("lognormal", 14), ("calibrated", 0)):
+        model = fit_forecaster(history.demand[first:], history.weekdays[first:])
+        assert model.num_calibration_days == 14 - first
+        forecasts[name] = predict(model, weekday=2, quantiles=LEVELS)
+    return forecasts
 
 
-@pytest.mark.parametrize("method", ["lognormal", "empirical"])
+@pytest.mark.parametrize("method", ["lognormal", "calibrated"])
 def test_nothing_observed_is_the_day_ahead_forecast(
     fitted_96: dict[str, Forecast], method: str
 ) -> None:
@@ -121,7 +115,7 @@ def test_kalman_filter_matches_explicit_gaussian_conditioning(num_series: int) -
     np.testing.assert_allclose(np.cov(flat.T), exact_cov, atol=0.01)
 
 
-@pytest.mark.parametrize("method", ["lognormal", "empirical"])
+@pytest.mark.parametrize("method", ["lognormal", "calibrated"])
 def test_calibrated_and_sharper_on_days_drawn_from_the_model(
     fitted_96: dict[str, Forecast], method: str
 ) -> None:

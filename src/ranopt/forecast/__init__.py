@@ -10,10 +10,11 @@ History in, quantiles or correlated scenarios out::
 """
 
 from ranopt.forecast.backtest import BacktestReport, backtest
+from ranopt.forecast.conditional import ConditionalResidual
 from ranopt.forecast.config import ForecastConfig
 from ranopt.forecast.distribution import Forecast, predict
 from ranopt.forecast.metrics import interval_coverage, pinball_loss, wape
-from ranopt.forecast.nowcast import ConditionalResidual, nowcast
+from ranopt.forecast.nowcast import nowcast
 from ranopt.forecast.residual import ResidualModel, ResidualSampler
 from ranopt.forecast.seasonal import SeasonalForecaster, fit_forecaster
 

@@ -1,14 +1,15 @@
 """Rolling-origin backtest of the seasonal forecaster against naive forecasts.
 
 For each target day after the first ``train_days`` the forecaster is fitted on the
-``train_days`` days before it and scored on that day ("evaluation on a rolling forecasting
+``train_days`` days before it (and calibrated on up to ``config.calibration_days`` days before
+those, as the product does) and scored on that day ("evaluation on a rolling forecasting
 origin", Hyndman & Athanasopoulos, "Forecasting: Principles and Practice", 3rd ed., 2021,
 sec. 5.10). Two naive forecasts from the same window are scored alongside it: the seasonal
 naive (the last day of the same weekday) and the naive (yesterday) (ibid., sec. 5.2).
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +39,8 @@ class BacktestReport:
     ----------
     target_days
         ``[D]`` index (into the history) of each scored day.
+    calibration_days
+        ``[D]`` days that calibrated each day's quantiles (0: log-normal, uncalibrated).
     quantile_levels
         Levels whose pinball loss is reported.
     interval_levels
@@ -57,6 +60,7 @@ class BacktestReport:
     """
 
     target_days: IntArray
+    calibration_days: IntArray
     quantile_levels: tuple[float, ...]
     interval_levels: tuple[float, ...]
     wape_per_day: FloatArray
@@ -107,7 +111,7 @@ def backtest(
     quantiles
         Levels to score; symmetric pairs (e.g. 0.05 and 0.95) also give interval coverage.
     config
-        Forecaster settings.
+        Forecaster settings; its ``fit_days`` is replaced by ``train_days``.
 
     Returns
     -------
@@ -128,12 +132,14 @@ def backtest(
     intervals = central_intervals(levels)
 
     targets = np.arange(train_days, num_days)
+    fit_config = replace(config, fit_days=train_days)
     scores = []  # per target: abs errors (model, weekly, daily), total, coverage, pinball
+    calibrated = []
     for target in targets:
         window = range(target - train_days, target)
-        model = fit_forecaster(
-            values[window.start : target], days_weekday[window.start : target], config
-        )
+        first = max(0, window.start - config.calibration_days)
+        model = fit_forecaster(values[first:target], days_weekday[first:target], fit_config)
+        calibrated.append(model.num_calibration_days)
         forecast = predict(model, int(days_weekday[target]), levels)
         actual = values[target]
         weekly = values[_seasonal_naive_day(days_weekday, window, int(target))]
@@ -163,6 +169,7 @@ def backtest(
     overall = totals[:3] / totals[3] if totals[3] > 0.0 else np.full(3, np.nan)
     return BacktestReport(
         target_days=targets.astype(np.int64),
+        calibration_days=np.array(calibrated, dtype=np.int64),
         quantile_levels=levels,
         interval_levels=tuple(float(round(c, 12)) for _, _, c in intervals),
         wape_per_day=per_day[:, 0],

@@ -110,8 +110,9 @@ def predict(
     Notes
     -----
     Quantile ``q`` is ``exp(log_baseline + sigma_total * z_q)`` where ``z_q`` is the standard
-    normal quantile (log-normal demand) or the empirical quantile of the standardised
-    leave-one-day-out residuals (``ForecastConfig.quantile_method``). Values at or below
+    normal quantile (log-normal demand, no calibration days) or the split-conformal quantile
+    of the standardised out-of-sample residuals of the calibration days
+    (``SeasonalForecaster.num_calibration_days``). Values at or below
     the series floor, and structural zeros (``active`` False), are reported as 0; the mean
     ignores the floor's censoring (an error smaller than the floor).
     """

@@ -22,10 +22,14 @@ from scipy.special import ndtr, ndtri
 from ranopt.forecast.arrays import BoolArray, FloatArray
 from ranopt.forecast.config import ForecastConfig
 
-# Levels at which the empirical quantile function of the standardised residual is stored.
+# Levels at which the calibrated quantile function of the standardised residual is stored.
 STANDARD_GRID_SIZE = 400
 STANDARD_GRID_LEVELS = (np.arange(STANDARD_GRID_SIZE) + 0.5) / STANDARD_GRID_SIZE
 MAX_AR_COEFFICIENT = 0.99
+# Means under a calibrated marginal: midpoint rule over equal-probability bins, one [T, S]
+# array at a time (the whole grid at once would hold 400 copies of the forecast).
+MEAN_QUADRATURE_SIZE = 50
+MEAN_QUADRATURE_LEVELS = (np.arange(MEAN_QUADRATURE_SIZE) + 0.5) / MEAN_QUADRATURE_SIZE
 
 
 class ResidualSampler(Protocol):
@@ -56,7 +60,12 @@ class ResidualModel:
         Share of the variance of ``E`` in its AR(1) part; the rest is white noise.
     standard_quantiles
         ``[STANDARD_GRID_SIZE]`` quantiles of the standardised residual at
-        ``STANDARD_GRID_LEVELS``, or ``None`` for a standard normal (log-normal demand).
+        ``STANDARD_GRID_LEVELS`` (split-conformal, ``ranopt.forecast.conformal``), or ``None``
+        for a standard normal (log-normal demand).
+    conditional_quantiles
+        ``[STANDARD_GRID_SIZE]`` quantiles, at ``STANDARD_GRID_LEVELS``, of a nowcast's latent
+        residual standardised by its conditional moments (split-conformal on the calibration
+        days' nowcasts), or ``None`` for the Gaussian conditional.
     """
 
     sigma_common_day: float
@@ -66,6 +75,7 @@ class ResidualModel:
     ar_coefficient: float
     ar_share: float
     standard_quantiles: FloatArray | None
+    conditional_quantiles: FloatArray | None = None
 
     @property
     def sigma_total(self) -> FloatArray:
@@ -83,21 +93,28 @@ class ResidualModel:
             np.interp(levels, STANDARD_GRID_LEVELS, self.standard_quantiles), dtype=np.float64
         )
 
+    def conditional_ppf(self, levels: FloatArray) -> FloatArray:
+        """Return quantiles of a nowcast's standardised latent residual at ``levels``."""
+        if self.conditional_quantiles is None:
+            return np.asarray(ndtri(levels), dtype=np.float64)
+        return np.asarray(
+            np.interp(levels, STANDARD_GRID_LEVELS, self.conditional_quantiles), dtype=np.float64
+        )
+
     def mean_factor(self) -> FloatArray:
         """Return ``E[exp(r)]``, the mean over the median-free baseline, ``[T, S]``."""
         sigma = self.sigma_total
         if self.standard_quantiles is None:
             return np.asarray(np.exp(0.5 * sigma**2), dtype=np.float64)
-        # midpoint rule over the stored quantile grid: [grid, T, S] -> [T, S]
-        return np.asarray(
-            np.exp(self.standard_quantiles[:, None, None] * sigma[None]).mean(axis=0),
-            dtype=np.float64,
-        )
+        total = np.zeros_like(sigma)
+        for z in self.standard_ppf(MEAN_QUADRATURE_LEVELS):
+            total += np.exp(z * sigma)
+        return np.asarray(total / MEAN_QUADRATURE_SIZE, dtype=np.float64)
 
     def sample(self, rng: np.random.Generator, num_scenarios: int) -> FloatArray:
         """Draw log-ratio residual days ``r``, ``[num_scenarios, T, S]``.
 
-        The draw is Gaussian with the fitted day-level and ARMA correlation; with empirical
+        The draw is Gaussian with the fitted day-level and ARMA correlation; with calibrated
         quantiles it is mapped through them marginally (a Gaussian copula), so every interval's
         marginal matches ``standard_ppf`` exactly while the correlation is kept.
         """
@@ -126,7 +143,7 @@ class ResidualModel:
         """Map Gaussian-space residuals to the fitted marginal (the copula's forward transform).
 
         ``sigma`` is ``sigma_total`` of the same intervals (broadcast against ``gaussian``); the
-        map is the identity without empirical quantiles.
+        map is the identity without calibrated quantiles.
         """
         if self.standard_quantiles is None:
             return gaussian
@@ -236,7 +253,7 @@ def fit_residual_model(
         rho1 = rho2 = 0.0
     ar_coefficient, ar_share = _arma_from_autocorrelation(rho1, rho2)
 
-    model = ResidualModel(
+    return ResidualModel(
         sigma_common_day=float(np.sqrt(var_common)),
         sigma_series_day=np.sqrt(var_series),
         sigma_intraday=sigma_intraday,
@@ -245,9 +262,3 @@ def fit_residual_model(
         ar_share=ar_share,
         standard_quantiles=None,
     )
-    if config.quantile_method == "lognormal":
-        return model
-    sigma = model.sigma_total
-    standardised = log_ratio / np.where(sigma > 0.0, sigma, 1.0)[None]
-    grid = np.quantile(standardised, STANDARD_GRID_LEVELS)
-    return replace(model, standard_quantiles=np.asarray(grid, dtype=np.float64))

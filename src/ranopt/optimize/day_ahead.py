@@ -44,7 +44,7 @@ from ranopt.twin.units import FloatArray
 class DayAheadConfig:
     """How much history, which forecast quantile to plan on, how many confidence scenarios."""
 
-    history_days: int = 14
+    history_days: int = 14  # the forecast is fitted on these; up to 14 days before calibrate it
     planning_quantile: float = 0.9  # per-cell forecast quantile the plan must carry
     confidence_scenarios: int = 64  # K demand scenarios sampled from the forecast
     threshold_tuning_days: int = 2  # most recent history days the vendor rule is tuned on
@@ -59,7 +59,8 @@ class DayAheadInputs:
     """What the planner may see for day D, and the realised day kept apart for scoring."""
 
     day: int
-    history_cell_mbps: FloatArray  # [H, T, C] realised home-cell demand of the history days
+    # [H, T, C] realised home-cell demand of the history days (fitting and calibration days)
+    history_cell_mbps: FloatArray
     history_days: tuple[int, ...]
     forecast: Forecast
     disaggregation: DemandDisaggregation
@@ -76,7 +77,9 @@ def prepare_day_ahead(twin: Twin, seed: int, day: int, config: DayAheadConfig) -
         msg = f"planning_quantile must lie in (0, 1), got {config.planning_quantile}"
         raise ValidationError(msg)
     home = home_cells(twin)
-    days = tuple(range(day - config.history_days, day))
+    forecast_config = ForecastConfig(fit_days=config.history_days)
+    first = max(0, day - config.history_days - forecast_config.calibration_days)
+    days = tuple(range(first, day))
     history = np.stack(
         [
             cell_demand(
@@ -85,7 +88,7 @@ def prepare_day_ahead(twin: Twin, seed: int, day: int, config: DayAheadConfig) -
             for d in days
         ]
     )
-    model = fit_forecaster(history, np.array(days) % 7, ForecastConfig())
+    model = fit_forecaster(history, np.array(days) % 7, forecast_config)
     levels = tuple(sorted({0.05, 0.5, config.planning_quantile, 0.95}))
     forecast = predict(model, weekday=day % 7, quantiles=levels)
     disaggregation = DemandDisaggregation.from_expected(

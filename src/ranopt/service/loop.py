@@ -247,17 +247,20 @@ class NetworkLoop:
     def forecast(self, day: int) -> Forecast:
         """Day ``day``'s forecast, fitted on the stored home-cell demand of the days before."""
         if day not in self._forecasts:
-            days = self.config.history_days
+            # fitted on history_days days; up to calibration_days before them calibrate it
+            config = ForecastConfig(fit_days=self.config.history_days)
+            first = max(0, day - config.fit_days - config.calibration_days)
+            days = day - first
             with self.store.transaction() as session:
                 rows = loops.intervals(
                     session, tenant_id=self.tenant_id, network_id=self.network_id,
-                    first=(day - days) * self.ipd, stop=day * self.ipd,
+                    first=first * self.ipd, stop=day * self.ipd,
                 )  # fmt: skip
             if len(rows) != days * self.ipd:
                 msg = f"day {day}: {len(rows)} stored intervals, need {days * self.ipd}"
                 raise ValidationError(msg)
             history = np.array([r.home_demand_mbps for r in rows]).reshape(days, self.ipd, -1)
-            model = fit_forecaster(history, np.arange(day - days, day) % 7, ForecastConfig())
+            model = fit_forecaster(history, np.arange(first, day) % 7, config)
             self._forecasts = {d: f for d, f in self._forecasts.items() if d >= day - 1}
             self._models = {d: m for d, m in self._models.items() if d >= day - 1}
             self._models[day] = model

@@ -1,0 +1,89 @@
+"""The O-RAN A1 policy types ranopt uses, read from their JSON schemas, and instance checks.
+
+The schemas are the O-RAN A1TD policy-type definitions (JSON Schema draft-07) that a near-RT
+RIC registers; ranopt reads them where they lie (``../shared/specs/a1/policy-types-oran`` in
+this repository's checkouts, or a directory the operator names) and never copies them.
+An instance is checked with ``jsonschema`` before it is sent; the error names the field.
+"""
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from ranopt.errors import ValidationError
+
+TRAFFIC_STEERING = "ORAN_TrafficSteeringPreference_2.0.0"
+SLICE_SLA = "ORAN_SliceSLATarget_1.0.0"
+POLICY_TYPE_FILES: dict[str, str] = {
+    TRAFFIC_STEERING: "policy_schema_traffic_steering_preference.json",
+    SLICE_SLA: "policy_schema_slice_sla_target.json",
+}
+STATUS_FILE = "policy_status.json"
+
+
+def load_policy_types(directory: Path) -> dict[str, dict[str, Any]]:
+    """Return ``{policy type id: {"policySchema": ..., "statusSchema": ...}}`` from ``directory``."""
+    status = json.loads((directory / STATUS_FILE).read_text())
+    types = {}
+    for type_id, name in POLICY_TYPE_FILES.items():
+        schema = json.loads((directory / name).read_text())
+        jsonschema.Draft7Validator.check_schema(schema)
+        types[type_id] = {"policySchema": schema, "statusSchema": status}
+    return types
+
+
+def instance_errors(schema: Mapping[str, Any], instance: Any) -> str | None:
+    """The most relevant schema violation as ``field: message``, or None when valid."""
+    validator = jsonschema.Draft7Validator(schema)
+    error = best_match(validator.iter_errors(instance))
+    if error is None:
+        return None
+    path = error.json_path.removeprefix("$").removeprefix(".") or "(policy)"
+    return f"{path}: {error.message}"
+
+
+def check_instance(type_id: str, schema: Mapping[str, Any], instance: Any) -> None:
+    """Raise ``ValidationError`` naming the field when ``instance`` breaks the type's schema."""
+    problem = instance_errors(schema, instance)
+    if problem is not None:
+        msg = f"policy ({type_id}) {problem}"
+        raise ValidationError(msg)
+
+
+def plmn(mcc: str = "001", mnc: str = "01") -> dict[str, str]:
+    """A PLMN id object (TS 23.003)."""
+    return {"mcc": mcc, "mnc": mnc}
+
+
+def steering_policy(
+    *, sst: int, cells_nci: Mapping[int, str], mcc: str = "001", mnc: str = "01"
+) -> dict[str, Any]:
+    """A traffic-steering-preference instance: one slice, a preference for each cell (by NCI)."""
+    by_pref: dict[str, list[int]] = {}
+    for nci, preference in cells_nci.items():
+        by_pref.setdefault(preference, []).append(nci)
+    return {
+        "scope": {"sliceId": {"sst": sst, "plmnId": plmn(mcc, mnc)}},
+        "tspResources": [
+            {"cellIdList": [{"plmnId": plmn(mcc, mnc), "cId": {"ncI": nci}} for nci in sorted(ncis)],
+             "preference": pref}
+            for pref, ncis in sorted(by_pref.items())
+        ],
+    }  # fmt: skip
+
+
+def slice_sla_policy(
+    *, sst: int, gua_dl_thpt_mbps: float, cells_nci: list[int], mcc: str = "001", mnc: str = "01"
+) -> dict[str, Any]:
+    """A slice SLA target: guaranteed DL throughput of one slice over some cells."""
+    return {
+        "scope": {"sliceId": {"sst": sst, "plmnId": plmn(mcc, mnc)}},
+        "sliceSlaObjectives": {"guaDlThptPerSlice": gua_dl_thpt_mbps},
+        "sliceSlaResources": {
+            "cellIdList": [{"plmnId": plmn(mcc, mnc), "cId": {"ncI": n}} for n in cells_nci]
+        },
+    }

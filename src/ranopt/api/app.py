@@ -18,6 +18,7 @@ from ranopt.api.routes import (
     networks,
     optimize,
     secrets,
+    southbound,
     telemetry,
     users,
     ves,
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     errors.install(app)
     for module in (
         health, auth, users, networks, telemetry, optimize, investigate, secrets, ves, loop,
+        southbound,
     ):  # fmt: skip
         app.include_router(module.router)
     web.mount(app)

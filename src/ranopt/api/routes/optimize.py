@@ -32,6 +32,7 @@ from ranopt.service.optimize import EnergyRequest, optimize_energy
 from ranopt.store import audit, runs
 from ranopt.store import networks as nets
 from ranopt.store.runs import RunOut
+from ranopt.api.routes.southbound_apply import apply_through_o1, southbound_actuator
 
 router = APIRouter(prefix="/api/v2", tags=["optimization"])
 logger = logging.getLogger("ranopt.api.optimize")
@@ -166,14 +167,20 @@ def get_optimization(run_id: IdPath, principal: Reader, session: SessionDep) -> 
 
 
 @router.post("/optimizations/{run_id}/apply")
-def apply_plan(run_id: IdPath, principal: Executor, session: SessionDep) -> RunOut:
-    """Send a succeeded run's plan to the network's actuator (the twin by default)."""
+def apply_plan(
+    run_id: IdPath, principal: Executor, session: SessionDep, services: ServicesDep
+) -> RunOut:
+    """Send a succeeded run's plan to the network's actuator: the twin, or its O1 southbound."""
     run = runs.decide_run(
         session, tenant_id=principal.tenant_id, run_id=run_id, decision="applied",
         by=principal.subject, now_s=now_s(),
     )  # fmt: skip
+    actuator = southbound_actuator(session, principal.tenant_id, run.network_id)
+    detail: dict[str, Any] = {"network_id": run.network_id, "actuator": actuator}
+    if actuator == "o1":
+        detail["o1"] = apply_through_o1(services, principal, run_id)
     record(session, principal, action="optimization.apply", target=f"run:{run_id}",
-           detail={"network_id": run.network_id, "actuator": "twin"})  # fmt: skip
+           detail=detail)  # fmt: skip
     return run
 
 

@@ -1,0 +1,343 @@
+"""Use cases of the southbound: discover a network over O1, apply a plan through O1.
+
+Discovery reads every endpoint (in parallel), turns the ManagedElements into a topology
+(``ranopt-topology/1``) and creates or refreshes the network from it; a topology file, when
+given, supplies what O1 does not carry (layer, azimuth, antenna height, exact positions).
+Applying a plan maps its first interval's actions to NRM edits, runs one transaction per
+element and records every element's outcome (and an audit entry) in one store transaction.
+"""
+
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from ranopt.errors import ValidationError
+from ranopt.southbound.actions import (
+    CellAction,
+    CellTarget,
+    SleepMethod,
+    apply_edits,
+    edits_for,
+)
+from ranopt.southbound.nrm import ObjectPath, arfcn_to_mhz, parse_dn, rrm_policy_id
+from ranopt.southbound.o1 import ElementOutcome, O1Endpoint, O1Session
+from ranopt.southbound.o1_xml import O1Element
+from ranopt.store import audit
+from ranopt.store import networks as nets
+from ranopt.store import repository as repo
+from ranopt.store import runs
+from ranopt.store import southbound as sb
+from ranopt.store.engine import Store
+from ranopt.store.schemas import CellIn, NetworkIn, SiteIn, SliceIn, TopologyIn
+from ranopt.store.secrets import Keyring
+from ranopt.store.topology import refresh_topology
+from ranopt.twin.elements import num_prb_for
+
+EARTH_RADIUS_M = 6_371_000.0
+DEFAULT_HEIGHT_M = 25.0
+COVERAGE_BELOW_MHZ = 3000.0  # without a topology file: carriers below 3 GHz are coverage
+STANDARD_SLICES = (SliceIn(name="eMBB", sst=1), SliceIn(name="URLLC", sst=2),
+                   SliceIn(name="mMTC", sst=3))  # fmt: skip
+
+
+def o1_endpoints(
+    store: Store, *, tenant_id: int, network_id: int, keyring: Keyring
+) -> tuple[sb.SouthboundOut, list[O1Endpoint]]:
+    """The network's southbound and its O1 endpoints with their credentials."""
+    with store.transaction() as session:
+        settings = sb.get_southbound(session, tenant_id=tenant_id, network_id=network_id)
+        creds = sb.o1_credentials(session, tenant_id=tenant_id, network_id=network_id,
+                                  keyring=keyring)  # fmt: skip
+    endpoints = [
+        O1Endpoint(host=e["host"], port=int(e["port"]), username=e["username"],
+                   password=SecretStr(password), host_key=e.get("host_key"),
+                   timeout_s=settings.timeout_s, confirm_timeout_s=settings.confirm_timeout_s)
+        for e, password in creds
+    ]  # fmt: skip
+    return settings, endpoints
+
+
+def read_elements(endpoints: Sequence[O1Endpoint]) -> list[tuple[int, O1Element]]:
+    """Read every ManagedElement of every endpoint (in parallel): ``(endpoint index, element)``."""
+
+    def read(index: int) -> list[tuple[int, O1Element]]:
+        with O1Session(endpoints[index]) as session:
+            return [(index, e) for e in session.read_elements()]
+
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(endpoints)))) as pool:
+        parts = list(pool.map(read, range(len(endpoints))))
+    return [item for part in parts for item in part]
+
+
+@dataclass(frozen=True)
+class DiscoveryReport:
+    """What a discovery found and changed."""
+
+    network_id: int
+    num_elements: int
+    num_cells: int
+    added_cells: list[str]
+    updated_cells: list[str]
+    missing_cells: list[str]  # stored, but no endpoint shows them
+    warnings: list[str]
+
+
+def _xy(lat: float, lon: float, origin: tuple[float, float]) -> tuple[float, float]:
+    lat0, lon0 = origin
+    x = math.radians(lon - lon0) * EARTH_RADIUS_M * math.cos(math.radians(lat0))
+    y = math.radians(lat - lat0) * EARTH_RADIUS_M
+    return x, y
+
+
+def discovered_topology(
+    name: str,
+    interval_s: int,
+    found: Sequence[tuple[int, O1Element]],
+    supplement: TopologyIn | None = None,
+) -> tuple[TopologyIn, list[str]]:
+    """A topology from O1 data; the supplement's cells (by DN) give layer, azimuth, height."""
+    warnings: list[str] = []
+    extra = {c.dn: c for c in supplement.cells} if supplement else {}
+    extra_sites = {s.name: s for s in supplement.sites} if supplement else {}
+    positioned = [e for _, e in found if e.latitude_deg is not None and e.longitude_deg is not None]
+    origin = (
+        (min(e.latitude_deg for e in positioned), min(e.longitude_deg for e in positioned))  # type: ignore[type-var]
+        if positioned else (0.0, 0.0)
+    )  # fmt: skip
+    prefix = next((e.dn_prefix for _, e in found if e.dn_prefix), "")
+    sites: list[SiteIn] = []
+    cells: list[CellIn] = []
+    for _, element in found:
+        site_name = element.user_label or element.id
+        known_site = extra_sites.get(site_name)
+        if known_site is not None:
+            sites.append(known_site)
+        else:
+            if element.latitude_deg is None or element.longitude_deg is None:
+                warnings.append(f"{element.id}: no site position on O1; placed at (0, 0)")
+                x, y = 0.0, 0.0
+            else:
+                x, y = _xy(element.latitude_deg, element.longitude_deg, origin)
+            height = element.altitude_m if element.altitude_m is not None else DEFAULT_HEIGHT_M
+            sites.append(SiteIn(name=site_name, x_m=round(x, 1), y_m=round(y, 1), height_m=height,
+                                latitude_deg=element.latitude_deg,
+                                longitude_deg=element.longitude_deg))  # fmt: skip
+        for cell in element.cells:
+            dn = f"{element.dn_prefix or prefix},{cell.du_path.local_dn}".lstrip(",")
+            cu_dn = None if cell.cu_path is None else (
+                f"{element.dn_prefix or prefix},{cell.cu_path.local_dn}".lstrip(",")
+            )  # fmt: skip
+            where = f"{element.id} NRCellDU={cell.du_path.rdns[-1][1]}"
+            if cell.arfcn_dl is None or cell.bandwidth_mhz is None:
+                msg = f"{where}: arfcnDL and bSChannelBwDL are needed to model the cell"
+                raise ValidationError(msg)
+            carrier_mhz = arfcn_to_mhz(cell.arfcn_dl)
+            scs = cell.scs_khz or (15 if carrier_mhz < COVERAGE_BELOW_MHZ else 30)
+            known = extra.get(dn)
+            if known is None and supplement is not None:
+                warnings.append(f"{where}: not in the topology file; layer, azimuth by default")
+            cells.append(CellIn(
+                name=cell.user_label or f"{element.id}-{cell.cell_local_id}", site=site_name,
+                dn=dn, cu_dn=cu_dn, nci=cell.nci,
+                layer=known.layer if known else (
+                    "coverage" if carrier_mhz < COVERAGE_BELOW_MHZ else "capacity"),
+                sector=known.sector if known else 0,
+                azimuth_deg=known.azimuth_deg if known else 0.0,
+                carrier_ghz=round(carrier_mhz / 1000.0, 4), bandwidth_mhz=float(cell.bandwidth_mhz),
+                scs_khz=scs, num_prb=num_prb_for(scs, cell.bandwidth_mhz),
+                max_tx_power_w=cell.max_tx_power_w or (known.max_tx_power_w if known else 1.0),
+            ))  # fmt: skip
+            if cell.max_tx_power_w is None:
+                warnings.append(f"{where}: no NRSectorCarrier power on O1")
+    topo = TopologyIn(
+        network=NetworkIn(name=name, interval_s=interval_s, dn_prefix=prefix), sites=sites,
+        cells=cells, slices=list(supplement.slices) if supplement else list(STANDARD_SLICES),
+    )
+    return topo, warnings
+
+
+def _detail(element: O1Element) -> dict[str, Any]:
+    """What apply needs later: each cell's CES id, every relation and where it points."""
+    return {
+        "relations": [
+            [cell.cu_path.child("NRCellRelation", rel.id).local_dn, rel.adjacent_dn]
+            for cell in element.cells if cell.cu_path is not None for rel in cell.relations
+        ],
+    }  # fmt: skip
+
+
+def discover(
+    store: Store,
+    *,
+    tenant_id: int,
+    network_id: int,
+    keyring: Keyring,
+    supplement: TopologyIn | None,
+    now_s: int,
+    actor: str,
+) -> DiscoveryReport:
+    """Read the network over O1 and refresh its sites and cells (nothing written on error)."""
+    _, endpoints = o1_endpoints(store, tenant_id=tenant_id, network_id=network_id, keyring=keyring)
+    found = read_elements(endpoints)
+    with store.transaction() as session:
+        net = nets.network_by_id(session, tenant_id=tenant_id, network_id=network_id)
+        topo, warnings = discovered_topology(net.name, net.interval_s, found, supplement)
+        added, updated, missing = refresh_topology(
+            session, tenant_id=tenant_id, network_id=network_id, topology=topo
+        )
+        sb.replace_elements(session, tenant_id=tenant_id, network_id=network_id,
+                            elements=[(e.id, i, _detail(e)) for i, e in found], now_s=now_s)  # fmt: skip
+        audit.append(session, ts_s=now_s, tenant_id=tenant_id, actor=actor,
+                     action="southbound.discover", target=f"network:{network_id}",
+                     detail={"elements": len(found), "cells": len(topo.cells),
+                             "added": len(added), "missing": len(missing)})  # fmt: skip
+    return DiscoveryReport(network_id, len(found), len(topo.cells), added, updated, missing,
+                           warnings)  # fmt: skip
+
+
+# --- apply ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """Per-element outcomes of applying a plan's first interval."""
+
+    run_id: int | None
+    t_min: int | None
+    num_actions: int
+    later_actions: int  # actions of later intervals (for the loop to send when due)
+    outcomes: list[dict[str, Any]]
+
+    @property
+    def all_applied(self) -> bool:
+        """Every element committed."""
+        return all(o["outcome"] == "applied" for o in self.outcomes)
+
+
+def cell_targets(
+    session: Any, *, tenant_id: int, network_id: int
+) -> dict[str, CellTarget]:
+    """Every cell's NRM controls, from its DNs and the discovered relations."""
+    cells = repo.network_cells(session, tenant_id=tenant_id, network_id=network_id)
+    found = sb.elements(session, tenant_id=tenant_id, network_id=network_id)
+    incoming: dict[str, list[ObjectPath]] = {}
+    for _, detail in found.values():
+        for relation_dn, adjacent_dn in detail.get("relations", []):
+            _, rel = parse_dn(relation_dn)
+            _, adjacent = parse_dn(adjacent_dn)
+            incoming.setdefault(adjacent.local_dn, []).append(rel)
+    targets = {}
+    for cell in cells:
+        _, du = parse_dn(cell.dn)
+        cu = None if cell.cu_dn is None else parse_dn(cell.cu_dn)[1]
+        element = du.element or ""
+        local = int(du.rdns[-1][1]) if du.rdns[-1][1].isdigit() else 0
+        targets[cell.name] = CellTarget(
+            name=cell.name, du_path=du, cu_path=cu,
+            incoming_relations=tuple(incoming.get(cu.local_dn, [])) if cu else (),
+            rrm_policies={sst: ObjectPath((("RRMPolicyRatio", rrm_policy_id(element, local, sst)),))
+                          for sst in (1, 2, 3)},
+        )  # fmt: skip
+    return targets
+
+
+def plan_actions(plan: dict[str, Any]) -> tuple[list[CellAction], int | None, int]:
+    """The actions of the plan's first action time, and how many come later."""
+    actions = plan.get("actions") or []
+    if not actions:
+        return [], None, 0
+    first = min(int(a["t_min"]) for a in actions)
+    now = []
+    for a in actions:
+        if int(a["t_min"]) != first:
+            continue
+        cell, _, slice_name = str(a["cell"]).partition("/")
+        sst = {"eMBB": 1, "URLLC": 2, "mMTC": 3}.get(slice_name) if slice_name else None
+        now.append(CellAction(cell=cell, action=str(a["action"]), value=a.get("value"),
+                              slice_sst=sst))  # fmt: skip
+    return now, first, len(actions) - len(now)
+
+
+def apply_actions(
+    store: Store,
+    *,
+    tenant_id: int,
+    network_id: int,
+    actions: Sequence[CellAction],
+    keyring: Keyring,
+    actor: str,
+    now_s: int,
+    run_id: int | None = None,
+) -> list[ElementOutcome]:
+    """Send actions through O1 and record every element's outcome; return the outcomes."""
+    settings, endpoints = o1_endpoints(store, tenant_id=tenant_id, network_id=network_id,
+                                       keyring=keyring)  # fmt: skip
+    with store.transaction() as session:
+        targets = cell_targets(session, tenant_id=tenant_id, network_id=network_id)
+        found = sb.elements(session, tenant_id=tenant_id, network_id=network_id)
+    method: SleepMethod = settings.sleep_method
+    edits = edits_for(actions, targets, method)
+    if len(endpoints) == 1:
+        by_element = {element: endpoints[0] for element in edits}
+    else:
+        by_element = {}
+        for element in edits:
+            if element not in found:
+                msg = f"element: ManagedElement={element} is unknown; run discovery first"
+                raise ValidationError(msg)
+            by_element[element] = endpoints[found[element][0]]
+    outcomes = apply_edits(edits, by_element)
+    with store.transaction() as session:
+        sb.record_outcomes(session, tenant_id=tenant_id, network_id=network_id, run_id=run_id,
+                           interface="o1", outcomes=[asdict(o) for o in outcomes], actor=actor,
+                           now_s=now_s)  # fmt: skip
+        failed = [o for o in outcomes if o.outcome != "applied"]
+        if failed:
+            runs.add_alert(session, tenant_id=tenant_id, network_id=network_id, severity="warning",
+                           kind="southbound_failed", now_s=now_s,
+                           message=f"{len(failed)} of {len(outcomes)} elements not applied: "
+                           + "; ".join(f"{o.element} {o.outcome}" for o in failed[:5]))  # fmt: skip
+    return outcomes
+
+
+def apply_run(
+    store: Store, *, tenant_id: int, run_id: int, keyring: Keyring, actor: str, now_s: int
+) -> ApplyReport:
+    """Apply a succeeded run's first interval of actions through the network's O1 southbound."""
+    with store.transaction() as session:
+        run = runs.get_run(session, tenant_id=tenant_id, run_id=run_id)
+    actions, t_min, later = plan_actions(run.plan or {})
+    outcomes = apply_actions(store, tenant_id=tenant_id, network_id=run.network_id,
+                             actions=actions, keyring=keyring, actor=actor, now_s=now_s,
+                             run_id=run_id) if actions else []  # fmt: skip
+    return ApplyReport(run_id, t_min, len(actions), later, [asdict(o) for o in outcomes])
+
+
+def read_cell_states(
+    store: Store, *, tenant_id: int, network_id: int, keyring: Keyring
+) -> dict[str, dict[str, str | None]]:
+    """Every cell's O1 states by DN: administrative, operational, energy saving."""
+    _, endpoints = o1_endpoints(store, tenant_id=tenant_id, network_id=network_id, keyring=keyring)
+
+    def read(endpoint: O1Endpoint) -> list[O1Element]:
+        with O1Session(endpoint) as session:
+            return session.read_cell_states()
+
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(endpoints)))) as pool:
+        parts = list(pool.map(read, endpoints))
+    states: dict[str, dict[str, str | None]] = {}
+    for elements in parts:
+        for element in elements:
+            for cell in element.cells:
+                states[cell.du_path.local_dn] = {
+                    "administrative_state": cell.administrative_state,
+                    "operational_state": cell.operational_state,
+                    "cell_state": cell.cell_state,
+                    "energy_saving_control": cell.energy_saving_control,
+                    "energy_saving_state": cell.energy_saving_state,
+                }
+    return states

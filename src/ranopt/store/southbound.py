@@ -1,0 +1,357 @@
+"""A network's southbound settings, discovered O1 elements, transaction outcomes, A1 policies.
+
+Keyword-only, tenant-scoped. Credentials are written through ``put_secret`` (AES-GCM sealed)
+and only read back by ``o1_credentials`` for the client that needs them; every model this
+module returns to the API carries flags (``has_password``), never a secret.
+"""
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ranopt.errors import ValidationError
+from ranopt.store import audit
+from ranopt.store.networks import network_by_id
+from ranopt.store.secrets import Keyring, put_secret, read_secret
+from ranopt.store.tables import A1PolicyRow, NetworkSouthbound, O1ElementRow, SouthboundTransaction
+
+SouthboundKind = Literal["twin", "o1"]
+SleepMethodName = Literal["energy_saving", "administrative_state"]
+Outcome = Literal["applied", "rolled_back", "unreachable"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class O1EndpointIn(_In):
+    """One NETCONF endpoint; ``password`` is write-only (kept sealed, never returned)."""
+
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=830, ge=1, le=65535)
+    username: str = Field(min_length=1, max_length=100)
+    password: SecretStr | None = Field(default=None, description="write-only")
+    host_key: str | None = Field(
+        default=None, max_length=2000, pattern=r"^[A-Za-z0-9+/=]+$",
+        description="base64 SSH public host key; without it the host key is not verified",
+    )  # fmt: skip
+
+
+class A1EndpointIn(_In):
+    """A near-RT RIC's A1-P v2 base URL (``.../A1-P/v2``)."""
+
+    url: str = Field(min_length=8, max_length=500, pattern=r"^https?://")
+    token: SecretStr | None = Field(default=None, description="write-only bearer token")
+
+
+class SouthboundIn(_In):
+    """How a network is reached: ``twin`` (built-in) or O1 endpoints, optionally with A1."""
+
+    kind: SouthboundKind
+    sleep_method: SleepMethodName = "energy_saving"
+    o1: list[O1EndpointIn] = Field(default_factory=list, max_length=1000)
+    a1: A1EndpointIn | None = None
+    confirm_timeout_s: int = Field(default=120, ge=1, le=3600)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+
+class O1EndpointOut(BaseModel):
+    """An endpoint as the API shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    port: int
+    username: str
+    host_key: str | None
+    has_password: bool
+
+
+class SouthboundOut(BaseModel):
+    """A network's southbound as the API shows it (no secrets)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    network_id: int
+    kind: SouthboundKind
+    sleep_method: SleepMethodName
+    o1: list[O1EndpointOut]
+    a1_url: str | None
+    a1_has_token: bool
+    confirm_timeout_s: int
+    timeout_s: float
+    updated_s: int
+
+
+class TransactionOut(BaseModel):
+    """One recorded southbound transaction."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    network_id: int
+    run_id: int | None
+    interface: str
+    element: str
+    endpoint: str
+    outcome: str
+    num_edits: int
+    step: str | None
+    error: str | None
+    created_s: int
+    seconds: float
+
+
+def o1_secret_name(network_id: int, index: int) -> str:
+    """Stored-secret name of an O1 endpoint's password."""
+    return f"southbound.{network_id}.o1.{index}"
+
+
+def a1_secret_name(network_id: int) -> str:
+    """Stored-secret name of the A1 token."""
+    return f"southbound.{network_id}.a1"
+
+
+def _row(session: Session, tenant_id: int, network_id: int) -> NetworkSouthbound | None:
+    return session.scalar(
+        select(NetworkSouthbound).where(
+            NetworkSouthbound.tenant_id == tenant_id, NetworkSouthbound.network_id == network_id
+        )
+    )
+
+
+def get_southbound(session: Session, *, tenant_id: int, network_id: int) -> SouthboundOut:
+    """The network's southbound; a network never configured is ``twin``."""
+    network_by_id(session, tenant_id=tenant_id, network_id=network_id)
+    row = _row(session, tenant_id, network_id)
+    if row is None:
+        return SouthboundOut(network_id=network_id, kind="twin", sleep_method="energy_saving",
+                             o1=[], a1_url=None, a1_has_token=False, confirm_timeout_s=120,
+                             timeout_s=10.0, updated_s=0)  # fmt: skip
+    return SouthboundOut(
+        network_id=network_id, kind=row.kind,  # type: ignore[arg-type]
+        sleep_method=row.sleep_method,  # type: ignore[arg-type]
+        o1=[O1EndpointOut(**e) for e in row.o1_endpoints],
+        a1_url=None if row.a1 is None else row.a1["url"],
+        a1_has_token=bool(row.a1 and row.a1.get("has_token")),
+        confirm_timeout_s=row.confirm_timeout_s, timeout_s=row.timeout_s, updated_s=row.updated_s,
+    )  # fmt: skip
+
+
+def set_southbound(
+    session: Session,
+    *,
+    tenant_id: int,
+    network_id: int,
+    settings: SouthboundIn,
+    keyring: Keyring,
+    now_s: int,
+) -> SouthboundOut:
+    """Store the settings; a password left out keeps the one stored for that endpoint index."""
+    network_by_id(session, tenant_id=tenant_id, network_id=network_id)
+    if settings.kind == "o1" and not settings.o1:
+        msg = "o1: an O1 southbound needs at least one endpoint"
+        raise ValidationError(msg)
+    previous = _row(session, tenant_id, network_id)
+    had = {} if previous is None else {
+        i: bool(e.get("has_password")) for i, e in enumerate(previous.o1_endpoints)
+    }  # fmt: skip
+    endpoints = []
+    for i, endpoint in enumerate(settings.o1):
+        if endpoint.password is not None:
+            put_secret(session, tenant_id=tenant_id, name=o1_secret_name(network_id, i),
+                       kind="o1_password", value=endpoint.password.get_secret_value(),
+                       keyring=keyring, now_s=now_s)  # fmt: skip
+        has = endpoint.password is not None or had.get(i, False)
+        if not has:
+            msg = f"o1[{i}].password: needed for a new endpoint"
+            raise ValidationError(msg)
+        endpoints.append({"host": endpoint.host, "port": endpoint.port,
+                          "username": endpoint.username, "host_key": endpoint.host_key,
+                          "has_password": has})  # fmt: skip
+    a1: dict[str, Any] | None = None
+    if settings.a1 is not None:
+        if settings.a1.token is not None:
+            put_secret(session, tenant_id=tenant_id, name=a1_secret_name(network_id),
+                       kind="a1_token", value=settings.a1.token.get_secret_value(),
+                       keyring=keyring, now_s=now_s)  # fmt: skip
+        had_token = bool(previous and previous.a1 and previous.a1.get("has_token"))
+        a1 = {"url": settings.a1.url, "has_token": settings.a1.token is not None or had_token}
+    row = previous or NetworkSouthbound(network_id=network_id, tenant_id=tenant_id)
+    row.kind, row.sleep_method, row.o1_endpoints, row.a1 = (
+        settings.kind, settings.sleep_method, endpoints, a1,
+    )  # fmt: skip
+    row.confirm_timeout_s, row.timeout_s, row.updated_s = (
+        settings.confirm_timeout_s, settings.timeout_s, now_s,
+    )  # fmt: skip
+    if previous is None:
+        session.add(row)
+    session.flush()
+    return get_southbound(session, tenant_id=tenant_id, network_id=network_id)
+
+
+def o1_credentials(
+    session: Session, *, tenant_id: int, network_id: int, keyring: Keyring
+) -> list[tuple[dict[str, Any], str]]:
+    """Each O1 endpoint's settings with its password in clear (for the client only)."""
+    row = _row(session, tenant_id, network_id)
+    if row is None or row.kind != "o1":
+        msg = f"network_id: network {network_id} has no O1 southbound"
+        raise ValidationError(msg)
+    out = []
+    for i, endpoint in enumerate(row.o1_endpoints):
+        password = read_secret(session, tenant_id=tenant_id, name=o1_secret_name(network_id, i),
+                               keyring=keyring)  # fmt: skip
+        if password is None:
+            msg = f"o1[{i}].password: not stored; set the southbound again"
+            raise ValidationError(msg)
+        out.append((dict(endpoint), password))
+    return out
+
+
+def a1_token(session: Session, *, tenant_id: int, network_id: int, keyring: Keyring) -> str | None:
+    """The A1 bearer token in clear, if one is stored."""
+    return read_secret(session, tenant_id=tenant_id, name=a1_secret_name(network_id),
+                       keyring=keyring)  # fmt: skip
+
+
+# --- discovered elements --------------------------------------------------------------------
+
+
+def replace_elements(
+    session: Session,
+    *,
+    tenant_id: int,
+    network_id: int,
+    elements: Sequence[tuple[str, int, dict[str, Any]]],
+    now_s: int,
+) -> None:
+    """Replace the network's discovered elements: ``(element id, endpoint index, detail)``."""
+    session.execute(delete(O1ElementRow).where(
+        O1ElementRow.tenant_id == tenant_id, O1ElementRow.network_id == network_id
+    ))  # fmt: skip
+    session.add_all(
+        O1ElementRow(network_id=network_id, element=element, tenant_id=tenant_id,
+                     endpoint_index=index, detail=detail, discovered_s=now_s)
+        for element, index, detail in elements
+    )  # fmt: skip
+    session.flush()
+
+
+def elements(
+    session: Session, *, tenant_id: int, network_id: int
+) -> dict[str, tuple[int, dict[str, Any]]]:
+    """The discovered elements: id -> (endpoint index, detail)."""
+    rows = session.scalars(select(O1ElementRow).where(
+        O1ElementRow.tenant_id == tenant_id, O1ElementRow.network_id == network_id
+    ))  # fmt: skip
+    return {r.element: (r.endpoint_index, dict(r.detail)) for r in rows}
+
+
+# --- outcomes -------------------------------------------------------------------------------
+
+
+def record_outcomes(
+    session: Session,
+    *,
+    tenant_id: int,
+    network_id: int,
+    run_id: int | None,
+    interface: str,
+    outcomes: Sequence[dict[str, Any]],
+    actor: str,
+    now_s: int,
+) -> list[TransactionOut]:
+    """Record each element's outcome and an audit entry for it, in the caller's transaction."""
+    rows = []
+    for o in outcomes:
+        row = SouthboundTransaction(
+            tenant_id=tenant_id, network_id=network_id, run_id=run_id, interface=interface,
+            element=o["element"], endpoint=o["endpoint"], outcome=o["outcome"],
+            num_edits=o["num_edits"], step=o.get("step"), error=o.get("error"),
+            created_s=now_s, seconds=float(o.get("seconds", 0.0)),
+        )  # fmt: skip
+        session.add(row)
+        rows.append(row)
+        audit.append(
+            session, ts_s=now_s, tenant_id=tenant_id, actor=actor,
+            action=f"southbound.{interface}.transaction", target=f"network:{network_id}",
+            outcome="success" if o["outcome"] == "applied" else "failure",
+            detail={"element": o["element"], "endpoint": o["endpoint"], "outcome": o["outcome"],
+                    "run_id": run_id, "num_edits": o["num_edits"], "step": o.get("step")},
+        )  # fmt: skip
+    session.flush()
+    return [_tx_out(r) for r in rows]
+
+
+def _tx_out(r: SouthboundTransaction) -> TransactionOut:
+    return TransactionOut(
+        id=r.id, network_id=r.network_id, run_id=r.run_id, interface=r.interface,
+        element=r.element, endpoint=r.endpoint, outcome=r.outcome, num_edits=r.num_edits,
+        step=r.step, error=r.error, created_s=r.created_s, seconds=r.seconds,
+    )  # fmt: skip
+
+
+def list_transactions(
+    session: Session, *, tenant_id: int, network_id: int, run_id: int | None = None,
+    limit: int = 500,
+) -> list[TransactionOut]:  # fmt: skip
+    """The network's recorded transactions, newest first."""
+    network_by_id(session, tenant_id=tenant_id, network_id=network_id)
+    query = select(SouthboundTransaction).where(
+        SouthboundTransaction.tenant_id == tenant_id, SouthboundTransaction.network_id == network_id
+    )
+    if run_id is not None:
+        query = query.where(SouthboundTransaction.run_id == run_id)
+    rows = session.scalars(query.order_by(SouthboundTransaction.id.desc()).limit(limit))
+    return [_tx_out(r) for r in rows]
+
+
+# --- A1 policies ----------------------------------------------------------------------------
+
+
+def upsert_policy(
+    session: Session, *, tenant_id: int, network_id: int, policy_type: str, policy_id: str,
+    body: dict[str, Any], now_s: int,
+) -> None:  # fmt: skip
+    """Record a policy instance ranopt created or updated."""
+    row = session.scalar(select(A1PolicyRow).where(
+        A1PolicyRow.tenant_id == tenant_id, A1PolicyRow.network_id == network_id,
+        A1PolicyRow.policy_type == policy_type, A1PolicyRow.policy_id == policy_id,
+    ))  # fmt: skip
+    if row is None:
+        row = A1PolicyRow(tenant_id=tenant_id, network_id=network_id, policy_type=policy_type,
+                          policy_id=policy_id)  # fmt: skip
+        session.add(row)
+    row.body, row.updated_s = body, now_s
+    session.flush()
+
+
+def set_policy_status(
+    session: Session, *, tenant_id: int, network_id: int, policy_type: str, policy_id: str,
+    enforce_status: str, enforce_reason: str | None, now_s: int,
+) -> bool:  # fmt: skip
+    """Record a status the RIC reported; False when ranopt knows no such policy."""
+    row = session.scalar(select(A1PolicyRow).where(
+        A1PolicyRow.tenant_id == tenant_id, A1PolicyRow.network_id == network_id,
+        A1PolicyRow.policy_type == policy_type, A1PolicyRow.policy_id == policy_id,
+    ))  # fmt: skip
+    if row is None:
+        return False
+    row.enforce_status, row.enforce_reason, row.updated_s = enforce_status, enforce_reason, now_s
+    session.flush()
+    return True
+
+
+def get_policy_status(
+    session: Session, *, tenant_id: int, network_id: int, policy_type: str, policy_id: str
+) -> tuple[str | None, str | None] | None:
+    """(enforce status, reason) of a recorded policy, or None."""
+    row = session.scalar(select(A1PolicyRow).where(
+        A1PolicyRow.tenant_id == tenant_id, A1PolicyRow.network_id == network_id,
+        A1PolicyRow.policy_type == policy_type, A1PolicyRow.policy_id == policy_id,
+    ))  # fmt: skip
+    return None if row is None else (row.enforce_status, row.enforce_reason)

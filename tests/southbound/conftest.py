@@ -72,8 +72,12 @@ class RunningEmulator:
         out = {}
         for e in self.info["o1"]:
             endpoint = O1Endpoint(
-                host=e["host"], port=e["port"], username="ranopt",
-                password=SecretStr(self.password), host_key=self.info["host_key"], timeout_s=5.0,
+                host=e["host"],
+                port=e["port"],
+                username="ranopt",
+                password=SecretStr(self.password),
+                host_key=self.info["host_key"],
+                timeout_s=5.0,
                 retry=RetryPolicy(attempts=2, backoff_s=0.05),
             )
             for element in e["elements"]:

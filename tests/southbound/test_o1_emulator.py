@@ -2,9 +2,9 @@
 
 from dataclasses import replace
 
-from conftest import RunningEmulator
 from pydantic import SecretStr
 
+from conftest import RunningEmulator
 from ranopt.southbound.actions import CellAction, CellTarget, apply_edits, edits_for
 from ranopt.southbound.nrm import CELL_INDIVIDUAL_OFFSET, parse_dn
 from ranopt.southbound.o1 import O1Session
@@ -57,7 +57,8 @@ def test_value_the_yang_forbids_is_refused_and_the_element_is_unchanged(
     try:
         Edit(relation, CELL_INDIVIDUAL_OFFSET, "7")
     except ValueError as exc:
-        assert "rsrpOffsetSsb" in str(exc) and "'7'" in str(exc)
+        assert "rsrpOffsetSsb" in str(exc)
+        assert "'7'" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("the client sent a forbidden value")
     # a client that did not know the type: the device refuses, nothing of the element changes
@@ -66,7 +67,8 @@ def test_value_the_yang_forbids_is_refused_and_the_element_is_unchanged(
     edits = [*sleep, Edit(relation, lax, "7")]
     [outcome] = apply_edits({"gNB-S001": edits}, emulator.endpoints())
     assert outcome.outcome == "rolled_back"
-    assert "invalid-value" in (outcome.error or "") and "gNB-S001" in (outcome.error or "")
+    assert "invalid-value" in (outcome.error or "")
+    assert "gNB-S001" in (outcome.error or "")
     assert _states(emulator)[cell.du_path.local_dn] == "toBeNotEnergySaving"
 
 
@@ -87,7 +89,8 @@ def test_unreachable_endpoint_is_recorded_not_raised(emulator: RunningEmulator) 
     closed = {k: replace(v, port=1) for k, v in endpoints.items()}
     edits = edits_for([CellAction("S003-1-cap", "sleep")], _targets(emulator), "energy_saving")
     [outcome] = apply_edits(edits, closed)
-    assert outcome.outcome == "unreachable" and "127.0.0.1:1" in (outcome.error or "")
+    assert outcome.outcome == "unreachable"
+    assert "127.0.0.1:1" in (outcome.error or "")
 
 
 def test_killed_mid_plan_leaves_a_recorded_partial_state_then_reconnects(

@@ -17,7 +17,9 @@ from ranopt.emulate.process import EmulatorConfig, run
 app = typer.Typer(help="Emulate a RAN (the twin behind O1 NETCONF, A1-P v2, PM XML and VES).",
                   no_args_is_help=True)  # fmt: skip
 RunDir = Annotated[Path, typer.Option("--run-dir", help="The emulator's run directory.")]
-SPECS_A1 = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "a1" / "policy-types-oran"
+SPECS_A1 = (
+    Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "a1" / "policy-types-oran"
+)
 
 
 @app.command("run")
@@ -28,7 +30,9 @@ def run_cmd(
     sites: Annotated[int | None, typer.Option(help="Override the site count.")] = None,
     ues: Annotated[int | None, typer.Option(help="Override the UE count.")] = None,
     name: Annotated[str, typer.Option(help="Network name (SubNetwork of the DNs).")] = "emulated",
-    pace: Annotated[float, typer.Option(help="Wall seconds per 15-min interval (0: manual).")] = 1.0,
+    pace: Annotated[
+        float, typer.Option(help="Wall seconds per 15-min interval (0: manual).")
+    ] = 1.0,
     start: Annotated[str | None, typer.Option(help="First live interval, ISO 8601 UTC.")] = None,
     backfill_days: Annotated[int, typer.Option(help="Write the past N days first.")] = 0,
     no_traffic: Annotated[bool, typer.Option("--no-traffic", help="O1 only, no traffic.")] = False,

@@ -86,7 +86,9 @@ def southbound(
             endpoints.append(sb.O1EndpointIn(host=host, port=int(port), username=user,
                                              password=password, host_key=host_key))  # fmt: skip
         settings = sb.SouthboundIn(
-            kind="o1", o1=endpoints, sleep_method=sleep_method,  # type: ignore[arg-type]
+            kind="o1",
+            o1=endpoints,
+            sleep_method=sleep_method,  # type: ignore[arg-type]
             a1=None if a1_url is None else sb.A1EndpointIn(url=a1_url),
         )
         with cli_store() as store, store.transaction() as session:

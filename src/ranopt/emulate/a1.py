@@ -57,9 +57,11 @@ class NearRtRic:
         """Apply a policy to the network (from the next interval) and return its status."""
         cells: list[int] = []
         unknown = 0
-        resources = body.get("tspResources", []) if type_id == TRAFFIC_STEERING else [
-            body.get("sliceSlaResources", {})
-        ]
+        resources = (
+            body.get("tspResources", [])
+            if type_id == TRAFFIC_STEERING
+            else [body.get("sliceSlaResources", {})]
+        )
         offsets: dict[int, float] = {}
         for resource in resources:
             for cell_id in resource.get("cellIdList", []):

@@ -83,7 +83,9 @@ class Datastores:
                 raise RpcError("lock-denied", f"{target} is locked by session {owner}",
                                error_type="protocol")  # fmt: skip
             if target == "candidate" and self.candidate_dirty:
-                raise RpcError("resource-denied", "candidate has uncommitted changes; discard first")
+                raise RpcError(
+                    "resource-denied", "candidate has uncommitted changes; discard first"
+                )
             self.locks[target] = session_id
 
     def unlock(self, target: str, session_id: int) -> None:
@@ -267,7 +269,7 @@ def _walk_object(
     except ValueError as exc:
         raise RpcError("unknown-element", str(exc), path=where) from exc
     for child in node:
-        name = _local(child.tag)
+        _local(child.tag)
         if child.tag == f"{{{ns}}}id":
             continue
         if child.tag == f"{{{ns}}}attributes":

@@ -74,7 +74,9 @@ class FramingError(Exception):
 class Framer:
     """Reads and writes NETCONF messages with end-of-message or chunked framing."""
 
-    def __init__(self, reader: asyncssh.SSHReader[bytes], writer: asyncssh.SSHWriter[bytes]) -> None:
+    def __init__(
+        self, reader: asyncssh.SSHReader[bytes], writer: asyncssh.SSHWriter[bytes]
+    ) -> None:
         self.reader = reader
         self.writer = writer
         self.buffer = b""
@@ -150,10 +152,14 @@ def _error_reply(message_id: str | None, error: RpcError) -> bytes:
 def _target(op: Element, name: str) -> str:
     holder = op.find(f"{_NC}{name}")
     if holder is None or len(holder) != 1:
-        raise RpcError("missing-element", f"<{name}> must name one datastore", error_type="protocol")
+        raise RpcError(
+            "missing-element", f"<{name}> must name one datastore", error_type="protocol"
+        )
     store = holder[0].tag.removeprefix(_NC)
     if store not in ("running", "candidate"):
-        raise RpcError("invalid-value", f"datastore {store!r} is not supported", error_type="protocol")
+        raise RpcError(
+            "invalid-value", f"datastore {store!r} is not supported", error_type="protocol"
+        )
     return store
 
 
@@ -193,10 +199,14 @@ class Session:
         try:
             rpc = SafeET.fromstring(message)
         except (SafeET.ParseError, DefusedXmlException) as exc:
-            return _error_reply(None, RpcError("malformed-message", str(exc), error_type="rpc")), False
+            return _error_reply(
+                None, RpcError("malformed-message", str(exc), error_type="rpc")
+            ), False
         message_id = rpc.get("message-id")
         if rpc.tag != f"{_NC}rpc" or len(rpc) != 1:
-            error = RpcError("malformed-message", "expected <rpc> with one operation", error_type="rpc")
+            error = RpcError(
+                "malformed-message", "expected <rpc> with one operation", error_type="rpc"
+            )
             return _error_reply(message_id, error), False
         op = rpc[0]
         name = op.tag.removeprefix(_NC)
@@ -224,7 +234,9 @@ class Session:
                                error_type="protocol")  # fmt: skip
             config = op.find(f"{_NC}config")
             if config is None:
-                raise RpcError("missing-element", "edit-config without <config>", error_type="protocol")
+                raise RpcError(
+                    "missing-element", "edit-config without <config>", error_type="protocol"
+                )
             store.edit(parse_edit(config), self.id)
             return None
         if name == "validate":
@@ -248,7 +260,9 @@ class Session:
             target = _target(op, "target")
             (store.lock if name == "lock" else store.unlock)(target, self.id)
             return None
-        raise RpcError("operation-not-supported", f"<{name}> is not supported", error_type="protocol")
+        raise RpcError(
+            "operation-not-supported", f"<{name}> is not supported", error_type="protocol"
+        )
 
     def _read(self, source: str, filt: Element | None, with_state: bool) -> Element:
         store = self.endpoint.datastores

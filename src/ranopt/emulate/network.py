@@ -129,7 +129,9 @@ class EmulatedNetwork:
             self._day = day
         return self._day_demand[t]
 
-    def run_interval(self, interval: int, state: CellState, *, counterfactual: bool = True) -> IntervalResult:
+    def run_interval(
+        self, interval: int, state: CellState, *, counterfactual: bool = True
+    ) -> IntervalResult:
         """Evaluate one interval with ``state`` beside the always-on network."""
         with self.lock:
             failed = frozenset(self.failed)
@@ -140,8 +142,10 @@ class EmulatedNetwork:
         reference_state = CellState.all_on(self.twin.num_cells)
         reference_state.active[list(failed)] = False
         same = bool(np.array_equal(state.active, reference_state.active)) and not state.cio_db.any()
-        reference = snap if (same and state.slice_shares is None) or not counterfactual else (
-            evaluate_snapshot(phys, reference_state, demand)
+        reference = (
+            snap
+            if (same and state.slice_shares is None) or not counterfactual
+            else (evaluate_snapshot(phys, reference_state, demand))
         )
         check = check_snapshot(snap, reference, self.limits)
         limit = self.limits.prb_load_limit(reference.prb_load)

@@ -28,7 +28,9 @@ COUNTER_NAMES = (
 KBIT_PER_MBIT = 1000.0
 
 
-def cell_counters(kpis: IntervalKpis, num_prb: FloatArray, interval_s: int) -> dict[str, FloatArray]:
+def cell_counters(
+    kpis: IntervalKpis, num_prb: FloatArray, interval_s: int
+) -> dict[str, FloatArray]:
     """One interval's counters per cell ``[C]``, in the standard units, from the twin's KPIs."""
     active = kpis.active[0].astype(np.float64)
     return {
@@ -85,14 +87,18 @@ def pm_xml(
         ldn = cell.du_path.local_dn
         value = SubElement(info, f"{{{PM_NS}}}measValue", {"measObjLdn": ldn})
         for p, name in enumerate(COUNTER_NAMES, start=1):
-            SubElement(value, f"{{{PM_NS}}}r", {"p": str(p)}).text = f"{float(counters[name][c]):.6g}"
+            SubElement(
+                value, f"{{{PM_NS}}}r", {"p": str(p)}
+            ).text = f"{float(counters[name][c]):.6g}"
         SubElement(value, f"{{{PM_NS}}}suspect").text = "false"
     footer = SubElement(root, f"{{{PM_NS}}}fileFooter")
     SubElement(footer, f"{{{PM_NS}}}measData", {"endTime": iso(start_s + interval_s)})
     return tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def _header(domain: str, name: str, source: str, start_s: int, end_s: int, seq: int) -> dict[str, Any]:
+def _header(
+    domain: str, name: str, source: str, start_s: int, end_s: int, seq: int
+) -> dict[str, Any]:
     return {
         "domain": domain, "eventId": f"{domain}-{uuid.uuid4()}", "eventName": name,
         "sourceName": source, "reportingEntityName": "ranopt-emulate", "priority": "Normal",

@@ -284,7 +284,9 @@ async def run(config: EmulatorConfig) -> None:
                                        host_key=host_key)  # fmt: skip
         listeners.append(acceptor)
         port = acceptor.sockets[0].getsockname()[1]
-        o1.append({"host": config.host, "port": port, "elements": [e.id for e in endpoint.elements]})
+        o1.append(
+            {"host": config.host, "port": port, "elements": [e.id for e in endpoint.elements]}
+        )
     a1_sock, admin_sock = _free_socket(config.host), _free_socket(config.host)
     a1_server = uvicorn.Server(uvicorn.Config(a1_app(emulator.ric), log_level="warning"))
     admin_server = uvicorn.Server(uvicorn.Config(

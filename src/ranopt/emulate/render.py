@@ -169,7 +169,9 @@ def _cell_cu(
     # the emulator shows it with the state leaves
     if with_state:
         saving = cell.index in live.energy_saving
-        leaf(ces_attrs, ioc, "energySavingState", "isEnergySaving" if saving else "isNotEnergySaving")
+        leaf(
+            ces_attrs, ioc, "energySavingState", "isEnergySaving" if saving else "isNotEnergySaving"
+        )
     leaf(ces_attrs, ioc, "energySavingControl",
          config[(cell.ces_path.local_dn, ENERGY_SAVING_CONTROL.key)])  # fmt: skip
     for rel_id, _, target_dn in cell.relations:

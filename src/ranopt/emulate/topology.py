@@ -58,7 +58,11 @@ class EmulatedCell:
     def du_path(self) -> ObjectPath:
         """``ManagedElement=..,GNBDUFunction=1,NRCellDU=k``."""
         return ObjectPath(
-            (("ManagedElement", self.element), ("GNBDUFunction", "1"), ("NRCellDU", str(self.local_id)))
+            (
+                ("ManagedElement", self.element),
+                ("GNBDUFunction", "1"),
+                ("NRCellDU", str(self.local_id)),
+            )
         )
 
     @property
@@ -216,10 +220,14 @@ def build_topology(
         lat, lon = sites[s].latitude_deg, sites[s].longitude_deg
         elements.append(
             EmulatedElement(
-                id=cells[0].element, site=site.name, gnb_id=s + 1,
-                latitude_deg=float(lat or 0.0), longitude_deg=float(lon or 0.0),
-                height_m=site.height_m, cells=cells,
-            )  # fmt: skip
+                id=cells[0].element,
+                site=site.name,
+                gnb_id=s + 1,
+                latitude_deg=float(lat or 0.0),
+                longitude_deg=float(lon or 0.0),
+                height_m=site.height_m,
+                cells=cells,
+            )
         )
     return EmulatedTopology(tuple(elements), topo, topo.network.dn_prefix)
 

@@ -26,10 +26,9 @@ from ranopt.southbound.actions import (
 from ranopt.southbound.nrm import ObjectPath, arfcn_to_mhz, parse_dn, rrm_policy_id
 from ranopt.southbound.o1 import ElementOutcome, O1Endpoint, O1Session
 from ranopt.southbound.o1_xml import O1Element
-from ranopt.store import audit
+from ranopt.store import audit, runs
 from ranopt.store import networks as nets
 from ranopt.store import repository as repo
-from ranopt.store import runs
 from ranopt.store import southbound as sb
 from ranopt.store.engine import Store
 from ranopt.store.schemas import CellIn, NetworkIn, SiteIn, SliceIn, TopologyIn
@@ -154,8 +153,10 @@ def discovered_topology(
             if cell.max_tx_power_w is None:
                 warnings.append(f"{where}: no NRSectorCarrier power on O1")
     topo = TopologyIn(
-        network=NetworkIn(name=name, interval_s=interval_s, dn_prefix=prefix), sites=sites,
-        cells=cells, slices=list(supplement.slices) if supplement else list(STANDARD_SLICES),
+        network=NetworkIn(name=name, interval_s=interval_s, dn_prefix=prefix),
+        sites=sites,
+        cells=cells,
+        slices=list(supplement.slices) if supplement else list(STANDARD_SLICES),
     )
     return topo, warnings
 
@@ -218,9 +219,7 @@ class ApplyReport:
         return all(o["outcome"] == "applied" for o in self.outcomes)
 
 
-def cell_targets(
-    session: Any, *, tenant_id: int, network_id: int
-) -> dict[str, CellTarget]:
+def cell_targets(session: Any, *, tenant_id: int, network_id: int) -> dict[str, CellTarget]:
     """Every cell's NRM controls, from its DNs and the discovered relations."""
     cells = repo.network_cells(session, tenant_id=tenant_id, network_id=network_id)
     found = sb.elements(session, tenant_id=tenant_id, network_id=network_id)

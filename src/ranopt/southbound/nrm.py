@@ -103,7 +103,9 @@ ENERGY_SAVING_CONTROL = Attribute(
 ENERGY_SAVING_STATE = Attribute(
     "CESManagementFunction", "energySavingState", ("isNotEnergySaving", "isEnergySaving")
 )
-ADMINISTRATIVE_STATE = Attribute("NRCellDU", "administrativeState", ("LOCKED", "UNLOCKED", "SHUTTINGDOWN"))
+ADMINISTRATIVE_STATE = Attribute(
+    "NRCellDU", "administrativeState", ("LOCKED", "UNLOCKED", "SHUTTINGDOWN")
+)
 OPERATIONAL_STATE = Attribute("NRCellDU", "operationalState", ("DISABLED", "ENABLED"), config=False)
 CELL_STATE = Attribute("NRCellDU", "cellState", ("IDLE", "INACTIVE", "ACTIVE"), config=False)
 CELL_INDIVIDUAL_OFFSET = Attribute(

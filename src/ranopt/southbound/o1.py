@@ -9,7 +9,6 @@ retry with exponential back-off; errors name the endpoint and the element, never
 """
 
 import logging
-import socket
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -138,7 +137,7 @@ class O1Session:
                     msg = "the SSH host key does not match the configured one"
                     raise CredentialsError(msg, endpoint=self.endpoint.name) from exc
                 error: Exception = exc
-            except (OSError, TransportError, socket.timeout) as exc:
+            except (TimeoutError, OSError, TransportError) as exc:
                 error = exc
             delay = next(delays, None)
             if delay is None:
@@ -289,7 +288,11 @@ def _find_value(root: object, edit: Edit) -> str | None:
             return None
         ns = o1_xml.NS[ioc]
         node = next(
-            (n for n in node.findall(f"{{{ns}}}{ioc}") if (n.findtext(f"{{{ns}}}id") or "") == ident),
+            (
+                n
+                for n in node.findall(f"{{{ns}}}{ioc}")
+                if (n.findtext(f"{{{ns}}}id") or "") == ident
+            ),
             None,
         )
     if node is None:

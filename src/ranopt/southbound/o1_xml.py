@@ -274,7 +274,9 @@ def _parse_element(me_id: str, me: Element, where: str) -> O1Element:
         du_path = me_path.child("GNBDUFunction", du_id)
         gnb_id = _int(du, "GNBDUFunction", "attributes", "gNBId", where=where)
         gnb_len = _int(du, "GNBDUFunction", "attributes", "gNBIdLength", where=where)
-        pee = du.find(f"{_q('GNBDUFunction', 'attributes')}/{_q('GNBDUFunction', 'peeParametersList')}")
+        pee = du.find(
+            f"{_q('GNBDUFunction', 'attributes')}/{_q('GNBDUFunction', 'peeParametersList')}"
+        )
         if pee is not None:
             latitude = _float(pee, "GNBDUFunction", "siteLatitude", where=where)
             longitude = _float(pee, "GNBDUFunction", "siteLongitude", where=where)
@@ -285,7 +287,8 @@ def _parse_element(me_id: str, me: Element, where: str) -> O1Element:
                             where=sc_where)  # fmt: skip
             bw = _int(sc, "NRSectorCarrier", "attributes", "bSChannelBwDL", where=sc_where)
             carriers[du_path.child("NRSectorCarrier", sc_id).local_dn] = (
-                bw, None if power_mw is None else power_mw / 1000.0
+                bw,
+                None if power_mw is None else power_mw / 1000.0,
             )
         for cell_id, cell in _objects(du, "NRCellDU", where):
             du_cells.append((du_path.child("NRCellDU", cell_id), cell))
@@ -294,7 +297,9 @@ def _parse_element(me_id: str, me: Element, where: str) -> O1Element:
         cucp_path = me_path.child("GNBCUCPFunction", cucp_id)
         for cu_id, cu in _objects(cucp, "NRCellCU", where):
             path = cucp_path.child("NRCellCU", cu_id)
-            local = _int(cu, "NRCellCU", "attributes", "cellLocalId", where=f"{where} {path.local_dn}")
+            local = _int(
+                cu, "NRCellCU", "attributes", "cellLocalId", where=f"{where} {path.local_dn}"
+            )
             if local is not None:
                 cu_by_local[local] = (path, cu)
     cells = []

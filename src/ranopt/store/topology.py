@@ -14,7 +14,8 @@ def refresh_topology(
     session: Session, *, tenant_id: int, network_id: int, topology: TopologyIn
 ) -> tuple[list[str], list[str], list[str]]:
     """Add new sites and cells, update changed ones (matched by DN); return the cell names
-    added, updated, and stored but absent from ``topology`` (kept: their history stays)."""
+    added, updated, and stored but absent from ``topology`` (kept: their history stays).
+    """
     sites = {s.name: s for s in session.scalars(
         select(Site).where(Site.tenant_id == tenant_id, Site.network_id == network_id))}  # fmt: skip
     for spec in topology.sites:

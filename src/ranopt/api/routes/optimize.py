@@ -25,6 +25,7 @@ from ranopt.api.deps import (
     record,
 )
 from ranopt.api.errors import ProblemError
+from ranopt.api.routes.southbound_apply import apply_through_o1, southbound_actuator
 from ranopt.api.schemas import MAX_DB_ID, Accepted, IdPath, OptimizeRequest
 from ranopt.errors import RanoptError
 from ranopt.optimize.evaluate import EnergyConstraints
@@ -32,7 +33,6 @@ from ranopt.service.optimize import EnergyRequest, optimize_energy
 from ranopt.store import audit, runs
 from ranopt.store import networks as nets
 from ranopt.store.runs import RunOut
-from ranopt.api.routes.southbound_apply import apply_through_o1, southbound_actuator
 
 router = APIRouter(prefix="/api/v2", tags=["optimization"])
 logger = logging.getLogger("ranopt.api.optimize")

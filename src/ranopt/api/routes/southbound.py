@@ -1,5 +1,6 @@
 """A network's southbound: settings (credentials write-only), O1 discovery, transactions, and
-the A1 policy status notifications a near-RT RIC POSTs back."""
+the A1 policy status notifications a near-RT RIC POSTs back.
+"""
 
 from typing import Annotated, Any
 
@@ -38,7 +39,9 @@ def put_southbound(
 
 
 @router.post("/{network_id}/discover")
-async def discover(network_id: IdPath, principal: Executor, services: ServicesDep) -> dict[str, Any]:
+async def discover(
+    network_id: IdPath, principal: Executor, services: ServicesDep
+) -> dict[str, Any]:
     """Read the network over O1 and refresh its sites and cells."""
     try:
         report = await run_in_threadpool(

@@ -68,7 +68,9 @@ def upgrade() -> None:
         sa.Column("created_s", sa.BigInteger(), nullable=False),
         sa.Column("seconds", sa.Float(), nullable=False),
     )
-    op.create_index("ix_southbound_transactions_tenant_id", "southbound_transactions", ["tenant_id"])
+    op.create_index(
+        "ix_southbound_transactions_tenant_id", "southbound_transactions", ["tenant_id"]
+    )
     op.create_index(
         "ix_southbound_transactions_network_id", "southbound_transactions", ["network_id"]
     )

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import pytest
 from pydantic import SecretStr
 
 from conftest import RunningEmulator
@@ -54,13 +55,8 @@ def test_value_the_yang_forbids_is_refused_and_the_element_is_unchanged(
     cell = targets["S001-1-cap"]
     relation = cell.cu_path.child("NRCellRelation", "1")  # type: ignore[union-attr]
     # the client's own check refuses 7 dB (QOffsetRange skips odd values above 5)
-    try:
+    with pytest.raises(ValueError, match=r"rsrpOffsetSsb: value '7' is not allowed"):
         Edit(relation, CELL_INDIVIDUAL_OFFSET, "7")
-    except ValueError as exc:
-        assert "rsrpOffsetSsb" in str(exc)
-        assert "'7'" in str(exc)
-    else:  # pragma: no cover
-        raise AssertionError("the client sent a forbidden value")
     # a client that did not know the type: the device refuses, nothing of the element changes
     lax = replace(CELL_INDIVIDUAL_OFFSET, allowed=(*CELL_INDIVIDUAL_OFFSET.allowed, "7"))
     sleep = edits_for([CellAction("S001-1-cap", "sleep")], targets, "energy_saving")["gNB-S001"]

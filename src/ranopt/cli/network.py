@@ -129,6 +129,15 @@ def discover(
     except (O1Error, ValidationError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
-    typer.echo(json.dumps({"elements": report.num_elements, "cells": report.num_cells,
-                           "added": len(report.added_cells), "updated": len(report.updated_cells),
-                           "missing": report.missing_cells, "warnings": report.warnings[:20]}))  # fmt: skip
+    typer.echo(
+        json.dumps(
+            {
+                "elements": report.num_elements,
+                "cells": report.num_cells,
+                "added": len(report.added_cells),
+                "updated": len(report.updated_cells),
+                "missing": report.missing_cells,
+                "warnings": report.warnings[:20],
+            }
+        )
+    )

@@ -29,8 +29,8 @@ PROBLEM = "application/problem+json"
 
 
 def _problem(status: int, detail: str, instance: str) -> JSONResponse:
-    body = {"title": {400: "Bad request", 404: "Not found", 401: "Unauthorized"}.get(status, "Error"),
-            "status": status, "detail": detail, "instance": instance}  # fmt: skip
+    title = {400: "Bad request", 404: "Not found", 401: "Unauthorized"}.get(status, "Error")
+    body = {"title": title, "status": status, "detail": detail, "instance": instance}
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
@@ -106,7 +106,7 @@ class NearRtRic:
 
 
 def a1_app(ric: NearRtRic) -> FastAPI:
-    """The A1-P v2 API under ``/A1-P/v2``."""
+    """Build the A1-P v2 API under ``/A1-P/v2``."""
     app = FastAPI(title="ranopt emulate near-RT RIC (A1-P v2)", docs_url=None, redoc_url=None)
     base = "/A1-P/v2"
 
@@ -179,7 +179,7 @@ def admin_app(
     advance: Callable[[int], Awaitable[dict[str, Any]]],
     status: Callable[[], dict[str, Any]],
 ) -> FastAPI:
-    """The emulator's own admin API: fault injection, manual clock, status (bearer token)."""
+    """Build the emulator's admin API: fault injection, manual clock, status (bearer token)."""
     app = FastAPI(title="ranopt emulate admin", docs_url=None, redoc_url=None, openapi_url=None)
 
     def authorised(authorization: Annotated[str, Header()] = "") -> None:

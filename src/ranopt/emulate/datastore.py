@@ -201,7 +201,7 @@ class Datastores:
             self.on_commit(dict(self.running))
 
     def session_closed(self, session_id: int) -> None:
-        """Release the session's locks, drop its candidate changes, revert its unconfirmed commit."""
+        """Release a session's locks, drop its candidate changes, revert its unconfirmed commit."""
         with self.mutex:
             for target in [t for t, owner in self.locks.items() if owner == session_id]:
                 del self.locks[target]
@@ -257,8 +257,11 @@ def _walk_object(
         raise RpcError("unknown-element", f"{_local(node.tag)} is not known under {where}",
                        path=where)  # fmt: skip
     if node.get(_OPERATION) not in _SUPPORTED_OPERATIONS:
-        raise RpcError("operation-not-supported",
-                       f"operation {node.get(_OPERATION)!r} on {ioc} is not supported", path=where)  # fmt: skip
+        raise RpcError(
+            "operation-not-supported",
+            f"operation {node.get(_OPERATION)!r} on {ioc} is not supported",
+            path=where,
+        )
     ns = NS[ioc]
     id_node = node.find(f"{{{ns}}}id")
     if id_node is None or not (id_node.text or "").strip():

@@ -17,14 +17,15 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from xml.etree.ElementTree import Element, SubElement, tostring
+from typing import ClassVar
+from xml.etree.ElementTree import Element, SubElement
 
 import asyncssh
 import defusedxml.ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from ranopt.emulate.datastore import Datastores, RpcError, parse_edit, subtree_filter
-from ranopt.emulate.render import LiveState, render
+from ranopt.emulate.render import LiveState, render, xml_bytes
 from ranopt.emulate.topology import EmulatedElement
 from ranopt.southbound.nrm import MODULES, NETCONF_NS, NS
 
@@ -54,7 +55,7 @@ class Endpoint:
     sessions: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
 
     def hello(self, session_id: int) -> bytes:
-        """The server's ``<hello>``: base versions, capabilities, the NRM modules."""
+        """Return the server's ``<hello>``: base versions, capabilities, the NRM modules."""
         hello = Element(f"{_NC}hello")
         caps = SubElement(hello, f"{_NC}capabilities")
         modules = [
@@ -64,7 +65,7 @@ class Endpoint:
         for cap in (*self.base_versions, *CAPABILITIES, *modules):
             SubElement(caps, f"{_NC}capability").text = cap
         SubElement(hello, f"{_NC}session-id").text = str(session_id)
-        return tostring(hello, encoding="utf-8", xml_declaration=True)
+        return xml_bytes(hello, declaration=True)
 
 
 class FramingError(Exception):
@@ -132,7 +133,7 @@ def _reply(message_id: str | None, body: Element | None = None) -> bytes:
         SubElement(reply, f"{_NC}ok")
     else:
         reply.append(body)
-    return tostring(reply, encoding="utf-8")
+    return xml_bytes(reply)
 
 
 def _error_reply(message_id: str | None, error: RpcError) -> bytes:
@@ -146,7 +147,7 @@ def _error_reply(message_id: str | None, error: RpcError) -> bytes:
     if error.path:
         SubElement(err, f"{_NC}error-path").text = error.path
     SubElement(err, f"{_NC}error-message").text = error.message
-    return tostring(reply, encoding="utf-8")
+    return xml_bytes(reply)
 
 
 def _target(op: Element, name: str) -> str:
@@ -219,7 +220,6 @@ class Session:
         return _reply(message_id, body), False
 
     async def _dispatch(self, name: str, op: Element) -> Element | None:
-        store = self.endpoint.datastores
         if name in ("get", "get-config"):
             source = "running" if name == "get" else _target(op, "source")
             filt = op.find(f"{_NC}filter")
@@ -228,41 +228,52 @@ class Session:
             return await asyncio.get_running_loop().run_in_executor(
                 None, self._read, source, filt, name == "get"
             )
-        if name == "edit-config":
-            if _target(op, "target") != "candidate":
-                raise RpcError("operation-not-supported", "edit the candidate, then commit",
-                               error_type="protocol")  # fmt: skip
-            config = op.find(f"{_NC}config")
-            if config is None:
-                raise RpcError(
-                    "missing-element", "edit-config without <config>", error_type="protocol"
-                )
-            store.edit(parse_edit(config), self.id)
-            return None
-        if name == "validate":
-            store.validate()
-            return None
-        if name == "commit":
-            timeout = op.findtext(f"{_NC}confirm-timeout")
-            store.commit(
-                self.id, confirmed=op.find(f"{_NC}confirmed") is not None,
-                timeout_s=float(timeout) if timeout else 600.0,
-                persist=op.findtext(f"{_NC}persist"), persist_id=op.findtext(f"{_NC}persist-id"),
-            )  # fmt: skip
-            return None
-        if name == "cancel-commit":
-            store.cancel_commit(self.id, op.findtext(f"{_NC}persist-id"))
-            return None
-        if name == "discard-changes":
-            store.discard(self.id)
-            return None
-        if name in ("lock", "unlock"):
-            target = _target(op, "target")
-            (store.lock if name == "lock" else store.unlock)(target, self.id)
-            return None
-        raise RpcError(
-            "operation-not-supported", f"<{name}> is not supported", error_type="protocol"
-        )
+        handler = self._WRITES.get(name)
+        if handler is None:
+            raise RpcError(
+                "operation-not-supported", f"<{name}> is not supported", error_type="protocol"
+            )
+        handler(self, op)
+        return None
+
+    def _edit_config(self, op: Element) -> None:
+        if _target(op, "target") != "candidate":
+            raise RpcError("operation-not-supported", "edit the candidate, then commit",
+                           error_type="protocol")  # fmt: skip
+        config = op.find(f"{_NC}config")
+        if config is None:
+            raise RpcError("missing-element", "edit-config without <config>", error_type="protocol")
+        self.endpoint.datastores.edit(parse_edit(config), self.id)
+
+    def _validate(self, _op: Element) -> None:
+        self.endpoint.datastores.validate()
+
+    def _commit(self, op: Element) -> None:
+        timeout = op.findtext(f"{_NC}confirm-timeout")
+        self.endpoint.datastores.commit(
+            self.id, confirmed=op.find(f"{_NC}confirmed") is not None,
+            timeout_s=float(timeout) if timeout else 600.0,
+            persist=op.findtext(f"{_NC}persist"), persist_id=op.findtext(f"{_NC}persist-id"),
+        )  # fmt: skip
+
+    def _cancel_commit(self, op: Element) -> None:
+        self.endpoint.datastores.cancel_commit(self.id, op.findtext(f"{_NC}persist-id"))
+
+    def _discard_changes(self, _op: Element) -> None:
+        self.endpoint.datastores.discard(self.id)
+
+    def _lock(self, op: Element) -> None:
+        self.endpoint.datastores.lock(_target(op, "target"), self.id)
+
+    def _unlock(self, op: Element) -> None:
+        self.endpoint.datastores.unlock(_target(op, "target"), self.id)
+
+    # The operations that change a datastore, by RPC name (RFC 6241 7.2-7.6, 8.3, 8.4).
+    _WRITES: ClassVar[dict[str, Callable[["Session", Element], None]]] = {
+        "edit-config": _edit_config, "validate": _validate, "commit": _commit,
+        "cancel-commit": _cancel_commit, "discard-changes": _discard_changes,
+        "lock": _lock, "unlock": _unlock,
+    }  # fmt: skip
 
     def _read(self, source: str, filt: Element | None, with_state: bool) -> Element:
         store = self.endpoint.datastores

@@ -74,7 +74,7 @@ class EmulatedNetwork:
             self.config.update(config)
 
     def state_in_force(self) -> tuple[CellState, frozenset[int], frozenset[int]]:
-        """The cell state the current configuration gives, with the asleep and ES sets."""
+        """Return the cell state the current configuration gives, with the asleep and ES sets."""
         with self.lock:
             config = dict(self.config)
             failed = frozenset(self.failed)
@@ -127,7 +127,8 @@ class EmulatedNetwork:
         if self._day != day or self._day_demand is None:
             self._day_demand = demand_for_intervals(self.twin.traffic, self.seed, day, ipd)
             self._day = day
-        return self._day_demand[t]
+        demand: FloatArray = self._day_demand[t]  # [U]
+        return demand
 
     def run_interval(
         self, interval: int, state: CellState, *, counterfactual: bool = True

@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from xml.etree.ElementTree import Element, SubElement, tostring
+from xml.etree.ElementTree import Element, SubElement
 
 import numpy as np
 
+from ranopt.emulate.render import xml_bytes
 from ranopt.emulate.topology import EmulatedCell
 from ranopt.twin.simulate import IntervalKpis
 from ranopt.twin.units import FloatArray
@@ -67,7 +68,7 @@ def pm_xml(
     counters: dict[str, FloatArray],
     reporting: Sequence[int],
 ) -> bytes:
-    """A ``measDataFile`` with one ``measInfo`` of every counter for the reporting cells."""
+    """Return a ``measDataFile`` with one ``measInfo`` of every counter of the reporting cells."""
     root = Element(f"{{{PM_NS}}}measDataFile")
     header = SubElement(root, f"{{{PM_NS}}}fileHeader", {
         "fileFormatVersion": "28.532 V16.0.0", "dnPrefix": dn_prefix, "vendorName": "ranopt",
@@ -93,7 +94,7 @@ def pm_xml(
         SubElement(value, f"{{{PM_NS}}}suspect").text = "false"
     footer = SubElement(root, f"{{{PM_NS}}}fileFooter")
     SubElement(footer, f"{{{PM_NS}}}measData", {"endTime": iso(start_s + interval_s)})
-    return tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml_bytes(root, declaration=True)
 
 
 def _header(
@@ -151,7 +152,7 @@ def ves_perf3gpp(
 def ves_fault(
     *, cell: EmulatedCell, dn_prefix: str, t_s: int, cleared: bool, sequence: int
 ) -> dict[str, Any]:
-    """A VES 7 ``fault`` event: the cell is out of service (or back, ``cleared``)."""
+    """Return a VES 7 ``fault`` event: the cell is out of service (or back, ``cleared``)."""
     dn = f"{dn_prefix},{cell.du_path.local_dn}"
     return {"event": {
         "commonEventHeader": _header("fault", "Fault_NRCellDU_CellOutOfService", dn, t_s, t_s,

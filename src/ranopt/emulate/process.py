@@ -16,6 +16,7 @@ ranopt but these wire outputs and the files in its run directory::
 """
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -139,8 +140,15 @@ class Emulator:
                                state_file=self.config.run_dir / f"o1-state-{n}.json",
                                on_commit=self._on_commit)  # fmt: skip
             self.network.set_config(store.running)
-            self.endpoints.append(Endpoint(group, store, lambda: self.network.live,
-                                           self.topology.dn_prefix, self.config.o1_base))  # fmt: skip
+            self.endpoints.append(
+                Endpoint(
+                    group,
+                    store,
+                    lambda: self.network.live,
+                    self.topology.dn_prefix,
+                    self.config.o1_base,
+                )
+            )
 
     # -- the clock -----------------------------------------------------------------------
 
@@ -207,9 +215,8 @@ class Emulator:
         loop = asyncio.get_running_loop()
         state = CellState.all_on(self.twin.num_cells)
         for k in range(first, self.next_interval):
-            result = await loop.run_in_executor(
-                None, lambda k=k: self.network.run_interval(k, state, counterfactual=False)
-            )
+            run_k = functools.partial(self.network.run_interval, k, state, counterfactual=False)
+            result = await loop.run_in_executor(None, run_k)
             await self.emit(result, "history")
 
     async def step(self) -> IntervalResult:
@@ -263,8 +270,11 @@ class Emulator:
 
     def status(self) -> dict[str, Any]:
         """Where the clock stands."""
-        return {"next_interval": self.next_interval, "next_start_s": self.start_s(self.next_interval),
-                "failed": sorted(self.network.failed)}  # fmt: skip
+        return {
+            "next_interval": self.next_interval,
+            "next_start_s": self.start_s(self.next_interval),
+            "failed": sorted(self.network.failed),
+        }
 
 
 async def run(config: EmulatorConfig) -> None:

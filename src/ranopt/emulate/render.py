@@ -8,7 +8,7 @@ now running). ``with_state=False`` leaves out the ``config false`` leaves, as ge
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from xml.etree.ElementTree import Element, SubElement
+from xml.etree.ElementTree import Element, SubElement, tostring
 
 from ranopt.emulate.datastore import Config, leaf
 from ranopt.emulate.topology import PLMN, EmulatedCell, EmulatedElement, slice_ssts
@@ -25,6 +25,12 @@ from ranopt.southbound.nrm import (
 )
 
 VENDOR = "ranopt emulate"
+
+
+def xml_bytes(node: Element, *, declaration: bool = False) -> bytes:
+    """Serialise ``node`` as UTF-8 (with an XML declaration when asked)."""
+    data: bytes = tostring(node, encoding="utf-8", xml_declaration=declaration)
+    return data
 
 
 @dataclass(frozen=True)

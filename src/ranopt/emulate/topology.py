@@ -153,7 +153,7 @@ class EmulatedTopology:
 
 
 def slice_ssts() -> tuple[int, ...]:
-    """The SST of each twin slice, in ``SLICES`` order (TS 23.501 Table 5.15.2.2-1)."""
+    """Return the SST of each twin slice, in ``SLICES`` order (TS 23.501 Table 5.15.2.2-1)."""
     return tuple(STANDARD_SST[name] for name in SLICES)
 
 

@@ -46,7 +46,7 @@ STANDARD_SLICES = (SliceIn(name="eMBB", sst=1), SliceIn(name="URLLC", sst=2),
 def o1_endpoints(
     store: Store, *, tenant_id: int, network_id: int, keyring: Keyring
 ) -> tuple[sb.SouthboundOut, list[O1Endpoint]]:
-    """The network's southbound and its O1 endpoints with their credentials."""
+    """Return the network's southbound and its O1 endpoints with their credentials."""
     with store.transaction() as session:
         settings = sb.get_southbound(session, tenant_id=tenant_id, network_id=network_id)
         creds = sb.o1_credentials(session, tenant_id=tenant_id, network_id=network_id,
@@ -98,15 +98,18 @@ def discovered_topology(
     found: Sequence[tuple[int, O1Element]],
     supplement: TopologyIn | None = None,
 ) -> tuple[TopologyIn, list[str]]:
-    """A topology from O1 data; the supplement's cells (by DN) give layer, azimuth, height."""
+    """Build a topology from O1 data; a supplement's cells (by DN) give layer, azimuth, height."""
     warnings: list[str] = []
     extra = {c.dn: c for c in supplement.cells} if supplement else {}
     extra_sites = {s.name: s for s in supplement.sites} if supplement else {}
-    positioned = [e for _, e in found if e.latitude_deg is not None and e.longitude_deg is not None]
+    positions = [
+        (e.latitude_deg, e.longitude_deg)
+        for _, e in found
+        if e.latitude_deg is not None and e.longitude_deg is not None
+    ]
     origin = (
-        (min(e.latitude_deg for e in positioned), min(e.longitude_deg for e in positioned))  # type: ignore[type-var]
-        if positioned else (0.0, 0.0)
-    )  # fmt: skip
+        (min(p[0] for p in positions), min(p[1] for p in positions)) if positions else (0.0, 0.0)
+    )
     prefix = next((e.dn_prefix for _, e in found if e.dn_prefix), "")
     sites: list[SiteIn] = []
     cells: list[CellIn] = []
@@ -162,7 +165,7 @@ def discovered_topology(
 
 
 def _detail(element: O1Element) -> dict[str, Any]:
-    """What apply needs later: each cell's CES id, every relation and where it points."""
+    """Return what apply needs later: every relation of the element and where it points."""
     return {
         "relations": [
             [cell.cu_path.child("NRCellRelation", rel.id).local_dn, rel.adjacent_dn]
@@ -190,8 +193,13 @@ def discover(
         added, updated, missing = refresh_topology(
             session, tenant_id=tenant_id, network_id=network_id, topology=topo
         )
-        sb.replace_elements(session, tenant_id=tenant_id, network_id=network_id,
-                            elements=[(e.id, i, _detail(e)) for i, e in found], now_s=now_s)  # fmt: skip
+        sb.replace_elements(
+            session,
+            tenant_id=tenant_id,
+            network_id=network_id,
+            elements=[(e.id, i, _detail(e)) for i, e in found],
+            now_s=now_s,
+        )
         audit.append(session, ts_s=now_s, tenant_id=tenant_id, actor=actor,
                      action="southbound.discover", target=f"network:{network_id}",
                      detail={"elements": len(found), "cells": len(topo.cells),
@@ -245,7 +253,7 @@ def cell_targets(session: Any, *, tenant_id: int, network_id: int) -> dict[str, 
 
 
 def plan_actions(plan: dict[str, Any]) -> tuple[list[CellAction], int | None, int]:
-    """The actions of the plan's first action time, and how many come later."""
+    """Return the actions of the plan's first action time, and how many come later."""
     actions = plan.get("actions") or []
     if not actions:
         return [], None, 0

@@ -68,7 +68,10 @@ class A1Client:
                     return response
                 if response.status_code < 500 and response.status_code != 429:
                     detail = _detail(response)
-                    msg = f"A1 {self.base_url}: {method} {path} refused ({response.status_code}): {detail}"
+                    msg = (
+                        f"A1 {self.base_url}: {method} {path} refused "
+                        f"({response.status_code}): {detail}"
+                    )
                     raise A1RefusedError(msg, response.status_code)
                 problem = f"HTTP {response.status_code}"
             delay = next(delays, None)
@@ -86,7 +89,7 @@ class A1Client:
         return result
 
     def policy_type(self, type_id: str) -> dict[str, Any]:
-        """A policy type's ``policySchema`` (and ``statusSchema``)."""
+        """Return a policy type's ``policySchema`` (and ``statusSchema``)."""
         result: dict[str, Any] = self._call("GET", f"/policytypes/{quote(type_id)}").json()
         return result
 
@@ -103,18 +106,18 @@ class A1Client:
         return response.status_code == 201
 
     def get_policy(self, type_id: str, policy_id: str) -> dict[str, Any]:
-        """An instance as the RIC holds it."""
+        """Return an instance as the RIC holds it."""
         path = f"/policytypes/{quote(type_id)}/policies/{quote(policy_id)}"
         result: dict[str, Any] = self._call("GET", path).json()
         return result
 
     def policy_ids(self, type_id: str) -> list[str]:
-        """The instances of a type."""
+        """Return the instance ids of a type."""
         result: list[str] = self._call("GET", f"/policytypes/{quote(type_id)}/policies").json()
         return result
 
     def status(self, type_id: str, policy_id: str) -> dict[str, Any]:
-        """An instance's enforcement status."""
+        """Return an instance's enforcement status."""
         path = f"/policytypes/{quote(type_id)}/policies/{quote(policy_id)}/status"
         result: dict[str, Any] = self._call("GET", path).json()
         return result

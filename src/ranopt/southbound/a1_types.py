@@ -26,7 +26,7 @@ STATUS_FILE = "policy_status.json"
 
 
 def load_policy_types(directory: Path) -> dict[str, dict[str, Any]]:
-    """Return ``{policy type id: {"policySchema": ..., "statusSchema": ...}}`` from ``directory``."""
+    """Read ``{policy type id: {"policySchema": ..., "statusSchema": ...}}`` from ``directory``."""
     status = json.loads((directory / STATUS_FILE).read_text())
     types = {}
     for type_id, name in POLICY_TYPE_FILES.items():
@@ -37,7 +37,7 @@ def load_policy_types(directory: Path) -> dict[str, dict[str, Any]]:
 
 
 def instance_errors(schema: Mapping[str, Any], instance: Any) -> str | None:
-    """The most relevant schema violation as ``field: message``, or None when valid."""
+    """Return the most relevant schema violation as ``field: message``, or None when valid."""
     validator = jsonschema.Draft7Validator(schema)
     error = best_match(validator.iter_errors(instance))
     if error is None:
@@ -55,21 +55,21 @@ def check_instance(type_id: str, schema: Mapping[str, Any], instance: Any) -> No
 
 
 def plmn(mcc: str = "001", mnc: str = "01") -> dict[str, str]:
-    """A PLMN id object (TS 23.003)."""
+    """Return a PLMN id object (TS 23.003)."""
     return {"mcc": mcc, "mnc": mnc}
 
 
 def steering_policy(
     *, sst: int, cells_nci: Mapping[int, str], mcc: str = "001", mnc: str = "01"
 ) -> dict[str, Any]:
-    """A traffic-steering-preference instance: one slice, a preference for each cell (by NCI)."""
+    """Build a traffic-steering-preference instance: one slice, a preference per cell (by NCI)."""
     by_pref: dict[str, list[int]] = {}
     for nci, preference in cells_nci.items():
         by_pref.setdefault(preference, []).append(nci)
     return {
         "scope": {"sliceId": {"sst": sst, "plmnId": plmn(mcc, mnc)}},
         "tspResources": [
-            {"cellIdList": [{"plmnId": plmn(mcc, mnc), "cId": {"ncI": nci}} for nci in sorted(ncis)],
+            {"cellIdList": [{"plmnId": plmn(mcc, mnc), "cId": {"ncI": n}} for n in sorted(ncis)],
              "preference": pref}
             for pref, ncis in sorted(by_pref.items())
         ],
@@ -79,7 +79,7 @@ def steering_policy(
 def slice_sla_policy(
     *, sst: int, gua_dl_thpt_mbps: float, cells_nci: list[int], mcc: str = "001", mnc: str = "01"
 ) -> dict[str, Any]:
-    """A slice SLA target: guaranteed DL throughput of one slice over some cells."""
+    """Build a slice SLA target: guaranteed DL throughput of one slice over some cells."""
     return {
         "scope": {"sliceId": {"sst": sst, "plmnId": plmn(mcc, mnc)}},
         "sliceSlaObjectives": {"guaDlThptPerSlice": gua_dl_thpt_mbps},

@@ -84,7 +84,7 @@ def _admin(value: str) -> ActionRule:
 
 
 def nearest_q_offset_db(cio_db: float) -> int:
-    """The QOffsetRange value nearest ``cio_db`` (ties toward 0 dB)."""
+    """Return the QOffsetRange value nearest ``cio_db`` (ties toward 0 dB)."""
     return min(Q_OFFSET_RANGE_DB, key=lambda q: (abs(q - cio_db), abs(q)))
 
 

@@ -167,7 +167,7 @@ class ObjectPath:
         return self.rdns[0][1] if self.rdns[0][0] == "ManagedElement" else None
 
     def child(self, ioc: str, ident: str) -> "ObjectPath":
-        """The path of a contained object."""
+        """Return the path of a contained object."""
         return ObjectPath((*self.rdns, (ioc, ident)))
 
 
@@ -187,7 +187,7 @@ def parse_dn(dn: str) -> tuple[str, ObjectPath]:
 
 
 def rrm_policy_id(element: str, cell_local_id: int, sst: int) -> str:
-    """The id of the RRMPolicyRatio of one cell and slice: ``<element>-<cellLocalId>-sst<SST>``.
+    """Return the id of one cell's and slice's RRMPolicyRatio: ``<element>-<cellLocalId>-sst<SST>``.
 
     In this revision RRMPolicyRatio is a top-level list, so its id carries the cell it
     governs (the ranopt convention, also used by ``ranopt emulate``).
@@ -230,7 +230,7 @@ def arfcn_to_mhz(arfcn: int) -> float:
 
 
 def mhz_to_arfcn(freq_mhz: float) -> int:
-    """The NR-ARFCN nearest ``freq_mhz`` on the global raster (TS 38.104 clause 5.4.2.1)."""
+    """Return the NR-ARFCN nearest ``freq_mhz`` on the global raster (TS 38.104 clause 5.4.2.1)."""
     for first, last, f_offs_mhz, df_khz, n_offs in _RASTER:
         arfcn = n_offs + round((freq_mhz - f_offs_mhz) / (df_khz * 1e-3))
         if first <= arfcn <= last:

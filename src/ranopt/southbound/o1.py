@@ -1,4 +1,4 @@
-"""O1 over NETCONF (RFC 6241 / RFC 6242) with ncclient: sessions, reads, one transaction per element.
+"""O1 over NETCONF (RFC 6241 / 6242) with ncclient: sessions, reads, one transaction per element.
 
 A transaction edits one ManagedElement: lock the candidate, edit-config, validate, a
 confirmed commit, read the edited objects back from running, the confirming commit, unlock.
@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
+from xml.etree.ElementTree import Element
 
 import ncclient.transport.session
 from ncclient import manager
@@ -24,6 +25,7 @@ from pydantic import SecretStr
 
 from ranopt.errors import RanoptError
 from ranopt.southbound import o1_xml
+from ranopt.southbound.nrm import NS
 from ranopt.southbound.o1_xml import Edit, MalformedReplyError, O1Element
 
 logger = logging.getLogger("ranopt.southbound.o1")
@@ -66,7 +68,7 @@ class RetryPolicy:
     max_backoff_s: float = 2.0
 
     def delays(self) -> Iterator[float]:
-        """The pause before each retry."""
+        """Yield the pause before each retry."""
         delay = self.backoff_s
         for _ in range(self.attempts - 1):
             yield min(delay, self.max_backoff_s)
@@ -195,7 +197,7 @@ class O1Session:
     # -- one element's transaction -------------------------------------------------------
 
     def transaction(self, element: str, edits: Sequence[Edit]) -> ElementOutcome:
-        """Apply ``edits`` (all of one element) as one confirmed transaction; never raises O1Error."""
+        """Apply ``edits`` of one element as one confirmed transaction; never raise O1Error."""
         started = time.perf_counter()
         name = self.endpoint.name
         step = "lock"
@@ -207,8 +209,12 @@ class O1Session:
             locked = True
             step = "edit-config"
             with self._rpc(step, element):
-                self.m.edit_config(target="candidate", config=o1_xml.edit_config_payload(edits),
-                                   default_operation="merge", error_option="rollback-on-error")  # fmt: skip
+                self.m.edit_config(
+                    target="candidate",
+                    config=o1_xml.edit_config_payload(edits),
+                    default_operation="merge",
+                    error_option="rollback-on-error",
+                )
             step = "validate"
             with self._rpc(step, element):
                 self.m.validate(source="candidate")
@@ -279,14 +285,13 @@ class O1Session:
         return None
 
 
-def _find_value(root: object, edit: Edit) -> str | None:
-    from xml.etree.ElementTree import Element  # noqa: PLC0415 - the type only
-
-    node: Element | None = root if isinstance(root, Element) else None
+def _find_value(root: Element, edit: Edit) -> str | None:
+    """Return the text of the leaf ``edit`` sets in a ``<data>`` reply, or None when absent."""
+    node: Element | None = root
     for ioc, ident in edit.path.rdns:
         if node is None:
             return None
-        ns = o1_xml.NS[ioc]
+        ns = NS[ioc]
         node = next(
             (
                 n
@@ -297,7 +302,7 @@ def _find_value(root: object, edit: Edit) -> str | None:
         )
     if node is None:
         return None
-    ns = o1_xml.NS[edit.path.ioc]
+    ns = NS[edit.path.ioc]
     path = "/".join(f"{{{ns}}}{p}" for p in ("attributes", *edit.attribute.leaf.split("/")))
     value = node.findtext(path)
     return None if value is None else value.strip()

@@ -124,7 +124,7 @@ def _row(session: Session, tenant_id: int, network_id: int) -> NetworkSouthbound
 
 
 def get_southbound(session: Session, *, tenant_id: int, network_id: int) -> SouthboundOut:
-    """The network's southbound; a network never configured is ``twin``."""
+    """Return the network's southbound; a network never configured is ``twin``."""
     network_by_id(session, tenant_id=tenant_id, network_id=network_id)
     row = _row(session, tenant_id, network_id)
     if row is None:
@@ -213,7 +213,7 @@ def o1_credentials(
 
 
 def a1_token(session: Session, *, tenant_id: int, network_id: int, keyring: Keyring) -> str | None:
-    """The A1 bearer token in clear, if one is stored."""
+    """Return the A1 bearer token in clear, if one is stored."""
     return read_secret(session, tenant_id=tenant_id, name=a1_secret_name(network_id),
                        keyring=keyring)  # fmt: skip
 
@@ -244,7 +244,7 @@ def replace_elements(
 def elements(
     session: Session, *, tenant_id: int, network_id: int
 ) -> dict[str, tuple[int, dict[str, Any]]]:
-    """The discovered elements: id -> (endpoint index, detail)."""
+    """Return the discovered elements: id -> (endpoint index, detail)."""
     rows = session.scalars(select(O1ElementRow).where(
         O1ElementRow.tenant_id == tenant_id, O1ElementRow.network_id == network_id
     ))  # fmt: skip
@@ -299,7 +299,7 @@ def list_transactions(
     session: Session, *, tenant_id: int, network_id: int, run_id: int | None = None,
     limit: int = 500,
 ) -> list[TransactionOut]:  # fmt: skip
-    """The network's recorded transactions, newest first."""
+    """Return the network's recorded transactions, newest first."""
     network_by_id(session, tenant_id=tenant_id, network_id=network_id)
     query = select(SouthboundTransaction).where(
         SouthboundTransaction.tenant_id == tenant_id, SouthboundTransaction.network_id == network_id

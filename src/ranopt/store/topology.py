@@ -13,31 +13,44 @@ _CELL_FIELDS = ("name", "cu_dn", "nci", "layer", "sector", "azimuth_deg", "carri
 def refresh_topology(
     session: Session, *, tenant_id: int, network_id: int, topology: TopologyIn
 ) -> tuple[list[str], list[str], list[str]]:
-    """Add new sites and cells, update changed ones (matched by DN); return the cell names
-    added, updated, and stored but absent from ``topology`` (kept: their history stays).
+    """Add new sites and cells and update changed ones (matched by DN).
+
+    Return the cell names added, updated, and stored but absent from ``topology`` (kept:
+    their history stays).
     """
-    sites = {s.name: s for s in session.scalars(
-        select(Site).where(Site.tenant_id == tenant_id, Site.network_id == network_id))}  # fmt: skip
-    for spec in topology.sites:
-        site = sites.get(spec.name)
+    sites = {
+        s.name: s
+        for s in session.scalars(
+            select(Site).where(Site.tenant_id == tenant_id, Site.network_id == network_id)
+        )
+    }
+    for site_spec in topology.sites:
+        site = sites.get(site_spec.name)
         if site is None:
-            site = Site(tenant_id=tenant_id, network_id=network_id, name=spec.name)
+            site = Site(tenant_id=tenant_id, network_id=network_id, name=site_spec.name)
             session.add(site)
-            sites[spec.name] = site
-        site.x_m, site.y_m, site.height_m = spec.x_m, spec.y_m, spec.height_m
-        site.latitude_deg, site.longitude_deg = spec.latitude_deg, spec.longitude_deg
+            sites[site_spec.name] = site
+        site.x_m, site.y_m, site.height_m = site_spec.x_m, site_spec.y_m, site_spec.height_m
+        site.latitude_deg = site_spec.latitude_deg
+        site.longitude_deg = site_spec.longitude_deg
     session.flush()
-    cells = {c.dn: c for c in session.scalars(
-        select(Cell).where(Cell.tenant_id == tenant_id, Cell.network_id == network_id))}  # fmt: skip
+    cells = {
+        c.dn: c
+        for c in session.scalars(
+            select(Cell).where(Cell.tenant_id == tenant_id, Cell.network_id == network_id)
+        )
+    }
     added, updated = [], []
     for spec in topology.cells:
         site = sites[spec.site]
         cell = cells.pop(spec.dn, None)
         values = {f: getattr(spec, f) for f in _CELL_FIELDS}
-        values |= {"site_id": site.id,
-                   "x_m": site.x_m if spec.x_m is None else spec.x_m,
-                   "y_m": site.y_m if spec.y_m is None else spec.y_m,
-                   "height_m": site.height_m if spec.height_m is None else spec.height_m}  # fmt: skip
+        values |= {
+            "site_id": site.id,
+            "x_m": site.x_m if spec.x_m is None else spec.x_m,
+            "y_m": site.y_m if spec.y_m is None else spec.y_m,
+            "height_m": site.height_m if spec.height_m is None else spec.height_m,
+        }
         if cell is None:
             session.add(Cell(tenant_id=tenant_id, network_id=network_id, dn=spec.dn, **values))
             added.append(spec.name)

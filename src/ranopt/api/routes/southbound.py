@@ -1,5 +1,6 @@
-"""A network's southbound: settings (credentials write-only), O1 discovery, transactions, and
-the A1 policy status notifications a near-RT RIC POSTs back.
+"""A network's southbound: settings, O1 discovery, transactions, A1 status notifications.
+
+Credentials are write-only; a near-RT RIC POSTs policy status notifications back here.
 """
 
 from typing import Annotated, Any
@@ -31,10 +32,21 @@ def put_southbound(
     services: ServicesDep,
 ) -> SouthboundOut:  # fmt: skip
     """Set the network's southbound: ``twin``, or O1 endpoints (and optionally A1)."""
-    out = sb.set_southbound(session, tenant_id=principal.tenant_id, network_id=network_id,
-                            settings=body, keyring=services.settings.keyring(), now_s=now_s())  # fmt: skip
-    record(session, principal, action="southbound.set", target=f"network:{network_id}",
-           detail={"kind": body.kind, "o1_endpoints": len(body.o1), "a1": body.a1 is not None})  # fmt: skip
+    out = sb.set_southbound(
+        session,
+        tenant_id=principal.tenant_id,
+        network_id=network_id,
+        settings=body,
+        keyring=services.settings.keyring(),
+        now_s=now_s(),
+    )
+    record(
+        session,
+        principal,
+        action="southbound.set",
+        target=f"network:{network_id}",
+        detail={"kind": body.kind, "o1_endpoints": len(body.o1), "a1": body.a1 is not None},
+    )
     return out
 
 
@@ -59,7 +71,7 @@ def transactions(
     network_id: IdPath, principal: Reader, session: SessionDep,
     run_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> list[TransactionOut]:  # fmt: skip
-    """The network's O1 / A1 transactions and their outcomes, newest first."""
+    """List the network's O1 / A1 transactions and their outcomes, newest first."""
     return sb.list_transactions(session, tenant_id=principal.tenant_id, network_id=network_id,
                                 run_id=run_id)  # fmt: skip
 
@@ -71,7 +83,7 @@ def a1_notification(
     policy_id: Annotated[str, Query(min_length=1, max_length=200)],
     body: Annotated[dict[str, Any], Body()],
 ) -> None:  # fmt: skip
-    """A near-RT RIC reports a policy's status (A1-P v2 policyStatusNotification)."""
+    """Record a policy status a near-RT RIC reports (A1-P v2 policyStatusNotification)."""
     network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
     status = body.get("enforceStatus")
     if status not in ("ENFORCED", "NOT_ENFORCED"):
@@ -86,5 +98,10 @@ def a1_notification(
     if not known:
         raise ProblemError(404, f"policy_id: no A1 policy {policy_type}/{policy_id}",
                            field="policy_id")  # fmt: skip
-    record(session, principal, action="southbound.a1.status", target=f"network:{network_id}",
-           detail={"policy_type": policy_type, "policy_id": policy_id, "status": status})  # fmt: skip
+    record(
+        session,
+        principal,
+        action="southbound.a1.status",
+        target=f"network:{network_id}",
+        detail={"policy_type": policy_type, "policy_id": policy_id, "status": status},
+    )

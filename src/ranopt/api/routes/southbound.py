@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from starlette.concurrency import run_in_threadpool
 
-from ranopt.api.deps import Executor, Reader, ServicesDep, SessionDep, Writer, now_s, record
+from ranopt.api.deps import Reader, ServicesDep, SessionDep, Writer, now_s, record
 from ranopt.api.errors import ProblemError
 from ranopt.api.schemas import IdPath
 from ranopt.service import southbound as service
@@ -51,10 +51,8 @@ def put_southbound(
 
 
 @router.post("/{network_id}/discover")
-async def discover(
-    network_id: IdPath, principal: Executor, services: ServicesDep
-) -> dict[str, Any]:
-    """Read the network over O1 and refresh its sites and cells."""
+async def discover(network_id: IdPath, principal: Writer, services: ServicesDep) -> dict[str, Any]:
+    """Read the network over O1 and refresh its sites and cells (write: it changes the network)."""
     try:
         report = await run_in_threadpool(
             service.discover, services.store, tenant_id=principal.tenant_id,

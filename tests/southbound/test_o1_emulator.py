@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 from pydantic import SecretStr
 
-from conftest import RunningEmulator
+from emulator_world import RunningEmulator
 from ranopt.southbound.actions import CellAction, CellTarget, apply_edits, edits_for
 from ranopt.southbound.nrm import CELL_INDIVIDUAL_OFFSET, parse_dn
 from ranopt.southbound.o1 import O1Session

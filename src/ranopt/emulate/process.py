@@ -298,10 +298,12 @@ async def run(config: EmulatorConfig) -> None:
             {"host": config.host, "port": port, "elements": [e.id for e in endpoint.elements]}
         )
     a1_sock, admin_sock = _free_socket(config.host), _free_socket(config.host)
-    a1_server = uvicorn.Server(uvicorn.Config(a1_app(emulator.ric), log_level="warning"))
+    a1_server = uvicorn.Server(
+        uvicorn.Config(a1_app(emulator.ric), log_level="warning", lifespan="off")
+    )
     admin_server = uvicorn.Server(uvicorn.Config(
         admin_app(emulator.admin_token, fault=emulator.fault, advance=emulator.advance,
-                  status=emulator.status), log_level="warning",
+                  status=emulator.status), log_level="warning", lifespan="off",
     ))  # fmt: skip
     tasks = [asyncio.create_task(a1_server.serve(sockets=[a1_sock])),
              asyncio.create_task(admin_server.serve(sockets=[admin_sock]))]  # fmt: skip

@@ -112,7 +112,7 @@ def _members(parent: Element, ioc: str, name: str, ssts: Sequence[int] = (1,)) -
         member = SubElement(parent, f"{{{NS[ioc]}}}{name}")
         leaf(member, ioc, "mcc", PLMN[0])
         leaf(member, ioc, "mnc", PLMN[1])
-        leaf(member, ioc, "sd", "")
+        leaf(member, ioc, "sd", "FFFFFF")  # TS 23.003: no slice differentiator
         leaf(member, ioc, "sst", sst)
 
 

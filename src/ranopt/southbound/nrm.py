@@ -24,7 +24,8 @@ NS: dict[str, str] = {
     "GNBDUFunction": _SA5 + "_3gpp-nr-nrm-gnbdufunction",
     "GNBCUCPFunction": _SA5 + "_3gpp-nr-nrm-gnbcucpfunction",
     "NRCellDU": _SA5 + "_3gpp-nr-nrm-nrcelldu",
-    "NRSectorCarrier": _SA5 + "_3gpp-nr-nrm-nrsectorcarrier",
+    # the module _3gpp-nr-nrm-nrsectorcarrier declares this namespace (not its own name)
+    "NRSectorCarrier": _SA5 + "_3gpp-nr-nrm-nrnetwork-nrsectorcarrier",
     "NRCellCU": _SA5 + "_3gpp-nr-nrm-nrcellcu",
     "CESManagementFunction": _SA5 + "_3gpp-nr-nrm-cesmanagementfunction",
     "NRCellRelation": _SA5 + "_3gpp-nr-nrm-nrcellrelation",

@@ -30,6 +30,12 @@ from ranopt.store import accounts
 from ranopt.store.engine import Store, open_store
 from ranopt.store.schemas import TopologyIn
 
+# The specs are read in place: shared/ inside the checkout, or beside it (../shared).
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = next(
+    (p for p in (ROOT / "shared" / "specs", ROOT.parent / "shared" / "specs") if p.is_dir()),
+    ROOT.parent / "shared" / "specs",
+)
 TENANT = "acme"
 PASSWORD = "correct horse battery staple"  # noqa: S105 - test users only
 O1_USER = "ranopt"

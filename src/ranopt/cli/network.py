@@ -114,6 +114,7 @@ def discover(
     from ranopt.api.settings import Settings  # noqa: PLC0415
     from ranopt.service.southbound import discover as run_discovery  # noqa: PLC0415
     from ranopt.southbound.o1 import O1Error  # noqa: PLC0415
+    from ranopt.southbound.o1_xml import MalformedReplyError  # noqa: PLC0415
 
     supplement = None
     if topology is not None:
@@ -126,7 +127,7 @@ def discover(
             report = run_discovery(store, tenant_id=tid, network_id=net.id,
                                    keyring=Settings().keyring(), supplement=supplement,
                                    now_s=now_s(), actor="cli")  # fmt: skip
-    except (O1Error, ValidationError) as exc:
+    except (O1Error, MalformedReplyError, ValidationError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(

@@ -19,7 +19,7 @@ from xml.etree.ElementTree import Element
 import ncclient.transport.session
 from ncclient import manager
 from ncclient.operations import RPCError
-from ncclient.operations.errors import TimeoutExpiredError
+from ncclient.operations.errors import MissingCapabilityError, TimeoutExpiredError
 from ncclient.transport.errors import AuthenticationError, SSHError, TransportError
 from pydantic import SecretStr
 
@@ -175,9 +175,16 @@ class O1Session:
             path = f" at {exc.path}" if exc.path else ""
             msg = f"{step}: device refused ({exc.tag}){path}: {exc.message}"
             raise EditRefusedError(msg, endpoint=self.endpoint.name, element=element) from exc
+        except MissingCapabilityError as exc:  # raised by ncclient before it sends anything
+            msg = f"{step}: the device lacks a capability a transaction needs ({exc})"
+            raise EditRefusedError(msg, endpoint=self.endpoint.name, element=element) from exc
         except (TransportError, TimeoutExpiredError, OSError) as exc:
             msg = f"{step}: connection lost or timed out ({type(exc).__name__})"
             raise UnreachableError(msg, endpoint=self.endpoint.name, element=element) from exc
+        except SyntaxError as exc:  # lxml's XMLSyntaxError: ncclient could not parse the reply
+            where = self.endpoint.name + ("" if element is None else f" ManagedElement={element}")
+            msg = f"{where}: {step}: reply is not well-formed XML: {exc}"
+            raise MalformedReplyError(msg) from exc
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -256,7 +256,7 @@ def parse_elements(data: bytes | str, *, endpoint: str) -> list[O1Element]:
     root = parse_xml(data, where=endpoint)
     elements = []
     for me_id, me in _objects(root, "ManagedElement", endpoint):
-        elements.append(_parse_element(me_id, me, f"{endpoint} ManagedElement={me_id}"))
+        elements.append(_parse_element(me_id, me, endpoint))
     if root.find(_q("ManagedElement", "ManagedElement")) is None and len(root):
         tags = sorted({child.tag for child in root})
         msg = f"{endpoint}: reply holds no ManagedElement (found {', '.join(tags)})"
@@ -264,7 +264,8 @@ def parse_elements(data: bytes | str, *, endpoint: str) -> list[O1Element]:
     return elements
 
 
-def _parse_element(me_id: str, me: Element, where: str) -> O1Element:
+def _parse_element(me_id: str, me: Element, endpoint: str) -> O1Element:
+    where = f"{endpoint} ManagedElement={me_id}"
     me_path = ObjectPath((("ManagedElement", me_id),))
     carriers: dict[str, tuple[int | None, float | None]] = {}
     du_cells: list[tuple[ObjectPath, Element]] = []
@@ -282,7 +283,7 @@ def _parse_element(me_id: str, me: Element, where: str) -> O1Element:
             longitude = _float(pee, "GNBDUFunction", "siteLongitude", where=where)
             altitude = _float(pee, "GNBDUFunction", "siteAltitude", where=where)
         for sc_id, sc in _objects(du, "NRSectorCarrier", where):
-            sc_where = f"{where},GNBDUFunction={du_id},NRSectorCarrier={sc_id}"
+            sc_where = f"{endpoint} {du_path.child('NRSectorCarrier', sc_id).local_dn}"
             power_mw = _int(sc, "NRSectorCarrier", "attributes", "configuredMaxTxPower",
                             where=sc_where)  # fmt: skip
             bw = _int(sc, "NRSectorCarrier", "attributes", "bSChannelBwDL", where=sc_where)
@@ -298,13 +299,13 @@ def _parse_element(me_id: str, me: Element, where: str) -> O1Element:
         for cu_id, cu in _objects(cucp, "NRCellCU", where):
             path = cucp_path.child("NRCellCU", cu_id)
             local = _int(
-                cu, "NRCellCU", "attributes", "cellLocalId", where=f"{where} {path.local_dn}"
+                cu, "NRCellCU", "attributes", "cellLocalId", where=f"{endpoint} {path.local_dn}"
             )
             if local is not None:
                 cu_by_local[local] = (path, cu)
     cells = []
     for path, node in du_cells:
-        cell_where = f"{where} {path.local_dn}"
+        cell_where = f"{endpoint} {path.local_dn}"
         local = _int(node, "NRCellDU", "attributes", "cellLocalId", where=cell_where)
         if local is None:
             msg = f"{cell_where}: NRCellDU.cellLocalId is missing"

@@ -13,6 +13,7 @@ from ranopt.api.errors import ProblemError
 from ranopt.api.schemas import IdPath
 from ranopt.service import southbound as service
 from ranopt.southbound.o1 import O1Error
+from ranopt.southbound.o1_xml import MalformedReplyError
 from ranopt.store import southbound as sb
 from ranopt.store.networks import network_by_id
 from ranopt.store.southbound import SouthboundIn, SouthboundOut, TransactionOut
@@ -59,7 +60,7 @@ async def discover(network_id: IdPath, principal: Writer, services: ServicesDep)
             network_id=network_id, keyring=services.settings.keyring(), supplement=None,
             now_s=now_s(), actor=principal.subject,
         )  # fmt: skip
-    except O1Error as exc:
+    except (O1Error, MalformedReplyError) as exc:
         raise ProblemError(502, str(exc), title="O1 endpoint failed") from exc
     return report.__dict__
 

@@ -9,6 +9,7 @@ from ranopt.api.errors import ProblemError
 from ranopt.errors import ValidationError
 from ranopt.service.southbound import apply_run
 from ranopt.southbound.o1 import O1Error
+from ranopt.southbound.o1_xml import MalformedReplyError
 from ranopt.store import southbound as sb
 
 
@@ -25,7 +26,7 @@ def apply_through_o1(services: Services, principal: Principal, run_id: int) -> d
                            now_s=now_s())  # fmt: skip
     except ValidationError:
         raise
-    except O1Error as exc:
+    except (O1Error, MalformedReplyError) as exc:
         raise ProblemError(502, str(exc), title="O1 endpoint failed") from exc
     outcomes = report.outcomes
     return {

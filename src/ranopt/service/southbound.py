@@ -5,17 +5,23 @@ Discovery reads every endpoint (in parallel), turns the ManagedElements into a t
 given, supplies what O1 does not carry (layer, azimuth, antenna height, exact positions).
 Applying a plan maps its first interval's actions to NRM edits, runs one transaction per
 element and records every element's outcome (and an audit entry) in one store transaction.
+A1 policies go to the network's near-RT RIC, each call recorded the same way; a RIC that
+stays unavailable through the client's retries raises an alert.
 """
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from pydantic import SecretStr
 
 from ranopt.errors import ValidationError
+from ranopt.southbound.a1 import A1Client, A1Error, A1RefusedError, A1UnavailableError
+from ranopt.southbound.a1_types import check_instance
 from ranopt.southbound.actions import (
     CellAction,
     CellTarget,
@@ -24,7 +30,7 @@ from ranopt.southbound.actions import (
     edits_for,
 )
 from ranopt.southbound.nrm import ObjectPath, arfcn_to_mhz, parse_dn, rrm_policy_id
-from ranopt.southbound.o1 import ElementOutcome, O1Endpoint, O1Session
+from ranopt.southbound.o1 import ElementOutcome, O1Endpoint, O1Session, RetryPolicy
 from ranopt.southbound.o1_xml import O1Element
 from ranopt.store import audit, runs
 from ranopt.store import networks as nets
@@ -36,6 +42,7 @@ from ranopt.store.secrets import Keyring
 from ranopt.store.topology import refresh_topology
 from ranopt.twin.elements import num_prb_for
 
+T = TypeVar("T")
 EARTH_RADIUS_M = 6_371_000.0
 DEFAULT_HEIGHT_M = 25.0
 COVERAGE_BELOW_MHZ = 3000.0  # without a topology file: carriers below 3 GHz are coverage
@@ -348,3 +355,156 @@ def read_cell_states(
                     "energy_saving_state": cell.energy_saving_state,
                 }
     return states
+
+
+# --- A1 policies ----------------------------------------------------------------------------
+
+
+def a1_notification_url(base_url: str, *, network_id: int, policy_type: str, policy_id: str) -> str:
+    """Return where the RIC POSTs a policy's status: ranopt's authenticated notification route."""
+    query = urlencode({"policy_type": policy_type, "policy_id": policy_id})
+    return f"{base_url.rstrip('/')}/api/v2/networks/{network_id}/a1/notifications?{query}"
+
+
+def a1_client(
+    store: Store, *, tenant_id: int, network_id: int, keyring: Keyring, retry: RetryPolicy | None
+) -> A1Client:
+    """Return a client of the network's near-RT RIC (its bearer token unsealed, if any)."""
+    with store.transaction() as session:
+        settings = sb.get_southbound(session, tenant_id=tenant_id, network_id=network_id)
+        token = (
+            sb.a1_token(session, tenant_id=tenant_id, network_id=network_id, keyring=keyring)
+            if settings.a1_has_token
+            else None
+        )
+    if settings.a1_url is None:
+        msg = f"a1: network {network_id} has no A1 endpoint"
+        raise ValidationError(msg)
+    return A1Client(settings.a1_url, token=token, timeout_s=settings.timeout_s,
+                    retry=retry or RetryPolicy())  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _A1Calls:
+    """Calls on one policy: each outcome recorded, an alert when the RIC stays unavailable."""
+
+    store: Store
+    tenant_id: int
+    network_id: int
+    client: A1Client
+    policy: str  # ``type/id``
+    actor: str
+    now_s: int
+
+    def run(self, step: str, call: Callable[[], T], *, write: bool = True) -> T:
+        """Run ``call``; record a failure (refused: 4xx, unreachable) or a write's success."""
+        started = time.perf_counter()
+        outcome, error = "applied", None
+        try:
+            result = call()
+        except A1UnavailableError as exc:
+            outcome, error = "unreachable", str(exc)
+            raise
+        except A1RefusedError as exc:
+            outcome, error = "refused", str(exc)
+            raise
+        finally:
+            if outcome != "applied" or write:
+                self._record(step, outcome, error, time.perf_counter() - started)
+        return result
+
+    def _record(self, step: str, outcome: str, error: str | None, seconds: float) -> None:
+        record = {"element": self.policy, "endpoint": self.client.base_url, "outcome": outcome,
+                  "num_edits": 1, "step": step, "error": error, "seconds": seconds}  # fmt: skip
+        with self.store.transaction() as session:
+            sb.record_outcomes(
+                session, tenant_id=self.tenant_id, network_id=self.network_id, run_id=None,
+                interface="a1", outcomes=[record], actor=self.actor, now_s=self.now_s,
+            )  # fmt: skip
+            if outcome == "unreachable":
+                runs.add_alert(
+                    session, tenant_id=self.tenant_id, network_id=self.network_id,
+                    severity="warning", kind="a1_unavailable", now_s=self.now_s,
+                    message=f"A1 {step} of {self.policy} failed: {error}",
+                )  # fmt: skip
+
+
+def put_a1_policy(
+    store: Store,
+    *,
+    tenant_id: int,
+    network_id: int,
+    policy_type: str,
+    policy_id: str,
+    body: dict[str, Any],
+    notification_url: str | None,
+    keyring: Keyring,
+    actor: str,
+    now_s: int,
+    retry: RetryPolicy | None = None,
+) -> bool:
+    """Create or update a policy instance on the network's RIC; True when it was created.
+
+    The instance is checked against the schema the RIC publishes for its type before it is
+    sent (``ValidationError`` naming the field; nothing sent, nothing recorded). Each write and
+    each failed call is recorded as a southbound transaction; a RIC that answers 5xx or times
+    out on every retry raises an ``a1_unavailable`` alert and ``A1UnavailableError``.
+    """
+    client = a1_client(store, tenant_id=tenant_id, network_id=network_id, keyring=keyring,
+                       retry=retry)  # fmt: skip
+    calls = _A1Calls(store, tenant_id, network_id, client, f"{policy_type}/{policy_id}", actor,
+                     now_s)  # fmt: skip
+
+    def keep(instance: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Record ``instance`` (None: forget the policy); return the body it replaces."""
+        with store.transaction() as session:
+            if instance is None:
+                sb.delete_policy(session, tenant_id=tenant_id, network_id=network_id,
+                                 policy_type=policy_type, policy_id=policy_id)  # fmt: skip
+                return None
+            return sb.upsert_policy(session, tenant_id=tenant_id, network_id=network_id,
+                                    policy_type=policy_type, policy_id=policy_id,
+                                    body=instance, now_s=now_s)  # fmt: skip
+
+    try:
+        policy_type_object = calls.run(
+            "policy type", lambda: client.policy_type(policy_type), write=False
+        )
+        check_instance(policy_type, policy_type_object["policySchema"], body)
+        # recorded before it is sent: the RIC may notify its status before its answer arrives
+        previous = keep(body)
+        try:
+            return calls.run("put", lambda: client.put_policy(
+                policy_type, policy_id, body, notification_url=notification_url
+            ))  # fmt: skip
+        except A1Error:
+            keep(previous)  # what ranopt held before: the RIC did not take this one
+            raise
+    finally:
+        client.close()
+
+
+def delete_a1_policy(
+    store: Store,
+    *,
+    tenant_id: int,
+    network_id: int,
+    policy_type: str,
+    policy_id: str,
+    keyring: Keyring,
+    actor: str,
+    now_s: int,
+    retry: RetryPolicy | None = None,
+) -> None:
+    """Delete a policy instance on the network's RIC (recorded like ``put_a1_policy``)."""
+    client = a1_client(store, tenant_id=tenant_id, network_id=network_id, keyring=keyring,
+                       retry=retry)  # fmt: skip
+    calls = _A1Calls(store, tenant_id, network_id, client, f"{policy_type}/{policy_id}", actor,
+                     now_s)  # fmt: skip
+    try:
+        calls.run("delete", lambda: client.delete_policy(policy_type, policy_id))
+    finally:
+        client.close()
+    with store.transaction() as session:
+        sb.delete_policy(session, tenant_id=tenant_id, network_id=network_id,
+                         policy_type=policy_type, policy_id=policy_id)  # fmt: skip

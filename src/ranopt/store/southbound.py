@@ -20,7 +20,8 @@ from ranopt.store.tables import A1PolicyRow, NetworkSouthbound, O1ElementRow, So
 
 SouthboundKind = Literal["twin", "o1"]
 SleepMethodName = Literal["energy_saving", "administrative_state"]
-Outcome = Literal["applied", "rolled_back", "unreachable"]
+# applied, rolled_back (O1: nothing of the element changed), unreachable, refused (A1 4xx)
+Outcome = Literal["applied", "rolled_back", "unreachable", "refused"]
 
 
 class _In(BaseModel):
@@ -316,8 +317,8 @@ def list_transactions(
 def upsert_policy(
     session: Session, *, tenant_id: int, network_id: int, policy_type: str, policy_id: str,
     body: dict[str, Any], now_s: int,
-) -> None:  # fmt: skip
-    """Record a policy instance ranopt created or updated."""
+) -> dict[str, Any] | None:  # fmt: skip
+    """Record a policy instance ranopt creates or updates; return the body it replaces."""
     row = session.scalar(select(A1PolicyRow).where(
         A1PolicyRow.tenant_id == tenant_id, A1PolicyRow.network_id == network_id,
         A1PolicyRow.policy_type == policy_type, A1PolicyRow.policy_id == policy_id,
@@ -326,8 +327,10 @@ def upsert_policy(
         row = A1PolicyRow(tenant_id=tenant_id, network_id=network_id, policy_type=policy_type,
                           policy_id=policy_id)  # fmt: skip
         session.add(row)
+    previous = None if row.body is None else dict(row.body)
     row.body, row.updated_s = body, now_s
     session.flush()
+    return previous
 
 
 def set_policy_status(
@@ -344,6 +347,17 @@ def set_policy_status(
     row.enforce_status, row.enforce_reason, row.updated_s = enforce_status, enforce_reason, now_s
     session.flush()
     return True
+
+
+def delete_policy(
+    session: Session, *, tenant_id: int, network_id: int, policy_type: str, policy_id: str
+) -> None:
+    """Forget a policy instance the RIC deleted."""
+    session.execute(delete(A1PolicyRow).where(
+        A1PolicyRow.tenant_id == tenant_id, A1PolicyRow.network_id == network_id,
+        A1PolicyRow.policy_type == policy_type, A1PolicyRow.policy_id == policy_id,
+    ))  # fmt: skip
+    session.flush()
 
 
 def get_policy_status(

@@ -46,6 +46,8 @@ T = TypeVar("T")
 EARTH_RADIUS_M = 6_371_000.0
 DEFAULT_HEIGHT_M = 25.0
 COVERAGE_BELOW_MHZ = 3000.0  # without a topology file: carriers below 3 GHz are coverage
+# what discovery only guesses without a topology file: a stored cell keeps its own
+GUESSED_WITHOUT_SUPPLEMENT = ("layer", "sector", "azimuth_deg")
 STANDARD_SLICES = (SliceIn(name="eMBB", sst=1), SliceIn(name="URLLC", sst=2),
                    SliceIn(name="mMTC", sst=3))  # fmt: skip
 
@@ -191,15 +193,20 @@ def discover(
     now_s: int,
     actor: str,
 ) -> DiscoveryReport:
-    """Read the network over O1 and refresh its sites and cells (nothing written on error)."""
+    """Read the network over O1 and refresh its sites and cells (nothing written on error).
+
+    Without a ``supplement`` a stored cell keeps what O1 does not carry (layer, sector,
+    azimuth); a new cell gets defaults (layer from its carrier, sector 0, azimuth 0).
+    """
     _, endpoints = o1_endpoints(store, tenant_id=tenant_id, network_id=network_id, keyring=keyring)
     found = read_elements(endpoints)
     with store.transaction() as session:
         net = nets.network_by_id(session, tenant_id=tenant_id, network_id=network_id)
         topo, warnings = discovered_topology(net.name, net.interval_s, found, supplement)
         added, updated, missing = refresh_topology(
-            session, tenant_id=tenant_id, network_id=network_id, topology=topo
-        )
+            session, tenant_id=tenant_id, network_id=network_id, topology=topo,
+            keep=() if supplement is not None else GUESSED_WITHOUT_SUPPLEMENT,
+        )  # fmt: skip
         sb.replace_elements(
             session,
             tenant_id=tenant_id,

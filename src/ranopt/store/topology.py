@@ -1,5 +1,7 @@
 """Refreshing a registered network's sites and cells from a newer topology (O1 discovery)."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,12 +13,18 @@ _CELL_FIELDS = ("name", "cu_dn", "nci", "layer", "sector", "azimuth_deg", "carri
 
 
 def refresh_topology(
-    session: Session, *, tenant_id: int, network_id: int, topology: TopologyIn
+    session: Session,
+    *,
+    tenant_id: int,
+    network_id: int,
+    topology: TopologyIn,
+    keep: Sequence[str] = (),
 ) -> tuple[list[str], list[str], list[str]]:
     """Add new sites and cells and update changed ones (matched by DN).
 
-    Return the cell names added, updated, and stored but absent from ``topology`` (kept:
-    their history stays).
+    ``keep`` names the cell fields a stored cell keeps (what ``topology`` only guessed, such as
+    the azimuth O1 does not carry). Return the cell names added, updated, and stored but
+    absent from ``topology`` (kept: their history stays).
     """
     sites = {
         s.name: s
@@ -44,7 +52,8 @@ def refresh_topology(
     for spec in topology.cells:
         site = sites[spec.site]
         cell = cells.pop(spec.dn, None)
-        values = {f: getattr(spec, f) for f in _CELL_FIELDS}
+        fields = _CELL_FIELDS if cell is None else [f for f in _CELL_FIELDS if f not in keep]
+        values = {f: getattr(spec, f) for f in fields}
         values |= {
             "site_id": site.id,
             "x_m": site.x_m if spec.x_m is None else spec.x_m,

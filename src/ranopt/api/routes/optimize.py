@@ -167,20 +167,26 @@ def get_optimization(run_id: IdPath, principal: Reader, session: SessionDep) -> 
 
 
 @router.post("/optimizations/{run_id}/apply")
-def apply_plan(
-    run_id: IdPath, principal: Executor, session: SessionDep, services: ServicesDep
-) -> RunOut:
-    """Send a succeeded run's plan to the network's actuator: the twin, or its O1 southbound."""
-    run = runs.decide_run(
-        session, tenant_id=principal.tenant_id, run_id=run_id, decision="applied",
-        by=principal.subject, now_s=now_s(),
-    )  # fmt: skip
-    actuator = southbound_actuator(session, principal.tenant_id, run.network_id)
+def apply_plan(run_id: IdPath, principal: Executor, services: ServicesDep) -> RunOut:
+    """Send a succeeded run's plan to the network's actuator: the twin, or its O1 southbound.
+
+    Three short transactions, not one: the O1 push records each element's outcome in its
+    own transactions while it runs, which a request-long write transaction would block.
+    """
+    with services.store.transaction() as session:
+        run = runs.get_run(session, tenant_id=principal.tenant_id, run_id=run_id)
+        runs.check_decidable(run, decision="applied")
+        actuator = southbound_actuator(session, principal.tenant_id, run.network_id)
     detail: dict[str, Any] = {"network_id": run.network_id, "actuator": actuator}
     if actuator == "o1":
         detail["o1"] = apply_through_o1(services, principal, run_id)
-    record(session, principal, action="optimization.apply", target=f"run:{run_id}",
-           detail=detail)  # fmt: skip
+    with services.store.transaction() as session:
+        run = runs.decide_run(
+            session, tenant_id=principal.tenant_id, run_id=run_id, decision="applied",
+            by=principal.subject, now_s=now_s(),
+        )  # fmt: skip
+        record(session, principal, action="optimization.apply", target=f"run:{run_id}",
+               detail=detail)  # fmt: skip
     return run
 
 

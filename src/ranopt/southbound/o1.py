@@ -1,7 +1,9 @@
 """O1 over NETCONF (RFC 6241 / 6242) with ncclient: sessions, reads, one transaction per element.
 
 A transaction edits one ManagedElement: lock the candidate, edit-config, validate, a
-confirmed commit, read the edited objects back from running, the confirming commit, unlock.
+confirmed commit, read the edited objects back from running, the confirming commit, unlock,
+pipelined in three round trips (RFC 6241 4.5). A device without the capabilities this needs
+is refused before anything is sent.
 Any error rolls back (discard-changes, cancel-commit) and the element's outcome says so:
 ``applied``, ``rolled_back`` (the device answered and nothing of the element changed) or
 ``unreachable`` (connection refused, lost or timed out; the detail names the step). Connects
@@ -10,10 +12,10 @@ retry with exponential back-off; errors name the endpoint and the element, never
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
 import ncclient.transport.session
@@ -30,10 +32,17 @@ from ranopt.southbound.o1_xml import Edit, MalformedReplyError, O1Element
 
 logger = logging.getLogger("ranopt.southbound.o1")
 # ncclient's session thread polls its send queue once per select() timeout (0.1 s), which
-# adds up to 100 ms to every RPC; 5 ms keeps a transaction of six RPCs within tens of ms.
-ncclient.transport.session.TICK = 0.005
+# adds up to that much to every RPC. At 1 ms an RPC round trip on loopback takes ~1.7 ms
+# (5 ms: ~6 ms) and an open, idle session costs ~2.6 % of a core (5 ms: ~0.8 %); sessions
+# live for one discovery or one plan, so the round trip wins (benchmarks/southbound.py).
+ncclient.transport.session.TICK = 0.001
 
 Outcome = Literal["applied", "rolled_back", "unreachable"]
+# what a transaction needs (RFC 6241 8.3, 8.4, 8.5, 8.6), by the step that needs it
+TRANSACTION_CAPABILITIES = (
+    ("lock", ":candidate"), ("edit-config", ":rollback-on-error"), ("validate", ":validate"),
+    ("commit (confirmed)", ":confirmed-commit"),
+)  # fmt: skip
 
 
 class O1Error(RanoptError):
@@ -203,42 +212,110 @@ class O1Session:
 
     # -- one element's transaction -------------------------------------------------------
 
+    def _missing_capability(self) -> tuple[str, str] | None:
+        """Return the first capability a transaction needs that the device lacks, with its step."""
+        caps = self.m.server_capabilities
+        return next(((step, cap) for step, cap in TRANSACTION_CAPABILITIES if cap not in caps),
+                    None)  # fmt: skip
+
+    def _pipelined(
+        self, element: str, calls: Sequence[tuple[str, Callable[[], Any]]]
+    ) -> list[tuple[str, Any]]:
+        """Send ``calls`` without waiting, then collect each reply (or its error) in order.
+
+        RFC 6241 4.5: a device processes a session's requests serially and answers them in
+        order, and a client may send the next before the previous one is answered; this saves
+        a round trip per pipelined request.
+        """
+        sent: list[tuple[str, Any]] = []
+        self.m.async_mode = True
+        try:
+            for step, call in calls:
+                with self._rpc(step, element):
+                    sent.append((step, call()))
+        finally:
+            self.m.async_mode = False
+        results: list[tuple[str, Any]] = []
+        for step, rpc in sent:
+            try:
+                with self._rpc(step, element):
+                    results.append((step, self._wait(rpc)))
+            except (O1Error, MalformedReplyError) as exc:
+                results.append((step, exc))
+        return results
+
+    def _wait(self, rpc: Any) -> Any:
+        """Wait for a pipelined request's reply; raise as ncclient's synchronous mode would."""
+        if not rpc.event.wait(self.endpoint.timeout_s):
+            msg = "ncclient timed out while waiting for an rpc reply"
+            raise TimeoutExpiredError(msg)
+        if rpc.error is not None:
+            raise rpc.error
+        reply = rpc.reply
+        reply.parse()
+        if reply.error is not None:
+            raise reply.error
+        return reply
+
     def transaction(self, element: str, edits: Sequence[Edit]) -> ElementOutcome:
-        """Apply ``edits`` of one element as one confirmed transaction; never raise O1Error."""
+        """Apply ``edits`` of one element as one confirmed transaction; never raise O1Error.
+
+        Three round trips, pipelined: lock + edit-config + validate; confirmed commit + read
+        back; confirming commit + unlock. A request after a failed one is harmless (validate
+        of an unchanged candidate, a read of running) and its reply is not trusted.
+        """
         started = time.perf_counter()
         name = self.endpoint.name
         step = "lock"
         committed = False
         locked = False
+
+        def settle(results: list[tuple[str, Any]]) -> list[Any]:
+            nonlocal step
+            for at, result in results:
+                if isinstance(result, Exception):
+                    step = at
+                    raise result
+            return [result for _, result in results]
+
         try:
-            with self._rpc("lock", element):
-                self._lock_candidate()
+            missing = self._missing_capability()
+            if missing is not None:  # refused before anything is sent
+                step, capability = missing
+                msg = f"{step}: the device lacks the {capability} capability a transaction needs"
+                raise EditRefusedError(msg, endpoint=name, element=element)
+            edit = [
+                ("edit-config", lambda: self.m.edit_config(
+                    target="candidate", config=o1_xml.edit_config_payload(edits),
+                    default_operation="merge", error_option="rollback-on-error")),
+                ("validate", lambda: self.m.validate(source="candidate")),
+            ]  # fmt: skip
+            phase = self._pipelined(element, [("lock", lambda: self.m.lock("candidate")), *edit])
+            if isinstance(phase[0][1], Exception):
+                self._after_failed_lock(element, phase[0][1], edited=phase[1][1])
+                phase = self._pipelined(element, edit)
             locked = True
-            step = "edit-config"
-            with self._rpc(step, element):
-                self.m.edit_config(
-                    target="candidate",
-                    config=o1_xml.edit_config_payload(edits),
-                    default_operation="merge",
-                    error_option="rollback-on-error",
-                )
-            step = "validate"
-            with self._rpc(step, element):
-                self.m.validate(source="candidate")
+            settle(phase)
             step = "commit (confirmed)"
-            with self._rpc(step, element):
-                self.m.commit(confirmed=True, timeout=str(self.endpoint.confirm_timeout_s))
+            phase = self._pipelined(element, [
+                (step, lambda: self.m.commit(confirmed=True,
+                                             timeout=str(self.endpoint.confirm_timeout_s))),
+                ("read back", lambda: self.m.get_config(
+                    "running", filter=o1_xml.readback_filter(edits))),
+            ])  # fmt: skip
+            settle(phase[:1])
             committed = True
+            [readback] = settle(phase[1:])
             step = "read back"
-            self._verify(element, edits)
+            self._verify(element, edits, readback.data_xml)
             step = "commit (confirming)"
-            with self._rpc(step, element):
-                self.m.commit()
+            phase = self._pipelined(element, [
+                (step, self.m.commit), ("unlock", lambda: self.m.unlock("candidate")),
+            ])  # fmt: skip
+            locked = isinstance(phase[1][1], Exception)
+            settle(phase[:1])
             committed = False
-            step = "unlock"
-            with self._rpc(step, element):
-                self.m.unlock("candidate")
-            locked = False
+            settle(phase[1:])
         except UnreachableError as exc:
             return ElementOutcome(element, name, "unreachable", len(edits), str(exc), step,
                                   time.perf_counter() - started)  # fmt: skip
@@ -253,20 +330,28 @@ class O1Session:
         return ElementOutcome(element, name, "applied", len(edits), None, None,
                               time.perf_counter() - started)  # fmt: skip
 
-    def _lock_candidate(self) -> None:
-        try:
-            self.m.lock("candidate")
-        except RPCError as exc:
-            if exc.tag != "resource-denied":
-                raise
-            self.m.discard_changes()  # a stale candidate (RFC 6241 7.5): reset, then lock
+    def _after_failed_lock(self, element: str, error: Exception, *, edited: Any) -> None:
+        """Take the lock after a refused one when the candidate was only stale; else re-raise.
+
+        RFC 6241 7.5: a lock is refused (``resource-denied``) while the candidate holds changes
+        nobody committed (a session that died mid-edit): discard them, then lock. Any other
+        refusal (another session holds the lock) stands; an edit that went through anyway
+        is discarded.
+        """
+        cause = error.__cause__
+        if not isinstance(cause, RPCError) or cause.tag != "resource-denied":
+            if not isinstance(edited, Exception):
+                with self._rpc("discard-changes", element):
+                    self.m.discard_changes()
+            raise error
+        with self._rpc("discard-changes", element):
+            self.m.discard_changes()
+        with self._rpc("lock", element):
             self.m.lock("candidate")
 
-    def _verify(self, element: str, edits: Sequence[Edit]) -> None:
-        """Read the edited attributes back from running; a difference aborts the commit."""
-        with self._rpc("read back", element):
-            reply = self.m.get_config("running", filter=o1_xml.readback_filter(edits))
-        root = o1_xml.parse_xml(reply.data_xml, where=f"{self.endpoint.name} {element}")
+    def _verify(self, element: str, edits: Sequence[Edit], data_xml: str) -> None:
+        """Check the edited attributes read back from running; a difference aborts the commit."""
+        root = o1_xml.parse_xml(data_xml, where=f"{self.endpoint.name} {element}")
         for edit in edits:
             found = _find_value(root, edit)
             if found != edit.value:

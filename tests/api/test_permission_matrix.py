@@ -148,6 +148,16 @@ def _a1_notification_call(world: World, tenant: str) -> Call:
     )  # fmt: skip
 
 
+def _discovery_job_call(world: World, tenant: str) -> Call:
+    network_id = _network(world, tenant)
+    with world.store.transaction() as session:
+        job = southbound.create_discovery_job(
+            session, tenant_id=world.tenant_ids[tenant], network_id=network_id,
+            created_by="test", now_s=0,
+        )  # fmt: skip
+    return Call("GET", f"/api/v2/networks/{network_id}/discoveries/{job.id}", 200)
+
+
 def _cell_call(world: World, tenant: str) -> Call:
     network_id = _network(world, tenant)
     with world.store.transaction() as session:
@@ -204,6 +214,7 @@ EXPECTED_PERMISSION: dict[tuple[str, str], Permission] = {
     ("GET", "/api/v2/networks/{network_id}/southbound"): R,
     ("PUT", "/api/v2/networks/{network_id}/southbound"): W,
     ("POST", "/api/v2/networks/{network_id}/discover"): W,
+    ("GET", "/api/v2/networks/{network_id}/discoveries/{job_id}"): R,
     ("GET", "/api/v2/networks/{network_id}/southbound/transactions"): R,
     ("POST", "/api/v2/networks/{network_id}/a1/notifications"): W,
 }
@@ -340,6 +351,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/api/v2/networks/{network_id}/discover"): lambda w, t: Call(
         "POST", f"/api/v2/networks/{_network(w, t)}/discover", 422
     ),
+    ("GET", "/api/v2/networks/{network_id}/discoveries/{job_id}"): _discovery_job_call,
     ("GET", "/api/v2/networks/{network_id}/southbound/transactions"): lambda w, t: Call(
         "GET", f"/api/v2/networks/{_network(w, t)}/southbound/transactions", 200
     ),

@@ -69,7 +69,10 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope "function": committed before the response is sent. With the default ("request") the
+# commit runs after the answer, so a client could act on a 201 before its row exists (and a
+# failed commit would follow a success answer).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def now_s() -> int:

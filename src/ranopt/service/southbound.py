@@ -9,6 +9,7 @@ A1 policies go to the network's near-RT RIC, each call recorded the same way; a 
 stays unavailable through the client's retries raises an alert.
 """
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from urllib.parse import urlencode
 
 from pydantic import SecretStr
 
-from ranopt.errors import ValidationError
+from ranopt.errors import RanoptError, ValidationError
 from ranopt.southbound.a1 import A1Client, A1Error, A1RefusedError, A1UnavailableError
 from ranopt.southbound.a1_types import check_instance
 from ranopt.southbound.actions import (
@@ -43,6 +44,7 @@ from ranopt.store.topology import refresh_topology
 from ranopt.twin.elements import num_prb_for
 
 T = TypeVar("T")
+logger = logging.getLogger("ranopt.service.southbound")
 EARTH_RADIUS_M = 6_371_000.0
 DEFAULT_HEIGHT_M = 25.0
 COVERAGE_BELOW_MHZ = 3000.0  # without a topology file: carriers below 3 GHz are coverage
@@ -220,6 +222,52 @@ def discover(
                              "added": len(added), "missing": len(missing)})  # fmt: skip
     return DiscoveryReport(network_id, len(found), len(topo.cells), added, updated, missing,
                            warnings)  # fmt: skip
+
+
+def expected_cells(store: Store, *, tenant_id: int, network_id: int) -> int:
+    """Return how many cells a discovery will likely find.
+
+    The network's stored cells (what the last discovery or the topology file gave), and at
+    least one per O1 endpoint.
+    """
+    with store.transaction() as session:
+        settings = sb.get_southbound(session, tenant_id=tenant_id, network_id=network_id)
+        stored = len(repo.network_cells(session, tenant_id=tenant_id, network_id=network_id))
+    return max(stored, len(settings.o1))
+
+
+def run_discovery_job(
+    store: Store, *, tenant_id: int, network_id: int, job_id: int, keyring: Keyring,
+    actor: str, clock: Callable[[], int],
+) -> sb.DiscoveryJobOut:  # fmt: skip
+    """Run a queued discovery job; its outcome (report or error) is recorded on the job.
+
+    Never raises for a failed discovery: an O1 failure or any other error is the job's
+    ``failed`` status and error text, and raises a ``discovery_failed`` alert.
+    """
+    with store.transaction() as session:
+        sb.set_discovery_job(session, tenant_id=tenant_id, network_id=network_id, job_id=job_id,
+                             status="running", now_s=clock())  # fmt: skip
+    try:
+        report = discover(store, tenant_id=tenant_id, network_id=network_id, keyring=keyring,
+                          supplement=None, now_s=clock(), actor=actor)  # fmt: skip
+    except Exception as exc:  # a job never dies silently: every failure is on the job
+        known = isinstance(exc, RanoptError)
+        error = str(exc) if known else f"internal error ({type(exc).__name__})"
+        with store.transaction() as session:
+            job = sb.set_discovery_job(session, tenant_id=tenant_id, network_id=network_id,
+                                       job_id=job_id, status="failed", now_s=clock(),
+                                       error=error)  # fmt: skip
+            runs.add_alert(session, tenant_id=tenant_id, network_id=network_id,
+                           severity="warning", kind="discovery_failed", now_s=clock(),
+                           message=f"discovery job {job_id} failed: {error}")  # fmt: skip
+        if not known:
+            logger.exception("discovery job %s crashed", job_id)
+        return job
+    with store.transaction() as session:
+        return sb.set_discovery_job(session, tenant_id=tenant_id, network_id=network_id,
+                                    job_id=job_id, status="succeeded", now_s=clock(),
+                                    report=asdict(report))  # fmt: skip
 
 
 # --- apply ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""A network's southbound settings, discovered O1 elements, transaction outcomes, A1 policies.
+"""A network's southbound settings, discovered O1 elements, outcomes, A1 policies, jobs.
 
 Keyword-only, tenant-scoped. Credentials are written through ``put_secret`` (AES-GCM sealed)
 and only read back by ``o1_credentials`` for the client that needs them; every model this
@@ -15,8 +15,15 @@ from sqlalchemy.orm import Session
 from ranopt.errors import ValidationError
 from ranopt.store import audit
 from ranopt.store.networks import network_by_id
+from ranopt.store.repository import NotFoundError
 from ranopt.store.secrets import Keyring, put_secret, read_secret
-from ranopt.store.tables import A1PolicyRow, NetworkSouthbound, O1ElementRow, SouthboundTransaction
+from ranopt.store.tables import (
+    A1PolicyRow,
+    DiscoveryJob,
+    NetworkSouthbound,
+    O1ElementRow,
+    SouthboundTransaction,
+)
 
 SouthboundKind = Literal["twin", "o1"]
 SleepMethodName = Literal["energy_saving", "administrative_state"]
@@ -369,3 +376,74 @@ def get_policy_status(
         A1PolicyRow.policy_type == policy_type, A1PolicyRow.policy_id == policy_id,
     ))  # fmt: skip
     return None if row is None else (row.enforce_status, row.enforce_reason)
+
+
+# --- discovery jobs -------------------------------------------------------------------------
+
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+
+
+class DiscoveryJobOut(BaseModel):
+    """A discovery job as the API shows it (``report`` once it succeeded)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    network_id: int
+    status: JobStatus
+    created_by: str
+    created_s: int
+    finished_s: int | None
+    report: dict[str, Any] | None
+    error: str | None
+
+
+def _job_out(row: DiscoveryJob) -> DiscoveryJobOut:
+    return DiscoveryJobOut(
+        id=row.id, network_id=row.network_id, status=row.status,  # type: ignore[arg-type]
+        created_by=row.created_by, created_s=row.created_s, finished_s=row.finished_s,
+        report=row.report, error=row.error,
+    )  # fmt: skip
+
+
+def create_discovery_job(
+    session: Session, *, tenant_id: int, network_id: int, created_by: str, now_s: int
+) -> DiscoveryJobOut:
+    """Queue a discovery of the network."""
+    network_by_id(session, tenant_id=tenant_id, network_id=network_id)
+    row = DiscoveryJob(tenant_id=tenant_id, network_id=network_id, status="queued",
+                       created_by=created_by, created_s=now_s)  # fmt: skip
+    session.add(row)
+    session.flush()
+    return _job_out(row)
+
+
+def _job_row(session: Session, tenant_id: int, network_id: int, job_id: int) -> DiscoveryJob:
+    row = session.scalar(select(DiscoveryJob).where(
+        DiscoveryJob.tenant_id == tenant_id, DiscoveryJob.network_id == network_id,
+        DiscoveryJob.id == job_id,
+    ))  # fmt: skip
+    if row is None:
+        msg = f"job_id: no discovery job {job_id} for network {network_id}"
+        raise NotFoundError(msg)
+    return row
+
+
+def get_discovery_job(
+    session: Session, *, tenant_id: int, network_id: int, job_id: int
+) -> DiscoveryJobOut:
+    """Return one discovery job of the network."""
+    return _job_out(_job_row(session, tenant_id, network_id, job_id))
+
+
+def set_discovery_job(
+    session: Session, *, tenant_id: int, network_id: int, job_id: int, status: JobStatus,
+    now_s: int, report: dict[str, Any] | None = None, error: str | None = None,
+) -> DiscoveryJobOut:  # fmt: skip
+    """Move a job on: running, then succeeded (with its report) or failed (with the error)."""
+    row = _job_row(session, tenant_id, network_id, job_id)
+    row.status, row.report, row.error = status, report, error
+    if status in ("succeeded", "failed"):
+        row.finished_s = now_s
+    session.flush()
+    return _job_out(row)

@@ -490,3 +490,21 @@ class A1PolicyRow(Base):
     enforce_status: Mapped[str | None] = mapped_column(String(20))
     enforce_reason: Mapped[str | None] = mapped_column(String(40))
     updated_s: Mapped[int] = mapped_column(BigInteger)
+
+
+class DiscoveryJob(Base):
+    """A discovery run as a background job (large networks): its status and report."""
+
+    __tablename__ = "discovery_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20))  # queued, running, succeeded, failed
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_s: Mapped[int] = mapped_column(BigInteger)
+    finished_s: Mapped[int | None] = mapped_column(BigInteger)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -5,18 +5,33 @@ Credentials are write-only; a near-RT RIC POSTs policy status notifications back
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, status
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ranopt.api.deps import Reader, ServicesDep, SessionDep, Writer, now_s, record
+from ranopt.api.deps import (
+    Principal,
+    Reader,
+    Services,
+    ServicesDep,
+    SessionDep,
+    Writer,
+    now_s,
+    record,
+)
 from ranopt.api.errors import ProblemError
-from ranopt.api.schemas import IdPath
+from ranopt.api.schemas import Accepted, IdPath
 from ranopt.service import southbound as service
 from ranopt.southbound.o1 import O1Error
 from ranopt.southbound.o1_xml import MalformedReplyError
 from ranopt.store import southbound as sb
 from ranopt.store.networks import network_by_id
-from ranopt.store.southbound import SouthboundIn, SouthboundOut, TransactionOut
+from ranopt.store.southbound import (
+    DiscoveryJobOut,
+    SouthboundIn,
+    SouthboundOut,
+    TransactionOut,
+)
 
 router = APIRouter(prefix="/api/v2/networks", tags=["southbound"])
 
@@ -51,18 +66,72 @@ def put_southbound(
     return out
 
 
-@router.post("/{network_id}/discover")
-async def discover(network_id: IdPath, principal: Writer, services: ServicesDep) -> dict[str, Any]:
-    """Read the network over O1 and refresh its sites and cells (write: it changes the network)."""
+def _discovery_job(services: Services, principal: Principal, network_id: int, job_id: int) -> None:
+    service.run_discovery_job(
+        services.store, tenant_id=principal.tenant_id, network_id=network_id, job_id=job_id,
+        keyring=services.settings.keyring(), actor=principal.subject, clock=now_s,
+    )  # fmt: skip
+
+
+def _queue_discovery(
+    services: Services, principal: Principal, network_id: int, expected: int
+) -> DiscoveryJobOut:
+    with services.store.transaction() as session:
+        job = sb.create_discovery_job(session, tenant_id=principal.tenant_id,
+                                      network_id=network_id, created_by=principal.subject,
+                                      now_s=now_s())  # fmt: skip
+        record(session, principal, action="southbound.discover.request",
+               target=f"network:{network_id}",
+               detail={"job_id": job.id, "expected_cells": expected})  # fmt: skip
+    services.jobs.submit(_discovery_job, services, principal, network_id, job.id)
+    return job
+
+
+@router.post(
+    "/{network_id}/discover",
+    responses={202: {"model": Accepted, "description": "queued; poll status_url"}},
+)
+async def discover(
+    network_id: IdPath, principal: Writer, services: ServicesDep,
+    background: Annotated[bool, Query(description="run as a job whatever the size")] = False,
+) -> Any:  # fmt: skip
+    """Read the network over O1 and refresh its sites and cells (write: it changes the network).
+
+    A network expected to hold more than ``sync_max_cells`` cells (its stored cells, at least
+    one per O1 endpoint), or ``background=true``, is discovered as a job: 202 with a status URL.
+    """
+    keyring = services.settings.keyring()
+    store = services.store
+    tenant_id = principal.tenant_id
+    # checked now, so that a network without an O1 southbound answers 422, not a failed job
+    await run_in_threadpool(service.o1_endpoints, store, tenant_id=tenant_id,
+                            network_id=network_id, keyring=keyring)  # fmt: skip
+    expected = await run_in_threadpool(service.expected_cells, store, tenant_id=tenant_id,
+                                       network_id=network_id)  # fmt: skip
+    if background or expected > services.settings.sync_max_cells:
+        job = await run_in_threadpool(_queue_discovery, services, principal, network_id, expected)
+        status_url = f"/api/v2/networks/{network_id}/discoveries/{job.id}"
+        return JSONResponse(
+            Accepted(id=job.id, status="queued", status_url=status_url).model_dump(),
+            status_code=status.HTTP_202_ACCEPTED, headers={"Location": status_url},
+        )  # fmt: skip
     try:
         report = await run_in_threadpool(
-            service.discover, services.store, tenant_id=principal.tenant_id,
-            network_id=network_id, keyring=services.settings.keyring(), supplement=None,
-            now_s=now_s(), actor=principal.subject,
+            service.discover, store, tenant_id=principal.tenant_id, network_id=network_id,
+            keyring=keyring, supplement=None, now_s=now_s(), actor=principal.subject,
         )  # fmt: skip
     except (O1Error, MalformedReplyError) as exc:
         raise ProblemError(502, str(exc), title="O1 endpoint failed") from exc
     return report.__dict__
+
+
+@router.get("/{network_id}/discoveries/{job_id}")
+def discovery_job(
+    network_id: IdPath, job_id: IdPath, principal: Reader, session: SessionDep
+) -> DiscoveryJobOut:
+    """Return a discovery job: queued, running, succeeded (with its report) or failed."""
+    return sb.get_discovery_job(session, tenant_id=principal.tenant_id, network_id=network_id,
+                                job_id=job_id)  # fmt: skip
 
 
 @router.get("/{network_id}/southbound/transactions")

@@ -1,4 +1,4 @@
-"""Southbound: network southbound settings, discovered O1 elements, transactions, A1 policies.
+"""Southbound: settings, discovered O1 elements, transactions, A1 policies, discovery jobs.
 
 Revision ID: 0005
 Revises: 0003
@@ -88,10 +88,25 @@ def upgrade() -> None:
         sa.UniqueConstraint("network_id", "policy_type", "policy_id"),
     )
     op.create_index("ix_a1_policies_tenant_id", "a1_policies", ["tenant_id"])
+    op.create_table(
+        "discovery_jobs",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        _tenant(),
+        _network(),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
+        sa.Column("created_s", sa.BigInteger(), nullable=False),
+        sa.Column("finished_s", sa.BigInteger(), nullable=True),
+        sa.Column("report", JSON_TYPE, nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+    )
+    op.create_index("ix_discovery_jobs_tenant_id", "discovery_jobs", ["tenant_id"])
+    op.create_index("ix_discovery_jobs_network_id", "discovery_jobs", ["network_id"])
 
 
 def downgrade() -> None:
     """Drop the southbound tables."""
+    op.drop_table("discovery_jobs")
     op.drop_table("a1_policies")
     op.drop_table("southbound_transactions")
     op.drop_table("o1_elements")

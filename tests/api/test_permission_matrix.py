@@ -133,13 +133,23 @@ def _ves_event(t_s: int = 1_767_225_600) -> bytes:
     }}).encode()  # fmt: skip
 
 
-def _a1_notification_call(world: World, tenant: str) -> Call:
+TSP = "ORAN_TrafficSteeringPreference_2.0.0"
+POLICY_ROUTE = "/api/v2/networks/{network_id}/a1/policies/{policy_type}/{policy_id}"
+
+
+def _policy_network(world: World, tenant: str) -> int:
+    """A network holding the A1 policy ``TSP/p1``."""
     network_id = _network(world, tenant)
     with world.store.transaction() as session:
         southbound.upsert_policy(
             session, tenant_id=world.tenant_ids[tenant], network_id=network_id,
-            policy_type="ORAN_TrafficSteeringPreference_2.0.0", policy_id="p1", body={}, now_s=0,
+            policy_type=TSP, policy_id="p1", body={}, now_s=0,
         )  # fmt: skip
+    return network_id
+
+
+def _a1_notification_call(world: World, tenant: str) -> Call:
+    network_id = _policy_network(world, tenant)
     return Call(
         "POST",
         f"/api/v2/networks/{network_id}/a1/notifications"
@@ -217,6 +227,9 @@ EXPECTED_PERMISSION: dict[tuple[str, str], Permission] = {
     ("GET", "/api/v2/networks/{network_id}/discoveries/{job_id}"): R,
     ("GET", "/api/v2/networks/{network_id}/southbound/transactions"): R,
     ("POST", "/api/v2/networks/{network_id}/a1/notifications"): W,
+    ("GET", "/api/v2/networks/{network_id}/a1/policies"): R,
+    ("PUT", POLICY_ROUTE): W,
+    ("DELETE", POLICY_ROUTE): W,
 }
 
 RECIPES: dict[tuple[str, str], Recipe] = {
@@ -356,6 +369,18 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "GET", f"/api/v2/networks/{_network(w, t)}/southbound/transactions", 200
     ),
     ("POST", "/api/v2/networks/{network_id}/a1/notifications"): _a1_notification_call,
+    ("GET", "/api/v2/networks/{network_id}/a1/policies"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_policy_network(w, t)}/a1/policies", 200,
+    ),
+    # allowed on a network without an A1 endpoint, the change answers 422 naming ``a1``;
+    # tests/southbound/test_a1_api.py drives a real RIC through these routes
+    ("PUT", POLICY_ROUTE): lambda w, t: Call(
+        "PUT", f"/api/v2/networks/{_network(w, t)}/a1/policies/{TSP}/p1", 422,
+        json={"scope": {}},
+    ),
+    ("DELETE", POLICY_ROUTE): lambda w, t: Call(
+        "DELETE", f"/api/v2/networks/{_policy_network(w, t)}/a1/policies/{TSP}/p1", 422,
+    ),
 }  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from ranopt.api.deps import Services
 from ranopt.api.metrics import ConcurrencyLimitMiddleware, Metrics, MetricsMiddleware
 from ranopt.api.ratelimit import RateLimiter
 from ranopt.api.routes import (
+    a1,
     auth,
     health,
     investigate,
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     errors.install(app)
     for module in (
         health, auth, users, networks, telemetry, optimize, investigate, secrets, ves, loop,
-        southbound,
+        southbound, a1,
     ):  # fmt: skip
         app.include_router(module.router)
     web.mount(app)

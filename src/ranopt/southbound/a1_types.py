@@ -36,22 +36,36 @@ def load_policy_types(directory: Path) -> dict[str, dict[str, Any]]:
     return types
 
 
-def instance_errors(schema: Mapping[str, Any], instance: Any) -> str | None:
-    """Return the most relevant schema violation as ``field: message``, or None when valid."""
+class PolicySchemaError(ValidationError):
+    """A policy instance breaks its type's schema; ``field`` is the JSON path at fault."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def schema_violation(schema: Mapping[str, Any], instance: Any) -> tuple[str, str] | None:
+    """Return the most relevant schema violation as ``(field, message)``, or None when valid."""
     validator = jsonschema.Draft7Validator(schema)
     error = best_match(validator.iter_errors(instance))
     if error is None:
         return None
-    path = error.json_path.removeprefix("$").removeprefix(".") or "(policy)"
-    return f"{path}: {error.message}"
+    return error.json_path.removeprefix("$").removeprefix(".") or "(policy)", error.message
+
+
+def instance_errors(schema: Mapping[str, Any], instance: Any) -> str | None:
+    """Return the most relevant schema violation as ``field: message``, or None when valid."""
+    violation = schema_violation(schema, instance)
+    return None if violation is None else f"{violation[0]}: {violation[1]}"
 
 
 def check_instance(type_id: str, schema: Mapping[str, Any], instance: Any) -> None:
-    """Raise ``ValidationError`` naming the field when ``instance`` breaks the type's schema."""
-    problem = instance_errors(schema, instance)
-    if problem is not None:
-        msg = f"policy ({type_id}) {problem}"
-        raise ValidationError(msg)
+    """Raise ``PolicySchemaError`` naming the field when ``instance`` breaks the schema."""
+    violation = schema_violation(schema, instance)
+    if violation is not None:
+        field, message = violation
+        msg = f"policy ({type_id}) {field}: {message}"
+        raise PolicySchemaError(msg, field=field)
 
 
 def plmn(mcc: str = "001", mnc: str = "01") -> dict[str, str]:

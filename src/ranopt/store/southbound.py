@@ -367,6 +367,50 @@ def delete_policy(
     session.flush()
 
 
+class A1PolicyOut(BaseModel):
+    """An A1 policy instance ranopt holds for a network, with the RIC's last status."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy_type: str
+    policy_id: str
+    body: dict[str, Any]
+    enforce_status: str | None
+    enforce_reason: str | None
+    updated_s: int
+
+
+def _policy_out(row: A1PolicyRow) -> A1PolicyOut:
+    return A1PolicyOut(policy_type=row.policy_type, policy_id=row.policy_id, body=dict(row.body),
+                       enforce_status=row.enforce_status, enforce_reason=row.enforce_reason,
+                       updated_s=row.updated_s)  # fmt: skip
+
+
+def list_policies(
+    session: Session, *, tenant_id: int, network_id: int, policy_type: str | None = None
+) -> list[A1PolicyOut]:
+    """Return the network's A1 policies (of one type, if given), by type and id."""
+    network_by_id(session, tenant_id=tenant_id, network_id=network_id)
+    query = select(A1PolicyRow).where(
+        A1PolicyRow.tenant_id == tenant_id, A1PolicyRow.network_id == network_id
+    )
+    if policy_type is not None:
+        query = query.where(A1PolicyRow.policy_type == policy_type)
+    rows = session.scalars(query.order_by(A1PolicyRow.policy_type, A1PolicyRow.policy_id))
+    return [_policy_out(r) for r in rows]
+
+
+def get_policy(
+    session: Session, *, tenant_id: int, network_id: int, policy_type: str, policy_id: str
+) -> A1PolicyOut | None:
+    """Return one recorded policy, or None."""
+    row = session.scalar(select(A1PolicyRow).where(
+        A1PolicyRow.tenant_id == tenant_id, A1PolicyRow.network_id == network_id,
+        A1PolicyRow.policy_type == policy_type, A1PolicyRow.policy_id == policy_id,
+    ))  # fmt: skip
+    return None if row is None else _policy_out(row)
+
+
 def get_policy_status(
     session: Session, *, tenant_id: int, network_id: int, policy_type: str, policy_id: str
 ) -> tuple[str | None, str | None] | None:

@@ -18,6 +18,7 @@ from ranopt.emulate.datastore import Config
 from ranopt.emulate.render import LiveState
 from ranopt.emulate.topology import EmulatedTopology, slice_ssts
 from ranopt.optimize.evaluate import EnergyConstraints, IntervalCheck, check_snapshot
+from ranopt.southbound.a1_types import PREFERENCE_CIO_DB
 from ranopt.southbound.nrm import (
     ADMINISTRATIVE_STATE,
     CELL_INDIVIDUAL_OFFSET,
@@ -31,7 +32,7 @@ from ranopt.twin.snapshot import CellState, evaluate_snapshot
 from ranopt.twin.traffic import demand_for_intervals
 from ranopt.twin.units import FloatArray
 
-A1_STEERING_DB = {"SHALL": 6.0, "PREFER": 3.0, "AVOID": -3.0, "FORBID": -24.0}
+A1_STEERING_DB = PREFERENCE_CIO_DB  # what each A1 steering preference does to a cell's CIO
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,13 @@ from pydantic import SecretStr
 
 from ranopt.errors import RanoptError, ValidationError
 from ranopt.southbound.a1 import A1Client, A1Error, A1RefusedError, A1UnavailableError
-from ranopt.southbound.a1_types import check_instance
+from ranopt.southbound.a1_types import (
+    TRAFFIC_STEERING,
+    check_instance,
+    preference_for_cio,
+    steering_policy,
+    steering_preferences,
+)
 from ranopt.southbound.actions import (
     CellAction,
     CellTarget,
@@ -373,17 +379,97 @@ def apply_actions(
     return outcomes
 
 
+# objectives whose CIO actions go to the near-RT RIC as A1 steering when the network has one
+A1_OBJECTIVES = ("load-balance",)
+LOAD_BALANCE_POLICY = "ranopt-load-balance"
+
+
+def apply_steering(
+    store: Store, *, tenant_id: int, network_id: int, actions: Sequence[CellAction],
+    keyring: Keyring, actor: str, now_s: int, run_id: int | None,
+    notification_base_url: str | None, retry: RetryPolicy | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Send CIO actions as the network's traffic-steering-preference policy; return its outcome.
+
+    One policy (``ranopt-load-balance``, eMBB slice) holds every cell's preference: the one
+    ranopt holds is updated with the actions (each CIO mapped to the nearest preference,
+    ``PREFERENCE_CIO_DB``; near 0 dB the cell's preference is withdrawn) and sent whole, or
+    deleted when no preference is left. The call is recorded as an A1 transaction of the run;
+    a refused or unavailable RIC is an outcome (and an alert), not an exception.
+    """
+    with store.transaction() as session:
+        nci_of = {c.name: c.nci for c in repo.network_cells(session, tenant_id=tenant_id,
+                                                             network_id=network_id)}  # fmt: skip
+        held = sb.get_policy(
+            session, tenant_id=tenant_id, network_id=network_id, policy_type=TRAFFIC_STEERING,
+            policy_id=LOAD_BALANCE_POLICY,
+        )  # fmt: skip
+    preferences = steering_preferences(held.body) if held is not None else {}
+    for action in actions:
+        nci = nci_of.get(action.cell)
+        if nci is None:
+            msg = f"cell: {action.cell!r} has no NR cell identity (nci) to name it in A1"
+            raise ValidationError(msg)
+        if action.value is None:
+            msg = f"{action.cell}: a cio action needs a value in dB"
+            raise ValidationError(msg)
+        preference = preference_for_cio(action.value)
+        if preference is None:
+            preferences.pop(nci, None)
+        else:
+            preferences[nci] = preference
+    common: dict[str, Any] = {
+        "tenant_id": tenant_id, "network_id": network_id, "policy_type": TRAFFIC_STEERING,
+        "policy_id": LOAD_BALANCE_POLICY, "keyring": keyring, "actor": actor, "now_s": now_s,
+        "retry": retry, "run_id": run_id,
+    }  # fmt: skip
+    outcome, error = "applied", None
+    try:
+        if preferences:
+            url = None if notification_base_url is None else a1_notification_url(
+                notification_base_url, network_id=network_id, policy_type=TRAFFIC_STEERING,
+                policy_id=LOAD_BALANCE_POLICY,
+            )  # fmt: skip
+            put_a1_policy(store, body=steering_policy(sst=1, cells_nci=preferences),
+                          notification_url=url, **common)  # fmt: skip
+        elif held is not None:
+            delete_a1_policy(store, **common)
+    except A1UnavailableError as exc:
+        outcome, error = "unreachable", str(exc)
+    except A1RefusedError as exc:
+        outcome, error = "refused", str(exc)
+    return {"interface": "a1", "element": f"{TRAFFIC_STEERING}/{LOAD_BALANCE_POLICY}",
+            "outcome": outcome, "num_edits": len(actions), "error": error,
+            "preferences": len(preferences)}  # fmt: skip
+
+
 def apply_run(
-    store: Store, *, tenant_id: int, run_id: int, keyring: Keyring, actor: str, now_s: int
-) -> ApplyReport:
-    """Apply a succeeded run's first interval of actions through the network's O1 southbound."""
+    store: Store, *, tenant_id: int, run_id: int, keyring: Keyring, actor: str, now_s: int,
+    notification_base_url: str | None = None,
+) -> ApplyReport:  # fmt: skip
+    """Apply a succeeded run's first interval of actions through the network's southbound.
+
+    A load-balancing run on a network whose southbound names an A1 endpoint sends its CIO
+    actions as an A1 traffic-steering policy; everything else goes through O1.
+    """
     with store.transaction() as session:
         run = runs.get_run(session, tenant_id=tenant_id, run_id=run_id)
+        settings = sb.get_southbound(session, tenant_id=tenant_id, network_id=run.network_id)
     actions, t_min, later = plan_actions(run.plan or {})
-    outcomes = apply_actions(store, tenant_id=tenant_id, network_id=run.network_id,
-                             actions=actions, keyring=keyring, actor=actor, now_s=now_s,
-                             run_id=run_id) if actions else []  # fmt: skip
-    return ApplyReport(run_id, t_min, len(actions), later, [asdict(o) for o in outcomes])
+    through_a1 = run.objective in A1_OBJECTIVES and settings.a1_url is not None
+    steering = [a for a in actions if through_a1 and a.action == "cio"]
+    rest = [a for a in actions if not (through_a1 and a.action == "cio")]
+    outcomes = [{"interface": "o1", **asdict(o)} for o in apply_actions(
+        store, tenant_id=tenant_id, network_id=run.network_id, actions=rest, keyring=keyring,
+        actor=actor, now_s=now_s, run_id=run_id,
+    )] if rest else []  # fmt: skip
+    if steering:
+        outcomes.append(apply_steering(
+            store, tenant_id=tenant_id, network_id=run.network_id, actions=steering,
+            keyring=keyring, actor=actor, now_s=now_s, run_id=run_id,
+            notification_base_url=notification_base_url,
+        ))  # fmt: skip
+    return ApplyReport(run_id, t_min, len(actions), later, outcomes)
 
 
 def read_cell_states(
@@ -450,6 +536,7 @@ class _A1Calls:
     policy: str  # ``type/id``
     actor: str
     now_s: int
+    run_id: int | None = None
 
     def run(self, step: str, call: Callable[[], T], *, write: bool = True) -> T:
         """Run ``call``; record a failure (refused: 4xx, unreachable) or a write's success."""
@@ -473,8 +560,9 @@ class _A1Calls:
                   "num_edits": 1, "step": step, "error": error, "seconds": seconds}  # fmt: skip
         with self.store.transaction() as session:
             sb.record_outcomes(
-                session, tenant_id=self.tenant_id, network_id=self.network_id, run_id=None,
-                interface="a1", outcomes=[record], actor=self.actor, now_s=self.now_s,
+                session, tenant_id=self.tenant_id, network_id=self.network_id,
+                run_id=self.run_id, interface="a1", outcomes=[record], actor=self.actor,
+                now_s=self.now_s,
             )  # fmt: skip
             if outcome == "unreachable":
                 runs.add_alert(
@@ -497,6 +585,7 @@ def put_a1_policy(
     actor: str,
     now_s: int,
     retry: RetryPolicy | None = None,
+    run_id: int | None = None,
 ) -> bool:
     """Create or update a policy instance on the network's RIC; True when it was created.
 
@@ -508,7 +597,7 @@ def put_a1_policy(
     client = a1_client(store, tenant_id=tenant_id, network_id=network_id, keyring=keyring,
                        retry=retry)  # fmt: skip
     calls = _A1Calls(store, tenant_id, network_id, client, f"{policy_type}/{policy_id}", actor,
-                     now_s)  # fmt: skip
+                     now_s, run_id)  # fmt: skip
 
     def keep(instance: dict[str, Any] | None) -> dict[str, Any] | None:
         """Record ``instance`` (None: forget the policy); return the body it replaces."""
@@ -550,12 +639,13 @@ def delete_a1_policy(
     actor: str,
     now_s: int,
     retry: RetryPolicy | None = None,
+    run_id: int | None = None,
 ) -> None:
     """Delete a policy instance on the network's RIC (recorded like ``put_a1_policy``)."""
     client = a1_client(store, tenant_id=tenant_id, network_id=network_id, keyring=keyring,
                        retry=retry)  # fmt: skip
     calls = _A1Calls(store, tenant_id, network_id, client, f"{policy_type}/{policy_id}", actor,
-                     now_s)  # fmt: skip
+                     now_s, run_id)  # fmt: skip
     try:
         calls.run("delete", lambda: client.delete_policy(policy_type, policy_id))
     finally:

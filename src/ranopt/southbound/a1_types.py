@@ -68,6 +68,28 @@ def check_instance(type_id: str, schema: Mapping[str, Any], instance: Any) -> No
         raise PolicySchemaError(msg, field=field)
 
 
+# The cell individual offset (dB) ranopt means by each traffic-steering preference when it
+# turns a load-balancing plan into A1 (and the emulator's RIC enforces); no preference: 0 dB.
+PREFERENCE_CIO_DB: dict[str, float] = {"SHALL": 6.0, "PREFER": 3.0, "AVOID": -3.0,
+                                       "FORBID": -24.0}  # fmt: skip
+
+
+def preference_for_cio(cio_db: float) -> str | None:
+    """Return the preference whose offset is nearest ``cio_db`` (None: nearest to 0 dB)."""
+    nearest = min(PREFERENCE_CIO_DB, key=lambda p: abs(PREFERENCE_CIO_DB[p] - cio_db))
+    return nearest if abs(PREFERENCE_CIO_DB[nearest] - cio_db) < abs(cio_db) else None
+
+
+def steering_preferences(policy: Mapping[str, Any]) -> dict[int, str]:
+    """Return ``{NCI: preference}`` of a traffic-steering-preference instance."""
+    return {
+        int(cell["cId"]["ncI"]): str(resource["preference"])
+        for resource in policy.get("tspResources", [])
+        for cell in resource.get("cellIdList", [])
+        if "ncI" in cell.get("cId", {})
+    }
+
+
 def plmn(mcc: str = "001", mnc: str = "01") -> dict[str, str]:
     """Return a PLMN id object (TS 23.003)."""
     return {"mcc": mcc, "mnc": mnc}

@@ -10,7 +10,7 @@ import logging
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from ranopt.api.deps import (
@@ -25,7 +25,7 @@ from ranopt.api.deps import (
     record,
 )
 from ranopt.api.errors import ProblemError
-from ranopt.api.routes.southbound_apply import apply_through_o1, southbound_actuator
+from ranopt.api.routes.southbound_apply import apply_through_southbound, southbound_actuator
 from ranopt.api.schemas import MAX_DB_ID, Accepted, IdPath, OptimizeRequest
 from ranopt.errors import RanoptError
 from ranopt.optimize.evaluate import EnergyConstraints
@@ -167,8 +167,10 @@ def get_optimization(run_id: IdPath, principal: Reader, session: SessionDep) -> 
 
 
 @router.post("/optimizations/{run_id}/apply")
-def apply_plan(run_id: IdPath, principal: Executor, services: ServicesDep) -> RunOut:
-    """Send a succeeded run's plan to the network's actuator: the twin, or its O1 southbound.
+def apply_plan(
+    run_id: IdPath, principal: Executor, services: ServicesDep, request: Request
+) -> RunOut:
+    """Send a succeeded run's plan to the network's actuator: the twin, or its O1 / A1 southbound.
 
     Three short transactions, not one: the O1 push records each element's outcome in its
     own transactions while it runs, which a request-long write transaction would block.
@@ -179,7 +181,7 @@ def apply_plan(run_id: IdPath, principal: Executor, services: ServicesDep) -> Ru
         actuator = southbound_actuator(session, principal.tenant_id, run.network_id)
     detail: dict[str, Any] = {"network_id": run.network_id, "actuator": actuator}
     if actuator == "o1":
-        detail["o1"] = apply_through_o1(services, principal, run_id)
+        detail |= apply_through_southbound(services, principal, run_id, str(request.base_url))
     with services.store.transaction() as session:
         run = runs.decide_run(
             session, tenant_id=principal.tenant_id, run_id=run_id, decision="applied",

@@ -66,7 +66,18 @@ def southbound(
         Path | None, typer.Option("--password-file", help="File holding the SSH password.")
     ] = None,
     host_key: Annotated[str | None, typer.Option("--host-key", help="Base64 host key.")] = None,
-    a1_url: Annotated[str | None, typer.Option("--a1-url", help="A1-P v2 base URL.")] = None,
+    a1_url: Annotated[
+        str | None, typer.Option("--a1-url", help="A1-P v2 base URL, or the PMS's with --a1-pms.")
+    ] = None,
+    a1_pms: Annotated[
+        bool, typer.Option("--a1-pms", help="--a1-url is an A1 Policy Management Service.")
+    ] = False,
+    a1_ric_id: Annotated[
+        str | None, typer.Option("--a1-ric-id", help="The near-RT RIC the PMS addresses.")
+    ] = None,
+    a1_token_file: Annotated[
+        Path | None, typer.Option("--a1-token-file", help="File holding the A1 bearer token.")
+    ] = None,
     sleep_method: Annotated[str, typer.Option(help="energy_saving or administrative_state.")] = (
         "energy_saving"
     ),
@@ -79,6 +90,7 @@ def southbound(
     from ranopt.store import southbound as sb  # noqa: PLC0415
 
     password = None if password_file is None else SecretStr(password_file.read_text().strip())
+    token = None if a1_token_file is None else SecretStr(a1_token_file.read_text().strip())
     try:
         endpoints = []
         for spec in o1:
@@ -89,8 +101,10 @@ def southbound(
             kind="o1",
             o1=endpoints,
             sleep_method=sleep_method,  # type: ignore[arg-type]
-            a1=None if a1_url is None else sb.A1EndpointIn(url=a1_url),
-        )
+            a1=None if a1_url is None else sb.A1EndpointIn(
+                url=a1_url, kind="pms" if a1_pms else "ric", ric_id=a1_ric_id, token=token
+            ),
+        )  # fmt: skip
         with cli_store() as store, store.transaction() as session:
             tid = repo.ensure_tenant(session, name=tenant, now_s=now_s())
             net = repo.get_network(session, tenant_id=tid, name=name)
@@ -99,7 +113,8 @@ def southbound(
     except (PydanticError, ValidationError, ValueError) as exc:
         typer.echo(f"southbound: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"network {name}: O1 southbound with {len(endpoints)} endpoint(s)")
+    a1 = "" if a1_url is None else f", A1 through {'a PMS' if a1_pms else 'a near-RT RIC'}"
+    typer.echo(f"network {name}: O1 southbound with {len(endpoints)} endpoint(s){a1}")
 
 
 @app.command("discover")

@@ -29,6 +29,7 @@ from ranopt.southbound.a1_types import (
     steering_policy,
     steering_preferences,
 )
+from ranopt.southbound.a1pms import PmsClient
 from ranopt.southbound.actions import (
     CellAction,
     CellTarget,
@@ -510,7 +511,7 @@ def a1_notification_url(base_url: str, *, network_id: int, policy_type: str, pol
 def a1_client(
     store: Store, *, tenant_id: int, network_id: int, keyring: Keyring, retry: RetryPolicy | None
 ) -> A1Client:
-    """Return a client of the network's near-RT RIC (its bearer token unsealed, if any)."""
+    """Return a client of the network's near-RT RIC or PMS (its bearer token unsealed, if any)."""
     with store.transaction() as session:
         settings = sb.get_southbound(session, tenant_id=tenant_id, network_id=network_id)
         token = (
@@ -521,6 +522,10 @@ def a1_client(
     if settings.a1_url is None:
         msg = f"a1: network {network_id} has no A1 endpoint"
         raise ValidationError(msg)
+    if settings.a1_kind == "pms":
+        return PmsClient(settings.a1_url, token=token, timeout_s=settings.timeout_s,
+                         retry=retry or RetryPolicy(), ric_id=settings.a1_ric_id or "",
+                         service_id=f"ranopt-network-{network_id}")  # fmt: skip
     return A1Client(settings.a1_url, token=token, timeout_s=settings.timeout_s,
                     retry=retry or RetryPolicy())  # fmt: skip
 
@@ -618,14 +623,38 @@ def put_a1_policy(
         # recorded before it is sent: the RIC may notify its status before its answer arrives
         previous = keep(body)
         try:
-            return calls.run("put", lambda: client.put_policy(
+            created = calls.run("put", lambda: client.put_policy(
                 policy_type, policy_id, body, notification_url=notification_url
             ))  # fmt: skip
         except A1Error:
             keep(previous)  # what ranopt held before: the RIC did not take this one
             raise
+        if isinstance(client, PmsClient):  # a PMS does not notify: read the status once
+            _read_status(store, tenant_id, network_id, client, policy_type, policy_id, now_s)
+        return created
     finally:
         client.close()
+
+
+def _read_status(
+    store: Store, tenant_id: int, network_id: int, client: A1Client, policy_type: str,
+    policy_id: str, now_s: int,
+) -> None:  # fmt: skip
+    """Record the status the endpoint reports for a policy (best effort: none when it fails)."""
+    try:
+        status = client.status(policy_type, policy_id)
+    except A1Error:
+        logger.warning("A1 status of %s/%s unavailable", policy_type, policy_id)
+        return
+    enforce, reason = status.get("enforceStatus"), status.get("enforceReason")
+    if not isinstance(enforce, str):
+        return
+    with store.transaction() as session:
+        sb.set_policy_status(session, tenant_id=tenant_id, network_id=network_id,
+                             policy_type=policy_type, policy_id=policy_id,
+                             enforce_status=enforce[:20],
+                             enforce_reason=reason[:40] if isinstance(reason, str) else None,
+                             now_s=now_s)  # fmt: skip
 
 
 def delete_a1_policy(

@@ -8,7 +8,7 @@ module returns to the API carries flags (``has_password``), never a secret.
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -48,11 +48,30 @@ class O1EndpointIn(_In):
     )  # fmt: skip
 
 
+A1Kind = Literal["ric", "pms"]
+
+
 class A1EndpointIn(_In):
-    """A near-RT RIC's A1-P v2 base URL (``.../A1-P/v2``)."""
+    """Where A1 goes: a near-RT RIC, or an A1 Policy Management Service in front of one.
+
+    ``ric``: an A1-P v2 base URL (``.../A1-P/v2``); ``pms``: an A1PMS API v3 base URL
+    (``.../a1-policy-management/v1``) and the RIC it addresses (``ric_id``).
+    """
 
     url: str = Field(min_length=8, max_length=500, pattern=r"^https?://")
     token: SecretStr | None = Field(default=None, description="write-only bearer token")
+    kind: A1Kind = Field(default="ric", description="ric: A1-P v2; pms: A1PMS API v3")
+    ric_id: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="the near-RT RIC the PMS addresses (nearRtRicId); needed with kind pms",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _pms_names_its_ric(self) -> "A1EndpointIn":
+        if self.kind == "pms" and self.ric_id is None:
+            msg = "ric_id: an A1 Policy Management Service needs the near-RT RIC it addresses"
+            raise ValueError(msg)
+        return self
 
 
 class SouthboundIn(_In):
@@ -89,6 +108,8 @@ class SouthboundOut(BaseModel):
     o1: list[O1EndpointOut]
     a1_url: str | None
     a1_has_token: bool
+    a1_kind: A1Kind | None = None
+    a1_ric_id: str | None = None
     confirm_timeout_s: int
     timeout_s: float
     updated_s: int
@@ -145,6 +166,8 @@ def get_southbound(session: Session, *, tenant_id: int, network_id: int) -> Sout
         o1=[O1EndpointOut(**e) for e in row.o1_endpoints],
         a1_url=None if row.a1 is None else row.a1["url"],
         a1_has_token=bool(row.a1 and row.a1.get("has_token")),
+        a1_kind=None if row.a1 is None else row.a1.get("kind", "ric"),
+        a1_ric_id=None if row.a1 is None else row.a1.get("ric_id"),
         confirm_timeout_s=row.confirm_timeout_s, timeout_s=row.timeout_s, updated_s=row.updated_s,
     )  # fmt: skip
 
@@ -187,7 +210,8 @@ def set_southbound(
                        kind="a1_token", value=settings.a1.token.get_secret_value(),
                        keyring=keyring, now_s=now_s)  # fmt: skip
         had_token = bool(previous and previous.a1 and previous.a1.get("has_token"))
-        a1 = {"url": settings.a1.url, "has_token": settings.a1.token is not None or had_token}
+        a1 = {"url": settings.a1.url, "has_token": settings.a1.token is not None or had_token,
+              "kind": settings.a1.kind, "ric_id": settings.a1.ric_id}  # fmt: skip
     row = previous or NetworkSouthbound(network_id=network_id, tenant_id=tenant_id)
     row.kind, row.sleep_method, row.o1_endpoints, row.a1 = (
         settings.kind, settings.sleep_method, endpoints, a1,

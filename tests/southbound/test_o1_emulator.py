@@ -96,12 +96,14 @@ def test_killed_mid_plan_leaves_a_recorded_partial_state_then_reconnects(
     edits = edits_for([CellAction(n, "sleep") for n in targets], targets, "energy_saving")
     first = {e: edits[e] for e in sorted(edits)[:5]}
     assert {o.outcome for o in apply_edits(first, emulator.endpoints())} == {"applied"}
+    clock = emulator.admin("/advance", {"intervals": 1})["next_interval"]
     emulator.kill()  # the network goes away before the rest of the plan
     rest = {e: edits[e] for e in sorted(edits)[5:]}
     outcomes = apply_edits(rest, emulator.endpoints())
     assert {o.outcome for o in outcomes} == {"unreachable"}
     assert all(o.element in (o.error or "") or "127.0.0.1" in (o.error or "") for o in outcomes)
-    emulator.start()  # restart: the committed configuration survived, nothing else
+    emulator.start()  # restart: the committed configuration and the clock survived
+    assert emulator.admin("/status")["next_interval"] == clock  # not back at --start
     states = _states(emulator)
     asleep = {dn.split(",")[0] for dn, v in states.items() if v == "toBeEnergySaving"}
     assert asleep == {f"ManagedElement={e}" for e in first}

@@ -137,6 +137,15 @@ def test_discovery_through_the_api_creates_the_network_s_cells(
         assert got["layer"] == cell.layer
         if cell.site == "S000":  # from the file: O1 does not carry the azimuth
             assert got["azimuth_deg"] == cell.azimuth_deg
+    # sites land in the network's own x/y frame (the file's site S000 fixes it); O1 carries
+    # positions to 4 decimals (about 11 m of latitude, 7 m of longitude here)
+    with ran_world.server.client() as client:
+        sites = {s["name"]: s for s in client.get(f"/api/v2/networks/{network_id}/sites").json()}
+    for site in ran_world.emulator.topology.sites:
+        got = sites[site.name]
+        tolerance = 0.0 if site.name == "S000" else 8.0
+        assert abs(got["x_m"] - site.x_m) <= tolerance, (site.name, got["x_m"], site.x_m)
+        assert abs(got["y_m"] - site.y_m) <= tolerance, (site.name, got["y_m"], site.y_m)
     with ran_world.server.store.transaction() as session:
         stored = repo.network_cells(session, tenant_id=ran_world.server.tenant_id,
                                     network_id=network_id)  # fmt: skip

@@ -13,6 +13,7 @@ ranopt but these wire outputs and the files in its run directory::
     RUN/ves/*.json          VES events, when no collector URL is given
     RUN/truth.jsonl         ground truth per interval (ranopt never reads it)
     RUN/o1-state-<n>.json   each endpoint's confirmed running configuration
+    RUN/clock.json          the next interval and VES sequence: a restart resumes from them
 """
 
 import asyncio
@@ -46,6 +47,7 @@ from ranopt.twin.snapshot import CellState
 logger = logging.getLogger("ranopt.emulate")
 REFERENCE_MONDAY = datetime(2024, 1, 1, tzinfo=UTC)  # interval 0 starts here (a Monday)
 LIGHT_UES = 30  # --no-traffic: enough UEs to build the twin, none simulated
+CLOCK_FILE = "clock.json"
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,31 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def read_clock(run_dir: Path, *, network: str, interval_s: int) -> tuple[int, int] | None:
+    """Return ``(next interval, VES sequence)`` saved in ``RUN/clock.json``.
+
+    None for a new run directory, or one whose clock is another network's (name, interval).
+    """
+    path = run_dir / CLOCK_FILE
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    if saved.get("network") != network or saved.get("interval_s") != interval_s:
+        logger.warning("%s belongs to another network or interval; starting at --start", path)
+        return None
+    return int(saved["next_interval"]), int(saved["sequence"])
+
+
+def write_clock(
+    run_dir: Path, *, network: str, interval_s: int, next_interval: int, sequence: int
+) -> None:
+    """Save the clock after each interval (atomically: a kill leaves the old or the new one)."""
+    tmp = run_dir / (CLOCK_FILE + ".part")
+    tmp.write_text(json.dumps({"network": network, "interval_s": interval_s,
+                               "next_interval": next_interval, "sequence": sequence}))  # fmt: skip
+    os.replace(tmp, run_dir / CLOCK_FILE)
+
+
 def interval_of(t: datetime, interval_s: int) -> int:
     """Interval index (since ``REFERENCE_MONDAY``) that contains ``t``."""
     return int((t - REFERENCE_MONDAY).total_seconds()) // interval_s
@@ -109,8 +136,13 @@ class Emulator:
         self.interval_s = scenario.interval_min * 60
         start = config.start or datetime.now(UTC)
         self.next_interval = interval_of(start, self.interval_s)
-        self.num_prb = np.array([c.num_prb for c in self.twin.cells], dtype=np.float64)
         self.sequence = 0
+        # a restart resumes the clock the run directory holds (``--start`` is for a new run)
+        saved = read_clock(config.run_dir, network=config.network_name, interval_s=self.interval_s)
+        self.resumed = saved is not None
+        if saved is not None:
+            self.next_interval, self.sequence = saved
+        self.num_prb = np.array([c.num_prb for c in self.twin.cells], dtype=np.float64)
         self.password = secrets.token_urlsafe(18)
         self.admin_token = secrets.token_urlsafe(24)
         self.endpoints: list[Endpoint] = []
@@ -231,6 +263,9 @@ class Emulator:
             result = await loop.run_in_executor(None, self.network.run_interval, k, state)
             await self.emit(result, "live")
             self.next_interval = k + 1
+            write_clock(self.config.run_dir, network=self.config.network_name,
+                        interval_s=self.interval_s, next_interval=self.next_interval,
+                        sequence=self.sequence)  # fmt: skip
             self.state = self.network.begin_interval()
             return result
 
@@ -285,7 +320,7 @@ async def run(config: EmulatorConfig) -> None:
     config.run_dir.mkdir(parents=True, exist_ok=True)
     emulator = Emulator(config)
     emulator.build_endpoints()
-    if config.traffic and config.backfill_days > 0:
+    if config.traffic and config.backfill_days > 0 and not emulator.resumed:
         await emulator.backfill(config.backfill_days)
     emulator.state = emulator.network.begin_interval()
     host_key = asyncssh.generate_private_key("ssh-ed25519")

@@ -45,6 +45,7 @@ from ranopt.store import networks as nets
 from ranopt.store import repository as repo
 from ranopt.store import southbound as sb
 from ranopt.store.engine import Store
+from ranopt.store.networks import SiteOut
 from ranopt.store.schemas import CellIn, NetworkIn, SiteIn, SliceIn, TopologyIn
 from ranopt.store.secrets import Keyring
 from ranopt.store.topology import refresh_topology
@@ -110,42 +111,83 @@ def _xy(lat: float, lon: float, origin: tuple[float, float]) -> tuple[float, flo
     return x, y
 
 
+def frame_origin(sites: Sequence[SiteOut]) -> tuple[float, float] | None:
+    """Return the latitude / longitude of the network's x/y origin, from its stored sites.
+
+    Each stored site with both a position in metres and in WGS 84 implies the origin (the
+    inverse of ``_xy``); the mean over them is the frame new sites are placed in. None when
+    no stored site has latitude and longitude.
+    """
+    implied = []
+    for site in sites:
+        if site.latitude_deg is None or site.longitude_deg is None:
+            continue
+        lat0 = site.latitude_deg - math.degrees(site.y_m / EARTH_RADIUS_M)
+        lon0 = site.longitude_deg - math.degrees(
+            site.x_m / (EARTH_RADIUS_M * math.cos(math.radians(lat0)))
+        )
+        implied.append((lat0, lon0))
+    if not implied:
+        return None
+    return (sum(p[0] for p in implied) / len(implied), sum(p[1] for p in implied) / len(implied))
+
+
+def _site(
+    element: O1Element, name: str, origin: tuple[float, float], stored: SiteOut | None,
+    warnings: list[str],
+) -> SiteIn:  # fmt: skip
+    """Place an element's site in the frame of ``origin``; a stored site keeps its x/y."""
+    lat, lon = element.latitude_deg, element.longitude_deg
+    if stored is not None:  # its x/y are the network's (O1 rounds positions to ~11 m)
+        x, y = stored.x_m, stored.y_m
+    elif lat is None or lon is None:
+        warnings.append(f"{element.id}: no site position on O1; placed at (0, 0)")
+        x, y = 0.0, 0.0
+    else:
+        x, y = (round(v, 1) for v in _xy(lat, lon, origin))
+    height = element.altitude_m if element.altitude_m is not None else DEFAULT_HEIGHT_M
+    return SiteIn(name=name, x_m=x, y_m=y, height_m=height, latitude_deg=lat, longitude_deg=lon)
+
+
 def discovered_topology(
     name: str,
     interval_s: int,
     found: Sequence[tuple[int, O1Element]],
     supplement: TopologyIn | None = None,
+    stored_sites: Sequence[SiteOut] = (),
 ) -> tuple[TopologyIn, list[str]]:
-    """Build a topology from O1 data; a supplement's cells (by DN) give layer, azimuth, height."""
+    """Build a topology from O1 data; a supplement's cells (by DN) give layer, azimuth, height.
+
+    Sites are placed in the network's own x/y frame (``frame_origin`` of ``stored_sites``) and
+    a stored site keeps its x/y; a network with no stored WGS 84 position gets a new frame
+    whose origin is the smallest latitude and longitude found.
+    """
     warnings: list[str] = []
     extra = {c.dn: c for c in supplement.cells} if supplement else {}
     extra_sites = {s.name: s for s in supplement.sites} if supplement else {}
+    stored = {s.name: s for s in stored_sites}
     positions = [
         (e.latitude_deg, e.longitude_deg)
         for _, e in found
         if e.latitude_deg is not None and e.longitude_deg is not None
     ]
-    origin = (
-        (min(p[0] for p in positions), min(p[1] for p in positions)) if positions else (0.0, 0.0)
-    )
+    origin = frame_origin(stored_sites)
+    if origin is None:
+        if stored_sites:
+            warnings.append("no stored site has latitude/longitude: new x/y frame from O1")
+        origin = (
+            (min(p[0] for p in positions), min(p[1] for p in positions))
+            if positions
+            else (0.0, 0.0)
+        )
     prefix = next((e.dn_prefix for _, e in found if e.dn_prefix), "")
     sites: list[SiteIn] = []
     cells: list[CellIn] = []
     for _, element in found:
         site_name = element.user_label or element.id
         known_site = extra_sites.get(site_name)
-        if known_site is not None:
-            sites.append(known_site)
-        else:
-            if element.latitude_deg is None or element.longitude_deg is None:
-                warnings.append(f"{element.id}: no site position on O1; placed at (0, 0)")
-                x, y = 0.0, 0.0
-            else:
-                x, y = _xy(element.latitude_deg, element.longitude_deg, origin)
-            height = element.altitude_m if element.altitude_m is not None else DEFAULT_HEIGHT_M
-            sites.append(SiteIn(name=site_name, x_m=round(x, 1), y_m=round(y, 1), height_m=height,
-                                latitude_deg=element.latitude_deg,
-                                longitude_deg=element.longitude_deg))  # fmt: skip
+        sites.append(known_site or _site(element, site_name, origin, stored.get(site_name),
+                                         warnings))  # fmt: skip
         for cell in element.cells:
             dn = f"{element.dn_prefix or prefix},{cell.du_path.local_dn}".lstrip(",")
             cu_dn = None if cell.cu_path is None else (
@@ -211,7 +253,8 @@ def discover(
     found = read_elements(endpoints)
     with store.transaction() as session:
         net = nets.network_by_id(session, tenant_id=tenant_id, network_id=network_id)
-        topo, warnings = discovered_topology(net.name, net.interval_s, found, supplement)
+        sites = nets.list_sites(session, tenant_id=tenant_id, network_id=network_id)
+        topo, warnings = discovered_topology(net.name, net.interval_s, found, supplement, sites)
         added, updated, missing = refresh_topology(
             session, tenant_id=tenant_id, network_id=network_id, topology=topo,
             keep=() if supplement is not None else GUESSED_WITHOUT_SUPPLEMENT,

@@ -55,6 +55,7 @@ bench: $(STAMP) postgres chromium
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/loop.py --days 1
 	$(BIN)/python benchmarks/dashboard.py
+	$(BIN)/python benchmarks/southbound.py
 
 clean:
 	rm -rf $(VENV) .ranopt .pytest_cache .mypy_cache .ruff_cache

@@ -1,12 +1,14 @@
-"""Use cases of the southbound: discover a network over O1, apply a plan through O1.
+"""Use cases of the southbound: discover a network over O1, apply a plan through O1 / A1.
 
 Discovery reads every endpoint (in parallel), turns the ManagedElements into a topology
-(``ranopt-topology/1``) and creates or refreshes the network from it; a topology file, when
-given, supplies what O1 does not carry (layer, azimuth, antenna height, exact positions).
-Applying a plan maps its first interval's actions to NRM edits, runs one transaction per
-element and records every element's outcome (and an audit entry) in one store transaction.
-A1 policies go to the network's near-RT RIC, each call recorded the same way; a RIC that
-stays unavailable through the client's retries raises an alert.
+(``ranopt-topology/1``, in the network's own x/y frame) and creates or refreshes the network
+from it; a topology file, when given, supplies what O1 does not carry (layer, azimuth,
+antenna height, exact positions); a large network's discovery runs as a job. Applying a plan
+maps its first interval's actions to NRM edits, runs one transaction per element and records
+every element's outcome (and an audit entry); a load-balancing plan's CIOs go to the RIC as
+one A1 steering policy when the network names an A1 endpoint. A1 policies go to the
+network's near-RT RIC or its A1 Policy Management Service, each call recorded the same way;
+one that stays unavailable through the client's retries raises an alert.
 """
 
 import logging

@@ -62,6 +62,7 @@ bench: $(STAMP) $(VENV)/.installed-bench postgres chromium
 	$(BIN)/python benchmarks/loop.py --days 1
 	$(BIN)/python benchmarks/dashboard.py
 	$(BIN)/python benchmarks/forecast.py --presets default --seeds 1,2 --target-days 4 --library-days 1
+	$(BIN)/python benchmarks/southbound.py
 
 clean:
 	rm -rf $(VENV) .ranopt .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
@@ -14,6 +15,9 @@ from ranopt.store.schemas import TopologyIn
 from ranopt.store.tables import Base
 from ranopt.twin.model import Twin
 from ranopt.twin.simulate import IntervalKpis
+
+if TYPE_CHECKING:
+    from emulator_world import RanWorld
 
 # CI replays the same hypothesis examples every run (a red build must mean a changed result,
 # not a newly drawn example); a developer's run explores new ones.
@@ -143,3 +147,39 @@ def small_twin_run() -> tuple[Twin, IntervalKpis]:
     demand = demand_for_intervals(twin.traffic, 0, 0, 44)[36:]  # 09:00-11:00, traffic up
     kpis = simulate(twin, demand, CellState.all_on(twin.num_cells), t0_min=9 * 60)
     return twin, kpis
+
+
+@pytest.fixture(scope="session")
+def ran_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator["RanWorld"]:
+    """One ``ranopt emulate`` process and one ranopt server for the session (loopback only).
+
+    The network ``emulated`` is registered from the topology the emulator serves (built here
+    from the same preset, then checked against its ``topology.json``) so that the emulator can
+    be started with its VES collector URL; the emulator runs on a manual clock.
+    """
+    from emulator_world import RanWorld, RunningEmulator, emulator_start, start_server
+    from ranopt.emulate.topology import build_topology
+    from ranopt.twin import build_twin, scenario_preset
+
+    root = tmp_path_factory.mktemp("ran")
+    server = start_server(root / "ranopt.db")
+    topology = build_topology(build_twin(scenario_preset("default", seed=7)), "emulated").topology
+    with server.client() as client:
+        created = client.post("/api/v2/networks", json=topology.model_dump(mode="json"))
+    assert created.status_code == 201, created.text
+    network_id = created.json()["id"]
+    key_file = root / "api-key"
+    key_file.write_text(server.api_key)
+    key_file.chmod(0o600)
+    ves_url = f"{server.base}/eventListener/v7?network_id={network_id}"
+    emulator = RunningEmulator(root / "emu", [
+        "--pace", "0", "--start", emulator_start(), "--ves-url", ves_url,
+        "--api-key-file", str(key_file),
+    ])  # fmt: skip
+    try:
+        emulator.start()
+        assert emulator.topology == topology, "the emulator serves another topology"
+        yield RanWorld(server=server, emulator=emulator, network_id=network_id)
+    finally:
+        emulator.stop()
+        server.stop()

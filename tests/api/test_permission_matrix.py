@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 
 from ranopt.api.permissions import PUBLIC_PATHS, ROLE_PERMISSIONS, Permission, Role
 from ranopt.service.optimize import cached_twin
-from ranopt.store import accounts, loops, runs
+from ranopt.store import accounts, loops, runs, southbound
 from ranopt.store import jobs as job_store
 from ranopt.store import repository as repo
 from ranopt.store.schemas import TopologyIn
@@ -158,6 +158,41 @@ def _ves_event(t_s: int = 1_767_225_600) -> bytes:
     }}).encode()  # fmt: skip
 
 
+TSP = "ORAN_TrafficSteeringPreference_2.0.0"
+POLICY_ROUTE = "/api/v2/networks/{network_id}/a1/policies/{policy_type}/{policy_id}"
+
+
+def _policy_network(world: World, tenant: str) -> int:
+    """A network holding the A1 policy ``TSP/p1``."""
+    network_id = _network(world, tenant)
+    with world.store.transaction() as session:
+        southbound.upsert_policy(
+            session, tenant_id=world.tenant_ids[tenant], network_id=network_id,
+            policy_type=TSP, policy_id="p1", body={}, now_s=0,
+        )  # fmt: skip
+    return network_id
+
+
+def _a1_notification_call(world: World, tenant: str) -> Call:
+    network_id = _policy_network(world, tenant)
+    return Call(
+        "POST",
+        f"/api/v2/networks/{network_id}/a1/notifications"
+        "?policy_type=ORAN_TrafficSteeringPreference_2.0.0&policy_id=p1",
+        204, json={"enforceStatus": "ENFORCED"},
+    )  # fmt: skip
+
+
+def _discovery_job_call(world: World, tenant: str) -> Call:
+    network_id = _network(world, tenant)
+    with world.store.transaction() as session:
+        job = southbound.create_discovery_job(
+            session, tenant_id=world.tenant_ids[tenant], network_id=network_id,
+            created_by="test", now_s=0,
+        )  # fmt: skip
+    return Call("GET", f"/api/v2/networks/{network_id}/discoveries/{job.id}", 200)
+
+
 def _cell_call(world: World, tenant: str) -> Call:
     network_id = _network(world, tenant)
     with world.store.transaction() as session:
@@ -214,6 +249,15 @@ EXPECTED_PERMISSION: dict[tuple[str, str], Permission] = {
     ("PUT", "/api/v2/secrets/{name}"): W,
     ("POST", "/eventListener/v7"): W,
     ("POST", "/eventListener/v7/eventBatch"): W,
+    ("GET", "/api/v2/networks/{network_id}/southbound"): R,
+    ("PUT", "/api/v2/networks/{network_id}/southbound"): W,
+    ("POST", "/api/v2/networks/{network_id}/discover"): W,
+    ("GET", "/api/v2/networks/{network_id}/discoveries/{job_id}"): R,
+    ("GET", "/api/v2/networks/{network_id}/southbound/transactions"): R,
+    ("POST", "/api/v2/networks/{network_id}/a1/notifications"): W,
+    ("GET", "/api/v2/networks/{network_id}/a1/policies"): R,
+    ("PUT", POLICY_ROUTE): W,
+    ("DELETE", POLICY_ROUTE): W,
 }
 
 RECIPES: dict[tuple[str, str], Recipe] = {
@@ -340,6 +384,36 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/eventListener/v7/eventBatch"): lambda w, t: Call(
         "POST", f"/eventListener/v7/eventBatch?network_id={_network(w, t)}", 202,
         content=b'{"eventList": [' + _ves_event()[9:-1] + b"]}",
+    ),
+    ("GET", "/api/v2/networks/{network_id}/southbound"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_network(w, t)}/southbound", 200
+    ),
+    ("PUT", "/api/v2/networks/{network_id}/southbound"): lambda w, t: Call(
+        "PUT", f"/api/v2/networks/{_network(w, t)}/southbound", 200,
+        json={"kind": "o1", "o1": [{"host": "127.0.0.1", "port": 830, "username": "ranopt",
+                                    "password": "o1-s3cret"}]},
+    ),
+    # allowed on a twin-southbound network, discovery answers 422 naming what is missing;
+    # tests/southbound/test_southbound_api.py discovers a real emulator through this route
+    ("POST", "/api/v2/networks/{network_id}/discover"): lambda w, t: Call(
+        "POST", f"/api/v2/networks/{_network(w, t)}/discover", 422
+    ),
+    ("GET", "/api/v2/networks/{network_id}/discoveries/{job_id}"): _discovery_job_call,
+    ("GET", "/api/v2/networks/{network_id}/southbound/transactions"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_network(w, t)}/southbound/transactions", 200
+    ),
+    ("POST", "/api/v2/networks/{network_id}/a1/notifications"): _a1_notification_call,
+    ("GET", "/api/v2/networks/{network_id}/a1/policies"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_policy_network(w, t)}/a1/policies", 200,
+    ),
+    # allowed on a network without an A1 endpoint, the change answers 422 naming ``a1``;
+    # tests/southbound/test_a1_api.py drives a real RIC through these routes
+    ("PUT", POLICY_ROUTE): lambda w, t: Call(
+        "PUT", f"/api/v2/networks/{_network(w, t)}/a1/policies/{TSP}/p1", 422,
+        json={"scope": {}},
+    ),
+    ("DELETE", POLICY_ROUTE): lambda w, t: Call(
+        "DELETE", f"/api/v2/networks/{_policy_network(w, t)}/a1/policies/{TSP}/p1", 422,
     ),
 }  # fmt: skip
 

@@ -19,6 +19,7 @@ from ranopt.api.guard import RequestGuard
 from ranopt.api.metrics import Metrics, MetricsMiddleware
 from ranopt.api.ratelimit import BackoffPolicy, CredentialGuard, RateLimiter, open_storage
 from ranopt.api.routes import (
+    a1,
     auth,
     health,
     investigate,
@@ -27,6 +28,7 @@ from ranopt.api.routes import (
     networks,
     optimize,
     secrets,
+    southbound,
     telemetry,
     users,
     ves,
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     errors.install(app)
     for module in (
         health, auth, users, networks, telemetry, optimize, jobs, investigate, secrets, ves, loop,
+        southbound, a1,
     ):  # fmt: skip
         app.include_router(module.router)
     web.mount(app)

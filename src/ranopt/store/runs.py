@@ -223,14 +223,19 @@ def list_runs(
     return [_run_out(r) for r in rows]
 
 
+def check_decidable(run: RunOut, *, decision: Decision) -> None:
+    """Raise ``ValidationError`` unless the run succeeded (only its plan can be decided)."""
+    if run.status != "succeeded":
+        msg = f"status: run {run.id} is {run.status!r}; only a succeeded run can be {decision}"
+        raise ValidationError(msg)
+
+
 def decide_run(
     session: Session, *, tenant_id: int, run_id: int, decision: Decision, by: str, now_s: int
 ) -> RunOut:
     """Apply or reject a succeeded run's plan; applying makes it the twin's running plan."""
     row = _run_row(session, tenant_id, run_id)
-    if row.status != "succeeded":
-        msg = f"status: run {run_id} is {row.status!r}; only a succeeded run can be {decision}"
-        raise ValidationError(msg)
+    check_decidable(_run_out(row), decision=decision)
     row.status, row.decided_by, row.decided_s = decision, by, now_s
     if decision == "applied":
         twin = session.scalar(

@@ -436,3 +436,100 @@ class CellFault(Base):
     lost_mbit: Mapped[float | None] = mapped_column(Float)  # traffic not served meanwhile
     recovered_ratio: Mapped[float | None] = mapped_column(Float)
     cleared_at: Mapped[float | None] = mapped_column(Float)
+
+
+# --- southbound: how a network is reached, what O1 shows, what each transaction did (0005) --
+
+
+class NetworkSouthbound(Base):
+    """A network's southbound: twin, or O1 endpoints (and optionally an A1 endpoint).
+
+    Passwords and tokens are not here: they are stored secrets (AES-GCM) named
+    ``southbound.<network_id>.o1.<n>`` and ``southbound.<network_id>.a1``.
+    """
+
+    __tablename__ = "network_southbound"
+
+    network_id: Mapped[int] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # twin, o1
+    sleep_method: Mapped[str] = mapped_column(String(30))
+    o1_endpoints: Mapped[list[dict[str, Any]]] = mapped_column(JsonType)  # no secrets
+    a1: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    confirm_timeout_s: Mapped[int] = mapped_column(Integer)
+    timeout_s: Mapped[float] = mapped_column(Float)
+    updated_s: Mapped[int] = mapped_column(BigInteger)
+
+
+class O1ElementRow(Base):
+    """A ManagedElement found by discovery: its endpoint and the NRM objects ranopt edits."""
+
+    __tablename__ = "o1_elements"
+
+    network_id: Mapped[int] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True
+    )
+    element: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    endpoint_index: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonType)  # cells' CES ids, relations
+    discovered_s: Mapped[int] = mapped_column(BigInteger)
+
+
+class SouthboundTransaction(Base):
+    """One element's transaction (O1) or one policy operation (A1) and its outcome."""
+
+    __tablename__ = "southbound_transactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    interface: Mapped[str] = mapped_column(String(10))  # o1, a1
+    element: Mapped[str] = mapped_column(String(200))  # ManagedElement id or A1 policy id
+    endpoint: Mapped[str] = mapped_column(String(300))
+    outcome: Mapped[str] = mapped_column(String(20))  # applied, rolled_back, unreachable
+    num_edits: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_s: Mapped[int] = mapped_column(BigInteger)
+    seconds: Mapped[float] = mapped_column(Float)
+
+
+class A1PolicyRow(Base):
+    """An A1 policy instance ranopt created, with the last status the RIC reported."""
+
+    __tablename__ = "a1_policies"
+    __table_args__ = (UniqueConstraint("network_id", "policy_type", "policy_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    policy_type: Mapped[str] = mapped_column(String(200))
+    policy_id: Mapped[str] = mapped_column(String(200))
+    body: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    enforce_status: Mapped[str | None] = mapped_column(String(20))
+    enforce_reason: Mapped[str | None] = mapped_column(String(40))
+    updated_s: Mapped[int] = mapped_column(BigInteger)
+
+
+class DiscoveryJob(Base):
+    """A discovery run as a background job (large networks): its status and report."""
+
+    __tablename__ = "discovery_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20))  # queued, running, succeeded, failed
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_s: Mapped[int] = mapped_column(BigInteger)
+    finished_s: Mapped[int | None] = mapped_column(BigInteger)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    error: Mapped[str | None] = mapped_column(Text)

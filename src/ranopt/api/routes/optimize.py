@@ -12,7 +12,7 @@ import logging
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from ranopt.api.deps import (
     Executor,
@@ -27,6 +27,7 @@ from ranopt.api.deps import (
 )
 from ranopt.api.errors import ProblemError, problem_responses
 from ranopt.api.routes import jobs
+from ranopt.api.routes.southbound_apply import apply_through_southbound, southbound_actuator
 from ranopt.api.schemas import MAX_DB_ID, Accepted, IdPath, OptimizeRequest
 from ranopt.errors import RanoptError
 from ranopt.optimize.evaluate import EnergyConstraints
@@ -189,14 +190,28 @@ def get_optimization(run_id: IdPath, principal: Reader, session: SessionDep) -> 
 
 
 @router.post("/optimizations/{run_id}/apply")
-def apply_plan(run_id: IdPath, principal: Executor, session: SessionDep) -> RunOut:
-    """Send a succeeded run's plan to the network's actuator (the twin by default)."""
-    run = runs.decide_run(
-        session, tenant_id=principal.tenant_id, run_id=run_id, decision="applied",
-        by=principal.subject, now_s=now_s(),
-    )  # fmt: skip
-    record(session, principal, action="optimization.apply", target=f"run:{run_id}",
-           detail={"network_id": run.network_id, "actuator": "twin"})  # fmt: skip
+def apply_plan(
+    run_id: IdPath, principal: Executor, services: ServicesDep, request: Request
+) -> RunOut:
+    """Send a succeeded run's plan to the network's actuator: the twin, or its O1 / A1 southbound.
+
+    Three short transactions, not one: the O1 push records each element's outcome in its
+    own transactions while it runs, which a request-long write transaction would block.
+    """
+    with services.store.transaction() as session:
+        run = runs.get_run(session, tenant_id=principal.tenant_id, run_id=run_id)
+        runs.check_decidable(run, decision="applied")
+        actuator = southbound_actuator(session, principal.tenant_id, run.network_id)
+    detail: dict[str, Any] = {"network_id": run.network_id, "actuator": actuator}
+    if actuator == "o1":
+        detail |= apply_through_southbound(services, principal, run_id, str(request.base_url))
+    with services.store.transaction() as session:
+        run = runs.decide_run(
+            session, tenant_id=principal.tenant_id, run_id=run_id, decision="applied",
+            by=principal.subject, now_s=now_s(),
+        )  # fmt: skip
+        record(session, principal, action="optimization.apply", target=f"run:{run_id}",
+               detail=detail)  # fmt: skip
     return run
 
 

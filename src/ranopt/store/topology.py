@@ -1,0 +1,72 @@
+"""Refreshing a registered network's sites and cells from a newer topology (O1 discovery)."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ranopt.store.schemas import TopologyIn
+from ranopt.store.tables import Cell, Site
+
+_CELL_FIELDS = ("name", "cu_dn", "nci", "layer", "sector", "azimuth_deg", "carrier_ghz",
+                "bandwidth_mhz", "scs_khz", "num_prb", "max_tx_power_w")  # fmt: skip
+
+
+def refresh_topology(
+    session: Session,
+    *,
+    tenant_id: int,
+    network_id: int,
+    topology: TopologyIn,
+    keep: Sequence[str] = (),
+) -> tuple[list[str], list[str], list[str]]:
+    """Add new sites and cells and update changed ones (matched by DN).
+
+    ``keep`` names the cell fields a stored cell keeps (what ``topology`` only guessed, such as
+    the azimuth O1 does not carry). Return the cell names added, updated, and stored but
+    absent from ``topology`` (kept: their history stays).
+    """
+    sites = {
+        s.name: s
+        for s in session.scalars(
+            select(Site).where(Site.tenant_id == tenant_id, Site.network_id == network_id)
+        )
+    }
+    for site_spec in topology.sites:
+        site = sites.get(site_spec.name)
+        if site is None:
+            site = Site(tenant_id=tenant_id, network_id=network_id, name=site_spec.name)
+            session.add(site)
+            sites[site_spec.name] = site
+        site.x_m, site.y_m, site.height_m = site_spec.x_m, site_spec.y_m, site_spec.height_m
+        site.latitude_deg = site_spec.latitude_deg
+        site.longitude_deg = site_spec.longitude_deg
+    session.flush()
+    cells = {
+        c.dn: c
+        for c in session.scalars(
+            select(Cell).where(Cell.tenant_id == tenant_id, Cell.network_id == network_id)
+        )
+    }
+    added, updated = [], []
+    for spec in topology.cells:
+        site = sites[spec.site]
+        cell = cells.pop(spec.dn, None)
+        fields = _CELL_FIELDS if cell is None else [f for f in _CELL_FIELDS if f not in keep]
+        values = {f: getattr(spec, f) for f in fields}
+        values |= {
+            "site_id": site.id,
+            "x_m": site.x_m if spec.x_m is None else spec.x_m,
+            "y_m": site.y_m if spec.y_m is None else spec.y_m,
+            "height_m": site.height_m if spec.height_m is None else spec.height_m,
+        }
+        if cell is None:
+            session.add(Cell(tenant_id=tenant_id, network_id=network_id, dn=spec.dn, **values))
+            added.append(spec.name)
+            continue
+        if any(getattr(cell, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(cell, k, v)
+            updated.append(spec.name)
+    session.flush()
+    return added, updated, sorted(c.name for c in cells.values())

@@ -68,6 +68,12 @@ NETWORK_OPERATIONS = (
     ("get", f"{NETWORK}/faults"),
     ("post", f"{NETWORK}/faults"),
     ("get", f"{NETWORK}/alerts"),
+    ("get", f"{NETWORK}/southbound"),
+    ("put", f"{NETWORK}/southbound"),
+    ("post", f"{NETWORK}/discover"),
+    ("get", f"{NETWORK}/southbound/transactions"),
+    ("post", f"{NETWORK}/a1/notifications"),
+    ("get", f"{NETWORK}/a1/policies"),
 )
 Link = tuple[str, str, dict[str, str]]
 
@@ -94,6 +100,19 @@ def _run_links(expression: str) -> dict[str, Link]:
     }
 
 
+def _policy_links(body: str) -> dict[str, Link]:
+    policy = f"{NETWORK}/a1/policies/{{policy_type}}/{{policy_id}}"
+    parameters = {
+        "network_id": "$request.path.network_id",
+        "policy_type": f"{body}/policy_type",
+        "policy_id": f"{body}/policy_id",
+    }
+    return {
+        "put_policy": ("put", policy, parameters),
+        "delete_policy": ("delete", policy, parameters),
+    }
+
+
 def _user_links(expression: str) -> dict[str, Link]:
     totp = "/api/v2/users/{user_id}/totp"
     return {
@@ -116,6 +135,17 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
             {"network_id": "$request.path.network_id", "cell_id": "$response.body#/0/id"},
         )
     },
+    ("post", f"{NETWORK}/discover", "202"): {
+        "get_discovery": (
+            "get",
+            f"{NETWORK}/discoveries/{{job_id}}",
+            {"network_id": "$request.path.network_id", "job_id": "$response.body#/id"},
+        )
+    },
+    ("get", f"{NETWORK}/a1/policies", "200"): _policy_links("$response.body#/0"),
+    ("put", f"{NETWORK}/a1/policies/{{policy_type}}/{{policy_id}}", "200"): _policy_links(
+        "$response.body#"
+    ),
     ("post", "/api/v2/cognitive/optimize", "200"): _run_links("$response.body#/id"),
     ("post", "/api/v2/cognitive/optimize", "202"): _run_links("$response.body#/id"),
     ("get", "/api/v2/optimizations", "200"): _run_links("$response.body#/0/id"),

@@ -12,6 +12,7 @@ from ranopt.api.metrics import ConcurrencyLimitMiddleware, Metrics, MetricsMiddl
 from ranopt.api.ratelimit import RateLimiter
 from ranopt.api.routes import (
     auth,
+    calibration,
     health,
     investigate,
     loop,
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     errors.install(app)
     for module in (
         health, auth, users, networks, telemetry, optimize, investigate, secrets, ves, loop,
+        calibration,
     ):  # fmt: skip
         app.include_router(module.router)
     web.mount(app)

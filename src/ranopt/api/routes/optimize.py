@@ -1,9 +1,10 @@
 """``POST /api/v2/cognitive/optimize`` and optimization runs: list, get, apply, reject.
 
-A network exported from a twin is optimized on that twin. Small networks are answered at
-once (200 with the run); larger ones are queued (202 with a status URL) and run in the app's
-job thread. Applying a plan sends it to the network's actuator: for a twin-backed network the
-twin records the plan as the one it now runs.
+Any network with enough stored telemetry is optimized on its calibrated model (topology and
+counters only, ``ranopt.service.plan_network``); too little telemetry is a 409 naming what is
+missing. Small networks are answered at once (200 with the run); larger ones are queued (202
+with a status URL) and run in the app's job thread. Applying a plan sends it to the network's
+actuator: for a twin-backed network the twin records the plan as the one it now runs.
 """
 
 import logging
@@ -24,11 +25,13 @@ from ranopt.api.deps import (
     now_s,
     record,
 )
-from ranopt.api.errors import ProblemError
+from ranopt.api.routes.calibration import calibration_config, telemetry_conflict
 from ranopt.api.schemas import MAX_DB_ID, Accepted, IdPath, OptimizeRequest
+from ranopt.calibrate import InsufficientTelemetryError
 from ranopt.errors import RanoptError
 from ranopt.optimize.evaluate import EnergyConstraints
-from ranopt.service.optimize import EnergyRequest, optimize_energy
+from ranopt.service.calibration import require_telemetry
+from ranopt.service.plan_network import NetworkPlanRequest, optimize_network
 from ranopt.store import audit, runs
 from ranopt.store import networks as nets
 from ranopt.store.runs import RunOut
@@ -43,16 +46,21 @@ def _limits(body: OptimizeRequest) -> EnergyConstraints:
 
 
 def execute_run(
-    services: Services, principal: Principal, run_id: IdPath, request: EnergyRequest
+    services: Services,
+    principal: Principal,
+    run_id: IdPath,
+    request: NetworkPlanRequest,
+    seed: int | None = None,
 ) -> RunOut:
     """Run one optimization and record its outcome, alert and audit entry."""
     store = services.store
     tenant_id = principal.tenant_id
     with store.transaction() as session:
         runs.set_running(session, tenant_id=tenant_id, run_id=run_id)
-    rng = np.random.default_rng(np.random.SeedSequence([request.seed, run_id]))
+    entropy = [request.network_id, run_id] if seed is None else [seed, run_id]
+    rng = np.random.default_rng(np.random.SeedSequence(entropy))
     try:
-        outcome = optimize_energy(request, rng)
+        outcome = optimize_network(store, request, rng)
     except RanoptError as exc:
         with store.transaction() as session:
             run = runs.finish_run(
@@ -91,10 +99,14 @@ def execute_run(
 
 
 def _background(
-    services: Services, principal: Principal, run_id: IdPath, request: EnergyRequest
+    services: Services,
+    principal: Principal,
+    run_id: IdPath,
+    request: NetworkPlanRequest,
+    seed: int | None,
 ) -> None:
     try:
-        execute_run(services, principal, run_id, request)
+        execute_run(services, principal, run_id, request, seed)
     except Exception:  # a job must never die silently: record the failure on the run
         logger.exception("optimization run %s crashed", run_id)
         with services.store.transaction() as session:
@@ -110,21 +122,21 @@ def _background(
     responses={202: {"model": Accepted, "description": "queued; poll status_url"}},
 )
 def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) -> Any:
-    """Plan the network's next horizon and measure the plan's confidence in its twin."""
+    """Plan the network's next horizon on its calibrated model and measure the confidence."""
+    config = calibration_config(services)
     with services.store.transaction() as session:
         net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=body.network_id)
-        binding = runs.twin_binding(session, tenant_id=principal.tenant_id, network_id=net.id)
-        if binding is None:
-            raise ProblemError(
-                409, f"network_id: network {net.id} has no twin to plan on; create it from a twin",
-                field="network_id",
-            )  # fmt: skip
-        seed = binding.seed if body.seed is None else body.seed
-        request = EnergyRequest(
-            scenario=binding.scenario, seed=seed, num_sites=binding.num_sites,
-            num_ues=binding.num_ues, solver=body.solver, horizon_min=body.horizon_min,
-            history_days=services.settings.optimize_history_days,
+        try:
+            require_telemetry(
+                session, tenant_id=principal.tenant_id, network_id=net.id, config=config
+            )
+        except InsufficientTelemetryError as exc:
+            raise telemetry_conflict(exc) from exc
+        request = NetworkPlanRequest(
+            tenant_id=principal.tenant_id, network_id=net.id, solver=body.solver,
+            horizon_min=body.horizon_min, history_days=services.settings.optimize_history_days,
             confidence_scenarios=services.settings.confidence_scenarios, limits=_limits(body),
+            calibration=config,
         )  # fmt: skip
         run = runs.create_run(
             session, tenant_id=principal.tenant_id, network_id=net.id, objective=body.objective,
@@ -134,8 +146,8 @@ def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) ->
         record(session, principal, action="optimization.request", target=f"run:{run.id}",
                detail={"network_id": net.id, "solver": body.solver})  # fmt: skip
     if net.num_cells <= services.settings.sync_max_cells:
-        return execute_run(services, principal, run.id, request)
-    services.jobs.submit(_background, services, principal, run.id, request)
+        return execute_run(services, principal, run.id, request, body.seed)
+    services.jobs.submit(_background, services, principal, run.id, request, body.seed)
     status_url = f"/api/v2/optimizations/{run.id}"
     return JSONResponse(
         Accepted(id=run.id, status="queued", status_url=status_url).model_dump(),

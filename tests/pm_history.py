@@ -55,7 +55,9 @@ def kpi_batch(twin: Twin, kpis: IntervalKpis, cell_ids: list[int], start_s: int)
     return SampleBatch(
         cell_id=np.tile(np.array(cell_ids, dtype=np.int64), num_t),
         interval_start_s=np.repeat(start_s + interval_s * np.arange(num_t, dtype=np.int64), num_c),
-        values={k: np.ascontiguousarray(v, dtype=np.float64).reshape(-1) for k, v in values.items()},
+        values={
+            k: np.ascontiguousarray(v, dtype=np.float64).reshape(-1) for k, v in values.items()
+        },
         suspect=np.zeros(num_t * num_c, dtype=bool),
     )
 
@@ -78,7 +80,9 @@ def write_history(
     demand = demand_for_intervals(truth.traffic, seed, 0, num_t)
     kpis = simulate(truth, demand, CellState.all_on(truth.num_cells))
     with store.transaction() as session:
-        cell_ids = [c.id for c in repo.network_cells(session, tenant_id=tenant_id, network_id=network_id)]
+        cell_ids = [
+            c.id for c in repo.network_cells(session, tenant_id=tenant_id, network_id=network_id)
+        ]
         repo.upsert_samples(
             session, tenant_id=tenant_id, network_id=network_id,
             batch=kpi_batch(truth, kpis, cell_ids, start_s),

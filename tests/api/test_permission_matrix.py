@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from api_world import World
-from pm_history import write_history
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+from pm_history import write_history
 from ranopt.api.permissions import PUBLIC_PATHS, ROLE_PERMISSIONS, Permission, Role
 from ranopt.service.optimize import cached_twin
 from ranopt.store import accounts, loops, runs

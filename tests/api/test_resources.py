@@ -8,11 +8,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from api_world import PASSWORD, World
-from pm_history import write_history
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
+from pm_history import write_history
 from ranopt.api.settings import DEV_SECRET_KEYS, Settings
 from ranopt.cli.main import app as cli
 from ranopt.store import repository as repo

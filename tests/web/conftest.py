@@ -14,7 +14,6 @@ import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
-from pm_history import write_history
 from web_world import (
     ARTIFACTS,
     CHROMIUM,
@@ -26,6 +25,7 @@ from web_world import (
     Dashboard,
 )
 
+from pm_history import write_history
 from ranopt.api.app import create_app
 from ranopt.api.deps import Services
 from ranopt.api.settings import Settings

@@ -63,7 +63,13 @@ def test_pinned_versions_are_the_ones_the_pages_import() -> None:
 def test_static_files_are_package_data() -> None:
     assert STATIC.is_dir()
     for name in (
-        "index.html", "app.js", "api.js", "map.js", "charts.js", "tables.js", "calibration.js",
+        "index.html",
+        "app.js",
+        "api.js",
+        "map.js",
+        "charts.js",
+        "tables.js",
+        "calibration.js",
         "app.css",
     ):
         assert (STATIC / name).is_file(), name

@@ -91,6 +91,7 @@ class FitFigures:
     """The fit of one way of driving the model over the held-out days."""
 
     prb_load_wape: float
+    prb_load_wape_with_sleep: float  # over the intervals in which some cell slept (NaN: none)
     volume_wape: float
     ue_thp_wape: float
     conn_mean_wape: float
@@ -127,8 +128,10 @@ def compare(
                 else 0.0,
             )
         )
+    some_asleep = history.asleep[index].any(axis=1)[:, None]
     return FitFigures(
         prb_load_wape=wape(run.prb_load, load_obs, awake),
+        prb_load_wape_with_sleep=wape(run.prb_load, load_obs, awake & some_asleep),
         volume_wape=wape(run.volume_mbit, vol_obs, awake),
         ue_thp_wape=wape(run.ue_thp_mbps, np.nan_to_num(thp_obs), thp_mask),
         conn_mean_wape=wape(run.conn_mean, np.nan_to_num(conn_obs), conn_mask),

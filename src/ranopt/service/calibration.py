@@ -172,6 +172,7 @@ def figures_json(figures: FitFigures) -> dict[str, Any]:
     """One way of driving the model, as JSON (network-wide figures, layer shares)."""
     return {
         "prb_load_wape": _number(figures.prb_load_wape),
+        "prb_load_wape_with_sleep": _number(figures.prb_load_wape_with_sleep),
         "volume_wape": _number(figures.volume_wape),
         "ue_thp_wape": _number(figures.ue_thp_wape),
         "conn_mean_wape": _number(figures.conn_mean_wape),

@@ -339,7 +339,9 @@ def topology_layout(sites: Sequence[SiteRecord], cells: Sequence[CellRecord]) ->
         default_sector = sector_count.get((cell.site, layer), 0)
         sector_count[(cell.site, layer)] = default_sector + 1
         twin_cells.append(_twin_cell(cell, layer, location_index[key], default_sector, warn))
-    xy_m = np.array([(s.x_m, s.y_m) for s in twin_sites], dtype=np.float64)
+    # the spacing of the network's sites (an antenna on a mast of its own beside its site
+    # does not make the grid denser)
+    xy_m = np.array([positions[s.name] for s in sites], dtype=np.float64)
     median_height_m = float(np.median([s.height_m for s in twin_sites]))
     environment: Environment = "UMi" if median_height_m <= UMI_MAX_HEIGHT_M else "UMa"
     return TopologyLayout(
@@ -366,6 +368,14 @@ def topology_scenario(
     ``overrides`` set any other ``Scenario`` field (hotspots, demand, variability) by name.
     """
     heights = [s.height_m for s in layout.sites]
+    # TR 38.901 Table 7.4.1-1: minimum BS-UE distance 35 m (UMa), 10 m (UMi)
+    min_distance_m = 35.0 if layout.environment == "UMa" else 10.0
+    if layout.isd_m / np.sqrt(3.0) < 2.0 * min_distance_m:
+        msg = (
+            f"sites stand {layout.isd_m:.0f} m apart (median): too dense for a UE drop that "
+            f"keeps {min_distance_m:.0f} m from every mast"
+        )
+        raise ValidationError(msg)
     base = Scenario(
         name=name,
         num_sites=len(layout.sites),
@@ -374,8 +384,7 @@ def topology_scenario(
         environment=layout.environment,
         isd_m=layout.isd_m,
         bs_height_m=float(np.median(heights)),
-        # TR 38.901 Table 7.4.1-1: minimum BS-UE distance 35 m (UMa), 10 m (UMi)
-        min_distance_m=35.0 if layout.environment == "UMa" else 10.0,
+        min_distance_m=min_distance_m,
         top_k=None if len(layout.cells) <= DENSE_MAX_CELLS else SPARSE_TOP_K,
         interval_min=interval_min,
         layout="topology",

@@ -128,7 +128,7 @@ def compare(
                 else 0.0,
             )
         )
-    some_asleep = history.asleep[index].any(axis=1)[:, None]
+    some_asleep = np.asarray(history.asleep[index].any(axis=1), dtype=bool)[:, None]
     return FitFigures(
         prb_load_wape=wape(run.prb_load, load_obs, awake),
         prb_load_wape_with_sleep=wape(run.prb_load, load_obs, awake & some_asleep),

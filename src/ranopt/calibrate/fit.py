@@ -100,8 +100,9 @@ def tilted_weights(
     top = np.full(num_cells, -np.inf)
     np.maximum.at(top, cell, exponent)
     raw = base * np.exp(exponent - top[cell])
-    total = group_sum(cell, raw, num_cells)
-    return np.asarray(raw / total[cell], dtype=np.float64)
+    total = group_sum(cell, raw, num_cells)[cell]
+    # a cell whose base weights are all zero keeps zero weights
+    return np.asarray(np.divide(raw, total, out=np.zeros_like(raw), where=total > 0))
 
 
 def solve_tilt(

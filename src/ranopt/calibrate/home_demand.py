@@ -8,9 +8,15 @@ awake cell's carried volume between its own UEs and the sleeping cells' UEs it t
   share of home cell ``c``'s demand that cell ``j`` carries in the applied on/sleep state);
 - a prior says how the network's demand divides among home cells at that time of day
   (``demand_share``, measured on intervals with every cell on);
-- a sleeping cell's demand is its prior scaled by how much more or less than their prior its
-  absorbing cells carried (``g = sum_j A[j,c] S_j / sum_j A[j,c] S^_j``), and each awake cell
-  keeps what remains of its volume. The absorbing cells' observed totals are preserved.
+- each awake cell's volume ``S_j`` is split between its own UEs and the sleeping cells' in
+  proportion to their priors: its own demand is ``P_j S_j / S^_j`` with ``S^_j = sum_c A[j,c]
+  P_c`` what the prior says it carries; a sleeping cell's demand is its prior scaled by how
+  much more or less than their prior its absorbing cells carried
+  (``P_c sum_j A[j,c] S_j / sum_j A[j,c] S^_j``).
+
+When the prior split is right, the estimate is exact; a cell whose prior is zero (one that
+carries no UEs of its own with every cell on) keeps zero demand, whatever it carries for
+others.
 """
 
 from dataclasses import dataclass
@@ -138,9 +144,9 @@ def estimate_home_demand(
         den = absorbed.T @ expected
         scale = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
         estimate = np.where(sleeping, prior * scale, 0.0)
-        foreign = a @ np.where(sleeping, estimate, 0.0)  # [C] carried for sleeping cells
-        own = np.diag(a)
-        kept = np.maximum(s_t - foreign, 0.0) / np.where(own > 0, own, 1.0)
+        foreign = a @ np.where(sleeping, prior, 0.0)  # [C] prior carried for sleeping cells
+        # an awake cell's own share of its volume, in proportion to the priors
+        kept = np.where(expected > 0, prior * s_t / np.where(expected > 0, expected, 1.0), s_t)
         mbps[t] = np.where(sleeping, estimate, np.where(rep, kept, prior))
         method[t] = np.where(
             sleeping, ASLEEP, np.where(rep, np.where(foreign > 0, SPLIT, OBSERVED), IMPUTED)

@@ -144,16 +144,19 @@ def compare(
 
 
 def profile_demand(train_demand: HomeDemand, train: PmHistory, weekdays: IntArray) -> FloatArray:
-    """Mean home-cell demand per held-out day from the training days' pattern, ``[H*T, C]``.
+    """Home-cell demand per held-out day from the training days' pattern, ``[H*T, C]``.
 
     The seasonal forecaster (``ranopt.forecast``) fitted on the training days' estimated
-    home-cell demand; its mean for each held-out day's weekday.
+    home-cell demand; its median (the point forecast WAPE scores) for each held-out day's
+    weekday.
     """
     ipd = train.intervals_per_day
     days = train.num_days
     series = train_demand.mbps.reshape(days, ipd, -1)
     model = fit_forecaster(series, train.weekdays, ForecastConfig())
-    return np.concatenate([predict(model, weekday=int(w), quantiles=(0.5,)).mean for w in weekdays])
+    return np.concatenate(
+        [predict(model, weekday=int(w), quantiles=(0.5,)).median for w in weekdays]
+    )
 
 
 @dataclass(frozen=True, eq=False)

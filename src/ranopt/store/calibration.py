@@ -94,11 +94,12 @@ def history_window(
     """Return ``[start_s, end_s)`` on whole UTC days: the latest ``max_days`` with samples.
 
     The window ends at the midnight after the last sample (a day in progress counts with
-    its reported part); an empty store gives a one-day window ending today's data-less day 0.
+    its reported part). Raises ``NotFoundError`` when the network has no samples.
     """
     extent = pm_extent(session, tenant_id=tenant_id, network_id=network_id)
     if extent is None:
-        return 0, SECONDS_PER_DAY
+        msg = f"network {network_id} has no stored samples"
+        raise NotFoundError(msg)
     first_s, last_s, _ = extent
     end_s = (last_s + interval_s + SECONDS_PER_DAY - 1) // SECONDS_PER_DAY * SECONDS_PER_DAY
     start_s = max(first_s // SECONDS_PER_DAY * SECONDS_PER_DAY, end_s - max_days * SECONDS_PER_DAY)

@@ -1,8 +1,8 @@
 """What calibration reads from the store (both backends): topology, PM arrays, applied sleep."""
 
 import numpy as np
-from pm_history import EPOCH_S, write_history
 
+from pm_history import EPOCH_S, write_history
 from ranopt.store import calibration as store_cal
 from ranopt.store import loops
 from ranopt.store import repository as repo
@@ -67,7 +67,8 @@ def test_pm_history_arrays_applied_sleep_and_reports(
     assert history.applied_asleep[interval, [4, 5]].all()
     assert history.asleep[interval].sum() == 2
     assert [c.name for c in cells] == [c.name for c in three_site_topology.cells]
-    assert cells[0].tilt_deg is None and cells[0].x_m is None
+    assert cells[0].tilt_deg is None
+    assert cells[0].x_m is None
     assert sites[1].x_m == 500.0
     with store.transaction() as session:
         assert store_cal.latest_report(session, tenant_id=tid, network_id=net.id) is None

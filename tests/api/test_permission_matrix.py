@@ -15,9 +15,11 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+from pm_history import write_history
 from ranopt.api.permissions import PUBLIC_PATHS, ROLE_PERMISSIONS, Permission, Role
 from ranopt.service.optimize import cached_twin
 from ranopt.store import accounts, loops, runs, southbound
+from ranopt.store import calibration as store_cal
 from ranopt.store import jobs as job_store
 from ranopt.store import repository as repo
 from ranopt.store.schemas import TopologyIn
@@ -51,6 +53,33 @@ def _network(world: World, tenant: str, name: str | None = None, *, twin: bool =
                 scenario="default", seed=0, num_sites=1, num_ues=60,
             )  # fmt: skip
     return net.id
+
+
+_WITH_HISTORY: dict[tuple[int, str], int] = {}
+
+
+def _network_with_history(world: World, tenant: str) -> int:
+    """A one-site network with 8 days of stored counters (one per world and tenant)."""
+    key = (id(world), tenant)
+    if key not in _WITH_HISTORY:
+        network_id = _network(world, tenant)
+        write_history(
+            world.store, tenant_id=world.tenant_ids[tenant], network_id=network_id, days=8
+        )
+        _WITH_HISTORY[key] = network_id
+    return _WITH_HISTORY[key]
+
+
+def _calibrated_network(world: World, tenant: str) -> int:
+    """A network with a stored calibration report (written directly: reading is tested)."""
+    network_id = _network(world, tenant)
+    with world.store.transaction() as session:
+        store_cal.save_report(
+            session, tenant_id=world.tenant_ids[tenant], network_id=network_id,
+            report={"network_id": network_id}, data_end_s=T0, days_found=8.0,
+            prb_load_wape=0.05, now_s=T0,
+        )  # fmt: skip
+    return network_id
 
 
 def _succeeded_run(world: World, tenant: str) -> int:
@@ -230,6 +259,8 @@ EXPECTED_PERMISSION: dict[tuple[str, str], Permission] = {
     ("GET", "/api/v2/networks/{network_id}/kpis/series"): R,
     ("GET", "/api/v2/networks/{network_id}/kpis/aggregate"): R,
     ("POST", "/api/v2/cognitive/optimize"): W,
+    ("POST", "/api/v2/networks/{network_id}/calibration"): W,
+    ("GET", "/api/v2/networks/{network_id}/calibration"): R,
     ("GET", "/api/v2/optimizations"): R,
     ("GET", "/api/v2/optimizations/{run_id}"): R,
     ("POST", "/api/v2/optimizations/{run_id}/apply"): X,
@@ -328,7 +359,13 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ),
     ("POST", "/api/v2/cognitive/optimize"): lambda w, t: Call(
         "POST", "/api/v2/cognitive/optimize", 200,
-        json={"network_id": _network(w, t, twin=True), "horizon_min": 60},
+        json={"network_id": _network_with_history(w, t), "horizon_min": 60},
+    ),
+    ("POST", "/api/v2/networks/{network_id}/calibration"): lambda w, t: Call(
+        "POST", f"/api/v2/networks/{_network_with_history(w, t)}/calibration", 200
+    ),
+    ("GET", "/api/v2/networks/{network_id}/calibration"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_calibrated_network(w, t)}/calibration", 200
     ),
     ("GET", "/api/v2/optimizations"): lambda w, t: Call(
         "GET", f"/api/v2/optimizations?network_id={_network(w, t)}", 200

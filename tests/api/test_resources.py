@@ -12,10 +12,11 @@ from pydantic import ValidationError as PydanticError
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
+from pm_history import write_history
 from ranopt.api.settings import DEV_SECRET_KEYS, Settings
 from ranopt.cli.main import app as cli
 from ranopt.store import repository as repo
-from ranopt.store import secrets
+from ranopt.store import runs, secrets
 from ranopt.store.engine import head_revision
 from ranopt.store.secrets import Keyring, SecretError
 from ranopt.store.tables import StoredSecret
@@ -140,7 +141,8 @@ def test_telemetry_batch_is_all_or_nothing(world: World) -> None:
         assert repo.count_samples(session, tenant_id=world.tenant_ids["acme"]) == 0
 
 
-def _twin_network(world: World, name: str = "twin-net") -> int:
+def _twin_network(world: World, name: str = "twin-net", history_days: float = 8.0) -> int:
+    """A twin-born network with ``history_days`` of stored counters (its telemetry)."""
     response = world.client.post(
         "/api/v2/networks/from-twin",
         headers=world.headers("acme", "network_admin"),
@@ -148,6 +150,11 @@ def _twin_network(world: World, name: str = "twin-net") -> int:
     )
     assert response.status_code == 201, response.text
     network_id: int = response.json()["id"]
+    if history_days:
+        write_history(
+            world.store, tenant_id=world.tenant_ids["acme"], network_id=network_id,
+            days=history_days,
+        )  # fmt: skip
     return network_id
 
 
@@ -194,14 +201,26 @@ def test_optimize_sync_run_apply_reject_and_metrics(world: World) -> None:
     assert 'route="/api/v2/optimizations/{run_id}/apply"' in metrics
 
 
-def test_optimize_needs_a_twin_and_valid_input(world: World) -> None:
+def test_optimize_needs_telemetry_and_valid_input(world: World) -> None:
     net = _create(world)
     admin = world.headers("acme", "network_admin")
     response = world.client.post(
         "/api/v2/cognitive/optimize", headers=admin, json={"network_id": net["id"]}
     )
     assert response.status_code == 409
-    assert response.json()["field"] == "network_id"
+    problem = response.json()
+    assert problem["field"] == "network_id"
+    assert "7 days of PM history needed, 0.0 found" in problem["detail"]
+    # a twin-born network is no exception: it is planned from its counters too
+    short = _twin_network(world, "short-history", history_days=3.2)
+    response = world.client.post(
+        "/api/v2/cognitive/optimize", headers=admin, json={"network_id": short}
+    )
+    assert response.status_code == 409
+    assert "7 days of PM history needed, 3.2 found" in response.json()["detail"]
+    assert response.json()["found_days"] == pytest.approx(3.2, abs=0.01)
+    with world.store.transaction() as session:
+        assert runs.list_runs(session, tenant_id=world.tenant_ids["acme"], network_id=short) == []
     bad = world.client.post(
         "/api/v2/cognitive/optimize", headers=admin,
         json={"network_id": net["id"], "solver": "quantum-magic"},

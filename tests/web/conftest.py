@@ -25,10 +25,12 @@ from web_world import (
     Dashboard,
 )
 
+from pm_history import write_history
 from ranopt.api.app import create_app
 from ranopt.api.deps import Services
 from ranopt.api.settings import Settings
 from ranopt.store import accounts
+from ranopt.store import repository as repo
 from ranopt.store.engine import Store, open_store
 
 
@@ -66,8 +68,22 @@ def _tenant_with_users(store: Store, services: Services, roles: tuple[str, ...])
             )  # fmt: skip
 
 
-def _seed(base: str) -> Dashboard:
-    """Log in each role, make a twin network and two optimization runs through the API."""
+def _wait_committed(store: Store, tenant_id: int, network_id: int) -> None:
+    """Wait until the request's transaction is committed (its session closes after the reply)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with store.transaction() as session:
+            if repo.list_networks(session, tenant_id=tenant_id):
+                return
+        assert time.monotonic() < deadline, f"network {network_id} never committed"
+        time.sleep(0.02)
+
+
+def _seed(base: str, store: Store) -> Dashboard:
+    """Log in each role, make a twin network and two optimization runs through the API.
+
+    The network gets 8 days of stored counters first: runs plan on its calibrated model.
+    """
     with httpx.Client(base_url=base, timeout=120) as client:
         tokens = {
             role: client.post(
@@ -83,6 +99,13 @@ def _seed(base: str) -> Dashboard:
         )  # fmt: skip
         assert created.status_code == 201, created.text
         network = created.json()
+        _wait_committed(store, network["tenant_id"], network["id"])
+        write_history(
+            store, tenant_id=network["tenant_id"], network_id=network["id"], days=8,
+            num_ues=300,
+        )  # fmt: skip
+        calibrated = client.post(f"/api/v2/networks/{network['id']}/calibration", headers=admin)
+        assert calibrated.status_code == 200, calibrated.text
         run_ids = []
         for _ in range(2):
             run = client.post(
@@ -107,7 +130,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     _tenant_with_users(store, app.state.services, ROLES)
     server, thread, base = _serve(app)
     try:
-        yield _seed(base)
+        yield _seed(base, store)
     finally:
         server.should_exit = True
         thread.join(timeout=20)

@@ -62,7 +62,16 @@ def test_pinned_versions_are_the_ones_the_pages_import() -> None:
 
 def test_static_files_are_package_data() -> None:
     assert STATIC.is_dir()
-    for name in ("index.html", "app.js", "api.js", "map.js", "charts.js", "tables.js", "app.css"):
+    for name in (
+        "index.html",
+        "app.js",
+        "api.js",
+        "map.js",
+        "charts.js",
+        "tables.js",
+        "calibration.js",
+        "app.css",
+    ):
         assert (STATIC / name).is_file(), name
 
 

@@ -21,6 +21,7 @@ from ranopt.api.ratelimit import BackoffPolicy, CredentialGuard, RateLimiter, op
 from ranopt.api.routes import (
     a1,
     auth,
+    calibration,
     health,
     investigate,
     jobs,
@@ -150,7 +151,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     errors.install(app)
     for module in (
         health, auth, users, networks, telemetry, optimize, jobs, investigate, secrets, ves, loop,
-        southbound, a1,
+        southbound, a1, calibration,
     ):  # fmt: skip
         app.include_router(module.router)
     web.mount(app)

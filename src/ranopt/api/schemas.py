@@ -140,7 +140,10 @@ class Constraints(_In):
 
 
 class OptimizeRequest(_In):
-    """An optimization of one network over a horizon starting at midnight of the plan day."""
+    """An optimization of one network over the horizon after its newest stored counters.
+
+    ``seed`` seeds the planner's scenario sampling (default: from the network and run ids).
+    """
 
     network_id: DbId
     objective: Literal["energy"] = "energy"

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     )
     min_confidence: float = Field(default=0.9, ge=0, le=1, description="alert below this")
     optimize_history_days: int = Field(default=7, ge=2)
+    calibration_min_days: float = Field(
+        default=7.0, ge=3, description="days of PM history a network's model needs"
+    )
+    calibration_history_days: int = Field(
+        default=14, ge=3, le=90, description="latest days of PM history calibration reads"
+    )
     confidence_scenarios: int = Field(default=32, ge=1)
     max_concurrent_requests: int = Field(
         default=32, ge=1, description="requests inside the app at once; the rest wait"

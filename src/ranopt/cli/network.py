@@ -9,12 +9,13 @@ from pydantic import ValidationError as PydanticError
 from rich.console import Console
 from rich.table import Table
 
+from ranopt.cli import calibrate as calibrate_cli
 from ranopt.cli.common import TenantOpt, cli_store, now_s
 from ranopt.errors import ValidationError
 from ranopt.store import repository as repo
 from ranopt.store.schemas import TopologyIn
 
-app = typer.Typer(help="Register and list networks.", no_args_is_help=True)
+app = typer.Typer(help="Register, list and calibrate networks.", no_args_is_help=True)
 
 
 @app.command("create")
@@ -157,3 +158,22 @@ def discover(
             }
         )
     )
+
+
+@app.command("calibrate")
+def calibrate(
+    name: Annotated[str, typer.Argument(help="Network name.")],
+    tenant: TenantOpt = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    min_days: Annotated[
+        float, typer.Option("--min-days", min=3, help="Days of PM history required.")
+    ] = 7.0,
+    max_days: Annotated[
+        int, typer.Option("--days", min=3, max=90, help="Latest days of PM history read.")
+    ] = 14,
+) -> None:
+    """Calibrate the network's model from its topology and stored counters; report the fit.
+
+    Exit status 3 when there is too little telemetry (the message says how much is missing).
+    """
+    calibrate_cli.calibrate(name, tenant, as_json, min_days, max_days)

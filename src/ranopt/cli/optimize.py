@@ -14,6 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ranopt.cli import qos
+from ranopt.cli.calibrate import optimize_network_cli
+from ranopt.cli.common import TenantOpt
 from ranopt.errors import ValidationError
 from ranopt.optimize.day_ahead import (
     DayAheadConfig,
@@ -101,6 +103,15 @@ def kpi_fields(kpis: PlanKpis) -> dict[str, float | int]:
 
 
 def optimize(
+    network: Annotated[
+        str | None,
+        typer.Option(
+            "--network",
+            help="A registered network: plan its next window on the model calibrated from "
+            "its topology and stored counters (--scenario is the twin study instead).",
+        ),
+    ] = None,
+    tenant: TenantOpt = "default",
     scenario: Annotated[
         str, typer.Option("--scenario", help="Preset: default, medium, large.")
     ] = "default",
@@ -136,8 +147,27 @@ def optimize(
     sites: Annotated[int | None, typer.Option("--sites")] = None,
     ues: Annotated[int | None, typer.Option("--ues")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    horizon_min: Annotated[
+        int, typer.Option("--horizon-min", min=15, max=1440, help="--network: window length.")
+    ] = 1440,
+    min_days: Annotated[
+        float, typer.Option("--min-days", min=3, help="--network: PM history days required.")
+    ] = 7.0,
 ) -> None:
-    """Plan day D from the days before it, measure confidence, score it on the realised day."""
+    """Plan day D from the days before it, measure confidence, score it on the realised day.
+
+    With ``--network NAME`` plan a registered network's next window on its calibrated model
+    (horizon ``--horizon-min``, confidence over ``--scenarios``); exit 3 without enough
+    telemetry.
+    """
+    if network is not None:
+        if objective != "energy":
+            raise typer.BadParameter("--network plans the energy objective only")
+        optimize_network_cli(
+            network, tenant, solver or "greedy", horizon_min, history_days, scenarios,
+            min_days, as_json,
+        )  # fmt: skip
+        return
     console = Console(stderr=as_json)
     if objective in qos.QOS_OBJECTIVES:
         _optimize_qos(

@@ -6,7 +6,6 @@ neighbour relations, site positions in WGS 84 (an equirectangular projection of 
 metres around ``origin``), and the configuration the emulator starts from.
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +27,8 @@ from ranopt.southbound.nrm import (
 from ranopt.store.schemas import SiteIn, TopologyIn
 from ranopt.twin.elements import SLICES
 from ranopt.twin.model import Twin
+from ranopt.twin.topology import plane_to_wgs84_deg, project_to_plane_m
 
-EARTH_RADIUS_M = 6_371_000.0  # mean Earth radius (IUGG), for the local projection
 DEFAULT_ORIGIN = (48.8566, 2.3522)  # lat, lon of site S000 (degrees)
 NEIGHBOUR_SITES = 3  # co-layer relations toward the cells of the nearest sites
 PLMN = ("001", "01")  # TS 23.003 test PLMN (MCC 001, MNC 01)
@@ -158,19 +157,15 @@ def slice_ssts() -> tuple[int, ...]:
 
 
 def xy_to_latlon(x_m: float, y_m: float, origin: tuple[float, float]) -> tuple[float, float]:
-    """Local east/north metres to WGS 84 degrees (equirectangular, exact enough for a city)."""
-    lat0, lon0 = origin
-    lat = lat0 + math.degrees(y_m / EARTH_RADIUS_M)
-    lon = lon0 + math.degrees(x_m / (EARTH_RADIUS_M * math.cos(math.radians(lat0))))
-    return lat, lon
+    """Local east/north metres to WGS 84 degrees (``ranopt.twin.topology``'s projection)."""
+    lat, lon = plane_to_wgs84_deg(np.asarray(x_m), np.asarray(y_m), origin)
+    return float(lat), float(lon)
 
 
 def latlon_to_xy(lat: float, lon: float, origin: tuple[float, float]) -> tuple[float, float]:
     """Inverse of ``xy_to_latlon``."""
-    lat0, lon0 = origin
-    x = math.radians(lon - lon0) * EARTH_RADIUS_M * math.cos(math.radians(lat0))
-    y = math.radians(lat - lat0) * EARTH_RADIUS_M
-    return x, y
+    x_m, y_m = project_to_plane_m(np.asarray(lat), np.asarray(lon), origin)
+    return float(x_m), float(y_m)
 
 
 def build_topology(

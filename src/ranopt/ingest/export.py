@@ -59,6 +59,7 @@ def twin_topology(twin: Twin, name: str | None = None) -> TopologyIn:
                 scs_khz=cell.scs_khz,
                 num_prb=cell.num_prb,
                 max_tx_power_w=cell.power.max_tx_power_w,
+                tilt_deg=cell.total_tilt_deg,
             )
         )
     return TopologyIn(

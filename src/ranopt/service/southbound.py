@@ -12,7 +12,6 @@ one that stays unavailable through the client's retries raises an alert.
 """
 
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+import numpy as np
 from pydantic import SecretStr
 
 from ranopt.errors import RanoptError, ValidationError
@@ -52,14 +52,14 @@ from ranopt.store.schemas import CellIn, NetworkIn, SiteIn, SliceIn, TopologyIn
 from ranopt.store.secrets import Keyring
 from ranopt.store.topology import refresh_topology
 from ranopt.twin.elements import num_prb_for
+from ranopt.twin.topology import implied_origin_deg, project_to_plane_m
 
 T = TypeVar("T")
 logger = logging.getLogger("ranopt.service.southbound")
-EARTH_RADIUS_M = 6_371_000.0
 DEFAULT_HEIGHT_M = 25.0
 COVERAGE_BELOW_MHZ = 3000.0  # without a topology file: carriers below 3 GHz are coverage
 # what discovery only guesses without a topology file: a stored cell keeps its own
-GUESSED_WITHOUT_SUPPLEMENT = ("layer", "sector", "azimuth_deg")
+GUESSED_WITHOUT_SUPPLEMENT = ("layer", "sector", "azimuth_deg", "tilt_deg")
 STANDARD_SLICES = (SliceIn(name="eMBB", sst=1), SliceIn(name="URLLC", sst=2),
                    SliceIn(name="mMTC", sst=3))  # fmt: skip
 
@@ -107,31 +107,26 @@ class DiscoveryReport:
 
 
 def _xy(lat: float, lon: float, origin: tuple[float, float]) -> tuple[float, float]:
-    lat0, lon0 = origin
-    x = math.radians(lon - lon0) * EARTH_RADIUS_M * math.cos(math.radians(lat0))
-    y = math.radians(lat - lat0) * EARTH_RADIUS_M
-    return x, y
+    x_m, y_m = project_to_plane_m(np.asarray(lat), np.asarray(lon), origin)
+    return float(x_m), float(y_m)
 
 
 def frame_origin(sites: Sequence[SiteOut]) -> tuple[float, float] | None:
     """Return the latitude / longitude of the network's x/y origin, from its stored sites.
 
-    Each stored site with both a position in metres and in WGS 84 implies the origin (the
-    inverse of ``_xy``); the mean over them is the frame new sites are placed in. None when
-    no stored site has latitude and longitude.
+    Each stored site with both a position in metres and in WGS 84 implies the origin; the mean
+    over them is the frame new sites are placed in. None when no stored site has latitude and
+    longitude.
     """
-    implied = []
-    for site in sites:
-        if site.latitude_deg is None or site.longitude_deg is None:
-            continue
-        lat0 = site.latitude_deg - math.degrees(site.y_m / EARTH_RADIUS_M)
-        lon0 = site.longitude_deg - math.degrees(
-            site.x_m / (EARTH_RADIUS_M * math.cos(math.radians(lat0)))
-        )
-        implied.append((lat0, lon0))
-    if not implied:
+    placed = [s for s in sites if s.latitude_deg is not None and s.longitude_deg is not None]
+    if not placed:
         return None
-    return (sum(p[0] for p in implied) / len(implied), sum(p[1] for p in implied) / len(implied))
+    return implied_origin_deg(
+        np.array([s.latitude_deg for s in placed], dtype=np.float64),
+        np.array([s.longitude_deg for s in placed], dtype=np.float64),
+        np.array([s.x_m for s in placed]),
+        np.array([s.y_m for s in placed]),
+    )
 
 
 def _site(

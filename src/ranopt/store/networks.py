@@ -42,6 +42,7 @@ class CellOut(BaseModel):
     bandwidth_mhz: float
     num_prb: int
     max_tx_power_w: float
+    tilt_deg: float | None = None
 
 
 def network_by_id(session: Session, *, tenant_id: int, network_id: int) -> NetworkOut:
@@ -99,6 +100,7 @@ def _cell_out(r: Cell) -> CellOut:
         bandwidth_mhz=r.bandwidth_mhz,
         num_prb=r.num_prb,
         max_tx_power_w=r.max_tx_power_w,
+        tilt_deg=r.tilt_deg,
     )
 
 

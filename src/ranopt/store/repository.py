@@ -31,6 +31,7 @@ from ranopt.store.tables import (
     Slice,
     Tenant,
 )
+from ranopt.twin.topology import project_to_plane_m
 
 SECONDS_PER_DAY = 86_400
 SECONDS_PER_HOUR = 3_600
@@ -128,13 +129,14 @@ def create_network(
     )
     session.add(network)
     session.flush()
+    positions = site_positions_m(topology)
     sites = {
         s.name: Site(
             tenant_id=tenant_id,
             network_id=network.id,
             name=s.name,
-            x_m=s.x_m,
-            y_m=s.y_m,
+            x_m=positions[s.name][0],
+            y_m=positions[s.name][1],
             height_m=s.height_m,
             latitude_deg=s.latitude_deg,
             longitude_deg=s.longitude_deg,
@@ -165,6 +167,7 @@ def create_network(
                 x_m=site.x_m if c.x_m is None else c.x_m,
                 y_m=site.y_m if c.y_m is None else c.y_m,
                 height_m=site.height_m if c.height_m is None else c.height_m,
+                tilt_deg=c.tilt_deg,
             )
         )
     for s in topology.slices:
@@ -179,6 +182,21 @@ def network_exists(session: Session, *, tenant_id: int, name: str) -> bool:
     """Whether the tenant has a network called ``name``."""
     query = select(Network.id).where(Network.tenant_id == tenant_id, Network.name == name)
     return session.scalar(query) is not None
+
+
+def site_positions_m(topology: TopologyIn) -> dict[str, tuple[float, float]]:
+    """Return each site's (x, y) in metres: as given, or projected from latitude/longitude.
+
+    A topology places every site by x/y or none (``TopologyIn`` checks it); latitude and
+    longitude are projected to a local plane about the sites' centroid
+    (``ranopt.twin.topology.project_to_plane_m``).
+    """
+    if all(s.x_m is not None and s.y_m is not None for s in topology.sites):
+        return {s.name: (float(s.x_m or 0.0), float(s.y_m or 0.0)) for s in topology.sites}
+    lat = np.array([float(s.latitude_deg or 0.0) for s in topology.sites])
+    lon = np.array([float(s.longitude_deg or 0.0) for s in topology.sites])
+    x_m, y_m = project_to_plane_m(lat, lon, (float(lat.mean()), float(lon.mean())))
+    return {s.name: (float(x), float(y)) for s, x, y in zip(topology.sites, x_m, y_m, strict=True)}
 
 
 def get_network(session: Session, *, tenant_id: int, name: str) -> NetworkOut:

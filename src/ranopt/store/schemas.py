@@ -20,8 +20,11 @@ Topology file (``FILE.topology.json``, format ``ranopt-topology/1``)::
 ``dn`` is the cell's full distinguished name (TS 32.300) as PM files and VES events name it;
 ``cu_dn`` (optional) the DN of its NRCellCU, whose counters (RRC, PDCP) are merged into the
 same samples; ``nci`` the 36-bit NR cell identity (TS 38.413: gNB id and local cell id).
-``x_m``/``y_m``/``height_m`` of a cell default to its site's. Latitude and longitude of a site
-are optional.
+``x_m``/``y_m``/``height_m`` of a cell default to its site's. A site is placed by ``x_m``/``y_m``
+(metres east/north of the network's origin) or, when no site of the file has them, by
+``latitude_deg``/``longitude_deg`` (WGS 84, projected to a local plane about the sites'
+centroid when the network is created). ``tilt_deg`` (total antenna downtilt, degrees below
+the horizon) is optional; a missing one takes the layer's default in the planning model.
 """
 
 import unicodedata
@@ -95,8 +98,8 @@ class SiteIn(_Model):
     """A site of a topology file."""
 
     name: Name
-    x_m: Real = Field(ge=-1e7, le=1e7)
-    y_m: Real = Field(ge=-1e7, le=1e7)
+    x_m: Real | None = Field(default=None, ge=-1e7, le=1e7)
+    y_m: Real | None = Field(default=None, ge=-1e7, le=1e7)
     height_m: Real = Field(ge=0, le=1e4)
     latitude_deg: Real | None = Field(default=None, ge=-90, le=90)
     longitude_deg: Real | None = Field(default=None, ge=-180, le=180)
@@ -121,6 +124,7 @@ class CellIn(_Model):
     x_m: Real | None = Field(default=None, ge=-1e7, le=1e7)
     y_m: Real | None = Field(default=None, ge=-1e7, le=1e7)
     height_m: Real | None = Field(default=None, ge=0, le=1e4)
+    tilt_deg: Real | None = Field(default=None, ge=-20, le=90, description="downtilt, deg")
 
 
 class SliceIn(_Model):
@@ -149,6 +153,7 @@ class TopologyIn(_Model):
         _require_unique("cells[].cu_dn", [c.cu_dn for c in self.cells if c.cu_dn])
         _require_unique("cells[].nci", [c.nci for c in self.cells if c.nci is not None])
         _require_unique("slices[].name", [s.name for s in self.slices])
+        _require_placed(self.sites)
         known = set(site_names)
         prefix = self.network.dn_prefix
         for i, cell in enumerate(self.cells):
@@ -163,6 +168,23 @@ class TopologyIn(_Model):
                     )
                     raise ValueError(msg)
         return self
+
+
+def _require_placed(sites: list[SiteIn]) -> None:
+    """Every site by x_m/y_m, or none by x_m/y_m and every one by latitude/longitude."""
+    with_xy = [s.x_m is not None and s.y_m is not None for s in sites]
+    if all(with_xy):
+        return
+    for i, site in enumerate(sites):
+        if with_xy[i] or (site.x_m is None) != (site.y_m is None):
+            msg = (
+                f"sites[{i}].x_m: give x_m and y_m for every site, or for none (then "
+                "latitude_deg and longitude_deg for every site)"
+            )
+            raise ValueError(msg)
+        if site.latitude_deg is None or site.longitude_deg is None:
+            msg = f"sites[{i}].latitude_deg: site {site.name!r} has no position"
+            raise ValueError(msg)
 
 
 def _require_unique(field: str, values: list[str] | list[int]) -> None:

@@ -113,6 +113,7 @@ class Cell(Base):
     x_m: Mapped[float] = mapped_column(Float)
     y_m: Mapped[float] = mapped_column(Float)
     height_m: Mapped[float] = mapped_column(Float)
+    tilt_deg: Mapped[float | None] = mapped_column(Float)  # total downtilt (revision 0006)
 
 
 class Slice(Base):
@@ -533,3 +534,19 @@ class DiscoveryJob(Base):
     finished_s: Mapped[int | None] = mapped_column(BigInteger)
     report: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class CalibrationReport(Base):
+    """One calibration of a network's model: its measured fit on held-out days (JSON)."""
+
+    __tablename__ = "calibration_reports"
+    __table_args__ = (Index("ix_calibration_reports_network_created", "network_id", "created_s"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    created_s: Mapped[int] = mapped_column(BigInteger)
+    data_end_s: Mapped[int] = mapped_column(BigInteger)  # end of the PM history it used
+    days_found: Mapped[float] = mapped_column(Float)
+    prb_load_wape: Mapped[float | None] = mapped_column(Float)  # held-out, radio model
+    report: Mapped[dict[str, Any]] = mapped_column(JsonType)

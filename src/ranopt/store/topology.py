@@ -2,14 +2,17 @@
 
 from collections.abc import Sequence
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ranopt.store.repository import site_positions_m
 from ranopt.store.schemas import TopologyIn
 from ranopt.store.tables import Cell, Site
+from ranopt.twin.topology import implied_origin_deg, project_to_plane_m
 
 _CELL_FIELDS = ("name", "cu_dn", "nci", "layer", "sector", "azimuth_deg", "carrier_ghz",
-                "bandwidth_mhz", "scs_khz", "num_prb", "max_tx_power_w")  # fmt: skip
+                "bandwidth_mhz", "scs_khz", "num_prb", "max_tx_power_w", "tilt_deg")  # fmt: skip
 
 
 def refresh_topology(
@@ -32,13 +35,15 @@ def refresh_topology(
             select(Site).where(Site.tenant_id == tenant_id, Site.network_id == network_id)
         )
     }
+    positions = _positions_m(topology, list(sites.values()))
     for site_spec in topology.sites:
         site = sites.get(site_spec.name)
         if site is None:
             site = Site(tenant_id=tenant_id, network_id=network_id, name=site_spec.name)
             session.add(site)
             sites[site_spec.name] = site
-        site.x_m, site.y_m, site.height_m = site_spec.x_m, site_spec.y_m, site_spec.height_m
+        site.x_m, site.y_m = positions[site_spec.name]
+        site.height_m = site_spec.height_m
         site.latitude_deg = site_spec.latitude_deg
         site.longitude_deg = site_spec.longitude_deg
     session.flush()
@@ -70,3 +75,26 @@ def refresh_topology(
             updated.append(spec.name)
     session.flush()
     return added, updated, sorted(c.name for c in cells.values())
+
+
+def _positions_m(topology: TopologyIn, stored: list[Site]) -> dict[str, tuple[float, float]]:
+    """Each site's x/y: as given, or projected from WGS 84 in the network's stored frame.
+
+    A network whose stored sites carry both x/y and latitude/longitude keeps that frame; a
+    new one is framed about the file's centroid (``site_positions_m``).
+    """
+    if all(s.x_m is not None and s.y_m is not None for s in topology.sites):
+        return {s.name: (float(s.x_m or 0.0), float(s.y_m or 0.0)) for s in topology.sites}
+    placed = [s for s in stored if s.latitude_deg is not None and s.longitude_deg is not None]
+    if not placed:
+        return site_positions_m(topology)
+    origin = implied_origin_deg(
+        np.array([s.latitude_deg for s in placed], dtype=np.float64),
+        np.array([s.longitude_deg for s in placed], dtype=np.float64),
+        np.array([s.x_m for s in placed]),
+        np.array([s.y_m for s in placed]),
+    )
+    lat = np.array([float(s.latitude_deg or 0.0) for s in topology.sites])
+    lon = np.array([float(s.longitude_deg or 0.0) for s in topology.sites])
+    x_m, y_m = project_to_plane_m(lat, lon, origin)
+    return {s.name: (float(x), float(y)) for s, x, y in zip(topology.sites, x_m, y_m, strict=True)}

@@ -57,8 +57,17 @@ class Twin:
 
 def build_twin(scenario: Scenario) -> Twin:
     """Build the twin of a scenario; the scenario's seed fixes every random draw."""
-    rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x7217]))
     sites, cells = build_network(scenario)
+    return build_twin_on(scenario, sites, cells)
+
+
+def build_twin_on(scenario: Scenario, sites: tuple[Site, ...], cells: tuple[Cell, ...]) -> Twin:
+    """Build the twin of given sites and cells (a preset's lattice or an operator's topology).
+
+    The scenario describes everything else (UE drop, traffic, environment); its seed fixes
+    every random draw.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x7217]))
     arrays = cell_arrays(sites, cells)
     site_xy_m = np.array([(s.x_m, s.y_m) for s in sites])
     ues = drop_ues(scenario, site_xy_m, rng)

@@ -79,8 +79,8 @@ def _coupling_db(
 ) -> FloatArray:
     """Coupling gain (antenna gain - path loss - shadowing - O2I) of some UEs to every cell.
 
-    Returns ``[len(ue_index), num_cells]`` in dB; column ``c`` is cell ``c`` (cells are ordered
-    site by site, ``cells_per_site`` each).
+    Returns ``[len(ue_index), num_cells]`` in dB; column ``c`` is cell ``c``, at its site
+    ``cells.site[c]`` and antenna height ``cells.height_m[c]`` (any number of cells a site).
     """
     num_sites = site_xy_m.shape[0]
     sites = np.arange(num_sites)[None, :]  # [1, S]
@@ -91,38 +91,30 @@ def _coupling_db(
     d2d_m = np.hypot(dx, dy)
     h_ut_m = np.broadcast_to(ues.height_m[ue_ids], d2d_m.shape)
     bearing_deg = np.degrees(np.arctan2(dx, dy))  # clockwise from north
-    zenith_deg = 90.0 + np.degrees(np.arctan2(scenario.bs_height_m - h_ut_m, d2d_m))
     p_los = los_probability(scenario.environment, d2d_m, h_ut_m)
     los = pair_uniform(key, _STREAM_LOS, ue_ids, sites) < p_los
     shadow_db = shadow_fading_std_db(scenario.environment, los) * ndtri(
         pair_uniform(key, _STREAM_SHADOW, ue_ids, sites)
     )
-    # [n, S, cells_per_site]
-    cells_per_site = cells.num_cells // num_sites
-    cell_ids = sites[:, :, None] * cells_per_site + np.arange(cells_per_site)
-    fc_ghz = cells.carrier_ghz[cell_ids]
+    # [n, C] each cell sees the UE from its site: gather the UE-site pairs per cell
+    site_of = cells.site
+    d2d_c = d2d_m[:, site_of]
+    h_ut_c = h_ut_m[:, site_of]
+    zenith_deg = 90.0 + np.degrees(np.arctan2(cells.height_m - h_ut_c, d2d_c))
     pl_db = pathloss_db(
-        scenario.environment,
-        los[:, :, None],
-        d2d_m[:, :, None],
-        scenario.bs_height_m,
-        h_ut_m[:, :, None],
-        fc_ghz,
+        scenario.environment, los[:, site_of], d2d_c, cells.height_m, h_ut_c, cells.carrier_ghz
     )
-    indoor = ues.indoor[ue_ids][:, :, None]
     o2i_db = np.where(
-        indoor,
-        o2i_low_loss_db(fc_ghz, ues.d2d_in_m[ue_ids][:, :, None])
-        + O2I_LOW_LOSS_STD_DB * o2i_sigma_draw[ue_ids][:, :, None],
+        ues.indoor[ue_ids],
+        o2i_low_loss_db(cells.carrier_ghz, ues.d2d_in_m[ue_ids])
+        + O2I_LOW_LOSS_STD_DB * o2i_sigma_draw[ue_ids],
         0.0,
     )
     gain_dbi = sector_gain_dbi(
-        bearing_deg[:, :, None] - cells.azimuth_deg[cell_ids],
-        zenith_deg[:, :, None],
-        cells.tilt_deg[cell_ids],
+        bearing_deg[:, site_of] - cells.azimuth_deg, zenith_deg, cells.tilt_deg
     )
-    coupling_db = gain_dbi - pl_db - shadow_db[:, :, None] - o2i_db
-    return np.asarray(coupling_db.reshape(ue_index.size, -1), dtype=np.float64)
+    coupling_db = gain_dbi - pl_db - shadow_db[:, site_of] - o2i_db
+    return np.asarray(coupling_db, dtype=np.float64)
 
 
 def _strongest_per_layer(rsrp_dbm: FloatArray, cell_layer: IntArray, top_k: int) -> IntArray:

@@ -1,6 +1,7 @@
 """Scenario: a twin's full description (layout, layers, UE drop, traffic), fixed by its seed."""
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from ranopt.errors import ValidationError
 from ranopt.twin.elements import Duplex, Layer, PowerModel
@@ -75,9 +76,17 @@ class TrafficVariability:
     ue_interval_sigma: float = 0.30  # per-UE factor per interval
 
 
+SiteLayout = Literal["hexagonal", "topology"]
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """A digital-twin scenario; with the same parameters and seed it is the same network."""
+    """A digital-twin scenario; with the same parameters and seed it is the same network.
+
+    ``layout="hexagonal"`` places ``num_sites`` sites on the TR 38.901 lattice; ``"topology"``
+    takes sites and cells from an operator's topology (``ranopt.twin.topology``): UEs are then
+    dropped over the union of discs of radius ``isd_m / sqrt(3)`` around the sites.
+    """
 
     name: str
     num_sites: int
@@ -105,10 +114,15 @@ class Scenario:
     layers: tuple[LayerSpec, ...] = (COVERAGE_LAYER, CAPACITY_LAYER)
     variability: TrafficVariability = field(default_factory=TrafficVariability)
     interval_min: int = 15  # KPI granularity, minutes
+    layout: SiteLayout = "hexagonal"
 
     def __post_init__(self) -> None:
         """Reject parameters that would build no valid network."""
-        rings_for_site_count(self.num_sites)
+        if self.layout == "hexagonal":
+            rings_for_site_count(self.num_sites)
+        elif self.layout != "topology" or self.num_sites < 1:
+            msg = f"layout must be 'hexagonal' or 'topology' with sites >= 1, got {self.layout!r}"
+            raise ValidationError(msg)
         if self.num_ues < 1:
             msg = f"num_ues must be >= 1, got {self.num_ues}"
             raise ValidationError(msg)

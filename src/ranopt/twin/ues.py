@@ -47,11 +47,18 @@ def _nearest_site(x_m: FloatArray, y_m: FloatArray, site_xy_m: FloatArray) -> In
 def _in_area(
     x_m: FloatArray, y_m: FloatArray, site_xy_m: FloatArray, scenario: Scenario
 ) -> BoolArray:
-    """Inside the union of site hexagons and outside every site's minimum distance."""
+    """Inside the union of site hexagons and outside every site's minimum distance.
+
+    A topology layout has no lattice: its area is the union of discs of the hexagon's
+    circumradius ``isd_m / sqrt(3)`` around the sites.
+    """
     home = _nearest_site(x_m, y_m, site_xy_m)
     dx = x_m - site_xy_m[home, 0]
     dy = y_m - site_xy_m[home, 1]
-    far_enough = np.hypot(dx, dy) >= scenario.min_distance_m
+    distance_m = np.hypot(dx, dy)
+    far_enough = distance_m >= scenario.min_distance_m
+    if scenario.layout == "topology":
+        return np.asarray((distance_m <= scenario.isd_m / np.sqrt(3.0)) & far_enough, dtype=bool)
     return np.asarray(inside_site_hexagon(dx, dy, scenario.isd_m) & far_enough, dtype=bool)
 
 
@@ -62,9 +69,9 @@ def _sample_in_area(
     num: int, propose: Proposal, oversample: float, site_xy_m: FloatArray, scenario: Scenario
 ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Rejection-sample ``num`` proposed points (x, y, label) that fall inside the network area."""
-    xs: list[FloatArray] = []
-    ys: list[FloatArray] = []
-    labels: list[IntArray] = []
+    xs: list[FloatArray] = [np.zeros(0)]  # an empty start: ``num`` may be 0 (no hotspots)
+    ys: list[FloatArray] = [np.zeros(0)]
+    labels: list[IntArray] = [np.zeros(0, dtype=np.int64)]
     remaining = num
     while remaining > 0:
         x, y, label = propose(int(remaining * oversample) + 8)
@@ -79,8 +86,14 @@ def _sample_in_area(
 def _uniform_points(
     num: int, site_xy_m: FloatArray, scenario: Scenario, rng: np.random.Generator
 ) -> tuple[FloatArray, FloatArray]:
-    """Points uniform over the network area (each hexagon has equal area)."""
+    """Points uniform over the network area (each hexagon has equal area).
+
+    In a topology layout the areas differ: points are proposed uniformly over the bounding
+    box of the sites' discs, so that the accepted ones are uniform over their union.
+    """
     radius_m = scenario.isd_m / np.sqrt(3.0)
+    if scenario.layout == "topology":
+        return _uniform_points_in_box(num, site_xy_m, scenario, rng)
 
     def propose(batch: int) -> tuple[FloatArray, FloatArray, IntArray]:
         site = rng.integers(0, site_xy_m.shape[0], size=batch)
@@ -89,6 +102,26 @@ def _uniform_points(
         return x, y, site
 
     x, y, _ = _sample_in_area(num, propose, 1.4, site_xy_m, scenario)
+    return x, y
+
+
+def _uniform_points_in_box(
+    num: int, site_xy_m: FloatArray, scenario: Scenario, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray]:
+    """Points uniform over the union of the sites' discs, proposed over their bounding box."""
+    radius_m = scenario.isd_m / np.sqrt(3.0)
+    low = site_xy_m.min(axis=0) - radius_m
+    high = site_xy_m.max(axis=0) + radius_m
+    disc_share = np.pi * radius_m**2 * site_xy_m.shape[0] / float(np.prod(high - low))
+
+    def propose(batch: int) -> tuple[FloatArray, FloatArray, IntArray]:
+        x = rng.uniform(low[0], high[0], size=batch)
+        y = rng.uniform(low[1], high[1], size=batch)
+        return x, y, np.zeros(batch, dtype=np.int64)
+
+    # about the discs' share of the box is accepted (less where discs overlap)
+    oversample = 1.3 / max(min(disc_share, 1.0), 0.05)
+    x, y, _ = _sample_in_area(num, propose, oversample, site_xy_m, scenario)
     return x, y
 
 

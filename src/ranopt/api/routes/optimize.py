@@ -1,11 +1,11 @@
 """``POST /api/v2/cognitive/optimize`` and optimization runs: list, get, apply, reject.
 
-A network exported from a twin is optimized on that twin. A small optimization (at most
-``RANOPT_SYNC_MAX_CELLS`` cells and ``RANOPT_SYNC_MAX_CELL_INTERVALS`` cells x horizon
-intervals: about a second of CPU) is answered at once (200 with the run); a larger one is
-queued (202 with ``Location``: the run's URL) and runs in the app's job thread. Applying a
-plan sends it to the network's actuator: for a twin-backed network the twin records the plan
-as the one it now runs.
+Any network with enough stored telemetry is optimized on its calibrated model (topology and
+counters only, ``ranopt.service.plan_network``); too little telemetry is a 409 naming what is
+missing. A small optimization (at most ``RANOPT_SYNC_MAX_CELLS`` cells and
+``RANOPT_SYNC_MAX_CELL_INTERVALS`` cells x horizon intervals) is answered at once (200 with the
+run); a larger one is queued (202 with ``Location``: the run's URL) and runs in the app's job
+thread. Applying a plan sends it to the network's southbound: the twin, or O1 / A1.
 """
 
 import logging
@@ -25,13 +25,16 @@ from ranopt.api.deps import (
     now_s,
     record,
 )
-from ranopt.api.errors import ProblemError, problem_responses
+from ranopt.api.errors import problem_responses
 from ranopt.api.routes import jobs
+from ranopt.api.routes.calibration import calibration_config, telemetry_conflict
 from ranopt.api.routes.southbound_apply import apply_through_southbound, southbound_actuator
 from ranopt.api.schemas import MAX_DB_ID, Accepted, IdPath, OptimizeRequest
+from ranopt.calibrate import InsufficientTelemetryError
 from ranopt.errors import RanoptError
 from ranopt.optimize.evaluate import EnergyConstraints
-from ranopt.service.optimize import EnergyRequest, optimize_energy
+from ranopt.service.calibration import require_telemetry
+from ranopt.service.plan_network import NetworkPlanRequest, optimize_network
 from ranopt.store import audit, runs
 from ranopt.store import networks as nets
 from ranopt.store.repository import NotFoundError
@@ -47,16 +50,21 @@ def _limits(body: OptimizeRequest) -> EnergyConstraints:
 
 
 def execute_run(
-    services: Services, principal: Principal, run_id: IdPath, request: EnergyRequest
+    services: Services,
+    principal: Principal,
+    run_id: IdPath,
+    request: NetworkPlanRequest,
+    seed: int | None = None,
 ) -> RunOut:
     """Run one optimization and record its outcome, alert and audit entry."""
     store = services.store
     tenant_id = principal.tenant_id
     with store.transaction() as session:
         runs.set_running(session, tenant_id=tenant_id, run_id=run_id)
-    rng = np.random.default_rng(np.random.SeedSequence([request.seed, run_id]))
+    entropy = [request.network_id, run_id] if seed is None else [seed, run_id]
+    rng = np.random.default_rng(np.random.SeedSequence(entropy))
     try:
-        outcome = optimize_energy(request, rng)
+        outcome = optimize_network(store, request, rng)
     except RanoptError as exc:
         with store.transaction() as session:
             run = runs.finish_run(
@@ -95,10 +103,14 @@ def execute_run(
 
 
 def _background(
-    services: Services, principal: Principal, run_id: IdPath, request: EnergyRequest
+    services: Services,
+    principal: Principal,
+    run_id: IdPath,
+    request: NetworkPlanRequest,
+    seed: int | None,
 ) -> None:
     try:
-        execute_run(services, principal, run_id, request)
+        execute_run(services, principal, run_id, request, seed)
     except NotFoundError:  # its network was deleted meanwhile, and the run with it
         logger.info("optimization run %s: deleted with its network before it finished", run_id)
         services.metrics.optimization_runs.labels(request.solver, "failed").inc()
@@ -132,28 +144,25 @@ def _runs_now(services: Services, num_cells: int, horizon_min: int) -> bool:
     },
 )
 def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) -> Any:
-    """Plan the network's next horizon and measure the plan's confidence in its twin."""
+    """Plan the network's next horizon on its calibrated model and measure the confidence."""
+    config = calibration_config(services)
     with services.store.transaction() as session:
         net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=body.network_id)
-        binding = runs.twin_binding(session, tenant_id=principal.tenant_id, network_id=net.id)
-    if binding is None:
-        raise ProblemError(
-            409, f"network_id: network {net.id} has no twin to plan on; create it from a twin",
-            field="network_id",
+        try:
+            require_telemetry(
+                session, tenant_id=principal.tenant_id, network_id=net.id, config=config
+            )
+        except InsufficientTelemetryError as exc:
+            raise telemetry_conflict(exc) from exc
+        request = NetworkPlanRequest(
+            tenant_id=principal.tenant_id, network_id=net.id, solver=body.solver,
+            horizon_min=body.horizon_min, history_days=services.settings.optimize_history_days,
+            confidence_scenarios=services.settings.confidence_scenarios, limits=_limits(body),
+            calibration=config,
         )  # fmt: skip
-    # a twin not built yet is built for the plan: a large one makes the run a job too
-    now = _runs_now(services, net.num_cells, body.horizon_min) and (
-        binding.num_ues <= services.settings.sync_max_twin_ues
-    )
+    now = _runs_now(services, net.num_cells, body.horizon_min)
     if not now:
         jobs.check_capacity(services)
-    seed = binding.seed if body.seed is None else body.seed
-    request = EnergyRequest(
-        scenario=binding.scenario, seed=seed, num_sites=binding.num_sites,
-        num_ues=binding.num_ues, solver=body.solver, horizon_min=body.horizon_min,
-        history_days=services.settings.optimize_history_days,
-        confidence_scenarios=services.settings.confidence_scenarios, limits=_limits(body),
-    )  # fmt: skip
     with services.store.transaction() as session:
         run = runs.create_run(
             session, tenant_id=principal.tenant_id, network_id=net.id, objective=body.objective,
@@ -163,8 +172,8 @@ def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) ->
         record(session, principal, action="optimization.request", target=f"run:{run.id}",
                detail={"network_id": net.id, "solver": body.solver})  # fmt: skip
     if now:
-        return execute_run(services, principal, run.id, request)
-    services.jobs.submit(_background, services, principal, run.id, request)
+        return execute_run(services, principal, run.id, request, body.seed)
+    services.jobs.submit(_background, services, principal, run.id, request, body.seed)
     return jobs.accepted(f"/api/v2/optimizations/{run.id}", run.id)
 
 

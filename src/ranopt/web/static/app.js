@@ -1,5 +1,5 @@
 // ranopt operations dashboard: hash routes, login, network picker, and the polling loop.
-//   #/login · #/networks · #/n/<network id>/<tab>   (tab: map charts runs alerts audit)
+//   #/login · #/networks · #/n/<network id>/<tab>   (tab: map charts runs calibration alerts audit)
 
 import {
   ApiError, api, apiOptional, clearToken, decodeClaims, getToken, isExpired, login,
@@ -8,9 +8,10 @@ import {
 import { createCellMap } from "./map.js";
 import { createCharts, renderTiles } from "./charts.js";
 import { renderAlerts, renderAudit, renderRuns } from "./tables.js";
+import { renderCalibration } from "./calibration.js";
 
 const POLL_MS = 2000;
-const TABS = ["map", "charts", "runs", "alerts", "audit"];
+const TABS = ["map", "charts", "runs", "calibration", "alerts", "audit"];
 // mirrors ranopt.api.permissions (display only: the server enforces)
 const ROLE_PERMISSIONS = {
   network_admin: ["read", "write", "execute"],
@@ -215,6 +216,28 @@ async function refreshRuns(networkId, generation) {
   markReady("runs");
 }
 
+async function refreshCalibration(networkId, generation) {
+  const stored = await apiOptional(`/api/v2/networks/${networkId}/calibration`);
+  if (generation !== state.generation) return;
+  $("calibrate-now").hidden = !can("write");
+  renderCalibration($("calibration"), stored);
+  markReady("calibration");
+}
+
+async function calibrateNow(button) {
+  button.disabled = true;
+  const networkId = state.networkId;
+  try {
+    await api(`/api/v2/networks/${networkId}/calibration`, { method: "POST" });
+    showError("");
+    await refreshCalibration(networkId, state.generation);
+  } catch (error) {
+    showError(messageOf(error));
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function refreshAlerts(networkId, generation) {
   // the network's operational alerts (outages, weak plans, loop errors): any reader
   const alerts = await api(`/api/v2/networks/${networkId}/alerts`);
@@ -230,7 +253,10 @@ async function refreshAudit(networkId, generation) {
   markReady("audit");
 }
 
-const REFRESH = { map: refreshMap, charts: refreshCharts, runs: refreshRuns, alerts: refreshAlerts, audit: refreshAudit };
+const REFRESH = {
+  map: refreshMap, charts: refreshCharts, runs: refreshRuns, calibration: refreshCalibration,
+  alerts: refreshAlerts, audit: refreshAudit,
+};
 
 // ---- polling: only the visible network and tab, paused while the page is hidden ------------
 
@@ -400,6 +426,7 @@ function start() {
   $("login-form").addEventListener("submit", onLogin);
   $("logout").addEventListener("click", onLogout);
   $("runs").tBodies[0].addEventListener("click", onRunsClick);
+  $("calibrate-now").addEventListener("click", (event) => calibrateNow(event.currentTarget));
   $("network-select").addEventListener("change", (event) => {
     location.hash = `#/n/${event.target.value}/${state.tab ?? "map"}`;
   });

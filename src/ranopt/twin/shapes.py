@@ -1,0 +1,109 @@
+"""Network shapes beyond the hexagonal presets: a preset's topology, perturbed.
+
+Sites moved off the lattice, sites removed, sectors turned and tilted: the irregular layouts
+that calibration must handle, as topology records (``ranopt.twin.topology``) from which a
+twin with its own seed plays the network in tests and benchmarks.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranopt.errors import ValidationError
+from ranopt.twin.network import build_network
+from ranopt.twin.scenario import Scenario
+from ranopt.twin.topology import CellRecord, SiteRecord
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """How far a shape departs from its hexagonal preset."""
+
+    position_sigma_m: float = 0.0  # Gaussian displacement of each site, per axis
+    removed_sites: int = 0  # sites taken out (never the centre site)
+    azimuth_sigma_deg: float = 0.0  # Gaussian turn of each site's sectors (one per site)
+    tilt_sigma_deg: float = 0.0  # Gaussian change of each cell's downtilt
+    height_range_m: tuple[float, float] | None = None  # antenna heights drawn uniformly
+
+    def __post_init__(self) -> None:
+        """Reject negative spreads."""
+        if min(self.position_sigma_m, self.azimuth_sigma_deg, self.tilt_sigma_deg) < 0:
+            msg = "Perturbation sigmas must be >= 0"
+            raise ValidationError(msg)
+        if self.removed_sites < 0:
+            msg = f"removed_sites must be >= 0, got {self.removed_sites}"
+            raise ValidationError(msg)
+
+
+def preset_records(scenario: Scenario) -> tuple[list[SiteRecord], list[CellRecord]]:
+    """Return a hexagonal scenario's network as topology records (every field given)."""
+    sites, cells = build_network(scenario)
+    site_records = [
+        SiteRecord(name=s.name, x_m=s.x_m, y_m=s.y_m, height_m=s.height_m) for s in sites
+    ]
+    cell_records = [
+        CellRecord(
+            name=c.name,
+            site=sites[c.site].name,
+            layer=c.layer,
+            sector=c.sector,
+            azimuth_deg=c.azimuth_deg,
+            tilt_deg=c.total_tilt_deg,
+            carrier_ghz=c.carrier_ghz,
+            bandwidth_mhz=c.bandwidth_mhz,
+            scs_khz=c.scs_khz,
+            num_prb=c.num_prb,
+            max_tx_power_w=c.power.max_tx_power_w,
+        )
+        for c in cells
+    ]
+    return site_records, cell_records
+
+
+def perturbed_records(
+    scenario: Scenario, perturbation: Perturbation, rng: np.random.Generator
+) -> tuple[list[SiteRecord], list[CellRecord]]:
+    """Return the scenario's topology records with sites moved, removed, turned and tilted."""
+    sites, cells = preset_records(scenario)
+    if perturbation.removed_sites >= len(sites):
+        msg = f"removed_sites must leave a site, got {perturbation.removed_sites} of {len(sites)}"
+        raise ValidationError(msg)
+    removed = set(
+        rng.choice(
+            np.arange(1, len(sites)), size=perturbation.removed_sites, replace=False
+        ).tolist()
+        if perturbation.removed_sites
+        else []
+    )
+    turn_deg = rng.normal(0.0, perturbation.azimuth_sigma_deg, size=len(sites))
+    kept_sites: list[SiteRecord] = []
+    for i, s in enumerate(sites):
+        dx, dy = rng.normal(0.0, perturbation.position_sigma_m, size=2)
+        height = s.height_m
+        if perturbation.height_range_m is not None:
+            height = float(rng.uniform(*perturbation.height_range_m))
+        if i in removed:
+            continue
+        kept_sites.append(
+            SiteRecord(
+                name=s.name, x_m=float(s.x_m or 0.0) + dx, y_m=float(s.y_m or 0.0) + dy,
+                height_m=height,
+            )
+        )  # fmt: skip
+    index = {s.name: i for i, s in enumerate(sites)}
+    kept = {s.name for s in kept_sites}
+    kept_cells = []
+    for c in cells:
+        tilt = float(c.tilt_deg or 0.0) + float(rng.normal(0.0, perturbation.tilt_sigma_deg))
+        if c.site not in kept:
+            continue
+        kept_cells.append(
+            CellRecord(
+                name=c.name, site=c.site, layer=c.layer, sector=c.sector,
+                azimuth_deg=(float(c.azimuth_deg or 0.0) + turn_deg[index[c.site]]) % 360.0,
+                tilt_deg=max(tilt, 0.0), carrier_ghz=c.carrier_ghz,
+                bandwidth_mhz=c.bandwidth_mhz, scs_khz=c.scs_khz, num_prb=c.num_prb,
+                max_tx_power_w=c.max_tx_power_w,
+            )
+        )  # fmt: skip
+    return kept_sites, kept_cells

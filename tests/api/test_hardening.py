@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from pm_history import write_history
 from ranopt.api import authn
 from ranopt.cli.main import app as cli
 from ranopt.counters import COUNTER_COLUMNS
@@ -485,6 +486,7 @@ def test_heavy_work_is_a_job_with_a_status_url(lite: Callable[..., World]) -> No
     assert job["status"] == "succeeded", job
     network_id = job["result"]["network_id"]
     assert world.client.get(f"{NETWORKS}/{network_id}", headers=admin).json()["name"] == "big"
+    write_history(world.store, tenant_id=world.tenant_ids["acme"], network_id=network_id, days=8)
     run = world.client.post(
         "/api/v2/cognitive/optimize", headers=admin,
         json={"network_id": network_id, "horizon_min": 60},

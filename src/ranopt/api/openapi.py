@@ -74,6 +74,8 @@ NETWORK_OPERATIONS = (
     ("get", f"{NETWORK}/southbound/transactions"),
     ("post", f"{NETWORK}/a1/notifications"),
     ("get", f"{NETWORK}/a1/policies"),
+    ("get", f"{NETWORK}/calibration"),
+    ("post", f"{NETWORK}/calibration"),
 )
 Link = tuple[str, str, dict[str, str]]
 

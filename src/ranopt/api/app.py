@@ -118,7 +118,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     services = _services(settings, opened, metrics)
 
     runner = (
-        LoopRunner(opened, tick_s=settings.loop_tick_s, metrics=LoopMetrics(metrics.registry))
+        LoopRunner(
+            opened, tick_s=settings.loop_tick_s, metrics=LoopMetrics(metrics.registry),
+            lease_ttl_s=settings.loop_lease_ttl_s,
+        )  # fmt: skip
         if settings.loop_enabled
         else None
     )

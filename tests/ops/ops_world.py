@@ -3,6 +3,7 @@
 Everything listens on 127.0.0.1 (ports the OS picks) and is stopped by the test that made it.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -25,6 +26,7 @@ from ranopt.store import repository as repo
 from ranopt.store.engine import open_store
 
 SITES, UES = 7, 700
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # cheap argon2 for test identities (the servers verify the API key once, then cache it)
 CHEAP_HASH = {"RANOPT_ARGON2_TIME_COST": "1", "RANOPT_ARGON2_MEMORY_KIB": "1024"}
 
@@ -185,3 +187,12 @@ def loop_network(url: str) -> LoopNetwork:
     ).step()
     store.dispose()
     return LoopNetwork(tenant_id=tenant_id, network_id=net.id, api_key=made.token)
+
+
+def record_figures(**figures: float) -> None:
+    """Merge measured figures into ``test-artifacts/operations.json`` (ignored by git)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / "operations.json"
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    known.update({k: round(v, 3) for k, v in figures.items()})
+    path.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")

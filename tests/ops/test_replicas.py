@@ -5,7 +5,6 @@ within 5 s, with no interval skipped or run twice and no plan applied twice. Rat
 counted once across replicas through a real redis-server.
 """
 
-import json
 import re
 import time
 from collections import Counter
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ops_world import LoopNetwork, Redis, Serve, loop_network, wait_for
+from ops_world import LoopNetwork, Redis, Serve, loop_network, record_figures, wait_for
 from sqlalchemy import select
 
 from ranopt.service.runner import loop_lease_name
@@ -123,7 +122,7 @@ def test_one_leader_runs_the_loop_and_another_takes_over_after_a_kill(
     windows = Counter(r.request["window"] for r in applied if r.request)
     assert windows, "no plan was applied"
     assert max(windows.values()) == 1
-    print(json.dumps({"takeover_s": round(takeover_s, 2), "intervals": len(numbers)}))
+    record_figures(leader_takeover_s=takeover_s)
     assert takeover_s <= TAKEOVER_BOUND_S, f"takeover took {takeover_s:.2f} s"
     metrics = httpx.get(f"{replicas.leader().base}/metrics", timeout=5).text
     assert re.search(r'ranopt_loop_leader\{network_id="\d+"\} 1\.0', metrics)

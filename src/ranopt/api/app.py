@@ -117,14 +117,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     metrics = Metrics()
     services = _services(settings, opened, metrics)
 
-    runner = (
-        LoopRunner(
+    runner = None
+    if settings.loop_enabled:
+        runner = LoopRunner(
             opened, tick_s=settings.loop_tick_s, metrics=LoopMetrics(metrics.registry),
             lease_ttl_s=settings.loop_lease_ttl_s,
         )  # fmt: skip
-        if settings.loop_enabled
-        else None
-    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ standby with ``ranopt ops rejoin`` (pg_rewind).
 """
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -100,6 +101,60 @@ def _next_interval(url: str, network: LoopNetwork) -> int:
         store.dispose()
 
 
+def _service_database(pair: ReplicatedPair) -> tuple[str, LoopNetwork]:
+    """Create database ``ranopt`` on the primary with a loop network; return the both-host URL."""
+    admin = make_engine(pair.a.url())
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("CREATE DATABASE ranopt"))
+    admin.dispose()
+    url = pair.url("ranopt")
+    return url, loop_network(url)
+
+
+def _ready_probes(server: Serve) -> float:
+    """Return how many /ready requests the server counted (the dry run's and the watcher's)."""
+    metrics = httpx.get(f"{server.base}/metrics", timeout=5).text
+    found = re.search(
+        r'ranopt_http_requests_total\{method="GET",route="/ready",status="200"\} (\S+)', metrics
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def _lost_batches(url: str, ingestion: Ingestion) -> set[int]:
+    """Return the acknowledged batches (their interval start) not on the primary now."""
+    store = open_store(url)
+    try:
+        with store.transaction() as session:
+            stored = set(
+                session.scalars(
+                    select(KpiSample.interval_start_s)
+                    .where(KpiSample.interval_start_s >= BATCH_START_S)
+                    .where(KpiSample.interval_start_s < BATCH_START_S + 900 * 100_000)
+                    .group_by(KpiSample.interval_start_s)
+                    .having(func.count() == len(CELLS))
+                )
+            )
+    finally:
+        store.dispose()
+    return {BATCH_START_S + 900 * i for i in ingestion.acked} - stored
+
+
+def _rejoin_old_primary(pair: ReplicatedPair, url: str) -> None:
+    """``ranopt ops rejoin`` node a to node b; it streams and b commits synchronously again."""
+    rejoin = CliRunner().invoke(app, [
+        "ops", "rejoin", str(pair.a.data), "--source", pair.b.url("ranopt"), "--start",
+        pair.a.options, "--log", str(pair.a.log), "--no-sync",
+    ])  # fmt: skip
+    assert rejoin.exit_code == 0, rejoin.output
+    states = {s.node.port: s for s in cluster_state(url)}
+    assert states[pair.a.port].in_recovery is True
+    assert states[pair.b.port].in_recovery is False
+    try:
+        pair.wait_streaming(pair.b)  # synchronous again
+    except ClusterError as exc:
+        raise AssertionError(pair.a.log.read_text()[-3000:]) from exc
+
+
 def test_decision_needs_two_criteria() -> None:
     healthy = Probe(0.0, True, True, 0.01, 100.0, 0.0, True)
     down = Probe(1.0, True, False, 0.02, 120.0, 10.0, False)
@@ -119,12 +174,7 @@ def test_decision_needs_two_criteria() -> None:
 def test_kill_the_primary_during_ingestion_and_a_loop_step(
     pair: ReplicatedPair, tmp_path: Path
 ) -> None:
-    admin = make_engine(pair.a.url())
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("CREATE DATABASE ranopt"))
-    admin.dispose()
-    url = pair.url("ranopt")
-    network = loop_network(url)
+    url, network = _service_database(pair)
     server = Serve(
         {"RANOPT_DATABASE_URL": url, "RANOPT_DATA_DIR": str(tmp_path),
          "RANOPT_LOOP_ENABLED": "true", "RANOPT_LOOP_TICK_S": "0.2"},
@@ -151,7 +201,8 @@ def test_kill_the_primary_during_ingestion_and_a_loop_step(
         )  # fmt: skip
         wait_for(lambda: _next_interval(url, network) >= first + 2, 60.0, "the loop stepping")
         wait_for(lambda: len(ingestion.acked) >= 10, 30.0, "ten batches acknowledged")
-        time.sleep(3.0)  # the watcher's window is full of healthy probes
+        # the watcher's window is full of healthy probes
+        wait_for(lambda: _ready_probes(server) >= 15, 60.0, "the watcher probing")
 
         killed_at = time.monotonic()
         pair.a.kill()
@@ -181,20 +232,7 @@ def test_kill_the_primary_during_ingestion_and_a_loop_step(
             watcher.communicate()
         server.stop()
 
-    # every acknowledged batch is on the new primary
-    store = open_store(url)
-    with store.transaction() as session:
-        stored = set(
-            session.scalars(
-                select(KpiSample.interval_start_s)
-                .where(KpiSample.interval_start_s < BATCH_START_S + 900 * 100_000)
-                .group_by(KpiSample.interval_start_s)
-                .having(func.count() == len(CELLS))
-            )
-        )
-    store.dispose()
-    acked = {BATCH_START_S + 900 * i for i in ingestion.acked}
-    lost = acked - stored
+    lost = _lost_batches(url, ingestion)
     assert not lost, f"{len(lost)} acknowledged batches lost"
     assert ingestion.failed > 0  # the outage was seen
     # the loop: a step failed on the outage, none skipped or run twice
@@ -202,24 +240,11 @@ def test_kill_the_primary_during_ingestion_and_a_loop_step(
     assert f"loop of network {network.network_id} failed" in log
     numbers = _interval_numbers(url, network.network_id)
     assert sorted(numbers) == list(range(min(numbers), max(numbers) + 1))
-
-    # the old primary rejoins as a standby of the new one
-    rejoin = CliRunner().invoke(app, [
-        "ops", "rejoin", str(pair.a.data), "--source", pair.b.url("ranopt"), "--start",
-        pair.a.options, "--log", str(pair.a.log), "--no-sync",
-    ])  # fmt: skip
-    assert rejoin.exit_code == 0, rejoin.output
-    states = {s.node.port: s for s in cluster_state(url)}
-    assert states[pair.a.port].in_recovery is True
-    assert states[pair.b.port].in_recovery is False
-    try:
-        pair.wait_streaming(pair.b)  # synchronous again
-    except ClusterError as exc:
-        raise AssertionError(pair.a.log.read_text()[-3000:]) from exc
+    _rejoin_old_primary(pair, url)
     record_figures(
         failover_detect_s=report["decided_s"] - killed_at,
         failover_serving_s=serving_s,
-        failover_writes_acked=len(acked),
+        failover_writes_acked=len(ingestion.acked),
         failover_writes_lost=len(lost),
         **{f"failover_{k}": v for k, v in report["timings"].items()},
     )

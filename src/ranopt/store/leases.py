@@ -46,6 +46,9 @@ def db_now_s(session: Session) -> float:
         now = session.scalar(
             select((func.julianday("now") - literal(UNIX_EPOCH_JULIAN_DAY)) * SECONDS_PER_DAY)
         )
+    if now is None:  # pragma: no cover - both expressions always yield a value
+        msg = "the database returned no time"
+        raise RanoptError(msg)
     return float(now)
 
 

@@ -67,16 +67,21 @@ def _out(row: LeaseRow) -> Lease:
     return Lease(row.name, row.holder, row.token, row.expires_s, row.due_s)
 
 
-def acquire(session: Session, *, name: str, holder: str, ttl_s: float) -> Lease | None:
+def acquire(
+    session: Session, *, name: str, holder: str, ttl_s: float, renew: bool = True
+) -> Lease | None:
     """Take or renew the lease ``name`` for ``ttl_s`` seconds; None while another holds it.
 
-    A holder renewing its unexpired lease keeps its token; a lease taken (free, expired, or
+    A holder renewing its unexpired lease keeps its token (``renew=False``: None then, for a
+    duty done once per lease, such as a scheduled backup); a lease taken (free, expired, or
     the holder's own after it expired) gets the next token.
     """
     _insert_free(session, name)
     row = session.scalars(select(LeaseRow).where(LeaseRow.name == name).with_for_update()).one()
     now = db_now_s(session)
     if row.holder == holder and row.expires_s > now:
+        if not renew:
+            return None
         row.expires_s = now + ttl_s
     elif row.expires_s <= now:
         row.holder, row.token = holder, row.token + 1

@@ -403,6 +403,11 @@ def _restore_postgresql(
     return RestoreResult(digests=restored, previous=previous)
 
 
+def read_digests(path: Path) -> dict[str, TableDigest]:
+    """Return the table digests the manifest beside ``path`` records."""
+    return _expected(_read_manifest(path))
+
+
 def read_manifest(path: Path) -> dict[str, Any]:
     """Return the manifest written beside the backup at ``path`` (BackupError if none)."""
     return _read_manifest(path)

@@ -120,8 +120,8 @@ def prune(directory: Path, *, keep: int, now_s: float) -> list[Path]:
 
 
 def backup_file_name(dialect: str, now_s: float) -> str:
-    """Return a stamped file name: ``ranopt-YYYYmmddTHHMMSSZ.db`` (SQLite) or ``.dump``."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now_s))
+    """Return a stamped file name: ``ranopt-YYYYmmddTHHMMSS.mmmZ.db`` (SQLite) or ``.dump``."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now_s)) + f".{int(now_s * 1000) % 1000:03d}Z"
     return f"{BACKUP_PREFIX}{stamp}.{'db' if dialect == 'sqlite' else 'dump'}"
 
 

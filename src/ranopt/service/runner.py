@@ -235,8 +235,9 @@ class LoopRunner:
         try:
             with self.store.transaction() as session:
                 enabled = loops.enabled_loops(session)
-        except Exception:  # the database may be down: log, and try at the next tick
-            logger.exception("loop runner: cannot list the enabled loops")
+        except Exception as exc:  # the database may be down: log, and try at the next tick
+            # every renewal period while it lasts: one line each, no traceback
+            logger.warning("loop runner: cannot list the enabled loops (%s)", exc)
             return []
         names = {s.network_id for s in enabled}
         for network_id, lease in self.held().items():

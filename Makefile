@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit bench postgres chromium clean
+.PHONY: demo test lint typecheck unit bench postgres chromium redis clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,14 @@ chromium:
 		{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
 
-unit: $(STAMP) postgres chromium
+# The replica tests share rate limits through a redis-server they start on 127.0.0.1: install
+# Debian's when it is missing (idempotent, root or sudo).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || \
+		{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y redis-server; }
+
+unit: $(STAMP) postgres chromium redis
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

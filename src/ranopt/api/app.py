@@ -37,8 +37,8 @@ from ranopt.api.routes import (
 )
 from ranopt.api.security import OidcVerifier, TokenService, generate_password, password_hasher
 from ranopt.api.settings import Settings
-from ranopt.service.runner import LoopMetrics, LoopRunner
-from ranopt.store import checkpoints
+from ranopt.service.runner import LoopMetrics, LoopRunner, default_holder
+from ranopt.store import backups, checkpoints
 from ranopt.store.engine import Store, open_store
 
 API_VERSION = "2.0.0"
@@ -88,11 +88,29 @@ def write_checkpoint_if_keyed(services: Services) -> bool:
     return True
 
 
+def backup_if_due(services: Services, holder: str) -> None:
+    """Take the scheduled backup when it is this replica's turn (the ``backup`` lease)."""
+    settings = services.settings
+    path = backups.backup_if_due(
+        services.store, settings.backup_dir, keep=settings.backup_keep,
+        interval_s=settings.backup_interval_s, holder=holder,
+    )  # fmt: skip
+    if path is not None:
+        logger.warning("scheduled backup written: %s", path)
+
+
 async def _housekeeping(services: Services) -> None:
-    """Every few seconds: write due failure summaries; on schedule: an audit checkpoint."""
+    """Every few seconds: failure summaries; on schedule: audit checkpoints, backups.
+
+    A backup (``RANOPT_BACKUP_INTERVAL_S`` > 0) is taken by one replica per interval.
+    """
     interval_s = services.settings.audit_checkpoint_interval_s
     next_checkpoint = time.monotonic() + interval_s if interval_s > 0 else float("inf")
     pause_s = min(FAILURE_FLUSH_S, interval_s) if interval_s > 0 else FAILURE_FLUSH_S
+    backup_s = services.settings.backup_interval_s
+    if backup_s > 0:
+        pause_s = min(pause_s, max(0.5, backup_s / 4))
+    holder = default_holder()
     while True:
         await asyncio.sleep(pause_s)
         try:
@@ -100,6 +118,8 @@ async def _housekeeping(services: Services) -> None:
             if time.monotonic() >= next_checkpoint:
                 next_checkpoint = time.monotonic() + interval_s
                 await run_in_threadpool(write_checkpoint_if_keyed, services)
+            if backup_s > 0:
+                await run_in_threadpool(backup_if_due, services, holder)
         except Exception:  # keep the loop alive; the next round tries again
             logger.exception("housekeeping failed")
 
@@ -117,11 +137,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     metrics = Metrics()
     services = _services(settings, opened, metrics)
 
-    runner = (
-        LoopRunner(opened, tick_s=settings.loop_tick_s, metrics=LoopMetrics(metrics.registry))
-        if settings.loop_enabled
-        else None
-    )
+    runner = None
+    if settings.loop_enabled:
+        runner = LoopRunner(
+            opened, tick_s=settings.loop_tick_s, metrics=LoopMetrics(metrics.registry),
+            lease_ttl_s=settings.loop_lease_ttl_s,
+        )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -199,6 +199,16 @@ def install(app: FastAPI) -> None:
     async def _store(request: Request, exc: StoreError) -> JSONResponse:
         logger.error("store unusable: %s", exc)
         return problem(503, "the database is not ready", instance=request.url.path)
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        # the database went away (a failover, a restart): the client retries, nothing was
+        # acknowledged; a connection error is not a fault of this request
+        logger.error("database unavailable on %s: %s", request.url.path, exc.orig)
+        return problem(
+            503, "the database is unavailable; retry", instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )  # fmt: skip
 
     @app.exception_handler(SQLAlchemyTimeoutError)
     async def _pool_timeout(request: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:

@@ -109,6 +109,18 @@ class Settings(BaseSettings):
     loop_tick_s: float = Field(
         default=900.0, gt=0, description="wall seconds per 15-minute loop interval (1 = demo)"
     )
+    loop_lease_ttl_s: float = Field(
+        default=3.0, gt=0.2, le=600,
+        description="a replica's loop lease lasts this long unrenewed (takeover after a kill)",
+    )  # fmt: skip
+    backup_interval_s: float = Field(
+        default=0.0, ge=0, description="one replica backs the database up this often (0: never)"
+    )
+    backup_dir: Path = Field(
+        default_factory=lambda: data_dir() / "backups",
+        description="where scheduled backups go (a volume outside the database's)",
+    )
+    backup_keep: int = Field(default=7, ge=1, description="newest backups always kept")
     host: str = "127.0.0.1"
     port: int = 8000
     forwarded_allow_ips: str = Field(

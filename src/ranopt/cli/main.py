@@ -2,7 +2,7 @@
 
 import typer
 
-from ranopt.cli import admin, db, emulate, ingest, loop, network, optimize, twin
+from ranopt.cli import admin, db, deploy, emulate, ingest, loop, network, ops, optimize, twin
 
 app = typer.Typer(help="ranopt: energy and QoS optimizer for 5G Open RAN.", no_args_is_help=True)
 app.add_typer(twin.app, name="twin")
@@ -10,6 +10,8 @@ app.command("optimize")(optimize.optimize)
 app.add_typer(db.app, name="db")
 app.add_typer(network.app, name="network")
 app.add_typer(emulate.app, name="emulate")
+app.add_typer(ops.app, name="ops")
+app.add_typer(deploy.app, name="deploy")
 app.command("ingest")(ingest.ingest)
 app.add_typer(admin.admin_app, name="admin")
 app.add_typer(admin.audit_app, name="audit")

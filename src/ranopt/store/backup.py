@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, select, text
+from sqlalchemy import Connection, Engine, Table, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
@@ -26,7 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from ranopt.errors import RanoptError
 from ranopt.store.engine import Store, current_revision, make_engine
-from ranopt.store.tables import Base
+from ranopt.store.tables import Base, RetentionPolicy, Tenant
 
 MANIFEST_SUFFIX = ".manifest.json"
 
@@ -54,17 +54,22 @@ def _canonical(value: Any) -> Any:
 
 def table_digests(store: Store) -> dict[str, TableDigest]:
     """Return every ranopt table's row count and content checksum (rows in key order)."""
-    out: dict[str, TableDigest] = {}
     with store.engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
-            digest = hashlib.sha256()
-            rows = 0
-            query = select(table).order_by(*_key(table))
-            for row in conn.execute(query).yield_per(10_000):
-                digest.update(json.dumps([_canonical(v) for v in row]).encode())
-                digest.update(b"\n")
-                rows += 1
-            out[table.name] = TableDigest(rows=rows, sha256=digest.hexdigest())
+        return connection_digests(conn)
+
+
+def connection_digests(conn: Connection) -> dict[str, TableDigest]:
+    """``table_digests`` read through one connection (and so one snapshot, if it has one)."""
+    out: dict[str, TableDigest] = {}
+    for table in Base.metadata.sorted_tables:
+        digest = hashlib.sha256()
+        rows = 0
+        query = select(table).order_by(*_key(table))
+        for row in conn.execute(query).yield_per(10_000):
+            digest.update(json.dumps([_canonical(v) for v in row]).encode())
+            digest.update(b"\n")
+            rows += 1
+        out[table.name] = TableDigest(rows=rows, sha256=digest.hexdigest())
     return out
 
 
@@ -77,10 +82,28 @@ def manifest_path(path: Path) -> Path:
     return path.with_name(path.name + MANIFEST_SUFFIX)
 
 
-def _write_manifest(store: Store, path: Path, digests: dict[str, TableDigest]) -> None:
+def _tenants(conn: Connection) -> list[dict[str, Any]]:
+    """Return the tenants a backup holds, with their backup tiers (default 90d)."""
+    rows = conn.execute(
+        select(Tenant.id, Tenant.name, RetentionPolicy.backup_tier)
+        .outerjoin(RetentionPolicy, RetentionPolicy.tenant_id == Tenant.id)
+        .order_by(Tenant.id)
+    )
+    return [{"id": r[0], "name": r[1], "backup_tier": r[2] or "90d"} for r in rows]
+
+
+def _write_manifest(
+    store: Store,
+    path: Path,
+    digests: dict[str, TableDigest],
+    tenants: list[dict[str, Any]],
+    taken_s: float,
+) -> None:
     manifest = {
         "dialect": store.dialect,
         "revision": current_revision(store.engine),
+        "taken_s": taken_s,
+        "tenants": tenants,
         "tables": {k: {"rows": v.rows, "sha256": v.sha256} for k, v in digests.items()},
     }
     manifest_path(path).write_text(json.dumps(manifest, indent=1) + "\n")
@@ -96,21 +119,37 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 
 
 def _pg_args(store: Store) -> tuple[list[str], dict[str, str]]:
-    """Return the connection arguments and environment of the PostgreSQL client tools."""
+    """Return the connection arguments and environment of the PostgreSQL client tools.
+
+    A libpq connection string, so that a URL naming several hosts (``host=h1:p1&host=h2:p2``
+    with ``target_session_attrs``) reaches the same primary as the service.
+    """
     url = make_url(store.engine.url)
-    args = ["-d", url.database or "postgres"]
-    host = url.host or str(url.query.get("host", ""))
-    if host:
-        args += ["-h", host]
-    port = url.port or url.query.get("port")
-    if port:
-        args += ["-p", str(port)]
-    if url.username:
-        args += ["-U", url.username]
+    hosts: list[str] = []
+    ports: list[str] = []
+    listed = url.query.get("host")
+    for entry in [listed] if isinstance(listed, str) else list(listed or ()):
+        host, sep, port = entry.rpartition(":")
+        hosts.append(host if sep and port.isdigit() else entry)
+        ports.append(port if sep and port.isdigit() else str(url.port or ""))
+    if not hosts and url.host:
+        hosts, ports = [url.host], [str(url.port or "")]
+    query_port = url.query.get("port")
+    if isinstance(query_port, str) and not any(ports):
+        ports = [query_port] * len(hosts)
+    parts = {"dbname": url.database or "postgres", "user": url.username}
+    if hosts:
+        parts["host"] = ",".join(hosts)
+    if any(ports):
+        parts["port"] = ",".join(ports)
+    attrs = url.query.get("target_session_attrs")
+    if isinstance(attrs, str):
+        parts["target_session_attrs"] = attrs
+    conninfo = " ".join(f"{k}={v}" for k, v in parts.items() if v)
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = str(url.password)
-    return args, env
+    return ["-d", conninfo], env
 
 
 def pg_tool(name: str) -> str:
@@ -133,9 +172,14 @@ def _run(cmd: list[str], env: dict[str, str]) -> None:
 
 
 def backup(store: Store, path: Path) -> dict[str, TableDigest]:
-    """Write a consistent backup of the store to ``path`` and its manifest beside it."""
+    """Write a consistent backup of the store to ``path`` and its manifest beside it.
+
+    The manifest describes exactly what the file holds, while others write: SQLite's copy
+    is digested itself; PostgreSQL's digests are read in the snapshot ``pg_dump`` dumps
+    (``pg_export_snapshot``, ``pg_dump --snapshot``).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    digests = table_digests(store)
+    taken_s = time.time()
     if store.dialect == "sqlite":
         if path.exists():
             path.unlink()
@@ -152,17 +196,24 @@ def backup(store: Store, path: Path) -> dict[str, TableDigest]:
             raw.close()
         copy = _open_file(path)
         try:
-            copied = table_digests(copy)
+            with copy.engine.connect() as conn:
+                digests, tenants = connection_digests(conn), _tenants(conn)
         finally:
             copy.dispose()
         _to_rollback_journal(path)  # one self-contained file
-        if copied != digests:
-            msg = "backup file differs from the database it was taken from (written meanwhile?)"
-            raise BackupError(msg)
     else:
         args, env = _pg_args(store)
-        _run([pg_tool("pg_dump"), "-Fc", "--no-owner", "-f", str(path), *args], env)
-    _write_manifest(store, path, digests)
+        with store.engine.connect().execution_options(
+            isolation_level="REPEATABLE READ"
+        ) as conn, conn.begin():  # fmt: skip
+            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            digests, tenants = connection_digests(conn), _tenants(conn)
+            _run(
+                [pg_tool("pg_dump"), "-Fc", "--no-owner", f"--snapshot={snapshot}", "-f",
+                 str(path), *args],
+                env,
+            )  # fmt: skip
+    _write_manifest(store, path, digests, tenants, taken_s)
     return digests
 
 
@@ -186,7 +237,9 @@ def _expected(manifest: dict[str, Any]) -> dict[str, TableDigest]:
     }
 
 
-def _check_digests(restored: dict[str, TableDigest], expected: dict[str, TableDigest]) -> None:
+def _check_digests(
+    restored: dict[str, TableDigest], expected: dict[str, TableDigest], *, what: str = "restore"
+) -> None:
     bad = sorted(n for n in expected.keys() | restored.keys() if expected.get(n) != restored.get(n))
     if bad:
         details = ", ".join(
@@ -194,7 +247,10 @@ def _check_digests(restored: dict[str, TableDigest], expected: dict[str, TableDi
             f"{expected.get(n, TableDigest(0, '-')).rows} in the manifest"
             for n in bad
         )
-        msg = f"restore did not verify ({details}); the live database is unchanged"
+        if what == "restore":
+            msg = f"restore did not verify ({details}); the live database is unchanged"
+        else:
+            msg = f"{what} does not match its manifest ({details})"
         raise BackupError(msg)
 
 
@@ -345,3 +401,80 @@ def _restore_postgresql(
     finally:
         maintenance.dispose()
     return RestoreResult(digests=restored, previous=previous)
+
+
+def read_digests(path: Path) -> dict[str, TableDigest]:
+    """Return the table digests the manifest beside ``path`` records."""
+    return _expected(_read_manifest(path))
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Return the manifest written beside the backup at ``path`` (BackupError if none)."""
+    return _read_manifest(path)
+
+
+def verify_backup(store: Store, path: Path) -> dict[str, TableDigest]:
+    """Restore the backup into a scratch database, check it against its manifest, drop it.
+
+    The live database is not touched (PostgreSQL: a scratch database ``<name>_drill_<stamp>``
+    on the same server, which needs ``CREATEDB``; SQLite: a temporary file). Raises
+    ``BackupError`` naming the tables that differ.
+    """
+    manifest = _read_manifest(path)
+    if manifest["dialect"] != store.dialect:
+        msg = f"backup is of a {manifest['dialect']} store, this one is {store.dialect}"
+        raise BackupError(msg)
+    if store.dialect == "sqlite":
+        restored = _scratch_sqlite_digests(path)
+    else:
+        restored = _scratch_postgresql_digests(store, path)
+    _check_digests(restored, _expected(manifest), what="backup")
+    return restored
+
+
+def _scratch_sqlite_digests(path: Path) -> dict[str, TableDigest]:
+    scratch_file = path.with_name(f".{path.name}.drill-{os.getpid()}")
+    _drop_sqlite_file(scratch_file)
+    try:
+        with sqlite3.connect(path) as source, sqlite3.connect(scratch_file) as target:
+            source.backup(target)
+        source.close()
+        target.close()
+        copy = _open_file(scratch_file)
+        try:
+            return table_digests(copy)
+        finally:
+            copy.dispose()
+    except (sqlite3.Error, SQLAlchemyError) as exc:
+        msg = f"backup does not open ({exc})"
+        raise BackupError(msg) from exc
+    finally:
+        _drop_sqlite_file(scratch_file)
+
+
+def _scratch_postgresql_digests(store: Store, path: Path) -> dict[str, TableDigest]:
+    live = make_url(store.engine.url).database or "postgres"
+    name = f"{live[:38]}_drill_{_stamp().lower()}_{os.getpid()}"
+    maintenance = _maintenance_engine(store)
+    try:
+        with maintenance.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {_quoted(name)} TEMPLATE template0"))
+        try:
+            url = make_url(store.engine.url).set(database=name)
+            engine = make_engine(url.render_as_string(hide_password=False))
+            scratch = Store(engine=engine, sessions=sessionmaker(engine))
+            try:
+                args, env = _pg_args(scratch)
+                _run([pg_tool("pg_restore"), "--no-owner", "--single-transaction", *args,
+                      str(path)], env)  # fmt: skip
+                return table_digests(scratch)
+            finally:
+                scratch.dispose()
+        finally:
+            with maintenance.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {_quoted(name)}"))
+    except SQLAlchemyError as exc:
+        msg = f"drill failed ({exc.__class__.__name__}: {exc})"
+        raise BackupError(msg) from exc
+    finally:
+        maintenance.dispose()

@@ -1,22 +1,26 @@
 """Engines, sessions and migrations: SQLite (WAL) embedded, PostgreSQL through psycopg 3."""
 
-from collections.abc import Iterator
+import functools
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ranopt.errors import RanoptError
 from ranopt.store.config import database_url, sqlite_synchronous
 
 SCRIPT_LOCATION = "ranopt.store:migrations"
+logger = logging.getLogger("ranopt.store")
 
 
 class StoreError(RanoptError):
@@ -64,6 +68,7 @@ def alembic_config() -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     """Return the newest migration revision."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -77,6 +82,41 @@ def current_revision(engine: Engine) -> str | None:
     """Return the database's migration revision (None for an empty database)."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Return every revision this code's migration scripts know (the head and its ancestors)."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def oldest_compatible(engine: Engine, revision: str) -> str | None:
+    """Return the oldest revision whose code runs against ``revision`` (None: not recorded)."""
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT oldest_compatible FROM schema_compatibility WHERE revision = :r"),
+                {"r": revision},
+            ).scalar_one_or_none()
+    except SQLAlchemyError:  # a schema from before revision 0008 has no such table
+        return None
+    return None if found is None else str(found)
+
+
+def runs_against(engine: Engine, revision: str | None) -> bool:
+    """Whether this code can run against a database at ``revision``.
+
+    Its own head, or a newer revision (one it does not know) whose migrations declared code of
+    a revision this code knows compatible: the expand phase of a blue-green release, where the
+    previous release keeps serving (or is rolled back to) after the new one migrated.
+    """
+    if revision == head_revision():
+        return True
+    if revision is None or revision in known_revisions():
+        return False  # empty, or older: it needs ``ranopt db upgrade``
+    oldest = oldest_compatible(engine, revision)
+    return oldest is not None and oldest in known_revisions()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -93,6 +133,8 @@ class Store:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    # checked first in every transaction (a lease's fencing token): raising aborts it
+    fence: Callable[[Session], None] | None = None
 
     @property
     def dialect(self) -> str:
@@ -103,7 +145,13 @@ class Store:
     def transaction(self) -> Iterator[Session]:
         """Yield a session in one transaction: committed on success, rolled back on error."""
         with self.sessions.begin() as session:
+            if self.fence is not None:
+                self.fence(session)
             yield session
+
+    def fenced(self, fence: Callable[[Session], None]) -> "Store":
+        """Return this store (same engine) with ``fence`` run first in every transaction."""
+        return replace(self, fence=fence)
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -126,6 +174,18 @@ def open_store(
             raise StoreError(msg)
         upgrade(engine)
     elif revision != head_revision() and auto_upgrade:
-        msg = f"database schema is at revision {revision!r}, run `ranopt db upgrade`"
-        raise StoreError(msg)
+        if not runs_against(engine, revision):
+            msg = f"database schema is at revision {revision!r}, run `ranopt db upgrade`"
+            if revision not in known_revisions():
+                msg = (
+                    f"database schema is at revision {revision!r}, newer than this code "
+                    f"({head_revision()!r}) and not declared compatible with it"
+                )
+            raise StoreError(msg)
+        logger.warning(
+            "database schema is at %r, newer than this code's %r: running against it "
+            "(its migrations declared this code compatible)",
+            revision,
+            head_revision(),
+        )
     return Store(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))

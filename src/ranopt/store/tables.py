@@ -51,6 +51,8 @@ class RetentionPolicy(Base):
     raw_days: Mapped[int] = mapped_column(Integer, default=90)
     rollup_days: Mapped[int] = mapped_column(Integer, default=7 * 365)
     last_prune_s: Mapped[int | None] = mapped_column(BigInteger)
+    # how long backups holding the tenant's data are kept: 90d, 1y or 7y (revision 0008)
+    backup_tier: Mapped[str] = mapped_column(String(8), default="90d", server_default="90d")
 
 
 class Network(Base):
@@ -550,3 +552,36 @@ class CalibrationReport(Base):
     days_found: Mapped[float] = mapped_column(Float)
     prb_load_wape: Mapped[float | None] = mapped_column(Float)  # held-out, radio model
     report: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class Lease(Base):
+    """A named lease (one network's loop, the backup schedule) held by one replica at a time.
+
+    ``token`` grows by one at every change of holder: the fencing token that each write of
+    the holder checks, so a replica that lost the lease cannot write after its successor
+    began. ``expires_s`` and ``due_s`` are the database's clock (epoch seconds), never a
+    replica's.
+    """
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    token: Mapped[int] = mapped_column(BigInteger)
+    expires_s: Mapped[float] = mapped_column(Float)
+    acquired_s: Mapped[float] = mapped_column(Float)
+    due_s: Mapped[float | None] = mapped_column(Float)  # when the holder's next run is due
+
+
+class SchemaCompatibility(Base):
+    """Which older code can run against a schema revision (expand / contract migrations).
+
+    A migration that only adds (expand) records the oldest revision whose code still works
+    against it; code that finds the database at a newer revision it does not know opens it if
+    that oldest revision is one it knows (blue-green: old and new run against one schema).
+    """
+
+    __tablename__ = "schema_compatibility"
+
+    revision: Mapped[str] = mapped_column(String(32), primary_key=True)
+    oldest_compatible: Mapped[str] = mapped_column(String(32))

@@ -1,0 +1,1 @@
+"""Operations: database failover, release verification and restore drills (I/O layer)."""

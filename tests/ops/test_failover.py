@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from ranopt.cli.main import app
-from ranopt.ops.failover import Criteria, Probe, decide, measure
+from ranopt.ops.failover import Criteria, Probe, ServiceProber, decide, measure, watch
 from ranopt.ops.postgres import cluster_state
 from ranopt.store import loops
 from ranopt.store.engine import make_engine, open_store
@@ -235,9 +236,11 @@ def test_kill_the_primary_during_ingestion_and_a_loop_step(
     lost = _lost_batches(url, ingestion)
     assert not lost, f"{len(lost)} acknowledged batches lost"
     assert ingestion.failed > 0  # the outage was seen
-    # the loop: a step failed on the outage, none skipped or run twice
+    # the loop saw the outage (a step failed, or its lease could not be renewed and it stopped
+    # there, whichever came first), and no interval was skipped or run twice
     log = (tmp_path / "serve.log").read_text()
-    assert f"loop of network {network.network_id} failed" in log
+    loop = f"loop of network {network.network_id}"
+    assert f"{loop} failed" in log or f"{loop}: stopped here" in log, log[-3000:]
     numbers = _interval_numbers(url, network.network_id)
     assert sorted(numbers) == list(range(min(numbers), max(numbers) + 1))
     _rejoin_old_primary(pair, url)
@@ -248,3 +251,28 @@ def test_kill_the_primary_during_ingestion_and_a_loop_step(
         failover_writes_lost=len(lost),
         **{f"failover_{k}": v for k, v in report["timings"].items()},
     )
+
+
+@dataclass
+class _ScriptedProbes:
+    """Stands in for the HTTP prober: the probes a watch would take, in order."""
+
+    probes: list[Probe]
+
+    def probe(self) -> Probe:
+        return self.probes.pop(0)
+
+
+def test_watch_goes_on_through_an_overload_beside_a_healthy_primary() -> None:
+    slow = Probe(0.0, True, False, 6.0, 100.0, 10.0, True)  # unavailable, slow, errors
+    down = Probe(1.0, True, False, 6.0, 120.0, 20.0, False)
+    script = _ScriptedProbes([slow] * 6 + [down] * 2)
+    probes, decision = watch(
+        cast(ServiceProber, script), Criteria(), window=3, interval_s=0.0, until_failover=True
+    )
+    # the overload alone indicated failover from the third probe on, but the primary answered:
+    # the watch went on until the primary itself was unreachable
+    assert decision.failover
+    assert "database unreachable" in decision.held
+    assert probes[-2:] == [down, down]
+    assert not script.probes  # every scripted probe was taken

@@ -242,7 +242,9 @@ def watch(
     """Probe every ``interval_s`` over a sliding window of ``window`` probes; decide.
 
     Without ``until_failover`` one full window is taken and judged; with it the window slides
-    until failover is indicated (or ``max_s`` passes).
+    until a failover is indicated that promotion can answer, the primary being unreachable (or
+    ``max_s`` passes): a slow or failing service beside a healthy primary, an overload, is
+    watched on rather than ending the watch with a refusal.
     """
     probes: deque[Probe] = deque(maxlen=window)
     started = time.monotonic()
@@ -250,8 +252,9 @@ def watch(
         next_at = time.monotonic() + interval_s
         probes.append(prober.probe())
         if len(probes) == window:
-            decision = decide(measure(list(probes)), criteria)
-            if decision.failover or not until_failover:
+            measured = measure(list(probes))
+            decision = decide(measured, criteria)
+            if not until_failover or (decision.failover and not measured.database_reachable):
                 return list(probes), decision
         if stop() or (max_s is not None and time.monotonic() - started > max_s):
             return list(probes), decide(measure(list(probes)), criteria)

@@ -16,6 +16,7 @@ from ranopt.api.authn import Authenticator
 from ranopt.api.deps import Services
 from ranopt.api.failures import FailureAudit
 from ranopt.api.guard import RequestGuard
+from ranopt.api.kpi_cache import open_cache
 from ranopt.api.metrics import Metrics, MetricsMiddleware
 from ranopt.api.ratelimit import BackoffPolicy, CredentialGuard, RateLimiter, open_storage
 from ranopt.api.routes import (
@@ -73,6 +74,10 @@ def _services(settings: Settings, store: Store, metrics: Metrics) -> Services:
         limiter=RateLimiter(storage, settings.rate_limit), guard=guard, failures=failures,
         authenticator=authenticator, metrics=metrics, oidc=oidc, hasher=hasher,
         jobs=ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranopt-job"),
+        kpi_cache=open_cache(
+            settings.kpi_cache, redis_url=settings.cache_redis_url(),
+            max_bytes=settings.kpi_cache_bytes, ttl_s=settings.kpi_cache_ttl_s,
+        ),
     )  # fmt: skip
 
 

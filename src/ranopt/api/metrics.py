@@ -38,6 +38,11 @@ class Metrics:
             "Measured confidence of the network's latest plan (0-1)",
             ["network_id"], registry=self.registry,
         )  # fmt: skip
+        self.kpi_cache = Counter(
+            "ranopt_kpi_cache_requests_total",
+            "KPI-series reads by cache outcome (hit, miss, error: cache unreachable)",
+            ["cache", "outcome"], registry=self.registry,
+        )  # fmt: skip
         self.energy_saving = Gauge(
             "ranopt_optimization_energy_saving_pct",
             "Energy saving of the network's latest plan versus always-on, percent",

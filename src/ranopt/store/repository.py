@@ -5,6 +5,7 @@ return plain data (pydantic models, dataclasses of arrays), never table rows.
 """
 
 import json
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, select, text
+from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, select, text, union_all
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from ranopt.store.samples import FloatArray, NetworkAggregate, SampleBatch, Seri
 from ranopt.store.schemas import NetworkOut, TopologyIn
 from ranopt.store.tables import (
     Cell,
+    KpiGeneration,
     KpiHourly,
     KpiSample,
     Network,
@@ -129,6 +131,7 @@ def create_network(
     )
     session.add(network)
     session.flush()
+    renew_kpi_generation(session, network_id=network.id)  # a reused id starts afresh
     positions = site_positions_m(topology)
     sites = {
         s.name: Site(
@@ -251,6 +254,48 @@ def network_cells(session: Session, *, tenant_id: int, network_id: int) -> list[
     return [CellRef(id=r[0], name=r[1], dn=r[2], cu_dn=r[3], nci=r[4]) for r in rows]
 
 
+# --- KPI generations (what cached KPI answers are keyed on) --------------------------------
+
+
+def renew_kpi_generation(session: Session, *, network_id: int) -> int:
+    """Give the network a new KPI generation token in the caller's transaction; return it.
+
+    Every write to a network's samples calls it, so a reader that sees the token sees the
+    samples it stands for (``ranopt.store.tables.KpiGeneration``).
+    """
+    token = secrets.randbits(62) + 1  # 0 stands for "never written"
+    session.execute(
+        text(
+            "INSERT INTO kpi_generations (network_id, generation) VALUES (:n, :g) "
+            "ON CONFLICT (network_id) DO UPDATE SET generation = excluded.generation"
+        ),
+        {"n": network_id, "g": token},
+    )
+    return token
+
+
+@dataclass(frozen=True)
+class KpiGenerationOut:
+    """A tenant's network as a KPI read needs it: grid and current generation token."""
+
+    network_id: int
+    interval_s: int
+    generation: int  # 0: no write recorded yet
+
+
+def kpi_generation(session: Session, *, tenant_id: int, network_id: int) -> KpiGenerationOut:
+    """Return the network's interval and KPI generation, in one query; 404 if not the tenant's."""
+    row = session.execute(
+        select(Network.interval_s, KpiGeneration.generation)
+        .outerjoin(KpiGeneration, KpiGeneration.network_id == Network.id)
+        .where(Network.id == network_id, Network.tenant_id == tenant_id)
+    ).first()
+    if row is None:
+        msg = f"no network {network_id} for this tenant"
+        raise NotFoundError(msg)
+    return KpiGenerationOut(network_id, int(row[0]), int(row[1] or 0))
+
+
 # --- writing samples ------------------------------------------------------------------------
 
 
@@ -340,6 +385,8 @@ def upsert_samples(
     _require_owned(session, tenant_id=tenant_id, network_id=network_id, batch=batch)
     if len(batch) == 0:
         return 0
+    # first write of the transaction: concurrent writers to one network queue here, in order
+    renew_kpi_generation(session, network_id=network_id)
     dialect = session.get_bind().dialect.name
     dbapi = session.connection().connection.dbapi_connection
     if dbapi is None:  # pragma: no cover - a checked-out connection always has one
@@ -483,7 +530,8 @@ def series(
     Each counter is downsampled by its aggregation (mean of a gauge, sum of a volume or an
     energy, max of a peak). Buckets start at multiples of ``bucket_s`` since the epoch. Hours
     already pruned from the raw table are read from the hourly rollups when ``bucket_s`` is a
-    whole number of hours (a rollup's mean is weighted by its sample count).
+    whole number of hours (a rollup's mean is weighted by its sample count). One SQL
+    statement: raw and rollup partial aggregates are combined by the database.
     """
     if bucket_s <= 0:
         msg = f"bucket_s must be > 0, got {bucket_s}"
@@ -501,8 +549,9 @@ def series(
             KpiSample.interval_start_s < end_s,
         ),
     )  # fmt: skip
-    parts: list[Sequence[Row[Any]]] = [session.execute(raw).all()]
-    if bucket_s % SECONDS_PER_HOUR == 0:
+    if bucket_s % SECONDS_PER_HOUR != 0:
+        query = raw.order_by(text("1, 2"))
+    else:
         hourly = _bucketed(
             KpiHourly.hour_start_s, KpiHourly.num_samples, columns, bucket_s,
             and_(
@@ -512,8 +561,9 @@ def series(
                 KpiHourly.hour_start_s < end_s,
             ),
         )  # fmt: skip
-        parts.append(session.execute(hourly).all())
-    return _merge_parts(parts, columns)
+        query = _combined(union_all(raw, hourly).subquery("parts"), columns)
+    rows = session.execute(query).all()
+    return _series_from_rows(rows, columns)
 
 
 def _bucketed(
@@ -527,67 +577,56 @@ def _bucketed(
     table = time_col.table
     bucket = (time_col - time_col % bucket_s).label("bucket")
     n = func.count() if weight is None else func.sum(weight)
-    selected: list[Any] = [table.c.cell_id, bucket, n]
-    for name in columns:
+    selected: list[Any] = [table.c.cell_id.label("cell_id"), bucket, n.label("n")]
+    for i, name in enumerate(columns):
         col = table.c[name]
         how = COUNTER_BY_COLUMN[name].aggregation
         if how == "mean":
             w = 1 if weight is None else weight
-            selected.append(func.sum(col * w))
-            selected.append(func.sum(func.coalesce(col * 0 + w, 0)))
+            selected.append(func.sum(col * w).label(f"a{i}"))
+            selected.append(func.sum(func.coalesce(col * 0 + w, 0)).label(f"w{i}"))
         else:
-            selected.append(_aggregate(col, how))
+            selected.append(_aggregate(col, how).label(f"a{i}"))
+    return select(*selected).where(where).group_by(table.c.cell_id, bucket)
+
+
+def _combined(parts: Any, columns: tuple[str, ...]) -> Select[Any]:
+    """Combine the raw and rollup partial aggregates of each (cell, bucket)."""
+    selected: list[Any] = [parts.c.cell_id, parts.c.bucket, func.sum(parts.c.n)]
+    for i, name in enumerate(columns):
+        how = COUNTER_BY_COLUMN[name].aggregation
+        if how == "mean":
+            selected += [func.sum(parts.c[f"a{i}"]), func.sum(parts.c[f"w{i}"])]
+        else:
+            selected.append(_aggregate(parts.c[f"a{i}"], "max" if how == "max" else "sum"))
     return (
         select(*selected)
-        .where(where)
-        .group_by(table.c.cell_id, bucket)
-        .order_by(table.c.cell_id, bucket)
+        .group_by(parts.c.cell_id, parts.c.bucket)
+        .order_by(parts.c.cell_id, parts.c.bucket)
     )
 
 
-def _merge_parts(parts: list[Sequence[Row[Any]]], columns: tuple[str, ...]) -> Series:
-    """Combine raw and rollup partial aggregates per (cell, bucket)."""
-    merged: dict[tuple[int, int], list[Any]] = {}
-    for rows in parts:
-        for row in rows:
-            cell, bucket, n, *aggs = tuple(row)
-            key = (int(cell), int(bucket))
-            if key not in merged:
-                merged[key] = [int(n), *aggs]
-                continue
-            acc = merged[key]
-            acc[0] = int(acc[0]) + int(n)
-            i = 1
-            for name in columns:
-                how = COUNTER_BY_COLUMN[name].aggregation
-                width = 2 if how == "mean" else 1
-                for j in range(i, i + width):
-                    old, new = acc[j], aggs[j - 1]
-                    if old is None or new is None:
-                        acc[j] = new if old is None else old
-                    elif how == "max":
-                        acc[j] = max(float(old), float(new))
-                    else:
-                        acc[j] = float(old) + float(new)
-                i += width
-    keys = sorted(merged)
+def _series_from_rows(rows: Sequence[Row[Any]], columns: tuple[str, ...]) -> Series:
+    """Turn (cell, bucket, n, partial aggregates...) rows into a ``Series`` (NULL -> NaN)."""
+    width = 3 + sum(2 if COUNTER_BY_COLUMN[c].aggregation == "mean" else 1 for c in columns)
+    # [num_rows, width]; None (an empty aggregate) becomes NaN
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), width)
     values: dict[str, FloatArray] = {}
-    i = 1
+    i = 3
     for name in columns:
-        how = COUNTER_BY_COLUMN[name].aggregation
-        first = _float_array([merged[k][i] for k in keys])
-        if how == "mean":
-            weight = _float_array([merged[k][i + 1] for k in keys])
+        first = table[:, i]
+        if COUNTER_BY_COLUMN[name].aggregation == "mean":
+            weight = np.nan_to_num(table[:, i + 1])
             with np.errstate(invalid="ignore", divide="ignore"):
                 values[name] = np.where(weight > 0, first / np.where(weight > 0, weight, 1), np.nan)
             i += 2
         else:
-            values[name] = first
+            values[name] = np.ascontiguousarray(first)
             i += 1
     return Series(
-        cell_id=np.array([k[0] for k in keys], dtype=np.int64),
-        bucket_start_s=np.array([k[1] for k in keys], dtype=np.int64),
-        num_samples=np.array([int(merged[k][0]) for k in keys], dtype=np.int64),
+        cell_id=table[:, 0].astype(np.int64),
+        bucket_start_s=table[:, 1].astype(np.int64),
+        num_samples=table[:, 2].astype(np.int64),
         values=values,
     )
 
@@ -688,6 +727,9 @@ def prune(session: Session, *, tenant_id: int, now_s: int) -> PruneResult:
         )
     )
     policy.last_prune_s = now_s
+    if rolled or deleted.rowcount or deleted_rollups.rowcount:  # type: ignore[attr-defined]
+        for network_id in session.scalars(select(Network.id).where(Network.tenant_id == tenant_id)):
+            renew_kpi_generation(session, network_id=network_id)
     session.flush()
     return PruneResult(
         rolled_up_hours=rolled,

@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     # one pooled connection for each request let in at once, so none waits on the pool
     opened = store or open_store(settings.database_url, pool_size=settings.max_concurrent_requests)
     metrics = Metrics()
+    metrics.watch_database(opened.engine)
     services = _services(settings, opened, metrics)
 
     runner = (

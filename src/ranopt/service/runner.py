@@ -38,7 +38,7 @@ class LoopMetrics:
         self.saving = Gauge(
             "ranopt_loop_energy_saving_pct",
             "Energy saved versus always-on since this process started, percent",
-            ["network_id"], registry=registry,
+            ["network_id"], registry=registry, multiprocess_mode="mostrecent",
         )  # fmt: skip
         self.traffic = Counter(
             "ranopt_loop_traffic_mbit",
@@ -59,7 +59,11 @@ class LoopMetrics:
         )  # fmt: skip
         self.confidence = Gauge(
             "ranopt_loop_plan_confidence", "Measured confidence of the newest loop plan",
-            ["network_id"], registry=registry,
+            ["network_id"], registry=registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.runners = Gauge(
+            "ranopt_loop_runners", "Loop runners alive (one per server: more would double steps)",
+            registry=registry, multiprocess_mode="livesum",
         )  # fmt: skip
         self.step_seconds = Histogram(
             "ranopt_loop_step_seconds", "Wall time of one loop step",
@@ -131,12 +135,15 @@ class LoopRunner:
         """Start the runner thread."""
         self._thread = threading.Thread(target=self._run, name="ranopt-loop", daemon=True)
         self._thread.start()
+        self.metrics.runners.inc()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Ask the thread to stop after its current step and wait for it."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+            self.metrics.runners.dec()
+            self._thread = None
 
     def _run(self) -> None:
         next_tick = time.monotonic()

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ranopt.cli import data
+from ranopt.cli import loop as loop_cli
 from ranopt.cli.plots import plot_day
 from ranopt.errors import ValidationError
 from ranopt.twin import (
@@ -26,6 +27,7 @@ from ranopt.twin.pathloss import Environment
 from ranopt.twin.traffic import demand_for_intervals
 
 app = typer.Typer(help="Run the network digital twin.", no_args_is_help=True)
+app.command("fault")(loop_cli.fault)  # fail or repair a cell in a running loop's twin
 
 ScenarioOpt = Annotated[str, typer.Option("--scenario", help="Preset: default, medium, large.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the scenario and its traffic.")]

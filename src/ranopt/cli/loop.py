@@ -10,6 +10,7 @@ from ranopt.api.permissions import Role
 from ranopt.api.security import generate_password, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.cli.common import now_s
+from ranopt.cli.highs import silence_highs_banner
 from ranopt.errors import ValidationError
 from ranopt.ingest.export import twin_topology
 from ranopt.service.optimize import cached_twin
@@ -108,6 +109,7 @@ def demo(
     else:
         console.print("  password  as printed on the first run (`make clean` starts afresh)")
     console.print(f"  time      one 15-minute interval every {tick_s:g} s; Ctrl-C stops")
+    silence_highs_banner()  # the loop's solvers run in this process
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 

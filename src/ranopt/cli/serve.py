@@ -17,6 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
+from ranopt.cli.highs import silence_highs_banner
+
 logger = logging.getLogger("ranopt.cli.serve")
 LOOP_RESTART_MAX_S = 30.0
 WORKER_HEALTHCHECK_S = 60
@@ -38,6 +40,7 @@ def run_loop_process(database_url: str, tick_s: float) -> None:
     from ranopt.store.engine import open_store  # noqa: PLC0415
 
     logging.basicConfig(level=logging.WARNING)
+    silence_highs_banner()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -142,6 +145,7 @@ def serve(
         "timeout_keep_alive": 5,
     }
     if count == 1:
+        silence_highs_banner()  # the loop and optimization jobs may solve in this process
         uvicorn.run(create_app(settings), **options)
         return
     open_store(settings.database_url).dispose()  # migrate once, before any worker opens it

@@ -209,7 +209,7 @@ def test_prune_rolls_up_then_deletes_and_series_still_answers(
     store: Store, three_site_topology: TopologyIn
 ) -> None:
     net = make_network(store, three_site_topology)
-    batch = random_batch(net, store, 96)
+    batch = random_batch(net, store, 144)  # 36 h of samples from T0
     cells = sorted(set(batch.cell_id.tolist()))
     with store.transaction() as s:
         repo.upsert_samples(s, tenant_id=net.tenant_id, network_id=net.id, batch=batch)
@@ -218,16 +218,16 @@ def test_prune_rolls_up_then_deletes_and_series_still_answers(
             bucket_s=6 * 3_600,
         )  # fmt: skip
         repo.set_retention(s, tenant_id=net.tenant_id, raw_days=1, rollup_days=30)
-    # now = one day and 12 h after the first sample: the first 12 hours are rolled up
-    now_s = T0_S + 86_400 + 12 * 3_600
+    # the network's time is the end of its newest sample, T0 + 36 h (the wall clock is later):
+    # the first 12 hours are past the one raw day and rolled up
     with store.transaction() as s:
-        result = repo.prune(s, tenant_id=net.tenant_id, now_s=now_s)
-        assert repo.prune_if_due(s, tenant_id=net.tenant_id, now_s=now_s + 3_600) is None
-    assert result.raw_cutoff_s == T0_S + 12 * 3_600
+        result = repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 400 * 86_400)
+        assert repo.prune_if_due(s, tenant_id=net.tenant_id, now_s=T0_S + 400 * 86_400) is None
+    assert result.raw_cutoff_s == {net.id: T0_S + 12 * 3_600}
     assert result.deleted_samples == 48 * 18
     assert result.rolled_up_hours == 12 * 18
     with store.transaction() as s:
-        assert repo.count_samples(s, tenant_id=net.tenant_id) == 48 * 18
+        assert repo.count_samples(s, tenant_id=net.tenant_id) == 96 * 18
         after = repo.series(
             s, tenant_id=net.tenant_id, cell_ids=cells, start_s=T0_S, end_s=T0_S + 86_400,
             bucket_s=6 * 3_600,
@@ -236,10 +236,35 @@ def test_prune_rolls_up_then_deletes_and_series_still_answers(
     np.testing.assert_array_equal(after.num_samples, before.num_samples)
     for name in COUNTER_COLUMNS:
         np.testing.assert_allclose(after.values[name], before.values[name], rtol=1e-9, err_msg=name)
-    # rollups expire after rollup_days
+    # rollups expire rollup_days after the network's time: one interval 31 days on moves it
+    late = random_batch(net, store, 1, t0_s=T0_S + 31 * 86_400)
     with store.transaction() as s:
-        gone = repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 31 * 86_400)
-    assert gone.deleted_rollups == 24 * 18
+        repo.upsert_samples(s, tenant_id=net.tenant_id, network_id=net.id, batch=late)
+        gone = repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 400 * 86_400)
+    # raw before T0 + 30 d is rolled up (hours 12-35), then every rollup hour that starts
+    # before T0 + 1 d 15 min expires: hours 0-24
+    assert gone.rolled_up_hours == 24 * 18
+    assert gone.deleted_rollups == 25 * 18
+
+
+def test_retention_counts_from_the_network_time_not_the_wall_clock(
+    store: Store, three_site_topology: TopologyIn
+) -> None:
+    """A network replaying January (the demo's twin) keeps its history whatever the date."""
+    net = make_network(store, three_site_topology)
+    batch = random_batch(net, store, 96)  # one day from T0
+    with store.transaction() as s:
+        repo.upsert_samples(s, tenant_id=net.tenant_id, network_id=net.id, batch=batch)
+        # a year later by the wall clock, 90 raw days: nothing is past retention
+        result = repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 365 * 86_400)
+        assert repo.count_samples(s, tenant_id=net.tenant_id) == 96 * 18
+    assert result.deleted_samples == 0
+    assert result.rolled_up_hours == 0
+    with store.transaction() as s:  # the wall clock still caps it: no future sample rules
+        assert (
+            repo.network_time_s(s, network_id=net.id, interval_s=900, now_s=T0_S + 3_600)
+            == T0_S + 3_600
+        )
 
 
 def test_typed_columns_are_the_counter_catalogue() -> None:

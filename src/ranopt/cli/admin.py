@@ -10,7 +10,7 @@ from ranopt.api.permissions import Role
 from ranopt.api.security import create_signing_key, generate_password, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.cli.common import now_s
-from ranopt.errors import ValidationError
+from ranopt.errors import ValidationError, did_you_mean
 from ranopt.store import accounts, audit, checkpoints
 from ranopt.store.engine import open_store
 from ranopt.store.repository import NotFoundError
@@ -22,6 +22,17 @@ audit_app = typer.Typer(
 )
 keys_app = typer.Typer(help="Rotate encryption and token-signing keys.", no_args_is_help=True)
 MIN_PASSWORD_CHARS = 12
+
+
+def new_password(*, from_stdin: bool) -> str:
+    """Return a password read from stdin (checked for length) or a generated one."""
+    if not from_stdin:
+        return generate_password()
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < MIN_PASSWORD_CHARS:
+        typer.echo(f"password: at least {MIN_PASSWORD_CHARS} characters", err=True)
+        raise typer.Exit(2)
+    return password
 
 
 def load_settings() -> Settings:
@@ -64,13 +75,7 @@ def create_user(
 ) -> None:
     """Create a user; prints a generated password once unless --password-stdin."""
     settings = load_settings()
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-        if len(password) < MIN_PASSWORD_CHARS:
-            typer.echo(f"password: at least {MIN_PASSWORD_CHARS} characters", err=True)
-            raise typer.Exit(2)
-    else:
-        password = generate_password()
+    password = new_password(from_stdin=password_stdin)
     store = open_store(settings.database_url)
     try:
         with store.transaction() as session:
@@ -91,6 +96,45 @@ def create_user(
     finally:
         store.dispose()
     typer.echo(f"user {username} of {tenant} (id {user.id}, role {role.value})")
+    if not password_stdin:
+        typer.echo(f"password (shown once): {password}")
+
+
+@admin_app.command("reset-password")
+def reset_password(
+    tenant: Annotated[str, typer.Argument(help="Tenant name.")],
+    username: Annotated[str, typer.Argument(help="User name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from stdin.")
+    ] = False,
+) -> None:
+    """Set a new password for a user who forgot theirs (audited); prints a generated one once."""
+    settings = load_settings()
+    password = new_password(from_stdin=password_stdin)
+    store = open_store(settings.database_url)
+    try:
+        with store.transaction() as session:
+            tenant_row = accounts.get_tenant(session, name=tenant)
+            creds = accounts.user_credentials(session, tenant_id=tenant_row.id, username=username)
+            if creds is None:
+                known = (u.username for u in accounts.list_users(session, tenant_id=tenant_row.id))
+                msg = f"no user {username!r} in tenant {tenant!r}{did_you_mean(username, known)}"
+                raise NotFoundError(msg)
+            accounts.set_password_hash(
+                session, tenant_id=tenant_row.id, user_id=creds.id,
+                password_hash=password_hasher(settings).hash(password),
+            )  # fmt: skip
+            audit.append(
+                session, ts_s=now_s(), tenant_id=tenant_row.id, actor="cli:admin",
+                action="user.password.reset", target=f"user:{creds.id}",
+                detail={"username": username, "role": creds.role},
+            )  # fmt: skip
+    except NotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.dispose()
+    typer.echo(f"password of {username} ({tenant}) reset")
     if not password_stdin:
         typer.echo(f"password (shown once): {password}")
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ranopt.counters import COUNTER_BY_COLUMN, COUNTER_COLUMNS, Aggregation
-from ranopt.errors import ConflictError, RanoptError, ValidationError
+from ranopt.errors import ConflictError, RanoptError, ValidationError, did_you_mean
 from ranopt.store.samples import FloatArray, NetworkAggregate, SampleBatch, Series
 from ranopt.store.schemas import NetworkOut, TopologyIn
 from ranopt.store.tables import (
@@ -208,7 +208,8 @@ def get_network(session: Session, *, tenant_id: int, name: str) -> NetworkOut:
         select(Network).where(Network.tenant_id == tenant_id, Network.name == name)
     ).scalar_one_or_none()
     if row is None:
-        msg = f"no network {name!r} for this tenant"
+        names = session.scalars(select(Network.name).where(Network.tenant_id == tenant_id))
+        msg = f"no network {name!r} for this tenant{did_you_mean(name, names)}"
         raise NotFoundError(msg)
     num_cells = session.scalar(
         select(func.count())
@@ -668,13 +669,13 @@ def network_aggregate(
 
 @dataclass(frozen=True)
 class PruneResult:
-    """What one prune did."""
+    """What one prune did (cutoffs per network id: each counts from its own newest sample)."""
 
     rolled_up_hours: int  # hourly rollup rows written
     deleted_samples: int  # raw samples removed
     deleted_rollups: int  # hourly rows older than the rollup retention removed
-    raw_cutoff_s: int
-    rollup_cutoff_s: int
+    raw_cutoff_s: dict[int, int]
+    rollup_cutoff_s: dict[int, int]
 
 
 def get_retention(session: Session, *, tenant_id: int) -> tuple[int, int]:
@@ -700,43 +701,82 @@ def set_retention(session: Session, *, tenant_id: int, raw_days: int, rollup_day
     session.flush()
 
 
+def network_time_s(session: Session, *, network_id: int, interval_s: int, now_s: int) -> int | None:
+    """Return the network's "now": the end of its newest sample, never later than ``now_s``.
+
+    Retention counts from it, so a network whose clock is not the wall clock (a replayed
+    history, the demo's twin starting on 1 January) never sees its own history as expired,
+    and a sample stamped in the future cannot expire everything else. None: no data.
+    """
+    newest_raw = session.scalar(
+        select(func.max(KpiSample.interval_start_s)).where(KpiSample.network_id == network_id)
+    )
+    newest_hour = session.scalar(
+        select(func.max(KpiHourly.hour_start_s)).where(KpiHourly.network_id == network_id)
+    )
+    ends = [int(newest_raw) + interval_s] if newest_raw is not None else []
+    ends += [int(newest_hour) + SECONDS_PER_HOUR] if newest_hour is not None else []
+    return min(now_s, max(ends)) if ends else None
+
+
 def prune(session: Session, *, tenant_id: int, now_s: int) -> PruneResult:
     """Roll raw samples older than ``raw_days`` into hourly rows, then delete them.
 
-    The cutoff is floored to a whole hour so that an hour is never split between raw and
-    rollup. Rollups older than ``rollup_days`` are deleted. A rollup row that already exists
-    (late data for a pruned hour) is merged, weighted by sample counts.
+    Each network's age is counted from its own time (``network_time_s``). The cutoff is
+    floored to a whole hour so that an hour is never split between raw and rollup. Rollups
+    older than ``rollup_days`` are deleted. A rollup row that already exists (late data for a
+    pruned hour) is merged, weighted by sample counts.
     """
     policy = session.get(RetentionPolicy, tenant_id)
     if policy is None:
         msg = f"no tenant {tenant_id}"
         raise NotFoundError(msg)
-    raw_cutoff_s = now_s - policy.raw_days * SECONDS_PER_DAY
-    raw_cutoff_s -= raw_cutoff_s % SECONDS_PER_HOUR
-    rollup_cutoff_s = now_s - policy.rollup_days * SECONDS_PER_DAY
     dialect = session.get_bind().dialect.name
-    rolled = _rollup(session, tenant_id=tenant_id, before_s=raw_cutoff_s, dialect=dialect)
-    deleted = session.execute(
-        delete(KpiSample).where(
-            KpiSample.tenant_id == tenant_id, KpiSample.interval_start_s < raw_cutoff_s
+    rolled = deleted_samples = deleted_rollups = 0
+    raw_cutoffs: dict[int, int] = {}
+    rollup_cutoffs: dict[int, int] = {}
+    networks = session.execute(
+        select(Network.id, Network.interval_s).where(Network.tenant_id == tenant_id)
+    ).all()
+    for network_id, interval_s in networks:
+        reference_s = network_time_s(
+            session, network_id=network_id, interval_s=interval_s, now_s=now_s
         )
-    )
-    deleted_rollups = session.execute(
-        delete(KpiHourly).where(
-            KpiHourly.tenant_id == tenant_id, KpiHourly.hour_start_s < rollup_cutoff_s
-        )
-    )
-    policy.last_prune_s = now_s
-    if rolled or deleted.rowcount or deleted_rollups.rowcount:  # type: ignore[attr-defined]
-        for network_id in session.scalars(select(Network.id).where(Network.tenant_id == tenant_id)):
+        if reference_s is None:
+            continue
+        raw_cutoff_s = reference_s - policy.raw_days * SECONDS_PER_DAY
+        raw_cutoff_s -= raw_cutoff_s % SECONDS_PER_HOUR
+        rollup_cutoff_s = reference_s - policy.rollup_days * SECONDS_PER_DAY
+        raw_cutoffs[network_id], rollup_cutoffs[network_id] = raw_cutoff_s, rollup_cutoff_s
+        hours = _rollup(
+            session, tenant_id=tenant_id, network_id=network_id, before_s=raw_cutoff_s,
+            dialect=dialect,
+        )  # fmt: skip
+        samples = session.execute(
+            delete(KpiSample).where(
+                KpiSample.tenant_id == tenant_id, KpiSample.network_id == network_id,
+                KpiSample.interval_start_s < raw_cutoff_s,
+            )
+        ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+        rollups = session.execute(
+            delete(KpiHourly).where(
+                KpiHourly.tenant_id == tenant_id, KpiHourly.network_id == network_id,
+                KpiHourly.hour_start_s < rollup_cutoff_s,
+            )
+        ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+        if hours or samples or rollups:
             renew_kpi_generation(session, network_id=network_id)
+        rolled += int(hours)
+        deleted_samples += int(samples)
+        deleted_rollups += int(rollups)
+    policy.last_prune_s = now_s
     session.flush()
     return PruneResult(
         rolled_up_hours=rolled,
-        deleted_samples=int(deleted.rowcount),  # type: ignore[attr-defined]
-        deleted_rollups=int(deleted_rollups.rowcount),  # type: ignore[attr-defined]
-        raw_cutoff_s=raw_cutoff_s,
-        rollup_cutoff_s=rollup_cutoff_s,
+        deleted_samples=deleted_samples,
+        deleted_rollups=deleted_rollups,
+        raw_cutoff_s=raw_cutoffs,
+        rollup_cutoff_s=rollup_cutoffs,
     )
 
 
@@ -751,8 +791,10 @@ def prune_if_due(session: Session, *, tenant_id: int, now_s: int) -> PruneResult
     return prune(session, tenant_id=tenant_id, now_s=now_s)
 
 
-def _rollup(session: Session, *, tenant_id: int, before_s: int, dialect: str) -> int:
-    """Aggregate the tenant's raw samples before ``before_s`` into ``kpi_hourly``."""
+def _rollup(
+    session: Session, *, tenant_id: int, network_id: int, before_s: int, dialect: str
+) -> int:
+    """Aggregate the network's raw samples before ``before_s`` into ``kpi_hourly``."""
     hour = "interval_start_s - (interval_start_s % 3600)"
     aggs = []
     for name in COUNTER_COLUMNS:
@@ -777,7 +819,8 @@ def _rollup(session: Session, *, tenant_id: int, before_s: int, dialect: str) ->
         f"INSERT INTO kpi_hourly (network_id, hour_start_s, cell_id, tenant_id, num_samples, "  # noqa: S608
         f"suspect, {', '.join(COUNTER_COLUMNS)}) "
         f"SELECT network_id, {hour}, cell_id, tenant_id, COUNT(*), {flag}, {', '.join(aggs)} "
-        "FROM kpi_samples WHERE tenant_id = :tenant AND interval_start_s < :before "
+        "FROM kpi_samples WHERE tenant_id = :tenant AND network_id = :network "
+        "AND interval_start_s < :before "
         f"GROUP BY network_id, {hour}, cell_id, tenant_id "
         + ("" if dialect == "postgresql" else "HAVING 1 ")
         + "ON CONFLICT (network_id, hour_start_s, cell_id) DO UPDATE SET "
@@ -785,5 +828,7 @@ def _rollup(session: Session, *, tenant_id: int, before_s: int, dialect: str) ->
         + ", num_samples = kpi_hourly.num_samples + excluded.num_samples"
         + ", suspect = kpi_hourly.suspect OR excluded.suspect"
     )
-    result = session.execute(text(sql), {"tenant": tenant_id, "before": before_s})
+    result = session.execute(
+        text(sql), {"tenant": tenant_id, "network": network_id, "before": before_s}
+    )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -274,3 +274,61 @@ def test_typed_columns_are_the_counter_catalogue() -> None:
              "extra", "num_samples"}  # fmt: skip
     for table in (KpiSample.__table__, KpiHourly.__table__):
         assert {c.name for c in table.columns} - fixed == set(COUNTER_COLUMNS)
+
+
+def test_every_write_to_a_network_s_samples_renews_its_kpi_generation(
+    store: Store, three_site_topology: TopologyIn
+) -> None:
+    """The token cached KPI answers are keyed on (the loop writes through upsert_samples)."""
+    from ranopt.store.networks import delete_network
+    from ranopt.store.topology import refresh_topology
+
+    def generation() -> int:
+        with store.transaction() as s:
+            return repo.kpi_generation(s, tenant_id=net.tenant_id, network_id=net.id).generation
+
+    net = make_network(store, three_site_topology)
+    seen = [generation()]
+    assert seen[0] != 0  # a new network starts with a token of its own
+    with store.transaction() as s:
+        repo.upsert_samples(
+            s, tenant_id=net.tenant_id, network_id=net.id, batch=random_batch(net, store, 8)
+        )
+    seen.append(generation())
+    with store.transaction() as s:  # an empty batch writes nothing and keeps the token
+        repo.upsert_samples(
+            s, tenant_id=net.tenant_id, network_id=net.id, batch=random_batch(net, store, 0)
+        )
+    assert generation() == seen[-1]
+    with store.transaction() as s:  # a prune that removes nothing keeps it too
+        repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 86_400)
+    assert generation() == seen[-1]
+    with store.transaction() as s:
+        repo.set_retention(s, tenant_id=net.tenant_id, raw_days=1, rollup_days=1)
+        repo.upsert_samples(
+            s, tenant_id=net.tenant_id, network_id=net.id,
+            batch=random_batch(net, store, 1, t0_s=T0_S + 3 * 86_400),
+        )  # fmt: skip
+    seen.append(generation())
+    with store.transaction() as s:
+        assert repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 9 * 86_400).deleted_samples
+    seen.append(generation())
+    bigger = three_site_topology.model_copy(
+        update={"cells": [*three_site_topology.cells, three_site_topology.cells[0].model_copy(
+            update={"name": "S000-9-new", "dn": three_site_topology.cells[0].dn + "9",
+                    "cu_dn": None, "nci": None})]}
+    )  # fmt: skip
+    with store.transaction() as s:
+        refresh_topology(s, tenant_id=net.tenant_id, network_id=net.id, topology=bigger)
+    seen.append(generation())
+    assert len(set(seen)) == len(seen)  # every write gave a new token
+    with store.transaction() as s:
+        delete_network(s, tenant_id=net.tenant_id, network_id=net.id)
+        with pytest.raises(repo.NotFoundError):
+            repo.kpi_generation(s, tenant_id=net.tenant_id, network_id=net.id)
+        # a network created under the same id would not inherit a token cached before
+        again = repo.create_network(
+            s, tenant_id=net.tenant_id, topology=three_site_topology, now_s=T0_S
+        )
+        fresh = repo.kpi_generation(s, tenant_id=net.tenant_id, network_id=again.id).generation
+    assert fresh not in seen

@@ -74,6 +74,9 @@ def _services(settings: Settings, store: Store, metrics: Metrics) -> Services:
         limiter=RateLimiter(storage, settings.rate_limit), guard=guard, failures=failures,
         authenticator=authenticator, metrics=metrics, oidc=oidc, hasher=hasher,
         jobs=ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranopt-job"),
+        reads=ThreadPoolExecutor(
+            max_workers=settings.max_concurrent_requests, thread_name_prefix="ranopt-read"
+        ),
         kpi_cache=open_cache(
             settings.kpi_cache, redis_url=settings.cache_redis_url(),
             max_bytes=settings.kpi_cache_bytes, ttl_s=settings.kpi_cache_ttl_s,
@@ -141,6 +144,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         if runner is not None:
             runner.stop()
         services.jobs.shutdown(wait=True, cancel_futures=True)
+        services.reads.shutdown(wait=True, cancel_futures=True)
         services.failures.flush_all()
         if owns_store:
             opened.dispose()

@@ -6,6 +6,7 @@ Every query's work is bounded before it starts: the raw samples it may read
 (``RANOPT_MAX_QUERY_S``); past any of them it answers 422 naming the parameter to change.
 """
 
+import asyncio
 from collections.abc import Callable
 from functools import partial
 from typing import Annotated
@@ -13,7 +14,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import Field
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from ranopt.api.deps import Reader, Services, ServicesDep, SessionDep, Writer, record
 from ranopt.api.errors import ProblemError, problem_responses
@@ -204,10 +204,11 @@ async def kpi_series(
         _series_body, settings=services.settings, tenant_id=principal.tenant_id,
         start_s=start_s, end_s=end_s, bucket_s=bucket_s, cell_ids=cells, columns=columns,
     )  # fmt: skip
-    body = await run_in_threadpool(
+    answer = partial(
         _cached_answer, services, tenant_id=principal.tenant_id, network_id=network_id,
         query=query, compute=compute,
     )  # fmt: skip
+    body = await asyncio.get_running_loop().run_in_executor(services.reads, answer)
     return Response(body, media_type="application/json")
 
 
@@ -256,8 +257,9 @@ async def kpi_aggregate(
         _aggregate_body, settings=services.settings, tenant_id=principal.tenant_id,
         start_s=start_s, end_s=end_s,
     )  # fmt: skip
-    body = await run_in_threadpool(
+    answer = partial(
         _cached_answer, services, tenant_id=principal.tenant_id, network_id=network_id,
         query=f"aggregate|{start_s}|{end_s}", compute=compute,
     )  # fmt: skip
+    body = await asyncio.get_running_loop().run_in_executor(services.reads, answer)
     return Response(body, media_type="application/json")

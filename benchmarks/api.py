@@ -402,8 +402,21 @@ async def _thinking(port: int, requests: Requests, clients: int, think_s: float,
     return out
 
 
+def drain(port: int, limit_s: float = 60.0) -> float:
+    """Wait until the server answers ``/health`` within 20 ms (a failed step left a backlog)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        start = time.perf_counter()
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=30)
+        if time.perf_counter() - start < 0.020:
+            break
+        time.sleep(0.5)
+    return round(time.perf_counter() - t0, 1)
+
+
 def _sweep(port: int, next_request: Any, step_s: float) -> dict[str, Any]:
     """Open-loop steps at rising rates until one misses the target; the last good one wins."""
+    drain(port)
     steps = []
     best: dict[str, Any] | None = None
     for rate in RATES:
@@ -442,6 +455,7 @@ def loadgen(spec: dict[str, Any]) -> dict[str, Any]:
     rng = np.random.default_rng(1)
     out["cached"] = _sweep(port, lambda: requests.cached(rng), spec["step_s"])
     out["uncached"] = _sweep(port, requests.uncached, spec["step_s"])
+    drain(port)
     before = cache_counts(port)
     out["thinking"] = asyncio.run(
         _thinking(port, requests, spec["clients"], 1.0, spec["think_run_s"])

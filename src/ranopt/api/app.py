@@ -160,7 +160,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.loop_runner = runner
     errors.install(app)
     for module in (
-        health, auth, users, networks, telemetry, optimize, jobs, investigate, secrets, ves, loop,
+        health, telemetry, auth, users, networks, optimize, jobs, investigate, secrets, ves, loop,
         southbound, a1, calibration,
     ):  # fmt: skip
         app.include_router(module.router)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit bench postgres chromium redis clean
+.PHONY: demo test lint typecheck unit bench postgres chromium redis prometheus clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,14 +45,21 @@ chromium:
 		{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
 
-# The replica tests share rate limits through a redis-server they start on 127.0.0.1: install
-# Debian's when it is missing (idempotent, root or sudo).
+# The KPI-cache tests, the replica tests (shared rate limits) and benchmarks/api.py start a
+# throwaway redis-server on 127.0.0.1: install Debian's when it is missing (idempotent, root or sudo).
 redis:
 	@command -v redis-server >/dev/null 2>&1 || \
 		{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y redis-server; }
 
-unit: $(STAMP) postgres chromium redis
+# tests/deploy checks the alert rules with promtool (Debian's prometheus package; the server it
+# also ships is never started).
+prometheus:
+	@command -v promtool >/dev/null 2>&1 || \
+		{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends prometheus; }
+
+unit: $(STAMP) postgres chromium redis prometheus
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -60,7 +67,7 @@ test: lint typecheck unit
 # Each benchmark prints one JSON object. The full energy run (19/61/271 sites and a 7-day
 # calibration) takes about an hour on 2 cores: `python benchmarks/energy.py` for that; the
 # full forecast comparison (2 presets x 5 seeds) too: see docs/benchmarks.md for its commands.
-bench: $(STAMP) $(VENV)/.installed-bench postgres chromium
+bench: $(STAMP) $(VENV)/.installed-bench postgres chromium redis
 	$(BIN)/python benchmarks/twin.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/energy.py --scenarios default --calibration-days 0

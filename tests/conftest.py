@@ -15,6 +15,7 @@ from ranopt.store.schemas import TopologyIn
 from ranopt.store.tables import Base
 from ranopt.twin.model import Twin
 from ranopt.twin.simulate import IntervalKpis
+from spec_files import require_specs
 
 if TYPE_CHECKING:
     from emulator_world import RanWorld
@@ -29,13 +30,6 @@ if os.environ.get("CI"):
 # PostgreSQL cluster, without fsync at every commit (a killed process still loses nothing);
 # the kill -9 tests set FULL for the servers they start, as production runs.
 os.environ.setdefault("RANOPT_SQLITE_SYNCHRONOUS", "NORMAL")
-
-ROOT = Path(__file__).resolve().parents[1]
-# The specs are read in place: shared/ inside the checkout, or beside it (../shared).
-SPECS = next(
-    (p for p in (ROOT / "shared" / "specs", ROOT.parent / "shared" / "specs") if p.is_dir()),
-    ROOT.parent / "shared" / "specs",
-)
 
 
 @pytest.fixture(scope="session")
@@ -132,9 +126,8 @@ def topology_factory() -> Callable[..., TopologyIn]:
 
 @pytest.fixture
 def specs() -> Path:
-    """The shared spec files, read in place (a missing directory fails, it does not skip)."""
-    assert SPECS.is_dir(), f"shared specs not found at {SPECS}"
-    return SPECS
+    """The shared spec files, read in place (absent: skip with the reason; under CI: fail)."""
+    return require_specs()
 
 
 @pytest.fixture(scope="session")

@@ -29,13 +29,8 @@ from ranopt.southbound.o1 import O1Endpoint, RetryPolicy
 from ranopt.store import accounts
 from ranopt.store.engine import Store, open_store
 from ranopt.store.schemas import TopologyIn
+from spec_files import SPECS
 
-# The specs are read in place: shared/ inside the checkout, or beside it (../shared).
-ROOT = Path(__file__).resolve().parents[1]
-SPECS = next(
-    (p for p in (ROOT / "shared" / "specs", ROOT.parent / "shared" / "specs") if p.is_dir()),
-    ROOT.parent / "shared" / "specs",
-)
 TENANT = "acme"
 PASSWORD = "correct horse battery staple"  # noqa: S105 - test users only
 O1_USER = "ranopt"
@@ -60,7 +55,8 @@ class RunningEmulator:
         (self.run_dir / "endpoints.json").unlink(missing_ok=True)
         self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "ranopt.cli.main", "emulate", "run", "--run-dir",
-             str(self.run_dir), *self.args],
+             str(self.run_dir), "--a1-types", str(SPECS / "a1" / "policy-types-oran"),
+             *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         deadline = time.monotonic() + 120

@@ -103,3 +103,48 @@ def test_bad_epoch_is_refused(small_twin_run: tuple[Twin, IntervalKpis], tmp_pat
     twin, kpis = small_twin_run
     with pytest.raises(typer.BadParameter, match="needs a UTC offset"):
         export_run(tmp_path / "run.parquet", twin, kpis, "2026-01-05T00:00:00")
+
+
+def _prune_due_again(db_url: str) -> None:
+    """Make the automatic daily prune due (as if the last one ran a day ago)."""
+    from sqlalchemy import update
+
+    from ranopt.store.tables import RetentionPolicy
+
+    store = open_store(db_url)
+    with store.transaction() as s:
+        s.execute(update(RetentionPolicy).values(last_prune_s=None))
+    store.dispose()
+
+
+def test_a_rejected_ingest_prunes_nothing_and_an_old_network_time_is_kept(
+    cli: CliRunner, db_url: str, small_twin_run: tuple[Twin, IntervalKpis], tmp_path: Path
+) -> None:
+    """A network whose clock is years behind the wall clock (a replay, the demo's twin)."""
+    twin, kpis = small_twin_run
+    export_run(tmp_path / "run.parquet", twin, kpis, "2020-01-06T00:00:00Z")
+    result = cli.invoke(
+        app, ["network", "create", "lab", "--topology", str(tmp_path / "run.topology.json")]
+    )
+    assert result.exit_code == 0, result.output
+    result = cli.invoke(app, ["ingest", str(tmp_path / "run.parquet"), "--network", "lab"])
+    assert result.exit_code == 0, result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("cell,interval_start_s,RRU.PrbUsedDl\nS999-9-cap,1578268800,10\n")
+    _prune_due_again(db_url)
+    result = cli.invoke(app, ["ingest", str(bad), "--network", "lab"])
+    assert result.exit_code == 1, result.output
+    assert "pruned" not in result.output
+    _prune_due_again(db_url)
+    result = cli.invoke(app, ["ingest", str(tmp_path / "run.parquet"), "--network", "lab"])
+    assert result.exit_code == 0, result.output
+    assert "pruned" not in result.output  # 2020 data is the network's present, not its past
+    store = open_store(db_url)
+    with store.transaction() as s:
+        tid = repo.ensure_tenant(s, name="default", now_s=0)
+        assert repo.count_samples(s, tenant_id=tid) == 336
+    store.dispose()
+    # a mistyped network name is answered with the near ones
+    result = cli.invoke(app, ["ingest", str(tmp_path / "run.parquet"), "--network", "lba"])
+    assert result.exit_code == 2
+    assert "no network 'lba' for this tenant; did you mean 'lab'?" in result.output

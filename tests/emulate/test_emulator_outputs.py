@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from emulator_world import SPECS, TENANT, RanWorld, RunningEmulator
+from emulator_world import TENANT, RanWorld, RunningEmulator
 from ranopt.cli.main import app as cli
 from ranopt.emulate import output
 from ranopt.emulate.topology import build_topology
@@ -25,6 +25,7 @@ from ranopt.store import audit
 from ranopt.store.engine import Store
 from ranopt.store.tables import Cell, KpiSample, Network
 from ranopt.twin import build_twin, scenario_preset
+from spec_files import SPECS, require_specs
 
 FAILED_CELL = "S003-2-cap"
 
@@ -184,8 +185,7 @@ def test_an_unknown_cell_cannot_be_failed(ran_world: RanWorld) -> None:
 
 def test_the_emulator_s_ves_events_match_the_ves_schema() -> None:
     schema_file = SPECS / "ves" / "schema" / "CommonEventFormat_30.2.1_ONAP.json"
-    if not schema_file.is_file():
-        pytest.skip(f"{schema_file} absent: the VES schema is read in place from ../shared")
+    require_specs(schema_file)
     validator = jsonschema.Draft4Validator(json.loads(schema_file.read_text()))
     topo = build_topology(build_twin(scenario_preset("default", seed=1, num_sites=1)), "ves")
     counters = {n: np.linspace(0.0, 5.0, len(topo.cells)) for n in output.COUNTER_NAMES}

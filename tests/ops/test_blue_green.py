@@ -110,7 +110,11 @@ def _previous_release(into: Path) -> Path:
     assert script is not None
     assert script.path is not None
     relative = Path(script.path).resolve().relative_to(ROOT)
-    added = _git("log", "--diff-filter=A", "--format=%H", "-1", "--", str(relative))
+    # on main's first-parent line: the merge that brought it, whose first parent is the
+    # release before (a branch's own parent may predate other merged migrations)
+    added = _git(
+        "log", "--first-parent", "--diff-filter=A", "--format=%H", "-1", "--", str(relative)
+    )
     if not added:
         pytest.skip(f"{relative} is not committed yet: no previous release to compare with")
     archive = into / "previous.tar"

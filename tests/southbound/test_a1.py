@@ -22,6 +22,7 @@ from ranopt.store import southbound as sb
 from ranopt.store.engine import Store
 from ranopt.store.schemas import TopologyIn
 from ranopt.store.secrets import Keyring
+from spec_files import SPECS, require_specs
 
 FAST = RetryPolicy(attempts=3, backoff_s=0.01)
 
@@ -30,8 +31,8 @@ FAST = RetryPolicy(attempts=3, backoff_s=0.01)
 def ric(ran_world: RanWorld) -> Iterator[A1Client]:
     """A client of the emulator's RIC and the network ``emulated`` pointed at it."""
     emulator = ran_world.emulator
-    if not emulator.info["a1"]["policy_types"]:
-        pytest.skip("../shared/specs absent: the RIC registers the O-RAN policy types from it")
+    if not emulator.info["a1"]["policy_types"]:  # the RIC registers the O-RAN types from it
+        require_specs(SPECS / "a1" / "policy-types-oran")
     o1 = emulator.info["o1"][0]
     settings = {
         "kind": "o1",

@@ -4,7 +4,6 @@ import time
 from typing import Any
 
 import httpx
-import pytest
 
 from emulator_world import O1_USER, RanWorld, RunningEmulator
 from ranopt.southbound.a1_types import (
@@ -15,6 +14,7 @@ from ranopt.southbound.a1_types import (
     steering_preferences,
 )
 from ranopt.store import audit, runs
+from spec_files import SPECS, require_specs
 
 
 def _policies(client: httpx.Client, network_id: int) -> dict[str, dict[str, Any]]:
@@ -50,8 +50,8 @@ def _with_a1(emulator: RunningEmulator) -> dict[str, Any]:
 
 def test_a1_policies_are_created_updated_listed_and_deleted(ran_world: RanWorld) -> None:
     emulator, server = ran_world.emulator, ran_world.server
-    if not emulator.info["a1"]["policy_types"]:
-        pytest.skip("../shared/specs absent: the RIC registers the O-RAN policy types from it")
+    if not emulator.info["a1"]["policy_types"]:  # the RIC registers the O-RAN types from it
+        require_specs(SPECS / "a1" / "policy-types-oran")
     nci = {c.name: c.nci for c in emulator.topology.cells}
     steering = steering_policy(sst=1, cells_nci={nci["S001-1-cap"]: "PREFER"})
     sla = slice_sla_policy(sst=2, gua_dl_thpt_mbps=20.0, cells_nci=[nci["S001-1-cov"]])
@@ -120,8 +120,8 @@ def _lb_run(world: RanWorld, network_id: int, cio_db: dict[str, float]) -> int:
 
 def test_a_load_balancing_plan_goes_to_the_ric_as_steering(ran_world: RanWorld) -> None:
     emulator, server = ran_world.emulator, ran_world.server
-    if not emulator.info["a1"]["policy_types"]:
-        pytest.skip("../shared/specs absent: the RIC registers the O-RAN policy types from it")
+    if not emulator.info["a1"]["policy_types"]:  # the RIC registers the O-RAN types from it
+        require_specs(SPECS / "a1" / "policy-types-oran")
     nci = {c.name: c.nci for c in emulator.topology.cells}
     key = f"{TRAFFIC_STEERING}/ranopt-load-balance"
     with server.client() as client:

@@ -26,7 +26,7 @@ from yangson.instance import InstanceNode
 from yangson.instvalue import ArrayValue, ObjectValue
 from yangson.schemanode import InternalNode, TerminalNode
 
-from emulator_world import SPECS, RunningEmulator
+from emulator_world import RunningEmulator
 from ranopt.emulate.topology import build_topology, slice_ssts
 from ranopt.southbound import o1_xml
 from ranopt.southbound.actions import ACTION_RULES, CellAction, CellTarget, edits_for
@@ -43,6 +43,7 @@ from ranopt.southbound.nrm import (
 from ranopt.southbound.o1 import O1Session
 from ranopt.southbound.o1_xml import Edit
 from ranopt.twin import build_twin, scenario_preset
+from spec_files import SPECS, require_specs
 
 YANG = SPECS / "3gpp-yang"
 
@@ -69,8 +70,7 @@ def _library(directory: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def model() -> DataModel:
     """The NR NRM modules and their import closure, compiled by yangson."""
-    if not YANG.is_dir():
-        pytest.skip(f"{YANG} absent: the YANG modules are read in place from ../shared")
+    require_specs(YANG)
     return DataModel(json.dumps(_library(YANG)), [str(YANG)])
 
 

@@ -209,7 +209,7 @@ def test_prune_rolls_up_then_deletes_and_series_still_answers(
     store: Store, three_site_topology: TopologyIn
 ) -> None:
     net = make_network(store, three_site_topology)
-    batch = random_batch(net, store, 96)
+    batch = random_batch(net, store, 144)  # 36 h of samples from T0
     cells = sorted(set(batch.cell_id.tolist()))
     with store.transaction() as s:
         repo.upsert_samples(s, tenant_id=net.tenant_id, network_id=net.id, batch=batch)
@@ -218,16 +218,16 @@ def test_prune_rolls_up_then_deletes_and_series_still_answers(
             bucket_s=6 * 3_600,
         )  # fmt: skip
         repo.set_retention(s, tenant_id=net.tenant_id, raw_days=1, rollup_days=30)
-    # now = one day and 12 h after the first sample: the first 12 hours are rolled up
-    now_s = T0_S + 86_400 + 12 * 3_600
+    # the network's time is the end of its newest sample, T0 + 36 h (the wall clock is later):
+    # the first 12 hours are past the one raw day and rolled up
     with store.transaction() as s:
-        result = repo.prune(s, tenant_id=net.tenant_id, now_s=now_s)
-        assert repo.prune_if_due(s, tenant_id=net.tenant_id, now_s=now_s + 3_600) is None
-    assert result.raw_cutoff_s == T0_S + 12 * 3_600
+        result = repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 400 * 86_400)
+        assert repo.prune_if_due(s, tenant_id=net.tenant_id, now_s=T0_S + 400 * 86_400) is None
+    assert result.raw_cutoff_s == {net.id: T0_S + 12 * 3_600}
     assert result.deleted_samples == 48 * 18
     assert result.rolled_up_hours == 12 * 18
     with store.transaction() as s:
-        assert repo.count_samples(s, tenant_id=net.tenant_id) == 48 * 18
+        assert repo.count_samples(s, tenant_id=net.tenant_id) == 96 * 18
         after = repo.series(
             s, tenant_id=net.tenant_id, cell_ids=cells, start_s=T0_S, end_s=T0_S + 86_400,
             bucket_s=6 * 3_600,
@@ -236,10 +236,35 @@ def test_prune_rolls_up_then_deletes_and_series_still_answers(
     np.testing.assert_array_equal(after.num_samples, before.num_samples)
     for name in COUNTER_COLUMNS:
         np.testing.assert_allclose(after.values[name], before.values[name], rtol=1e-9, err_msg=name)
-    # rollups expire after rollup_days
+    # rollups expire rollup_days after the network's time: one interval 31 days on moves it
+    late = random_batch(net, store, 1, t0_s=T0_S + 31 * 86_400)
     with store.transaction() as s:
-        gone = repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 31 * 86_400)
-    assert gone.deleted_rollups == 24 * 18
+        repo.upsert_samples(s, tenant_id=net.tenant_id, network_id=net.id, batch=late)
+        gone = repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 400 * 86_400)
+    # raw before T0 + 30 d is rolled up (hours 12-35), then every rollup hour that starts
+    # before T0 + 1 d 15 min expires: hours 0-24
+    assert gone.rolled_up_hours == 24 * 18
+    assert gone.deleted_rollups == 25 * 18
+
+
+def test_retention_counts_from_the_network_time_not_the_wall_clock(
+    store: Store, three_site_topology: TopologyIn
+) -> None:
+    """A network replaying January (the demo's twin) keeps its history whatever the date."""
+    net = make_network(store, three_site_topology)
+    batch = random_batch(net, store, 96)  # one day from T0
+    with store.transaction() as s:
+        repo.upsert_samples(s, tenant_id=net.tenant_id, network_id=net.id, batch=batch)
+        # a year later by the wall clock, 90 raw days: nothing is past retention
+        result = repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 365 * 86_400)
+        assert repo.count_samples(s, tenant_id=net.tenant_id) == 96 * 18
+    assert result.deleted_samples == 0
+    assert result.rolled_up_hours == 0
+    with store.transaction() as s:  # the wall clock still caps it: no future sample rules
+        assert (
+            repo.network_time_s(s, network_id=net.id, interval_s=900, now_s=T0_S + 3_600)
+            == T0_S + 3_600
+        )
 
 
 def test_typed_columns_are_the_counter_catalogue() -> None:
@@ -249,3 +274,61 @@ def test_typed_columns_are_the_counter_catalogue() -> None:
              "extra", "num_samples"}  # fmt: skip
     for table in (KpiSample.__table__, KpiHourly.__table__):
         assert {c.name for c in table.columns} - fixed == set(COUNTER_COLUMNS)
+
+
+def test_every_write_to_a_network_s_samples_renews_its_kpi_generation(
+    store: Store, three_site_topology: TopologyIn
+) -> None:
+    """The token cached KPI answers are keyed on (the loop writes through upsert_samples)."""
+    from ranopt.store.networks import delete_network
+    from ranopt.store.topology import refresh_topology
+
+    def generation() -> int:
+        with store.transaction() as s:
+            return repo.kpi_generation(s, tenant_id=net.tenant_id, network_id=net.id).generation
+
+    net = make_network(store, three_site_topology)
+    seen = [generation()]
+    assert seen[0] != 0  # a new network starts with a token of its own
+    with store.transaction() as s:
+        repo.upsert_samples(
+            s, tenant_id=net.tenant_id, network_id=net.id, batch=random_batch(net, store, 8)
+        )
+    seen.append(generation())
+    with store.transaction() as s:  # an empty batch writes nothing and keeps the token
+        repo.upsert_samples(
+            s, tenant_id=net.tenant_id, network_id=net.id, batch=random_batch(net, store, 0)
+        )
+    assert generation() == seen[-1]
+    with store.transaction() as s:  # a prune that removes nothing keeps it too
+        repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 86_400)
+    assert generation() == seen[-1]
+    with store.transaction() as s:
+        repo.set_retention(s, tenant_id=net.tenant_id, raw_days=1, rollup_days=1)
+        repo.upsert_samples(
+            s, tenant_id=net.tenant_id, network_id=net.id,
+            batch=random_batch(net, store, 1, t0_s=T0_S + 3 * 86_400),
+        )  # fmt: skip
+    seen.append(generation())
+    with store.transaction() as s:
+        assert repo.prune(s, tenant_id=net.tenant_id, now_s=T0_S + 9 * 86_400).deleted_samples
+    seen.append(generation())
+    bigger = three_site_topology.model_copy(
+        update={"cells": [*three_site_topology.cells, three_site_topology.cells[0].model_copy(
+            update={"name": "S000-9-new", "dn": three_site_topology.cells[0].dn + "9",
+                    "cu_dn": None, "nci": None})]}
+    )  # fmt: skip
+    with store.transaction() as s:
+        refresh_topology(s, tenant_id=net.tenant_id, network_id=net.id, topology=bigger)
+    seen.append(generation())
+    assert len(set(seen)) == len(seen)  # every write gave a new token
+    with store.transaction() as s:
+        delete_network(s, tenant_id=net.tenant_id, network_id=net.id)
+        with pytest.raises(repo.NotFoundError):
+            repo.kpi_generation(s, tenant_id=net.tenant_id, network_id=net.id)
+        # a network created under the same id would not inherit a token cached before
+        again = repo.create_network(
+            s, tenant_id=net.tenant_id, topology=three_site_topology, now_s=T0_S
+        )
+        fresh = repo.kpi_generation(s, tenant_id=net.tenant_id, network_id=again.id).generation
+    assert fresh not in seen

@@ -57,6 +57,14 @@ def test_table_run_writes_png(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "energy" in result.stdout
     assert plot.read_bytes()[:8] == PNG_MAGIC
+    # the table is printed whole when piped (rich would lay it out at 80 columns): every
+    # header word and every column, nothing cut with an ellipsis
+    assert "…" not in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│ 0")]
+    assert len(rows) == 2  # 00:00 and 01:00
+    assert all(row.count("│") == 11 for row in rows)  # hour + 9 figures, 11 rules
+    for word in ("offered", "served", "capacity", "coverage", "power", "Mbit/s"):
+        assert word in result.stdout
 
 
 def test_bad_site_count_is_a_usage_error() -> None:

@@ -16,6 +16,7 @@ from ranopt.api.authn import Authenticator
 from ranopt.api.deps import Services
 from ranopt.api.failures import FailureAudit
 from ranopt.api.guard import RequestGuard
+from ranopt.api.kpi_cache import open_cache
 from ranopt.api.metrics import Metrics, MetricsMiddleware
 from ranopt.api.ratelimit import BackoffPolicy, CredentialGuard, RateLimiter, open_storage
 from ranopt.api.routes import (
@@ -73,6 +74,13 @@ def _services(settings: Settings, store: Store, metrics: Metrics) -> Services:
         limiter=RateLimiter(storage, settings.rate_limit), guard=guard, failures=failures,
         authenticator=authenticator, metrics=metrics, oidc=oidc, hasher=hasher,
         jobs=ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranopt-job"),
+        reads=ThreadPoolExecutor(
+            max_workers=settings.max_concurrent_requests, thread_name_prefix="ranopt-read"
+        ),
+        kpi_cache=open_cache(
+            settings.kpi_cache, redis_url=settings.cache_redis_url(),
+            max_bytes=settings.kpi_cache_bytes, ttl_s=settings.kpi_cache_ttl_s,
+        ),
     )  # fmt: skip
 
 
@@ -135,6 +143,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     # one pooled connection for each request let in at once, so none waits on the pool
     opened = store or open_store(settings.database_url, pool_size=settings.max_concurrent_requests)
     metrics = Metrics()
+    metrics.watch_database(opened.engine)
     services = _services(settings, opened, metrics)
 
     runner = None
@@ -156,6 +165,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         if runner is not None:
             runner.stop()
         services.jobs.shutdown(wait=True, cancel_futures=True)
+        services.reads.shutdown(wait=True, cancel_futures=True)
         services.failures.flush_all()
         if owns_store:
             opened.dispose()
@@ -171,7 +181,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.loop_runner = runner
     errors.install(app)
     for module in (
-        health, auth, users, networks, telemetry, optimize, jobs, investigate, secrets, ves, loop,
+        health, telemetry, auth, users, networks, optimize, jobs, investigate, secrets, ves, loop,
         southbound, a1, calibration,
     ):  # fmt: skip
         app.include_router(module.router)

@@ -31,6 +31,7 @@ from ranopt.api.permissions import PUBLIC_PATHS
 from ranopt.ingest.jsonsafe import json_depth
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_MATCHED_PATHS = 4096  # remembered (method, path) -> route answers; then forgotten at once
 
 
 def _is_public(route: BaseRoute) -> bool:
@@ -64,6 +65,7 @@ class RequestGuard:
         self.limit = limit
         self._semaphore: asyncio.Semaphore | None = None
         self._flat: list[BaseRoute] | None = None
+        self._matched: dict[tuple[str, str], tuple[BaseRoute | None, Match]] = {}
 
     def _leaves(self) -> list[BaseRoute]:
         if self._flat is None:  # the route table is complete once the app serves
@@ -71,6 +73,17 @@ class RequestGuard:
         return self._flat
 
     def _match(self, scope: Scope) -> tuple[BaseRoute | None, Match]:
+        """Match the route once per (method, path); later requests read the answer back."""
+        key = (str(scope.get("method", "")), str(scope.get("path", "")))
+        found = self._matched.get(key)
+        if found is None:
+            found = self._match_routes(scope)
+            if len(self._matched) >= MAX_MATCHED_PATHS:
+                self._matched.clear()
+            self._matched[key] = found
+        return found
+
+    def _match_routes(self, scope: Scope) -> tuple[BaseRoute | None, Match]:
         partial: BaseRoute | None = None
         for route in self._leaves():
             match, _ = route.matches(scope)

@@ -1,10 +1,15 @@
 """Prometheus metrics per route template and optimization outcome."""
 
+import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy import text
 from starlette.routing import Match
 
 Scope = MutableMapping[str, Any]
@@ -16,11 +21,35 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 
+class DatabaseCollector(Collector):
+    """``ranopt_database_up``: 1 when the database answers ``SELECT 1`` at scrape time."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        """Ask the database, now."""
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            up = 1.0
+        except Exception:  # any failure to answer is "down"
+            up = 0.0
+        yield GaugeMetricFamily(
+            "ranopt_database_up", "Whether the database answered at scrape time (1 or 0)", up
+        )
+
+
 class Metrics:
-    """The app's own registry (one per app, so tests can build many apps)."""
+    """The app's own registry (one per app, so tests can build many apps).
+
+    Under several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set by ``ranopt serve``),
+    every process writes its series to the shared directory and ``exposition`` sums them.
+    """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._scrape_time: list[Collector] = []
         self.requests = Counter(
             "ranopt_http_requests_total", "HTTP requests by route template and status",
             ["method", "route", "status"], registry=self.registry,
@@ -36,13 +65,35 @@ class Metrics:
         self.last_confidence = Gauge(
             "ranopt_optimization_last_confidence",
             "Measured confidence of the network's latest plan (0-1)",
-            ["network_id"], registry=self.registry,
+            ["network_id"], registry=self.registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.kpi_cache = Counter(
+            "ranopt_kpi_cache_requests_total",
+            "KPI-series reads by cache outcome (hit, miss, error: cache unreachable)",
+            ["cache", "outcome"], registry=self.registry,
         )  # fmt: skip
         self.energy_saving = Gauge(
             "ranopt_optimization_energy_saving_pct",
             "Energy saving of the network's latest plan versus always-on, percent",
-            ["network_id"], registry=self.registry,
+            ["network_id"], registry=self.registry, multiprocess_mode="mostrecent",
         )  # fmt: skip
+
+    def watch_database(self, engine: Any) -> None:
+        """Report ``ranopt_database_up`` for ``engine`` at every scrape."""
+        collector = DatabaseCollector(engine)
+        self._scrape_time.append(collector)
+        self.registry.register(collector)
+
+    def exposition(self) -> bytes:
+        """Return the Prometheus text of this process, or of every worker when there are many."""
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not directory:
+            return bytes(generate_latest(self.registry))
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        for collector in self._scrape_time:
+            registry.register(collector)
+        return bytes(generate_latest(registry))
 
 
 def leaf_routes(routes: Iterable[Any]) -> list[Any]:

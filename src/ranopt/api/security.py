@@ -188,6 +188,9 @@ class TokenClaims:
     expires_s: int
 
 
+MAX_VERIFIED_TOKENS = 10_000
+
+
 class TokenService:
     """Issues and verifies access tokens; caches keys and reloads them on an unknown ``kid``."""
 
@@ -200,6 +203,9 @@ class TokenService:
         self._public: dict[str, Any] = {}
         self._jwks: list[dict[str, Any]] = []
         self._loaded_s = 0.0
+        # tokens whose signature and claims were checked, with their key id: each use checks
+        # only the expiry and that the key is still one that verifies
+        self._verified: OrderedDict[str, tuple[TokenClaims, str]] = OrderedDict()
 
     def _load(self, now_s: int) -> None:
         ttl = self._settings.access_token_ttl_s
@@ -267,6 +273,10 @@ class TokenService:
 
     def knows_key_of(self, token: str) -> bool:
         """Whether the token's ``kid`` is a key already loaded (verifying needs no database)."""
+        with self._lock:
+            known = self._verified.get(token)
+            if known is not None and known[1] in self._public:
+                return True
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
@@ -275,7 +285,26 @@ class TokenService:
             return isinstance(kid, str) and kid in self._public
 
     def verify(self, token: str) -> TokenClaims:
-        """Verify signature, issuer, audience and expiry; raise ``AuthError`` otherwise."""
+        """Verify signature, issuer, audience and expiry; raise ``AuthError`` otherwise.
+
+        A token verified before is found in a bounded cache of verified tokens and only its
+        expiry is checked again (a signature check costs more than the rest of a cached read).
+        """
+        with self._lock:
+            known = self._verified.get(token)
+            if known is not None:
+                claims, kid = known
+                if claims.expires_s > time.time() and kid in self._public:
+                    return claims
+                self._verified.pop(token, None)
+        claims, kid = self._verify(token)
+        with self._lock:
+            self._verified[token] = (claims, kid)
+            if len(self._verified) > MAX_VERIFIED_TOKENS:
+                self._verified.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str) -> tuple[TokenClaims, str]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -303,7 +332,7 @@ class TokenService:
                 subject=str(claims["sub"]), tenant_id=int(claims["tid"]),
                 role=str(claims["role"]), amr=tuple(claims.get("amr", ())),
                 expires_s=int(claims["exp"]),
-            )  # fmt: skip
+            ), str(kid)  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             msg = "token lacks ranopt claims"
             raise AuthError(msg) from exc

@@ -35,6 +35,17 @@ class Settings(BaseSettings):
     oidc_role_claim: str = "ranopt_role"
     rate_limit: str = "1200/minute"
     rate_limit_storage_uri: str = "memory://"
+    redis_url: str | None = Field(
+        default=None, description="Redis for the KPI cache (default: a redis:// rate-limit "
+        "storage, if that is one)",
+    )  # fmt: skip
+    kpi_cache: Literal["auto", "memory", "redis", "off"] = Field(
+        default="auto", description="KPI-series cache: Redis when a Redis URL is set, else memory"
+    )
+    kpi_cache_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=0, description="memory cache size per process (0: off)"
+    )
+    kpi_cache_ttl_s: int = Field(default=3600, gt=0, description="Redis entries expire after")
     auth_free_failures: int = Field(
         default=5, ge=1, description="failed credentials of one account from one address "
         "before back-off starts",
@@ -139,6 +150,13 @@ class Settings(BaseSettings):
                 raise ValueError(msg)
         Keyring.parse(self.secret_keys.get_secret_value())  # fail at start, not at first use
         return self
+
+    def cache_redis_url(self) -> str | None:
+        """Return the KPI cache's Redis: ``redis_url``, else a Redis rate-limit storage."""
+        if self.redis_url:
+            return self.redis_url
+        uri = self.rate_limit_storage_uri
+        return uri if uri.startswith(("redis://", "rediss://")) else None
 
     def keyring(self) -> Keyring:
         """Return the data-encryption keyring."""

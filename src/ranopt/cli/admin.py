@@ -2,7 +2,7 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -10,7 +10,7 @@ from ranopt.api.permissions import Role
 from ranopt.api.security import create_signing_key, generate_password, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.cli.common import now_s
-from ranopt.errors import ValidationError
+from ranopt.errors import ValidationError, did_you_mean
 from ranopt.store import accounts, audit, checkpoints
 from ranopt.store.engine import open_store
 from ranopt.store.repository import NotFoundError
@@ -24,7 +24,19 @@ keys_app = typer.Typer(help="Rotate encryption and token-signing keys.", no_args
 MIN_PASSWORD_CHARS = 12
 
 
-def _settings() -> Settings:
+def new_password(*, from_stdin: bool) -> str:
+    """Return a password read from stdin (checked for length) or a generated one."""
+    if not from_stdin:
+        return generate_password()
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < MIN_PASSWORD_CHARS:
+        typer.echo(f"password: at least {MIN_PASSWORD_CHARS} characters", err=True)
+        raise typer.Exit(2)
+    return password
+
+
+def load_settings() -> Settings:
+    """Return the settings from ``RANOPT_*``; a bad configuration exits 2 with its message."""
     try:
         return Settings()
     except ValueError as exc:
@@ -35,7 +47,7 @@ def _settings() -> Settings:
 @admin_app.command("create-tenant")
 def create_tenant(name: Annotated[str, typer.Argument(help="Tenant name.")]) -> None:
     """Create a tenant."""
-    settings = _settings()
+    settings = load_settings()
     store = open_store(settings.database_url)
     try:
         with store.transaction() as session:
@@ -62,14 +74,8 @@ def create_user(
     ] = False,
 ) -> None:
     """Create a user; prints a generated password once unless --password-stdin."""
-    settings = _settings()
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-        if len(password) < MIN_PASSWORD_CHARS:
-            typer.echo(f"password: at least {MIN_PASSWORD_CHARS} characters", err=True)
-            raise typer.Exit(2)
-    else:
-        password = generate_password()
+    settings = load_settings()
+    password = new_password(from_stdin=password_stdin)
     store = open_store(settings.database_url)
     try:
         with store.transaction() as session:
@@ -94,13 +100,52 @@ def create_user(
         typer.echo(f"password (shown once): {password}")
 
 
+@admin_app.command("reset-password")
+def reset_password(
+    tenant: Annotated[str, typer.Argument(help="Tenant name.")],
+    username: Annotated[str, typer.Argument(help="User name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from stdin.")
+    ] = False,
+) -> None:
+    """Set a new password for a user who forgot theirs (audited); prints a generated one once."""
+    settings = load_settings()
+    password = new_password(from_stdin=password_stdin)
+    store = open_store(settings.database_url)
+    try:
+        with store.transaction() as session:
+            tenant_row = accounts.get_tenant(session, name=tenant)
+            creds = accounts.user_credentials(session, tenant_id=tenant_row.id, username=username)
+            if creds is None:
+                known = (u.username for u in accounts.list_users(session, tenant_id=tenant_row.id))
+                msg = f"no user {username!r} in tenant {tenant!r}{did_you_mean(username, known)}"
+                raise NotFoundError(msg)
+            accounts.set_password_hash(
+                session, tenant_id=tenant_row.id, user_id=creds.id,
+                password_hash=password_hasher(settings).hash(password),
+            )  # fmt: skip
+            audit.append(
+                session, ts_s=now_s(), tenant_id=tenant_row.id, actor="cli:admin",
+                action="user.password.reset", target=f"user:{creds.id}",
+                detail={"username": username, "role": creds.role},
+            )  # fmt: skip
+    except NotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.dispose()
+    typer.echo(f"password of {username} ({tenant}) reset")
+    if not password_stdin:
+        typer.echo(f"password (shown once): {password}")
+
+
 @admin_app.command("reset-totp")
 def reset_totp(
     tenant: Annotated[str, typer.Argument(help="Tenant name.")],
     username: Annotated[str, typer.Argument(help="User name.")],
 ) -> None:
     """Remove a user's second factor (audited); the user then enrols a new one."""
-    settings = _settings()
+    settings = load_settings()
     store = open_store(settings.database_url)
     try:
         with store.transaction() as session:
@@ -138,7 +183,7 @@ CheckpointDirOpt = Annotated[
 @audit_app.command("keygen")
 def keygen(key_file: KeyFileOpt = None) -> None:
     """Make the Ed25519 key that signs audit checkpoints (keep it outside the database)."""
-    settings = _settings()
+    settings = load_settings()
     path = key_file or settings.audit_key_file
     try:
         public = checkpoints.generate_key(path)
@@ -153,7 +198,7 @@ def keygen(key_file: KeyFileOpt = None) -> None:
 @audit_app.command("checkpoint")
 def checkpoint(key_file: KeyFileOpt = None, directory: CheckpointDirOpt = None) -> None:
     """Sign every chain's head now and write the checkpoint file."""
-    settings = _settings()
+    settings = load_settings()
     store = open_store(settings.database_url)
     try:
         with store.transaction() as session:
@@ -182,7 +227,7 @@ def verify(
     ] = None,
 ) -> None:
     """Walk every chain and check it against the signed checkpoints; exit 1 on any fault."""
-    settings = _settings()
+    settings = load_settings()
     folder = directory or settings.audit_checkpoint_dir
     found: list[checkpoints.Checkpoint] = []
     try:
@@ -225,7 +270,7 @@ def verify(
 @keys_app.command("rotate")
 def rotate() -> None:
     """Re-seal every stored secret under the newest key of RANOPT_SECRET_KEYS."""
-    settings = _settings()
+    settings = load_settings()
     keyring = settings.keyring()
     store = open_store(settings.database_url)
     try:
@@ -244,7 +289,7 @@ def rotate() -> None:
 @keys_app.command("rotate-signing")
 def rotate_signing() -> None:
     """Make a new JWT signing key; the old one verifies tokens until they expire."""
-    settings = _settings()
+    settings = load_settings()
     store = open_store(settings.database_url)
     try:
         with store.transaction() as session:
@@ -256,42 +301,3 @@ def rotate_signing() -> None:
     finally:
         store.dispose()
     typer.echo(f"new signing key {kid}")
-
-
-def serve(
-    host: Annotated[str | None, typer.Option("--host", help="Bind address.")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="TCP port.")] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes (each builds the app).")
-    ] = 1,
-) -> None:
-    """Run the HTTP API with uvicorn (settings from RANOPT_* variables)."""
-    import uvicorn  # noqa: PLC0415 - only this command needs the server
-
-    from ranopt.api.app import create_app  # noqa: PLC0415
-
-    settings = _settings()
-    options: dict[str, Any] = {
-        "host": host or settings.host,
-        "port": settings.port if port is None else port,
-        "log_level": "warning",
-        "access_log": False,
-        # the client address that rate limits and back-off key on: X-Forwarded-For only
-        # from these proxies
-        "proxy_headers": True,
-        "forwarded_allow_ips": settings.forwarded_allow_ips,
-        # request line and headers at most 16 KiB (bodies are capped by RequestGuard)
-        "h11_max_incomplete_event_size": 16 * 1024,
-        "timeout_keep_alive": 5,
-    }
-    if workers > 1 and settings.loop_enabled:
-        typer.echo(
-            "--workers: the closed loop runs in one process; serve the loop with one worker "
-            "(RANOPT_LOOP_ENABLED) and scale the API with others",
-            err=True,
-        )
-        raise typer.Exit(2)
-    if workers > 1:  # each worker process builds its own app from the environment
-        uvicorn.run("ranopt.api.app:create_app", factory=True, workers=workers, **options)
-    else:
-        uvicorn.run(create_app(settings), **options)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ranopt.calibrate import CalibrationConfig, InsufficientTelemetryError, NoAllOnIntervalsError
 from ranopt.cli.common import cli_store, now_s, tenant_id
+from ranopt.cli.highs import silence_highs_banner
 from ranopt.errors import ValidationError
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.service.calibration import (
@@ -117,6 +118,7 @@ def optimize_network_cli(
     """Plan network ``name``'s next window on its calibrated model and print the plan."""
     console = Console(stderr=as_json)
     config = _config(min_days, 14)
+    silence_highs_banner()
     try:
         with cli_store() as store:
             tid = tenant_id(store, tenant)

@@ -52,10 +52,6 @@ def ingest(
 def _ingest(store: Store, file: Path, network: str, tenant: str, options: IngestOptions) -> None:
     console = Console(stderr=True)
     tid = tenant_id(store, tenant)
-    with store.transaction() as session:  # the automatic daily prune, before new data lands
-        pruned = repo.prune_if_due(session, tenant_id=tid, now_s=now_s())
-    if pruned is not None and pruned.deleted_samples:
-        console.print(f"pruned {pruned.deleted_samples} samples past retention")
     progress = Progress(
         TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=not console.is_terminal,
@@ -90,3 +86,9 @@ def _ingest(store: Store, file: Path, network: str, tenant: str, options: Ingest
         f"{file.name}: {result.num_samples} samples from {result.num_records} records"
         + (f" (skipped: {skipped})" if skipped else "")
     )
+    # the automatic daily prune runs only once the new data is in: a rejected file changes
+    # nothing, and each network's age counts from its own newest sample
+    with store.transaction() as session:
+        pruned = repo.prune_if_due(session, tenant_id=tid, now_s=now_s())
+    if pruned is not None and pruned.deleted_samples:
+        console.print(f"pruned {pruned.deleted_samples} samples past retention")

@@ -10,7 +10,8 @@ from ranopt.api.permissions import Role
 from ranopt.api.security import generate_password, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.cli.common import now_s
-from ranopt.errors import ValidationError
+from ranopt.cli.highs import silence_highs_banner
+from ranopt.errors import ValidationError, did_you_mean
 from ranopt.ingest.export import twin_topology
 from ranopt.service.optimize import cached_twin
 from ranopt.store import accounts, audit, loops, runs
@@ -108,6 +109,7 @@ def demo(
     else:
         console.print("  password  as printed on the first run (`make clean` starts afresh)")
     console.print(f"  time      one 15-minute interval every {tick_s:g} s; Ctrl-C stops")
+    silence_highs_banner()  # the loop's solvers run in this process
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
@@ -128,7 +130,8 @@ def fault(
             chosen = [n for n in nets if network is None or n.name == network]
             if len(chosen) != 1:
                 names = ", ".join(n.name for n in nets) or "none"
-                msg = f"--network: choose one of the tenant's networks ({names})"
+                hint = did_you_mean(network or "", (n.name for n in nets))
+                msg = f"--network: choose one of the tenant's networks ({names}){hint}"
                 raise ValidationError(msg)
             net = chosen[0]
             binding = runs.twin_binding(session, tenant_id=tenant_row.id, network_id=net.id)
@@ -137,7 +140,8 @@ def fault(
                 raise ValidationError(msg)
             twin = cached_twin(binding.scenario, binding.seed, binding.num_sites, binding.num_ues)
             if cell not in twin.cell_names:
-                msg = f"--cell: no cell {cell!r} in {net.name} (e.g. {twin.cell_names[0]})"
+                hint = did_you_mean(cell, twin.cell_names) or f" (e.g. {twin.cell_names[0]})"
+                msg = f"--cell: no cell {cell!r} in {net.name}{hint}"
                 raise ValidationError(msg)
             if clear:
                 cleared = [

@@ -1,8 +1,6 @@
 """``ranopt optimize``: plan a day for a twin scenario and score it on the realised day."""
 
 import json
-import os
-import sys
 import time
 from dataclasses import replace
 from typing import Annotated, Any
@@ -16,6 +14,7 @@ from rich.table import Table
 from ranopt.cli import qos
 from ranopt.cli.calibrate import optimize_network_cli
 from ranopt.cli.common import TenantOpt
+from ranopt.cli.highs import silence_highs_banner
 from ranopt.errors import ValidationError
 from ranopt.optimize.day_ahead import (
     DayAheadConfig,
@@ -45,21 +44,6 @@ TABLE_FIELDS = (
     "confidence",
     "solve_s",
 )
-
-
-def silence_highs_banner() -> None:
-    """Construct HiGHS once with stdout sent to stderr: it prints a banner on first use."""
-    import highspy  # noqa: PLC0415 (the banner is printed at first construction)
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        highspy.Highs()
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _progress(console: Console, label: str, transient: bool) -> Progress:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ranopt.errors import ValidationError
+from ranopt.errors import ValidationError, did_you_mean
 from ranopt.optimize.balance import BALANCE_SOLVERS, BalanceConfig, plan_load_balance
 from ranopt.optimize.compensate import plan_compensation, recovered_ratio
 from ranopt.optimize.confidence import home_cells, perturbed_demands
@@ -43,7 +43,8 @@ def resolve_cell(twin: Twin, cell: str) -> int:
         return twin.cell_names.index(cell)
     if cell.isdigit() and int(cell) < twin.num_cells:
         return int(cell)
-    msg = f"failed cell must be a cell name (e.g. {twin.cell_names[0]}) or index, got {cell!r}"
+    hint = did_you_mean(cell, twin.cell_names) or f" (e.g. {twin.cell_names[0]})"
+    msg = f"failed cell must be a cell name or index, got {cell!r}{hint}"
     raise ValidationError(msg)
 
 

@@ -11,7 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ranopt.cli import data
+from ranopt.cli import loop as loop_cli
 from ranopt.cli.plots import plot_day
+from ranopt.cli.tables import add_number_column, print_table
 from ranopt.errors import ValidationError
 from ranopt.twin import (
     CellState,
@@ -26,6 +28,7 @@ from ranopt.twin.pathloss import Environment
 from ranopt.twin.traffic import demand_for_intervals
 
 app = typer.Typer(help="Run the network digital twin.", no_args_is_help=True)
+app.command("fault")(loop_cli.fault)  # fail or repair a cell in a running loop's twin
 
 ScenarioOpt = Annotated[str, typer.Option("--scenario", help="Preset: default, medium, large.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the scenario and its traffic.")]
@@ -79,10 +82,10 @@ def hourly_table(kpis: IntervalKpis, layer: IntArray) -> Table:
     rows = interval_rows(kpis, layer)
     per_hour = 60 // kpis.interval_min
     table = Table(title="Twin run, hourly means")
-    table.add_column("hour", justify="right")
+    add_number_column(table, "hour")
     for header, *_ in TABLE_COLUMNS:
-        table.add_column(header, justify="right")
-    table.add_column("UEs < 1 Mbit/s", justify="right")
+        add_number_column(table, header)
+    add_number_column(table, "UEs < 1 Mbit/s")
     for start in range(0, len(rows), per_hour):
         chunk = rows[start : start + per_hour]
         below = kpis.ues_below_1mbps[start : start + per_hour]
@@ -157,7 +160,7 @@ def run(
     if as_json:
         typer.echo(json.dumps(result))
         return
-    console.print(hourly_table(kpis, twin.arrays.layer))
+    print_table(console, hourly_table(kpis, twin.arrays.layer))
     console.print(
         f"{twin.num_cells} cells, {twin.num_ues} UEs, {num_intervals} intervals: "
         f"energy {kpis.total_energy_kwh:,.1f} kWh, served/offered min {kpis.served_ratio.min():.4f}"

@@ -52,7 +52,7 @@ class LoopMetrics:
         self.saving = Gauge(
             "ranopt_loop_energy_saving_pct",
             "Energy saved versus always-on since this process started, percent",
-            ["network_id"], registry=registry,
+            ["network_id"], registry=registry, multiprocess_mode="mostrecent",
         )  # fmt: skip
         self.traffic = Counter(
             "ranopt_loop_traffic_mbit",
@@ -73,7 +73,11 @@ class LoopMetrics:
         )  # fmt: skip
         self.confidence = Gauge(
             "ranopt_loop_plan_confidence", "Measured confidence of the newest loop plan",
-            ["network_id"], registry=registry,
+            ["network_id"], registry=registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.runners = Gauge(
+            "ranopt_loop_runners", "Loop runners alive (one per server: more would double steps)",
+            registry=registry, multiprocess_mode="livesum",
         )  # fmt: skip
         self.step_seconds = Histogram(
             "ranopt_loop_step_seconds", "Wall time of one loop step",
@@ -183,6 +187,7 @@ class LoopRunner:
         self._keeper = threading.Thread(target=self._keep, name="ranopt-lease", daemon=True)
         self._thread.start()
         self._keeper.start()
+        self.metrics.runners.inc()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Ask the threads to stop after the current step, wait, and give the leases up."""
@@ -191,6 +196,9 @@ class LoopRunner:
             if thread is not None:
                 thread.join(timeout_s)
         self._release_all()
+        if self._thread is not None:
+            self.metrics.runners.dec()
+            self._thread = self._keeper = None
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -4,7 +4,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ranopt.store.repository import NotFoundError, get_network
+from ranopt.store.repository import NotFoundError, get_network, renew_kpi_generation
 from ranopt.store.schemas import NetworkOut
 from ranopt.store.tables import Cell, Network, Site
 
@@ -60,6 +60,7 @@ def delete_network(session: Session, *, tenant_id: int, network_id: int) -> None
     """Delete the tenant's network and everything under it."""
     network_by_id(session, tenant_id=tenant_id, network_id=network_id)
     session.execute(delete(Network).where(Network.tenant_id == tenant_id, Network.id == network_id))
+    renew_kpi_generation(session, network_id=network_id)
 
 
 def list_sites(session: Session, *, tenant_id: int, network_id: int) -> list[SiteOut]:

@@ -5,6 +5,7 @@ return plain data (pydantic models, dataclasses of arrays), never table rows.
 """
 
 import json
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -13,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, select, text
+from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, select, text, union_all
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ranopt.counters import COUNTER_BY_COLUMN, COUNTER_COLUMNS, Aggregation
-from ranopt.errors import ConflictError, RanoptError, ValidationError
+from ranopt.errors import ConflictError, RanoptError, ValidationError, did_you_mean
 from ranopt.store.samples import FloatArray, NetworkAggregate, SampleBatch, Series
 from ranopt.store.schemas import NetworkOut, TopologyIn
 from ranopt.store.tables import (
@@ -129,6 +130,7 @@ def create_network(
     )
     session.add(network)
     session.flush()
+    renew_kpi_generation(session, network_id=network.id)  # a reused id starts afresh
     positions = site_positions_m(topology)
     sites = {
         s.name: Site(
@@ -205,7 +207,8 @@ def get_network(session: Session, *, tenant_id: int, name: str) -> NetworkOut:
         select(Network).where(Network.tenant_id == tenant_id, Network.name == name)
     ).scalar_one_or_none()
     if row is None:
-        msg = f"no network {name!r} for this tenant"
+        names = session.scalars(select(Network.name).where(Network.tenant_id == tenant_id))
+        msg = f"no network {name!r} for this tenant{did_you_mean(name, names)}"
         raise NotFoundError(msg)
     num_cells = session.scalar(
         select(func.count())
@@ -249,6 +252,58 @@ def network_cells(session: Session, *, tenant_id: int, network_id: int) -> list[
         .order_by(Cell.id)
     )
     return [CellRef(id=r[0], name=r[1], dn=r[2], cu_dn=r[3], nci=r[4]) for r in rows]
+
+
+# --- KPI generations (what cached KPI answers are keyed on) --------------------------------
+
+
+def renew_kpi_generation(session: Session, *, network_id: int) -> int:
+    """Give the network a new KPI generation token in the caller's transaction; return it.
+
+    Every write to a network's samples calls it, so a reader that sees the token sees the
+    samples it stands for (``ranopt.store.tables.KpiGeneration``).
+    """
+    token = secrets.randbits(62) + 1  # 0 stands for "never written"
+    session.execute(
+        text(
+            "INSERT INTO kpi_generations (network_id, generation) VALUES (:n, :g) "
+            "ON CONFLICT (network_id) DO UPDATE SET generation = excluded.generation"
+        ),
+        {"n": network_id, "g": token},
+    )
+    return token
+
+
+@dataclass(frozen=True)
+class KpiGenerationOut:
+    """A tenant's network as a KPI read needs it: grid and current generation token."""
+
+    network_id: int
+    interval_s: int
+    generation: int  # 0: no write recorded yet
+
+
+_GENERATION_SQL = (
+    "SELECT n.interval_s, g.generation FROM networks n "
+    "LEFT JOIN kpi_generations g ON g.network_id = n.id WHERE n.id = {p} AND n.tenant_id = {p}"
+)
+
+
+def kpi_generation(session: Session, *, tenant_id: int, network_id: int) -> KpiGenerationOut:
+    """Return the network's interval and KPI generation, in one query; 404 if not the tenant's.
+
+    Every cached KPI read runs this first, so it goes to the driver as plain SQL (a tenth of
+    the time the ORM takes to build and run the same select).
+    """
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    row = connection.exec_driver_sql(
+        _GENERATION_SQL.format(p=marker), (network_id, tenant_id)
+    ).first()
+    if row is None:
+        msg = f"no network {network_id} for this tenant"
+        raise NotFoundError(msg)
+    return KpiGenerationOut(network_id, int(row[0]), int(row[1] or 0))
 
 
 # --- writing samples ------------------------------------------------------------------------
@@ -340,6 +395,8 @@ def upsert_samples(
     _require_owned(session, tenant_id=tenant_id, network_id=network_id, batch=batch)
     if len(batch) == 0:
         return 0
+    # first write of the transaction: concurrent writers to one network queue here, in order
+    renew_kpi_generation(session, network_id=network_id)
     dialect = session.get_bind().dialect.name
     dbapi = session.connection().connection.dbapi_connection
     if dbapi is None:  # pragma: no cover - a checked-out connection always has one
@@ -483,7 +540,8 @@ def series(
     Each counter is downsampled by its aggregation (mean of a gauge, sum of a volume or an
     energy, max of a peak). Buckets start at multiples of ``bucket_s`` since the epoch. Hours
     already pruned from the raw table are read from the hourly rollups when ``bucket_s`` is a
-    whole number of hours (a rollup's mean is weighted by its sample count).
+    whole number of hours (a rollup's mean is weighted by its sample count). One SQL
+    statement: raw and rollup partial aggregates are combined by the database.
     """
     if bucket_s <= 0:
         msg = f"bucket_s must be > 0, got {bucket_s}"
@@ -501,8 +559,9 @@ def series(
             KpiSample.interval_start_s < end_s,
         ),
     )  # fmt: skip
-    parts: list[Sequence[Row[Any]]] = [session.execute(raw).all()]
-    if bucket_s % SECONDS_PER_HOUR == 0:
+    if bucket_s % SECONDS_PER_HOUR != 0:
+        query = raw.order_by(text("1, 2"))
+    else:
         hourly = _bucketed(
             KpiHourly.hour_start_s, KpiHourly.num_samples, columns, bucket_s,
             and_(
@@ -512,8 +571,9 @@ def series(
                 KpiHourly.hour_start_s < end_s,
             ),
         )  # fmt: skip
-        parts.append(session.execute(hourly).all())
-    return _merge_parts(parts, columns)
+        query = _combined(union_all(raw, hourly).subquery("parts"), columns)
+    rows = session.execute(query).all()
+    return _series_from_rows(rows, columns)
 
 
 def _bucketed(
@@ -527,67 +587,56 @@ def _bucketed(
     table = time_col.table
     bucket = (time_col - time_col % bucket_s).label("bucket")
     n = func.count() if weight is None else func.sum(weight)
-    selected: list[Any] = [table.c.cell_id, bucket, n]
-    for name in columns:
+    selected: list[Any] = [table.c.cell_id.label("cell_id"), bucket, n.label("n")]
+    for i, name in enumerate(columns):
         col = table.c[name]
         how = COUNTER_BY_COLUMN[name].aggregation
         if how == "mean":
             w = 1 if weight is None else weight
-            selected.append(func.sum(col * w))
-            selected.append(func.sum(func.coalesce(col * 0 + w, 0)))
+            selected.append(func.sum(col * w).label(f"a{i}"))
+            selected.append(func.sum(func.coalesce(col * 0 + w, 0)).label(f"w{i}"))
         else:
-            selected.append(_aggregate(col, how))
+            selected.append(_aggregate(col, how).label(f"a{i}"))
+    return select(*selected).where(where).group_by(table.c.cell_id, bucket)
+
+
+def _combined(parts: Any, columns: tuple[str, ...]) -> Select[Any]:
+    """Combine the raw and rollup partial aggregates of each (cell, bucket)."""
+    selected: list[Any] = [parts.c.cell_id, parts.c.bucket, func.sum(parts.c.n)]
+    for i, name in enumerate(columns):
+        how = COUNTER_BY_COLUMN[name].aggregation
+        if how == "mean":
+            selected += [func.sum(parts.c[f"a{i}"]), func.sum(parts.c[f"w{i}"])]
+        else:
+            selected.append(_aggregate(parts.c[f"a{i}"], "max" if how == "max" else "sum"))
     return (
         select(*selected)
-        .where(where)
-        .group_by(table.c.cell_id, bucket)
-        .order_by(table.c.cell_id, bucket)
+        .group_by(parts.c.cell_id, parts.c.bucket)
+        .order_by(parts.c.cell_id, parts.c.bucket)
     )
 
 
-def _merge_parts(parts: list[Sequence[Row[Any]]], columns: tuple[str, ...]) -> Series:
-    """Combine raw and rollup partial aggregates per (cell, bucket)."""
-    merged: dict[tuple[int, int], list[Any]] = {}
-    for rows in parts:
-        for row in rows:
-            cell, bucket, n, *aggs = tuple(row)
-            key = (int(cell), int(bucket))
-            if key not in merged:
-                merged[key] = [int(n), *aggs]
-                continue
-            acc = merged[key]
-            acc[0] = int(acc[0]) + int(n)
-            i = 1
-            for name in columns:
-                how = COUNTER_BY_COLUMN[name].aggregation
-                width = 2 if how == "mean" else 1
-                for j in range(i, i + width):
-                    old, new = acc[j], aggs[j - 1]
-                    if old is None or new is None:
-                        acc[j] = new if old is None else old
-                    elif how == "max":
-                        acc[j] = max(float(old), float(new))
-                    else:
-                        acc[j] = float(old) + float(new)
-                i += width
-    keys = sorted(merged)
+def _series_from_rows(rows: Sequence[Row[Any]], columns: tuple[str, ...]) -> Series:
+    """Turn (cell, bucket, n, partial aggregates...) rows into a ``Series`` (NULL -> NaN)."""
+    width = 3 + sum(2 if COUNTER_BY_COLUMN[c].aggregation == "mean" else 1 for c in columns)
+    # [num_rows, width]; None (an empty aggregate) becomes NaN
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), width)
     values: dict[str, FloatArray] = {}
-    i = 1
+    i = 3
     for name in columns:
-        how = COUNTER_BY_COLUMN[name].aggregation
-        first = _float_array([merged[k][i] for k in keys])
-        if how == "mean":
-            weight = _float_array([merged[k][i + 1] for k in keys])
+        first = table[:, i]
+        if COUNTER_BY_COLUMN[name].aggregation == "mean":
+            weight = np.nan_to_num(table[:, i + 1])
             with np.errstate(invalid="ignore", divide="ignore"):
                 values[name] = np.where(weight > 0, first / np.where(weight > 0, weight, 1), np.nan)
             i += 2
         else:
-            values[name] = first
+            values[name] = np.ascontiguousarray(first)
             i += 1
     return Series(
-        cell_id=np.array([k[0] for k in keys], dtype=np.int64),
-        bucket_start_s=np.array([k[1] for k in keys], dtype=np.int64),
-        num_samples=np.array([int(merged[k][0]) for k in keys], dtype=np.int64),
+        cell_id=table[:, 0].astype(np.int64),
+        bucket_start_s=table[:, 1].astype(np.int64),
+        num_samples=table[:, 2].astype(np.int64),
         values=values,
     )
 
@@ -629,13 +678,13 @@ def network_aggregate(
 
 @dataclass(frozen=True)
 class PruneResult:
-    """What one prune did."""
+    """What one prune did (cutoffs per network id: each counts from its own newest sample)."""
 
     rolled_up_hours: int  # hourly rollup rows written
     deleted_samples: int  # raw samples removed
     deleted_rollups: int  # hourly rows older than the rollup retention removed
-    raw_cutoff_s: int
-    rollup_cutoff_s: int
+    raw_cutoff_s: dict[int, int]
+    rollup_cutoff_s: dict[int, int]
 
 
 def get_retention(session: Session, *, tenant_id: int) -> tuple[int, int]:
@@ -661,40 +710,82 @@ def set_retention(session: Session, *, tenant_id: int, raw_days: int, rollup_day
     session.flush()
 
 
+def network_time_s(session: Session, *, network_id: int, interval_s: int, now_s: int) -> int | None:
+    """Return the network's "now": the end of its newest sample, never later than ``now_s``.
+
+    Retention counts from it, so a network whose clock is not the wall clock (a replayed
+    history, the demo's twin starting on 1 January) never sees its own history as expired,
+    and a sample stamped in the future cannot expire everything else. None: no data.
+    """
+    newest_raw = session.scalar(
+        select(func.max(KpiSample.interval_start_s)).where(KpiSample.network_id == network_id)
+    )
+    newest_hour = session.scalar(
+        select(func.max(KpiHourly.hour_start_s)).where(KpiHourly.network_id == network_id)
+    )
+    ends = [int(newest_raw) + interval_s] if newest_raw is not None else []
+    ends += [int(newest_hour) + SECONDS_PER_HOUR] if newest_hour is not None else []
+    return min(now_s, max(ends)) if ends else None
+
+
 def prune(session: Session, *, tenant_id: int, now_s: int) -> PruneResult:
     """Roll raw samples older than ``raw_days`` into hourly rows, then delete them.
 
-    The cutoff is floored to a whole hour so that an hour is never split between raw and
-    rollup. Rollups older than ``rollup_days`` are deleted. A rollup row that already exists
-    (late data for a pruned hour) is merged, weighted by sample counts.
+    Each network's age is counted from its own time (``network_time_s``). The cutoff is
+    floored to a whole hour so that an hour is never split between raw and rollup. Rollups
+    older than ``rollup_days`` are deleted. A rollup row that already exists (late data for a
+    pruned hour) is merged, weighted by sample counts.
     """
     policy = session.get(RetentionPolicy, tenant_id)
     if policy is None:
         msg = f"no tenant {tenant_id}"
         raise NotFoundError(msg)
-    raw_cutoff_s = now_s - policy.raw_days * SECONDS_PER_DAY
-    raw_cutoff_s -= raw_cutoff_s % SECONDS_PER_HOUR
-    rollup_cutoff_s = now_s - policy.rollup_days * SECONDS_PER_DAY
     dialect = session.get_bind().dialect.name
-    rolled = _rollup(session, tenant_id=tenant_id, before_s=raw_cutoff_s, dialect=dialect)
-    deleted = session.execute(
-        delete(KpiSample).where(
-            KpiSample.tenant_id == tenant_id, KpiSample.interval_start_s < raw_cutoff_s
+    rolled = deleted_samples = deleted_rollups = 0
+    raw_cutoffs: dict[int, int] = {}
+    rollup_cutoffs: dict[int, int] = {}
+    networks = session.execute(
+        select(Network.id, Network.interval_s).where(Network.tenant_id == tenant_id)
+    ).all()
+    for network_id, interval_s in networks:
+        reference_s = network_time_s(
+            session, network_id=network_id, interval_s=interval_s, now_s=now_s
         )
-    )
-    deleted_rollups = session.execute(
-        delete(KpiHourly).where(
-            KpiHourly.tenant_id == tenant_id, KpiHourly.hour_start_s < rollup_cutoff_s
-        )
-    )
+        if reference_s is None:
+            continue
+        raw_cutoff_s = reference_s - policy.raw_days * SECONDS_PER_DAY
+        raw_cutoff_s -= raw_cutoff_s % SECONDS_PER_HOUR
+        rollup_cutoff_s = reference_s - policy.rollup_days * SECONDS_PER_DAY
+        raw_cutoffs[network_id], rollup_cutoffs[network_id] = raw_cutoff_s, rollup_cutoff_s
+        hours = _rollup(
+            session, tenant_id=tenant_id, network_id=network_id, before_s=raw_cutoff_s,
+            dialect=dialect,
+        )  # fmt: skip
+        samples = session.execute(
+            delete(KpiSample).where(
+                KpiSample.tenant_id == tenant_id, KpiSample.network_id == network_id,
+                KpiSample.interval_start_s < raw_cutoff_s,
+            )
+        ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+        rollups = session.execute(
+            delete(KpiHourly).where(
+                KpiHourly.tenant_id == tenant_id, KpiHourly.network_id == network_id,
+                KpiHourly.hour_start_s < rollup_cutoff_s,
+            )
+        ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+        if hours or samples or rollups:
+            renew_kpi_generation(session, network_id=network_id)
+        rolled += int(hours)
+        deleted_samples += int(samples)
+        deleted_rollups += int(rollups)
     policy.last_prune_s = now_s
     session.flush()
     return PruneResult(
         rolled_up_hours=rolled,
-        deleted_samples=int(deleted.rowcount),  # type: ignore[attr-defined]
-        deleted_rollups=int(deleted_rollups.rowcount),  # type: ignore[attr-defined]
-        raw_cutoff_s=raw_cutoff_s,
-        rollup_cutoff_s=rollup_cutoff_s,
+        deleted_samples=deleted_samples,
+        deleted_rollups=deleted_rollups,
+        raw_cutoff_s=raw_cutoffs,
+        rollup_cutoff_s=rollup_cutoffs,
     )
 
 
@@ -709,8 +800,10 @@ def prune_if_due(session: Session, *, tenant_id: int, now_s: int) -> PruneResult
     return prune(session, tenant_id=tenant_id, now_s=now_s)
 
 
-def _rollup(session: Session, *, tenant_id: int, before_s: int, dialect: str) -> int:
-    """Aggregate the tenant's raw samples before ``before_s`` into ``kpi_hourly``."""
+def _rollup(
+    session: Session, *, tenant_id: int, network_id: int, before_s: int, dialect: str
+) -> int:
+    """Aggregate the network's raw samples before ``before_s`` into ``kpi_hourly``."""
     hour = "interval_start_s - (interval_start_s % 3600)"
     aggs = []
     for name in COUNTER_COLUMNS:
@@ -735,7 +828,8 @@ def _rollup(session: Session, *, tenant_id: int, before_s: int, dialect: str) ->
         f"INSERT INTO kpi_hourly (network_id, hour_start_s, cell_id, tenant_id, num_samples, "  # noqa: S608
         f"suspect, {', '.join(COUNTER_COLUMNS)}) "
         f"SELECT network_id, {hour}, cell_id, tenant_id, COUNT(*), {flag}, {', '.join(aggs)} "
-        "FROM kpi_samples WHERE tenant_id = :tenant AND interval_start_s < :before "
+        "FROM kpi_samples WHERE tenant_id = :tenant AND network_id = :network "
+        "AND interval_start_s < :before "
         f"GROUP BY network_id, {hour}, cell_id, tenant_id "
         + ("" if dialect == "postgresql" else "HAVING 1 ")
         + "ON CONFLICT (network_id, hour_start_s, cell_id) DO UPDATE SET "
@@ -743,5 +837,7 @@ def _rollup(session: Session, *, tenant_id: int, before_s: int, dialect: str) ->
         + ", num_samples = kpi_hourly.num_samples + excluded.num_samples"
         + ", suspect = kpi_hourly.suspect OR excluded.suspect"
     )
-    result = session.execute(text(sql), {"tenant": tenant_id, "before": before_s})
+    result = session.execute(
+        text(sql), {"tenant": tenant_id, "network": network_id, "before": before_s}
+    )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -196,6 +196,21 @@ class KpiHourly(Base):
     offered_dl_volume_mbit: Mapped[float | None] = mapped_column(Float)
 
 
+class KpiGeneration(Base):
+    """A network's KPI generation: a random token replaced by every write to its samples.
+
+    Readers key cached KPI answers on it (``ranopt.api.kpi_cache``); it is written in the
+    writer's transaction, so a reader that sees the token sees the samples it stands for. A
+    random token rather than a counter never comes back: not after a restore from backup, nor
+    when a deleted network's id is reused (the row has no foreign key and outlives it).
+    """
+
+    __tablename__ = "kpi_generations"
+
+    network_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
 # --- identity, audit, optimization runs (revision 0002) -------------------------------------
 
 

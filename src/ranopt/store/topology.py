@@ -6,7 +6,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ranopt.store.repository import site_positions_m
+from ranopt.store.repository import renew_kpi_generation, site_positions_m
 from ranopt.store.schemas import TopologyIn
 from ranopt.store.tables import Cell, Site
 from ranopt.twin.topology import implied_origin_deg, project_to_plane_m
@@ -74,6 +74,8 @@ def refresh_topology(
                 setattr(cell, k, v)
             updated.append(spec.name)
     session.flush()
+    if added or updated:  # series over "every cell" may now name other cells
+        renew_kpi_generation(session, network_id=network_id)
     return added, updated, sorted(c.name for c in cells.values())
 
 

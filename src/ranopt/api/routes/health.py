@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from ranopt.api.deps import ServicesDep
@@ -40,7 +40,7 @@ def ready(services: ServicesDep) -> Any:
 @router.get("/metrics", response_class=Response)
 def metrics(services: ServicesDep) -> Response:
     """Prometheus text exposition of the app's metrics."""
-    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/.well-known/jwks.json")

@@ -6,14 +6,19 @@ Every query's work is bounded before it starts: the raw samples it may read
 (``RANOPT_MAX_QUERY_S``); past any of them it answers 422 naming the parameter to change.
 """
 
+import asyncio
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
-import numpy as np
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import Field
+from sqlalchemy.orm import Session
 
-from ranopt.api.deps import Reader, ServicesDep, SessionDep, Writer, record
+from ranopt.api.deps import Reader, Services, ServicesDep, SessionDep, Writer, record
 from ranopt.api.errors import ProblemError, problem_responses
+from ranopt.api.jsonenc import encode_json
+from ranopt.api.kpi_cache import answer_key
 from ranopt.api.schemas import (
     MAX_DB_ID,
     MAX_EPOCH_S,
@@ -29,15 +34,10 @@ from ranopt.ingest.batch import CellLookup, validate
 from ranopt.ingest.records import TelemetryRecord, parse_records
 from ranopt.store import networks as nets
 from ranopt.store import repository as repo
-from ranopt.store.samples import FloatArray
 
 router = APIRouter(prefix="/api/v2/networks/{network_id}", tags=["telemetry"])
 StartS = Annotated[int, Query(ge=0, le=MAX_EPOCH_S, description="epoch s, inclusive")]
 EndS = Annotated[int, Query(gt=0, le=MAX_EPOCH_S, description="epoch s, exclusive")]
-
-
-def _json_floats(values: FloatArray) -> list[float | None]:
-    return [None if np.isnan(v) else float(v) for v in values.tolist()]
 
 
 @router.post(
@@ -96,33 +96,55 @@ def _check_scan(
         )
 
 
-@router.get("/kpis/series")
-def kpi_series(
-    network_id: IdPath,
-    principal: Reader,
-    session: SessionDep,
-    services: ServicesDep,
-    start_s: StartS,
-    end_s: EndS,
-    bucket_s: Annotated[int, Query(gt=0, le=31 * 86_400)] = 900,
-    cell_id: Annotated[list[Annotated[int, Field(ge=1, le=MAX_DB_ID)]] | None, Query()] = None,
-    counter: Annotated[list[str] | None, Query()] = None,
-) -> SeriesOut:
-    """Each cell's counters in buckets of ``bucket_s`` over ``[start_s, end_s)``."""
+def _cached_answer(
+    services: Services,
+    *,
+    tenant_id: int,
+    network_id: int,
+    query: str,
+    compute: Callable[[Session, repo.KpiGenerationOut], bytes],
+) -> bytes:
+    """Return the encoded answer to ``query``: from the KPI cache, or computed and cached.
+
+    One transaction: the network's generation is read first (404 if not the tenant's), so
+    an answer computed after it holds at least the samples that generation stands for.
+    """
     settings = services.settings
-    _check_range(start_s, end_s)
-    columns = tuple(dict.fromkeys(counter)) if counter else COUNTER_COLUMNS
-    unknown = [c for c in columns if c not in COUNTER_COLUMNS]
-    if unknown:
-        raise ProblemError(
-            422, f"counter: unknown column {unknown[0]!r}; one of {', '.join(COUNTER_COLUMNS)}",
-            field="counter",
+    limits = (
+        f"{settings.max_series_points},{settings.max_series_values},{settings.max_scan_samples}"
+    )
+    cache = services.kpi_cache
+    with services.store.transaction() as session:
+        net = repo.kpi_generation(session, tenant_id=tenant_id, network_id=network_id)
+        key = answer_key(
+            tenant_id=tenant_id, network_id=network_id, generation=net.generation,
+            query=f"{query}|{limits}",
         )  # fmt: skip
-    net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+        cached, outcome = cache.get(key)
+        services.metrics.kpi_cache.labels(cache.kind, outcome).inc()
+        if cached is not None:
+            return cached
+        body = compute(session, net)
+    cache.put(key, body)
+    return body
+
+
+def _series_body(
+    session: Session,
+    net: repo.KpiGenerationOut,
+    *,
+    settings: Settings,
+    tenant_id: int,
+    start_s: int,
+    end_s: int,
+    bucket_s: int,
+    cell_ids: list[int] | None,
+    columns: tuple[str, ...],
+) -> bytes:
+    """Check the query's bounds, read the series in one statement, encode it."""
     ids = nets.owned_cell_ids(
-        session, tenant_id=principal.tenant_id, network_id=network_id,
-        cell_ids=list(cell_id) if cell_id else None,
-    )  # fmt: skip
+        session, tenant_id=tenant_id, network_id=net.network_id, cell_ids=cell_ids
+    )
     num_buckets = (end_s - 1) // bucket_s - start_s // bucket_s + 1
     points = len(ids) * num_buckets
     if points > settings.max_series_points:
@@ -143,30 +165,63 @@ def kpi_series(
     _check_scan(settings, len(ids), start_s, end_s, net.interval_s)
     with repo.time_budget(session, settings.max_query_s, field="end_s"):
         result = repo.series(
-            session, tenant_id=principal.tenant_id, cell_ids=ids, start_s=start_s,
-            end_s=end_s, bucket_s=bucket_s, columns=columns,
+            session, tenant_id=tenant_id, cell_ids=ids, start_s=start_s, end_s=end_s,
+            bucket_s=bucket_s, columns=columns,
         )  # fmt: skip
-    return SeriesOut(
-        cell_id=result.cell_id.tolist(),
-        bucket_start_s=result.bucket_start_s.tolist(),
-        num_samples=result.num_samples.tolist(),
-        values={k: _json_floats(v) for k, v in result.values.items()},
-    )
+    return encode_json({
+        "cell_id": result.cell_id, "bucket_start_s": result.bucket_start_s,
+        "num_samples": result.num_samples, "values": result.values,
+    })  # fmt: skip
 
 
-@router.get("/kpis/aggregate")
-def kpi_aggregate(
+@router.get("/kpis/series", response_model=SeriesOut)
+async def kpi_series(
     network_id: IdPath,
     principal: Reader,
-    session: SessionDep,
     services: ServicesDep,
     start_s: StartS,
     end_s: EndS,
-) -> AggregateOut:
-    """Network-wide counters per interval over ``[start_s, end_s)``."""
-    settings = services.settings
+    bucket_s: Annotated[int, Query(gt=0, le=31 * 86_400)] = 900,
+    cell_id: Annotated[list[Annotated[int, Field(ge=1, le=MAX_DB_ID)]] | None, Query()] = None,
+    counter: Annotated[list[str] | None, Query()] = None,
+) -> Response:
+    """Each cell's counters in buckets of ``bucket_s`` over ``[start_s, end_s)``.
+
+    Answers come from the KPI cache while the network's samples are unchanged (any write
+    invalidates them at once, in every worker); a miss reads the database in one statement.
+    """
     _check_range(start_s, end_s)
-    net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+    columns = tuple(dict.fromkeys(counter)) if counter else COUNTER_COLUMNS
+    unknown = [c for c in columns if c not in COUNTER_COLUMNS]
+    if unknown:
+        raise ProblemError(
+            422, f"counter: unknown column {unknown[0]!r}; one of {', '.join(COUNTER_COLUMNS)}",
+            field="counter",
+        )  # fmt: skip
+    cells = list(dict.fromkeys(cell_id)) if cell_id else None
+    query = f"series|{start_s}|{end_s}|{bucket_s}|{cells}|{','.join(columns)}"
+    compute = partial(
+        _series_body, settings=services.settings, tenant_id=principal.tenant_id,
+        start_s=start_s, end_s=end_s, bucket_s=bucket_s, cell_ids=cells, columns=columns,
+    )  # fmt: skip
+    answer = partial(
+        _cached_answer, services, tenant_id=principal.tenant_id, network_id=network_id,
+        query=query, compute=compute,
+    )  # fmt: skip
+    body = await asyncio.get_running_loop().run_in_executor(services.reads, answer)
+    return Response(body, media_type="application/json")
+
+
+def _aggregate_body(
+    session: Session,
+    net: repo.KpiGenerationOut,
+    *,
+    settings: Settings,
+    tenant_id: int,
+    start_s: int,
+    end_s: int,
+) -> bytes:
+    """Check the query's bounds, read the network-wide counters, encode them."""
     num_intervals = -(-(end_s - start_s) // net.interval_s)
     if num_intervals * len(COUNTER_COLUMNS) > settings.max_series_values:
         raise ProblemError(
@@ -175,14 +230,36 @@ def kpi_aggregate(
             f"the {settings.max_series_values} values one answer may hold; shorten the range",
             field="end_s",
         )
-    _check_scan(settings, net.num_cells, start_s, end_s, net.interval_s)
+    num_cells = len(nets.owned_cell_ids(session, tenant_id=tenant_id, network_id=net.network_id))
+    _check_scan(settings, num_cells, start_s, end_s, net.interval_s)
     with repo.time_budget(session, settings.max_query_s, field="end_s"):
         result = repo.network_aggregate(
-            session, tenant_id=principal.tenant_id, network_id=network_id, start_s=start_s,
+            session, tenant_id=tenant_id, network_id=net.network_id, start_s=start_s,
             end_s=end_s,
         )  # fmt: skip
-    return AggregateOut(
-        interval_start_s=result.interval_start_s.tolist(),
-        num_cells=result.num_cells.tolist(),
-        values={k: _json_floats(v) for k, v in result.values.items()},
-    )
+    return encode_json({
+        "interval_start_s": result.interval_start_s, "num_cells": result.num_cells,
+        "values": result.values,
+    })  # fmt: skip
+
+
+@router.get("/kpis/aggregate", response_model=AggregateOut)
+async def kpi_aggregate(
+    network_id: IdPath,
+    principal: Reader,
+    services: ServicesDep,
+    start_s: StartS,
+    end_s: EndS,
+) -> Response:
+    """Network-wide counters per interval over ``[start_s, end_s)`` (cached like the series)."""
+    _check_range(start_s, end_s)
+    compute = partial(
+        _aggregate_body, settings=services.settings, tenant_id=principal.tenant_id,
+        start_s=start_s, end_s=end_s,
+    )  # fmt: skip
+    answer = partial(
+        _cached_answer, services, tenant_id=principal.tenant_id, network_id=network_id,
+        query=f"aggregate|{start_s}|{end_s}", compute=compute,
+    )  # fmt: skip
+    body = await asyncio.get_running_loop().run_in_executor(services.reads, answer)
+    return Response(body, media_type="application/json")

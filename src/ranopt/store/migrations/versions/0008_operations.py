@@ -11,6 +11,8 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
+from ranopt.store.migrations import compatibility
+
 revision = "0008"
 down_revision: str | None = "0006"
 branch_labels: str | None = None
@@ -41,14 +43,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("backup_tier", sa.String(8), nullable=False, server_default="90d")
         )
-    op.bulk_insert(
-        sa.table(
-            "schema_compatibility",
-            sa.column("revision", sa.String),
-            sa.column("oldest_compatible", sa.String),
-        ),
-        [{"revision": revision, "oldest_compatible": OLDEST_COMPATIBLE or revision}],
-    )
+    compatibility.declare(revision, OLDEST_COMPATIBLE or revision)
 
 
 def downgrade() -> None:

@@ -13,6 +13,11 @@ app = typer.Typer(help="Releases: verify a deployment before traffic moves.", no
 console = Console()
 
 
+@app.callback()
+def releases() -> None:
+    """Keep ``verify`` a subcommand (a Typer app of one command would collapse into it)."""
+
+
 def _api_key(key_file: Path | None) -> str:
     if key_file is not None:
         return key_file.read_text().strip()

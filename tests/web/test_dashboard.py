@@ -38,24 +38,36 @@ def test_admin_sees_every_cell_on_the_map_and_approves_a_run(
     page: Page, dashboard: Dashboard, artifacts: Path
 ) -> None:
     _signed_in(page, dashboard, "network_admin")
+    # the header names the person, not the token's subject
+    expect(page.get_by_test_id("whoami")).to_have_text("network_admin-user · network admin")
     page.get_by_test_id(f"network-{dashboard.network_id}").click()
     page.wait_for_selector("body[data-ready=map]")
     expect(page.get_by_test_id("cell-count")).to_have_text(str(dashboard.num_cells))
     expect(page.get_by_test_id("loop-status")).to_be_visible()
     assert page.locator(".leaflet-container canvas").count() >= 1
+    expect(page.get_by_test_id("map")).to_have_attribute("data-crs", "Simple")  # x/y only
     expect(page.get_by_test_id("audit-tab")).to_be_hidden()
     page.screenshot(path=str(artifacts / "dashboard-map-admin.png"))
 
     page.click("#tabs a[data-tab=runs]")
     page.wait_for_selector("body[data-ready=runs]")
     run_id = dashboard.run_to_approve
-    expect(page.get_by_test_id(f"run-status-{run_id}")).to_have_text("succeeded")
-    page.get_by_test_id(f"run-{run_id}").locator("td").first.click()
-    expect(page.get_by_test_id(f"run-actions-{run_id}")).to_be_visible()
-    page.get_by_test_id(f"approve-{run_id}").click()
+    expect(page.get_by_test_id(f"run-status-{run_id}")).to_have_text("awaiting approval")
+    page.get_by_test_id(f"run-{run_id}").locator("td").nth(1).click()  # the row opens the run
+    page.wait_for_selector("body[data-ready=run]")
+    expect(page.get_by_test_id("run-detail-status")).to_have_text("awaiting approval")
+    expect(page.get_by_test_id("run-fact-window")).to_contain_text(" – ")
+    expect(page.get_by_test_id("run-fact-confidence")).to_contain_text("QoS constraint")
+    page.get_by_test_id(f"detail-approve-{run_id}").click()
+    expect(page.get_by_test_id("feedback")).to_contain_text(f"Run {run_id} approved and applied")
+    expect(page.get_by_test_id("run-detail-status")).to_have_text("applied")
+    expect(page.get_by_test_id(f"detail-approve-{run_id}")).to_have_count(0)
+    expect(page.get_by_test_id("run-fact-decided")).to_contain_text("network_admin-user")
+    page.get_by_test_id("runs-back").click()
+    page.wait_for_selector("body[data-ready=runs]")
     expect(page.get_by_test_id(f"run-status-{run_id}")).to_have_text("applied")
-    expect(page.get_by_test_id(f"approve-{run_id}")).to_have_count(0)
-    expect(page.get_by_test_id(f"run-{run_id}")).to_contain_text("user:")
+    expect(page.get_by_test_id(f"run-{run_id}")).to_contain_text("network_admin-user")
+    expect(page.get_by_test_id(f"run-{run_id}")).not_to_contain_text("user:")
     page.screenshot(path=str(artifacts / "dashboard-runs-admin.png"), full_page=True)
 
 
@@ -65,7 +77,7 @@ def test_viewer_has_no_approve_button_and_a_direct_post_is_refused(
     _signed_in(page, dashboard, "viewer")
     _open(page, dashboard, "runs")
     run_id = dashboard.run_left_open
-    expect(page.get_by_test_id(f"run-status-{run_id}")).to_have_text("succeeded")
+    expect(page.get_by_test_id(f"run-status-{run_id}")).to_have_text("awaiting approval")
     expect(page.get_by_test_id(f"approve-{run_id}")).to_have_count(0)
     expect(page.get_by_test_id(f"reject-{run_id}")).to_have_count(0)
     expect(page.get_by_test_id("audit-tab")).to_be_hidden()

@@ -46,6 +46,8 @@ class LoopSettings(_Out):
     horizon_intervals: int
     next_interval: int
     live: dict[str, Any] | None
+    # network time of loop interval 0 (epoch s): interval k starts k intervals later
+    epoch_s: int = int(LOOP_EPOCH.timestamp())
 
 
 class LoopIntervalRow(_Out):

@@ -69,6 +69,7 @@ class RunOut(_Out):
     # the plan's window in network time, epoch seconds [start, end) (None: no plan or window)
     window_start_s: int | None = None
     window_end_s: int | None = None
+    num_actions: int | None = None  # how many actions the plan holds (None: no plan)
 
 
 class AlertOut(_Out):
@@ -171,8 +172,9 @@ def plan_window_s(plan: dict[str, Any] | None) -> tuple[int, int] | None:
     return start_s, start_s + num_intervals * step_s
 
 
-def _run_out(r: OptimizationRun) -> RunOut:
+def _run_out(r: OptimizationRun, *, with_plan: bool = True) -> RunOut:
     window = plan_window_s(r.plan)
+    actions = (r.plan or {}).get("actions")
     return RunOut(
         id=r.id,
         network_id=r.network_id,
@@ -181,7 +183,7 @@ def _run_out(r: OptimizationRun) -> RunOut:
         solver=r.solver,
         horizon_min=r.horizon_min,
         request=dict(r.request),
-        plan=None if r.plan is None else dict(r.plan),
+        plan=None if r.plan is None or not with_plan else dict(r.plan),
         confidence=r.confidence,
         saving_pct=r.saving_pct,
         error=r.error,
@@ -192,6 +194,7 @@ def _run_out(r: OptimizationRun) -> RunOut:
         decided_s=r.decided_s,
         window_start_s=None if window is None else window[0],
         window_end_s=None if window is None else window[1],
+        num_actions=len(actions) if isinstance(actions, list) else None,
     )
 
 
@@ -311,13 +314,18 @@ def list_runs(
     objective: str | None = None,
     source: RunSource | None = None,
     before_id: int | None = None,
+    with_plans: bool = True,
 ) -> list[RunOut]:
-    """Return the tenant's runs, newest first, filtered; page back with ``before_id``."""
+    """Return the tenant's runs, newest first, filtered; page back with ``before_id``.
+
+    ``with_plans=False`` leaves each plan out (``plan`` is None; its window and number of
+    actions are still given): a list of many large plans costs more than it shows.
+    """
     query = _runs_query(tenant_id, network_id, status, objective, source)
     if before_id is not None:
         query = query.where(OptimizationRun.id < before_id)
     rows = session.scalars(query.order_by(OptimizationRun.id.desc()).limit(limit))
-    return [_run_out(r) for r in rows]
+    return [_run_out(r, with_plan=with_plans) for r in rows]
 
 
 def count_runs(

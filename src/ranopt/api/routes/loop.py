@@ -63,6 +63,7 @@ class LoopKpi(BaseModel):
     always_on_energy_kwh: float
     violations: int
     switching_breaks: int
+    failed: list[int]  # indices of the cells failed in the interval (faults)
 
 
 class EnergyFigures(BaseModel):
@@ -99,7 +100,7 @@ def _kpi(row: LoopIntervalRow) -> LoopKpi:
         offered_mbps=row.offered_mbps, served_mbps=row.served_mbps or 0.0, power_w=power,
         always_on_power_w=always_on, energy_kwh=power * hours / 1000.0,
         always_on_energy_kwh=always_on * hours / 1000.0, violations=row.violations,
-        switching_breaks=row.switching_breaks,
+        switching_breaks=row.switching_breaks, failed=row.failed,
     )  # fmt: skip
 
 
@@ -150,12 +151,18 @@ def put_loop(
 
 @router.get("/{network_id}/live")
 def live(network_id: IdPath, principal: Reader, session: SessionDep) -> dict[str, Any]:
-    """Return the newest loop interval: per-cell PRB load and state, traffic, power."""
+    """Return the newest loop interval: per-cell PRB load and state, traffic, power.
+
+    ``start_s`` is the interval's start in network time (epoch seconds).
+    """
     settings = _loop(session, principal.tenant_id, network_id)
     if settings.live is None:
         msg = f"network {network_id}: the loop has not run an interval yet"
         raise NotFoundError(msg)
-    return settings.live
+    live = dict(settings.live)
+    if isinstance(live.get("interval"), int):  # network time of the interval, epoch s
+        live["start_s"] = LOOP_EPOCH_S + live["interval"] * INTERVAL_MIN * 60
+    return live
 
 
 @router.get("/{network_id}/loop/kpis")

@@ -211,11 +211,15 @@ def list_optimizations(
         int | None, Query(ge=1, le=MAX_DB_ID, description="page back: runs older than this id")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_RUNS_PAGE)] = 100,
+    plans: Annotated[
+        bool, Query(description="false: leave each plan out (its window and size stay)")
+    ] = True,
 ) -> list[RunOut]:
     """List the tenant's runs, newest first: filtered, one page of at most ``limit``.
 
     Page back with ``before_id`` (the last id of the page); ``X-Total-Count`` says how many
-    runs match the filters.
+    runs match the filters. ``plans=false`` leaves the plans out (``GET
+    /optimizations/{run_id}`` has each).
     """
     if network_id is not None:
         nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
@@ -226,8 +230,9 @@ def list_optimizations(
         runs.count_runs(session, tenant_id=principal.tenant_id, **filters)
     )
     return runs.list_runs(
-        session, tenant_id=principal.tenant_id, limit=limit, before_id=before_id, **filters
-    )
+        session, tenant_id=principal.tenant_id, limit=limit, before_id=before_id,
+        with_plans=plans, **filters,
+    )  # fmt: skip
 
 
 @router.get("/optimizations/{run_id}")

@@ -1,11 +1,16 @@
 """The dashboard in chromium against a real server: login, map, runs, roles, loop views."""
 
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyotp
 from playwright.sync_api import Page, expect
 from web_world import PASSWORD, TENANT, Dashboard
+
+from ranopt.store.schemas import TopologyIn
 
 
 def _login(page: Page, dashboard: Dashboard, role: str, password: str = PASSWORD) -> None:
@@ -162,3 +167,55 @@ def test_a_user_with_mfa_signs_in_with_a_totp_code(page: Page, dashboard: Dashbo
     sign_in(pyotp.TOTP(secret).now())
     page.wait_for_selector("body[data-ready=networks]")
     assert page.evaluate("sessionStorage.getItem('ranopt.token')") is not None
+
+
+def _geo_network(
+    dashboard: Dashboard, topology_factory: Callable[..., TopologyIn], name: str
+) -> dict[str, Any]:
+    """A three-site network placed by latitude / longitude only (Munich, about 1 km apart)."""
+    topology = topology_factory(num_sites=3, name=name).model_dump(mode="json")
+    for i, site in enumerate(topology["sites"]):
+        site.update(
+            x_m=None,
+            y_m=None,
+            latitude_deg=48.137 + 0.009 * i,
+            longitude_deg=11.575 + 0.013 * (i % 2),
+        )
+    created = httpx.post(
+        f"{dashboard.base}/api/v2/networks", json=topology, timeout=30,
+        headers={"Authorization": f"Bearer {dashboard.tokens['network_admin']}"},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    network: dict[str, Any] = created.json()
+    return network
+
+
+def test_a_network_with_coordinates_is_drawn_on_them_and_its_empty_lists_say_so(
+    page: Page,
+    dashboard: Dashboard,
+    artifacts: Path,
+    topology_factory: Callable[..., TopologyIn],
+) -> None:
+    network = _geo_network(dashboard, topology_factory, "munich-geo")
+    _signed_in(page, dashboard, "network_admin")
+    page.evaluate(f"location.hash = '#/n/{network['id']}/map'")
+    page.wait_for_selector("body[data-ready=map]")
+    the_map = page.get_by_test_id("map")
+    expect(the_map).to_have_attribute("data-crs", "EPSG:3857")
+    expect(page.get_by_test_id("cell-count")).to_have_text(str(network["num_cells"]))
+    west, south, east, north = (float(v) for v in the_map.get_attribute("data-bounds").split(","))
+    assert (south, north) == (48.137, 48.137 + 0.018)
+    assert (west, east) == (11.575, 11.575 + 0.013)
+    # a scale bar in metres: the map's units are the earth's
+    scale = page.locator(".leaflet-control-scale-line").first
+    expect(scale).to_have_text(re.compile(r"^\d+ k?m$"))
+    page.screenshot(path=str(artifacts / "dashboard-map-geo.png"))
+    page.evaluate(f"location.hash = '#/n/{network['id']}/alerts'")
+    page.wait_for_selector("body[data-ready=alerts]")
+    expect(page.get_by_test_id("alerts-empty")).to_have_text("No alerts for this network.")
+    expect(page.get_by_test_id("faults-empty")).to_have_text("No cell faults in this network.")
+    page.evaluate(f"location.hash = '#/n/{network['id']}/runs'")
+    page.wait_for_selector("body[data-ready=runs]")
+    expect(page.get_by_test_id("runs-empty")).to_have_text(
+        "No optimization runs for this network yet."
+    )

@@ -3,7 +3,9 @@
 // cell faults and applied plans, and the energy tiles with why a saving is what it is.
 
 import uPlot from "./vendor/uplot-1.6.31/uPlot.esm.js";
-import { clockTime, dayLabel, el, fixed, networkTime, personName } from "./format.js";
+import {
+  clockTime, dayLabel, el, fixed, networkTime, personName, windowLabel,
+} from "./format.js";
 
 const CHART_HEIGHT_PX = 260;
 // uPlot's axis font; tick spacing is measured in it so that no two labels touch
@@ -128,10 +130,12 @@ export function annotationsOf({ faults, applied, loop, users, kpis }) {
   for (const f of faults ?? []) {
     const start = at(f.fault_interval);
     if (start === null) continue;
-    // the fault lasts while the loop's intervals report its cell failed
-    const back = rows.find((k) => k.start_s > start && !k.failed.includes(f.cell_index));
-    const last = rows.at(-1);
-    const end = back ? back.start_s : (last ? last.start_s + loop.interval_s : start + loop.interval_s);
+    // the fault lasts while the loop's intervals report its cell failed (none in the range
+    // shown: it ended before, or has not begun; it is drawn one interval long)
+    const failed = rows.filter((k) => k.start_s >= start && k.failed.includes(f.cell_index));
+    const lastFailed = failed.at(-1);
+    const after = lastFailed ? rows.find((k) => k.start_s > lastFailed.start_s) : null;
+    const end = after ? after.start_s : (lastFailed?.start_s ?? start) + loop.interval_s;
     notes.push({ kind: "fault", start_s: start, end_s: end, label: `${f.cell_name} failed`, status: f.status });
   }
   for (const run of applied ?? []) {
@@ -150,6 +154,29 @@ export function annotationsOf({ faults, applied, loop, users, kpis }) {
   return notes.sort((a, b) => a.start_s - b.start_s);
 }
 
+const LABEL_ROWS = 3;
+
+/**
+ * Place each label in the first row where it overlaps no label already placed (left of its
+ * line when it would leave the plot); labels with no free row are left out (the list under
+ * the charts has them all). Returns [{note, x, y, align}] in canvas pixels.
+ */
+function placeLabels(ctx, marks, bbox, dpr) {
+  const rows = Array.from({ length: LABEL_ROWS }, () => []);
+  const placed = [];
+  const gap = 6 * dpr;
+  for (const { note, x } of marks) {
+    const width = ctx.measureText(note.label).width;
+    const right = x + gap + width <= bbox.left + bbox.width;
+    const span = right ? [x + gap, x + gap + width] : [x - gap - width, x - gap];
+    const row = rows.findIndex((taken) => taken.every(([a, b]) => span[1] + gap < a || span[0] > b + gap));
+    if (row < 0) continue;
+    rows[row].push(span);
+    placed.push({ note, x: right ? span[0] : span[1], y: bbox.top + (20 + 13 * row) * dpr, align: right ? "left" : "right" });
+  }
+  return placed;
+}
+
 /** A uPlot plugin that draws the annotations behind the series. */
 function annotationPlugin(getNotes) {
   function draw(u) {
@@ -164,26 +191,33 @@ function annotationPlugin(getNotes) {
     ctx.beginPath();
     ctx.rect(left, top, width, height);
     ctx.clip();
+    const labelled = [];
     for (const n of notes) {
       if (n.start_s > xMax || (n.end_s ?? n.start_s) < xMin) continue;
-      const x0 = u.valToPos(n.start_s, "x", true);
+      const x0 = u.valToPos(Math.max(n.start_s, xMin), "x", true);
       if (n.kind === "fault") {
         const x1 = u.valToPos(Math.min(n.end_s ?? xMax, xMax), "x", true);
         ctx.fillStyle = COLOURS.fault;
         ctx.fillRect(x0, top, Math.max(x1 - x0, 2 * dpr), height);
         ctx.fillStyle = COLOURS.faultLine;
         ctx.fillRect(x0, top, 2 * dpr, height);
-        ctx.font = `${11 * dpr}px system-ui, sans-serif`;
-        ctx.fillText(n.label, x0 + 4 * dpr, top + 12 * dpr);
+        labelled.push({ note: n, x: x0 });
       } else if (n.kind === "loop-plan") {
         ctx.fillStyle = COLOURS.loop;
         ctx.fillRect(x0, top, 1 * dpr, 6 * dpr);
       } else {
         ctx.fillStyle = n.kind === "compensation" ? COLOURS.compensation : COLOURS.person;
         ctx.fillRect(x0, top, 2 * dpr, height);
-        ctx.font = `${11 * dpr}px system-ui, sans-serif`;
-        ctx.fillText(n.label, x0 + 4 * dpr, top + height - 6 * dpr);
+        labelled.push({ note: n, x: x0 });
       }
+    }
+    ctx.font = `${11 * dpr}px system-ui, sans-serif`;
+    ctx.textBaseline = "alphabetic";
+    for (const { note, x, y, align } of placeLabels(ctx, labelled, u.bbox, dpr)) {
+      ctx.textAlign = align;
+      ctx.fillStyle = note.kind === "fault" ? COLOURS.faultLine
+        : note.kind === "compensation" ? COLOURS.compensation : COLOURS.person;
+      ctx.fillText(note.label, x, y);
     }
     ctx.restore();
   }
@@ -198,10 +232,12 @@ export function renderAnnotationList(container, notes) {
     if (n.kind === "loop-plan") continue;
     const li = el("li", `note note-${n.kind}`);
     li.dataset.kind = n.kind;
-    const until = n.kind === "fault"
-      ? (n.status === "cleared" ? ` – repaired` : " – still open")
-      : "";
-    li.textContent = `${networkTime(n.start_s)}${until}: ${n.label}`;
+    if (n.kind === "fault") {
+      const state = n.status === "cleared" ? "repaired" : "still open";
+      li.textContent = `${windowLabel(n.start_s, n.end_s)}: ${n.label} (${state})`;
+    } else {
+      li.textContent = `${networkTime(n.start_s)}: ${n.label}`;
+    }
     items.push(li);
   }
   if (loopPlans > 0) {

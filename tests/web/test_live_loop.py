@@ -168,7 +168,9 @@ def test_the_running_loop_shows_on_the_map_runs_and_charts(
     )
     page.evaluate(f"location.hash = '#/n/{loop_server.network_id}/runs/{run['id']}'")
     page.wait_for_selector("body[data-ready=run]")
-    cells = {a["cell"] for a in run["plan"]["actions"]}
+    names = [c["name"] for c in loop_server.get(f"/api/v2/networks/{loop_server.network_id}/cells")]
+    asleep = {names[i] for interval in run["plan"]["window"]["asleep"] for i in interval}
+    cells = {a["cell"] for a in run["plan"]["actions"]} | asleep
     expect(page.locator("[data-testid=run-actions] tbody tr")).to_have_count(len(cells))
     first = run["plan"]["actions"][0]
     row = page.locator(f"[data-testid=run-actions] tr[data-cell='{first['cell']}']")

@@ -290,4 +290,6 @@ def test_runs_pages_filters_details_and_a_refused_approval(
     expect(page.get_by_test_id("run-fact-confidence")).to_contain_text("0.970")
     grid = page.get_by_test_id("run-actions")
     expect(grid.locator("tbody tr")).to_have_count(1)
-    expect(grid.locator("tr[data-cell='S000-1-cap']")).to_contain_text("sleep")
+    # the plan's action, then the intervals it keeps the cell asleep
+    cells = grid.locator("tr[data-cell='S000-1-cap'] td")
+    expect(cells).to_have_text(["sleep", "asleep", "asleep", "asleep"])

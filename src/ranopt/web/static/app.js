@@ -43,6 +43,7 @@ const state = {
   mapNetworkId: null,
   charts: null,
   chartRange: 96,
+  cellNames: new Map(), // network id -> its cells' names in id order (plans name cells by index)
   runsFilter: { status: "", objective: "", source: "" },
   runsPages: [null], // before_id of each page seen (null: the newest)
   lastRunsJson: "",
@@ -287,9 +288,19 @@ async function refreshRuns(networkId, generation) {
   markReady("runs");
 }
 
+async function cellNamesOf(networkId) {
+  if (!state.cellNames.has(networkId)) {
+    const cells = await api(`/api/v2/networks/${networkId}/cells`);
+    state.cellNames.set(networkId, cells.map((c) => c.name));
+  }
+  return state.cellNames.get(networkId);
+}
+
 async function refreshRun(networkId, generation) {
   const runId = state.runId;
-  const run = await api(`/api/v2/optimizations/${runId}`);
+  const [run, cellNames] = await Promise.all([
+    api(`/api/v2/optimizations/${runId}`), cellNamesOf(networkId),
+  ]);
   if (generation !== state.generation) return;
   if (run.network_id !== networkId) throw new ApiError(404, `run ${runId} is not one of this network's`);
   const text = JSON.stringify(run);
@@ -297,6 +308,7 @@ async function refreshRun(networkId, generation) {
     state.lastRunsJson = text;
     renderRunDetail($("run-detail"), run, {
       users: state.users, canDecide: run.status === WAITING && can("execute"), networkId,
+      cellNames,
     });
   }
   markReady("run");

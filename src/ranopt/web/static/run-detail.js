@@ -60,8 +60,13 @@ function runFacts(run, users) {
   ], "run-facts");
 }
 
-/** Actions by cell and interval: {cells: [name], steps: [network time], at: Map name -> [text]}. */
-export function actionsByCell(run) {
+/**
+ * Each cell's part in the plan, interval by interval: its action there ("sleep", "wake",
+ * "cio 3"), else "asleep" while the plan keeps it asleep (`window.asleep` holds cell indices,
+ * `cellNames` the network's cells in index order). Returns {cells, steps, at}: the cells the
+ * plan touches, each interval's network time, and per cell one text per interval.
+ */
+export function actionsByCell(run, cellNames = []) {
   const plan = run.plan ?? {};
   const step = plan.interval_min ?? 15;
   const num = plan.num_intervals ?? 1;
@@ -69,19 +74,28 @@ export function actionsByCell(run) {
   const start = run.window_start_s;
   const steps = Array.from({ length: num }, (_, i) => (typeof start === "number" ? start + i * step * 60 : null));
   const at = new Map();
+  const row = (cell) => {
+    if (!at.has(cell)) at.set(cell, Array(num).fill(""));
+    return at.get(cell);
+  };
   for (const a of plan.actions ?? []) {
     const i = Math.max(0, Math.min(num - 1, Math.round((a.t_min - t0) / step)));
-    if (!at.has(a.cell)) at.set(a.cell, Array(num).fill(""));
     const value = a.value === undefined || a.value === null ? "" : ` ${a.value}`;
-    const row = at.get(a.cell);
-    row[i] = row[i] ? `${row[i]}, ${a.action}${value}` : `${a.action}${value}`;
+    const cells = row(a.cell);
+    cells[i] = cells[i] ? `${cells[i]}, ${a.action}${value}` : `${a.action}${value}`;
   }
+  (plan.window?.asleep ?? []).forEach((asleep, i) => {
+    for (const index of asleep) {
+      const name = cellNames[index];
+      if (name !== undefined && i < num && !row(name)[i]) row(name)[i] = "asleep";
+    }
+  });
   const cells = [...at.keys()].sort();
   return { cells, steps, at };
 }
 
-function actionTable(run) {
-  const { cells, steps, at } = actionsByCell(run);
+function actionTable(run, cellNames) {
+  const { cells, steps, at } = actionsByCell(run, cellNames);
   if (cells.length === 0) {
     const empty = el("p", "empty", run.plan ? "The plan changes nothing: every cell stays as it is." : "No plan (the run did not finish).");
     empty.dataset.testid = "run-actions-empty";
@@ -117,7 +131,7 @@ function actionTable(run) {
  * Render `run` (GET /optimizations/{id}) into `container`: heading with status and, when
  * `canDecide`, approve / reject; its facts; every action per cell and interval.
  */
-export function renderRunDetail(container, run, { users, canDecide, networkId }) {
+export function renderRunDetail(container, run, { users, canDecide, networkId, cellNames }) {
   const back = el("a", "back", "← all runs");
   back.href = `#/n/${networkId}/runs`;
   back.dataset.testid = "runs-back";
@@ -126,10 +140,11 @@ export function renderRunDetail(container, run, { users, canDecide, networkId })
   head.append(title, statusBadge(run.status, "run-detail-status"));
   if (canDecide) head.append(decideButtons(run, "detail-"));
   const count = run.num_actions ?? 0;
-  const { cells } = actionsByCell(run);
+  const { cells } = actionsByCell(run, cellNames);
   container.replaceChildren(
     back, head, runFacts(run, users),
-    el("h2", null, `Actions: ${count} on ${cells.length} cells`),
-    actionTable(run),
+    el("h2", null, `Actions: ${count}; cells the plan puts or keeps asleep, or changes: ${cells.length}`),
+    el("p", "muted", "sleep / wake: the plan switches the cell at that interval; asleep: it stays asleep"),
+    actionTable(run, cellNames),
   );
 }

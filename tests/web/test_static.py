@@ -72,6 +72,8 @@ def test_static_files_are_package_data() -> None:
         "map.js",
         "charts.js",
         "tables.js",
+        "run-detail.js",
+        "format.js",
         "calibration.js",
         "app.css",
     ):

@@ -355,8 +355,8 @@ def check_decidable(run: RunOut, *, decision: Decision) -> None:
 def network_clock_s(session: Session, *, tenant_id: int, network_id: int) -> int | None:
     """Return the network's time now: the start of its next interval (epoch s), or None.
 
-    A network with a closed loop runs on the loop's clock; any other network is as far as
-    its newest stored counters (None before the first).
+    That is the furthest of its closed loop's clock (a twin loop's intervals) and the end of
+    its newest stored counters (any network); None before either.
     """
     interval_s = session.scalar(
         select(Network.interval_s).where(Network.tenant_id == tenant_id, Network.id == network_id)
@@ -369,14 +369,17 @@ def network_clock_s(session: Session, *, tenant_id: int, network_id: int) -> int
             NetworkLoop.tenant_id == tenant_id, NetworkLoop.network_id == network_id
         )
     )
-    if next_interval:
-        return LOOP_EPOCH_S + int(next_interval) * int(interval_s)
     newest = session.scalar(
         select(func.max(KpiSample.interval_start_s)).where(
             KpiSample.tenant_id == tenant_id, KpiSample.network_id == network_id
         )
     )
-    return None if newest is None else int(newest) + int(interval_s)
+    clocks = [
+        LOOP_EPOCH_S + int(next_interval) * int(interval_s) if next_interval else None,
+        int(newest) + int(interval_s) if newest is not None else None,
+    ]
+    known = [c for c in clocks if c is not None]
+    return max(known) if known else None
 
 
 def network_time(epoch_s: int) -> str:
@@ -409,9 +412,10 @@ def check_applicable(session: Session, *, tenant_id: int, run: RunOut) -> None:
     window must not have passed in network time (a window under way applies its rest).
     """
     check_decidable(run, decision="applied")
-    if run.plan is not None and "compensation" in run.plan:
+    compensation = (run.plan or {}).get("compensation")
+    if compensation is not None:
         if _open_fault(session, tenant_id, run) is None:
-            fault = run.plan["compensation"].get("fault_id")
+            fault = compensation.get("fault_id") if isinstance(compensation, dict) else None
             msg = f"run_id: run {run.id} compensates fault {fault}, which has been cleared"
             raise ConflictError(msg)
         return
@@ -468,11 +472,14 @@ def add_alert(
     ``network_time_s`` defaults to the start of the network's newest interval (its clock
     less one interval): the interval the loop or the telemetry had reached.
     """
-    if network_time_s is None and network_id is not None:
+    interval_s = (
+        session.scalar(select(Network.interval_s).where(Network.id == network_id))
+        if network_time_s is None and network_id is not None
+        else None
+    )
+    if interval_s is not None and network_id is not None:  # None: no such network
         clock_s = network_clock_s(session, tenant_id=tenant_id, network_id=network_id)
-        interval_s = session.scalar(select(Network.interval_s).where(Network.id == network_id))
-        if clock_s is not None and interval_s is not None:
-            network_time_s = clock_s - int(interval_s)
+        network_time_s = None if clock_s is None else clock_s - int(interval_s)
     row = Alert(
         tenant_id=tenant_id,
         network_id=network_id,

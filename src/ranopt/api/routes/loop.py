@@ -124,9 +124,17 @@ def _loop_rows(
 
 
 @router.get("/{network_id}/loop")
-def get_loop(network_id: IdPath, principal: Reader, session: SessionDep) -> LoopSettings:
+def get_loop(
+    network_id: IdPath,
+    principal: Reader,
+    session: SessionDep,
+    live: Annotated[
+        bool, Query(description="false: leave out the newest interval (every cell's state)")
+    ] = True,
+) -> LoopSettings:
     """Return the network's loop settings and clock (``live`` holds the newest interval)."""
-    return _loop(session, principal.tenant_id, network_id)
+    settings = _loop(session, principal.tenant_id, network_id)
+    return settings if live else settings.model_copy(update={"live": None})
 
 
 @router.put("/{network_id}/loop", responses=problem_responses(409))

@@ -233,7 +233,7 @@ async function refreshCharts(networkId, generation) {
     apiOptional(`${base}/live`),
     apiOptional(`${base}/loop/kpis?limit=${limit}`),
     apiOptional(`${base}/loop/energy`),
-    apiOptional(`${base}/loop`),
+    apiOptional(`${base}/loop?live=false`),
     api(`${base}/faults`),
     api(`${runs}&status=applied&limit=${Math.min(limit + 8, 1000)}`),
     apiPage(`${runs}&status=${WAITING}&limit=1`),
@@ -340,7 +340,7 @@ async function refreshAlerts(networkId, generation) {
   // the network's operational alerts (outages, weak plans, loop errors): any reader
   const base = `/api/v2/networks/${networkId}`;
   const [alerts, faults, loop] = await Promise.all([
-    api(`${base}/alerts`), api(`${base}/faults`), apiOptional(`${base}/loop`),
+    api(`${base}/alerts`), api(`${base}/faults`), apiOptional(`${base}/loop?live=false`),
   ]);
   if (generation !== state.generation) return;
   const clock = loopClock(loop);

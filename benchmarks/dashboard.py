@@ -5,8 +5,8 @@ Set-up: a SQLite file store with one tenant, a network_admin and a security_anal
 its closed loop run for its history and two night intervals (real plans, runs and live
 state, no stubs); the app runs in a uvicorn thread.
 
-For each view (login, networks, map, charts, runs, alerts, audit) a fresh tab loads
-``/ui/#/...`` twice: cold (browser cache cleared) and warm (reload). Per load it reads the
+For each view (login, networks, map, charts, runs, one run's detail, alerts, audit) a fresh
+tab loads ``/ui/#/...`` twice: cold (browser cache cleared) and warm (reload). Per load it reads the
 Navigation Timing entry (DOMContentLoaded, load), the paint entries (first paint, first
 contentful paint) and the ``ready:<view>`` mark the app sets once the view shows its data
 (for the map: every cell drawn, ``#cell-count`` = 1 626, styled from the loop's ``/live``;
@@ -46,7 +46,7 @@ CHROMIUM_ARGS = [
 PASSWORD = "benchmark-password-1"
 FIRST_PAINT_TARGET_MS = 1000.0
 VIEW_TARGET_MS = 2000.0
-ADMIN_VIEWS = ("networks", "map", "charts", "runs")
+ADMIN_VIEWS = ("networks", "map", "charts", "runs", "run")
 ANALYST_VIEWS = ("alerts", "audit")
 
 
@@ -87,8 +87,11 @@ def seed(store: Store, services: Services, scenario: str) -> dict[str, Any]:
         step_s.append(round(time.perf_counter() - started, 1))
     live = loop.settings().live or {}
     states = [c["state"] for c in live.get("cells", [])]
+    with store.transaction() as session:  # the newest plan: the run detail view shows it
+        newest = runs.list_runs(session, tenant_id=tenant_id, network_id=net.id, limit=1)
     return {
-        "network_id": net.id, "num_sites": len(topology.sites), "num_cells": net.num_cells,
+        "network_id": net.id, "run_id": newest[0].id if newest else None,
+        "num_sites": len(topology.sites), "num_cells": net.num_cells,
         "setup_s": round(setup_s, 1), "loop_history_s": round(history_s, 1),
         "loop_step_s": step_s, "cells_asleep": states.count("asleep"),
     }  # fmt: skip
@@ -147,7 +150,7 @@ def load_view(
     base: str,
     bearer: str | None,
     view: str,
-    network_id: int,
+    world: dict[str, Any],
 ) -> dict[str, Any]:
     """Load one view cold, then warm; return both timings."""
     page: Page = context.new_page()
@@ -156,7 +159,11 @@ def load_view(
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.clearBrowserCache")
-    hash_ = {"login": "#/login", "networks": "#/networks"}.get(view, f"#/n/{network_id}/{view}")
+    network_id = world["network_id"]
+    hash_ = {
+        "login": "#/login", "networks": "#/networks",
+        "run": f"#/n/{network_id}/runs/{world['run_id']}",
+    }.get(view, f"#/n/{network_id}/{view}")  # fmt: skip
     result = {}
     for kind in ("cold", "warm"):
         if kind == "cold":
@@ -182,18 +189,17 @@ def main() -> None:
         world = seed(store, app.state.services, args.scenario)
         server, thread, base = serve(app)
         tokens = {role: token(base, role) for role in ("network_admin", "security_analyst")}
-        network_id = world["network_id"]
         views: dict[str, Any] = {}
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
                 str(Path(tmp) / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                 headless=True, viewport={"width": 1280, "height": 800},
             )  # fmt: skip
-            views["login"] = load_view(context, base, None, "login", network_id)
+            views["login"] = load_view(context, base, None, "login", world)
             for view in ADMIN_VIEWS:
-                views[view] = load_view(context, base, tokens["network_admin"], view, network_id)
+                views[view] = load_view(context, base, tokens["network_admin"], view, world)
             for view in ANALYST_VIEWS:
-                views[view] = load_view(context, base, tokens["security_analyst"], view, network_id)
+                views[view] = load_view(context, base, tokens["security_analyst"], view, world)
             context.close()
         server.should_exit = True
         thread.join(timeout=20)

@@ -46,6 +46,20 @@ PINNED: tuple[tuple[str, str, dict[str, str]], ...] = (
             "dist/images/marker-shadow.png": "images/marker-shadow.png",
         },
     ),
+    (
+        # Swagger UI for /docs (the API's interactive reference), served offline
+        "swagger-ui-dist",
+        "5.35.0",
+        {
+            "LICENSE": "LICENSE",
+            "NOTICE": "NOTICE",
+            "swagger-ui-bundle.js": "swagger-ui-bundle.js",
+            # the licences of what the bundle bundles (renamed: no .txt among static files)
+            "swagger-ui-bundle.js.LICENSE.txt": "LICENSES-BUNDLED",
+            "swagger-ui.css": "swagger-ui.css",
+            "favicon-32x32.png": "favicon-32x32.png",
+        },
+    ),
 )
 
 

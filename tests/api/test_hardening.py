@@ -492,7 +492,7 @@ def test_heavy_work_is_a_job_with_a_status_url(lite: Callable[..., World]) -> No
         json={"network_id": network_id, "horizon_min": 60},
     )  # fmt: skip
     assert run.status_code == 202
-    assert _poll(world, run.headers["location"])["status"] == "succeeded"
+    assert _poll(world, run.headers["location"])["status"] == "awaiting_approval"
 
 
 def _poll(world: World, url: str) -> dict[str, Any]:
@@ -501,7 +501,10 @@ def _poll(world: World, url: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while True:
         body: dict[str, Any] = world.client.get(url, headers=world.headers("acme", "viewer")).json()
-        if body["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+        # a job ends succeeded or failed; a run's plan ends awaiting approval (or failed)
+        if body["status"] in ("succeeded", "awaiting_approval", "failed"):
+            return body
+        if time.monotonic() > deadline:
             return body
         time.sleep(0.05)
 

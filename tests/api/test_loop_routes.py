@@ -48,8 +48,13 @@ def test_loop_settings_validation_and_live_state(world: World) -> None:
     assert live["day"] == 14
     assert live["minute_of_day"] == 15
     assert len(live["cells"]) == 6
+    # network time: the loop's epoch plus the interval (day 14, 00:15 = 2026-01-19 00:15 UTC)
+    assert live["start_s"] == 1_768_781_700
+    settings = world.client.get(f"{base}/loop", headers=viewer, params={"live": "false"}).json()
+    assert (settings["live"], settings["epoch_s"]) == (None, 1_767_571_200)
     kpis = world.client.get(f"{base}/loop/kpis", headers=viewer, params={"limit": 10}).json()
     assert [k["minute_of_day"] for k in kpis] == [0, 15]
+    assert [k["start_s"] for k in kpis] == [1_768_780_800, 1_768_781_700]
     assert all(k["always_on_energy_kwh"] > 0 for k in kpis)
     energy = world.client.get(f"{base}/loop/energy", headers=viewer).json()
     assert energy["today"]["intervals"] == 2

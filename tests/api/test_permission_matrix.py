@@ -82,7 +82,7 @@ def _calibrated_network(world: World, tenant: str) -> int:
     return network_id
 
 
-def _succeeded_run(world: World, tenant: str) -> int:
+def _waiting_run(world: World, tenant: str) -> int:
     network_id = _network(world, tenant, twin=True)
     tid = world.tenant_ids[tenant]
     with world.store.transaction() as session:
@@ -116,6 +116,16 @@ def _loop_network(world: World, tenant: str) -> int:
             live={"network_id": network_id, "cells": []}, now_s=0,
         )  # fmt: skip
     return network_id
+
+
+def _alert_call(world: World, tenant: str, verb: str) -> Call:
+    network_id = _network(world, tenant)
+    with world.store.transaction() as session:
+        alert_id = runs.add_alert(
+            session, tenant_id=world.tenant_ids[tenant], network_id=network_id,
+            severity="warning", kind="low_confidence", message="test", now_s=0,
+        )  # fmt: skip
+    return Call("POST", f"/api/v2/networks/{network_id}/alerts/{alert_id}/{verb}", 200)
 
 
 def _twin_cell() -> str:
@@ -275,6 +285,8 @@ EXPECTED_PERMISSION: dict[tuple[str, str], Permission] = {
     ("POST", "/api/v2/networks/{network_id}/faults"): X,
     ("DELETE", "/api/v2/networks/{network_id}/faults/{fault_id}"): X,
     ("GET", "/api/v2/networks/{network_id}/alerts"): R,
+    ("POST", "/api/v2/networks/{network_id}/alerts/{alert_id}/acknowledge"): W,
+    ("POST", "/api/v2/networks/{network_id}/alerts/{alert_id}/resolve"): W,
     ("GET", "/api/v2/audit"): INV,
     ("GET", "/api/v2/secrets"): R,
     ("PUT", "/api/v2/secrets/{name}"): W,
@@ -371,7 +383,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "GET", f"/api/v2/optimizations?network_id={_network(w, t)}", 200
     ),
     ("GET", "/api/v2/optimizations/{run_id}"): lambda w, t: Call(
-        "GET", f"/api/v2/optimizations/{_succeeded_run(w, t)}", 200
+        "GET", f"/api/v2/optimizations/{_waiting_run(w, t)}", 200
     ),
     ("GET", "/api/v2/networks/{network_id}/loop"): lambda w, t: Call(
         "GET", f"/api/v2/networks/{_loop_network(w, t)}/loop", 200
@@ -400,11 +412,17 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/v2/networks/{network_id}/alerts"): lambda w, t: Call(
         "GET", f"/api/v2/networks/{_network(w, t)}/alerts", 200
     ),
+    ("POST", "/api/v2/networks/{network_id}/alerts/{alert_id}/acknowledge"): lambda w, t: (
+        _alert_call(w, t, "acknowledge")
+    ),
+    ("POST", "/api/v2/networks/{network_id}/alerts/{alert_id}/resolve"): lambda w, t: (
+        _alert_call(w, t, "resolve")
+    ),
     ("POST", "/api/v2/optimizations/{run_id}/apply"): lambda w, t: Call(
-        "POST", f"/api/v2/optimizations/{_succeeded_run(w, t)}/apply", 200
+        "POST", f"/api/v2/optimizations/{_waiting_run(w, t)}/apply", 200
     ),
     ("POST", "/api/v2/optimizations/{run_id}/reject"): lambda w, t: Call(
-        "POST", f"/api/v2/optimizations/{_succeeded_run(w, t)}/reject", 200
+        "POST", f"/api/v2/optimizations/{_waiting_run(w, t)}/reject", 200
     ),
     ("GET", "/api/v2/alerts"): lambda w, t: Call("GET", "/api/v2/alerts", 200, resource=False),
     ("GET", "/api/v2/audit"): lambda w, t: Call(

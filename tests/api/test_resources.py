@@ -168,7 +168,7 @@ def test_optimize_sync_run_apply_reject_and_metrics(world: World) -> None:
     )  # fmt: skip
     assert response.status_code == 200, response.text
     run = response.json()
-    assert run["status"] == "succeeded"
+    assert run["status"] == "awaiting_approval"
     assert 0.0 <= run["confidence"] <= 1.0
     plan = run["plan"]
     assert plan["num_intervals"] == 8
@@ -187,7 +187,7 @@ def test_optimize_sync_run_apply_reject_and_metrics(world: World) -> None:
     assert applied.status_code == 200
     assert applied.json()["status"] == "applied"
     again = world.client.post(f"/api/v2/optimizations/{run['id']}/reject", headers=admin)
-    assert again.status_code == 422
+    assert again.status_code == 409  # a decided run: a conflict with its state
     assert again.json()["field"] == "status"
     second = world.client.post(
         "/api/v2/cognitive/optimize", headers=admin,
@@ -243,10 +243,10 @@ def test_large_network_optimizes_as_a_job(world_factory: Callable[..., World]) -
     deadline = time.monotonic() + 60
     while True:
         run = world.client.get(status_url, headers=admin).json()
-        if run["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+        if run["status"] in ("awaiting_approval", "failed") or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    assert run["status"] == "succeeded", run
+    assert run["status"] == "awaiting_approval", run
     assert run["plan"]["num_intervals"] == 4
 
 

@@ -107,7 +107,7 @@ def test_a_simulated_day_saves_energy_without_violations(bench: Bench) -> None:
     applied = [r for r in bench.runs() if r.status == "applied"]
     assert applied, "the loop applied no plan"
     assert all(r.confidence is not None and r.confidence >= 0.9 for r in applied)
-    assert {r.status for r in bench.runs()} <= {"applied", "succeeded"}
+    assert {r.status for r in bench.runs()} <= {"applied", "awaiting_approval"}
     # every window is a full hour, also those that cross midnight into the next day
     windows = [r.plan["window"] for r in bench.runs() if r.plan is not None]
     assert {len(w["asleep"]) for w in windows} == {4}
@@ -194,7 +194,7 @@ def test_without_auto_apply_plans_wait_for_a_network_admin(tmp_path: Path) -> No
         loop.step()
     pending = [r for r in bench.runs() if r.objective == "energy"]
     assert pending
-    assert all(r.status == "succeeded" for r in pending)
+    assert all(r.status == "awaiting_approval" for r in pending)
     live = loop.settings().live
     assert live is not None
     assert all(c["state"] == "active" for c in live["cells"])  # nothing applied: all on
@@ -267,7 +267,7 @@ def test_a_waiting_compensation_is_applied_when_a_network_admin_approves(tmp_pat
     loop = bench.loop()
     for _ in range(1 + 8):
         loop.step()
-    waiting_energy = [r.id for r in bench.runs() if r.status == "succeeded"]
+    waiting_energy = [r.id for r in bench.runs() if r.status == "awaiting_approval"]
     assert waiting_energy
     fault_id = bench.fault(_busiest_active(loop))
     loop.step()
@@ -283,7 +283,7 @@ def test_a_waiting_compensation_is_applied_when_a_network_admin_approves(tmp_pat
         )  # fmt: skip
     assert fault.detected_at is not None
     waiting = next(r for r in bench.runs() if r.objective == "compensation")
-    assert waiting.status == "succeeded"
+    assert waiting.status == "awaiting_approval"
     with bench.store.transaction() as session:
         runs.decide_run(
             session, tenant_id=bench.tenant_id, run_id=waiting.id, decision="applied",

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ranopt.api.app import create_app
+from ranopt.api.routes.docs import SWAGGER_UI
 from ranopt.api.routes.web import CONTENT_SECURITY_POLICY, static_dir
 from ranopt.api.settings import Settings
 
@@ -48,12 +49,14 @@ def test_every_vendored_file_matches_its_recorded_sha256() -> None:
 
 def test_pinned_versions_are_the_ones_the_pages_import() -> None:
     versions = {str(p["name"]): str(p["version"]) for p in _manifest()}
-    assert versions == {"uplot": "1.6.31", "leaflet": "1.9.4"}
+    assert versions == {"uplot": "1.6.31", "leaflet": "1.9.4", "swagger-ui-dist": "5.35.0"}
     sources = (
         "".join(p.read_text() for p in STATIC.glob("*.js")) + (STATIC / "index.html").read_text()
     )
-    for name, version in versions.items():
-        assert f"vendor/{name}-{version}/" in sources
+    for name in ("uplot", "leaflet"):
+        assert f"vendor/{name}-{versions[name]}/" in sources
+    # Swagger UI is the /docs page's (ranopt.api.routes.docs), not the dashboard's
+    assert SWAGGER_UI.endswith(f"/vendor/swagger-ui-dist-{versions['swagger-ui-dist']}")
     # no CDN, no inline script: every script and stylesheet is a same-origin file
     assert "http://" not in sources
     assert "https://" not in sources
@@ -69,6 +72,8 @@ def test_static_files_are_package_data() -> None:
         "map.js",
         "charts.js",
         "tables.js",
+        "run-detail.js",
+        "format.js",
         "calibration.js",
         "app.css",
     ):

@@ -23,7 +23,7 @@ WAIT_MS = 30_000  # generous upper bound for a 2-core CI machine, never a timing
 
 @dataclass
 class Dashboard:
-    """The served app: base URL, the twin network, and two succeeded optimization runs."""
+    """The served app: base URL, the twin network, and two runs whose plans await approval."""
 
     base: str
     network_id: int

@@ -23,6 +23,7 @@ from ranopt.api.routes import (
     a1,
     auth,
     calibration,
+    docs,
     health,
     investigate,
     jobs,
@@ -176,6 +177,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         description="Energy and QoS optimizer for 5G Open RAN: networks, telemetry, KPIs, "
         "optimization runs, identity and audit.",
         lifespan=lifespan,
+        docs_url=None,  # ranopt.api.routes.docs serves /docs from the package's own files
+        redoc_url=None,  # ReDoc, too, came from a CDN; /docs is the interactive reference
     )
     app.state.services = services
     app.state.loop_runner = runner
@@ -186,6 +189,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     ):  # fmt: skip
         app.include_router(module.router)
     web.mount(app)
+    docs.mount(app)
     openapi.install(app)
     app.add_middleware(
         RequestGuard,

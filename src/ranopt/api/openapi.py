@@ -169,6 +169,14 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
             {"network_id": "$request.path.network_id", "fault_id": "$response.body#/id"},
         )
     },
+    ("get", f"{NETWORK}/alerts", "200"): {
+        f"{verb}_alert": (
+            "post",
+            f"{NETWORK}/alerts/{{alert_id}}/{verb}",
+            {"network_id": "$request.path.network_id", "alert_id": "$response.body#/0/id"},
+        )
+        for verb in ("acknowledge", "resolve")
+    },
     ("get", f"{NETWORK}/faults", "200"): {
         "clear": (
             "delete",

@@ -43,7 +43,6 @@ PUBLIC_PATHS = frozenset(
         "/metrics",
         "/docs",
         "/docs/oauth2-redirect",
-        "/redoc",
         "/openapi.json",
         "/.well-known/jwks.json",
         "/api/v2/auth/token",

@@ -22,6 +22,8 @@ from ranopt.twin import scenario_preset
 
 DEMO_TENANT = "demo"
 DEMO_ADMIN = "admin"
+DEMO_ANALYST = "analyst"
+DEMO_USERS = ((DEMO_ADMIN, Role.NETWORK_ADMIN), (DEMO_ANALYST, Role.SECURITY_ANALYST))
 DEMO_SCENARIO = "default"
 console = Console()
 
@@ -34,26 +36,37 @@ def _settings(**overrides: object) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _demo_tenant(store: Store, settings: Settings) -> tuple[int, str | None]:
-    """Return the demo tenant's id and, on first run only, the admin's new password."""
+def ensure_demo_users(store: Store, settings: Settings) -> tuple[int, dict[str, str]]:
+    """Return the demo tenant's id and the passwords of the demo users made now.
+
+    Two users, as an operator would have them: ``admin`` (network_admin: runs the network,
+    approves plans) and ``analyst`` (security_analyst: reads the audit log and alerts). No
+    role holds both, and a network_admin may not make a security_analyst (no one grants
+    beyond their own role), so the demo makes both itself. A user made on an earlier run
+    keeps its password; only new users' passwords are returned (shown once).
+    """
+    made: dict[str, str] = {}
     with store.transaction() as session:
         try:
             tenant = accounts.get_tenant(session, name=DEMO_TENANT)
         except NotFoundError:
             tenant = accounts.create_tenant(session, name=DEMO_TENANT, now_s=now_s())
-        if accounts.user_credentials(session, tenant_id=tenant.id, username=DEMO_ADMIN):
-            return tenant.id, None
-        password = generate_password()
-        user = accounts.create_user(
-            session, tenant_id=tenant.id, username=DEMO_ADMIN,
-            password_hash=password_hasher(settings).hash(password),
-            role=Role.NETWORK_ADMIN.value, now_s=now_s(),
-        )  # fmt: skip
-        audit.append(
-            session, ts_s=now_s(), tenant_id=tenant.id, actor="cli:demo", action="user.create",
-            target=f"user:{user.id}", detail={"username": DEMO_ADMIN, "role": "network_admin"},
-        )  # fmt: skip
-    return tenant.id, password
+        for username, role in DEMO_USERS:
+            if accounts.user_credentials(session, tenant_id=tenant.id, username=username):
+                continue
+            password = generate_password()
+            user = accounts.create_user(
+                session, tenant_id=tenant.id, username=username,
+                password_hash=password_hasher(settings).hash(password), role=role.value,
+                now_s=now_s(),
+            )  # fmt: skip
+            audit.append(
+                session, ts_s=now_s(), tenant_id=tenant.id, actor="cli:demo",
+                action="user.create", target=f"user:{user.id}",
+                detail={"username": username, "role": role.value},
+            )  # fmt: skip
+            made[username] = password
+    return tenant.id, made
 
 
 def _demo_network(store: Store, tenant_id: int) -> str:
@@ -96,18 +109,27 @@ def demo(
     engine.dispose()
     store = open_store(settings.database_url)
     try:
-        tenant_id, password = _demo_tenant(store, settings)
+        tenant_id, passwords = ensure_demo_users(store, settings)
         network = _demo_network(store, tenant_id)
     finally:
         store.dispose()
     console.print(f"[bold]ranopt demo[/] — network [cyan]{network}[/] (twin {DEMO_SCENARIO})")
     console.print(f"  data      {settings.database_url}")
     console.print(f"  dashboard [link]http://{host}:{port}/[/link]")
-    console.print(f"  login     tenant [cyan]{DEMO_TENANT}[/], user [cyan]{DEMO_ADMIN}[/]")
-    if password is not None:
-        console.print(f"  password  [bold yellow]{password}[/]  (shown once; keep it)")
-    else:
-        console.print("  password  as printed on the first run (`make clean` starts afresh)")
+    for username, role in DEMO_USERS:
+        password = passwords.get(username)
+        shown = (
+            f"password [bold yellow]{password}[/] (shown once; keep it)"
+            if password is not None
+            else "password as printed on its first run (`make clean` starts afresh)"
+        )
+        console.print(
+            f"  login     tenant [cyan]{DEMO_TENANT}[/], user [cyan]{username}[/] "
+            f"({role.value}), {shown}"
+        )
+    console.print(
+        "            admin runs the network and approves plans; analyst reads the audit log"
+    )
     console.print(f"  time      one 15-minute interval every {tick_s:g} s; Ctrl-C stops")
     silence_highs_banner()  # the loop's solvers run in this process
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

@@ -1,7 +1,8 @@
 """The closed loop's rows: settings and clock per network, loop intervals, cell faults.
 
 Every function is keyword-only and scoped by ``tenant_id``, except ``enabled_loops``, which the
-loop runner (a system component, not a tenant's request) uses to find its work.
+loop runner (a system component, not a tenant's request) uses to find its work. Clearing a
+fault resolves the outage alerts it raised.
 """
 
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from ranopt.errors import ValidationError
 from ranopt.store.repository import NotFoundError
 from ranopt.store.tables import (
+    Alert,
     Cell,
     CellFault,
     KpiSample,
@@ -44,6 +46,8 @@ class LoopSettings(_Out):
     horizon_intervals: int
     next_interval: int
     live: dict[str, Any] | None
+    # network time of loop interval 0 (epoch s): interval k starts k intervals later
+    epoch_s: int = int(LOOP_EPOCH.timestamp())
 
 
 class LoopIntervalRow(_Out):
@@ -275,7 +279,13 @@ def update_fault(
     session.refresh(row)
     if getattr(done, "rowcount", 0) == 0:
         return None
-    return FaultOut.model_validate(row, from_attributes=True)
+    fault = FaultOut.model_validate(row, from_attributes=True)
+    if fault.status == "cleared":
+        resolve_outage_alerts(
+            session, tenant_id=tenant_id, network_id=network_id, fault=fault,
+            now_s=int(fault.cleared_at or fault.requested_at),
+        )  # fmt: skip
+    return fault
 
 
 def set_tick_seconds(
@@ -350,9 +360,37 @@ def supersede_waiting(session: Session, *, tenant_id: int, network_id: int) -> i
             OptimizationRun.tenant_id == tenant_id,
             OptimizationRun.network_id == network_id,
             OptimizationRun.created_by == LOOP_ACTOR,
-            OptimizationRun.status == "succeeded",
+            OptimizationRun.status == "awaiting_approval",
         )
         .values(status="superseded")
         .execution_options(synchronize_session=False)
     )
+    return int(getattr(done, "rowcount", 0))
+
+
+def resolve_outage_alerts(
+    session: Session, *, tenant_id: int, network_id: int, fault: FaultOut, now_s: int
+) -> int:
+    """Resolve the open outage alerts a cleared fault raised; return how many.
+
+    An outage alert names its cell first (``"<cell> failed ..."``, ``"<cell>: ..."``, as the
+    closed loop writes them) and was raised after the fault was requested.
+    """
+    done = session.execute(
+        update(Alert)
+        .where(
+            Alert.tenant_id == tenant_id,
+            Alert.network_id == network_id,
+            Alert.kind == "cell_outage",
+            Alert.resolved_s.is_(None),
+            Alert.created_s >= int(fault.requested_at),
+            (Alert.message.startswith(f"{fault.cell_name} ", autoescape=True))
+            | (Alert.message.startswith(f"{fault.cell_name}:", autoescape=True)),
+        )
+        .values(
+            resolved_by="system", resolved_s=now_s,
+            resolution=f"fault {fault.id} cleared: {fault.cell_name} is back in service",
+        )
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
     return int(getattr(done, "rowcount", 0))

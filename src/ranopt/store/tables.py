@@ -346,13 +346,16 @@ class OptimizationRun(Base):
     """One optimization request and its outcome: plan, measured confidence, decision."""
 
     __tablename__ = "optimization_runs"
+    # the runs list filters a network's runs by status (revision 0010)
+    __table_args__ = (Index("ix_optimization_runs_network_status", "network_id", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     network_id: Mapped[int] = mapped_column(
         ForeignKey("networks.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[str] = mapped_column(String(20))  # queued, running, succeeded, failed, ...
+    # queued, running, awaiting_approval, failed, applied, rejected, superseded
+    status: Mapped[str] = mapped_column(String(20))
     objective: Mapped[str] = mapped_column(String(20))
     solver: Mapped[str] = mapped_column(String(20))
     horizon_min: Mapped[int] = mapped_column(Integer)
@@ -380,6 +383,14 @@ class Alert(Base):
     severity: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
+    # triage (revision 0010): the network time the alert is about, who acknowledged and who
+    # resolved it (a person, or the system when the fault behind it was cleared), and why
+    network_time_s: Mapped[int | None] = mapped_column(BigInteger)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_s: Mapped[int | None] = mapped_column(BigInteger)
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_s: Mapped[int | None] = mapped_column(BigInteger)
+    resolution: Mapped[str | None] = mapped_column(String(500))
 
 
 class NetworkLoop(Base):

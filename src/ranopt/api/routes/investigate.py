@@ -8,7 +8,7 @@ from ranopt.api.deps import Investigator, SessionDep
 from ranopt.api.schemas import MAX_DB_ID
 from ranopt.store import audit, runs
 from ranopt.store.audit import AuditOut
-from ranopt.store.runs import AlertOut
+from ranopt.store.runs import AlertOut, AlertStatus
 
 router = APIRouter(prefix="/api/v2", tags=["investigate"])
 
@@ -18,9 +18,10 @@ def list_alerts(
     principal: Investigator,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    status: Annotated[AlertStatus | None, Query(description="only alerts in this state")] = None,
 ) -> list[AlertOut]:
-    """List the tenant's alerts, newest first."""
-    return runs.list_alerts(session, tenant_id=principal.tenant_id, limit=limit)
+    """List the tenant's alerts, newest first (of one triage state if ``status`` is given)."""
+    return runs.list_alerts(session, tenant_id=principal.tenant_id, limit=limit, status=status)
 
 
 @router.get("/audit")

@@ -1,4 +1,8 @@
-"""The closed loop of a network: settings, live state, interval KPIs, energy, faults, alerts."""
+"""The closed loop of a network: settings, live state, interval KPIs, energy, faults, alerts.
+
+Alerts are triaged here: a network_admin acknowledges one (someone looks at it) and resolves
+it, each audited; clearing a fault resolves the outage alerts it raised.
+"""
 
 import time
 from typing import Annotated, Any
@@ -14,7 +18,7 @@ from ranopt.store import networks as nets
 from ranopt.store import repository as repo
 from ranopt.store.loops import FaultOut, LoopIntervalRow, LoopSettings
 from ranopt.store.repository import NotFoundError
-from ranopt.store.runs import AlertOut
+from ranopt.store.runs import LOOP_EPOCH_S, AlertOut, AlertStatus
 from ranopt.store.schemas import Count, Name, Real
 
 router = APIRouter(prefix="/api/v2/networks", tags=["closed loop"])
@@ -47,6 +51,7 @@ class FaultIn(BaseModel):
 class LoopKpi(BaseModel):
     """One loop interval's network figures (means over the interval)."""
 
+    start_s: int  # network time: the interval's start, epoch seconds
     sim_min: int
     day: int
     minute_of_day: int
@@ -58,6 +63,7 @@ class LoopKpi(BaseModel):
     always_on_energy_kwh: float
     violations: int
     switching_breaks: int
+    failed: list[int]  # indices of the cells failed in the interval (faults)
 
 
 class EnergyFigures(BaseModel):
@@ -89,11 +95,12 @@ def _kpi(row: LoopIntervalRow) -> LoopKpi:
     always_on = row.always_on_power_w or 0.0
     day, t = divmod(row.interval, INTERVALS_PER_DAY)
     return LoopKpi(
+        start_s=LOOP_EPOCH_S + row.interval * INTERVAL_MIN * 60,
         sim_min=row.interval * INTERVAL_MIN, day=day, minute_of_day=t * INTERVAL_MIN,
         offered_mbps=row.offered_mbps, served_mbps=row.served_mbps or 0.0, power_w=power,
         always_on_power_w=always_on, energy_kwh=power * hours / 1000.0,
         always_on_energy_kwh=always_on * hours / 1000.0, violations=row.violations,
-        switching_breaks=row.switching_breaks,
+        switching_breaks=row.switching_breaks, failed=row.failed,
     )  # fmt: skip
 
 
@@ -117,9 +124,17 @@ def _loop_rows(
 
 
 @router.get("/{network_id}/loop")
-def get_loop(network_id: IdPath, principal: Reader, session: SessionDep) -> LoopSettings:
+def get_loop(
+    network_id: IdPath,
+    principal: Reader,
+    session: SessionDep,
+    live: Annotated[
+        bool, Query(description="false: leave out the newest interval (every cell's state)")
+    ] = True,
+) -> LoopSettings:
     """Return the network's loop settings and clock (``live`` holds the newest interval)."""
-    return _loop(session, principal.tenant_id, network_id)
+    settings = _loop(session, principal.tenant_id, network_id)
+    return settings if live else settings.model_copy(update={"live": None})
 
 
 @router.put("/{network_id}/loop", responses=problem_responses(409))
@@ -144,12 +159,18 @@ def put_loop(
 
 @router.get("/{network_id}/live")
 def live(network_id: IdPath, principal: Reader, session: SessionDep) -> dict[str, Any]:
-    """Return the newest loop interval: per-cell PRB load and state, traffic, power."""
+    """Return the newest loop interval: per-cell PRB load and state, traffic, power.
+
+    ``start_s`` is the interval's start in network time (epoch seconds).
+    """
     settings = _loop(session, principal.tenant_id, network_id)
     if settings.live is None:
         msg = f"network {network_id}: the loop has not run an interval yet"
         raise NotFoundError(msg)
-    return settings.live
+    live = dict(settings.live)
+    if isinstance(live.get("interval"), int):  # network time of the interval, epoch s
+        live["start_s"] = LOOP_EPOCH_S + live["interval"] * INTERVAL_MIN * 60
+    return live
 
 
 @router.get("/{network_id}/loop/kpis")
@@ -238,9 +259,40 @@ def network_alerts(
     principal: Reader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    status: Annotated[AlertStatus | None, Query(description="only alerts in this state")] = None,
 ) -> list[AlertOut]:
     """Return the network's operational alerts (outages, weak plans, loop errors), newest first."""
     nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
     return runs.list_alerts(
-        session, tenant_id=principal.tenant_id, limit=limit, network_id=network_id
+        session, tenant_id=principal.tenant_id, limit=limit, network_id=network_id, status=status
     )
+
+
+@router.post("/{network_id}/alerts/{alert_id}/acknowledge", responses=problem_responses(409))
+def acknowledge_alert(
+    network_id: IdPath, alert_id: IdPath, principal: Writer, session: SessionDep
+) -> AlertOut:
+    """Say that someone looks at an open alert (409 if it was acknowledged or resolved)."""
+    nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+    alert = runs.acknowledge_alert(
+        session, tenant_id=principal.tenant_id, network_id=network_id, alert_id=alert_id,
+        by=principal.subject, now_s=now_s(),
+    )  # fmt: skip
+    record(session, principal, action="alert.acknowledge", target=f"alert:{alert_id}",
+           detail={"network_id": network_id, "kind": alert.kind})  # fmt: skip
+    return alert
+
+
+@router.post("/{network_id}/alerts/{alert_id}/resolve", responses=problem_responses(409))
+def resolve_alert(
+    network_id: IdPath, alert_id: IdPath, principal: Writer, session: SessionDep
+) -> AlertOut:
+    """Close an alert, acknowledged or not (409 if it is already resolved)."""
+    nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
+    alert = runs.resolve_alert(
+        session, tenant_id=principal.tenant_id, network_id=network_id, alert_id=alert_id,
+        by=principal.subject, now_s=now_s(), resolution="resolved by hand",
+    )  # fmt: skip
+    record(session, principal, action="alert.resolve", target=f"alert:{alert_id}",
+           detail={"network_id": network_id, "kind": alert.kind})  # fmt: skip
+    return alert

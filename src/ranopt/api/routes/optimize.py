@@ -12,7 +12,7 @@ import logging
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from ranopt.api.deps import (
     Executor,
@@ -177,19 +177,62 @@ def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) ->
     return jobs.accepted(f"/api/v2/optimizations/{run.id}", run.id)
 
 
-@router.get("/optimizations")
+MAX_RUNS_PAGE = 1000
+TOTAL_COUNT = "X-Total-Count"
+
+
+@router.get(
+    "/optimizations",
+    responses={
+        200: {
+            "description": "one page of runs, newest first",
+            "headers": {
+                TOTAL_COUNT: {
+                    "description": "how many runs match the filters (all pages)",
+                    "schema": {"type": "integer"},
+                }
+            },
+        }
+    },
+)
 def list_optimizations(
     principal: Reader,
     session: SessionDep,
+    response: Response,
     network_id: Annotated[int | None, Query(ge=1, le=MAX_DB_ID)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    status: Annotated[runs.RunStatus | None, Query(description="only runs in this status")] = None,
+    objective: Annotated[
+        str | None, Query(max_length=20, pattern="^[a-z][a-z-]*$", description="e.g. energy")
+    ] = None,
+    source: Annotated[
+        runs.RunSource | None, Query(description="loop: the closed loop's; person: a caller's")
+    ] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=MAX_DB_ID, description="page back: runs older than this id")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_RUNS_PAGE)] = 100,
+    plans: Annotated[
+        bool, Query(description="false: leave each plan out (its window and size stay)")
+    ] = True,
 ) -> list[RunOut]:
-    """List the tenant's runs, newest first (of one network if ``network_id`` is given)."""
+    """List the tenant's runs, newest first: filtered, one page of at most ``limit``.
+
+    Page back with ``before_id`` (the last id of the page); ``X-Total-Count`` says how many
+    runs match the filters. ``plans=false`` leaves the plans out (``GET
+    /optimizations/{run_id}`` has each).
+    """
     if network_id is not None:
         nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
-    return runs.list_runs(
-        session, tenant_id=principal.tenant_id, network_id=network_id, limit=limit
+    filters: dict[str, Any] = {
+        "network_id": network_id, "status": status, "objective": objective, "source": source,
+    }  # fmt: skip
+    response.headers[TOTAL_COUNT] = str(
+        runs.count_runs(session, tenant_id=principal.tenant_id, **filters)
     )
+    return runs.list_runs(
+        session, tenant_id=principal.tenant_id, limit=limit, before_id=before_id,
+        with_plans=plans, **filters,
+    )  # fmt: skip
 
 
 @router.get("/optimizations/{run_id}")
@@ -198,18 +241,20 @@ def get_optimization(run_id: IdPath, principal: Reader, session: SessionDep) -> 
     return runs.get_run(session, tenant_id=principal.tenant_id, run_id=run_id)
 
 
-@router.post("/optimizations/{run_id}/apply")
+@router.post("/optimizations/{run_id}/apply", responses=problem_responses(409))
 def apply_plan(
     run_id: IdPath, principal: Executor, services: ServicesDep, request: Request
 ) -> RunOut:
-    """Send a succeeded run's plan to the network's actuator: the twin, or its O1 / A1 southbound.
+    """Send a waiting plan to the network's actuator: the twin, or its O1 / A1 southbound.
 
-    Three short transactions, not one: the O1 push records each element's outcome in its
-    own transactions while it runs, which a request-long write transaction would block.
+    Refused (409, with the reason) unless the run awaits approval, its window has not passed
+    in network time, and, for a compensation, its fault is still open. Three short
+    transactions, not one: the O1 push records each element's outcome in its own
+    transactions while it runs, which a request-long write transaction would block.
     """
     with services.store.transaction() as session:
         run = runs.get_run(session, tenant_id=principal.tenant_id, run_id=run_id)
-        runs.check_decidable(run, decision="applied")
+        runs.check_applicable(session, tenant_id=principal.tenant_id, run=run)
         actuator = southbound_actuator(session, principal.tenant_id, run.network_id)
     detail: dict[str, Any] = {"network_id": run.network_id, "actuator": actuator}
     if actuator == "o1":
@@ -224,9 +269,9 @@ def apply_plan(
     return run
 
 
-@router.post("/optimizations/{run_id}/reject")
+@router.post("/optimizations/{run_id}/reject", responses=problem_responses(409))
 def reject_plan(run_id: IdPath, principal: Executor, session: SessionDep) -> RunOut:
-    """Reject a succeeded run's plan."""
+    """Reject a plan that awaits approval (409 for any other run)."""
     run = runs.decide_run(
         session, tenant_id=principal.tenant_id, run_id=run_id, decision="rejected",
         by=principal.subject, now_s=now_s(),

@@ -64,11 +64,7 @@ async function problemDetail(response) {
   return `${response.status} ${response.statusText}`.trim();
 }
 
-/**
- * Call the API with the session's bearer token; resolve to the JSON body (null on 204).
- * Rejects with ApiError; a 401 also runs the unauthorized handler (back to the login).
- */
-export async function api(path, { method = "GET", json } = {}) {
+async function request(path, { method = "GET", json } = {}) {
   const headers = { Accept: "application/json" };
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -83,7 +79,22 @@ export async function api(path, { method = "GET", json } = {}) {
     if (response.status === 401) onUnauthorized(detail);
     throw new ApiError(response.status, detail);
   }
+  return response;
+}
+
+/**
+ * Call the API with the session's bearer token; resolve to the JSON body (null on 204).
+ * Rejects with ApiError; a 401 also runs the unauthorized handler (back to the login).
+ */
+export async function api(path, options = {}) {
+  const response = await request(path, options);
   return response.status === 204 ? null : response.json();
+}
+
+/** GET one page of a list: {body, total} (total from ``X-Total-Count``). */
+export async function apiPage(path) {
+  const response = await request(path);
+  return { body: await response.json(), total: Number(response.headers.get("X-Total-Count") ?? 0) };
 }
 
 /** Like `api`, but a 404 resolves to null (for endpoints that may not exist yet). */

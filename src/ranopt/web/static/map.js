@@ -1,6 +1,8 @@
-// The cell map: sites at their local x/y metres (L.CRS.Simple, no tiles), each cell a
-// canvas circle offset from its site along its azimuth. Markers are made once per network;
-// each poll only restyles the cells whose state or load bucket changed.
+// The cell map, with no tiles and no network access: sites at their latitude / longitude on
+// Leaflet's EPSG:3857 (Web Mercator) when the topology gives them, else at their local x/y
+// metres (L.CRS.Simple); each cell a canvas circle offset from its site along its azimuth.
+// Markers are made once per network; each poll only restyles the cells whose state or load
+// bucket changed.
 
 import * as L from "./vendor/leaflet-1.9.4/leaflet-src.esm.js";
 
@@ -16,6 +18,7 @@ const FAILED = "#d62728";
 const NO_STATE = "#9aa5b1";
 const LOAD_BUCKETS = 50;
 const DEFAULT_SPACING_M = 500;
+const METRES_PER_DEG_LAT = 111_320; // WGS 84 mean, enough to place a marker metres off its site
 
 /** Colour of a PRB load in 0..1 on the legend's scale, as `rgb(r,g,b)`. */
 export function loadColour(prbLoad) {
@@ -38,13 +41,28 @@ function siteSpacing(sites) {
   return Number.isFinite(best) ? best : DEFAULT_SPACING_M;
 }
 
+/** Whether every site has a latitude and a longitude (the map is then geographic). */
+export function hasCoordinates(sites) {
+  return sites.length > 0
+    && sites.every((s) => typeof s.latitude_deg === "number" && typeof s.longitude_deg === "number");
+}
+
+/** Where a site is drawn: its latitude / longitude, or its local metres (y north, x east). */
+function siteLatLng(site, geo) {
+  return geo ? L.latLng(site.latitude_deg, site.longitude_deg) : L.latLng(site.y_m, site.x_m);
+}
+
 /** Where a cell is drawn: its site moved along the azimuth (clockwise from north). */
-function cellLatLng(site, cell, spacingM) {
+function cellLatLng(site, cell, spacingM, geo) {
   const radiusM = spacingM * (cell.layer === "capacity" ? 0.34 : 0.2);
   const azimuthRad = (cell.azimuth_deg * Math.PI) / 180;
+  const northM = radiusM * Math.cos(azimuthRad);
+  const eastM = radiusM * Math.sin(azimuthRad);
+  if (!geo) return L.latLng(site.y_m + northM, site.x_m + eastM);
+  const metresPerDegLon = METRES_PER_DEG_LAT * Math.cos((site.latitude_deg * Math.PI) / 180);
   return L.latLng(
-    site.y_m + radiusM * Math.cos(azimuthRad),
-    site.x_m + radiusM * Math.sin(azimuthRad),
+    site.latitude_deg + northM / METRES_PER_DEG_LAT,
+    site.longitude_deg + eastM / metresPerDegLon,
   );
 }
 
@@ -82,8 +100,12 @@ function row(parent, label, value) {
 /** Tooltip body for one cell (DOM nodes, no HTML strings). */
 function tooltipContent(entry) {
   const box = document.createElement("div");
-  const { cell, live } = entry;
+  const { cell, live, site } = entry;
   row(box, "cell", cell.name);
+  row(box, "site", site.name);
+  if (hasCoordinates([site])) {
+    row(box, "position", `${site.latitude_deg.toFixed(5)}°, ${site.longitude_deg.toFixed(5)}°`);
+  }
   row(box, "layer", cell.layer);
   if (live) {
     row(box, "load", `${(100 * live.prb_load).toFixed(1)} %`);
@@ -105,44 +127,60 @@ function showCounts(numCells, counts) {
 
 /** Make the map in `container`; returns {setNetwork, update, invalidate}. */
 export function createCellMap(container) {
-  const map = L.map(container, {
-    crs: L.CRS.Simple,
-    preferCanvas: true,
-    minZoom: -10,
-    maxZoom: 4,
-    zoomSnap: 0.25,
-    attributionControl: false,
-  });
-  const renderer = L.canvas({ padding: 0.2 });
-  const siteLayer = L.layerGroup().addTo(map);
-  const cellLayer = L.layerGroup().addTo(map);
-  let entries = new Map(); // cell id -> {cell, marker, live, key}
+  let map = null;
+  let geo = null; // the frame of the map made: true (EPSG:3857) or false (local metres)
+  let renderer = null;
+  let siteLayer = null;
+  let cellLayer = null;
+  let entries = new Map(); // cell id -> {cell, site, marker, live, key}
+
+  /** (Re)make the Leaflet map when the frame changes: a map's CRS is fixed at birth. */
+  function ensureMap(wantGeo) {
+    if (map && geo === wantGeo) return;
+    if (map) map.remove();
+    geo = wantGeo;
+    map = L.map(container, {
+      crs: geo ? L.CRS.EPSG3857 : L.CRS.Simple,
+      preferCanvas: true,
+      minZoom: geo ? 1 : -10,
+      maxZoom: geo ? 19 : 4,
+      zoomSnap: 0.25,
+      attributionControl: false,
+    });
+    L.control.scale({ imperial: false }).addTo(map);
+    renderer = L.canvas({ padding: 0.2 });
+    siteLayer = L.layerGroup().addTo(map);
+    cellLayer = L.layerGroup().addTo(map);
+    container.dataset.crs = geo ? "EPSG:3857" : "Simple";
+  }
 
   function setNetwork(sites, cells) {
+    ensureMap(hasCoordinates(sites));
     siteLayer.clearLayers();
     cellLayer.clearLayers();
     entries = new Map();
     const siteById = new Map(sites.map((s) => [s.id, s]));
     const spacingM = siteSpacing(sites);
     for (const site of sites) {
-      L.circleMarker([site.y_m, site.x_m], {
+      L.circleMarker(siteLatLng(site, geo), {
         renderer, radius: 2, weight: 0, fillColor: "#16202a", fillOpacity: 0.8, interactive: false,
       }).addTo(siteLayer);
     }
     for (const cell of cells) {
       const site = siteById.get(cell.site_id);
       if (!site) continue;
-      const entry = { cell, live: null, key: "none", marker: null };
-      entry.marker = L.circleMarker(cellLatLng(site, cell, spacingM), {
+      const entry = { cell, site, live: null, key: "none", marker: null };
+      entry.marker = L.circleMarker(cellLatLng(site, cell, spacingM, geo), {
         renderer, ...cellStyle(cell, null),
       }).bindTooltip(() => tooltipContent(entry));
       entry.marker.addTo(cellLayer);
       entries.set(cell.id, entry);
     }
-    const bounds = L.latLngBounds(sites.map((s) => [s.y_m, s.x_m]));
+    const bounds = L.latLngBounds(sites.map((s) => siteLatLng(s, geo)));
     if (bounds.isValid()) {
       map.fitBounds(bounds.pad(0.15), { animate: false });
-      if (sites.length === 1) map.setView(bounds.getCenter(), 0, { animate: false });
+      if (sites.length === 1) map.setView(bounds.getCenter(), geo ? 15 : 0, { animate: false });
+      container.dataset.bounds = bounds.toBBoxString();
     }
     showCounts(entries.size, { unknown: entries.size });
   }
@@ -166,5 +204,5 @@ export function createCellMap(container) {
     container.dataset.cells = String(entries.size);
   }
 
-  return { setNetwork, update, invalidate: () => map.invalidateSize({ animate: false }) };
+  return { setNetwork, update, invalidate: () => map?.invalidateSize({ animate: false }) };
 }

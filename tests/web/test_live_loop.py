@@ -184,6 +184,12 @@ def test_the_running_loop_shows_on_the_map_runs_and_charts(
     expect(page.get_by_test_id("energy-today")).to_contain_text("kWh")
     expect(page.locator(".uplot")).to_have_count(2)
     expect(page.get_by_test_id("saving-explained")).not_to_be_empty()
+    # the pace achieved, from the loop's own step times (the demo's promise made visible)
+    pace = loop_server.get(f"/api/v2/networks/{loop_server.network_id}/loop")["pace"]
+    assert pace["intervals"] >= 1
+    assert pace["seconds_per_interval"] == max(pace["target_s"], pace["step_s_median"])
+    expect(page.get_by_test_id("pace")).to_contain_text("1 interval / ")
+    expect(page.get_by_test_id("pace")).to_contain_text("median")
     for chart in ("chart-traffic", "chart-power"):
         drawn = page.evaluate(TICK_GAPS_JS, chart)
         assert min(drawn["gaps"], default=1.0) > 0, f"{chart}: tick labels overlap: {drawn}"

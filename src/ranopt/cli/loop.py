@@ -130,7 +130,10 @@ def demo(
     console.print(
         "            admin runs the network and approves plans; analyst reads the audit log"
     )
-    console.print(f"  time      one 15-minute interval every {tick_s:g} s; Ctrl-C stops")
+    console.print(
+        f"  time      one 15-minute interval every {tick_s:g} s at best (a step that takes longer"
+        " sets the pace: the charts' Pace tile shows the pace achieved); Ctrl-C stops"
+    )
     silence_highs_banner()  # the loop's solvers run in this process
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 

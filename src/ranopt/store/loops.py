@@ -5,6 +5,7 @@ loop runner (a system component, not a tenant's request) uses to find its work. 
 fault resolves the outage alerts it raised.
 """
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,24 @@ class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class LoopPace(_Out):
+    """How fast the loop really steps: its newest intervals' step times against its target.
+
+    A step takes what it takes; the runner waits out the rest of the target tick, so the
+    achieved pace is the slower of the two (the demo promises one interval per tick).
+    """
+
+    intervals: int  # loop intervals measured (the newest, at most ``PACE_WINDOW``)
+    step_s_median: float
+    step_s_p95: float
+    target_s: float  # the serving process's tick (RANOPT_LOOP_TICK_S)
+    seconds_per_interval: float  # achieved: max(target, median step)
+    behind: bool  # steps are slower than the target
+
+
+PACE_WINDOW = 96  # one network day of 15-minute intervals
+
+
 class LoopSettings(_Out):
     """How a network's loop runs and where its clock stands."""
 
@@ -48,6 +67,7 @@ class LoopSettings(_Out):
     live: dict[str, Any] | None
     # network time of loop interval 0 (epoch s): interval k starts k intervals later
     epoch_s: int = int(LOOP_EPOCH.timestamp())
+    pace: LoopPace | None = None  # filled by the API from the stored step times
 
 
 class LoopIntervalRow(_Out):
@@ -193,6 +213,35 @@ def intervals(
         .order_by(LoopInterval.interval)
     )
     return [LoopIntervalRow.model_validate(r, from_attributes=True) for r in rows]
+
+
+def step_times(session: Session, *, tenant_id: int, network_id: int) -> list[float]:
+    """Wall seconds the loop spent on each of its newest ``PACE_WINDOW`` loop intervals."""
+    rows = session.scalars(
+        select(LoopInterval.tick_s)
+        .where(
+            LoopInterval.tenant_id == tenant_id,
+            LoopInterval.network_id == network_id,
+            LoopInterval.phase == "loop",
+            LoopInterval.tick_s.is_not(None),
+        )
+        .order_by(LoopInterval.interval.desc())
+        .limit(PACE_WINDOW)
+    )
+    return [float(t) for t in rows if t is not None]
+
+
+def pace_of(step_s: list[float], target_s: float) -> LoopPace | None:
+    """Return the achieved pace from step times (None before the first loop interval)."""
+    if not step_s:
+        return None
+    ordered = sorted(step_s)
+    median = ordered[(len(ordered) - 1) // 2]
+    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+    return LoopPace(
+        intervals=len(ordered), step_s_median=median, step_s_p95=p95, target_s=target_s,
+        seconds_per_interval=max(target_s, median), behind=median > target_s,
+    )  # fmt: skip
 
 
 def request_fault(

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from ranopt.api.deps import Executor, Reader, SessionDep, Writer, now_s, record
+from ranopt.api.deps import Executor, Reader, ServicesDep, SessionDep, Writer, now_s, record
 from ranopt.api.errors import ProblemError, problem_responses
 from ranopt.api.schemas import IdPath
 from ranopt.store import loops, runs
@@ -128,13 +128,16 @@ def get_loop(
     network_id: IdPath,
     principal: Reader,
     session: SessionDep,
+    services: ServicesDep,
     live: Annotated[
         bool, Query(description="false: leave out the newest interval (every cell's state)")
     ] = True,
 ) -> LoopSettings:
-    """Return the network's loop settings and clock (``live`` holds the newest interval)."""
+    """Return the network's loop settings, clock and achieved pace (``live``: newest interval)."""
     settings = _loop(session, principal.tenant_id, network_id)
-    return settings if live else settings.model_copy(update={"live": None})
+    steps = loops.step_times(session, tenant_id=principal.tenant_id, network_id=network_id)
+    pace = loops.pace_of(steps, services.settings.loop_tick_s)
+    return settings.model_copy(update={"pace": pace, **({} if live else {"live": None})})
 
 
 @router.put("/{network_id}/loop", responses=problem_responses(409))

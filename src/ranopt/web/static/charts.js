@@ -116,7 +116,18 @@ export function renderTiles(container, { live, kpis, energy, loop, faults, waiti
   reason.dataset.testid = "saving-explained";
   now.append(reason);
   tiles.push(now);
+  tiles.push(paceTile(loop?.pace));
   container.replaceChildren(...tiles);
+}
+
+/** The loop's achieved pace: the slower of its target tick and its median step time. */
+function paceTile(pace) {
+  if (!pace) return tile("Pace", "—", "closed loop not running", "pace");
+  const steps = `steps ${fmt(pace.step_s_median, 2)} s median, ${fmt(pace.step_s_p95, 2)} s p95`;
+  const sub = pace.behind
+    ? `behind the ${fmt(pace.target_s, 1)} s target: ${steps}`
+    : `target ${fmt(pace.target_s, 1)} s; ${steps}`;
+  return tile("Pace", `1 interval / ${fmt(pace.seconds_per_interval, 1)} s`, sub, "pace");
 }
 
 /**

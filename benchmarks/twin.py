@@ -97,7 +97,8 @@ def measure(name: str, top_k: int | None, num_ues: int | None, repeats: int) -> 
     return {
         "num_sites": scenario.num_sites,
         "num_cells": twin.num_cells,
-        "num_ues": twin.num_ues,
+        "num_ues": scenario.num_ues,
+        "num_ue_slots": twin.num_ues,
         "top_k": top_k,
         "setup_s": round(setup_s, 4),
         "eval_ms_median": round(1e3 * statistics.median(times_s), 3),

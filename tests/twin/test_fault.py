@@ -47,8 +47,9 @@ def test_a_failed_cell_serves_no_one_and_draws_no_power(
     assert not (snap.serving_cell == cell).any()
     assert snap.cell_served_mbps[cell] == 0.0
     assert snap.cell_num_ues[cell] == 0
-    assert snap.power_w[cell] == 0.0
-    assert healthy.power_w[cell] > 0.0
+    # its equipment draws nothing; the site's always-on power (its share) stays
+    assert snap.power_w[cell] == twin.arrays.site_overhead_w[cell] > 0.0
+    assert healthy.power_w[cell] > twin.arrays.site_overhead_w[cell]
     # the other cells keep drawing power
     others = np.arange(twin.num_cells) != cell
     assert (snap.power_w[others] > 0.0).all()
@@ -114,7 +115,7 @@ def test_failing_several_cells(seven_site_twin: Twin, demand: FloatArray) -> Non
     )
     for cell in cells:
         assert not (snap.serving_cell == cell).any()
-        assert snap.power_w[cell] == 0.0
+        assert snap.power_w[cell] == twin.arrays.site_overhead_w[cell]
     assert (np.delete(snap.power_w, sorted(cells)) > 0.0).all()
 
 

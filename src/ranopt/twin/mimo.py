@@ -1,0 +1,116 @@
+"""MIMO link abstraction: rank adaptation (SU-MIMO) and multi-user co-scheduling (MU-MIMO).
+
+The single-layer mapping is ``ranopt.twin.link.spectral_efficiency`` (TR 36.942 attenuated
+Shannon, capped per layer at TS 38.214's 256QAM efficiency). On top of it:
+
+- SU-MIMO: ``r`` layers share the transmit power equally over ``r`` parallel spatial channels
+  of equal gain, so each layer sees ``SINR / r`` (the equal-power MIMO capacity, Telatar 1999,
+  "Capacity of multi-antenna Gaussian channels", Eur. Trans. Telecommun. 10(6), sec. 3:
+  parallel Gaussian channels, here ``r`` of equal gain); the UE reports the rank that maximises ``r SE(SINR / r)`` (TS
+  38.214 cl. 5.2.2.2 rank indicator), up to ``min(ports, UE receive antennas)``.
+- MU-MIMO: ``K`` single-layer UEs share one PRB under zero-forcing precoding over ``M``
+  transceiver chains with the power split equally; each keeps ``(M - K) / M`` of the array
+  gain and ``1 / K`` of the power, so its SINR is ``SINR (M - K) / (M K)`` (Marzetta, Larsson,
+  Yang & Ngo, "Fundamentals of Massive MIMO", 2016, ch. 3, zero-forcing downlink); a PRB then
+  carries ``K SE(SINR (M - K) / (M K))``. ``K`` is limited by the orthogonal DM-RS ports
+  (12, TS 38.211 Table 7.4.1.1.2-2, configuration type 2) and by ``M / 4`` chains per user.
+
+A UE's PRB cost follows the better of the two (the scheduler pairs it when pairing pays); its
+throughput while active is its SU rate (the rate it gets when scheduled alone).
+"""
+
+import numpy as np
+import numpy.typing as npt
+
+from ranopt.twin.link import spectral_efficiency
+from ranopt.twin.units import FloatArray
+
+DMRS_MAX_PORTS = 12  # TS 38.211 Table 7.4.1.1.2-2: DM-RS configuration type 2, 2 symbols
+CHAINS_PER_MU_USER = 4  # zero forcing keeps (M - K) / M of the gain: at least 4 chains a user
+
+
+def mu_mimo_max_users(num_trx: npt.ArrayLike, max_users: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """Co-scheduled UEs a cell can pair with ``num_trx`` chains in use, at most ``max_users``."""
+    by_chains = np.asarray(num_trx, dtype=np.int64) // CHAINS_PER_MU_USER
+    limit = np.minimum(np.asarray(max_users, dtype=np.int64), DMRS_MAX_PORTS)
+    return np.asarray(np.maximum(1, np.minimum(by_chains, limit)), dtype=np.int64)
+
+
+def su_mimo_spectral_efficiency(
+    sinr_lin: npt.ArrayLike, max_layers: npt.ArrayLike
+) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    """Return the rank-adapted SE (bit/s/Hz) and the chosen rank, per element.
+
+    ``max(r SE(SINR / r))`` over ``r = 1 .. max_layers`` (arguments broadcast).
+    """
+    sinr, layers = np.broadcast_arrays(
+        np.asarray(sinr_lin, dtype=np.float64), np.asarray(max_layers, dtype=np.int64)
+    )
+    best = spectral_efficiency(sinr)
+    rank = np.ones(sinr.shape, dtype=np.int64)
+    for r in range(2, int(layers.max(initial=1)) + 1):
+        # Telatar 1999: r equal-gain layers with the power split equally, SINR / r each
+        se = r * spectral_efficiency(sinr / r)
+        better = (r <= layers) & (se > best)
+        best = np.where(better, se, best)
+        rank = np.where(better, r, rank)
+    return best, rank
+
+
+def mu_mimo_spectral_efficiency(
+    sinr_lin: npt.ArrayLike, num_trx: npt.ArrayLike, max_users: npt.ArrayLike
+) -> FloatArray:
+    """Return the SE a PRB carries per UE share with up to ``max_users`` zero-forced UEs.
+
+    ``max(K SE(SINR (M - K) / (M K)))`` over integer ``K = 2 .. max_users`` (``M = num_trx``),
+    bit/s/Hz; 0 where no pairing is possible (``max_users < 2``). A fractional
+    ``max_users`` (the mean number of UEs to pair, ``active_users_to_pair``) interpolates
+    linearly between its floor and ceiling, so the result is continuous in it.
+    """
+    sinr, m, users = np.broadcast_arrays(
+        np.asarray(sinr_lin, dtype=np.float64),
+        np.asarray(num_trx, dtype=np.float64),
+        np.asarray(max_users, dtype=np.float64),
+    )
+    floor = np.floor(users)
+    frac = users - floor
+    running = np.zeros(sinr.shape)  # best over K = 2 .. k
+    best = np.zeros(sinr.shape)  # best over K <= floor(users)
+    above = np.zeros(sinr.shape)  # best over K <= floor(users) + 1
+    for k in range(2, int(np.ceil(users.max(initial=1.0))) + 1):
+        # Marzetta et al. 2016 ch. 3: zero forcing, equal power, SINR (M - K) / (M K) per UE
+        per_user = np.maximum(m - k, 0.0) / (m * k)
+        running = np.maximum(running, k * spectral_efficiency(sinr * per_user))
+        best = np.where(k <= floor, running, best)
+        above = np.where(k <= floor + 1, running, above)
+    return np.asarray(best + frac * (above - best), dtype=np.float64)
+
+
+def active_users_to_pair(prb_load: npt.ArrayLike) -> FloatArray:
+    """Mean number of UEs with data while a cell transmits, ``1 / (1 - rho)``.
+
+    Processor sharing (Bonald & Proutiere 2003): the number of active flows is geometric with
+    mean ``rho / (1 - rho)``; given the cell is busy (probability ``rho``) it is ``1 / (1 -
+    rho)``: the UEs a scheduler can pair. The load is capped at 0.95 (20 UEs, above any
+    cell's pairing limit).
+    """
+    rho = np.clip(np.asarray(prb_load, dtype=np.float64), 0.0, 0.95)
+    return np.asarray(1.0 / (1.0 - rho), dtype=np.float64)
+
+
+def effective_spectral_efficiency(
+    sinr_lin: npt.ArrayLike,
+    max_layers: npt.ArrayLike,
+    num_trx: npt.ArrayLike,
+    max_users: npt.ArrayLike,
+) -> tuple[FloatArray, FloatArray]:
+    """Return (SE per PRB share for the load, SU SE for the UE's throughput), bit/s/Hz.
+
+    Arguments broadcast; ``max_users`` may be fractional (see ``mu_mimo_spectral_efficiency``).
+    """
+    su, _ = su_mimo_spectral_efficiency(sinr_lin, max_layers)
+    users = np.asarray(max_users, dtype=np.float64)
+    if not (users >= 2.0).any():
+        return su, su
+    mu = mu_mimo_spectral_efficiency(sinr_lin, num_trx, users)
+    return np.maximum(su, mu), su

@@ -66,12 +66,16 @@ def test_the_other_cells_carry_a_failed_cells_users(
     # every user of the failed cell finds another cell (the coverage layer is still there)
     assert (snap.serving_cell[orphans] >= 0).all()
     assert snap.served_mbps[orphans].sum() > 0.0
-    # some of them camp on the coverage cell of the same site
-    new_cells = np.unique(snap.serving_cell[orphans])
-    same_site_coverage = (twin.arrays.site[new_cells] == twin.arrays.site[cell]) & (
-        twin.arrays.layer[new_cells] == COVERAGE
-    )
-    assert same_site_coverage.any()
+    # the higher-priority n78 layer keeps them where another n78 cell is above threshX-HighP
+    # (TS 38.304 cl. 5.2.4.5); none lands on the failed cell's own site's capacity layer
+    new_cells = snap.serving_cell[orphans]
+    layer = twin.arrays.layer[new_cells]
+    assert (layer == CAPACITY).any()
+    assert (new_cells != cell).all()
+    rank = failed.link.rank_db[orphans]
+    # ranking tiers are 1000 dB apart: tier 2 (n78 above threshold) sits near 2000 - 100 dB
+    on_capacity_tier = rank.max(axis=1) > 1500.0
+    np.testing.assert_array_equal(layer == CAPACITY, on_capacity_tier)
     # the network loses less than the cell carried, and serves no more than before
     lost = healthy.served_mbps_total - snap.served_mbps_total
     assert 0.0 <= lost < healthy.cell_served_mbps[cell]

@@ -16,6 +16,7 @@ from hypothesis.extra import numpy as hnp
 from ranopt.errors import ValidationError
 from ranopt.twin import CellState, Snapshot, Twin, build_twin, evaluate_snapshot, scenario_preset
 from ranopt.twin.elements import LAYERS, SLICES
+from ranopt.twin.mimo import EIGENVALUE_RATIOS
 from ranopt.twin.simulate import iter_snapshots, simulate
 from ranopt.twin.snapshot import LOAD_TOLERANCE, MAX_ITERATIONS, associate
 from ranopt.twin.traffic import demand_for_intervals, expected_demand_mbps
@@ -116,7 +117,8 @@ def _reference_rates(
     sinr: float, max_layers: int, chains: float, mu_limit: int, load: float
 ) -> tuple[float, float]:
     """(SE per PRB share, SU SE) by plain loops over ranks and co-scheduled UEs."""
-    su = max(r * _se1(sinr / r) for r in range(1, max_layers + 1))
+    profile = EIGENVALUE_RATIOS[max_layers]
+    su = max(sum(_se1(sinr * profile[i] / r) for i in range(r)) for r in range(1, max_layers + 1))
     users = min(1.0 / (1.0 - min(max(load, 0.0), 0.95)), mu_limit) if mu_limit >= 2 else 1.0
     floor = math.floor(users)
     best_upto = [0.0, 0.0]  # best MU SE over K <= index (none below 2)

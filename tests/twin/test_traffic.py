@@ -42,7 +42,7 @@ def _per_user(twin: Twin, demand: np.ndarray) -> np.ndarray:
 
 def test_busy_hour_demand_sums_to_the_site_total(default_twin: Twin) -> None:
     total = _site_total_mbps(default_twin)
-    assert total == 120.0 * 19
+    assert total == 90.0 * 19
     traffic, ues = default_twin.traffic, default_twin.ues
     home_slots = traffic.busy_hour_demand_mbps[: ues.num_users]
     assert home_slots.sum() == pytest.approx(total, rel=1e-12)

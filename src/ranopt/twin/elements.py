@@ -141,8 +141,11 @@ class Cell:
         if self.layer not in LAYERS:
             msg = f"Cell.layer must be one of {LAYERS}, got {self.layer!r}"
             raise ValidationError(msg)
-        if self.max_layers < 1 or self.mu_mimo_max_users < 1:
-            msg = f"Cell {self.name!r}: max_layers and mu_mimo_max_users must be >= 1"
+        if not 1 <= self.max_layers <= 4 or self.mu_mimo_max_users < 1:
+            msg = (
+                f"Cell {self.name!r}: max_layers must lie in [1, 4] and mu_mimo_max_users be "
+                f">= 1, got {self.max_layers} and {self.mu_mimo_max_users}"
+            )
             raise ValidationError(msg)
         bad = [n for n in self.mimo_trx_options if not 1 <= n <= self.power.num_trx]
         if bad:

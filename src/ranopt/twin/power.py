@@ -56,11 +56,12 @@ TR38864_LOAD_INDEPENDENT_SHARE = 0.4
 # 64T64R AAU draws 1.2 kW at full DL load (its -48 V input), within vendor datasheet ranges.
 MMIMO_FULL_LOAD_W = 1200.0
 # Share of the AAU's active power that stays when transceiver chains are muted, in TR 38.864
-# cl. 5.1's spatial-domain form P(X) = [B + (1 - B) X / Y] P(Y). Assumption: with the TR's own
-# states, the chain-independent part (digital front end, baseband, power supply) is about
-# half of micro sleep, 0.19 of the zero-load power and 0.10 of full load; 0.3 is taken, which
-# credits muting with less than that split would.
-MMIMO_SPATIAL_STATIC_SHARE = 0.3
+# cl. 5.1's spatial-domain form P(X) = [B + (1 - B) X / Y] P(Y). Assumption: what does not
+# scale with the chains in use (power supply, fans, fronthaul interface, the common digital
+# part) is taken as 40 % of the AAU's power, so muting 64 -> 32 chains saves 30 % and
+# 64 -> 16 saves 45 %; a chain-by-chain split of the TR's micro-sleep state would give less
+# (about 20 %) and credit muting with more.
+MMIMO_SPATIAL_STATIC_SHARE = 0.4
 _MMIMO_TRX = 64
 
 SLEEP_STATES: tuple[str, ...] = ("light", "deep", "waking")
@@ -280,3 +281,53 @@ def deep_sleep_break_even_intervals(
     with np.errstate(divide="ignore", invalid="ignore"):
         runs = wake_lead_intervals * (p_zero - p_deep) / gap_w
     return np.asarray(np.where(gap_w > 0, runs, np.inf), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class SiteBudgetRow:
+    """One state of a site: the power of its coverage cells, capacity cells and common part."""
+
+    state: str
+    coverage_w: float
+    capacity_w: float
+    common_w: float
+
+    @property
+    def total_w(self) -> float:
+        """Input power of the whole site, W."""
+        return self.coverage_w + self.capacity_w + self.common_w
+
+
+def site_power_budget(
+    params: CellPowerArrays, capacity: npt.NDArray[np.bool_], muted_trx: int = 16
+) -> tuple[SiteBudgetRow, ...]:
+    """The power of one site's cells (``[C_site]`` arrays) in the states an operator compares.
+
+    Idle (every cell on, no load), busy (every cell at full PRB load), capacity cells muted to
+    ``muted_trx`` chains (no load), and capacity cells in light and in deep sleep with the
+    coverage cells idle. Each cell's power is ``cell_power_w`` without its site share; the
+    common part is the site's always-on power.
+    """
+    common_w = float(params.site_overhead_w.sum())
+    bare = CellPowerArrays(**{**params.__dict__, "site_overhead_w": np.zeros_like(params.num_trx)})
+    zero = np.zeros_like(params.num_trx)
+    muted = np.where(capacity, np.minimum(muted_trx / params.num_trx, 1.0), 1.0)
+    states = (
+        ("idle: every cell on, no load", zero, True, 1.0, LIGHT_SLEEP),
+        ("busy: every cell at full PRB load", zero + 1.0, True, 1.0, LIGHT_SLEEP),
+        (f"capacity muted to {muted_trx} chains, no load", zero, True, muted, LIGHT_SLEEP),
+        ("capacity in light sleep, coverage idle", zero, ~capacity, 1.0, LIGHT_SLEEP),
+        ("capacity in deep sleep, coverage idle", zero, ~capacity, 1.0, DEEP_SLEEP),
+    )
+    rows = []
+    for name, load, active, trx, sleep in states:
+        watts = cell_power_w(bare, load, active, trx, sleep)
+        rows.append(
+            SiteBudgetRow(
+                state=name,
+                coverage_w=float(watts[~capacity].sum()),
+                capacity_w=float(watts[capacity].sum()),
+                common_w=common_w,
+            )
+        )
+    return tuple(rows)

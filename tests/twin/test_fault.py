@@ -34,7 +34,7 @@ def healthy(seven_site_twin: Twin, demand: FloatArray) -> Snapshot:
 def busiest_capacity_cell(seven_site_twin: Twin, healthy: Snapshot) -> int:
     capacity = np.flatnonzero(seven_site_twin.arrays.layer == CAPACITY)
     cell = int(capacity[np.argmax(healthy.cell_served_mbps[capacity])])
-    assert healthy.cell_served_mbps[cell] > 50.0  # a cell worth failing
+    assert healthy.cell_served_mbps[cell] > 20.0  # a cell worth failing
     return cell
 
 

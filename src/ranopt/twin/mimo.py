@@ -19,11 +19,16 @@ A UE's PRB cost follows the better of the two (the scheduler pairs it when pairi
 throughput while active is its SU rate (the rate it gets when scheduled alone).
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
 
 from ranopt.twin.link import spectral_efficiency
 from ranopt.twin.units import FloatArray
+
+if TYPE_CHECKING:
+    from ranopt.twin.network import CellArrays
 
 # mean ordered eigenvalues of H H^H, H an n x n matrix of i.i.d. CN(0, 1) entries, relative to
 # the largest: for n = 2 exactly (3.5, 0.5) / 3.5; for n = 3, 4 by Monte Carlo (4e5 draws,
@@ -131,3 +136,27 @@ def effective_spectral_efficiency(
         return su, su
     mu = mu_mimo_spectral_efficiency(sinr_lin, num_trx, users)
     return np.maximum(su, mu), su
+
+
+def cell_rates_mbps(
+    arrays: "CellArrays",
+    cells: npt.NDArray[np.int64],
+    sinr_lin: FloatArray,
+    trx_fraction: npt.ArrayLike = 1.0,
+    pairing_load: npt.ArrayLike = 0.0,
+) -> tuple[FloatArray, FloatArray]:
+    """Rates of UEs on ``cells`` (any shape) at ``sinr_lin``, Mbit/s: (per PRB share, SU).
+
+    ``trx_fraction`` is the share of each entry's cell's chains in use (MIMO muting: fewer
+    layers and pairs), ``pairing_load`` the PRB load that sets how many UEs the cell can pair
+    (``active_users_to_pair``); both broadcast with ``cells``. The SINR already carries the
+    muting's loss of power and beam gain.
+    """
+    share = np.broadcast_to(np.asarray(trx_fraction, dtype=np.float64), cells.shape)
+    chains = share * arrays.num_trx[cells]
+    max_layers = np.clip(np.minimum(arrays.max_layers[cells], chains.astype(np.int64)), 1, None)
+    limit = mu_mimo_max_users(chains, arrays.mu_mimo_max_users[cells])
+    users = np.where(limit >= 2, np.minimum(active_users_to_pair(pairing_load), limit), 1.0)
+    se, su = effective_spectral_efficiency(sinr_lin, max_layers, chains, users)
+    bandwidth_mhz = arrays.dl_bandwidth_hz[cells] / 1e6
+    return np.asarray(se * bandwidth_mhz), np.asarray(su * bandwidth_mhz)

@@ -13,11 +13,7 @@ from scipy.sparse import csr_array
 
 from ranopt.errors import ValidationError
 from ranopt.twin.elements import SLICES
-from ranopt.twin.mimo import (
-    active_users_to_pair,
-    effective_spectral_efficiency,
-    mu_mimo_max_users,
-)
+from ranopt.twin.mimo import cell_rates_mbps
 from ranopt.twin.model import Twin
 from ranopt.twin.power import LIGHT_SLEEP, SLEEP_STATES, cell_power_w
 from ranopt.twin.units import FloatArray, group_sum, lin_to_db
@@ -304,11 +300,6 @@ def solve_load(
     trx_share = state.trx_fraction(arrays.num_trx)[server]
     signal_w = twin.link.signal_w[rows, assoc.k_star] * trx_share * trx_share
     noise_w = twin.noise_w[server]
-    dl_bandwidth_hz = arrays.dl_bandwidth_hz[server]
-    chains = trx_share * arrays.num_trx[server]
-    max_layers = np.minimum(arrays.max_layers[server], chains.astype(np.int64))
-    pairing_limit = mu_mimo_max_users(chains, arrays.mu_mimo_max_users[server])  # [U]
-    can_pair = pairing_limit >= 2
     demand = np.where(assoc.covered, demand_mbps, 0.0)
     shares = state.slice_shares
     num_slices = len(SLICES)
@@ -325,20 +316,16 @@ def solve_load(
         # Siomina & Yuan 2012: SINR_u = S_u / (sum_j rho_j I_uj + N_u)
         sinr = signal_w / (interference_op @ load + noise_w)
         # MU-MIMO pairs the UEs that are active at once, which the cell's load sets
-        users = np.where(can_pair, np.minimum(active_users_to_pair(load[server]), pairing_limit), 1.0)
-        se, su_se = effective_spectral_efficiency(sinr, max_layers, chains, users)
-        rate_mbps = se * dl_bandwidth_hz / 1e6
+        rate_mbps, su_rate = cell_rates_mbps(arrays, server, sinr, trx_share, load[server])
         ue_load = np.divide(demand, rate_mbps, out=np.zeros_like(demand), where=rate_mbps > 0)
         raw = group_sum(group, ue_load, int(np.prod(shape))).reshape(shape)
         new_load, served_fraction = _used_load(raw, shares)
         step = float(np.max(np.abs(new_load - load)))
         load = new_load
         if step < tolerance:
-            su_rate = su_se * dl_bandwidth_hz / 1e6
             return _LoadSolution(
                 sinr, rate_mbps, su_rate, raw, load, served_fraction, iteration, True
             )
-    su_rate = su_se * dl_bandwidth_hz / 1e6
     return _LoadSolution(
         sinr, rate_mbps, su_rate, raw, load, served_fraction, max_iterations, False
     )

@@ -26,13 +26,14 @@ from ranopt.optimize.day_ahead import (
     plan_threshold,
     plan_with_solver,
     prepare_day_ahead,
-    score_on_realised,
+    score_plan_on_realised,
 )
 from ranopt.optimize.energy import (
     EnergyConfig,
     always_on_snapshots,
     build_energy_problem,
     plan_energy,
+    interval_power_w,
     solve_anneal,
     solve_exact,
     solve_greedy,
@@ -58,10 +59,15 @@ def solver_stage_times(
         ("exact", lambda: solve_exact(problem, config)),
     ):
         started = time.perf_counter()
-        schedule, info = fn()
+        schedule, trx, info = fn()
         out[name] = {
             "solver_s": round(time.perf_counter() - started, 3),
             "active_capacity_cell_intervals": int(schedule[:, problem.sleepable].sum()),
+            "muted_cell_intervals": int((schedule & (trx < problem.num_trx)).sum()),
+            "model_power_w_mean": round(
+                float(np.mean([interval_power_w(problem, t, schedule[t], trx[t])
+                               for t in range(problem.num_intervals)])), 1
+            ),
             "status": str(info.status),
             "mip_gap": info.mip_gap,
         }
@@ -104,7 +110,7 @@ def run_scenario(
                 twin, plan, inputs, limits, k, np.random.default_rng(seed + 1)
             )
             confidence = plan.confidence
-        realised = score_on_realised(twin, plan.active, inputs, limits).kpis()
+        realised = score_plan_on_realised(twin, plan, inputs, limits).kpis()
         result["solvers"][solver] = {
             **kpi_fields(realised),
             "confidence": confidence,
@@ -147,7 +153,7 @@ def calibration(seed: int, days: int, k: int) -> dict[str, Any]:
             twin, inputs, "greedy", limits, EnergyConfig(), np.random.default_rng(day)
         )
         plan = measure_confidence(twin, plan, inputs, limits, k, np.random.default_rng(day + 1000))
-        realised = score_on_realised(twin, plan.active, inputs, limits).kpis()
+        realised = score_plan_on_realised(twin, plan, inputs, limits).kpis()
         rows.append(
             {
                 "day": day,

@@ -117,14 +117,15 @@ def reference_rates_mbps(
     bins: PreferenceBins,
     reference_load: FloatArray,
     pairing_load: FloatArray | None = None,
-    trx_fraction: float = 1.0,
+    trx_fraction: float | FloatArray = 1.0,
 ) -> FloatArray:
     """Rate of each UE on each cell of its list, with interference at ``reference_load``.
 
     Returns ``[num_ues, L]`` in Mbit/s (0 where the entry is padding or the SINR too low).
     ``pairing_load`` ``[C]`` sets how many UEs each cell pairs (MU-MIMO; None: the reference
     load, zeros: none, which never overstates a rate); ``trx_fraction`` is the share of
-    chains every listed cell runs (a muted cell's rates, ``ranopt.twin.mimo``).
+    chains the listed cells run, one for all or ``[C]`` per cell (a muted cell's rates,
+    ``ranopt.twin.mimo``).
     """
     link = twin.link
     carrier = twin.arrays.carrier
@@ -144,7 +145,8 @@ def reference_rates_mbps(
     own = weighted[rows[:, None], cols]
     interference = per_carrier[rows[:, None], carrier[cells]] - own
     # a muted cell keeps X / Y of its power and of its beam gain toward the UE
-    share = np.where(twin.arrays.num_trx[cells] * trx_fraction >= 1.0, trx_fraction, 1.0)
+    fraction = np.broadcast_to(np.asarray(trx_fraction, dtype=np.float64), (twin.num_cells,))
+    share = fraction[cells]
     sinr = (link.signal_w[rows[:, None], cols] * share * share) / (
         np.maximum(interference, 0.0) + twin.noise_w[cells]
     )

@@ -19,6 +19,7 @@ A UE's PRB cost follows the better of the two (the scheduler pairs it when pairi
 throughput while active is its SU rate (the rate it gets when scheduled alone).
 """
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,6 +41,15 @@ EIGENVALUE_RATIOS: dict[int, tuple[float, ...]] = {
     4: (1.0, 0.4517, 0.1608, 0.0256),
 }
 MAX_SU_LAYERS = 4
+# for each layer count n: SINR factors lambda_i / (lambda_1 r) of every (rank r >= 2, layer
+# i < r) pair, ranks in order, and where each rank's pairs start
+_RANK_FACTORS: dict[int, tuple[FloatArray, npt.NDArray[np.int64]]] = {
+    n: (
+        np.array([EIGENVALUE_RATIOS[n][i] / r for r in range(2, n + 1) for i in range(r)]),
+        np.cumsum([0, *range(2, n)]).astype(np.int64),
+    )
+    for n in range(2, MAX_SU_LAYERS + 1)
+}
 DMRS_MAX_PORTS = 12  # TS 38.211 Table 7.4.1.1.2-2: DM-RS configuration type 2, 2 symbols
 CHAINS_PER_MU_USER = 4  # zero forcing keeps (M - K) / M of the gain: at least 4 chains a user
 
@@ -66,16 +76,19 @@ def su_mimo_spectral_efficiency(
     best = spectral_efficiency(sinr)
     rank = np.ones(sinr.shape, dtype=np.int64)
     for n in range(2, min(int(layers.max(initial=1)), MAX_SU_LAYERS) + 1):
-        profile = EIGENVALUE_RATIOS[n]
         on = layers == n
         if not on.any():
             continue
-        for r in range(2, n + 1):
-            # Telatar 1999: r eigenmodes, power split equally, SINR lambda_i / (lambda_1 r)
-            se = sum(spectral_efficiency(sinr[on] * profile[i] / r) for i in range(r))
-            better = se > best[on]
-            best[on] = np.where(better, se, best[on])
-            rank[on] = np.where(better, r, rank[on])
+        # every (rank r >= 2, layer i < r) pair at once: [m, pairs], summed per rank
+        factors, starts = _RANK_FACTORS[n]
+        # Telatar 1999: r eigenmodes, power split equally, SINR lambda_i / (lambda_1 r)
+        per_layer = spectral_efficiency(sinr[on][:, None] * factors[None, :])
+        per_rank = np.add.reduceat(per_layer, starts, axis=1)  # [m, n - 1]: ranks 2..n
+        top = np.argmax(per_rank, axis=1)
+        top_se = per_rank[np.arange(top.size), top]
+        better = top_se > best[on]
+        best[on] = np.where(better, top_se, best[on])
+        rank[on] = np.where(better, top + 2, rank[on])
     return best, rank
 
 
@@ -94,18 +107,28 @@ def mu_mimo_spectral_efficiency(
         np.asarray(num_trx, dtype=np.float64),
         np.asarray(max_users, dtype=np.float64),
     )
-    floor = np.floor(users)
-    frac = users - floor
-    running = np.zeros(sinr.shape)  # best over K = 2 .. k
-    best = np.zeros(sinr.shape)  # best over K <= floor(users)
-    above = np.zeros(sinr.shape)  # best over K <= floor(users) + 1
-    for k in range(2, int(np.ceil(users.max(initial=1.0))) + 1):
-        # Marzetta et al. 2016 ch. 3: zero forcing, equal power, SINR (M - K) / (M K) per UE
-        per_user = np.maximum(m - k, 0.0) / (m * k)
-        running = np.maximum(running, k * spectral_efficiency(sinr * per_user))
-        best = np.where(k <= floor, running, best)
-        above = np.where(k <= floor + 1, running, above)
-    return np.asarray(best + frac * (above - best), dtype=np.float64)
+    shape = sinr.shape
+    sinr, m, users = sinr.ravel(), m.ravel(), users.ravel()
+    result = np.zeros(sinr.shape)
+    pair = users >= 1.0
+    top = int(np.ceil(users.max(initial=1.0)))
+    if top < 2 or not pair.any():
+        return result.reshape(shape)
+    k = np.arange(2, top + 1, dtype=np.float64)  # [K]
+    s, mm, uu = sinr[pair], m[pair], users[pair]
+    # Marzetta et al. 2016 ch. 3: zero forcing, equal power, SINR (M - K) / (M K) per UE
+    per_user = np.maximum(mm[:, None] - k[None, :], 0.0) / (mm[:, None] * k[None, :])
+    se = k[None, :] * spectral_efficiency(s[:, None] * per_user)  # [n, K]
+    # best over K <= j, with a leading 0 for "no pairing" (j = 0, 1)
+    running = np.concatenate(
+        (np.zeros((s.size, 2)), np.maximum.accumulate(se, axis=1)), axis=1
+    )  # [n, top + 1]: index j = best over K <= j
+    floor = np.minimum(np.floor(uu).astype(np.int64), top)
+    ceil = np.minimum(floor + 1, top)
+    rows = np.arange(s.size)
+    low, high = running[rows, floor], running[rows, ceil]
+    result[pair] = low + (uu - floor) * (high - low)
+    return result.reshape(shape)
 
 
 def active_users_to_pair(prb_load: npt.ArrayLike) -> FloatArray:
@@ -138,6 +161,56 @@ def effective_spectral_efficiency(
     return np.maximum(su, mu), su
 
 
+@dataclass(frozen=True, eq=False)
+class LinkConfig:
+    """What sets each UE's link on its cell, fixed for one evaluation (shapes ``[n]``)."""
+
+    groups: tuple[tuple[int, npt.NDArray[np.int64]], ...]  # (layer limit, UEs) for limits >= 2
+    chains: FloatArray  # transceiver chains the cell runs
+    pairing_limit: npt.NDArray[np.int64]  # most UEs the cell can pair
+    bandwidth_mhz: FloatArray  # DL resources per second, MHz
+
+    def rates_mbps(
+        self, sinr_lin: FloatArray, pairing_load: npt.ArrayLike
+    ) -> tuple[FloatArray, FloatArray]:
+        """(rate per PRB share, SU rate) at ``sinr_lin``, Mbit/s: ``cell_rates_mbps``."""
+        su = spectral_efficiency(sinr_lin)
+        for n, rows in self.groups:
+            factors, starts = _RANK_FACTORS[n]
+            # Telatar 1999: r eigenmodes, power split equally, SINR lambda_i / (lambda_1 r)
+            per_layer = spectral_efficiency(sinr_lin[rows][:, None] * factors[None, :])
+            per_rank = np.add.reduceat(per_layer, starts, axis=1)
+            su[rows] = np.maximum(su[rows], per_rank.max(axis=1))
+        se = su
+        users = np.minimum(active_users_to_pair(pairing_load), self.pairing_limit)
+        pair = (self.pairing_limit >= 2) & (users >= 2.0)
+        if pair.any():
+            se = su.copy()
+            mu = mu_mimo_spectral_efficiency(sinr_lin[pair], self.chains[pair], users[pair])
+            se[pair] = np.maximum(su[pair], mu)
+        return se * self.bandwidth_mhz, su * self.bandwidth_mhz
+
+
+def link_config(
+    arrays: "CellArrays", cells: npt.NDArray[np.int64], trx_fraction: npt.ArrayLike = 1.0
+) -> LinkConfig:
+    """The link configuration of UEs served by ``cells`` (``[n]``), some muted."""
+    share = np.broadcast_to(np.asarray(trx_fraction, dtype=np.float64), cells.shape)
+    chains = share * arrays.num_trx[cells]
+    layers = np.clip(np.minimum(arrays.max_layers[cells], chains.astype(np.int64)), 1, None)
+    groups = tuple(
+        (n, np.flatnonzero(layers == n))
+        for n in range(2, MAX_SU_LAYERS + 1)
+        if (layers == n).any()
+    )
+    return LinkConfig(
+        groups=groups,
+        chains=chains,
+        pairing_limit=mu_mimo_max_users(chains, arrays.mu_mimo_max_users[cells]),
+        bandwidth_mhz=arrays.dl_bandwidth_hz[cells] / 1e6,
+    )
+
+
 def cell_rates_mbps(
     arrays: "CellArrays",
     cells: npt.NDArray[np.int64],
@@ -152,11 +225,9 @@ def cell_rates_mbps(
     (``active_users_to_pair``); both broadcast with ``cells``. The SINR already carries the
     muting's loss of power and beam gain.
     """
-    share = np.broadcast_to(np.asarray(trx_fraction, dtype=np.float64), cells.shape)
-    chains = share * arrays.num_trx[cells]
-    max_layers = np.clip(np.minimum(arrays.max_layers[cells], chains.astype(np.int64)), 1, None)
-    limit = mu_mimo_max_users(chains, arrays.mu_mimo_max_users[cells])
-    users = np.where(limit >= 2, np.minimum(active_users_to_pair(pairing_load), limit), 1.0)
-    se, su = effective_spectral_efficiency(sinr_lin, max_layers, chains, users)
-    bandwidth_mhz = arrays.dl_bandwidth_hz[cells] / 1e6
-    return np.asarray(se * bandwidth_mhz), np.asarray(su * bandwidth_mhz)
+    shape = cells.shape
+    flat = cells.ravel()
+    config = link_config(arrays, flat, np.broadcast_to(np.asarray(trx_fraction), shape).ravel())
+    load = np.broadcast_to(np.asarray(pairing_load, dtype=np.float64), shape).ravel()
+    rate, su = config.rates_mbps(np.asarray(sinr_lin, dtype=np.float64).ravel(), load)
+    return rate.reshape(shape), su.reshape(shape)

@@ -13,7 +13,7 @@ from scipy.sparse import csr_array
 
 from ranopt.errors import ValidationError
 from ranopt.twin.elements import SLICES
-from ranopt.twin.mimo import cell_rates_mbps
+from ranopt.twin.mimo import link_config
 from ranopt.twin.model import Twin
 from ranopt.twin.power import LIGHT_SLEEP, SLEEP_STATES, cell_power_w
 from ranopt.twin.units import FloatArray, group_sum, lin_to_db
@@ -300,6 +300,7 @@ def solve_load(
     trx_share = state.trx_fraction(arrays.num_trx)[server]
     signal_w = twin.link.signal_w[rows, assoc.k_star] * trx_share * trx_share
     noise_w = twin.noise_w[server]
+    links = link_config(arrays, server, trx_share)
     demand = np.where(assoc.covered, demand_mbps, 0.0)
     shares = state.slice_shares
     num_slices = len(SLICES)
@@ -316,7 +317,7 @@ def solve_load(
         # Siomina & Yuan 2012: SINR_u = S_u / (sum_j rho_j I_uj + N_u)
         sinr = signal_w / (interference_op @ load + noise_w)
         # MU-MIMO pairs the UEs that are active at once, which the cell's load sets
-        rate_mbps, su_rate = cell_rates_mbps(arrays, server, sinr, trx_share, load[server])
+        rate_mbps, su_rate = links.rates_mbps(sinr, load[server])
         ue_load = np.divide(demand, rate_mbps, out=np.zeros_like(demand), where=rate_mbps > 0)
         raw = group_sum(group, ue_load, int(np.prod(shape))).reshape(shape)
         new_load, served_fraction = _used_load(raw, shares)

@@ -32,8 +32,8 @@ from ranopt.optimize.energy import (
     EnergyConfig,
     always_on_snapshots,
     build_energy_problem,
-    plan_energy,
     interval_power_w,
+    plan_energy,
     solve_anneal,
     solve_exact,
     solve_greedy,
@@ -65,8 +65,15 @@ def solver_stage_times(
             "active_capacity_cell_intervals": int(schedule[:, problem.sleepable].sum()),
             "muted_cell_intervals": int((schedule & (trx < problem.num_trx)).sum()),
             "model_power_w_mean": round(
-                float(np.mean([interval_power_w(problem, t, schedule[t], trx[t])
-                               for t in range(problem.num_intervals)])), 1
+                float(
+                    np.mean(
+                        [
+                            interval_power_w(problem, t, schedule[t], trx[t])
+                            for t in range(problem.num_intervals)
+                        ]
+                    )
+                ),
+                1,
             ),
             "status": str(info.status),
             "mip_gap": info.mip_gap,
@@ -215,7 +222,7 @@ def main() -> None:
     out: dict[str, Any] = {"benchmark": "energy", "results": []}
     if args.quick:
         out["results"].append(
-            run_scenario("default", args.seed, args.day, 8, ["threshold", "greedy"], 5.0)
+            run_scenario("default", args.seed, args.day, 8, ["threshold", "greedy"], 5.0, 8)
         )
         print(json.dumps(out))
         return

@@ -44,8 +44,11 @@ def test_sleep_states_by_run_length(seven_site_twin: Twin):
     assert states[14, cap] == WAKING
     # the energy of each run as the twin draws it: deep (6 deep + 1 waking) beats 7 light
     power = twin.arrays.power
-    per_chain = {LIGHT_SLEEP: power.p_light_sleep_w[cap], DEEP_SLEEP: power.p_sleep_w[cap],
-                 WAKING: power.p0_w[cap]}
+    per_chain = {
+        LIGHT_SLEEP: power.p_light_sleep_w[cap],
+        DEEP_SLEEP: power.p_sleep_w[cap],
+        WAKING: power.p0_w[cap],
+    }
     deep_run = sum(per_chain[int(s)] for s in states[8:15, cap])
     assert deep_run < 7 * per_chain[LIGHT_SLEEP]
     assert 6 * per_chain[DEEP_SLEEP] + per_chain[WAKING] > 6 * per_chain[LIGHT_SLEEP]

@@ -19,18 +19,16 @@ from ranopt.optimize.energy import (
     ReferenceCache,
     interval_power_w,
     plan_energy,
-    repair_schedule,
     solve_anneal,
     solve_exact,
     solve_greedy,
     surrogate_feasible,
     verify_and_repair,
 )
-from ranopt.optimize.muting import cell_level_loads
-from ranopt.optimize.surrogate import AssignmentState
 from ranopt.optimize.evaluate import EnergyConstraints, evaluate_schedule
+from ranopt.optimize.muting import cell_level_loads
 from ranopt.optimize.plan import Plan, SolveStatus
-from ranopt.optimize.surrogate import surrogate_loads
+from ranopt.optimize.surrogate import AssignmentState, surrogate_loads
 from ranopt.optimize.switching import count_rule_violations
 from ranopt.twin import Twin
 from ranopt.twin.elements import LAYERS
@@ -110,7 +108,11 @@ def test_plan_saves_energy_at_night(
     assert (~plan.active).sum() > 0
     # the reported figures are the twin's, as an independent replay measures them
     replay = evaluate_schedule(
-        seven_site_twin, night_demand, plan.active, limits, trx=plan.active_trx,
+        seven_site_twin,
+        night_demand,
+        plan.active,
+        limits,
+        trx=plan.active_trx,
         sleep_state=plan.sleep_state,
     ).kpis()
     assert expected.energy_kwh == pytest.approx(replay.energy_kwh, rel=1e-3)
@@ -126,8 +128,13 @@ def test_plan_actions_are_its_schedule_changes(
     twin = seven_site_twin
     assert plan.active_trx is not None
     assert plan.actions == actions.schedule_actions(
-        plan.active, twin.cell_names, 15, 0, trx=plan.active_trx,
-        num_trx=twin.arrays.num_trx.astype(np.int64), sleep_state=plan.sleep_state,
+        plan.active,
+        twin.cell_names,
+        15,
+        0,
+        trx=plan.active_trx,
+        num_trx=twin.arrays.num_trx.astype(np.int64),
+        sleep_state=plan.sleep_state,
     )
     assert {a.action for a in plan.actions} <= {"sleep", "wake", "mimo"}
     assert all(twin.arrays.layer[a.cell_index] == CAPACITY for a in plan.actions)
@@ -159,8 +166,13 @@ def test_plan_actions_are_shifted_by_t0(seven_site_twin: Twin, night_demand: Flo
     assert plan.t0_min == 120
     assert plan.actions
     assert plan.actions == actions.schedule_actions(
-        plan.active, seven_site_twin.cell_names, 15, 120, trx=plan.active_trx,
-        num_trx=seven_site_twin.arrays.num_trx.astype(np.int64), sleep_state=plan.sleep_state,
+        plan.active,
+        seven_site_twin.cell_names,
+        15,
+        120,
+        trx=plan.active_trx,
+        num_trx=seven_site_twin.arrays.num_trx.astype(np.int64),
+        sleep_state=plan.sleep_state,
     )
     assert min(a.t_min for a in plan.actions) >= 120
 
@@ -208,7 +220,9 @@ def night_solutions(night_problem: EnergyProblem) -> dict[str, Solution]:
     }
 
 
-def mutes_fit(problem: EnergyProblem, t: int, active: np.ndarray, trx: np.ndarray, atol: float) -> bool:
+def mutes_fit(
+    problem: EnergyProblem, t: int, active: np.ndarray, trx: np.ndarray, atol: float
+) -> bool:
     """Every muted cell's load at its level keeps its cap in the bin model."""
     state = AssignmentState.start(problem.bins, problem.costs[t], active)
     costs_m = problem.mute_costs_at(t)
@@ -245,7 +259,9 @@ def test_exact_draws_no_more_model_power_than_any_solver(
 
     def powers(name: str) -> list[float]:
         schedule, trx = night_solutions[name]
-        return [interval_power_w(problem, t, schedule[t], trx[t]) for t in range(problem.num_intervals)]
+        return [
+            interval_power_w(problem, t, schedule[t], trx[t]) for t in range(problem.num_intervals)
+        ]
 
     exact, rival = powers("exact"), powers(other)
     # the MILP's gap tolerance (1e-4 of the objective) and its continuous assignment slack

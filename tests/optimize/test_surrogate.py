@@ -246,11 +246,15 @@ def test_costs_are_linear_in_demand(
     # -10 dB costs UNSERVABLE_COST per UE with demand instead
     unservable = np.zeros(bins.lists.shape, dtype=bool)
     in_bin = bins.ue_bin >= 0
-    np.logical_or.at(unservable, bins.ue_bin[in_bin], (rates[in_bin] == 0) & (bins.ue_columns[in_bin] >= 0))
+    np.logical_or.at(
+        unservable, bins.ue_bin[in_bin], (rates[in_bin] == 0) & (bins.ue_columns[in_bin] >= 0)
+    )
     demand = day_demand[40]
     costs = bin_costs(bins, rates, demand)
     ok = ~unservable
-    np.testing.assert_allclose(bin_costs(bins, rates, 2.5 * demand)[ok], 2.5 * costs[ok], rtol=1e-12)
+    np.testing.assert_allclose(
+        bin_costs(bins, rates, 2.5 * demand)[ok], 2.5 * costs[ok], rtol=1e-12
+    )
     np.testing.assert_allclose(
         bin_costs(bins, rates, demand + day_demand[41])[ok],
         (costs + bin_costs(bins, rates, day_demand[41]))[ok],

@@ -2,8 +2,8 @@
 
 On 5 seeds, at the busy interval of the realised day 0: >= 99.5 % of the offered traffic is
 served and the 95th percentile of the cells' PRB load is at most 85 %; in ``hotspot`` the
-cells that carry mostly the three clusters' users are left out of that percentile. (``large``, 24 s to build a seed, is checked by
-``benchmarks/twin.py --dimensioning``.)
+cells that carry mostly the three clusters' users are left out of that percentile. (``large``,
+24 s to build a seed, is checked by ``benchmarks/twin.py --dimensioning``.)
 """
 
 import numpy as np
@@ -39,7 +39,8 @@ def test_hotspot_overloads_only_its_clusters(seed: int) -> None:
     served = snap.serving_cell >= 0
     cell = snap.serving_cell[served]
     clustered = np.bincount(
-        cell, weights=np.where(twin.ues.hotspot[served] >= 0, snap.demand_mbps[served], 0.0),
+        cell,
+        weights=np.where(twin.ues.hotspot[served] >= 0, snap.demand_mbps[served], 0.0),
         minlength=twin.num_cells,
     )
     cluster_cell = clustered > 0.5 * snap.cell_offered_mbps

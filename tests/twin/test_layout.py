@@ -114,7 +114,9 @@ def test_with_wrap_around_every_site_sees_the_same_neighbourhood(num_sites: int)
             if j != i
         )
         rows.append(row)
-    np.testing.assert_allclose(np.array(rows), np.array(rows[0])[None, :].repeat(num_sites, 0), atol=1e-6)
+    np.testing.assert_allclose(
+        np.array(rows), np.array(rows[0])[None, :].repeat(num_sites, 0), atol=1e-6
+    )
     assert sum(abs(d - ISD_M) < 1e-6 for d in rows[0]) == 6
     unwrapped = squareform(pdist(positions))
     assert (np.abs(unwrapped - ISD_M) < 1e-6).sum(axis=1).min() == 3
@@ -129,6 +131,8 @@ def test_nearest_image_offsets_match_a_loop() -> None:
     dx, dy = nearest_image_offsets_m(x, y, positions, shifts)
     for u in range(50):
         for s in range(19):
-            options = [(x[u] - positions[s, 0] - w[0], y[u] - positions[s, 1] - w[1]) for w in shifts]
+            options = [
+                (x[u] - positions[s, 0] - w[0], y[u] - positions[s, 1] - w[1]) for w in shifts
+            ]
             best = min(options, key=lambda o: o[0] ** 2 + o[1] ** 2)
             assert (dx[u, s], dy[u, s]) == pytest.approx(best, abs=1e-9)

@@ -29,7 +29,9 @@ def test_eigenvalue_profile_reproduces_by_monte_carlo(n: int) -> None:
     """Mean ordered eigenvalues of H H^H for i.i.d. CN(0, 1) n x n entries, relative to the
     largest (Telatar 1999 channel); 2 x 2 exactly (3.5, 0.5) / 3.5; 1 % on 40 000 draws."""
     rng = np.random.default_rng(11)
-    h = (rng.standard_normal((40_000, n, n)) + 1j * rng.standard_normal((40_000, n, n))) / np.sqrt(2)
+    h = (rng.standard_normal((40_000, n, n)) + 1j * rng.standard_normal((40_000, n, n))) / np.sqrt(
+        2
+    )
     eig = np.linalg.eigvalsh(h @ np.conj(np.transpose(h, (0, 2, 1))))[:, ::-1].mean(axis=0)
     assert eig.sum() == pytest.approx(n * n, rel=0.01)  # E tr(H H^H) = n^2
     np.testing.assert_allclose(eig / eig[0], EIGENVALUE_RATIOS[n], atol=0.01)
@@ -81,7 +83,9 @@ def test_mu_mimo_worked_value() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(sinr_db=st.floats(-10.0, 50.0), users=st.floats(1.0, 12.0), chains=st.sampled_from([16, 32, 64]))
+@given(
+    sinr_db=st.floats(-10.0, 50.0), users=st.floats(1.0, 12.0), chains=st.sampled_from([16, 32, 64])
+)
 def test_mu_mimo_interpolates_between_whole_user_counts(sinr_db: float, users: float, chains: int):
     sinr = float(db_to_lin(sinr_db))
 
@@ -93,7 +97,9 @@ def test_mu_mimo_interpolates_between_whole_user_counts(sinr_db: float, users: f
     got = float(mu_mimo_spectral_efficiency(sinr, chains, users))
     assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
     # continuity in the number of users to pair
-    assert float(mu_mimo_spectral_efficiency(sinr, chains, users + 1e-9)) == pytest.approx(got, abs=1e-6)
+    assert float(mu_mimo_spectral_efficiency(sinr, chains, users + 1e-9)) == pytest.approx(
+        got, abs=1e-6
+    )
 
 
 def test_pairing_limits_and_active_users() -> None:

@@ -211,7 +211,9 @@ def test_deep_sleep_pays_off_after_the_break_even_run() -> None:
         assert np.sign(deep - light) == sign
     # no light sleep in the model (EARTH): deep sleep never pays a wake-up for nothing
     e = EARTH_MACRO_CELL
-    assert np.isinf(deep_sleep_break_even_intervals(e.num_trx, e.p0_w, e.p_sleep_w, e.light_sleep_w, 1))
+    assert np.isinf(
+        deep_sleep_break_even_intervals(e.num_trx, e.p0_w, e.p_sleep_w, e.light_sleep_w, 1)
+    )
 
 
 def test_site_budget_of_the_default_site() -> None:

@@ -14,7 +14,9 @@ def test_rank_tiers_worked_values() -> None:
     priority = np.array([1, 1, 0])
     thresh = np.array([10.0, 10.0, 0.0])
     rank = selection_rank_db(rsrp, priority, thresh, -124.0)
-    np.testing.assert_allclose(rank, [-110.0 + 2 * PRIORITY_STEP_DB, -118.0, -100.0 + PRIORITY_STEP_DB])
+    np.testing.assert_allclose(
+        rank, [-110.0 + 2 * PRIORITY_STEP_DB, -118.0, -100.0 + PRIORITY_STEP_DB]
+    )
     order = np.argsort(-rank)
     np.testing.assert_array_equal(order, [0, 2, 1])
 

@@ -156,7 +156,11 @@ def _reference_snapshot(
         for c in range(num_cells):
             supported = twin.ues.supports_n78[u] or arrays.band[c] != "n78"
             rsrp = link.rsrp_dbm[u, c]
-            tier = arrays.reselection_priority[c] + 1 if rsrp - rsrp_min > arrays.thresh_high_db[c] else 0
+            tier = (
+                arrays.reselection_priority[c] + 1
+                if rsrp - rsrp_min > arrays.thresh_high_db[c]
+                else 0
+            )
             metric = rsrp + 1000.0 * tier + state.cio_db[c]
             suitable = state.active[c] and supported and rsrp >= rsrp_min
             if suitable and metric > best:
@@ -319,9 +323,9 @@ def test_sleeping_all_capacity_at_night_saves_power(default_twin: Twin) -> None:
     idle_minus_sleep_w = (arrays.num_trx * (arrays.p0_w - arrays.p_light_sleep_w) / supply)[
         cap
     ].sum()
-    coverage_dynamic_w = (
-        arrays.num_trx * arrays.delta_p * arrays.max_tx_power_per_trx_w / supply
-    )[~cap].sum()
+    coverage_dynamic_w = (arrays.num_trx * arrays.delta_p * arrays.max_tx_power_per_trx_w / supply)[
+        ~cap
+    ].sum()
     assert on.power_total_w - night.power_total_w >= idle_minus_sleep_w - coverage_dynamic_w
     assert night.power_total_w < on.power_total_w
     assert night.offered_mbps == on.offered_mbps
@@ -365,8 +369,12 @@ def test_all_on_cio_zero_camps_as_reselection_priorities_say(seven_site_twin: Tw
     capable = twin.ues.supports_n78
     to_cap = capable & (best_cap - rsrp_min > 10.0)
     to_cov = ~to_cap & (best_cov >= rsrp_min)
-    np.testing.assert_array_equal(serving[to_cap], np.argmax(np.where(layer == CAPACITY, rsrp, -np.inf), axis=1)[to_cap])
-    np.testing.assert_array_equal(serving[to_cov], np.argmax(np.where(layer == 0, rsrp, -np.inf), axis=1)[to_cov])
+    np.testing.assert_array_equal(
+        serving[to_cap], np.argmax(np.where(layer == CAPACITY, rsrp, -np.inf), axis=1)[to_cap]
+    )
+    np.testing.assert_array_equal(
+        serving[to_cov], np.argmax(np.where(layer == 0, rsrp, -np.inf), axis=1)[to_cov]
+    )
     assert (layer[serving[~capable & (serving >= 0)]] == 0).all()
     # both layers are used: a share of capable UEs is below the n78 threshold
     assert 0 < (to_cov & capable).sum() < to_cap.sum()

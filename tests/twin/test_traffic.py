@@ -90,7 +90,9 @@ def test_commuters_move_to_work_on_weekdays(default_twin: Twin) -> None:
     assert demand[at_11, work].sum() > 4 * demand[at_11, home].sum()
     assert demand[at_3, work].sum() == 0.0
     # a work slot is in a business area or a business hotspot, away from home in general
-    moved = np.hypot(ues.x_m[work] - ues.x_m[ues.user[work]], ues.y_m[work] - ues.y_m[ues.user[work]])
+    moved = np.hypot(
+        ues.x_m[work] - ues.x_m[ues.user[work]], ues.y_m[work] - ues.y_m[ues.user[work]]
+    )
     assert np.median(moved) > default_twin.scenario.isd_m / 2
 
 

@@ -71,7 +71,7 @@ def sleep_states(
 def interval_state(
     active: BoolArray, trx: IntArray | None = None, sleep_state: IntArray | None = None
 ) -> CellState:
-    """The twin's cell state of one interval (``[C]`` rows), CIO 0, one shared PRB pool."""
+    """Return the twin's cell state of one interval (``[C]`` rows), CIO 0, one PRB pool."""
     return CellState(
         active=active,
         cio_db=np.zeros(active.shape[0]),
@@ -112,8 +112,11 @@ def schedule_actions(
             if active[t, c]:
                 actions.append(Action(cell_names[c], c, t_min, "wake"))
             else:
-                depth = SLEEP_STATES[DEEP_SLEEP if sleep_state is not None and sleep_state[t, c]
-                                     in (DEEP_SLEEP, WAKING) else LIGHT_SLEEP]
+                depth = SLEEP_STATES[
+                    DEEP_SLEEP
+                    if sleep_state is not None and sleep_state[t, c] in (DEEP_SLEEP, WAKING)
+                    else LIGHT_SLEEP
+                ]
                 actions.append(Action(cell_names[c], c, t_min, "sleep", depth))
         if trx is not None and chains is not None:
             changed = active[t] & (trx[t] != chains)

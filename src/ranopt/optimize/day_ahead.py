@@ -13,13 +13,13 @@ import numpy as np
 
 from ranopt.errors import ValidationError
 from ranopt.forecast import Forecast, ForecastConfig, fit_forecaster, predict
+from ranopt.optimize.actions import schedule_actions, sleep_states
 from ranopt.optimize.confidence import (
     DemandDisaggregation,
     cell_demand,
     home_cells,
     plan_confidence,
 )
-from ranopt.optimize.actions import schedule_actions, sleep_states
 from ranopt.optimize.energy import (
     EnergyConfig,
     ReferenceCache,

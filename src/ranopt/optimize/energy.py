@@ -28,7 +28,6 @@ from ranopt.optimize.actions import (
 )
 from ranopt.optimize.evaluate import (
     EnergyConstraints,
-    ScheduleEvaluation,
     evaluate_interval,
     evaluate_schedule,
 )
@@ -355,10 +354,14 @@ def solve_greedy(problem: EnergyProblem) -> tuple[BoolArray, IntArray, SolveInfo
     )
     asleep = int((~schedule).sum())
     muted = int((schedule & (trx < problem.num_trx)).sum())
-    return schedule, trx, SolveInfo(
-        status=SolveStatus.FEASIBLE,
-        objective=float(schedule[:, problem.sleepable].sum()),
-        detail={"cell_intervals_asleep": asleep, "cell_intervals_muted": muted},
+    return (
+        schedule,
+        trx,
+        SolveInfo(
+            status=SolveStatus.FEASIBLE,
+            objective=float(schedule[:, problem.sleepable].sum()),
+            detail={"cell_intervals_asleep": asleep, "cell_intervals_muted": muted},
+        ),
     )
 
 
@@ -431,12 +434,13 @@ def interval_qubo(
     if costs_m is not None:
         choices = _mute_choices(problem, t, costs_m)
         saving = problem.mute_saving_w
-        for cell, level in choices:
-            bqm.add_variable((cell, level), -float(saving[cell, level]) / scale)
+        for muted, level in choices:
+            bqm.add_variable((muted, level), -float(saving[muted, level]) / scale)
         # one state per cell: a muted level excludes the other levels and sleep
         by_cell: dict[int, list[object]] = {}
-        for cell, level in choices:
-            by_cell.setdefault(cell, [cell] if cand_mask[cell] else []).append((cell, level))
+        for muted, level in choices:
+            start: list[object] = [muted] if cand_mask[muted] else []
+            by_cell.setdefault(muted, start).append((muted, level))
         for variables in by_cell.values():
             for i, a in enumerate(variables):
                 for b in variables[i + 1 :]:
@@ -516,8 +520,11 @@ def _polish(
     previous_asleep: BoolArray,
     costs_m: FloatArray | None,
 ) -> tuple[BoolArray, IntArray]:
-    """Classical post-processing of a sample: sleep every further candidate that still fits,
-    keep the sample's mutings that still fit, and mute further where a cap allows."""
+    """Post-process a sample classically: sleep further candidates, re-fit the mutings.
+
+    Every further candidate that still fits sleeps; the sample's mutings that still fit are
+    kept, and cells mute further where a cap allows.
+    """
     state = AssignmentState.start(problem.bins, problem.costs[t], active)
     active = _greedy_fill(problem, t, state, previous_asleep)
     fitted = _mute_fill(problem, t, state, costs_m)
@@ -574,14 +581,18 @@ def solve_anneal(
 
     schedule, trx = schedule_by_interval(problem, anneal_interval)
     reads, feasible_samples = counts["reads"], counts["feasible"]
-    return schedule, trx, SolveInfo(
-        status=SolveStatus.FEASIBLE,
-        objective=float(schedule[:, problem.sleepable].sum()),
-        iterations=reads,
-        detail={
-            "feasible_samples": feasible_samples,
-            "cell_intervals_muted": int((schedule & (trx < problem.num_trx)).sum()),
-        },
+    return (
+        schedule,
+        trx,
+        SolveInfo(
+            status=SolveStatus.FEASIBLE,
+            objective=float(schedule[:, problem.sleepable].sum()),
+            iterations=reads,
+            detail={
+                "feasible_samples": feasible_samples,
+                "cell_intervals_muted": int((schedule & (trx < problem.num_trx)).sum()),
+            },
+        ),
     )
 
 
@@ -703,27 +714,31 @@ def _solve_interval_milp(
     active = np.ones(problem.num_cells, dtype=bool)
     trx = problem.num_trx.copy()
     if result.values is not None:
-        for (_, cell), col in y.items():
-            active[cell] = result.values[col] > 0.5
-        for (cell, level), col in z.items():
-            if result.values[col] > 0.5 and active[cell]:
-                trx[cell] = problem.levels.trx[cell, level]
-    return active, trx, SolveInfo(
-        status=result.status,
-        objective=result.objective,
-        bound=result.bound,
-        mip_gap=result.mip_gap,
-        iterations=result.nodes,
-        detail={"columns": len(m.col_lower), "rows": len(m.row_lower)},
+        for (_, on_cell), col in y.items():
+            active[on_cell] = result.values[col] > 0.5
+        for (muted, level), col in z.items():
+            if result.values[col] > 0.5 and active[muted]:
+                trx[muted] = problem.levels.trx[muted, level]
+    return (
+        active,
+        trx,
+        SolveInfo(
+            status=result.status,
+            objective=result.objective,
+            bound=result.bound,
+            mip_gap=result.mip_gap,
+            iterations=result.nodes,
+            detail={"columns": len(m.col_lower), "rows": len(m.row_lower)},
+        ),
     )
 
 
 def solve_exact(
     problem: EnergyProblem, config: EnergyConfig
 ) -> tuple[BoolArray, IntArray, SolveInfo]:
-    """Solve each interval as a MILP with HiGHS: capacitated facility location over the bins,
-    with muted levels as big-M capacity rows, minimising the interval's power.
+    """Solve each interval as a MILP with HiGHS, minimising the interval's power.
 
+    Capacitated facility location over the bins, with muted levels as big-M capacity rows.
     The switching rules couple intervals and are enforced afterwards, as for every solver.
     Reports the summed objective and bound (W, relative to every cell on at zero load) and
     the worst interval's gap; ``status`` is ``optimal`` only when every interval was proven
@@ -757,17 +772,21 @@ def solve_exact(
         status = SolveStatus.OPTIMAL
     else:
         status = SolveStatus.TIME_LIMIT
-    return schedule, trx, SolveInfo(
-        status=status,
-        objective=totals["objective"],
-        bound=totals["bound"],
-        mip_gap=max(gaps, default=0.0),
-        iterations=int(totals["nodes"]),
-        detail={
-            "intervals_solved": len(statuses),
-            "intervals_without_incumbent": int(totals["without_incumbent"]),
-            "cell_intervals_muted": int((schedule & (trx < problem.num_trx)).sum()),
-        },
+    return (
+        schedule,
+        trx,
+        SolveInfo(
+            status=status,
+            objective=totals["objective"],
+            bound=totals["bound"],
+            mip_gap=max(gaps, default=0.0),
+            iterations=int(totals["nodes"]),
+            detail={
+                "intervals_solved": len(statuses),
+                "intervals_without_incumbent": int(totals["without_incumbent"]),
+                "cell_intervals_muted": int((schedule & (trx < problem.num_trx)).sum()),
+            },
+        ),
     )
 
 
@@ -843,8 +862,11 @@ RuleEnforcer = Callable[[BoolArray], BoolArray]
 def _muted_to_unmute(
     snap: Snapshot, ref: Snapshot, trx: IntArray, num_trx: IntArray, limits: EnergyConstraints
 ) -> IntArray:
-    """Muted active cells to give all their chains back: those that are over their limit or
-    serve a UE the plan hurts; every muted cell when none is to blame (``[n]`` cells)."""
+    """Return the muted active cells that get all their chains back, ``[n]`` cells.
+
+    Those over their limit or serving a UE the plan hurts; every muted cell when none is to
+    blame.
+    """
     muted = snap.active & (trx < num_trx)
     if not muted.any():
         return np.flatnonzero(muted)
@@ -934,8 +956,7 @@ def verify_and_repair(
     enforce: RuleEnforcer | None = None,
     protected: BoolArray | None = None,
 ) -> tuple[BoolArray, int]:
-    """Replay an on/sleep schedule (all chains on) in the twin and wake cells until every
-    interval keeps its limits.
+    """Replay an on/sleep schedule (all chains on) in the twin; wake cells until it holds.
 
     ``demand_sets`` holds one or more demand arrays ``[T, U]`` (the planning demand, or demand
     scenarios for a robust plan); the schedule must hold on each. Returns the repaired schedule
@@ -985,10 +1006,16 @@ def assemble_plan(
         interval_min=twin.scenario.interval_min,
         active=schedule,
         actions=schedule_actions(
-            schedule, twin.cell_names, twin.scenario.interval_min, t0_min,
-            trx=trx, num_trx=twin.arrays.num_trx.astype(np.int64), sleep_state=depth,
-            previous_active=previous_active, previous_trx=previous_trx,
-        ),  # fmt: skip
+            schedule,
+            twin.cell_names,
+            twin.scenario.interval_min,
+            t0_min,
+            trx=trx,
+            num_trx=twin.arrays.num_trx.astype(np.int64),
+            sleep_state=depth,
+            previous_active=previous_active,
+            previous_trx=previous_trx,
+        ),
         solve=solve,
         expected=evaluation.kpis(),
         active_trx=trx,

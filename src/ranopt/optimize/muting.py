@@ -45,7 +45,7 @@ class MuteLevels:
 
 
 def mute_levels(twin: Twin) -> MuteLevels:
-    """The muted levels of every cell: its chain options below all of its chains."""
+    """Return the muted levels of every cell: its chain options below all of its chains."""
     arrays = twin.arrays
     options = [opts[1:] for opts in arrays.trx_options]  # full first, then fewer
     width = max((len(o) for o in options), default=0)

@@ -76,9 +76,9 @@ class Plan:
 
     ``active`` is the on/sleep schedule ``[num_intervals, num_cells]``, ``active_trx`` the
     chains each cell runs and ``sleep_state`` the depth of each sleep (None: all chains,
-    light sleep); ``actions`` are their changes. ``expected`` is measured in the twin on the demand the plan was made for;
-    ``confidence`` is the measured share of sampled demand scenarios in which the plan keeps
-    every constraint (``None`` until measured).
+    light sleep); ``actions`` are their changes. ``expected`` is measured in the twin on the
+    demand the plan was made for; ``confidence`` is the measured share of sampled demand
+    scenarios in which the plan keeps every constraint (``None`` until measured).
     """
 
     objective: str

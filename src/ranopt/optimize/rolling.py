@@ -242,15 +242,16 @@ def plan_window(
     # the window's rules hold with the executed day before it (window_enforcer); its own
     # count would see a continued sleep run as too short
     evaluation = replace(evaluation, rule_violations=0)
+    found = window_actions(
+        previous, schedule, twin.cell_names, twin.scenario.interval_min, t0_min,
+        trx=trx, num_trx=num_trx, previous_trx=previous_trx,
+    )  # fmt: skip
     return replace(
         plan,
         active=schedule,
         active_trx=trx,
         sleep_state=None,
-        actions=window_actions(
-            previous, schedule, twin.cell_names, twin.scenario.interval_min, t0_min,
-            trx=trx, num_trx=num_trx, previous_trx=previous_trx,
-        ),  # fmt: skip
+        actions=found,
         expected=evaluation.kpis(),
         solve=replace(
             plan.solve,

@@ -2,8 +2,9 @@
 
 Association in the twin is "best reselection ranking (layer priority, SSB RSRP) + CIO among
 active suitable cells". With the CIO fixed, each UE has an ordered list of sleepable cells it
-prefers to its best never-sleeping cell; when cells sleep, it lands on the first active one (closest assignment, Espejo, Marin &
-Rodriguez-Chia 2012, "Closest assignment constraints in discrete location problems", EJOR).
+prefers to its best never-sleeping cell; when cells sleep, it lands on the first active one
+(closest assignment, Espejo, Marin & Rodriguez-Chia 2012, "Closest assignment constraints in
+discrete location problems", EJOR).
 UEs with the same list form one demand bin. With interference frozen at reference loads, a
 bin's PRB cost on each cell of its list is linear in its demand: the model the MILP, the QUBO
 and the greedy heuristic share. The twin then checks every plan with the full load coupling.

@@ -347,8 +347,10 @@ class NetworkLoop:
             self._previous_served = served
 
     def _apply_window(self, window: dict[str, Any], k: int) -> None:
-        """Hand a stored plan window's on/sleep masks and muting from interval ``k`` on to the
-        actuator (``window["muted"]``: per interval, ``[cell, chains]`` pairs)."""
+        """Hand a stored window's on/sleep masks and muting from interval ``k`` on to the actuator.
+
+        ``window["muted"]`` holds, per interval, the ``[cell, chains]`` pairs of muted cells.
+        """
         muted_rows = window.get("muted") or [[] for _ in window["asleep"]]
         for i, (asleep, muted) in enumerate(zip(window["asleep"], muted_rows, strict=True)):
             interval = int(window["first_interval"]) + i
@@ -902,8 +904,10 @@ class NetworkLoop:
 def _plan_json(
     plan: Plan, confidence: float, first_interval: int, num_trx: IntArray | None = None
 ) -> dict[str, Any]:
-    """Return the plan as a run stores it, with the window's on/sleep masks and muting
-    (``[cell, chains]`` of the active cells below ``num_trx``) for the actuator."""
+    """Return the plan as a run stores it, with the window's masks and muting for the actuator.
+
+    ``muted`` lists, per interval, ``[cell, chains]`` of the active cells below ``num_trx``.
+    """
     stored = plan_json(plan, confidence, num_trx)
     stored["solve"]["detail"] = plan.solve.detail
     muted: list[list[list[int]]] = [[] for _ in range(plan.num_intervals)]

@@ -3,11 +3,13 @@
 The single-layer mapping is ``ranopt.twin.link.spectral_efficiency`` (TR 36.942 attenuated
 Shannon, capped per layer at TS 38.214's 256QAM efficiency). On top of it:
 
-- SU-MIMO: ``r`` layers share the transmit power equally over ``r`` parallel spatial channels
-  of equal gain, so each layer sees ``SINR / r`` (the equal-power MIMO capacity, Telatar 1999,
-  "Capacity of multi-antenna Gaussian channels", Eur. Trans. Telecommun. 10(6), sec. 3:
-  parallel Gaussian channels, here ``r`` of equal gain); the UE reports the rank that maximises ``r SE(SINR / r)`` (TS
-  38.214 cl. 5.2.2.2 rank indicator), up to ``min(ports, UE receive antennas)``.
+- SU-MIMO: ``r`` layers go out on the ``r`` strongest eigenmodes of an i.i.d. Rayleigh
+  ``n x n`` channel (``n`` = the cell's layer limit, min(ports, UE receive antennas)) with the
+  power split equally (Telatar 1999, "Capacity of multi-antenna Gaussian channels", Eur.
+  Trans. Telecommun. 10(6), sec. 3-4); layer ``i`` sees ``SINR (lambda_i / lambda_1) / r``,
+  where ``lambda_i`` are the mean ordered eigenvalues and the twin's SINR is that of rank 1 on
+  the strongest mode. The UE reports the rank maximising the sum (TS 38.214 cl. 5.2.2.2 rank
+  indicator): rank 1 at low SINR, more layers as the SINR grows.
 - MU-MIMO: ``K`` single-layer UEs share one PRB under zero-forcing precoding over ``M``
   transceiver chains with the power split equally; each keeps ``(M - K) / M`` of the array
   gain and ``1 / K`` of the power, so its SINR is ``SINR (M - K) / (M K)`` (Marzetta, Larsson,
@@ -194,14 +196,12 @@ class LinkConfig:
 def link_config(
     arrays: "CellArrays", cells: npt.NDArray[np.int64], trx_fraction: npt.ArrayLike = 1.0
 ) -> LinkConfig:
-    """The link configuration of UEs served by ``cells`` (``[n]``), some muted."""
+    """Return the link configuration of UEs served by ``cells`` (``[n]``), some muted."""
     share = np.broadcast_to(np.asarray(trx_fraction, dtype=np.float64), cells.shape)
     chains = share * arrays.num_trx[cells]
     layers = np.clip(np.minimum(arrays.max_layers[cells], chains.astype(np.int64)), 1, None)
     groups = tuple(
-        (n, np.flatnonzero(layers == n))
-        for n in range(2, MAX_SU_LAYERS + 1)
-        if (layers == n).any()
+        (n, np.flatnonzero(layers == n)) for n in range(2, MAX_SU_LAYERS + 1) if (layers == n).any()
     )
     return LinkConfig(
         groups=groups,

@@ -63,7 +63,9 @@ def build_twin(scenario: Scenario) -> Twin:
     arrays = cell_arrays(sites, cells, scenario.site_power)
     site_xy_m = np.array([(s.x_m, s.y_m) for s in sites])
     ues = drop_ues(scenario, site_xy_m, rng)
-    shifts_m = hex_wrap_shifts_m(scenario.num_sites, scenario.isd_m) if scenario.wrap_around else None
+    shifts_m = (
+        hex_wrap_shifts_m(scenario.num_sites, scenario.isd_m) if scenario.wrap_around else None
+    )
     link = compute_link_budget(scenario, site_xy_m, arrays, ues, rng, shifts_m)
     traffic = build_traffic(scenario, ues, rng)
     noise_w = dbm_to_w(noise_power_dbm(arrays.occupied_bandwidth_hz, scenario.ue_noise_figure_db))

@@ -180,7 +180,7 @@ def o2i_high_loss_db(fc_ghz: npt.ArrayLike, d2d_in_m: npt.ArrayLike) -> FloatArr
     # TR 38.901 Table 7.4.3-1: L_IRRglass = 23 + 0.3 f, L_concrete = 5 + 4 f (f in GHz)
     l_irr_glass_db = 23.0 + 0.3 * fc
     l_concrete_db = 5.0 + 4.0 * fc
-    # TR 38.901 Table 7.4.3-2: PL_tw = 5 - 10 log10(0.7 10^(-L_IRRglass/10) + 0.3 10^(-L_concrete/10))
+    # TR 38.901 Table 7.4.3-2: PL_tw = 5 - 10 log10(0.7 10^(-L_IRR/10) + 0.3 10^(-L_conc/10))
     pl_tw_db = 5.0 - lin_to_db(0.7 * db_to_lin(-l_irr_glass_db) + 0.3 * db_to_lin(-l_concrete_db))
     # TR 38.901 Table 7.4.3-2: PL_in = 0.5 d_2D-in
     return pl_tw_db + 0.5 * np.asarray(d2d_in_m, dtype=np.float64)

@@ -95,7 +95,9 @@ def tr38864_power_model(
             "TR 38.864 Table 5.1-3 BS cat. 1 set 1 (deep sleep 1, light sleep 25, micro sleep "
             f"55, DL 280, A = 0.4), scaled to {full_load_w:.0f} W at full load"
         ),
-        p_light_sleep_w=None if light_sleep_rel is None else light_sleep_rel * w_per_rel / _MMIMO_TRX,
+        p_light_sleep_w=None
+        if light_sleep_rel is None
+        else light_sleep_rel * w_per_rel / _MMIMO_TRX,
         spatial_static_share=MMIMO_SPATIAL_STATIC_SHARE,
         supply_loss=EARTH_MAINS_SUPPLY_LOSS,
     )
@@ -301,7 +303,7 @@ class SiteBudgetRow:
 def site_power_budget(
     params: CellPowerArrays, capacity: npt.NDArray[np.bool_], muted_trx: int = 16
 ) -> tuple[SiteBudgetRow, ...]:
-    """The power of one site's cells (``[C_site]`` arrays) in the states an operator compares.
+    """Return one site's power (``[C_site]`` arrays) in the states an operator compares.
 
     Idle (every cell on, no load), busy (every cell at full PRB load), capacity cells muted to
     ``muted_trx`` chains (no load), and capacity cells in light and in deep sleep with the

@@ -99,7 +99,9 @@ def nearest_image_offsets_m(
     )
 
 
-def _o2i_db(ues: UEs, ue_ids: IntArray, fc_ghz: FloatArray, o2i_sigma_draw: FloatArray) -> FloatArray:
+def _o2i_db(
+    ues: UEs, ue_ids: IntArray, fc_ghz: FloatArray, o2i_sigma_draw: FloatArray
+) -> FloatArray:
     """O2I loss ``[n, S, cells_per_site]`` of indoor UEs, 0 outdoors (TR 38.901 cl. 7.4.3)."""
     d_in = ues.d2d_in_m[ue_ids][:, :, None]
     draw = o2i_sigma_draw[ue_ids][:, :, None]

@@ -180,10 +180,8 @@ def _used_load(raw: FloatArray, shares: FloatArray | None) -> tuple[FloatArray, 
     return np.minimum(used_per_slice.sum(axis=1), 1.0), served_fraction
 
 
-def fair_served_fraction(
-    ue_load: FloatArray, group: IntArray, capacity: FloatArray
-) -> FloatArray:
-    """Served share of each UE's demand when its group's PRBs are shared max-min fairly.
+def fair_served_fraction(ue_load: FloatArray, group: IntArray, capacity: FloatArray) -> FloatArray:
+    """Return the served share of each UE's demand, its group's PRBs shared max-min fairly.
 
     ``ue_load`` ``[U]`` is the PRB share each UE needs, ``group`` ``[U]`` its cell (or cell and
     slice), ``capacity`` ``[G]`` the share the group has. In a group that needs more than it

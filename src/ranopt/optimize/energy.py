@@ -103,7 +103,7 @@ class EnergyProblem:
     caps: FloatArray  # [T, C] PRB load limit of each cell
     candidates: BoolArray  # [T, C] cells that may sleep (alone they keep every cap)
     sleepable: BoolArray  # [C] capacity-layer cells
-    idle_saving_w: FloatArray  # [C] power saved by putting an idle cell in light sleep
+    idle_saving_w: FloatArray  # [C] power saved by putting an idle cell to (deep) sleep
     load_slope_w: FloatArray  # [C] extra power per unit of PRB load
     intervals_per_day: int
     limits: EnergyConstraints
@@ -206,7 +206,9 @@ def build_energy_problem(
     arrays = twin.arrays
     supply = 1.0 - arrays.supply_loss
     full_idle_w = arrays.num_trx * arrays.p0_w / supply
-    idle_saving_w = full_idle_w - arrays.num_trx * arrays.p_light_sleep_w / supply
+    # a sleep is valued at deep sleep: the runs that save most (the night's) end up deep, and a
+    # per-interval decision cannot see a run's length (short runs get light sleep afterwards)
+    idle_saving_w = full_idle_w - arrays.num_trx * arrays.p_sleep_w / supply
     load_slope_w = arrays.num_trx * arrays.delta_p * arrays.max_tx_power_per_trx_w / supply
     levels = mute_levels(twin)
     if not muting:
@@ -678,7 +680,7 @@ def _solve_interval_milp(
     """Solve one interval's sleep and muting decision to optimality (or its time limit).
 
     Minimises the interval's power in the bin model: each candidate on costs its idle saving
-    over light sleep, each muted level saves its share, each assignment adds its cell's load
+    over (deep) sleep, each muted level saves its share, each assignment adds its cell's load
     power; waking a cell that slept in the previous interval costs 0.01 W more, so ties go to
     fewer switches.
     """

@@ -2,8 +2,10 @@
 
 On 5 seeds, at the busy interval of the realised day 0: >= 99.5 % of the offered traffic is
 served and the 95th percentile of the cells' PRB load is at most 85 %; in ``hotspot`` the
-cells that carry mostly the three clusters' users are left out of that percentile. (``large``,
-24 s to build a seed, is checked by ``benchmarks/twin.py --dimensioning``.)
+cells that carry mostly the three clusters' users are left out of that percentile. ``medium``
+(4 s a seed) and ``large`` (25 s a seed) are checked on the same 5 seeds by
+``benchmarks/twin.py --dimensioning`` (figures in docs/benchmarks.md); ``medium`` is also a
+``slow`` test here.
 """
 
 import numpy as np

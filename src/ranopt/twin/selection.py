@@ -21,6 +21,20 @@ BoolArray = npt.NDArray[np.bool_]
 # ranking offset between priority tiers: far above any RSRP spread plus CIO (+-24 dB)
 PRIORITY_STEP_DB = 1000.0
 N78 = "n78"  # TS 38.101-1 Table 5.2-1: 3300-3800 MHz TDD
+# TS 38.101-1 Table 5.2-1: downlink ranges (MHz) of common FR1 bands; where bands overlap the
+# first listed wins (n78 before n77, the FDD band before the TDD one)
+BAND_DL_MHZ: tuple[tuple[str, float, float], ...] = (
+    ("n28", 758.0, 803.0), ("n20", 791.0, 821.0), ("n8", 925.0, 960.0),
+    ("n3", 1805.0, 1880.0), ("n1", 2110.0, 2170.0), ("n40", 2300.0, 2400.0),
+    ("n7", 2620.0, 2690.0), ("n41", 2496.0, 2690.0), ("n78", 3300.0, 3800.0),
+    ("n77", 3300.0, 4200.0),
+)  # fmt: skip
+
+
+def band_of_carrier(carrier_ghz: float) -> str:
+    """Return the NR band whose downlink range holds a carrier ("" when none listed does)."""
+    mhz = carrier_ghz * 1000.0
+    return next((name for name, low, high in BAND_DL_MHZ if low <= mhz <= high), "")
 
 
 def band_supported(ue_supports_n78: BoolArray, cell_band: npt.NDArray[np.str_]) -> BoolArray:

@@ -91,6 +91,7 @@ def test_actions_are_plain_records_that_replay_the_schedule(seven_site_twin: Twi
         (cells[1], 120, "wake", None),
         (cells[1], 120, "mimo", 16.0),
         (cells[2], 135, "mimo", 16.0),
+        (cells[0], 180, "sleep", "waking"),  # unlocked ahead of the wake (O1)
         (cells[0], 195, "wake", None),
     ]
     assert all(a.cell == twin.cell_names[a.cell_index] for a in found)

@@ -32,6 +32,7 @@ from ranopt.optimize.surrogate import AssignmentState, surrogate_loads
 from ranopt.optimize.switching import count_rule_violations
 from ranopt.twin import Twin
 from ranopt.twin.elements import LAYERS
+from ranopt.twin.power import WAKING
 from ranopt.twin.units import FloatArray
 
 CAPACITY = LAYERS.index("capacity")
@@ -146,6 +147,10 @@ def test_plan_actions_are_its_schedule_changes(
             if a.action == "mimo":
                 assert isinstance(a.value, float)
                 trx[a.cell_index] = int(a.value)
+            elif a.value == "waking":  # a deep run's last interval: still asleep
+                assert not active[a.cell_index]
+                assert plan.sleep_state is not None
+                assert plan.sleep_state[t, a.cell_index] == WAKING
             else:
                 active[a.cell_index] = a.action == "wake"
                 if a.action == "sleep":

@@ -94,10 +94,12 @@ def schedule_actions(
 ) -> tuple[Action, ...]:
     """Turn a schedule ``[T, C]`` into actions, relative to the state before its first row.
 
-    ``sleep`` carries the depth (``"light"`` / ``"deep"``) of the run it starts, ``wake`` the
-    return to service, ``mimo`` the chains in use (a number) whenever an active cell changes
-    them or wakes with fewer than it had. The state before defaults to every cell on with all
-    its chains (``num_trx``, ``[C]``).
+    ``sleep`` carries the depth (``"light"`` / ``"deep"``) of the run it starts, and
+    ``"waking"`` where a deep run enters its waking interval (the radio powers up before it
+    serves: over O1 the cell is unlocked ahead of its wake); ``wake`` the return to service,
+    ``mimo`` the chains in use (a number) whenever an active cell changes them or wakes with
+    fewer than it had. The state before defaults to every cell on with all its chains
+    (``num_trx``, ``[C]``).
     """
     num_t, num_c = active.shape
     before = np.ones(num_c, dtype=bool) if previous_active is None else previous_active
@@ -118,6 +120,12 @@ def schedule_actions(
                     else LIGHT_SLEEP
                 ]
                 actions.append(Action(cell_names[c], c, t_min, "sleep", depth))
+        if sleep_state is not None and t > 0:
+            waking = ~active[t] & ~before & (sleep_state[t] == WAKING)
+            waking &= sleep_state[t - 1] == DEEP_SLEEP
+            for cell in np.flatnonzero(waking):
+                c = int(cell)
+                actions.append(Action(cell_names[c], c, t_min, "sleep", SLEEP_STATES[WAKING]))
         if trx is not None and chains is not None:
             changed = active[t] & (trx[t] != chains)
             for cell in np.flatnonzero(changed):

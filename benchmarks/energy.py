@@ -247,6 +247,10 @@ def main() -> None:
     parser.add_argument(
         "--out-dir", type=Path, default=None, help="also write each result as it finishes"
     )
+    parser.add_argument("--confidence-scenarios", type=int, default=None, help="override K")
+    parser.add_argument("--robust-scenarios", type=int, default=None, help="override")
+    parser.add_argument("--solvers", default=None, help="override the scenario's solvers")
+    parser.add_argument("--time-limit", type=float, default=None, help="HiGHS s per interval")
     args = parser.parse_args()
     silence_highs_banner()
     out: dict[str, Any] = {"benchmark": "energy", "results": []}
@@ -269,6 +273,10 @@ def main() -> None:
     for seed in seeds:
         for name in filter(None, args.scenarios.split(",")):
             k, solvers, limit, robust = plans[name]
+            k = args.confidence_scenarios or k
+            robust = args.robust_scenarios or robust
+            solvers = args.solvers.split(",") if args.solvers else solvers
+            limit = args.time_limit or limit
             result = run_scenario(name, seed, args.day, k, solvers, limit, robust)
             result["targets"] = targets(result)
             out["results"].append(result)

@@ -39,11 +39,6 @@ CAPACITY = LAYERS.index("capacity")
 COVERAGE = LAYERS.index("coverage")
 
 
-def active_candidates(problem: EnergyProblem, schedule: np.ndarray) -> list[int]:
-    """Per interval, how many of that interval's candidate cells the schedule keeps on."""
-    return [int(schedule[t, problem.candidates[t]].sum()) for t in range(problem.num_intervals)]
-
-
 def model_feasible(problem: EnergyProblem, t: int, active: np.ndarray, atol: float) -> bool:
     """``surrogate_feasible`` with a tolerance on the caps (for a MILP's floating solution)."""
     loads, stranded = surrogate_loads(problem.bins, problem.costs[t], active, problem.num_cells)

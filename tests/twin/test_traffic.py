@@ -178,3 +178,15 @@ def test_demand_for_intervals_is_day_by_day(seven_site_twin: Twin) -> None:
     # day 1 does not depend on whether day 0 was drawn
     np.testing.assert_array_equal(two_days[96:], demand_for_intervals(traffic, 4, 1, 96))
     np.testing.assert_array_equal(full, realised_demand_mbps(traffic, 0, day_rng(4, 0)))
+
+
+def test_users_without_n78_use_less_data(default_twin: Twin) -> None:
+    """Opensignal (Oct. 2020): 5G users consume 1.7-2.7x a 4G user's data; the twin gives users
+    without n78 0.45 of the busy-hour demand. Per-user demand is log-normal (sigma 0.6 each for
+    the user and the area), so the ratio of means over 4 000 users is checked to 0.1."""
+    ues, traffic = default_twin.ues, default_twin.traffic
+    users = ues.num_users
+    busy = traffic.busy_hour_demand_mbps[:users]
+    legacy = ~ues.supports_n78[:users]
+    ratio = busy[legacy].mean() / busy[~legacy].mean()
+    assert ratio == pytest.approx(default_twin.scenario.legacy_ue_demand_weight, abs=0.1)

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from ranopt.twin.mobility import presence
 from ranopt.twin.scenario import Scenario, TrafficVariability
 from ranopt.twin.ues import UEs
-from ranopt.twin.units import FloatArray, group_sum
+from ranopt.twin.units import FloatArray
 
 IntArray = npt.NDArray[np.int64]
 
@@ -99,11 +99,6 @@ def expected_demand_mbps(traffic: TrafficModel, day: int) -> FloatArray:
     return np.asarray(
         usage[:, None] * share * traffic.busy_hour_demand_mbps[None, :], dtype=np.float64
     )
-
-
-def user_demand_mbps(demand_mbps: FloatArray, user: IntArray, num_users: int) -> FloatArray:
-    """Sum slot demand ``[T, U]`` per user, ``[T, num_users]``."""
-    return np.stack([group_sum(user, row, num_users) for row in demand_mbps])
 
 
 def busy_interval(traffic: TrafficModel, day: int) -> int:

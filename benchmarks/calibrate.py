@@ -273,7 +273,8 @@ def main() -> None:
     args = parser.parse_args()
     available = shapes(args.sites, args.ues)
     wanted = list(available) if args.shapes == "all" else args.shapes.split(",")
-    results = [measure(n, available[n], args, 100 + i) for i, n in enumerate(wanted)]
+    seeds = {name: 100 + i for i, name in enumerate(available)}  # the same seed however run
+    results = [measure(n, available[n], args, seeds[n]) for n in wanted]
     print(json.dumps({
         "benchmark": "calibrate",
         "base_sites": args.sites,

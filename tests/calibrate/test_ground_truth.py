@@ -9,10 +9,10 @@ capacity cells sleep), its counters go through the export path (``export_twin_ru
 Parquet + topology file) and are ingested into a real store. The calibrated model sees only
 the stored topology and counters (``ranopt.service.calibration``).
 
-Tolerances (measured values in docs/calibration.md are inside them). With 600 UEs on 6-7
-sites a coverage cell has 5-15 UEs, whose own random demand the counters cannot show: the
-truth's own UEs with their expected shares reproduce its held-out PRB load only to 4-6 %
-(measured in docs/calibration.md), which bounds what any model of counters can do here.
+Tolerances (the measured values, in docs/benchmarks.md#calibration, are inside them). With
+600 UEs on 6-7 sites a coverage cell has 5-15 UEs, whose own random demand the counters
+cannot show: even the truth's own UEs with their expected shares would not reproduce its
+held-out PRB load exactly, which bounds what any model of counters can do here.
 - held-out PRB-load WAPE, model driven by the day's counters: <= 15 % (the issue target),
   and <= 25 % over the night with sleeping cells alone (the coverage layer then carries the
   capacity cells' UEs, a load the all-on training days never showed);

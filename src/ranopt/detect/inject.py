@@ -67,7 +67,7 @@ def sleeping_cell(
 def throughput_collapse(
     values: FloatArray, cell: int, start: int, stop: int, factor: float
 ) -> None:
-    """A transport bottleneck: the cell's rate capped at ``factor`` of its peak (in place).
+    """Cap the cell's rate (a transport bottleneck) at ``factor`` of its peak (in place).
 
     Served volume is capped at ``factor`` of the cell's largest interval volume before the
     window, PRB use falls with it (less data to schedule), each UE's throughput falls by
@@ -118,7 +118,7 @@ def interference_rise(
 
 
 def frozen_counters(values: FloatArray, cell: int, start: int, stop: int) -> None:
-    """The cell's counters repeat its last sample before the window (in place)."""
+    """Repeat the cell's last sample before the window over the window (in place)."""
     values[start:stop, cell] = values[max(start - 1, 0), cell]
 
 
@@ -129,7 +129,7 @@ def out_of_range(
     values: FloatArray, cell: int, start: int, stop: int, rule: int, num_prb: float,
     interval_s: int,
 ) -> None:  # fmt: skip
-    """A counter that contradicts the others or the cell, by ``rule`` (0-4, in place).
+    """Make a counter contradict the others or the cell, by ``rule`` (0-4, in place).
 
     0: PRBs used above those available; 1: more PRBs available than the cell has; 2: total
     PRB usage below the data PRB usage; 3: served above offered volume; 4: energy not
@@ -149,7 +149,9 @@ def out_of_range(
         window[:, ENERGY] = _energy_kwh(window[:, POWER], interval_s) * 3.0 + 0.01
 
 
-def missing_counters(values: FloatArray, reported: BoolArray, cell: int, start: int, stop: int) -> None:
-    """The cell sends no sample in the window (in place)."""
+def missing_counters(
+    values: FloatArray, reported: BoolArray, cell: int, start: int, stop: int
+) -> None:
+    """Drop the cell's samples in the window (in place)."""
     values[start:stop, cell] = np.nan
     reported[start:stop, cell] = False

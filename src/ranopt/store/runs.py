@@ -41,7 +41,7 @@ class RunOut(_Out):
 
 
 class AlertOut(_Out):
-    """An alert."""
+    """An alert; a detected condition also says since when, until when, and its evidence."""
 
     id: int
     network_id: int | None
@@ -49,6 +49,10 @@ class AlertOut(_Out):
     severity: str
     kind: str
     message: str
+    cell_id: int | None = None
+    since_s: int | None = None  # the condition's first interval (or first evidence)
+    cleared_s: int | None = None  # when it ended; None while it lasts
+    detail: dict[str, Any] | None = None  # counter, expected, observed / evidence ids
 
 
 @dataclass(frozen=True)
@@ -289,6 +293,10 @@ def list_alerts(
             severity=r.severity,
             kind=r.kind,
             message=r.message,
+            cell_id=r.cell_id,
+            since_s=r.since_s,
+            cleared_s=r.cleared_s,
+            detail=r.detail,
         )
         for r in rows
     ]

@@ -38,11 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from ranopt.counters import COUNTER_COLUMNS
 from ranopt.detect import inject
 from ranopt.detect.kpi import (
     KINDS,
-    OFFERED,
     POWER,
     RRC,
     VOLUME,
@@ -57,7 +55,6 @@ from ranopt.detect.neighbours import cell_context, geometric_pairs
 from ranopt.twin import CellState, build_twin, scenario_preset, simulate
 from ranopt.twin.fault import with_failed_cells
 from ranopt.twin.model import Twin
-from ranopt.twin.simulate import IntervalKpis
 from ranopt.twin.traffic import demand_for_intervals
 
 INJECTED_KINDS = KINDS  # every detector is measured
@@ -76,24 +73,6 @@ class World:
     asleep: np.ndarray
     interval_s: int
     start_s: int
-
-
-def counters(twin: Twin, kpis: IntervalKpis) -> np.ndarray:
-    """The run's TS 28.552 counters ``[T, C, K]`` as the twin export reports them."""
-    interval_s = kpis.interval_min * 60
-    num_prb = twin.arrays.num_prb.astype(np.float64)
-    by_column = {
-        "prb_used_dl": kpis.prb_load * num_prb,
-        "prb_avail_dl": kpis.active * num_prb,
-        "prb_tot_dl_pct": 100.0 * kpis.prb_load,
-        "ue_thp_dl_mbps": np.where(kpis.num_ues > 0, kpis.ue_thp_mbps, np.nan),
-        "rrc_conn_mean": kpis.num_ues.astype(np.float64),
-        "pee_avg_power_w": kpis.power_w,
-        "pee_energy_kwh": kpis.energy_kwh,
-        "dl_volume_mbit": kpis.served_mbps * interval_s,
-        "offered_dl_volume_mbit": kpis.offered_mbps * interval_s,
-    }
-    return np.stack([by_column[c] for c in COUNTER_COLUMNS], axis=-1)
 
 
 def night_plan(twin: Twin, num_t: int, rng: np.random.Generator) -> np.ndarray:
@@ -120,7 +99,7 @@ def simulate_world(preset: str, seed: int, days: int, *, plan: bool = True) -> W
     asleep = night_plan(twin, num_t, rng) if plan else np.zeros((num_t, twin.num_cells), bool)
     states = [CellState.all_on(twin.num_cells).with_active(~a) for a in asleep]
     kpis = simulate(twin, demand, states)
-    values = counters(twin, kpis)
+    values = inject.twin_counters(twin, kpis)
     return World(
         twin=twin, values=values, reported=np.ones(values.shape[:2], dtype=bool),
         asleep=asleep, interval_s=twin.scenario.interval_min * 60, start_s=1_767_571_200,
@@ -191,7 +170,7 @@ def inject_all(
             demand = demand_for_intervals(twin.traffic, twin.scenario.seed, 0, stop)[start:stop]
             states = [CellState.all_on(twin.num_cells).with_active(~a)
                       for a in world.asleep[start:stop]]  # fmt: skip
-            rerun = counters(down, simulate(down, demand, states))
+            rerun = inject.twin_counters(down, simulate(down, demand, states))
             inject.sleeping_cell(
                 world.values, rerun, cell, start, stop, float(idle_w[cell]), world.interval_s
             )
@@ -258,9 +237,7 @@ def score(
     }
 
 
-def false_alerts(
-    world: World, transitions: list[KpiTransition], warmup: int
-) -> dict[str, Any]:
+def false_alerts(world: World, transitions: list[KpiTransition], warmup: int) -> dict[str, Any]:
     """Raised conditions on the clean run after the warm-up, by kind and cell."""
     raised = [tr for tr in transitions
               if tr.raised and (tr.at_s - world.start_s) // world.interval_s >= warmup]  # fmt: skip
@@ -269,8 +246,11 @@ def false_alerts(
     busy = np.nanmean(world.values[warmup:, :, VOLUME], axis=0) > 0
     return {
         "alerts": len(raised),
-        "by_kind": dict(sorted(defaultdict(int, {k: sum(1 for t in raised if t.kind == k)
-                                                 for k in KINDS}).items())),
+        "by_kind": dict(
+            sorted(
+                defaultdict(int, {k: sum(1 for t in raised if t.kind == k) for k in KINDS}).items()
+            )
+        ),
         "cell_days": world.twin.num_cells * days,
         "busy_cell_days": int(busy.sum()) * days,
         "examples": [f"{t.kind} cell {t.cell_id}: {t.reason}" for t in raised[:5]],
@@ -308,7 +288,9 @@ def summarise(runs: list[dict[str, Any]], config: KpiDetectorConfig) -> dict[str
         kinds[kind] = {
             "injected": injected,
             "recall": round(sum(r["detected"] for r in rows) / max(injected, 1), 3),
-            "recall_any_kind": round(sum(r["detected_any_kind"] for r in rows) / max(injected, 1), 3),
+            "recall_any_kind": round(
+                sum(r["detected_any_kind"] for r in rows) / max(injected, 1), 3
+            ),
             "delay_intervals_median": float(np.median(delays)) if delays else None,
             "delay_intervals_p90": float(np.percentile(delays, 90)) if delays else None,
         }
@@ -331,7 +313,8 @@ def summarise(runs: list[dict[str, Any]], config: KpiDetectorConfig) -> dict[str
         "false_alerts_per_1000_busy_cell_days": round(1000 * fa / max(busy_days, 1), 3),
         # no false alert in N cell-days: the rule of three bounds the rate at 3/N (95 %)
         "false_alert_rate_95pct_upper_per_1000": round(1000 * max(fa, 3) / cell_days, 3)
-        if fa == 0 else None,
+        if fa == 0
+        else None,
         "clean_alerts": fa,
         "clean_cell_days": cell_days,
         "injected": injected,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ranopt.counters import COUNTER_COLUMNS
 from ranopt.detect.kpi import (
     ENERGY,
     JOULES_PER_KWH,
@@ -26,6 +27,8 @@ from ranopt.detect.kpi import (
     FloatArray,
 )
 from ranopt.twin.link import SHANNON_ATTENUATION
+from ranopt.twin.model import Twin
+from ranopt.twin.simulate import IntervalKpis
 from ranopt.twin.units import db_to_lin
 
 
@@ -38,6 +41,27 @@ class Injection:
     start: int  # first interval index
     stop: int  # one past the last
     magnitude: float = 0.0  # throughput factor, interference rise in dB, rule number
+
+
+def twin_counters(twin: Twin, kpis: IntervalKpis) -> FloatArray:
+    """Return a twin run's TS 28.552 counters ``[T, C, K]`` as the twin export reports them.
+
+    A cell without UEs reports no ``DRB.UEThpDl`` (NaN): the counter averages over UEs.
+    """
+    interval_s = kpis.interval_min * 60
+    num_prb = twin.arrays.num_prb.astype(np.float64)
+    by_column = {
+        "prb_used_dl": kpis.prb_load * num_prb,
+        "prb_avail_dl": kpis.active * num_prb,
+        "prb_tot_dl_pct": 100.0 * kpis.prb_load,
+        "ue_thp_dl_mbps": np.where(kpis.num_ues > 0, kpis.ue_thp_mbps, np.nan),
+        "rrc_conn_mean": kpis.num_ues.astype(np.float64),
+        "pee_avg_power_w": kpis.power_w,
+        "pee_energy_kwh": kpis.energy_kwh,
+        "dl_volume_mbit": kpis.served_mbps * interval_s,
+        "offered_dl_volume_mbit": kpis.offered_mbps * interval_s,
+    }
+    return np.stack([by_column[c] for c in COUNTER_COLUMNS], axis=-1)
 
 
 def _energy_kwh(power_w: FloatArray, interval_s: int) -> FloatArray:

@@ -611,9 +611,10 @@ def _sleeping(
     reset = judge & ~silent
     work.silent_evidence[reset] = 0.0
     work.silent_run[reset] = 0
-    condition = (work.silent_evidence >= config.sleeping_evidence) & (
-        work.silent_run >= config.sleeping_min_intervals
-    )
+    condition = (
+        (work.silent_evidence >= config.sleeping_evidence)
+        & (work.silent_run >= config.sleeping_min_intervals)
+    ) | (work.active[:, SLEEPING] & silent)
     since = t - (work.silent_run - 1) * context.interval_s
     total = rrc + nb_rrc
     learn = judge & ~silent & (total >= 1.0) & ~work.active[:, SLEEPING] & (work.silent_run == 0)
@@ -713,7 +714,9 @@ def _collapse(
     threshold = np.maximum(-np.log(config.collapse_ratio), config.collapse_sigmas * v.sd[STAT_THP])
     bad: BoolArray = judge & (drop >= threshold)
     work.collapse_run[judge] = np.where(bad[judge], work.collapse_run[judge] + 1, 0)
-    collapse = work.collapse_run >= config.collapse_intervals
+    # hysteresis: a raised collapse lasts while throughput stays below half-way to normal
+    still = work.active[:, COLLAPSE] & (drop >= -0.5 * np.log(config.collapse_ratio))
+    collapse = (work.collapse_run >= config.collapse_intervals) | still
     since = t - (work.collapse_run - 1) * context.interval_s
 
     def reason(c: int) -> tuple[str, float | None, float | None, str]:
@@ -741,7 +744,9 @@ def _interference(
     starts = judge & (work.cusum == 0) & (grown > 0)
     work.cusum_since_s[starts] = t
     work.cusum[judge] = grown[judge]
-    rising = work.cusum >= config.interference_threshold
+    # a raised rise lasts while the efficiency stays below its usual value by the slack
+    active = work.active[:, INTERFERENCE]
+    rising = np.where(active, drop >= slack, work.cusum >= config.interference_threshold)
 
     def reason(c: int) -> tuple[str, float | None, float | None, str]:
         usual = float(np.exp(v.mean[STAT_EFF, c]))
@@ -758,6 +763,7 @@ def _interference(
         work, INTERFERENCE, judge, rising, work.cusum_since_s, t, context, reason,
         config.clear_intervals,
     )  # fmt: skip
+    work.cusum[active & ~work.active[:, INTERFERENCE]] = 0.0  # cleared: start afresh
 
 
 def _learn(work: _Work, v: _RadioView, bad_thp: BoolArray, config: KpiDetectorConfig) -> None:

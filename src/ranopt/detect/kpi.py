@@ -361,9 +361,10 @@ def _step(
     avail = values[:, PRB_AVAIL]
     up = new & ~asleep & ~(avail <= 0.0)  # NaN availability: up unless the plan says asleep
     # a cell put to sleep by the plan: its conditions end (nothing to observe)
-    for kind in range(len(KINDS)):
+    for kind in range(len(KINDS) if asleep.any() else 0):
         _clear(work, kind, asleep & work.active[:, kind], t, context, "put to sleep by the plan")
-    _out_of_range(work, t, values, new, context, config)
+    consistent = _out_of_range(work, t, values, new, context, config)
+    up &= consistent  # a sample that contradicts itself is judged for nothing else
     _frozen(work, t, values, new & ~asleep, context, config)
     _sleeping(work, t, values, present, up, context, edge_row, config)
     _radio(work, t, values, up, context, config)
@@ -386,7 +387,7 @@ def _transitions(
     """Raise conditions that start, clear those normal for ``clear_after`` evaluations."""
     active = work.active[:, kind]
     raise_ = evaluated & condition & ~active
-    for c in np.flatnonzero(raise_).tolist():
+    for c in np.flatnonzero(raise_).tolist() if raise_.any() else ():
         counter, expected, observed, text = reason(c)
         since = int(since_s[c])
         work.active[c, kind] = True
@@ -405,6 +406,8 @@ def _transitions(
                 reason=text,
             )
         )
+    if not active.any():
+        return
     still = evaluated & condition & active
     work.calm_run[still, kind] = 0
     calm = evaluated & ~condition & active
@@ -413,6 +416,8 @@ def _transitions(
 
 
 def _clear(work: _Work, kind: int, mask: BoolArray, t: int, context: CellContext, why: str) -> None:
+    if not mask.any():
+        return
     for c in np.flatnonzero(mask).tolist():
         work.active[c, kind] = False
         work.calm_run[c, kind] = 0
@@ -441,8 +446,8 @@ def _out_of_range(
     judged: BoolArray,
     context: CellContext,
     config: KpiDetectorConfig,
-) -> None:
-    """Counters that contradict each other or the cell's size (one interval suffices)."""
+) -> BoolArray:
+    """Counters that contradict each other or the cell's size; return the consistent cells."""
     used, avail, tot = values[:, PRB_USED], values[:, PRB_AVAIL], values[:, PRB_TOT_PCT]
     volume, offered = values[:, VOLUME], values[:, OFFERED]
     power, energy = values[:, POWER], values[:, ENERGY]
@@ -504,6 +509,7 @@ def _out_of_range(
 
     since = np.where(work.active[:, OUT_OF_RANGE], work.active_since_s[:, OUT_OF_RANGE], t)
     _transitions(work, OUT_OF_RANGE, judged, bad, since, t, context, reason, config.clear_intervals)
+    return ~bad
 
 
 def _frozen(
@@ -745,7 +751,7 @@ def _interference(
     work.cusum_since_s[starts] = t
     work.cusum[judge] = grown[judge]
     # a raised rise lasts while the efficiency stays below its usual value by the slack
-    active = work.active[:, INTERFERENCE]
+    active = work.active[:, INTERFERENCE].copy()
     rising = np.where(active, drop >= slack, work.cusum >= config.interference_threshold)
 
     def reason(c: int) -> tuple[str, float | None, float | None, str]:

@@ -427,18 +427,26 @@ def _read(work: _Scan, event: RequestEvent, profile: dict[str, Any], established
     reads.append((event.ts_s, int(event.network_id or 0), event.id))
     reads[:] = [r for r in reads if r[0] > event.ts_s - config.window_s]
     networks = {r[1] for r in reads}
+    key = f"sec:burst:{event.principal}"
+    if event.ts_s >= int(profile.get("burst_window_s", 0)) + config.window_s:
+        # a window ends: its peak teaches the habit, one network more at most (never a burst)
+        peak = int(profile.get("burst_peak", 0))
+        if key not in work.state.open:
+            usual_now = int(profile["max_networks"])
+            profile["max_networks"] = max(usual_now, min(peak, usual_now + 1))
+        profile["burst_window_s"] = event.ts_s
+        profile["burst_peak"] = 0
+    profile["burst_peak"] = max(int(profile.get("burst_peak", 0)), len(networks))
     usual = int(profile["max_networks"])
     limit = max(config.burst_min_networks, config.burst_factor * usual)
     if established and len(networks) > limit:
         work.raise_(
-            "read_burst", f"sec:burst:{event.principal}", event.tenant_id, event.ts_s,
+            "read_burst", key, event.tenant_id, event.ts_s,
             reads[0][0],
             f"{event.principal} read {len(networks)} networks within {config.window_s // 60} min "
             f"(its usual most: {usual}) from {event.client}",
             request_ids=[r[2] for r in reads],
         )  # fmt: skip
-    elif f"sec:burst:{event.principal}" not in work.state.open:
-        profile["max_networks"] = max(usual, len(networks))
 
 
 def _admin(work: _Scan, event: AuditEvent) -> None:

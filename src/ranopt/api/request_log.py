@@ -28,16 +28,13 @@ UNLOGGED_PREFIXES = ("/health", "/ready", "/metrics", "/ui", "/favicon")
 logger = logging.getLogger("ranopt.api")
 
 
-def route_template(routes: Iterable[Any], scope: Scope) -> str:
-    """Return the matched route template, or ``unmatched``."""
-    route = scope.get("route")
-    if route is not None and hasattr(route, "path"):
-        return str(route.path)
+def route_template(routes: Iterable[Any], scope: Scope) -> tuple[str, dict[str, Any]]:
+    """Return the matched route template (or ``unmatched``) and its path parameters."""
     for candidate in routes:
-        match, _ = candidate.matches(scope)
+        match, child = candidate.matches(scope)
         if match == Match.FULL and hasattr(candidate, "path"):
-            return str(candidate.path)
-    return "unmatched"
+            return str(candidate.path), dict(child.get("path_params", {}))
+    return "unmatched", {}
 
 
 def route_permissions(routes: Iterable[Any]) -> dict[str, str]:
@@ -93,8 +90,9 @@ class RequestLogMiddleware:
             self._leaves = leaf_routes(self.router.routes)
         principal = scope.get("state", {}).get(PRINCIPAL_STATE)
         known = isinstance(principal, Principal)
-        params = scope.get("path_params") or {}
-        network = params.get("network_id")
+        route, params = route_template(self._leaves, scope)
+        raw = str(params.get("network_id", ""))
+        network = int(raw) if raw.isdigit() and len(raw) < 10 else None
         client = scope.get("client")
         due = self.writer.add(
             RequestRecord(
@@ -103,8 +101,8 @@ class RequestLogMiddleware:
                 principal=principal.subject if known else "-",
                 via=principal.via if known else "none",
                 method=str(scope.get("method", ""))[:10],
-                route=route_template(self._leaves, scope)[:300],
-                network_id=network if isinstance(network, int) and network < 2**31 else None,
+                route=route[:300],
+                network_id=network if network is not None and network < 2**31 else None,
                 status=status,
                 client=(client[0] if client else "unknown")[:100],
             )

@@ -10,10 +10,11 @@ header or credential is kept.
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ranopt.detect.security import RequestEvent
@@ -159,19 +160,15 @@ def requests_by_id(session: Session, *, ids: list[int]) -> list[RequestOut]:
     return [RequestOut.model_validate(r, from_attributes=True) for r in rows]
 
 
-def events_after(session: Session, *, after_id: int, limit: int) -> list[RequestEvent]:
-    """Return every tenant's rows after ``after_id`` in id order (for the security scan)."""
-    rows = session.scalars(
-        select(RequestLogEntry)
-        .where(RequestLogEntry.id > after_id)
-        .order_by(RequestLogEntry.id)
-        .limit(limit)
-    )
-    return [
-        RequestEvent(
-            id=r.id, ts_s=r.ts_s, tenant_id=r.tenant_id, principal=r.principal, via=r.via,
-            method=r.method, route=r.route, network_id=r.network_id, status=r.status,
-            client=r.client,
-        )
-        for r in rows
-    ]  # fmt: skip
+def events_after(
+    session: Session, *, after_id: int, limit: int, also: Sequence[int] = ()
+) -> list[RequestEvent]:
+    """Return every tenant's rows after ``after_id`` (and the ids ``also``), in id order."""
+    t = RequestLogEntry.__table__.c
+    where = t.id > after_id if not also else or_(t.id > after_id, t.id.in_(list(also)))
+    rows = session.execute(
+        select(t.id, t.ts_s, t.tenant_id, t.principal, t.via, t.method, t.route, t.network_id,
+               t.status, t.client)
+        .where(where).order_by(t.id).limit(limit)
+    ).all()  # fmt: skip
+    return [RequestEvent(*row) for row in rows]

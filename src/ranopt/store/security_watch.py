@@ -1,7 +1,7 @@
 """Security analytics over the stored audit and request logs: one scan, findings as alerts.
 
-``scan`` reads the audit entries and request-log rows written since the previous scan (a few
-hundred ids back too, so rows whose transactions committed out of id order are not skipped),
+``scan`` reads the audit entries and request-log rows written since the previous scan (and
+rows below its cursor that were still missing then: transactions commit out of id order),
 attributes rejected credentials of no tenant to the tenant their account names
 (``user:TENANT/USER``, an API key's prefix), runs the pure detectors
 (``ranopt.detect.security``) and writes each finding as an alert of its tenant with its
@@ -31,7 +31,7 @@ from ranopt.store.tables import Alert, ApiKey, AuditEntry, DetectorState, Tenant
 
 STATE_KEY = "security"
 READ_LIMIT = 50_000  # rows of each log read per scan (the next scan reads on)
-OVERLAP_IDS = 500  # ids re-read behind the cursor for late commits
+OVERLAP_IDS = 500  # ids below the cursor still awaited (transactions committing late)
 
 
 def scan(
@@ -47,42 +47,33 @@ def scan(
     ).one_or_none()
     stored: dict[str, Any] = {} if row is None else json.loads(row.blob)
     state = SecurityState.from_json(stored.get("state", {}))
-    seen_requests = set(stored.get("seen_requests", []))
-    seen_audits = set(stored.get("seen_audits", []))
     request_cursor = int(stored.get("request_cursor", 0))
     audit_cursor = int(stored.get("audit_cursor", 0))
-    requests = [
-        r for r in request_log.events_after(
-            session, after_id=max(0, request_cursor - OVERLAP_IDS), limit=READ_LIMIT
-        )
-        if r.id not in seen_requests
-    ]  # fmt: skip
-    audit_rows = [
-        r for r in session.scalars(
-            select(AuditEntry).where(AuditEntry.id > max(0, audit_cursor - OVERLAP_IDS))
-            .order_by(AuditEntry.id).limit(READ_LIMIT)
-        )
-        if r.id not in seen_audits
-    ]  # fmt: skip
+    request_gaps = [int(i) for i in stored.get("request_gaps", [])]
+    audit_gaps = [int(i) for i in stored.get("audit_gaps", [])]
+    requests = request_log.events_after(
+        session, after_id=request_cursor, limit=READ_LIMIT, also=request_gaps
+    )
+    audit_query = select(AuditEntry).where(
+        or_(AuditEntry.id > audit_cursor, AuditEntry.id.in_(audit_gaps))
+        if audit_gaps else AuditEntry.id > audit_cursor
+    )  # fmt: skip
+    audit_rows = list(session.scalars(audit_query.order_by(AuditEntry.id).limit(READ_LIMIT)))
     audits = _audit_events(session, audit_rows)
     state, findings = scan_events(state, requests, audits, now_s, route_permission, config)
-    request_cursor = max([request_cursor, *(r.id for r in requests)])
-    audit_cursor = max([audit_cursor, *(r.id for r in audit_rows)])
+    # ids below the newest read but not seen belong to transactions not yet committed: they
+    # are read when they appear (the newest OVERLAP_IDS such gaps are remembered)
+    request_gaps, request_cursor = _gaps(request_gaps, request_cursor, [r.id for r in requests])
+    audit_gaps, audit_cursor = _gaps(audit_gaps, audit_cursor, [r.id for r in audit_rows])
     blob = json.dumps(
         {
             "state": state.to_json(),
             "request_cursor": request_cursor,
             "audit_cursor": audit_cursor,
-            "seen_requests": sorted(
-                i for i in seen_requests | {r.id for r in requests}
-                if i > request_cursor - OVERLAP_IDS
-            ),
-            "seen_audits": sorted(
-                i for i in seen_audits | {r.id for r in audit_rows}
-                if i > audit_cursor - OVERLAP_IDS
-            ),
+            "request_gaps": request_gaps,
+            "audit_gaps": audit_gaps,
         }
-    ).encode()  # fmt: skip
+    ).encode()
     if row is None:
         session.add(DetectorState(key=STATE_KEY, tenant_id=None, network_id=None,
                                   updated_s=now_s, blob=blob))  # fmt: skip
@@ -92,6 +83,17 @@ def scan(
     _write_alerts(session, findings, now_s)
     session.flush()
     return findings
+
+
+def _gaps(gaps: list[int], cursor: int, seen: list[int]) -> tuple[list[int], int]:
+    """Return the ids still missing below the new cursor, and the new cursor."""
+    if not seen:
+        return gaps, cursor
+    newest = max(cursor, *seen)
+    found = set(seen)
+    missing = [i for i in gaps if i not in found]
+    missing += [i for i in range(cursor + 1, newest) if i not in found]
+    return missing[-OVERLAP_IDS:], newest
 
 
 def _audit_events(session: Session, rows: list[AuditEntry]) -> list[AuditEvent]:

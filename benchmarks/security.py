@@ -231,7 +231,7 @@ def normal_traffic(worlds: list[TenantWorld], days: int, rng: np.random.Generato
         for d in range(days):
             day0 = T0 + d * DAY
             for k in range(96):  # the VES collector: every 15 min, one post per network
-                for n in w.networks:
+                for _ in w.networks:
                     traffic.requests.append(
                         (
                             day0 + k * 900 + int(rng.integers(0, 30)),
@@ -323,140 +323,176 @@ def inject_attacks(
 ) -> list[Trace]:
     """One attack trace every ``spacing_h`` hours after the learning days, kinds in turn."""
     traces: list[Trace] = []
-    k = 0
-    for start in range(T0 + learn_days * DAY, T0 + days * DAY - 6 * HOUR, spacing_h * HOUR):
+    # the last trace starts a day and a half before the end (an off-hours one waits for night)
+    starts = range(T0 + learn_days * DAY, T0 + days * DAY - 36 * HOUR, spacing_h * HOUR)
+    for k, start in enumerate(starts):
         kind = ATTACKS[k % len(ATTACKS)]
-        k += 1
         w = worlds[int(rng.integers(len(worlds)))]
         t = start + int(rng.integers(0, 3600))
-        end = _attack(traffic, kind, w, worlds, t, rng)
-        traces.append(Trace(kind, w.id, t, end))
+        first, end = ATTACK_TRACES[kind](traffic, w, worlds, t, rng)
+        traces.append(Trace(kind, w.id, first, end))
     return traces
 
 
-def _attack(
-    traffic: Traffic,
-    kind: str,
-    w: TenantWorld,
-    worlds: list[TenantWorld],
-    t: int,
-    rng: np.random.Generator,
-) -> int:
+def _brute_force(
+    traffic: Traffic, w: TenantWorld, _: list[TenantWorld], t: int, rng: np.random.Generator
+) -> tuple[int, int]:
+    """Many passwords against one account from one address, over 5-30 min."""
     ip = f"203.0.113.{int(rng.integers(1, 255))}"
     victim = w.people[int(rng.integers(len(w.people)))]
-    if kind == "brute_force":
-        n, span = int(rng.integers(30, 200)), int(rng.integers(300, 1800))
-        for i in range(n):
+    n, span = int(rng.integers(30, 200)), int(rng.integers(300, 1800))
+    for i in range(n):
+        traffic.failures.append(
+            (t + span * i // n, w.id, ip, f"user:{w.name}/{victim.name}", "auth.login")
+        )
+    return t, t + span
+
+
+def _stuffing(
+    traffic: Traffic, w: TenantWorld, _: list[TenantWorld], t: int, rng: np.random.Generator
+) -> tuple[int, int]:
+    """A list of accounts (most unknown) from one address, every 3 s."""
+    ip = f"203.0.113.{int(rng.integers(1, 255))}"
+    n = int(rng.integers(20, 100))
+    for i in range(n):
+        traffic.failures.append(
+            (t + 3 * i, None if i % 3 else w.id, ip, f"user:{w.name}/guess{i}", "auth.login")
+        )
+    return t, t + 3 * n
+
+
+def _distributed(
+    traffic: Traffic, w: TenantWorld, _: list[TenantWorld], t: int, rng: np.random.Generator
+) -> tuple[int, int]:
+    """A list spread over 10-30 addresses, 2-4 tries each."""
+    n_ip = int(rng.integers(10, 30))
+    for j in range(n_ip):
+        for i in range(int(rng.integers(2, 5))):
             traffic.failures.append(
-                (t + span * i // n, w.id, ip, f"user:{w.name}/{victim.name}", "auth.login")
-            )
-        return t + span
-    if kind == "credential_stuffing":
-        n = int(rng.integers(20, 100))
-        for i in range(n):
-            traffic.failures.append(
-                (t + 3 * i, None if i % 3 else w.id, ip, f"user:{w.name}/guess{i}", "auth.login")
-            )
-        return t + 3 * n
-    if kind == "credential_stuffing_distributed":
-        n_ip = int(rng.integers(10, 30))
-        for j in range(n_ip):
-            for i in range(int(rng.integers(2, 5))):
-                traffic.failures.append(
-                    (
-                        t + 20 * j + i,
-                        w.id,
-                        f"198.51.{100 + j}.{i + 7}",
-                        f"user:{w.name}/list{j}_{i}",
-                        "auth.login",
-                    )
-                )
-        return t + 20 * n_ip
-    if kind == "new_route":  # a stolen viewer token enumerates what it never used
-        viewer = next(p for p in w.people if p.role == "viewer")
-        probes = [
-            "GET /api/v2/users",
-            "GET /api/v2/api-keys",
-            "GET /api/v2/secrets",
-            "GET /api/v2/audit",
-            "POST /api/v2/users",
-        ]
-        for i, route in enumerate(probes):
-            method, _, template = route.partition(" ")
-            status = 200 if PERMISSION.get(route) == "read" else 403
-            traffic.requests.append(
                 (
-                    t + 40 * i,
+                    t + 20 * j + i,
                     w.id,
-                    f"user:{viewer.user_id}",
-                    "jwt",
-                    method,
-                    template,
-                    None,
-                    status,
-                    ip,
+                    f"198.51.{100 + j}.{i + 7}",
+                    f"user:{w.name}/list{j}_{i}",
+                    "auth.login",
                 )
             )
-        return t + 40 * len(probes)
-    if kind == "read_burst":
-        reader = next(p for p in w.people if p.role == "viewer")
-        for i, n in enumerate(w.networks):
-            traffic.requests.append(
-                (
-                    t + 10 * i,
-                    w.id,
-                    f"user:{reader.user_id}",
-                    "jwt",
-                    "GET",
-                    "/api/v2/networks/{network_id}/kpis/series",
-                    n,
-                    200,
-                    reader.office,
-                )
-            )
-        return t + 10 * len(w.networks)
-    if kind == "api_key_new_address":
-        for i in range(3):
-            traffic.requests.append(
-                (
-                    t + 60 * i,
-                    w.id,
-                    f"apikey:{w.monitor_key}",
-                    "api_key",
-                    "GET",
-                    "/api/v2/networks",
-                    None,
-                    200,
-                    ip,
-                )
-            )
-        return t + 120
-    if kind == "off_hours_admin":
-        admin = next(p for p in w.people if p.role == "network_admin")
-        night = t - t % DAY + int((3 - w.tz_h) % 24 * HOUR) + int(rng.integers(0, 1800))
-        night = night if night >= t else night + DAY
-        traffic.audits.append((night, w.id, f"user:{admin.user_id}", "api_key.create"))
+    return t, t + 20 * n_ip
+
+
+def _enumeration(
+    traffic: Traffic, w: TenantWorld, _: list[TenantWorld], t: int, rng: np.random.Generator
+) -> tuple[int, int]:
+    """A stolen viewer token tries what its owner never used (some answer 403)."""
+    ip = f"203.0.113.{int(rng.integers(1, 255))}"
+    viewer = next(p for p in w.people if p.role == "viewer")
+    probes = [
+        "GET /api/v2/users",
+        "GET /api/v2/api-keys",
+        "GET /api/v2/secrets",
+        "GET /api/v2/audit",
+        "POST /api/v2/users",
+    ]
+    for i, route in enumerate(probes):
+        method, _, template = route.partition(" ")
+        status = 200 if PERMISSION.get(route) == "read" else 403
+        traffic.requests.append(
+            (t + 40 * i, w.id, f"user:{viewer.user_id}", "jwt", method, template, None, status, ip)
+        )
+    return t, t + 40 * len(probes)
+
+
+def _read_burst(
+    traffic: Traffic, w: TenantWorld, _: list[TenantWorld], t: int, rng: np.random.Generator
+) -> tuple[int, int]:
+    """Every network's KPIs read in a few minutes, from the owner's own office."""
+    reader = next(p for p in w.people if p.role == "viewer")
+    for i, n in enumerate(w.networks):
         traffic.requests.append(
             (
-                night,
+                t + 10 * i,
                 w.id,
-                f"user:{admin.user_id}",
+                f"user:{reader.user_id}",
                 "jwt",
-                "POST",
-                "/api/v2/api-keys",
-                None,
-                201,
-                admin.office,
+                "GET",
+                "/api/v2/networks/{network_id}/kpis/series",
+                n,
+                200,
+                reader.office,
             )
         )
-        return night
-    # new tenant: an OIDC-style subject of one tenant acting in another
+    return t, t + 10 * len(w.networks)
+
+
+def _key_elsewhere(
+    traffic: Traffic, w: TenantWorld, _: list[TenantWorld], t: int, rng: np.random.Generator
+) -> tuple[int, int]:
+    """The monitoring key, exfiltrated, used from another address."""
+    ip = f"203.0.113.{int(rng.integers(1, 255))}"
+    for i in range(3):
+        traffic.requests.append(
+            (
+                t + 60 * i,
+                w.id,
+                f"apikey:{w.monitor_key}",
+                "api_key",
+                "GET",
+                "/api/v2/networks",
+                None,
+                200,
+                ip,
+            )
+        )
+    return t, t + 120
+
+
+def _night_admin(
+    traffic: Traffic, w: TenantWorld, _: list[TenantWorld], t: int, rng: np.random.Generator
+) -> tuple[int, int]:
+    """An administrator's account creates an API key at 03:xx local time."""
+    admin = next(p for p in w.people if p.role == "network_admin")
+    night = t - t % DAY + int((3 - w.tz_h) % 24 * HOUR) + int(rng.integers(0, 1800))
+    night = night if night >= t else night + DAY
+    traffic.audits.append((night, w.id, f"user:{admin.user_id}", "api_key.create"))
+    traffic.requests.append(
+        (
+            night,
+            w.id,
+            f"user:{admin.user_id}",
+            "jwt",
+            "POST",
+            "/api/v2/api-keys",
+            None,
+            201,
+            admin.office,
+        )
+    )
+    return night, night
+
+
+def _other_tenant(
+    traffic: Traffic, w: TenantWorld, worlds: list[TenantWorld], t: int, rng: np.random.Generator
+) -> tuple[int, int]:
+    """A principal of another tenant acting in this one (a forged or mis-scoped token)."""
+    ip = f"203.0.113.{int(rng.integers(1, 255))}"
     other = worlds[(worlds.index(w) + 1) % len(worlds)]
     viewer = next(p for p in other.people if p.role == "viewer")
     traffic.requests.append(
         (t, w.id, f"user:{viewer.user_id}", "oidc", "GET", "/api/v2/networks", None, 200, ip)
     )
-    return t
+    return t, t
+
+
+ATTACK_TRACES = {
+    "brute_force": _brute_force,
+    "credential_stuffing": _stuffing,
+    "credential_stuffing_distributed": _distributed,
+    "new_route": _enumeration,
+    "read_burst": _read_burst,
+    "api_key_new_address": _key_elsewhere,
+    "off_hours_admin": _night_admin,
+    "new_tenant": _other_tenant,
+}
 
 
 def run(store: Store, traffic: Traffic, days: int) -> list[tuple[int, Any]]:

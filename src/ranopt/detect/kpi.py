@@ -366,8 +366,14 @@ def _step(
     consistent = _out_of_range(work, t, values, new, context, config)
     up &= consistent  # a sample that contradicts itself is judged for nothing else
     _frozen(work, t, values, new & ~asleep, context, config)
-    _sleeping(work, t, values, present, up, context, edge_row, config)
-    _radio(work, t, values, up, context, config)
+    # [C] neighbours the plan put to sleep: their users and interference moved
+    nb_asleep = np.bincount(
+        edge_row, weights=asleep[context.neighbour_idx].astype(np.float64),
+        minlength=context.num_cells,
+    ) > 0  # fmt: skip
+    _sleeping(work, t, values, present, up, nb_asleep, context, edge_row, config)
+    # throughput and efficiency baselines hold only with the neighbourhood as it usually is
+    _radio(work, t, values, up & ~nb_asleep, context, config)
     work.last_s[new] = t
     work.last_values[new] = values[new]
     _missing(work, t, asleep, context, config)
@@ -589,11 +595,18 @@ def _sleeping(
     values: FloatArray,
     present: BoolArray,
     up: BoolArray,
+    nb_asleep: BoolArray,
     context: CellContext,
     edge_row: IntArray,
     config: KpiDetectorConfig,
 ) -> None:
-    """Up but carrying nothing while the neighbours carry the users it usually holds."""
+    """Up but carrying nothing while the neighbours carry the users it usually holds.
+
+    The usual share is learned only while every neighbour is awake: a neighbour put to sleep
+    sends its users to the cells around it, which would teach them a share they do not hold
+    when it is awake (a cell judged beside a sleeping neighbour is expected to hold its
+    all-awake share, an underestimate, so that errs towards no alert).
+    """
     h = (t // SECONDS_PER_HOUR) % config.hour_bins
     rrc = values[:, RRC]
     rrc_known = present & np.isfinite(rrc)
@@ -623,7 +636,14 @@ def _sleeping(
     ) | (work.active[:, SLEEPING] & silent)
     since = t - (work.silent_run - 1) * context.interval_s
     total = rrc + nb_rrc
-    learn = judge & ~silent & (total >= 1.0) & ~work.active[:, SLEEPING] & (work.silent_run == 0)
+    learn = (
+        judge
+        & ~silent
+        & (total >= 1.0)
+        & ~work.active[:, SLEEPING]
+        & (work.silent_run == 0)
+        & ~nb_asleep
+    )
     shares = work.share_mean[:, h].copy()
     counts_h = work.share_n[:, h].copy()
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -23,6 +23,7 @@ from ranopt.store import calibration as store_cal
 from ranopt.store import jobs as job_store
 from ranopt.store import repository as repo
 from ranopt.store.schemas import TopologyIn
+from ranopt.store.tables import Alert, RequestLogEntry
 
 
 @dataclass
@@ -241,6 +242,33 @@ def _cell_call(world: World, tenant: str) -> Call:
     return Call("GET", f"/api/v2/networks/{network_id}/cells/{cell_id}", 200)
 
 
+def _security_alert(world: World, tenant: str) -> int:
+    """A brute-force finding of the tenant (its message carries a marker of the tenant)."""
+    with world.store.transaction() as session:
+        row = Alert(
+            tenant_id=world.tenant_ids[tenant], network_id=None, created_s=T0,
+            severity="major", kind="brute_force", message="", dedup_key=None,
+            detail={"evidence": {"audit": [], "requests": []}},
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        row.message = f"finding-of-{tenant}-{row.id}"
+        return row.id
+
+
+def _request_row(world: World, tenant: str) -> str:
+    """A request-log row of the tenant; returns the marker its route carries."""
+    marker = f"/marker-of-{tenant}-{uuid.uuid4().hex[:8]}"
+    with world.store.transaction() as session:
+        session.add(
+            RequestLogEntry(
+                ts_s=T0, tenant_id=world.tenant_ids[tenant], principal="user:1", via="jwt",
+                method="GET", route=marker, network_id=None, status=200, client="127.0.0.1",
+            )
+        )  # fmt: skip
+    return marker
+
+
 Recipe = Callable[[World, str], Call]
 T0 = 1_767_225_600
 R, W, X, INV = Permission.READ, Permission.WRITE, Permission.EXECUTE, Permission.INVESTIGATE
@@ -288,6 +316,10 @@ EXPECTED_PERMISSION: dict[tuple[str, str], Permission] = {
     ("POST", "/api/v2/networks/{network_id}/alerts/{alert_id}/acknowledge"): W,
     ("POST", "/api/v2/networks/{network_id}/alerts/{alert_id}/resolve"): W,
     ("GET", "/api/v2/audit"): INV,
+    ("GET", "/api/v2/networks/{network_id}/anomalies"): R,
+    ("GET", "/api/v2/security/alerts"): INV,
+    ("GET", "/api/v2/security/alerts/{alert_id}"): INV,
+    ("GET", "/api/v2/security/requests"): INV,
     ("GET", "/api/v2/secrets"): R,
     ("PUT", "/api/v2/secrets/{name}"): W,
     ("POST", "/eventListener/v7"): W,
@@ -427,6 +459,20 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/v2/alerts"): lambda w, t: Call("GET", "/api/v2/alerts", 200, resource=False),
     ("GET", "/api/v2/audit"): lambda w, t: Call(
         "GET", "/api/v2/audit", 200, resource=False, owner_marker=f'"tenant_id":{w.tenant_ids[t]}'
+    ),
+    ("GET", "/api/v2/networks/{network_id}/anomalies"): lambda w, t: Call(
+        "GET", f"/api/v2/networks/{_network(w, t)}/anomalies", 200
+    ),
+    ("GET", "/api/v2/security/alerts"): lambda w, t: Call(
+        "GET", "/api/v2/security/alerts", 200, resource=False,
+        owner_marker=f"finding-of-{t}-{_security_alert(w, t)}",
+    ),
+    ("GET", "/api/v2/security/alerts/{alert_id}"): lambda w, t: Call(
+        "GET", f"/api/v2/security/alerts/{_security_alert(w, t)}", 200
+    ),
+    ("GET", "/api/v2/security/requests"): lambda w, t: Call(
+        "GET", "/api/v2/security/requests", 200, resource=False,
+        owner_marker=_request_row(w, t),
     ),
     ("GET", "/api/v2/secrets"): lambda w, t: Call("GET", "/api/v2/secrets", 200, resource=False),
     ("PUT", "/api/v2/secrets/{name}"): lambda w, t: Call(

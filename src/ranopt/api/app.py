@@ -19,10 +19,12 @@ from ranopt.api.guard import RequestGuard
 from ranopt.api.kpi_cache import open_cache
 from ranopt.api.metrics import Metrics, MetricsMiddleware
 from ranopt.api.ratelimit import BackoffPolicy, CredentialGuard, RateLimiter, open_storage
+from ranopt.api.request_log import RequestLogMiddleware, security_loop
 from ranopt.api.routes import (
     a1,
     auth,
     calibration,
+    detection,
     docs,
     health,
     investigate,
@@ -42,6 +44,7 @@ from ranopt.api.settings import Settings
 from ranopt.service.runner import LoopMetrics, LoopRunner, default_holder
 from ranopt.store import backups, checkpoints
 from ranopt.store.engine import Store, open_store
+from ranopt.store.request_log import RequestLogWriter
 
 API_VERSION = "2.0.0"
 FAILURE_FLUSH_S = 5.0
@@ -147,6 +150,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     metrics.watch_database(opened.engine)
     services = _services(settings, opened, metrics)
 
+    requests = RequestLogWriter(
+        opened, retention_days=settings.request_log_days, max_rows=settings.request_log_max_rows
+    )
     runner = None
     if settings.loop_enabled:
         runner = LoopRunner(
@@ -159,15 +165,27 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         if runner is not None:
             runner.start()
         housekeeping = asyncio.create_task(_housekeeping(services))
+        scans = (
+            asyncio.create_task(
+                security_loop(
+                    opened, requests, app.router.routes, settings.security_scan_interval_s
+                )
+            )
+            if settings.security_scan_interval_s > 0
+            else None
+        )
         yield
-        housekeeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await housekeeping
+        for task in (housekeeping, scans):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if runner is not None:
             runner.stop()
         services.jobs.shutdown(wait=True, cancel_futures=True)
         services.reads.shutdown(wait=True, cancel_futures=True)
         services.failures.flush_all()
+        await run_in_threadpool(requests.flush)
         if owns_store:
             opened.dispose()
 
@@ -182,10 +200,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     app.state.services = services
     app.state.loop_runner = runner
+    app.state.request_log = requests
     errors.install(app)
     for module in (
         health, telemetry, auth, users, networks, optimize, jobs, investigate, secrets, ves, loop,
-        southbound, a1, calibration,
+        southbound, a1, calibration, detection,
     ):  # fmt: skip
         app.include_router(module.router)
     web.mount(app)
@@ -200,5 +219,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         max_json_depth=settings.max_json_depth,
         limit=settings.max_concurrent_requests,
     )
+    app.add_middleware(RequestLogMiddleware, writer=requests, router=app.router)
     app.add_middleware(MetricsMiddleware, metrics=metrics, router=app.router)
     return app

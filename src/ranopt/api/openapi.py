@@ -76,6 +76,7 @@ NETWORK_OPERATIONS = (
     ("get", f"{NETWORK}/a1/policies"),
     ("get", f"{NETWORK}/calibration"),
     ("post", f"{NETWORK}/calibration"),
+    ("get", f"{NETWORK}/anomalies"),
 )
 Link = tuple[str, str, dict[str, str]]
 
@@ -158,6 +159,13 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
     },
     ("get", "/api/v2/api-keys", "200"): {
         "revoke": ("delete", "/api/v2/api-keys/{key_id}", {"key_id": "$response.body#/0/id"})
+    },
+    ("get", "/api/v2/security/alerts", "200"): {
+        "get_finding": (
+            "get",
+            "/api/v2/security/alerts/{alert_id}",
+            {"alert_id": "$response.body#/0/id"},
+        )
     },
     ("get", "/api/v2/secrets", "200"): {
         "replace": ("put", "/api/v2/secrets/{name}", {"name": "$response.body#/0/name"})

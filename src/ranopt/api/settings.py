@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     audit_checkpoint_interval_s: float = Field(
         default=3600.0, ge=0, description="the server signs a checkpoint this often (0: never)"
     )
+    request_log_days: int = Field(default=30, gt=0, description="request log kept this long")
+    request_log_max_rows: int = Field(
+        default=1_000_000, gt=0, description="request log rows kept at most (oldest go first)"
+    )
+    security_scan_interval_s: float = Field(
+        default=60.0, ge=0, description="security analytics run this often (0: never)"
+    )
     max_body_bytes: int = Field(
         default=32 * 1024 * 1024, gt=0, description="larger request bodies answer 413"
     )

@@ -49,6 +49,8 @@ def _canonical(value: Any) -> Any:
         return repr(value)
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True)
+    if isinstance(value, bytes | memoryview):  # detector state (revision 0011)
+        return bytes(value).hex()
     return value
 
 

@@ -396,13 +396,36 @@ def upsert_samples(
 
     Counters absent from the batch (NaN) keep their stored values, so a later file carrying
     other counters of the same interval adds to a sample instead of erasing it; the same
-    data ingested twice leaves the same rows. Returns the number of samples written.
+    data ingested twice leaves the same rows. The KPI anomaly detectors judge the new samples
+    in the same transaction (``ranopt.store.kpi_watch``). Returns the number of samples
+    written.
     """
     _require_owned(session, tenant_id=tenant_id, network_id=network_id, batch=batch)
     if len(batch) == 0:
         return 0
     # first write of the transaction: concurrent writers to one network queue here, in order
     renew_kpi_generation(session, network_id=network_id)
+    _write_samples(
+        session, tenant_id=tenant_id, network_id=network_id, batch=batch,
+        chunk_rows=chunk_rows, progress=progress,
+    )  # fmt: skip
+    # kpi_watch reads plans and loops, which import this module: imported when first used
+    from ranopt.store import kpi_watch  # noqa: PLC0415
+
+    kpi_watch.observe_samples(session, tenant_id=tenant_id, network_id=network_id, batch=batch)
+    return len(batch)
+
+
+def _write_samples(
+    session: Session,
+    *,
+    tenant_id: int,
+    network_id: int,
+    batch: SampleBatch,
+    chunk_rows: int,
+    progress: ProgressFn | None,
+) -> None:
+    """Upsert the batch's rows (COPY on PostgreSQL, executemany on SQLite)."""
     dialect = session.get_bind().dialect.name
     dbapi = session.connection().connection.dbapi_connection
     if dbapi is None:  # pragma: no cover - a checked-out connection always has one
@@ -427,7 +450,6 @@ def upsert_samples(
             if progress is not None:
                 progress(len(chunk))
         cursor.close()
-    return len(batch)
 
 
 def _upsert_postgresql(

@@ -73,7 +73,7 @@ class RunOut(_Out):
 
 
 class AlertOut(_Out):
-    """An alert, with the network it concerns and its triage state."""
+    """An alert: its network and triage state; a detected condition also its span and evidence."""
 
     id: int
     network_id: int | None
@@ -89,6 +89,10 @@ class AlertOut(_Out):
     resolved_by: str | None
     resolved_s: int | None
     resolution: str | None
+    cell_id: int | None = None
+    since_s: int | None = None  # the condition's first interval (or first evidence)
+    cleared_s: int | None = None  # when it ended; None while it lasts
+    detail: dict[str, Any] | None = None  # counter, expected, observed / evidence ids
 
 
 @dataclass(frozen=True)
@@ -500,7 +504,8 @@ def _alert_status(row: Alert) -> AlertStatus:
     return "acknowledged" if row.acknowledged_s is not None else "open"
 
 
-def _alert_out(row: Alert, network_name: str | None) -> AlertOut:
+def alert_out(row: Alert, network_name: str | None = None) -> AlertOut:
+    """Return the API's view of an alert row (``network_name``: its network's, if any)."""
     return AlertOut(
         id=row.id,
         network_id=row.network_id,
@@ -516,6 +521,10 @@ def _alert_out(row: Alert, network_name: str | None) -> AlertOut:
         resolved_by=row.resolved_by,
         resolved_s=row.resolved_s,
         resolution=row.resolution,
+        cell_id=row.cell_id,
+        since_s=row.since_s,
+        cleared_s=row.cleared_s,
+        detail=row.detail,
     )
 
 
@@ -542,7 +551,7 @@ def list_alerts(
     elif status == "open":
         query = query.where(Alert.resolved_s.is_(None), Alert.acknowledged_s.is_(None))
     rows = session.execute(query.order_by(Alert.id.desc()).limit(limit)).all()
-    return [_alert_out(row, name) for row, name in rows]
+    return [alert_out(row, name) for row, name in rows]
 
 
 def _alert_row(session: Session, tenant_id: int, network_id: int, alert_id: int) -> Alert:
@@ -571,7 +580,7 @@ def acknowledge_alert(
         raise ConflictError(msg)
     row.acknowledged_by, row.acknowledged_s = by, now_s
     session.flush()
-    return _alert_out(row, _network_name(session, network_id))
+    return alert_out(row, _network_name(session, network_id))
 
 
 def resolve_alert(
@@ -591,4 +600,4 @@ def resolve_alert(
         raise ConflictError(msg)
     row.resolved_by, row.resolved_s, row.resolution = by, now_s, resolution
     session.flush()
-    return _alert_out(row, _network_name(session, network_id))
+    return alert_out(row, _network_name(session, network_id))

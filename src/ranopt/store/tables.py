@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -371,10 +372,19 @@ class OptimizationRun(Base):
     decided_s: Mapped[int | None] = mapped_column(BigInteger)
 
 
+OPEN_ALERT_KEY = "cleared_s IS NULL AND dedup_key IS NOT NULL"
+
+
 class Alert(Base):
     """Something an operator or analyst should look at (a weak plan, a failed run, ...)."""
 
     __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_key", "tenant_id", "dedup_key", unique=True,
+            sqlite_where=text(OPEN_ALERT_KEY), postgresql_where=text(OPEN_ALERT_KEY),
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
@@ -391,6 +401,13 @@ class Alert(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     resolved_s: Mapped[int | None] = mapped_column(BigInteger)
     resolution: Mapped[str | None] = mapped_column(String(500))
+    # revision 0011: detected conditions are deduplicated by key and cleared when they end
+    cell_id: Mapped[int | None] = mapped_column(Integer)
+    dedup_key: Mapped[str | None] = mapped_column(String(200))  # one open alert per key
+    since_s: Mapped[int | None] = mapped_column(BigInteger)  # when the condition began
+    updated_s: Mapped[int | None] = mapped_column(BigInteger)
+    cleared_s: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JsonType)  # evidence, figures
 
 
 class NetworkLoop(Base):
@@ -611,3 +628,43 @@ class SchemaCompatibility(Base):
 
     revision: Mapped[str] = mapped_column(String(32), primary_key=True)
     oldest_compatible: Mapped[str] = mapped_column(String(32))
+
+
+# --- detection (0011) ------------------------------------------------------------------------
+
+
+class DetectorState(Base):
+    """A detector's memory between two runs (``kpi:<network id>``, ``security``), as bytes."""
+
+    __tablename__ = "detector_states"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"))
+    network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    updated_s: Mapped[int] = mapped_column(BigInteger)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RequestLogEntry(Base):
+    """One API request: who, which route template, tenant, client address, status, when.
+
+    Bounded: rows older than ``RANOPT_REQUEST_LOG_DAYS`` or beyond
+    ``RANOPT_REQUEST_LOG_MAX_ROWS`` are deleted. No body, query string or credential is kept.
+    """
+
+    __tablename__ = "request_log"
+    __table_args__ = (
+        Index("ix_request_log_tenant_id", "tenant_id", "id"),
+        Index("ix_request_log_ts_s", "ts_s"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts_s: Mapped[int] = mapped_column(BigInteger)
+    tenant_id: Mapped[int | None] = mapped_column(Integer)
+    principal: Mapped[str] = mapped_column(String(200))  # "user:7", "apikey:rk_...", "-"
+    via: Mapped[str] = mapped_column(String(20))  # jwt, api_key, basic, oidc, none
+    method: Mapped[str] = mapped_column(String(10))
+    route: Mapped[str] = mapped_column(String(300))  # template, never the raw path
+    network_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer)
+    client: Mapped[str] = mapped_column(String(100))

@@ -1,0 +1,202 @@
+"""Security analytics over the stored audit and request logs: one scan, findings as alerts.
+
+``scan`` reads the audit entries and request-log rows written since the previous scan (and
+rows below its cursor that were still missing then: transactions commit out of id order),
+attributes rejected credentials of no tenant to the tenant their account names
+(``user:TENANT/USER``, an API key's prefix), runs the pure detectors
+(``ranopt.detect.security``) and writes each finding as an alert of its tenant with its
+evidence (audit ``chain``/``seq`` and request ids). Findings no tenant can be named for (an
+unknown tenant, an unknown key) are returned but not stored: no tenant may see them.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from ranopt.detect.security import (
+    SEVERITY,
+    AuditEvent,
+    SecurityConfig,
+    SecurityFinding,
+    SecurityState,
+)
+from ranopt.detect.security import scan as scan_events
+from ranopt.store import request_log
+from ranopt.store.audit import PLATFORM_CHAIN, AuditOut
+from ranopt.store.runs import AlertOut, alert_out
+from ranopt.store.tables import Alert, ApiKey, AuditEntry, DetectorState, Tenant
+
+STATE_KEY = "security"
+READ_LIMIT = 50_000  # rows of each log read per scan (the next scan reads on)
+OVERLAP_IDS = 500  # ids below the cursor still awaited (transactions committing late)
+
+
+def scan(
+    session: Session,
+    *,
+    now_s: int,
+    route_permission: Mapping[str, str],
+    config: SecurityConfig | None = None,
+) -> list[SecurityFinding]:
+    """Judge what was logged since the last scan; write the findings; return them."""
+    row = session.scalars(
+        select(DetectorState).where(DetectorState.key == STATE_KEY).with_for_update()
+    ).one_or_none()
+    stored: dict[str, Any] = {} if row is None else json.loads(row.blob)
+    state = SecurityState.from_json(stored.get("state", {}))
+    request_cursor = int(stored.get("request_cursor", 0))
+    audit_cursor = int(stored.get("audit_cursor", 0))
+    request_gaps = [int(i) for i in stored.get("request_gaps", [])]
+    audit_gaps = [int(i) for i in stored.get("audit_gaps", [])]
+    requests = request_log.events_after(
+        session, after_id=request_cursor, limit=READ_LIMIT, also=request_gaps
+    )
+    audit_query = select(AuditEntry).where(
+        or_(AuditEntry.id > audit_cursor, AuditEntry.id.in_(audit_gaps))
+        if audit_gaps else AuditEntry.id > audit_cursor
+    )  # fmt: skip
+    audit_rows = list(session.scalars(audit_query.order_by(AuditEntry.id).limit(READ_LIMIT)))
+    audits = _audit_events(session, audit_rows)
+    state, findings = scan_events(state, requests, audits, now_s, route_permission, config)
+    # ids below the newest read but not seen belong to transactions not yet committed: they
+    # are read when they appear (the newest OVERLAP_IDS such gaps are remembered)
+    request_gaps, request_cursor = _gaps(request_gaps, request_cursor, [r.id for r in requests])
+    audit_gaps, audit_cursor = _gaps(audit_gaps, audit_cursor, [r.id for r in audit_rows])
+    blob = json.dumps(
+        {
+            "state": state.to_json(),
+            "request_cursor": request_cursor,
+            "audit_cursor": audit_cursor,
+            "request_gaps": request_gaps,
+            "audit_gaps": audit_gaps,
+        }
+    ).encode()
+    if row is None:
+        session.add(DetectorState(key=STATE_KEY, tenant_id=None, network_id=None,
+                                  updated_s=now_s, blob=blob))  # fmt: skip
+    else:
+        row.blob = blob
+        row.updated_s = now_s
+    _write_alerts(session, findings, now_s)
+    session.flush()
+    return findings
+
+
+def _gaps(gaps: list[int], cursor: int, seen: list[int]) -> tuple[list[int], int]:
+    """Return the ids still missing below the new cursor, and the new cursor."""
+    if not seen:
+        return gaps, cursor
+    newest = max(cursor, *seen)
+    found = set(seen)
+    missing = [i for i in gaps if i not in found]
+    missing += [i for i in range(cursor + 1, newest) if i not in found]
+    return missing[-OVERLAP_IDS:], newest
+
+
+def _audit_events(session: Session, rows: list[AuditEntry]) -> list[AuditEvent]:
+    """Audit rows as events; a rejected credential of no tenant goes to its account's tenant."""
+    tenants = dict(session.execute(select(Tenant.name, Tenant.id)).tuples().all())
+    prefixes = dict(session.execute(select(ApiKey.prefix, ApiKey.tenant_id)).tuples().all())
+
+    def owner(account: str) -> int | None:
+        kind, _, name = account.partition(":")
+        if kind == "user":
+            return tenants.get(name.partition("/")[0])
+        if kind == "apikey":
+            return prefixes.get(name)
+        return None
+
+    events = []
+    for r in rows:
+        detail = r.detail or {}
+        tenant = r.tenant_id
+        if tenant is None and r.outcome == "failure":
+            accounts = [*detail.get("accounts", []), detail.get("account", "")]
+            tenant = next((t for a in accounts if (t := owner(str(a))) is not None), None)
+        events.append(
+            AuditEvent(
+                chain=r.chain, seq=r.seq, ts_s=r.ts_s, tenant_id=tenant, actor=r.actor,
+                action=r.action, outcome=r.outcome, detail=detail,
+            )
+        )  # fmt: skip
+    return events
+
+
+def _write_alerts(session: Session, findings: list[SecurityFinding], now_s: int) -> None:
+    for f in findings:
+        if f.tenant_id is None:
+            continue
+        open_row = session.scalars(
+            select(Alert).where(
+                Alert.tenant_id == f.tenant_id, Alert.dedup_key == f.key,
+                Alert.cleared_s.is_(None),
+            )
+        ).one_or_none()  # fmt: skip
+        if f.raised and open_row is None:
+            session.add(
+                Alert(
+                    tenant_id=f.tenant_id, network_id=None, created_s=now_s,
+                    severity=SEVERITY[f.kind], kind=f.kind, message=f.reason, cell_id=None,
+                    dedup_key=f.key, since_s=f.since_s, updated_s=now_s,
+                    detail={
+                        "evidence": {
+                            "audit": [{"chain": c, "id": s} for c, s in f.audit_ids],
+                            "requests": list(f.request_ids),
+                        },
+                        "raised_at_s": f.at_s,
+                    },
+                )
+            )  # fmt: skip
+            session.flush()
+        elif not f.raised and open_row is not None:
+            open_row.cleared_s = f.at_s
+            open_row.updated_s = now_s
+            open_row.detail = {**(open_row.detail or {}), "cleared_because": f.reason}
+
+
+def list_findings(
+    session: Session, *, tenant_id: int, limit: int = 100, active: bool | None = None
+) -> list[AlertOut]:
+    """Return the tenant's security alerts, newest first (``active``: open or cleared only)."""
+    query = select(Alert).where(Alert.tenant_id == tenant_id, Alert.kind.in_(tuple(SEVERITY)))
+    if active is True:
+        query = query.where(Alert.cleared_s.is_(None))
+    elif active is False:
+        query = query.where(Alert.cleared_s.is_not(None))
+    rows = session.scalars(query.order_by(Alert.id.desc()).limit(limit))
+    return [alert_out(r) for r in rows]
+
+
+def get_finding(session: Session, *, tenant_id: int, alert_id: int) -> AlertOut | None:
+    """Return one of the tenant's security alerts, or None."""
+    row = session.scalars(
+        select(Alert).where(
+            Alert.tenant_id == tenant_id, Alert.id == alert_id, Alert.kind.in_(tuple(SEVERITY))
+        )
+    ).one_or_none()
+    return None if row is None else alert_out(row)
+
+
+def evidence_entries(
+    session: Session, *, tenant_id: int, refs: list[tuple[int, int]]
+) -> list[AuditOut]:
+    """Return the audit entries a finding names: the tenant's chain and platform chain 0."""
+    allowed = [(c, s) for c, s in refs if c in (tenant_id, PLATFORM_CHAIN)]
+    if not allowed:
+        return []
+    rows = session.scalars(
+        select(AuditEntry)
+        .where(or_(*(and_(AuditEntry.chain == c, AuditEntry.seq == s) for c, s in allowed)))
+        .order_by(AuditEntry.chain, AuditEntry.seq)
+    )
+    return [
+        AuditOut(
+            id=r.seq, ts_s=r.ts_s, tenant_id=r.tenant_id, actor=r.actor, action=r.action,
+            target=r.target, outcome=r.outcome, detail=dict(r.detail), prev_hash=r.prev_hash,
+            hash=r.hash,
+        )
+        for r in rows
+    ]  # fmt: skip

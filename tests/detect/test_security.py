@@ -205,3 +205,15 @@ def test_state_round_trips_through_json() -> None:
 
     again = SecurityState.from_json(json.loads(json.dumps(feed.state.to_json())))
     assert again.to_json() == feed.state.to_json()
+
+
+def test_off_hours_administration_with_its_own_request_read_first() -> None:
+    """The night action's own request (logged beside its audit entry) makes no hour usual."""
+    feed = Feed()
+    _habit(feed, "user:7")
+    t = T0 + 6 * DAY + 3 * 3600 + 600
+    request = feed.request(t, "user:7", "POST /api/v2/api-keys")
+    night = feed.audit(t, "user:7", "api_key.create", "success")
+    feed.run(t + 100, [request], [night])
+    [found] = feed.raised("off_hours_admin")
+    assert "api_key.create at 03:xx UTC" in found.reason

@@ -453,11 +453,15 @@ def _admin(work: _Scan, event: AuditEvent) -> None:
     profile = work.state.principals.get(event.actor)
     if profile is None or int(profile["days"]) < work.config.habit_days:
         return
-    hour = (event.ts_s // SECONDS_PER_HOUR) % 24
+    day, hour = divmod(event.ts_s // SECONDS_PER_HOUR, 24)
     around = [(hour - 1) % 24, hour, (hour + 1) % 24]
-    if any(profile["hour_days"][h] for h in around):
+    # the habit is the days before: today's own requests (the action's among them, when the
+    # request log is read first) do not make an hour usual
+    today = profile["last_day_hour"] if day == profile["last_day"] else []
+    usual = [int(profile["hour_days"][h]) - (h in today) for h in range(24)]
+    if any(usual[h] for h in around):
         return
-    active = [h for h in range(24) if profile["hour_days"][h]]
+    active = [h for h in range(24) if usual[h]]
     work.raise_(
         "off_hours_admin", f"sec:offhours:{event.actor}", event.tenant_id,
         event.ts_s, event.ts_s,

@@ -74,7 +74,7 @@ class Serve:
             self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
                 [sys.executable, "-m", "ranopt.cli.main", "serve", "--host", "127.0.0.1",
                  "--port", str(self.port)],
-                env=env, stdout=out, stderr=subprocess.STDOUT,
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         return self
 
@@ -92,9 +92,21 @@ class Serve:
         return self
 
     def kill(self) -> None:
+        """SIGKILL the server and every process it started (its workers, its loop process):
+        a node lost."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+    def runs(self, pid: int) -> bool:
+        """Whether process ``pid`` is this server or one it started (a worker, the loop)."""
+        if pid == self.pid:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return int(stat.rsplit(")", 1)[1].split()[1]) == self.pid  # field 4: the parent
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

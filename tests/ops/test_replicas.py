@@ -50,7 +50,7 @@ class Replicas:
         lease = self.lease()
         assert lease is not None
         pid = int(lease.holder.split(":")[1])
-        return next(s for s in self.servers if s.pid == pid)
+        return next(s for s in self.servers if s.runs(pid))
 
 
 @pytest.fixture(scope="module")

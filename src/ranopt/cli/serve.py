@@ -21,6 +21,7 @@ from ranopt.cli.highs import silence_highs_banner
 
 logger = logging.getLogger("ranopt.cli.serve")
 LOOP_RESTART_MAX_S = 30.0
+ORPHAN_CHECK_S = 0.5  # how soon a loop process notices its server is gone
 WORKER_HEALTHCHECK_S = 60
 
 
@@ -44,6 +45,7 @@ def run_loop_process(database_url: str, tick_s: float) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    _stop_when_orphaned(stop, os.getppid())
     store = open_store(database_url)
     runner = LoopRunner(store, tick_s=tick_s, metrics=LoopMetrics(CollectorRegistry()))
     runner.start()
@@ -52,6 +54,18 @@ def run_loop_process(database_url: str, tick_s: float) -> None:
     finally:
         runner.stop()
         store.dispose()
+
+
+def _stop_when_orphaned(stop: threading.Event, parent_pid: int) -> None:
+    """Stop the loop process when its ``ranopt serve`` is gone (killed without a word)."""
+
+    def watch() -> None:
+        while not stop.wait(ORPHAN_CHECK_S):
+            if os.getppid() != parent_pid:
+                logger.warning("loop process: ranopt serve (pid %s) is gone; stopping", parent_pid)
+                stop.set()
+
+    threading.Thread(target=watch, name="ranopt-loop-parent", daemon=True).start()
 
 
 class LoopSupervisor:

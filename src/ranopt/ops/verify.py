@@ -15,7 +15,9 @@ from typing import Any
 
 import httpx
 
-TERMINAL_RUN_STATES = frozenset({"succeeded", "failed", "applied", "rejected", "superseded"})
+# a run that finished its plan waits for a decision ("awaiting_approval"), or was decided
+PLANNED_RUN_STATES = frozenset({"awaiting_approval", "applied", "rejected", "superseded"})
+TERMINAL_RUN_STATES = PLANNED_RUN_STATES | {"failed"}
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def check_canary(client: httpx.Client, config: VerifyConfig) -> tuple[CheckResul
     seconds = time.monotonic() - started
     confidence = run.get("confidence")
     figures = {"seconds": seconds}
-    if run["status"] != "succeeded" or confidence is None:
+    if run["status"] not in PLANNED_RUN_STATES or confidence is None:
         error = run.get("error") or "no confidence"
         return CheckResult("canary", False, f"run {run['id']} {run['status']}: {error}"), network_id
     figures["confidence"] = float(confidence)

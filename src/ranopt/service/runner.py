@@ -94,7 +94,7 @@ class LoopMetrics:
         )  # fmt: skip
         self.leader = Gauge(
             "ranopt_loop_leader", "1 where this replica holds the network's loop lease",
-            ["network_id"], registry=registry,
+            ["network_id"], registry=registry, multiprocess_mode="livesum",
         )  # fmt: skip
         self.takeovers = Counter(
             "ranopt_loop_lease_takeovers", "Loop leases this replica took (new fencing token)",

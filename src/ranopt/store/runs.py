@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ranopt.errors import ConflictError
@@ -460,6 +461,19 @@ def decide_run(
     return _run_out(row)
 
 
+def _clock_if_readable(session: Session, *, tenant_id: int, network_id: int) -> int | None:
+    """Return the network's clock, or None when the store cannot tell.
+
+    An alert about a failing store must still be written: the read runs in a savepoint that a
+    failure rolls back.
+    """
+    try:
+        with session.begin_nested():
+            return network_clock_s(session, tenant_id=tenant_id, network_id=network_id)
+    except SQLAlchemyError:
+        return None
+
+
 def add_alert(
     session: Session,
     *,
@@ -482,7 +496,7 @@ def add_alert(
         else None
     )
     if interval_s is not None and network_id is not None:  # None: no such network
-        clock_s = network_clock_s(session, tenant_id=tenant_id, network_id=network_id)
+        clock_s = _clock_if_readable(session, tenant_id=tenant_id, network_id=network_id)
         network_time_s = None if clock_s is None else clock_s - int(interval_s)
     row = Alert(
         tenant_id=tenant_id,

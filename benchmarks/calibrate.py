@@ -224,9 +224,12 @@ def measure(name: str, spec: dict[str, Any], args: argparse.Namespace, seed: int
     home = home_cells_of(cand)
     count = group_sum(np.maximum(home, 0), home >= 0, cand.num_cells)
     share = np.where(home >= 0, 1.0 / np.maximum(count[np.maximum(home, 0)], 1), 0.0)
+    # every UE always present, equal shares, the twin's default share of UEs without n78
+    always = np.full_like(cal.model.presence, max(int(count.max()), 1))
     baseline = evaluate_fit(
-        replace(cal.model, twin=cand, home=home, share=share), train, heldout,
-        history.weekdays[cal.heldout_days],
+        replace(cal.model, twin=cand, home=home, share=share[None, :],
+                rank=np.zeros(cand.num_ues, dtype=np.int64), presence=always),
+        train, heldout, history.weekdays[cal.heldout_days],
     )  # fmt: skip
     prb = report.observed_demand.prb_load_wape
     return {
@@ -247,6 +250,10 @@ def measure(name: str, spec: dict[str, Any], args: argparse.Namespace, seed: int
         "prb_wape_ratio_to_baseline": _round(prb / baseline.observed_demand.prb_load_wape, 3),
         "sleeping_home_demand_wape": _round(sleep_wape),
         "clamped_cells": int(cal.model.fit.clamped.sum()),
+        "no_n78_share": {
+            "truth": truth.scenario.ue_without_n78_fraction,
+            "fitted": _round(cal.model.no_n78_share),
+        },
         "target_prb_load_wape": TARGET_PRB_WAPE,
         "target_met": bool(prb <= TARGET_PRB_WAPE),
         "fit_s": round(model.fit_s, 2),

@@ -15,6 +15,7 @@ import contextlib
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,12 +27,13 @@ from ranopt.optimize.day_ahead import (
     plan_threshold,
     plan_with_solver,
     prepare_day_ahead,
-    score_on_realised,
+    score_plan_on_realised,
 )
 from ranopt.optimize.energy import (
     EnergyConfig,
     always_on_snapshots,
     build_energy_problem,
+    interval_power_w,
     plan_energy,
     solve_anneal,
     solve_exact,
@@ -39,6 +41,7 @@ from ranopt.optimize.energy import (
 )
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.twin import build_twin, scenario_preset
+from ranopt.twin.power import site_power_budget
 
 
 def log(msg: str) -> None:
@@ -58,10 +61,22 @@ def solver_stage_times(
         ("exact", lambda: solve_exact(problem, config)),
     ):
         started = time.perf_counter()
-        schedule, info = fn()
+        schedule, trx, info = fn()
         out[name] = {
             "solver_s": round(time.perf_counter() - started, 3),
             "active_capacity_cell_intervals": int(schedule[:, problem.sleepable].sum()),
+            "muted_cell_intervals": int((schedule & (trx < problem.num_trx)).sum()),
+            "model_power_w_mean": round(
+                float(
+                    np.mean(
+                        [
+                            interval_power_w(problem, t, schedule[t], trx[t])
+                            for t in range(problem.num_intervals)
+                        ]
+                    )
+                ),
+                1,
+            ),
             "status": str(info.status),
             "mip_gap": info.mip_gap,
         }
@@ -104,7 +119,7 @@ def run_scenario(
                 twin, plan, inputs, limits, k, np.random.default_rng(seed + 1)
             )
             confidence = plan.confidence
-        realised = score_on_realised(twin, plan.active, inputs, limits).kpis()
+        realised = score_plan_on_realised(twin, plan, inputs, limits).kpis()
         result["solvers"][solver] = {
             **kpi_fields(realised),
             "confidence": confidence,
@@ -147,7 +162,7 @@ def calibration(seed: int, days: int, k: int) -> dict[str, Any]:
             twin, inputs, "greedy", limits, EnergyConfig(), np.random.default_rng(day)
         )
         plan = measure_confidence(twin, plan, inputs, limits, k, np.random.default_rng(day + 1000))
-        realised = score_on_realised(twin, plan.active, inputs, limits).kpis()
+        realised = score_plan_on_realised(twin, plan, inputs, limits).kpis()
         rows.append(
             {
                 "day": day,
@@ -171,17 +186,23 @@ def calibration(seed: int, days: int, k: int) -> dict[str, Any]:
 
 
 def targets(default: dict[str, Any]) -> dict[str, Any]:
+    """Issue 12's targets on one result: the best violation-free solver against them."""
     solvers = default["solvers"]
-    best = max((s for n, s in solvers.items() if n != "threshold"), key=lambda s: s["saving_pct"])
+    clean = [s for n, s in solvers.items() if n != "threshold" and s["constraint_violations"] == 0]
+    pool = clean or [s for n, s in solvers.items() if n != "threshold"]
+    best = max(pool, key=lambda s: s["saving_pct"])
     exact_energy = solvers.get("exact", {}).get("energy_kwh")
     stage = default.get("solver_stage", {})
+    threshold = solvers.get("threshold")
     out: dict[str, Any] = {
+        "best_solver_saving_pct": best["saving_pct"],
         "saving_ge_25pct_zero_violations": best["saving_pct"] >= 25.0
         and best["constraint_violations"] == 0,
-        "ge_1_3x_threshold": "threshold" in solvers
-        and best["saving_pct"] >= 1.3 * solvers["threshold"]["saving_pct"],
-        "ge_95pct_of_perfect_foresight": best["saving_pct"]
-        >= 0.95 * default["perfect_foresight"]["saving_pct"],
+        "ge_1_3x_threshold": threshold is not None
+        and best["saving_pct"] >= 1.3 * threshold["saving_pct"],
+        "threshold_violations": None if threshold is None else threshold["constraint_violations"],
+        "ge_90pct_of_perfect_foresight": best["saving_pct"]
+        >= 0.90 * default["perfect_foresight"]["saving_pct"],
     }
     for name in ("greedy", "anneal"):
         if name in solvers and exact_energy:
@@ -195,6 +216,22 @@ def targets(default: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def site_budget() -> list[dict[str, Any]]:
+    """The per-site power budget of the default preset (W), as docs/twin.md shows it."""
+    twin = build_twin(scenario_preset("default", seed=0, num_sites=1, num_ues=20))
+    rows = site_power_budget(twin.arrays.power, twin.arrays.layer == 1)
+    return [
+        {
+            "state": r.state,
+            "coverage_w": round(r.coverage_w, 1),
+            "capacity_w": round(r.capacity_w, 1),
+            "common_w": round(r.common_w, 1),
+            "total_w": round(r.total_w, 1),
+        }
+        for r in rows
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
@@ -202,29 +239,52 @@ def main() -> None:
     )
     parser.add_argument("--scenarios", default="default,medium,large")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--seeds", default=None, help="comma-separated seeds (each scenario, each seed)"
+    )
     parser.add_argument("--day", type=int, default=14)
     parser.add_argument("--calibration-days", type=int, default=7)
+    parser.add_argument(
+        "--out-dir", type=Path, default=None, help="also write each result as it finishes"
+    )
+    parser.add_argument("--confidence-scenarios", type=int, default=None, help="override K")
+    parser.add_argument("--robust-scenarios", type=int, default=None, help="override")
+    parser.add_argument("--solvers", default=None, help="override the scenario's solvers")
+    parser.add_argument("--time-limit", type=float, default=None, help="HiGHS s per interval")
     args = parser.parse_args()
     silence_highs_banner()
     out: dict[str, Any] = {"benchmark": "energy", "results": []}
     if args.quick:
         out["results"].append(
-            run_scenario("default", args.seed, args.day, 8, ["threshold", "greedy"], 5.0)
+            run_scenario("default", args.seed, args.day, 8, ["threshold", "greedy"], 5.0, 8)
         )
         print(json.dumps(out))
         return
-    # (confidence scenarios K, solvers, HiGHS seconds per interval, robust scenarios)
+    # (confidence scenarios K, solvers, HiGHS seconds per interval, robust scenarios): the
+    # robust scenarios as in the published pre-issue-12 run; K halved on default and medium
+    # (muting makes every interval a twin evaluation in every scenario)
     plans = {
-        "default": (64, ["threshold", "greedy", "anneal", "exact"], 10.0, 32),
-        "medium": (16, ["threshold", "greedy", "anneal", "exact"], 5.0, 8),
-        "large": (8, ["greedy", "exact"], 2.0, 4),
+        "default": (32, ["threshold", "greedy", "anneal", "exact"], 10.0, 32),
+        "medium": (8, ["threshold", "greedy", "anneal", "exact"], 5.0, 8),
+        "large": (4, ["greedy", "exact"], 2.0, 4),
     }
-    for name in filter(None, args.scenarios.split(",")):
-        k, solvers, limit, robust = plans[name]
-        out["results"].append(run_scenario(name, args.seed, args.day, k, solvers, limit, robust))
-    default = next((r for r in out["results"] if r["scenario"] == "default"), None)
-    if default is not None:
-        out["targets"] = targets(default)
+    out["site_power_budget"] = site_budget()
+    seeds = [args.seed] if args.seeds is None else [int(x) for x in args.seeds.split(",")]
+    for seed in seeds:
+        for name in filter(None, args.scenarios.split(",")):
+            k, solvers, limit, robust = plans[name]
+            k = args.confidence_scenarios or k
+            robust = args.robust_scenarios or robust
+            solvers = args.solvers.split(",") if args.solvers else solvers
+            limit = args.time_limit or limit
+            result = run_scenario(name, seed, args.day, k, solvers, limit, robust)
+            result["targets"] = targets(result)
+            out["results"].append(result)
+            if args.out_dir is not None:
+                args.out_dir.mkdir(parents=True, exist_ok=True)
+                path = args.out_dir / f"energy-{name}-seed{seed}.json"
+                path.write_text(json.dumps(result))
+                log(f"wrote {path}")
     if args.calibration_days > 0:
         out["calibration"] = calibration(args.seed, args.calibration_days, 32)
     print(json.dumps(out))

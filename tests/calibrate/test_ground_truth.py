@@ -2,17 +2,24 @@
 
 Each ground truth is a twin built from a topology of its own (perturbed positions, removed
 sites, turned and tilted sectors; latitude/longitude; an irregular layout with uneven sites)
-with its own seed, hotspots and demand. It runs 8 days (every cell on, except the last
-night, when some capacity cells sleep), its counters go through the export path
-(``export_twin_run``: wide Parquet + topology file) and are ingested into a real store. The
-calibrated model sees only the stored topology and counters (``ranopt.service.calibration``).
+with its own seed, hotspots and demand, and the twin's full physics: SSB-based cell selection
+with reselection priorities, UEs without n78 support, MIMO, commuters whose UEs move between
+home and work over the day. It runs 8 days (every cell on, except the last night, when some
+capacity cells sleep), its counters go through the export path (``export_twin_run``: wide
+Parquet + topology file) and are ingested into a real store. The calibrated model sees only
+the stored topology and counters (``ranopt.service.calibration``).
 
-Tolerances (measured values in docs/calibration.md are well inside them):
-- held-out PRB-load WAPE, model driven by the day's counters: <= 10 % (issue target 15 %),
+Tolerances (measured values in docs/calibration.md are inside them). With 600 UEs on 6-7
+sites a coverage cell has 5-15 UEs, whose own random demand the counters cannot show: the
+truth's own UEs with their expected shares reproduce its held-out PRB load only to 4-6 %
+(measured in docs/calibration.md), which bounds what any model of counters can do here.
+- held-out PRB-load WAPE, model driven by the day's counters: <= 15 % (the issue target),
   and <= 25 % over the night with sleeping cells alone (the coverage layer then carries the
   capacity cells' UEs, a load the all-on training days never showed);
-- held-out volume WAPE, same driver: <= 2 %; connected-UE WAPE <= 6 %;
-- layer shares of served volume, model vs observed: within 2 points;
+- held-out volume WAPE, same driver: <= 2 %; connected-UE WAPE <= 5 % (UEs present by time
+  of day); UE-throughput WAPE <= 6 %;
+- layer shares of served volume, model vs observed: within 2 points; the share of UEs
+  without n78 support fitted from the layer split within 6 points of the truth's;
 - held-out PRB-load WAPE driven by the training days' demand pattern: <= 30 % (it carries
   the truth's day-to-day randomness of demand, which no model can remove);
 - home-cell demand of cells while they sleep, estimated from the counters, against the
@@ -53,6 +60,7 @@ from ranopt.twin.traffic import demand_for_intervals
 DAYS = 8
 IPD = 96
 SLEEP_UNTIL = 24  # the last night, 00:00-06:00
+TRUTH_UES = 600  # users (a commuter's home and work are two UE slots of one user)
 
 
 @dataclass
@@ -67,7 +75,7 @@ def _run_truth(
 ) -> Truth:
     layout = topology_layout(sites, cells)
     twin = build_topology_twin(
-        layout, topology_scenario(layout, name="truth", seed=seed, num_ues=300, **scenario)
+        layout, topology_scenario(layout, name="truth", seed=seed, num_ues=TRUTH_UES, **scenario)
     )
     demand = demand_for_intervals(twin.traffic, seed, 0, DAYS * IPD)
     rng = np.random.default_rng(seed)
@@ -116,13 +124,16 @@ def _check(model: NetworkModel, truth: Truth) -> dict[str, float]:
     heldout, profile = report.observed_demand, report.profile
     assert model.history.start_s == int(DEFAULT_EPOCH.timestamp())
     assert model.calibration.heldout_days.tolist() == [DAYS - 1]
-    assert heldout.prb_load_wape <= 0.10
+    assert heldout.prb_load_wape <= 0.15
     assert heldout.prb_load_wape_with_sleep <= 0.25
     assert heldout.volume_wape <= 0.02
-    assert heldout.conn_mean_wape <= 0.06
+    assert heldout.conn_mean_wape <= 0.05
+    assert heldout.ue_thp_wape <= 0.06
     assert profile.prb_load_wape <= 0.30
     for share in heldout.layer_shares:
         assert abs(share.model - share.observed) <= 0.02, share
+    no_n78 = model.calibration.model.no_n78_share
+    assert abs(no_n78 - truth.twin.scenario.ue_without_n78_fraction) <= 0.06
     # home-cell demand, estimated from counters, against the truth's own
     true_home = cell_demand(truth.demand_mbps, home_cells(truth.twin), truth.twin.num_cells)
     estimate = model.calibration.home_demand
@@ -195,7 +206,8 @@ def test_irregular_layout_with_uneven_sites(tmp_path: Path) -> None:
                         max_tx_power_w=40.0 if layer == "coverage" else 200.0,
                     )
                 )  # fmt: skip
-    # a coverage-only site cannot carry the presets' 420 Mbit/s a site: a lighter demand
+    # more demand than the presets' dimensioned 90 Mbit/s a site (the coverage-only site runs
+    # near its limit at the busy hour)
     truth = _run_truth(sites, cells, seed=99, busy_hour_demand_mbps_per_site=150.0)
     model = _calibrated(tmp_path, truth)
     # the coverage-only site's cells carry traffic with every cell on: the model has UEs there

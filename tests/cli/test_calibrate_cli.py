@@ -27,7 +27,7 @@ def _network(tmp_path: Path, topology: TopologyIn, days: float) -> int:
         with store.transaction() as session:
             tid = repo.ensure_tenant(session, name="default", now_s=0)
             net = repo.create_network(session, tenant_id=tid, topology=topology, now_s=0)
-        write_history(store, tenant_id=tid, network_id=net.id, days=days, num_ues=90)
+        write_history(store, tenant_id=tid, network_id=net.id, days=days, num_ues=300)
         return net.id
     finally:
         store.dispose()

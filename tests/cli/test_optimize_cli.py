@@ -77,20 +77,30 @@ def test_confidence_is_a_share_of_the_scenarios(greedy_report: dict[str, Any]):
     assert held == pytest.approx(round(held), abs=1e-9)
 
 
-def test_actions_are_sleep_and_wake_of_capacity_cells(greedy_report: dict[str, Any]):
+def test_actions_are_sleep_wake_and_muting_of_capacity_cells(greedy_report: dict[str, Any]):
     twin = build_twin(scenario_preset("default", seed=1, num_sites=7, num_ues=300))
     capacity = {c.name for c in twin.cells if c.layer == "capacity"}
     actions = greedy_report["actions"]
     assert actions, "a whole day on a small network has nights to sleep in"
     state: dict[str, bool] = {}
     for a in actions:
-        assert set(a) == {"cell", "t_min", "action"}
-        assert a["action"] in {"sleep", "wake"}
+        assert set(a) == {"cell", "t_min", "action", "value"}
+        assert a["action"] in {"sleep", "wake", "mimo"}
         assert a["cell"] in capacity
         assert isinstance(a["t_min"], int)
         assert 0 <= a["t_min"] < 1440
         assert a["t_min"] % 15 == 0
-        # actions alternate per cell, starting from every cell on
+        if a["action"] == "mimo":
+            assert a["value"] in (64, 32, 16)  # chains in use
+            assert not state.get(a["cell"], False)  # only an active cell mutes
+            continue
+        assert a["value"] == (None if a["action"] == "wake" else a["value"])
+        if a["action"] == "sleep":
+            assert a["value"] in ("light", "deep", "waking")
+        if a["value"] == "waking":  # a deep run's last interval: the cell stays asleep
+            assert state.get(a["cell"], False)
+            continue
+        # sleep and wake alternate per cell, starting from every cell on
         asleep = state.get(a["cell"], False)
         assert asleep == (a["action"] == "wake")
         state[a["cell"]] = not asleep

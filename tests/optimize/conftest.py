@@ -94,7 +94,10 @@ def night_plans(seven_site_twin: Twin, night_demand: FloatArray) -> dict[str, Pl
 
 @pytest.fixture(scope="session")
 def patchy_coverage_twin() -> Twin:
-    """The seven-site twin with a stricter S-criterion (-105 dBm): some UEs only hear capacity
+    """The seven-site twin with a stricter S-criterion (-105 dBm) and the n78 SSB swept over 8
+    beams (the data beam's 15 dB instead of one broad 6 dB beam): some UEs only hear capacity
     cells, so sleeping those cells leaves them without coverage."""
     scenario = scenario_preset("default", seed=SEED, num_sites=7, num_ues=300)
-    return build_twin(dataclasses.replace(scenario, rsrp_min_dbm=-105.0))
+    coverage, capacity = scenario.layers
+    swept = dataclasses.replace(capacity, ssb_gain_db=capacity.array_gain_db)
+    return build_twin(dataclasses.replace(scenario, rsrp_min_dbm=-105.0, layers=(coverage, swept)))

@@ -54,8 +54,9 @@ def frozen_max_load(twin: Twin, demand: FloatArray, cio: FloatArray, load: Float
 def test_hotspot_preset_concentrates_load():
     twin = build_twin(scenario_preset("hotspot", seed=0))
     snap = evaluate_snapshot(twin, CellState.all_on(twin.num_cells), busy_demand(twin, 1)[0])
-    loaded = snap.demand_load[twin.arrays.layer == 1]
-    # a few cells carry several times the mean PRB load of the capacity layer
+    loaded = snap.demand_load
+    # a few cells (the clusters' users without n78, on the coverage layer) carry several times
+    # the mean PRB load
     assert loaded.max() > 4.0 * loaded.mean()
 
 
@@ -98,7 +99,9 @@ def test_milp_matches_brute_force_on_one_site(one_site_twin: Twin):
 def test_plan_unloads_busiest_cell_in_the_twin(seven_site_hotspot: Twin, solver: str):
     twin = seven_site_hotspot
     demand = busy_demand(twin, 2)
-    result = plan_load_balance(twin, demand, solver)
+    # 30 accepted moves per interval and phase: the legacy cluster on the coverage layer gives
+    # the local search a long, flat descent that 200 moves would follow for seconds
+    result = plan_load_balance(twin, demand, solver, config=BalanceConfig(max_moves=30))
     cio = result.plan.cio_db
     assert cio is not None
     assert np.abs(cio).max() <= 6

@@ -23,7 +23,9 @@ def busy(twin: Twin) -> FloatArray:
 
 @pytest.fixture(scope="module")
 def default_twin() -> Twin:
-    return build_twin(scenario_preset("default", seed=0))
+    """Seed 1: its busiest cell's users are not all recovered by reselection alone (seed 0's
+    are: the dimensioned network has the headroom)."""
+    return build_twin(scenario_preset("default", seed=1))
 
 
 def test_busiest_cell_failure_is_compensated(default_twin: Twin):

@@ -48,7 +48,7 @@ def test_home_cell_is_the_always_on_serving_cell(
 
 def test_home_cell_uncovered_ue_is_minus_one(patchy_coverage_twin: Twin):
     home = home_cells(patchy_coverage_twin)
-    ok = patchy_coverage_twin.link.rsrp_dbm >= patchy_coverage_twin.scenario.rsrp_min_dbm
+    ok = patchy_coverage_twin.link.suitable(patchy_coverage_twin.scenario.rsrp_min_dbm)
     np.testing.assert_array_equal(home < 0, ~ok.any(axis=1))
     assert (home < 0).any()
 

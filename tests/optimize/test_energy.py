@@ -1,20 +1,23 @@
 """Energy plans: every solver's night plan re-checked in the twin, and the solvers compared.
 
 The plans come from ``plan_energy`` on 00:00-03:00 of a seven-site twin; each is replayed
-independently (``evaluate_schedule`` with its own always-on references) and must keep every
-QoS limit and switching rule while saving energy. In the bin model, the exact MILP is optimal
-per interval, so no other solver may keep fewer candidate cells active in any interval.
+independently (``evaluate_schedule`` with its own always-on references, its chains and sleep
+depths) and must keep every QoS limit and switching rule while saving energy. In the bin
+model, the exact MILP minimises each interval's power over sleep and muting, so no other
+solver may reach a lower model power in any interval.
 """
 
 import numpy as np
 import pytest
 
 from ranopt.errors import ValidationError
+from ranopt.optimize import actions
 from ranopt.optimize.energy import (
     ENERGY_SOLVERS,
     EnergyConfig,
     EnergyProblem,
     ReferenceCache,
+    interval_power_w,
     plan_energy,
     solve_anneal,
     solve_exact,
@@ -23,20 +26,17 @@ from ranopt.optimize.energy import (
     verify_and_repair,
 )
 from ranopt.optimize.evaluate import EnergyConstraints, evaluate_schedule
+from ranopt.optimize.muting import cell_level_loads
 from ranopt.optimize.plan import Plan, SolveStatus
-from ranopt.optimize.surrogate import surrogate_loads
-from ranopt.optimize.switching import count_rule_violations, schedule_actions
+from ranopt.optimize.surrogate import AssignmentState, surrogate_loads
+from ranopt.optimize.switching import count_rule_violations
 from ranopt.twin import Twin
 from ranopt.twin.elements import LAYERS
+from ranopt.twin.power import WAKING
 from ranopt.twin.units import FloatArray
 
 CAPACITY = LAYERS.index("capacity")
 COVERAGE = LAYERS.index("coverage")
-
-
-def active_candidates(problem: EnergyProblem, schedule: np.ndarray) -> list[int]:
-    """Per interval, how many of that interval's candidate cells the schedule keeps on."""
-    return [int(schedule[t, problem.candidates[t]].sum()) for t in range(problem.num_intervals)]
 
 
 def model_feasible(problem: EnergyProblem, t: int, active: np.ndarray, atol: float) -> bool:
@@ -79,7 +79,9 @@ def test_plan_keeps_every_constraint_in_an_independent_replay(
         == 0
     )
     # replayed without the planner's references: no interval breaks any QoS limit
-    replay = evaluate_schedule(twin, night_demand, plan.active, limits)
+    replay = evaluate_schedule(
+        twin, night_demand, plan.active, limits, trx=plan.active_trx, sleep_state=plan.sleep_state
+    )
     assert [c.violations for c in replay.checks] == [()] * plan.num_intervals
     assert replay.rule_violations == 0
     assert replay.kpis().constraint_violations == 0
@@ -101,7 +103,14 @@ def test_plan_saves_energy_at_night(
     assert expected.saving_pct > 0.0
     assert (~plan.active).sum() > 0
     # the reported figures are the twin's, as an independent replay measures them
-    replay = evaluate_schedule(seven_site_twin, night_demand, plan.active, limits).kpis()
+    replay = evaluate_schedule(
+        seven_site_twin,
+        night_demand,
+        plan.active,
+        limits,
+        trx=plan.active_trx,
+        sleep_state=plan.sleep_state,
+    ).kpis()
     assert expected.energy_kwh == pytest.approx(replay.energy_kwh, rel=1e-3)
     assert expected.always_on_energy_kwh == pytest.approx(replay.always_on_energy_kwh, rel=1e-3)
     assert expected.served_ratio_min == pytest.approx(replay.served_ratio_min, abs=1e-3)
@@ -112,9 +121,37 @@ def test_plan_actions_are_its_schedule_changes(
     seven_site_twin: Twin, night_plans: dict[str, Plan], solver: str
 ):
     plan = night_plans[solver]
-    assert plan.actions == schedule_actions(plan.active, seven_site_twin.cell_names, 15, 0)
-    assert {a.action for a in plan.actions} <= {"sleep", "wake"}
-    assert all(seven_site_twin.arrays.layer[a.cell_index] == CAPACITY for a in plan.actions)
+    twin = seven_site_twin
+    assert plan.active_trx is not None
+    assert plan.actions == actions.schedule_actions(
+        plan.active,
+        twin.cell_names,
+        15,
+        0,
+        trx=plan.active_trx,
+        num_trx=twin.arrays.num_trx.astype(np.int64),
+        sleep_state=plan.sleep_state,
+    )
+    assert {a.action for a in plan.actions} <= {"sleep", "wake", "mimo"}
+    assert all(twin.arrays.layer[a.cell_index] == CAPACITY for a in plan.actions)
+    # replaying the actions from every cell on with all chains gives the schedule back
+    active = np.ones(twin.num_cells, dtype=bool)
+    trx = twin.arrays.num_trx.astype(np.int64)
+    for t in range(plan.num_intervals):
+        for a in (a for a in plan.actions if a.t_min == 15 * t):
+            if a.action == "mimo":
+                assert isinstance(a.value, float)
+                trx[a.cell_index] = int(a.value)
+            elif a.value == "waking":  # a deep run's last interval: still asleep
+                assert not active[a.cell_index]
+                assert plan.sleep_state is not None
+                assert plan.sleep_state[t, a.cell_index] == WAKING
+            else:
+                active[a.cell_index] = a.action == "wake"
+                if a.action == "sleep":
+                    assert a.value in ("light", "deep")
+        np.testing.assert_array_equal(active, plan.active[t])
+        np.testing.assert_array_equal(trx[active], plan.active_trx[t, active])
 
 
 def test_exact_plan_is_proven_optimal(night_plans: dict[str, Plan]):
@@ -128,7 +165,15 @@ def test_plan_actions_are_shifted_by_t0(seven_site_twin: Twin, night_demand: Flo
     plan = plan_energy(seven_site_twin, night_demand[:8], "greedy", t0_min=120)
     assert plan.t0_min == 120
     assert plan.actions
-    assert plan.actions == schedule_actions(plan.active, seven_site_twin.cell_names, 15, 120)
+    assert plan.actions == actions.schedule_actions(
+        plan.active,
+        seven_site_twin.cell_names,
+        15,
+        120,
+        trx=plan.active_trx,
+        num_trx=seven_site_twin.arrays.num_trx.astype(np.int64),
+        sleep_state=plan.sleep_state,
+    )
     assert min(a.t_min for a in plan.actions) >= 120
 
 
@@ -159,50 +204,91 @@ def test_candidates_are_capacity_cells_that_fit_alone(night_problem: EnergyProbl
         assert surrogate_feasible(problem, t, np.ones(problem.num_cells, dtype=bool))
 
 
+Solution = tuple[np.ndarray, np.ndarray]  # on/sleep [T, C], chains [T, C]
+
+
 @pytest.fixture(scope="module")
-def night_solutions(night_problem: EnergyProblem) -> dict[str, np.ndarray]:
-    exact, exact_info = solve_exact(night_problem, EnergyConfig())
+def night_solutions(night_problem: EnergyProblem) -> dict[str, Solution]:
+    exact, exact_trx, exact_info = solve_exact(night_problem, EnergyConfig())
     assert exact_info.status == SolveStatus.OPTIMAL
-    greedy, _ = solve_greedy(night_problem)
-    anneal, _ = solve_anneal(night_problem, np.random.default_rng(3), EnergyConfig())
-    return {"exact": exact, "greedy": greedy, "anneal": anneal}
+    greedy, greedy_trx, _ = solve_greedy(night_problem)
+    anneal, anneal_trx, _ = solve_anneal(night_problem, np.random.default_rng(3), EnergyConfig())
+    return {
+        "exact": (exact, exact_trx),
+        "greedy": (greedy, greedy_trx),
+        "anneal": (anneal, anneal_trx),
+    }
+
+
+def mutes_fit(
+    problem: EnergyProblem, t: int, active: np.ndarray, trx: np.ndarray, atol: float
+) -> bool:
+    """Every muted cell's load at its level keeps its cap in the bin model."""
+    state = AssignmentState.start(problem.bins, problem.costs[t], active)
+    costs_m = problem.mute_costs_at(t)
+    for cell in np.flatnonzero(active & (trx < problem.num_trx)):
+        level = int(np.flatnonzero(problem.levels.trx[cell] == trx[cell])[0])
+        if cell_level_loads(state, costs_m, int(cell))[level] > problem.caps[t, cell] + atol:
+            return False
+    return True
 
 
 @pytest.mark.parametrize("solver", ENERGY_SOLVERS)
 def test_solver_schedules_are_feasible_in_the_model(
-    night_problem: EnergyProblem, night_solutions: dict[str, np.ndarray], solver: str
+    night_problem: EnergyProblem, night_solutions: dict[str, Solution], solver: str
 ):
-    schedule = night_solutions[solver]
+    schedule, trx = night_solutions[solver]
     problem = night_problem
-    # only candidates sleep
+    # only candidates sleep, only cells with muted levels mute, to one of their levels
     assert not (~schedule & ~problem.candidates).any()
+    muted = schedule & (trx < problem.num_trx)
+    assert not (muted & ~problem.levels.mutable).any()
+    for t, c in zip(*np.nonzero(muted), strict=True):
+        assert trx[t, c] in problem.levels.trx[c]
     atol = 1e-6 if solver == "exact" else 0.0
     for t in range(problem.num_intervals):
         assert model_feasible(problem, t, schedule[t], atol), f"interval {t}"
+        assert mutes_fit(problem, t, schedule[t], trx[t], atol), f"interval {t}"
 
 
 @pytest.mark.parametrize("other", ["greedy", "anneal"])
-def test_exact_keeps_no_more_candidates_on_than_any_solver(
-    night_problem: EnergyProblem, night_solutions: dict[str, np.ndarray], other: str
+def test_exact_draws_no_more_model_power_than_any_solver(
+    night_problem: EnergyProblem, night_solutions: dict[str, Solution], other: str
 ):
-    exact = active_candidates(night_problem, night_solutions["exact"])
-    rival = active_candidates(night_problem, night_solutions[other])
-    assert all(e <= r for e, r in zip(exact, rival, strict=True)), (exact, rival)
-    # and the night is worth planning: the exact solver sleeps cells in every interval
-    assert all(e < n for e, n in zip(exact, night_problem.candidates.sum(axis=1), strict=True))
-
-
-def test_greedy_is_a_maximal_sleep_set(
-    night_problem: EnergyProblem, night_solutions: dict[str, np.ndarray]
-):
-    """No further candidate could sleep in any interval of the greedy schedule."""
     problem = night_problem
-    greedy = night_solutions["greedy"]
+
+    def powers(name: str) -> list[float]:
+        schedule, trx = night_solutions[name]
+        return [
+            interval_power_w(problem, t, schedule[t], trx[t]) for t in range(problem.num_intervals)
+        ]
+
+    exact, rival = powers("exact"), powers(other)
+    # the MILP's gap tolerance (1e-4 of the objective) and its continuous assignment slack
+    assert all(e <= r + 1.0 for e, r in zip(exact, rival, strict=True)), (exact, rival)
+    # and the night is worth planning: the exact solver sleeps or mutes in every interval
+    schedule, trx = night_solutions["exact"]
+    assert ((~schedule) | (trx < problem.num_trx)).any(axis=1).all()
+
+
+def test_greedy_is_a_maximal_sleep_set_and_mutes_as_far_as_caps_allow(
+    night_problem: EnergyProblem, night_solutions: dict[str, Solution]
+):
+    """No further candidate could sleep, and no active cell mute deeper, in any interval."""
+    problem = night_problem
+    greedy, trx = night_solutions["greedy"]
     for t in range(problem.num_intervals):
         for cell in np.flatnonzero(problem.candidates[t] & greedy[t]):
             trial = greedy[t].copy()
             trial[cell] = False
             assert not surrogate_feasible(problem, t, trial), (t, cell)
+        state = AssignmentState.start(problem.bins, problem.costs[t], greedy[t])
+        costs_m = problem.mute_costs_at(t)
+        for cell in np.flatnonzero(greedy[t] & problem.levels.mutable):
+            loads = cell_level_loads(state, costs_m, int(cell))
+            deeper = problem.levels.trx[cell] < trx[t, cell]
+            deeper &= problem.levels.trx[cell] > 0
+            assert not (deeper & (loads <= problem.caps[t, cell])).any(), (t, cell)
 
 
 # --- repair in the twin ------------------------------------------------------------------------

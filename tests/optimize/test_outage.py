@@ -170,7 +170,8 @@ def best_servers(twin: Twin) -> IntArray:
 
 
 def _shared_suitable(twin: Twin) -> np.ndarray:
-    """Plain-loop reference: UEs for which both cells are suitable, ``[C, C]``."""
+    """Plain-loop reference: UEs for which both cells are suitable (band supported, S-criterion
+    met), ``[C, C]``."""
     link = twin.link
     shared = np.zeros((twin.num_cells, twin.num_cells))
     for u in range(twin.num_ues):
@@ -178,6 +179,7 @@ def _shared_suitable(twin: Twin) -> np.ndarray:
             int(link.cell_idx[u, k])
             for k in range(link.cell_idx.shape[1])
             if link.rsrp_dbm[u, k] >= twin.scenario.rsrp_min_dbm
+            and (twin.ues.supports_n78[u] or twin.arrays.band[link.cell_idx[u, k]] != "n78")
         ]
         for a in cells:
             for b in cells:

@@ -333,7 +333,7 @@ def test_plan_window_keeps_pins_and_the_qos(
     schedule = plan.active
     assert schedule.shape == (HORIZON, seven_site_twin.num_cells)
     # QoS holds on the planning demand (the window's own rule count is not meaningful)
-    evaluation = evaluate_schedule(seven_site_twin, demand, schedule, limits)
+    evaluation = evaluate_schedule(seven_site_twin, demand, schedule, limits, trx=plan.active_trx)
     kpis = dataclasses.replace(evaluation, rule_violations=0).kpis()
     assert kpis.constraint_violations == 0
     assert plan.expected is not None
@@ -354,11 +354,21 @@ def test_plan_window_keeps_pins_and_the_qos(
     assert plan.actions
     assert min(a.t_min for a in plan.actions) == t0_min
     state = executed[-1].copy()
+    trx = seven_site_twin.arrays.num_trx.astype(np.int64)
+    assert plan.active_trx is not None
     for t in range(HORIZON):
         for a in plan.actions:
             if a.t_min == t0_min + t * seven_site_twin.scenario.interval_min:
-                state[a.cell_index] = a.action == "wake"
+                if a.action == "mimo":
+                    trx[a.cell_index] = int(a.value)  # type: ignore[arg-type]
+                else:
+                    state[a.cell_index] = a.action == "wake"
+                    # a window cannot know a sleep will be long: light sleep only
+                    assert a.action == "wake" or a.value == "light"
         assert np.array_equal(state, schedule[t]), t
+        np.testing.assert_array_equal(trx[state], plan.active_trx[t, state])
+    # held cells run all their chains
+    assert (plan.active_trx[:, held] == seven_site_twin.arrays.num_trx[held]).all()
     assert not any(a.cell_index == 3 and a.action == "sleep" for a in plan.actions)
     assert plan.solve.detail["robust_scenarios"] == 1
     assert "cells_woken_by_scenarios" in plan.solve.detail

@@ -138,7 +138,7 @@ def test_no_sleep_that_cannot_last_the_minimum_before_the_horizon_ends(
 
 def test_tuned_rule_keeps_the_tuning_days(seven_site_twin: Twin, day_demand: FloatArray):
     limits = EnergyConstraints()
-    grid = {"sleep_below": (0.0, 0.05, 0.1), "coverage_below": (0.5,), "wake_above": (0.6,)}
+    grid = {"sleep_below": (0.0, 0.02, 0.05), "coverage_below": (0.5,), "wake_above": (0.6,)}
     rule, report = tune_threshold(seven_site_twin, [day_demand[:24]], limits, grid)
     assert report["tuning_days"] == 1.0
     assert report["tuning_violations"] == 0.0

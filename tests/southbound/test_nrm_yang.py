@@ -153,6 +153,15 @@ def test_every_attribute_is_declared_with_exactly_the_values_its_type_admits(
         node = model.get_schema_node(_schema_path(attribute))
         assert isinstance(node, TerminalNode), attribute.key
         assert node.config == attribute.config, f"{attribute.key}: config"
+        if attribute.int_range is not None:  # too wide to list: its bounds are the type's
+            low, high = attribute.int_range
+            inside = [v in node.type for v in (low, high)]
+            outside = [v in node.type for v in (low - 1, high + 1)]
+            assert inside == [True, True], attribute.key
+            assert outside == [False, False], attribute.key
+            admits = [attribute.admits(v) for v in (str(low), str(high), str(high + 1), "1.5")]
+            assert admits == [True, True, False, False], attribute.key
+            continue
         if isinstance(node.type, EnumerationType):
             admitted = set(node.type.enum)
         else:
@@ -166,7 +175,8 @@ def test_every_attribute_is_declared_with_exactly_the_values_its_type_admits(
 @pytest.fixture(scope="module")
 def targets() -> dict[str, CellTarget]:
     """Every cell's NRM controls on a 7-site emulated network (built in-process)."""
-    topo = build_topology(build_twin(scenario_preset("default", seed=3, num_sites=7)), "yang")
+    twin = build_twin(scenario_preset("default", seed=3, num_sites=7))
+    topo = build_topology(twin, "yang")
     incoming: dict[int, list[Any]] = {}
     for cell in topo.cells:
         for rel_id, target, _ in cell.relations:
@@ -176,6 +186,8 @@ def targets() -> dict[str, CellTarget]:
             name=cell.name, du_path=cell.du_path, cu_path=cell.cu_path,
             incoming_relations=tuple(incoming.get(cell.index, ())),
             rrm_policies={sst: cell.rrm_path(sst) for sst in slice_ssts()},
+            carrier_path=cell.carrier_path, max_tx_power_mw=cell.max_tx_power_mw,
+            num_trx=int(twin.arrays.num_trx[cell.index]),
         )
         for cell in topo.cells
     }  # fmt: skip
@@ -191,6 +203,13 @@ def _payloads(targets: dict[str, CellTarget]) -> Iterator[tuple[str, list[Edit]]
             elif action == "slice_share":
                 plans = [[CellAction(n, "slice_share", share, sst) for n in names[:3]]
                          for sst in slice_ssts() for share in (0.0, 0.37, 1.0)]  # fmt: skip
+            elif action == "sleep":  # every depth
+                plans = [[CellAction(n, "sleep", depth) for n in names]
+                         for depth in (None, "light", "deep", "waking")]  # fmt: skip
+                plans = [p for p in plans if edits_for(p, targets, method)]
+            elif action == "mimo":  # every chain count of every cell
+                plans = [[CellAction(n, "mimo", float(k)) for n in names
+                          if k <= (targets[n].num_trx or 0)] for k in (64, 32, 16, 2)]  # fmt: skip
             else:
                 plans = [[CellAction(n, action) for n in names]]
             for plan in plans:
@@ -266,3 +285,30 @@ def _emulated(emulator: RunningEmulator) -> dict[str, CellTarget]:
                               cu_path=parse_dn(cell.cu_dn or "")[1])
         for cell in emulator.topology.cells
     }  # fmt: skip
+
+
+def test_sleep_depth_and_muting_map_to_the_documented_attributes(
+    targets: dict[str, CellTarget],
+) -> None:
+    """Depth over energySavingControl and administrativeState; muting as configuredMaxTxPower."""
+    cap = next(n for n in sorted(targets) if n.endswith("-cap"))
+
+    def leaves(action: CellAction, method: str = "energy_saving") -> set[tuple[str, str]]:
+        edits = edits_for([action], targets, method)  # type: ignore[arg-type]
+        return {(e.attribute.key, e.value) for es in edits.values() for e in es}
+
+    es, admin = "CESManagementFunction.energySavingControl", "NRCellDU.administrativeState"
+    assert leaves(CellAction(cap, "sleep")) == {(es, "toBeEnergySaving")}
+    assert leaves(CellAction(cap, "sleep", "deep")) == {(es, "toBeEnergySaving"),
+                                                         (admin, "LOCKED")}  # fmt: skip
+    assert leaves(CellAction(cap, "sleep", "waking")) == {(admin, "UNLOCKED")}
+    assert leaves(CellAction(cap, "wake")) == {(es, "toBeNotEnergySaving"), (admin, "UNLOCKED")}
+    assert leaves(CellAction(cap, "sleep", "deep"), "administrative_state") == {(admin, "LOCKED")}
+    assert leaves(CellAction(cap, "sleep", "waking"), "administrative_state") == set()
+    full = targets[cap].max_tx_power_mw
+    power = "NRSectorCarrier.configuredMaxTxPower"
+    assert leaves(CellAction(cap, "mimo", 32.0)) == {(power, str(round(full / 2)))}  # type: ignore[operator]
+    for bad in (CellAction(cap, "mimo", 65.0), CellAction(cap, "mimo", 31.5),
+                CellAction(cap, "sleep", "hibernate")):  # fmt: skip
+        with pytest.raises(ValueError, match=cap):
+            edits_for([bad], targets, "energy_saving")

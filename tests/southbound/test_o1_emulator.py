@@ -1,6 +1,8 @@
 """O1 transactions against a real ``ranopt emulate`` process over SSH on loopback."""
 
-from dataclasses import replace
+import json
+from dataclasses import fields, replace
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -11,6 +13,8 @@ from ranopt.southbound.nrm import CELL_INDIVIDUAL_OFFSET, parse_dn
 from ranopt.southbound.o1 import O1Session
 from ranopt.southbound.o1_xml import Edit
 from ranopt.store.schemas import TopologyIn
+from ranopt.twin import build_twin, scenario_preset
+from ranopt.twin.power import DEEP_SLEEP, LIGHT_SLEEP, WAKING, CellPowerArrays, cell_power_w
 
 
 def _targets(emulator: RunningEmulator) -> dict[str, CellTarget]:
@@ -111,3 +115,85 @@ def test_killed_mid_plan_leaves_a_recorded_partial_state_then_reconnects(
     assert {o.outcome for o in again} == {"applied"}
     wake = edits_for([CellAction(n, "wake") for n in targets], targets, "energy_saving")
     assert {o.outcome for o in apply_edits(wake, emulator.endpoints())} == {"applied"}
+
+
+def _discovered_targets(emulator: RunningEmulator, element: str) -> dict[str, CellTarget]:
+    """One element's cells as O1 shows them, with their sector carriers and full power."""
+    with O1Session(emulator.endpoints()[element]) as session:
+        [me] = session.read_elements(element)
+    layers = {c.name: c.layer for c in emulator.topology.cells}
+    return {
+        cell.user_label or "": CellTarget(
+            name=cell.user_label or "", du_path=cell.du_path, cu_path=cell.cu_path,
+            carrier_path=cell.carrier_path,
+            max_tx_power_mw=round((cell.max_tx_power_w or 0.0) * 1000.0),
+            num_trx=64 if layers[cell.user_label or ""] == "capacity" else 2,
+        )
+        for cell in me.cells
+    }  # fmt: skip
+
+
+def _next_truth(emulator: RunningEmulator) -> dict[str, Any]:
+    """Finish the interval in progress and run the next (the first under the new configuration)."""
+    emulator.admin("/advance", {"intervals": 2})
+    truth: dict[str, Any] = json.loads(
+        (emulator.run_dir / "truth.jsonl").read_text().splitlines()[-1]
+    )
+    return truth
+
+
+def test_deep_sleep_waking_and_muting_reach_the_emulated_network(
+    emulator: RunningEmulator,
+) -> None:
+    """Light and deep sleep, the waking interval and MIMO muting, sent over O1, change the
+    emulated cells' PEE energy from the next interval exactly as the twin's power model says."""
+    element = "gNB-S004"
+    targets = _discovered_targets(emulator, element)
+    light, deep, muted = "S004-1-cap", "S004-2-cap", "S004-3-cap"
+    assert targets[muted].max_tx_power_mw == 316_230  # TR 38.864 55 dBm, every chain on
+    actions = [CellAction(light, "sleep", "light"), CellAction(deep, "sleep", "deep"),
+               CellAction(muted, "mimo", 16.0)]  # fmt: skip
+    edits = edits_for(actions, targets, "energy_saving")
+    assert {o.outcome for o in apply_edits(edits, emulator.endpoints())} == {"applied"}
+    with O1Session(emulator.endpoints()[element]) as session:
+        [me] = session.read_elements(element)
+    shown = {c.user_label: c for c in me.cells}
+    assert shown[deep].administrative_state == "LOCKED"
+    assert shown[light].administrative_state == "UNLOCKED"
+    assert shown[muted].max_tx_power_w == pytest.approx(316.230 / 4, abs=1e-3)  # 16 of 64
+
+    twin = build_twin(scenario_preset("default"))
+    names = [c.name for c in emulator.topology.cells]
+    index = {name: names.index(name) for name in (light, deep, muted)}
+
+    def sleeping_kwh(cell: str, state: int) -> float:
+        power = twin.arrays.power
+        c = index[cell]
+        one = CellPowerArrays(**{f.name: getattr(power, f.name)[c : c + 1]
+                                 for f in fields(power)})  # fmt: skip
+        return float(cell_power_w(one, 0.0, False, 1.0, state)[0]) * 0.25 / 1000.0
+
+    truth = _next_truth(emulator)  # the ground truth carries 6 decimals of a kWh
+    assert {index[light], index[deep]} <= set(truth["asleep"])
+    energy = truth["energy_kwh"]
+    assert energy[index[light]] == pytest.approx(sleeping_kwh(light, LIGHT_SLEEP), abs=1e-6)
+    assert energy[index[deep]] == pytest.approx(sleeping_kwh(deep, DEEP_SLEEP), abs=1e-6)
+    # a muted cell carries its traffic on 16 chains and draws less than with all 64
+    assert index[muted] not in truth["asleep"]
+    assert energy[index[muted]] < truth["always_on_energy_kwh"][index[muted]]
+
+    # the interval before the deep-sleeping cell serves again: unlocked, still saving energy
+    waking = edits_for([CellAction(deep, "sleep", "waking")], targets, "energy_saving")
+    assert [len(e) for e in waking.values()] == [1]
+    assert {o.outcome for o in apply_edits(waking, emulator.endpoints())} == {"applied"}
+    truth = _next_truth(emulator)
+    assert index[deep] in truth["asleep"]
+    assert truth["energy_kwh"][index[deep]] == pytest.approx(sleeping_kwh(deep, WAKING), rel=1e-5)
+    back = [CellAction(light, "wake"), CellAction(deep, "wake"), CellAction(muted, "mimo", 64.0)]
+    restored = edits_for(back, targets, "energy_saving")
+    assert {o.outcome for o in apply_edits(restored, emulator.endpoints())} == {"applied"}
+    truth = _next_truth(emulator)
+    assert not {index[light], index[deep]} & set(truth["asleep"])
+    assert truth["energy_kwh"][index[muted]] == pytest.approx(
+        truth["always_on_energy_kwh"][index[muted]], rel=1e-6
+    )

@@ -24,7 +24,8 @@ def test_quick_benchmark_prints_json() -> None:
     assert report["quick"] is True
     assert set(report["scenarios"]) == {"default"}
     default = report["scenarios"]["default"]
-    assert (default["num_sites"], default["num_cells"], default["num_ues"]) == (19, 114, 2000)
+    assert (default["num_sites"], default["num_cells"], default["num_ues"]) == (19, 114, 4000)
+    assert default["num_ue_slots"] > default["num_ues"]  # commuters are at home and at work
     assert default["top_k"] is None
     assert default["converged"] is True
     assert default["iterations"] >= 1

@@ -34,7 +34,7 @@ def healthy(seven_site_twin: Twin, demand: FloatArray) -> Snapshot:
 def busiest_capacity_cell(seven_site_twin: Twin, healthy: Snapshot) -> int:
     capacity = np.flatnonzero(seven_site_twin.arrays.layer == CAPACITY)
     cell = int(capacity[np.argmax(healthy.cell_served_mbps[capacity])])
-    assert healthy.cell_served_mbps[cell] > 50.0  # a cell worth failing
+    assert healthy.cell_served_mbps[cell] > 20.0  # a cell worth failing
     return cell
 
 
@@ -47,8 +47,9 @@ def test_a_failed_cell_serves_no_one_and_draws_no_power(
     assert not (snap.serving_cell == cell).any()
     assert snap.cell_served_mbps[cell] == 0.0
     assert snap.cell_num_ues[cell] == 0
-    assert snap.power_w[cell] == 0.0
-    assert healthy.power_w[cell] > 0.0
+    # its equipment draws nothing; the site's always-on power (its share) stays
+    assert snap.power_w[cell] == twin.arrays.site_overhead_w[cell] > 0.0
+    assert healthy.power_w[cell] > twin.arrays.site_overhead_w[cell]
     # the other cells keep drawing power
     others = np.arange(twin.num_cells) != cell
     assert (snap.power_w[others] > 0.0).all()
@@ -65,12 +66,16 @@ def test_the_other_cells_carry_a_failed_cells_users(
     # every user of the failed cell finds another cell (the coverage layer is still there)
     assert (snap.serving_cell[orphans] >= 0).all()
     assert snap.served_mbps[orphans].sum() > 0.0
-    # some of them camp on the coverage cell of the same site
-    new_cells = np.unique(snap.serving_cell[orphans])
-    same_site_coverage = (twin.arrays.site[new_cells] == twin.arrays.site[cell]) & (
-        twin.arrays.layer[new_cells] == COVERAGE
-    )
-    assert same_site_coverage.any()
+    # the higher-priority n78 layer keeps them where another n78 cell is above threshX-HighP
+    # (TS 38.304 cl. 5.2.4.5); none lands on the failed cell's own site's capacity layer
+    new_cells = snap.serving_cell[orphans]
+    layer = twin.arrays.layer[new_cells]
+    assert (layer == CAPACITY).any()
+    assert (new_cells != cell).all()
+    rank = failed.link.rank_db[orphans]
+    # ranking tiers are 1000 dB apart: tier 2 (n78 above threshold) sits near 2000 - 100 dB
+    on_capacity_tier = rank.max(axis=1) > 1500.0
+    np.testing.assert_array_equal(layer == CAPACITY, on_capacity_tier)
     # the network loses less than the cell carried, and serves no more than before
     lost = healthy.served_mbps_total - snap.served_mbps_total
     assert 0.0 <= lost < healthy.cell_served_mbps[cell]
@@ -114,7 +119,7 @@ def test_failing_several_cells(seven_site_twin: Twin, demand: FloatArray) -> Non
     )
     for cell in cells:
         assert not (snap.serving_cell == cell).any()
-        assert snap.power_w[cell] == 0.0
+        assert snap.power_w[cell] == twin.arrays.site_overhead_w[cell]
     assert (np.delete(snap.power_w, sorted(cells)) > 0.0).all()
 
 

@@ -11,6 +11,7 @@ from ranopt.errors import ValidationError
 from ranopt.twin.pathloss import (
     breakpoint_distance_m,
     los_probability,
+    o2i_high_loss_db,
     o2i_low_loss_db,
     pathloss_db,
     shadow_fading_std_db,
@@ -261,3 +262,18 @@ def test_o2i_low_loss_at_3_5ghz() -> None:
 def test_o2i_loss_grows_with_frequency() -> None:
     fc_ghz = np.array([0.7, 1.8, 3.5, 6.0, 28.0])
     assert np.all(np.diff(o2i_low_loss_db(fc_ghz, 0.0)) > 0.0)
+
+
+def test_o2i_high_loss_worked_values() -> None:
+    """TR 38.901 Table 7.4.3-2 high-loss, by hand: 3.5 GHz L_IRR = 24.05, L_c = 19 dB,
+    PL_tw = 5 - 10 log10(0.7 10^-2.405 + 0.3 10^-1.9) = 26.85 dB; 1.8 GHz: 21.74 dB; plus
+    0.5 d_2D-in. High loss is above low loss at every frequency."""
+    assert float(o2i_high_loss_db(3.5, 0.0)) == pytest.approx(26.85, abs=0.01)
+    assert float(o2i_high_loss_db(1.8, 0.0)) == pytest.approx(21.74, abs=0.01)
+    assert float(o2i_high_loss_db(3.5, 10.0)) == pytest.approx(26.85 + 5.0, abs=0.01)
+    f = np.linspace(0.5, 6.0, 12)
+    assert np.all(o2i_high_loss_db(f, 0.0) > o2i_low_loss_db(f, 0.0))
+    for fc in f:
+        irr, conc = 23.0 + 0.3 * fc, 5.0 + 4.0 * fc
+        loop = 5.0 - 10.0 * math.log10(0.7 * 10 ** (-irr / 10) + 0.3 * 10 ** (-conc / 10))
+        assert float(o2i_high_loss_db(fc, 0.0)) == pytest.approx(loop, rel=1e-12)

@@ -16,6 +16,7 @@ from hypothesis.extra import numpy as hnp
 from ranopt.errors import ValidationError
 from ranopt.twin import CellState, Snapshot, Twin, build_twin, evaluate_snapshot, scenario_preset
 from ranopt.twin.elements import LAYERS, SLICES
+from ranopt.twin.mimo import EIGENVALUE_RATIOS
 from ranopt.twin.simulate import iter_snapshots, simulate
 from ranopt.twin.snapshot import LOAD_TOLERANCE, MAX_ITERATIONS, associate
 from ranopt.twin.traffic import demand_for_intervals, expected_demand_mbps
@@ -32,8 +33,11 @@ def capacity_cells(twin: Twin) -> np.ndarray:
     return np.flatnonzero(twin.arrays.layer == CAPACITY)
 
 
-def draw_state(data: st.DataObject, twin: Twin, *, with_cio: bool = True) -> CellState:
-    """Coverage cells on; each capacity cell on or asleep; CIO in [-6, 6] dB (or 0)."""
+def draw_state(
+    data: st.DataObject, twin: Twin, *, with_cio: bool = True, with_trx: bool = True
+) -> CellState:
+    """Coverage cells on; each capacity cell on or asleep, muted to one of its chain counts;
+    CIO in [-6, 6] dB (or 0)."""
     cap = capacity_cells(twin)
     asleep = data.draw(hnp.arrays(np.bool_, cap.size), label="capacity asleep")
     active = np.ones(twin.num_cells, dtype=bool)
@@ -44,7 +48,12 @@ def draw_state(data: st.DataObject, twin: Twin, *, with_cio: bool = True) -> Cel
         )
     else:
         cio_db = np.zeros(twin.num_cells)
-    return CellState(active=active, cio_db=cio_db)
+    trx = twin.arrays.num_trx.astype(np.int64)
+    if with_trx:
+        options = twin.arrays.trx_options
+        for c in cap:
+            trx[c] = data.draw(st.sampled_from(options[c]), label=f"trx {c}")
+    return CellState(active=active, cio_db=cio_db, active_trx=trx)
 
 
 def draw_demand(data: st.DataObject, twin: Twin, max_scale: float = 3.0) -> FloatArray:
@@ -99,27 +108,61 @@ def test_all_demand_served_when_no_cell_is_overloaded(seven_site_twin: Twin, dat
     assert np.all(snap.served_mbps[~servable] == 0.0)
 
 
+def _se1(sinr: float) -> float:
+    """TR 36.942 Annex A.2: 0.6 log2(1 + SINR) from -10 dB, capped at 7.4063 (TS 38.214)."""
+    return 0.0 if sinr < 0.1 else min(0.6 * math.log2(1.0 + sinr), 7.4063)
+
+
+def _reference_rates(
+    sinr: float, max_layers: int, chains: float, mu_limit: int, load: float
+) -> tuple[float, float]:
+    """(SE per PRB share, SU SE) by plain loops over ranks and co-scheduled UEs."""
+    profile = EIGENVALUE_RATIOS[max_layers]
+    su = max(sum(_se1(sinr * profile[i] / r) for i in range(r)) for r in range(1, max_layers + 1))
+    users = min(1.0 / (1.0 - min(max(load, 0.0), 0.95)), mu_limit) if mu_limit >= 2 else 1.0
+    floor = math.floor(users)
+    best_upto = [0.0, 0.0]  # best MU SE over K <= index (none below 2)
+    for k in range(2, floor + 2):
+        m = chains
+        best_upto.append(max(best_upto[-1], k * _se1(sinr * max(m - k, 0.0) / (m * k))))
+    upper = best_upto[floor + 1] if floor + 1 < len(best_upto) else best_upto[floor]
+    mu = best_upto[floor] + (users - floor) * (upper - best_upto[floor])
+    return max(su, mu), su
+
+
 def _reference_snapshot(
     twin: Twin, state: CellState, demand: FloatArray, prb_load: FloatArray
 ) -> dict[str, np.ndarray]:
     """Association, SINR, PRB demand, served traffic and UE throughput as plain loops (dense).
 
     Given the cell loads of a fixed point, this recomputes what the vectorised kernel derives
-    from them: TS 38.304 suitability + max RSRP + CIO, SINR with load-weighted co-channel
-    interference (Siomina & Yuan 2012), attenuated Shannon rate, PRB demand per cell and the
-    served share of an overloaded pool.
+    from them: band support and the TS 38.304 S-criterion, the reselection tier (priority + 1
+    above threshX-HighP, else 0) then RSRP + CIO; SINR with load-weighted co-channel
+    interference (Siomina & Yuan 2012) and muted cells' reduced power and beam gain; SU rank
+    adaptation and MU pairing of ``1 / (1 - load)`` UEs; PRB demand per cell, the max-min fair
+    share of an overloaded cell and processor-sharing throughput.
     """
     link, arrays = twin.link, twin.arrays
     num_ues, num_cells = link.rsrp_dbm.shape
+    rsrp_min = twin.scenario.rsrp_min_dbm
+    share = np.ones(num_cells) if state.active_trx is None else state.active_trx / arrays.num_trx
     serving = np.full(num_ues, -1)
     sinr = np.zeros(num_ues)
     rate_mbps = np.zeros(num_ues)
+    su_rate_mbps = np.zeros(num_ues)
     raw_load = np.zeros(num_cells)
     for u in range(num_ues):
         best = -math.inf
         for c in range(num_cells):
-            metric = link.rsrp_dbm[u, c] + state.cio_db[c]
-            suitable = state.active[c] and link.rsrp_dbm[u, c] >= twin.scenario.rsrp_min_dbm
+            supported = twin.ues.supports_n78[u] or arrays.band[c] != "n78"
+            rsrp = link.rsrp_dbm[u, c]
+            tier = (
+                arrays.reselection_priority[c] + 1
+                if rsrp - rsrp_min > arrays.thresh_high_db[c]
+                else 0
+            )
+            metric = rsrp + 1000.0 * tier + state.cio_db[c]
+            suitable = state.active[c] and supported and rsrp >= rsrp_min
             if suitable and metric > best:
                 best, serving[u] = metric, c
         c = serving[u]
@@ -128,20 +171,31 @@ def _reference_snapshot(
         interference_w = 0.0
         for j in range(num_cells):
             if j != c and state.active[j] and arrays.carrier[j] == arrays.carrier[c]:
-                interference_w += prb_load[j] * link.interference_w[u, j]
-        sinr[u] = link.signal_w[u, c] / (interference_w + twin.noise_w[c])
-        se = 0.0 if sinr[u] < 0.1 else min(0.6 * math.log2(1.0 + sinr[u]), 7.4063)
+                interference_w += prb_load[j] * link.interference_w[u, j] * share[j]
+        sinr[u] = link.signal_w[u, c] * share[c] ** 2 / (interference_w + twin.noise_w[c])
+        chains = share[c] * arrays.num_trx[c]
+        layers = min(int(arrays.max_layers[c]), int(chains))
+        mu_limit = max(1, min(int(arrays.mu_mimo_max_users[c]), 12, int(chains) // 4))
+        se, su_se = _reference_rates(sinr[u], layers, chains, mu_limit, prb_load[c])
         rate_mbps[u] = se * arrays.dl_bandwidth_hz[c] / 1e6
+        su_rate_mbps[u] = su_se * arrays.dl_bandwidth_hz[c] / 1e6
         if rate_mbps[u] > 0:
             raw_load[c] += demand[u] / rate_mbps[u]
     served = np.zeros(num_ues)
     ue_thp = np.zeros(num_ues)
-    for u in range(num_ues):
-        if serving[u] >= 0 and rate_mbps[u] > 0:
-            raw = raw_load[serving[u]]
-            served[u] = demand[u] * min(1.0, 1.0 / max(raw, 1e-300))
+    for c in range(num_cells):
+        ues = [u for u in range(num_ues) if serving[u] == c and rate_mbps[u] > 0]
+        need = {u: demand[u] / rate_mbps[u] for u in ues}
+        # max-min fair time shares: raise a common level until the cell's PRBs are used up
+        level, left, waiting = math.inf, 1.0, sorted(ues, key=lambda u: need[u])
+        if raw_load[c] > 1.0:
+            while waiting and need[waiting[0]] * len(waiting) <= left:
+                left -= need[waiting.pop(0)]
+            level = left / len(waiting)
+        for u in ues:
+            served[u] = demand[u] * min(1.0, level / need[u]) if need[u] > 0 else demand[u]
             # Bonald & Proutiere 2003 processor sharing: C (1 - rho), at least the served rate
-            ue_thp[u] = max(rate_mbps[u] * max(1.0 - raw, 0.0), served[u])
+            ue_thp[u] = max(su_rate_mbps[u] * max(1.0 - raw_load[c], 0.0), served[u])
     return {
         "serving": serving,
         "sinr": sinr,
@@ -206,11 +260,21 @@ def test_sleeping_cells_serve_nothing_and_draw_sleep_power(
     assert np.all(snap.demand_load[asleep] == 0.0)
     assert np.all(snap.cell_num_ues[asleep] == 0)
     assert np.all(snap.cell_served_mbps[asleep] == 0.0)
-    np.testing.assert_array_equal(snap.power_w[asleep], (arrays.num_trx * arrays.p_sleep_w)[asleep])
-    # active cells follow the EARTH form N (P0 + delta_p load P_max)
+    # light sleep (no sleep state given), the rectifier loss, the site's share
+    supply = 1.0 - arrays.supply_loss
+    asleep_w = arrays.num_trx * arrays.p_light_sleep_w / supply + arrays.site_overhead_w
+    np.testing.assert_allclose(snap.power_w[asleep], asleep_w[asleep], rtol=1e-12)
+    # active cells follow the EARTH form N (P0 + delta_p load P_max), scaled by the chains in
+    # use as TR 38.864's spatial domain scaling [B + (1 - B) X / Y]
     on = state.active
-    expected_on_w = arrays.num_trx * (
-        arrays.p0_w + arrays.delta_p * snap.prb_load * arrays.max_tx_power_per_trx_w
+    b = arrays.spatial_static_share
+    chains = state.active_trx / arrays.num_trx
+    expected_on_w = (
+        arrays.num_trx
+        * (arrays.p0_w + arrays.delta_p * snap.prb_load * arrays.max_tx_power_per_trx_w)
+        * (b + (1.0 - b) * chains)
+        / supply
+        + arrays.site_overhead_w
     )
     np.testing.assert_allclose(snap.power_w[on], expected_on_w[on], rtol=1e-12)
 
@@ -253,10 +317,13 @@ def test_sleeping_all_capacity_at_night_saves_power(default_twin: Twin) -> None:
     on = evaluate_snapshot(twin, all_on, demand)
     night = evaluate_snapshot(twin, all_on.with_active(arrays.layer != CAPACITY), demand)
     cap = arrays.layer == CAPACITY
-    # capacity cells save at least N (P0 - P_sleep) each; the coverage layer can add at most its
-    # whole load-dependent range N delta_p P_max
-    idle_minus_sleep_w = (arrays.num_trx * (arrays.p0_w - arrays.p_sleep_w))[cap].sum()
-    coverage_dynamic_w = (arrays.num_trx * arrays.delta_p * arrays.max_tx_power_per_trx_w)[
+    # capacity cells save at least N (P0 - P_light) each (at the mains); the coverage layer can
+    # add at most its whole load-dependent range N delta_p P_max
+    supply = 1.0 - arrays.supply_loss
+    idle_minus_sleep_w = (arrays.num_trx * (arrays.p0_w - arrays.p_light_sleep_w) / supply)[
+        cap
+    ].sum()
+    coverage_dynamic_w = (arrays.num_trx * arrays.delta_p * arrays.max_tx_power_per_trx_w / supply)[
         ~cap
     ].sum()
     assert on.power_total_w - night.power_total_w >= idle_minus_sleep_w - coverage_dynamic_w
@@ -285,13 +352,32 @@ def test_raising_a_cio_never_sheds_ues(seven_site_twin: Twin, data: st.DataObjec
     np.testing.assert_array_equal(before >= 0, after >= 0)
 
 
-def test_all_on_cio_zero_serves_the_strongest_cell(seven_site_twin: Twin) -> None:
+def test_all_on_cio_zero_camps_as_reselection_priorities_say(seven_site_twin: Twin) -> None:
+    """TS 38.304 cl. 5.2.4.5: n78 when its best SSB RSRP is 10 dB above Q_rxlevmin, else n3.
+
+    A UE without n78 support camps on its strongest coverage cell; one with support on its
+    strongest capacity cell when that cell's Srxlev exceeds threshX-HighP, and otherwise on
+    its strongest coverage cell.
+    """
     twin = seven_site_twin
     serving = associate(twin, CellState.all_on(twin.num_cells)).serving
-    strongest = np.argmax(twin.link.rsrp_dbm, axis=1)  # dense: column = cell
-    covered = twin.link.rsrp_dbm.max(axis=1) >= twin.scenario.rsrp_min_dbm
-    np.testing.assert_array_equal(serving[covered], strongest[covered])
-    assert np.all(serving[~covered] == -1)
+    rsrp = twin.link.rsrp_dbm  # dense: column = cell
+    layer = twin.arrays.layer
+    rsrp_min = twin.scenario.rsrp_min_dbm
+    best_cov = np.where(layer == 0, rsrp, -np.inf).max(axis=1)
+    best_cap = np.where(layer == CAPACITY, rsrp, -np.inf).max(axis=1)
+    capable = twin.ues.supports_n78
+    to_cap = capable & (best_cap - rsrp_min > 10.0)
+    to_cov = ~to_cap & (best_cov >= rsrp_min)
+    np.testing.assert_array_equal(
+        serving[to_cap], np.argmax(np.where(layer == CAPACITY, rsrp, -np.inf), axis=1)[to_cap]
+    )
+    np.testing.assert_array_equal(
+        serving[to_cov], np.argmax(np.where(layer == 0, rsrp, -np.inf), axis=1)[to_cov]
+    )
+    assert (layer[serving[~capable & (serving >= 0)]] == 0).all()
+    # both layers are used: a share of capable UEs is below the n78 threshold
+    assert 0 < (to_cov & capable).sum() < to_cap.sum()
 
 
 # --- slices -----------------------------------------------------------------------------------

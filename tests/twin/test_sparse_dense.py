@@ -1,26 +1,31 @@
 """Sparse top-K link budgets against the dense UE x cell matrix of the same scenario.
 
 Measured on ``scenario_preset("default", seed=3, num_sites=7, num_ues=400)`` (42 cells) over
-6000 random states (capacity cells asleep with a random probability, CIO 0 or U(-6, 6) dB,
-demand 0.05-2x the seasonal mean at a random interval), top_k = 24 against dense:
-max |delta prb_load| = 0.029 (99th percentile 0.009), max relative served-ratio difference
-0.42 % (99th percentile 0.12 %); all cells on at the busy hour (interval 80) 3e-5 and
-0.001 %. The tests assert 0.045 and 0.75 % over drawn states, 0.01 and 0.1 % for all-on.
+2000 random states (capacity cells asleep with a random probability, CIO 0 or U(-6, 6) dB,
+demand 0.05-2x the seasonal mean at a random interval), top_k = 24 against dense. With layer
+priorities a UE whose nearer capacity cells sleep may camp on a far capacity cell above
+threshX-HighP that is not among its 12 kept capacity cells: at most 0.9 % of the UEs changed
+cell (mean 0.04 %), in 17 % of the states; in the other 83 % max |delta prb_load| = 0.0047
+(99th percentile 0.0028) and the relative served-ratio difference at most 0.075 %; all cells
+on at the busy hour (interval 80) 5e-4 and 0. The tests assert 2 % of UEs, and where the
+association agrees 0.01 and 0.2 % over drawn states, 0.01 and 0.1 % for all-on.
 """
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ranopt.twin import CellState, Twin, build_twin, evaluate_snapshot, scenario_preset
 from ranopt.twin.elements import LAYERS
+from ranopt.twin.snapshot import associate
 from ranopt.twin.traffic import expected_demand_mbps
 
 CAPACITY = LAYERS.index("capacity")
-SPARSE_MAX_LOAD_DIFF = 0.045
-SPARSE_MAX_SERVED_RATIO_DIFF = 0.0075
+SPARSE_MAX_LOAD_DIFF = 0.01
+SPARSE_MAX_SERVED_RATIO_DIFF = 0.002
+SPARSE_MAX_MOVED_UES = 0.02
 TIGHT = 1e-12
 
 
@@ -100,6 +105,9 @@ def test_top_24_within_measured_tolerance(top_k_twins: dict[int | None, Twin], d
     state, demand = _draw_state_and_demand(data, top_k_twins[None])
     dense = evaluate_snapshot(top_k_twins[None], state, demand)
     sparse = evaluate_snapshot(top_k_twins[24], state, demand)
+    moved = sparse.serving_cell != dense.serving_cell
+    assert moved.mean() < SPARSE_MAX_MOVED_UES
+    assume(not moved.any())
     assert np.max(np.abs(sparse.prb_load - dense.prb_load)) < SPARSE_MAX_LOAD_DIFF
     served_tolerance = pytest.approx(dense.served_ratio, rel=SPARSE_MAX_SERVED_RATIO_DIFF)
     assert sparse.served_ratio == served_tolerance
@@ -108,18 +116,22 @@ def test_top_24_within_measured_tolerance(top_k_twins: dict[int | None, Twin], d
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_top_k_drops_interference_only(top_k_twins: dict[int | None, Twin], data: st.DataObject):
-    """With CIO 0 the association is the same and top-K only drops interferers.
+    """With CIO 0 and the same association, top-K only drops interferers.
 
-    The load map is a standard interference function (Yates 1995) and the iteration from load 1
-    decreases monotonically, so the sparse fixed point lies below the dense one in every cell
-    and every UE is served at least as much.
+    The association can differ: with its nearer capacity cells asleep, a UE may camp on a far
+    capacity cell still above threshX-HighP (it outranks every coverage cell) that lies beyond
+    its 12 kept capacity cells; such states are left out. Otherwise the load map is a standard
+    interference function (Yates 1995) and the iteration from load 1 decreases monotonically,
+    so the sparse fixed point lies below the dense one in every cell and every UE is served at
+    least as much.
     """
     state, demand = _draw_state_and_demand(data, top_k_twins[None], with_cio=False)
+    same = associate(top_k_twins[None], state).serving == associate(top_k_twins[24], state).serving
+    assume(same.all())
     dense = evaluate_snapshot(
         top_k_twins[None], state, demand, tolerance=TIGHT, max_iterations=5000
     )
     sparse = evaluate_snapshot(top_k_twins[24], state, demand, tolerance=TIGHT, max_iterations=5000)
-    np.testing.assert_array_equal(sparse.serving_cell, dense.serving_cell)
     assert np.all(sparse.prb_load <= dense.prb_load + 1e-9)
     assert np.all(sparse.served_mbps >= dense.served_mbps - 1e-9)
 

@@ -75,7 +75,7 @@ def calibrate(
     model = fit_model(layout, train, config.fit)
     report = evaluate_fit(model, train, heldout, history.weekdays[heldout_days])
     share = demand_share_profile(history)
-    demand = estimate_home_demand(model.twin, model.home, model.share, share, history)
+    demand = estimate_home_demand(model.twin, model.home, model.share_at, share, history)
     return Calibration(
         model=model,
         report=report,

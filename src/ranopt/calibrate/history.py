@@ -50,6 +50,8 @@ class PmHistory:
     ue_thp_mbps: FloatArray
     conn_mean: FloatArray
     applied_asleep: BoolArray
+    # weekday of each day when its days are not consecutive from ``start_s`` (``take_days``)
+    day_weekdays: IntArray | None = None
 
     def __post_init__(self) -> None:
         """Check shapes and the day alignment."""
@@ -70,6 +72,9 @@ class PmHistory:
             raise ValidationError(msg)
         if self.start_s % SECONDS_PER_DAY or shape[0] % self.intervals_per_day:
             msg = "PmHistory must cover whole UTC days from midnight"
+            raise ValidationError(msg)
+        if self.day_weekdays is not None and self.day_weekdays.shape != (self.num_days,):
+            msg = f"PmHistory.day_weekdays must have shape ({self.num_days},)"
             raise ValidationError(msg)
 
     @property
@@ -100,8 +105,20 @@ class PmHistory:
     @property
     def weekdays(self) -> IntArray:
         """Weekday of each day, Monday 0 (1970-01-01 was a Thursday), ``[num_days]``."""
+        if self.day_weekdays is not None:
+            return self.day_weekdays
         days = self.first_day + np.arange(self.num_days)
         return np.asarray((days + 3) % DAYS_PER_WEEK, dtype=np.int64)
+
+    @property
+    def row_weekdays(self) -> IntArray:
+        """Weekday of each row, ``[N]``."""
+        return np.repeat(self.weekdays, self.intervals_per_day)
+
+    @property
+    def row_intervals(self) -> IntArray:
+        """Interval of the day of each row, ``[N]``."""
+        return np.tile(np.arange(self.intervals_per_day, dtype=np.int64), self.num_days)
 
     @property
     def reported(self) -> BoolArray:
@@ -140,8 +157,8 @@ class PmHistory:
         """Return the history of some of its days (indices into ``range(num_days)``), in order.
 
         The result's ``start_s`` is that of the first day taken; the days need not be
-        consecutive (its rows are then not a continuous time range: use ``weekdays`` of the
-        original for them).
+        consecutive (its rows are then not a continuous time range; its ``weekdays`` are
+        those of the days taken).
         """
         ipd = self.intervals_per_day
         rows = (np.asarray(days)[:, None] * ipd + np.arange(ipd)[None, :]).ravel()
@@ -160,6 +177,7 @@ class PmHistory:
             ue_thp_mbps=np.asarray(pick(self.ue_thp_mbps), dtype=np.float64),
             conn_mean=np.asarray(pick(self.conn_mean), dtype=np.float64),
             applied_asleep=np.asarray(pick(self.applied_asleep), dtype=bool),
+            day_weekdays=np.asarray(self.weekdays[np.asarray(days, dtype=np.int64)]),
         )
 
 

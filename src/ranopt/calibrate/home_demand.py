@@ -19,13 +19,14 @@ carries no UEs of its own with every cell on) keeps zero demand, whatever it car
 others.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from ranopt.calibrate.history import PmHistory
-from ranopt.calibrate.model import redistribution
+from ranopt.calibrate.model import redistribution_of, serving_cells
 from ranopt.errors import RanoptError
 from ranopt.twin.model import Twin
 from ranopt.twin.units import FloatArray
@@ -41,6 +42,9 @@ OBSERVED = 0  # awake, carried only its own UEs: its served volume
 SPLIT = 1  # awake while neighbours slept: its volume less what it carried for them
 ASLEEP = 2  # asleep: prior scaled by its absorbing cells' volumes
 IMPUTED = 3  # not reported: the prior (its time-of-day share of the network's volume)
+
+# UE shares of their home cell's demand: fixed ``[U]``, or by (weekday, interval of day)
+ShareSource = FloatArray | Callable[[int, int], FloatArray]
 
 
 class NoAllOnIntervalsError(RanoptError):
@@ -105,25 +109,27 @@ def demand_share_profile(history: PmHistory) -> FloatArray:
 def estimate_home_demand(
     twin: Twin,
     home: IntArray,
-    share: FloatArray,
+    share: ShareSource,
     demand_share: FloatArray,
     history: PmHistory,
 ) -> HomeDemand:
     """Estimate every interval's home-cell demand from counters and the applied states.
 
-    ``twin``, ``home`` and ``share`` are a model's UEs (``CalibratedModel`` or a candidate
-    drop with uniform shares); ``demand_share`` is ``demand_share_profile``'s ``[T, C]``.
+    ``twin``, ``home`` and ``share`` are a model's UEs (``CalibratedModel``, whose
+    ``share_at`` gives the shares of the UEs present at an interval, or a candidate drop with
+    fixed uniform shares); ``demand_share`` is ``demand_share_profile``'s ``[T, C]``.
     """
     ipd = history.intervals_per_day
     served = history.served_mbps
     reported = history.reported
     asleep = history.asleep
     load = history.prb_load
+    weekdays = history.row_weekdays
     busy = np.where(np.isfinite(load), load, 0.0) >= OVERLOAD_PRB_LOAD
     mbps = np.zeros(served.shape)
     method = np.full(served.shape, OBSERVED, dtype=np.int64)
     overloaded = np.zeros(served.shape, dtype=bool)
-    matrices: dict[bytes, FloatArray] = {}
+    servers: dict[bytes, IntArray] = {}
     for t in range(history.num_intervals):
         rep = reported[t] & ~asleep[t]
         s_t = np.where(rep, served[t], 0.0)
@@ -135,9 +141,10 @@ def estimate_home_demand(
             overloaded[t] = busy[t]
             continue
         key = sleeping.tobytes()
-        if key not in matrices:
-            matrices[key] = redistribution(twin, home, share, ~sleeping)
-        a = matrices[key]  # [C, C] serving x home
+        if key not in servers:
+            servers[key] = serving_cells(twin, ~sleeping)
+        weights = share(int(weekdays[t]), t % ipd) if callable(share) else share
+        a = redistribution_of(servers[key], home, weights, twin.num_cells)  # [C, C]
         expected = a @ prior  # [C] what each cell would carry under the prior
         absorbed = np.where(rep[:, None], a, 0.0)  # only reporting awake cells measure
         num = absorbed.T @ s_t  # [C] sum_j A[j,c] S_j

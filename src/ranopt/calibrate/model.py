@@ -64,6 +64,24 @@ def home_cells_of(twin: Twin) -> IntArray:
     return evaluate_snapshot(twin, CellState.all_on(twin.num_cells), zero).serving_cell
 
 
+def serving_cells(twin: Twin, active: BoolArray) -> IntArray:
+    """Each UE's serving cell when ``active`` cells are on (CIO 0), ``[num_ues]`` (-1: none)."""
+    zero = np.zeros(twin.num_ues)
+    state = CellState(active=active, cio_db=np.zeros(twin.num_cells))
+    return evaluate_snapshot(twin, state, zero).serving_cell
+
+
+def redistribution_of(
+    serving: IntArray, home: IntArray, share: FloatArray, num_cells: int
+) -> FloatArray:
+    """``redistribution`` from the UEs' serving cells in the state (``serving_cells``)."""
+    covered = (serving >= 0) & (home >= 0)
+    flat = serving[covered] * num_cells + home[covered]
+    # [C * C] summed shares, row-major [serving, home]
+    matrix = group_sum(flat, share[covered], num_cells * num_cells)
+    return np.asarray(matrix.reshape(num_cells, num_cells), dtype=np.float64)
+
+
 def redistribution(twin: Twin, home: IntArray, share: FloatArray, active: BoolArray) -> FloatArray:
     """Share of each home cell's demand that each cell carries in an on/sleep state, ``[C, C]``.
 
@@ -71,16 +89,34 @@ def redistribution(twin: Twin, home: IntArray, share: FloatArray, active: BoolAr
     when ``active`` cells are on (CIO 0); a column sums to less than 1 when some of its UEs
     find no suitable cell. With every cell on it is the identity on cells that have UEs.
     """
-    num_cells = twin.num_cells
-    zero = np.zeros(twin.num_ues)
-    serving = evaluate_snapshot(
-        twin, CellState(active=active, cio_db=np.zeros(num_cells)), zero
-    ).serving_cell
-    covered = (serving >= 0) & (home >= 0)
-    flat = serving[covered] * num_cells + home[covered]
-    # [C * C] summed shares, row-major [serving, home]
-    matrix = group_sum(flat, share[covered], num_cells * num_cells)
-    return np.asarray(matrix.reshape(num_cells, num_cells), dtype=np.float64)
+    return redistribution_of(serving_cells(twin, active), home, share, twin.num_cells)
+
+
+DAY_CLASSES: tuple[str, ...] = ("weekday", "weekend")
+WEEKEND_FROM = 5  # Saturday (Monday is 0)
+
+
+def day_class(weekday: int) -> int:
+    """Index into ``DAY_CLASSES`` of a weekday (Monday 0)."""
+    return int(weekday >= WEEKEND_FROM)
+
+
+def time_bin(interval_of_day: int, intervals_per_day: int, num_bins: int) -> int:
+    """Time-of-day bin (``num_bins`` equal parts of the day) of an interval of the day."""
+    return int((interval_of_day % intervals_per_day) * num_bins // intervals_per_day)
+
+
+def present_shares(
+    weight: FloatArray, home: IntArray, present: BoolArray, num_cells: int
+) -> FloatArray:
+    """Each UE's share of its home cell's demand among the cell's present UEs, ``[U]``.
+
+    ``weight`` ``[U]`` are the fitted shares over all the cell's UEs; absent UEs get 0 and the
+    present ones are renormalised to sum 1 per cell (0 where no UE of the cell is present).
+    """
+    w = np.where(present & (home >= 0), weight, 0.0)
+    total = group_sum(np.maximum(home, 0), w, num_cells)[np.maximum(home, 0)]
+    return np.asarray(np.divide(w, total, out=np.zeros_like(w), where=total > 0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,31 +127,40 @@ class CellFit:
     training intervals, and the model's after the fit.
     """
 
-    num_ues: IntArray  # model UEs homed on the cell (from RRC.ConnMean)
+    num_ues: IntArray  # model UEs homed on the cell (from RRC.ConnMean at its busiest)
     num_candidates: IntArray  # dropped UEs the cell would serve with every cell on
-    tilt: FloatArray  # exponent of the demand tilt toward costly (edge) UEs; 0 = uniform
+    tilt: FloatArray  # exponent of the demand tilt toward costly (edge) UEs, day mean; 0 = uniform
     cost_observed: FloatArray  # NaN where the cell had no fit interval
     cost_model: FloatArray
     clamped: BoolArray  # target outside what the cell's UEs can reach: nearest reachable used
     unmodelled: BoolArray  # carried traffic but no dropped UE can reach it
+    tilt_by_bin: FloatArray  # [B, C] the tilt of each time-of-day bin
 
 
 @dataclass(frozen=True, eq=False)
 class CalibratedModel:
-    """The model the planner plans on: twin, UE homes and shares, and the fitted quantities.
+    """The model the planner plans on: twin, UE homes, shares and presence, the fitted values.
 
-    ``twin`` has the fitted UEs only; ``share[u]`` is UE ``u``'s share of its home cell's
-    demand (shares of a cell sum to 1); ``demand_share[t, c]`` is home cell ``c``'s share of
-    the network's served demand at interval-of-day ``t`` (the prior that splits what awake
-    cells carry between their own and sleeping cells' UEs).
+    ``twin`` has the fitted UEs only; ``share[b, u]`` is UE ``u``'s weight in its home cell's
+    demand in time-of-day bin ``b`` (weights of a cell sum to 1; where in a cell demand sits
+    changes over the day, ``time_bin``). Which of a cell's UEs are there changes over the day
+    (people commute, ``RRC.ConnMean`` shows it): ``presence[k, t, c]`` UEs of home cell ``c``
+    are present at interval-of-day ``t`` on days of class ``k`` (``DAY_CLASSES``), those whose
+    ``rank`` (their place in the cell's presence order) is below it; the cell's demand is
+    spread over the present ones (``share_at``). ``demand_share[t, c]`` is home cell ``c``'s
+    share of the network's served demand at interval-of-day ``t`` (the prior that splits what
+    awake cells carry between their own and sleeping cells' UEs).
     """
 
     twin: Twin
     home: IntArray  # [U]
-    share: FloatArray  # [U]
+    share: FloatArray  # [B, U]
+    rank: IntArray  # [U] place in the home cell's presence order (0: always present)
+    presence: IntArray  # [2, T, C] UEs of each home cell present, by day class and interval
     demand_share: FloatArray  # [T, C]
     fit: CellFit
     warnings: tuple[TopologyWarning, ...]
+    no_n78_share: float = float("nan")  # fitted share of UEs without n78 (NaN: not fitted)
 
     @property
     def num_cells(self) -> int:
@@ -127,11 +172,34 @@ class CalibratedModel:
         """Cell names in model order (the topology's)."""
         return self.twin.cell_names
 
-    def ue_demand(self, home_demand_mbps: FloatArray) -> FloatArray:
-        """Spread home-cell demand ``[..., C]`` over the model's UEs: ``[..., U]``, Mbit/s."""
-        return np.asarray(
-            home_demand_mbps[..., np.maximum(self.home, 0)] * self.share, dtype=np.float64
+    @property
+    def intervals_per_day(self) -> int:
+        """Intervals of a day in the presence profile."""
+        return int(self.presence.shape[1])
+
+    def present(self, weekday: int, interval_of_day: int) -> BoolArray:
+        """UEs present at one interval of a day of the week (Monday 0), ``[U]``."""
+        count = self.presence[day_class(weekday), interval_of_day % self.intervals_per_day]
+        return np.asarray((self.home >= 0) & (self.rank < count[np.maximum(self.home, 0)]))
+
+    def share_at(self, weekday: int, interval_of_day: int) -> FloatArray:
+        """Each UE's share of its home cell's demand at one interval, ``[U]`` (0: absent)."""
+        present = self.present(weekday, interval_of_day)
+        weight = self.share[time_bin(interval_of_day, self.intervals_per_day, self.share.shape[0])]
+        return present_shares(weight, self.home, present, self.num_cells)
+
+    def shares(self, weekdays: IntArray, intervals_of_day: IntArray) -> FloatArray:
+        """``share_at`` of several intervals, ``[N, U]``."""
+        return np.stack(
+            [self.share_at(int(w), int(t)) for w, t in zip(weekdays, intervals_of_day, strict=True)]
         )
+
+    def ue_demand(
+        self, home_demand_mbps: FloatArray, weekday: int, interval_of_day: int
+    ) -> FloatArray:
+        """Spread one interval's home-cell demand ``[C]`` over the present UEs: ``[U]``, Mbit/s."""
+        share = self.share_at(weekday, interval_of_day)
+        return np.asarray(home_demand_mbps[np.maximum(self.home, 0)] * share, dtype=np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +210,7 @@ class UeLoad:
     rate_mbps: FloatArray  # [U] rate with all of the serving cell's DL resources
     ue_load: FloatArray  # [U] PRB share the UE asks of its serving cell (demand / rate)
     prb_load: FloatArray  # [C] used PRB share, 0-1
+    su_rate_mbps: FloatArray  # [U] the UE's rate when scheduled alone (what DRB.UEThpDl sees)
 
 
 def ue_loads(
@@ -164,4 +233,8 @@ def ue_loads(
     rate = np.where(assoc.covered, solution.rate_mbps, 0.0)
     demand = np.where(assoc.covered, demand_mbps, 0.0)
     ue_load = np.divide(demand, rate, out=np.zeros_like(demand), where=rate > 0)
-    return UeLoad(serving=assoc.serving, rate_mbps=rate, ue_load=ue_load, prb_load=solution.load)
+    su_rate = np.where(assoc.covered, solution.su_rate_mbps, 0.0)
+    return UeLoad(
+        serving=assoc.serving, rate_mbps=rate, ue_load=ue_load, prb_load=solution.load,
+        su_rate_mbps=su_rate,
+    )  # fmt: skip

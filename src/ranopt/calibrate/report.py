@@ -56,17 +56,24 @@ class ModelRun:
 
 
 def run_model(
-    model: CalibratedModel, home_demand_mbps: FloatArray, asleep: BoolArray, interval_s: int
+    model: CalibratedModel,
+    home_demand_mbps: FloatArray,
+    asleep: BoolArray,
+    interval_s: int,
+    weekdays: IntArray,
+    intervals_of_day: IntArray,
 ) -> ModelRun:
-    """Evaluate the model interval by interval with the applied on/sleep states."""
+    """Evaluate the model interval by interval with the applied on/sleep states.
+
+    ``weekdays`` and ``intervals_of_day`` (``[N]``) say which of the model's UEs are present.
+    """
     rows = home_demand_mbps.shape[0]
     out = {k: np.zeros((rows, model.num_cells)) for k in ("load", "vol", "thp", "conn")}
     previous: FloatArray | None = None
     for t in range(rows):
         state = CellState(active=~asleep[t], cio_db=np.zeros(model.num_cells))
-        snap = evaluate_snapshot(
-            model.twin, state, model.ue_demand(home_demand_mbps[t]), initial_load=previous
-        )
+        demand = model.ue_demand(home_demand_mbps[t], int(weekdays[t]), int(intervals_of_day[t]))
+        snap = evaluate_snapshot(model.twin, state, demand, initial_load=previous)
         previous = snap.prb_load
         out["load"][t] = snap.prb_load
         out["vol"][t] = snap.cell_served_mbps * interval_s
@@ -179,19 +186,20 @@ def evaluate_fit(
     """
     layer = model.twin.arrays.layer
     share = demand_share_profile(train)
-    train_demand = estimate_home_demand(model.twin, model.home, model.share, share, train)
+    train_demand = estimate_home_demand(model.twin, model.home, model.share_at, share, train)
     stride = max(1, train.intervals_per_day // 24)
     rows = np.arange(0, train.num_intervals, stride, dtype=np.int64)
-    in_sample = compare(
-        train,
-        run_model(model, train_demand.mbps[rows], train.asleep[rows], train.interval_s),
-        layer,
-        rows,
-    )
-    held = estimate_home_demand(model.twin, model.home, model.share, share, heldout)
-    observed_run = run_model(model, held.mbps, heldout.asleep, heldout.interval_s)
+    train_run = run_model(
+        model, train_demand.mbps[rows], train.asleep[rows], train.interval_s,
+        train.row_weekdays[rows], train.row_intervals[rows],
+    )  # fmt: skip
+    in_sample = compare(train, train_run, layer, rows)
+    held = estimate_home_demand(model.twin, model.home, model.share_at, share, heldout)
+    days = np.repeat(heldout_weekdays, heldout.intervals_per_day)
+    intervals = heldout.row_intervals
+    observed_run = run_model(model, held.mbps, heldout.asleep, heldout.interval_s, days, intervals)
     profile = profile_demand(train_demand, train, heldout_weekdays)
-    profile_run = run_model(model, profile, heldout.asleep, heldout.interval_s)
+    profile_run = run_model(model, profile, heldout.asleep, heldout.interval_s, days, intervals)
     return FitReport(
         train_days=train.num_days,
         heldout_days=heldout.num_days,

@@ -23,7 +23,7 @@ from ranopt.optimize.day_ahead import (
     plan_threshold,
     plan_with_solver,
     prepare_day_ahead,
-    score_on_realised,
+    score_plan_on_realised,
 )
 from ranopt.optimize.energy import ENERGY_SOLVERS, EnergyConfig
 from ranopt.optimize.evaluate import EnergyConstraints
@@ -197,7 +197,7 @@ def optimize(
         )
     plan = replace(plan, confidence=confidence)
     with console.status("replaying the plan on the realised day"):
-        realised = score_on_realised(twin, plan.active, inputs, limits).kpis()
+        realised = score_plan_on_realised(twin, plan, inputs, limits).kpis()
     result: dict[str, Any] = {
         "scenario": spec.name,
         "seed": seed,
@@ -213,7 +213,10 @@ def optimize(
         "mip_gap": plan.solve.mip_gap,
         "solver_detail": plan.solve.detail,
         "planned": kpi_fields(plan.expected) if plan.expected else None,
-        "actions": [{"cell": a.cell, "t_min": a.t_min, "action": a.action} for a in plan.actions],
+        "actions": [
+            {"cell": a.cell, "t_min": a.t_min, "action": a.action, "value": a.value}
+            for a in plan.actions
+        ],
     }
     if as_json:
         typer.echo(json.dumps(result))

@@ -153,7 +153,8 @@ def run(
         "seed": seed,
         "sites": spec.num_sites,
         "cells": twin.num_cells,
-        "ues": twin.num_ues,
+        "ues": spec.num_ues,
+        "ue_slots": twin.num_ues,  # places users are at (commuters: home and work)
         "intervals": interval_rows(kpis, twin.arrays.layer),
         "energy_kwh": round(kpis.total_energy_kwh, 3),
     }
@@ -162,7 +163,8 @@ def run(
         return
     print_table(console, hourly_table(kpis, twin.arrays.layer))
     console.print(
-        f"{twin.num_cells} cells, {twin.num_ues} UEs, {num_intervals} intervals: "
+        f"{twin.num_cells} cells, {spec.num_ues} UEs ({twin.num_ues} places), "
+        f"{num_intervals} intervals: "
         f"energy {kpis.total_energy_kwh:,.1f} kWh, served/offered min {kpis.served_ratio.min():.4f}"
     )
     path = plot or Path(".ranopt") / f"twin-{spec.name}-seed{seed}.png"

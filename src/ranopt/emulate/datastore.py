@@ -114,7 +114,7 @@ class Datastores:
                     raise RpcError(
                         "unknown-element", f"{attribute.key} is not configurable on {dn}", path=dn
                     )
-                if value not in attribute.allowed:
+                if not attribute.admits(value):
                     raise RpcError(
                         "invalid-value",
                         f"{attribute.key}: value {value!r} is not allowed by the YANG type",

@@ -2,11 +2,16 @@
 
 At the start of each interval the running configuration (and the enforced A1 policies) become
 the cell state in force for that interval: a cell sleeps when its ``energySavingControl`` is
-``toBeEnergySaving`` or its NRCellDU is ``LOCKED``; its CIO is the mean of the offsets its
-neighbours' relations apply to it, plus the steering offset of an A1 traffic-steering policy;
-a slice's dedicated PRB share is its ``rRMPolicyDedicatedRatio``. The interval is then evaluated
-with ``evaluate_snapshot`` beside the always-on counterfactual on the same demand (failed cells
-stay down in both), and judged with the planner's own QoS rule (``check_snapshot``).
+``toBeEnergySaving`` or its NRCellDU is ``LOCKED``; a locked cell sleeps deep (its radio is
+off), an unlocked one in energy saving lightly, except in the first interval after a deep
+sleep, which it spends waking (the radio powers up, ``ranopt.twin.power.WAKING``). A cell runs
+the most transceiver chains of its options whose power fits its NRSectorCarrier's
+``configuredMaxTxPower`` (MIMO muting, ``ranopt.southbound.actions``). Its CIO is the mean of
+the offsets its neighbours' relations apply to it, plus the steering offset of an A1
+traffic-steering policy; a slice's dedicated PRB share is its ``rRMPolicyDedicatedRatio``.
+The interval is then evaluated with ``evaluate_snapshot`` beside the always-on counterfactual
+on the same demand (failed cells stay down in both), and judged with the planner's own QoS
+rule (``check_snapshot``).
 """
 
 import threading
@@ -22,11 +27,13 @@ from ranopt.southbound.a1_types import PREFERENCE_CIO_DB
 from ranopt.southbound.nrm import (
     ADMINISTRATIVE_STATE,
     CELL_INDIVIDUAL_OFFSET,
+    CONFIGURED_MAX_TX_POWER,
     ENERGY_SAVING_CONTROL,
     RRM_DEDICATED_RATIO,
 )
 from ranopt.twin.fault import with_failed_cells
 from ranopt.twin.model import Twin
+from ranopt.twin.power import DEEP_SLEEP, LIGHT_SLEEP, WAKING
 from ranopt.twin.simulate import IntervalKpis, collect_kpis
 from ranopt.twin.snapshot import CellState, evaluate_snapshot
 from ranopt.twin.traffic import demand_for_intervals
@@ -63,6 +70,7 @@ class EmulatedNetwork:
     lock: threading.RLock = field(default_factory=threading.RLock)
     _day: int | None = None
     _day_demand: FloatArray | None = None
+    _previous_sleep: np.ndarray[tuple[int], np.dtype[np.int64]] | None = None  # -1: awake
 
     def __post_init__(self) -> None:
         """Start from the topology's initial configuration."""
@@ -80,19 +88,26 @@ class EmulatedNetwork:
             config = dict(self.config)
             failed = frozenset(self.failed)
             steering = [dict(s) for s in self.steering_db.values()]
+            previous = None if self._previous_sleep is None else self._previous_sleep.copy()
         cells = self.topology.cells
         num_cells = len(cells)
         active = np.ones(num_cells, dtype=bool)
+        locked = np.zeros(num_cells, dtype=bool)
         es: set[int] = set()
         cio_sum = np.zeros(num_cells)
         cio_num = np.zeros(num_cells)
         shares = np.zeros((num_cells, len(slice_ssts())))
+        trx = self.twin.arrays.num_trx.astype(np.int64)
         for cell in cells:
             if config[(cell.ces_path.local_dn, ENERGY_SAVING_CONTROL.key)] == "toBeEnergySaving":
                 active[cell.index] = False
                 es.add(cell.index)
             if config[(cell.du_path.local_dn, ADMINISTRATIVE_STATE.key)] == "LOCKED":
                 active[cell.index] = False
+                locked[cell.index] = True
+            power = config.get((cell.carrier_path.local_dn, CONFIGURED_MAX_TX_POWER.key))
+            if power is not None:
+                trx[cell.index] = self.chains_for(cell.index, int(power))
             for rel_id, target, _ in cell.relations:
                 value = config[(cell.relation_path(rel_id).local_dn, CELL_INDIVIDUAL_OFFSET.key)]
                 cio_sum[target] += float(value)
@@ -105,20 +120,39 @@ class EmulatedNetwork:
             for index, offset in policy.items():
                 cio_db[index] += offset
         asleep = frozenset(int(c) for c in np.flatnonzero(~active)) - failed
+        # locked: deep sleep; unlocked in energy saving: light, or waking right after deep
+        sleep = np.where(locked, DEEP_SLEEP, LIGHT_SLEEP).astype(np.int64)
+        if previous is not None:
+            sleep[~locked & ~active & (previous == DEEP_SLEEP)] = WAKING
         for c in failed:
             active[c] = False
         sums = shares.sum(axis=1)
         over = sums > 1.0
         shares[over] /= sums[over, None]  # an over-committed cell scales its shares down
+        muted = bool((trx < self.twin.arrays.num_trx).any())
         state = CellState(active=active, cio_db=cio_db,
-                          slice_shares=shares if shares.any() else None)  # fmt: skip
+                          slice_shares=shares if shares.any() else None,
+                          active_trx=trx if muted else None, sleep_state=sleep)  # fmt: skip
         return state, asleep, frozenset(es) - failed
+
+    def chains_for(self, cell: int, configured_mw: int) -> int:
+        """Chains a cell runs under ``configuredMaxTxPower``: its most options that fit.
+
+        Each chain has the power of one (``max_tx_power_per_trx_w``); a configured power
+        below the smallest option still runs that option (the radio cannot go lower).
+        """
+        arrays = self.twin.arrays
+        per_chain_mw = float(arrays.max_tx_power_per_trx_w[cell]) * 1000.0
+        options = arrays.trx_options[cell]  # full first, descending
+        fitting = [n for n in options if n * per_chain_mw <= configured_mw + 1.0]
+        return int(fitting[0] if fitting else options[-1])
 
     def begin_interval(self) -> CellState:
         """Fix the state in force for the interval starting now and show it over O1."""
         state, asleep, es = self.state_in_force()
         with self.lock:
             self.live = LiveState(failed=frozenset(self.failed), asleep=asleep, energy_saving=es)
+            self._previous_sleep = np.where(state.active, -1, state.sleep_states())
         return state
 
     def demand(self, interval: int) -> FloatArray:
@@ -143,7 +177,11 @@ class EmulatedNetwork:
         snap = evaluate_snapshot(phys, state, demand)
         reference_state = CellState.all_on(self.twin.num_cells)
         reference_state.active[list(failed)] = False
-        same = bool(np.array_equal(state.active, reference_state.active)) and not state.cio_db.any()
+        same = (
+            bool(np.array_equal(state.active, reference_state.active))
+            and not state.cio_db.any()
+            and state.active_trx is None
+        )
         reference = (
             snap
             if (same and state.slice_shares is None) or not counterfactual

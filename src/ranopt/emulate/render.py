@@ -16,6 +16,7 @@ from ranopt.ingest.export import GNB_ID_BITS
 from ranopt.southbound.nrm import (
     ADMINISTRATIVE_STATE,
     CELL_INDIVIDUAL_OFFSET,
+    CONFIGURED_MAX_TX_POWER,
     ENERGY_SAVING_CONTROL,
     NETCONF_NS,
     NS,
@@ -97,7 +98,7 @@ def _element(
     for cell in element.cells:
         _cell_du(du, cell, config, live, dn_prefix, with_state)
     for cell in element.cells:
-        _carrier(du, cell)
+        _carrier(du, cell, config)
     cucp, cucp_attrs = _node(me, "GNBCUCPFunction", "1")
     leaf(cucp_attrs, "GNBCUCPFunction", "priorityLabel", 1)
     leaf(cucp_attrs, "GNBCUCPFunction", "gNBId", element.gnb_id)
@@ -149,12 +150,13 @@ def _cell_du(
     leaf(attrs, ioc, "nRSectorCarrierRef", f"{dn_prefix},{cell.carrier_path.local_dn}")
 
 
-def _carrier(du: Element, cell: EmulatedCell) -> None:
+def _carrier(du: Element, cell: EmulatedCell, config: Config) -> None:
     _, attrs = _node(du, "NRSectorCarrier", str(cell.local_id))
     ioc = "NRSectorCarrier"
     leaf(attrs, ioc, "priorityLabel", 1)
     leaf(attrs, ioc, "txDirection", "DL_AND_UL")
-    leaf(attrs, ioc, "configuredMaxTxPower", cell.max_tx_power_mw)
+    leaf(attrs, ioc, "configuredMaxTxPower",
+         config[(cell.carrier_path.local_dn, CONFIGURED_MAX_TX_POWER.key)])  # fmt: skip
     leaf(attrs, ioc, "arfcnDL", cell.arfcn_dl)
     leaf(attrs, ioc, "bSChannelBwDL", cell.bandwidth_mhz)
 

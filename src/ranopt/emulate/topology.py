@@ -15,6 +15,7 @@ from ranopt.ingest.export import GNB_ID_BITS, STANDARD_SST, twin_topology
 from ranopt.southbound.nrm import (
     ADMINISTRATIVE_STATE,
     CELL_INDIVIDUAL_OFFSET,
+    CONFIGURED_MAX_TX_POWER,
     ENERGY_SAVING_CONTROL,
     RRM_DEDICATED_RATIO,
     RRM_MAX_RATIO,
@@ -122,11 +123,14 @@ class EmulatedTopology:
         return tuple(sorted(cells, key=lambda c: c.index))
 
     def initial_config(self) -> Config:
-        """Every cell on and unlocked, CIO 0 dB, one shared PRB pool (min 0, max 100 %)."""
+        """Every cell on, unlocked, all chains, CIO 0 dB, one PRB pool (min 0, max 100 %)."""
         config: Config = {}
         for cell in self.cells:
             config[(cell.ces_path.local_dn, ENERGY_SAVING_CONTROL.key)] = "toBeNotEnergySaving"
             config[(cell.du_path.local_dn, ADMINISTRATIVE_STATE.key)] = "UNLOCKED"
+            config[(cell.carrier_path.local_dn, CONFIGURED_MAX_TX_POWER.key)] = str(
+                cell.max_tx_power_mw
+            )
             for rel_id, _, _ in cell.relations:
                 config[(cell.relation_path(rel_id).local_dn, CELL_INDIVIDUAL_OFFSET.key)] = "0"
             for sst in slice_ssts():

@@ -27,7 +27,8 @@ import numpy.typing as npt
 from ranopt.errors import ValidationError
 from ranopt.optimize.milp import MilpBuilder, solve_milp
 from ranopt.optimize.plan import Action, Plan, SolveInfo, SolveStatus
-from ranopt.twin.link import SINR_MIN_DB, spectral_efficiency
+from ranopt.twin.link import SINR_MIN_DB
+from ranopt.twin.mimo import cell_rates_mbps
 from ranopt.twin.model import Twin
 from ranopt.twin.snapshot import CellState, Snapshot, evaluate_snapshot
 from ranopt.twin.units import FloatArray
@@ -124,9 +125,11 @@ def _neighbour_cells(
     if ues.size == 0:
         return set()
     # [n, K] entries of those UEs that a CIO change of window_db could make their server
-    serving_rsrp = np.max(np.where(link.cell_idx[ues] == cell, link.rsrp_dbm[ues], -np.inf), axis=1)
-    near = (link.rsrp_dbm[ues] >= serving_rsrp[:, None] - window_db) & (link.cell_idx[ues] != cell)
-    near &= link.rsrp_dbm[ues] >= twin.scenario.rsrp_min_dbm
+    # ranking (priority tier + RSRP) is what a CIO competes with, within one tier
+    rank = link.rank_db[ues]
+    serving_rank = np.max(np.where(link.cell_idx[ues] == cell, rank, -np.inf), axis=1)
+    near = (rank >= serving_rank[:, None] - window_db) & (link.cell_idx[ues] != cell)
+    near &= link.suitable(twin.scenario.rsrp_min_dbm)[ues]
     counts = np.bincount(link.cell_idx[ues][near], minlength=twin.num_cells)
     order = np.argsort(-counts, kind="stable")[:count]
     return {int(c) for c in order if counts[c] > 0}
@@ -306,7 +309,7 @@ class AssociationBins:
     """
 
     cells: tuple[IntArray, ...]  # per bin: suitable cells that can ever serve it or outrank one
-    rsrp_dbm: tuple[FloatArray, ...]  # per bin: a representative UE's RSRP of those cells
+    rsrp_dbm: tuple[FloatArray, ...]  # per bin: a representative UE's ranking (RSRP + tier)
     candidate: tuple[BoolArray, ...]  # per bin: which of them can serve it within the bounds
     cost: tuple[FloatArray, ...]  # per bin: summed PRB share on each cell (frozen interference)
 
@@ -328,8 +331,9 @@ def frozen_rates_mbps(twin: Twin, active: BoolArray, load: FloatArray) -> FloatA
         total = np.where(same, contrib, 0.0).sum(axis=1, keepdims=True)
         interference = np.where(same, total - contrib, interference)
     sinr = link.signal_w / (interference + twin.noise_w[link.cell_idx])
-    # TR 36.942 Annex A.2 link abstraction, as in the twin
-    return spectral_efficiency(sinr) * twin.arrays.dl_bandwidth_hz[link.cell_idx] / 1e6
+    # the twin's link abstraction (TR 36.942 Annex A.2 per layer, MIMO layers and pairing)
+    rate, _ = cell_rates_mbps(twin.arrays, link.cell_idx, sinr, 1.0, load[link.cell_idx])
+    return rate
 
 
 def association_bins(
@@ -348,9 +352,10 @@ def association_bins(
     """
     link = twin.link
     rates = frozen_rates_mbps(twin, active, reference_load)  # [U, K]
-    suitable = active[link.cell_idx] & (link.rsrp_dbm >= twin.scenario.rsrp_min_dbm)
-    up = np.where(suitable, link.rsrp_dbm + upper[link.cell_idx], -np.inf)
-    low = np.where(suitable, link.rsrp_dbm + lower[link.cell_idx], -np.inf)
+    suitable = active[link.cell_idx] & link.suitable(twin.scenario.rsrp_min_dbm)
+    # the twin's ranking (priority tier + RSRP); a CIO of +-6 dB never crosses a tier
+    up = np.where(suitable, link.rank_db + upper[link.cell_idx], -np.inf)
+    low = np.where(suitable, link.rank_db + lower[link.cell_idx], -np.inf)
     # a cell can serve the UE only if its best case beats every other cell's worst case
     best_low = np.max(low, axis=1, keepdims=True)
     second_low = (
@@ -383,7 +388,7 @@ def association_bins(
             const_load[link.cell_idx[u, cand_cols[0]]] += cost_all[u, cand_cols[0]]
             continue
         order = cols[np.argsort(link.cell_idx[u, cols])]
-        rsrp = link.rsrp_dbm[u, order]
+        rsrp = link.rank_db[u, order]
         base = np.floor(rsrp - rsrp.max())
         frac_order = tuple(np.argsort(rsrp - np.floor(rsrp), kind="stable").tolist())
         key = (

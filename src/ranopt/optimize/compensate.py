@@ -78,7 +78,7 @@ def neighbour_cells(twin: Twin, ues: BoolArray, exclude: int, count: int) -> Int
     """Cells most often suitable for ``ues`` (``[num_ues]`` mask), strongest-first ties."""
     link = twin.link
     rows = np.flatnonzero(ues)
-    suitable = link.rsrp_dbm[rows] >= twin.scenario.rsrp_min_dbm  # [n, K]
+    suitable = link.suitable(twin.scenario.rsrp_min_dbm)[rows]  # [n, K]
     cells = link.cell_idx[rows][suitable]
     counts = np.bincount(cells, minlength=twin.num_cells).astype(np.float64)
     counts[exclude] = 0.0

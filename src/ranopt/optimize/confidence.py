@@ -100,17 +100,18 @@ def plan_confidence(
     rng: np.random.Generator | None = None,
     ue_sigma: float = 0.0,
     on_scenario: Callable[[], None] | None = None,
+    trx: IntArray | None = None,
 ) -> tuple[float, BoolArray]:
     """Replay a schedule ``[T, C]`` on each scenario ``[K, T, C]``; return the share that held.
 
     Also returns which scenarios held, ``[K]``. ``rng`` and ``ue_sigma`` vary the split of each
     cell's demand over its UEs (``DemandDisaggregation.ue_demand``); ``on_scenario`` is called
-    after each scenario (a progress bar).
+    after each scenario (a progress bar); ``trx`` ``[T, C]`` are the chains each cell runs.
     """
     held = np.zeros(len(scenarios), dtype=bool)
     for k, scenario in enumerate(scenarios):
         demand = disaggregation.ue_demand(scenario, rng, ue_sigma)
-        held[k] = schedule_holds(twin, demand, schedule, limits)
+        held[k] = schedule_holds(twin, demand, schedule, limits, trx)
         if on_scenario is not None:
             on_scenario()
     return float(held.mean()) if held.size else 0.0, held

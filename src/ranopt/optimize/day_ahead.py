@@ -13,6 +13,7 @@ import numpy as np
 
 from ranopt.errors import ValidationError
 from ranopt.forecast import Forecast, ForecastConfig, fit_forecaster, predict
+from ranopt.optimize.actions import schedule_actions, sleep_states
 from ranopt.optimize.confidence import (
     DemandDisaggregation,
     cell_demand,
@@ -23,8 +24,9 @@ from ranopt.optimize.energy import (
     EnergyConfig,
     ReferenceCache,
     always_on_snapshots,
+    assemble_plan,
     plan_energy,
-    verify_and_repair,
+    repair_schedule,
 )
 from ranopt.optimize.evaluate import (
     EnergyConstraints,
@@ -33,7 +35,6 @@ from ranopt.optimize.evaluate import (
     schedule_holds,
 )
 from ranopt.optimize.plan import Plan, SolveInfo, SolveStatus
-from ranopt.optimize.switching import schedule_actions
 from ranopt.optimize.threshold import ThresholdRule, run_threshold, tune_threshold
 from ranopt.twin.model import Twin
 from ranopt.twin.traffic import day_rng, expected_demand_mbps, realised_demand_mbps
@@ -127,7 +128,7 @@ def measure_confidence(
     if rule is None:
         confidence, _ = plan_confidence(
             twin, plan.active, scenarios, inputs.disaggregation, limits, rng, ue_sigma,
-            on_scenario,
+            on_scenario, plan.active_trx,
         )  # fmt: skip
         return replace(plan, confidence=confidence)
     held = 0
@@ -142,10 +143,27 @@ def measure_confidence(
 
 
 def score_on_realised(
-    twin: Twin, schedule: np.ndarray, inputs: DayAheadInputs, limits: EnergyConstraints
+    twin: Twin,
+    schedule: np.ndarray,
+    inputs: DayAheadInputs,
+    limits: EnergyConstraints,
+    *,
+    trx: np.ndarray | None = None,
+    sleep_state: np.ndarray | None = None,
 ) -> ScheduleEvaluation:
-    """Replay a schedule on the realised day beside the always-on network."""
-    return evaluate_schedule(twin, inputs.realised_demand_mbps, schedule, limits)
+    """Replay a schedule (chains in use, sleep depths) on the realised day beside always-on."""
+    return evaluate_schedule(
+        twin, inputs.realised_demand_mbps, schedule, limits, trx=trx, sleep_state=sleep_state
+    )
+
+
+def score_plan_on_realised(
+    twin: Twin, plan: Plan, inputs: DayAheadInputs, limits: EnergyConstraints
+) -> ScheduleEvaluation:
+    """Replay a plan as it would run on the realised day: its chains and sleep depths."""
+    return score_on_realised(
+        twin, plan.active, inputs, limits, trx=plan.active_trx, sleep_state=plan.sleep_state
+    )
 
 
 def plan_with_solver(
@@ -172,22 +190,24 @@ def plan_with_solver(
         return plan
     paths = inputs.forecast.sample(rng, robust_scenarios)
     demands = [inputs.disaggregation.ue_demand(path, rng, ue_sigma) for path in paths]
-    schedule, woken = verify_and_repair(
-        twin, demands, plan.active, limits, ReferenceCache(twin, demands),
+    trx = plan.active_trx if plan.active_trx is not None else _all_chains(twin, plan.active)
+    schedule, trx, woken = repair_schedule(
+        twin, demands, plan.active, trx, limits, ReferenceCache(twin, demands),
         energy_config.repair_rounds,
     )  # fmt: skip
-    planned = evaluate_schedule(twin, inputs.planning_demand_mbps, schedule, limits)
-    return replace(
-        plan,
-        active=schedule,
-        actions=schedule_actions(schedule, twin.cell_names, twin.scenario.interval_min),
-        expected=planned.kpis(),
+    return assemble_plan(
+        twin, inputs.planning_demand_mbps, schedule, trx, limits, energy_config,
+        solver=plan.solver,
         solve=replace(
             plan.solve,
             detail={**plan.solve.detail, "robust_scenarios": robust_scenarios,
                     "cells_woken_by_scenarios": woken},
         ),
     )  # fmt: skip
+
+
+def _all_chains(twin: Twin, schedule: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(twin.arrays.num_trx.astype(np.int64), schedule.shape).copy()
 
 
 def plan_threshold(
@@ -207,13 +227,19 @@ def plan_threshold(
     rule, tuning = tune_threshold(twin, history, limits)
     references = always_on_snapshots(twin, inputs.realised_demand_mbps)
     run = run_threshold(twin, inputs.realised_demand_mbps, rule, limits, references)
+    # the rule reacts interval by interval and cannot know how long a sleep will last; it is
+    # given the depth its runs turned out to deserve (in hindsight, in its favour)
+    depth = sleep_states(twin, run.schedule)
     plan = Plan(
         objective="energy",
         solver="threshold",
         t0_min=0,
         interval_min=twin.scenario.interval_min,
         active=run.schedule,
-        actions=schedule_actions(run.schedule, twin.cell_names, twin.scenario.interval_min),
+        sleep_state=depth,
+        actions=schedule_actions(
+            run.schedule, twin.cell_names, twin.scenario.interval_min, sleep_state=depth
+        ),
         solve=SolveInfo(
             status=SolveStatus.FEASIBLE,
             detail={

@@ -1,10 +1,12 @@
-"""Energy saving: which capacity-layer cells sleep in each interval of a horizon.
+"""Energy saving: which capacity cells sleep and which mute chains, in each interval.
 
 Build -> solve -> assign -> verify. ``build_energy_problem`` freezes interference at a reference
 load and turns the twin into the linear bin model of ``ranopt.optimize.surrogate``; each solver
-(exact MILP, QUBO annealing, greedy) returns an on/sleep schedule; ``plan_energy`` enforces the
-switching rules and replays the schedule in the twin, waking cells until every interval keeps
-its constraints, so the plan's figures are the twin's, never a solver's objective.
+(exact MILP, QUBO annealing, greedy) chooses per capacity cell and interval one of: asleep, on
+with all chains, on muted to fewer chains (``ranopt.optimize.muting``), minimising power;
+``plan_energy`` enforces the switching rules, replays the schedule in the twin, unmuting and
+waking cells until every interval keeps its constraints, and sets each sleep run's depth by its
+length (``ranopt.optimize.actions``), so the plan's figures are the twin's, never a solver's.
 """
 
 from collections.abc import Callable
@@ -18,13 +20,25 @@ import numpy.typing as npt
 from dwave.samplers import SimulatedAnnealingSampler
 
 from ranopt.errors import ValidationError
+from ranopt.optimize.actions import (
+    DEEP_SLEEP_WAKE_INTERVALS,
+    full_trx,
+    schedule_actions,
+    sleep_states,
+)
 from ranopt.optimize.evaluate import (
     EnergyConstraints,
-    ScheduleEvaluation,
     evaluate_interval,
     evaluate_schedule,
 )
 from ranopt.optimize.milp import MilpBuilder, solve_milp
+from ranopt.optimize.muting import (
+    MuteLevels,
+    cell_level_loads,
+    fit_mute_levels,
+    mute_costs,
+    mute_levels,
+)
 from ranopt.optimize.plan import Plan, SolveInfo, SolveStatus
 from ranopt.optimize.surrogate import (
     AssignmentState,
@@ -35,7 +49,7 @@ from ranopt.optimize.surrogate import (
     reference_rates_mbps,
     surrogate_loads,
 )
-from ranopt.optimize.switching import enforce_switching_rules, schedule_actions
+from ranopt.optimize.switching import enforce_switching_rules
 from ranopt.twin.model import Twin
 from ranopt.twin.snapshot import CellState, Snapshot, evaluate_snapshot
 from ranopt.twin.units import FloatArray
@@ -60,6 +74,9 @@ class EnergyConfig:
     linearisation_rounds: int = 2  # re-linearise interference at the previous plan's loads
     reference_margin: float = 0.05  # PRB load added to those loads for the next round
     planning_headroom: float = 0.1  # PRB load kept free below each cell's limit in the plan
+    mimo_muting: bool = True  # the solvers may mute capacity cells' chains (64 -> 32 -> 16)
+    sleep_depths: bool = True  # deep sleep for runs long enough to pay for it, else light
+    deep_sleep_wake_intervals: int = DEEP_SLEEP_WAKE_INTERVALS
 
     def __post_init__(self) -> None:
         """Reject settings that would leave a solver nothing to do."""
@@ -86,10 +103,35 @@ class EnergyProblem:
     caps: FloatArray  # [T, C] PRB load limit of each cell
     candidates: BoolArray  # [T, C] cells that may sleep (alone they keep every cap)
     sleepable: BoolArray  # [C] capacity-layer cells
-    idle_saving_w: FloatArray  # [C] power saved by sleeping an idle cell
+    idle_saving_w: FloatArray  # [C] power saved by putting an idle cell to (deep) sleep
     load_slope_w: FloatArray  # [C] extra power per unit of PRB load
     intervals_per_day: int
     limits: EnergyConstraints
+    levels: MuteLevels  # [C, M] muted chain levels (M = 0 without muting)
+    full_idle_w: FloatArray  # [C] zero-load power with all chains
+    num_trx: IntArray  # [C] all chains of each cell
+    # what the muted costs are computed from, per interval (see mute_costs_at)
+    twin: Twin
+    demand_mbps: FloatArray  # [T, U]
+    reference_load: FloatArray  # [T, C] frozen interference
+    pairing_load: FloatArray | None  # [T, C] frozen MU pairing (None: the reference load)
+
+    def mute_costs_at(self, t: int) -> FloatArray:
+        """PRB share of each bin on each cell of its list at each muted level, ``[B, L, M]``.
+
+        Computed when asked (one interval's worth): ``[T, B, L, M]`` would not fit a large
+        network's memory.
+        """
+        pairing = None if self.pairing_load is None else self.pairing_load[t]
+        return mute_costs(
+            self.twin, self.bins, self.levels, self.reference_load[t], pairing,
+            self.demand_mbps[t],
+        )  # fmt: skip
+
+    @property
+    def mute_saving_w(self) -> FloatArray:
+        """Zero-load power saved at each muted level, ``[C, M]``."""
+        return np.asarray(self.full_idle_w[:, None] * (1.0 - self.levels.power_scale))
 
     @property
     def num_intervals(self) -> int:
@@ -121,11 +163,16 @@ def build_energy_problem(
     references: list[Snapshot],
     reference_load: FloatArray | None = None,
     headroom: float = 0.0,
+    *,
+    pairing_load: FloatArray | None = None,
+    muting: bool = True,
 ) -> EnergyProblem:
     """Freeze interference at ``reference_load`` ``[T, C]`` and build the bin model.
 
     ``headroom`` (PRB load) is kept free below every cell's limit in the plan, against forecast
     error; a cell already above its limit with every cell on may not gain load at all.
+    ``pairing_load`` ``[T, C]`` fixes MU-MIMO pairing (default: none with the default
+    reference, the reference load otherwise); ``muting`` offers the cells' muted levels.
 
     The default reference puts every cell at its load limit: a schedule that keeps the limits
     in this model keeps them in the twin too, because lower neighbour loads only lower a
@@ -137,9 +184,16 @@ def build_energy_problem(
     ao_load = np.stack([s.demand_load for s in references])  # [T, C]
     limit = np.maximum(limits.max_prb_load, ao_load + 1e-6)
     ref = np.minimum(limit, 1.0) if reference_load is None else reference_load
+    # MU pairing frozen with the interference: none at all in the safe first round (pairing
+    # grows with load, so load-1 pairing would over-state rates), the plan's loads after it
+    pairing = np.zeros_like(ref) if reference_load is None else pairing_load
     costs = np.stack(
         [
-            bin_costs(bins, reference_rates_mbps(twin, bins, ref[t]), demand_mbps[t])
+            bin_costs(
+                bins,
+                reference_rates_mbps(twin, bins, ref[t], None if pairing is None else pairing[t]),
+                demand_mbps[t],
+            )
             for t in range(num_t)
         ]
     )
@@ -150,8 +204,15 @@ def build_energy_problem(
     )
     caps = np.maximum(limit - headroom, surrogate_ao + 1e-6)
     arrays = twin.arrays
-    idle_saving_w = arrays.num_trx * (arrays.p0_w - arrays.p_sleep_w)
-    load_slope_w = arrays.num_trx * arrays.delta_p * arrays.max_tx_power_per_trx_w
+    supply = 1.0 - arrays.supply_loss
+    full_idle_w = arrays.num_trx * arrays.p0_w / supply
+    # a sleep is valued at deep sleep: the runs that save most (the night's) end up deep, and a
+    # per-interval decision cannot see a run's length (short runs get light sleep afterwards)
+    idle_saving_w = full_idle_w - arrays.num_trx * arrays.p_sleep_w / supply
+    load_slope_w = arrays.num_trx * arrays.delta_p * arrays.max_tx_power_per_trx_w / supply
+    levels = mute_levels(twin)
+    if not muting:
+        levels = MuteLevels(trx=levels.trx[:, :0], power_scale=levels.power_scale[:, :0])
     candidates = np.zeros((num_t, twin.num_cells), dtype=bool)
     for t in range(num_t):
         state = AssignmentState.start(bins, costs[t], np.ones(twin.num_cells, dtype=bool))
@@ -167,6 +228,13 @@ def build_energy_problem(
         load_slope_w=load_slope_w,
         intervals_per_day=twin.scenario.intervals_per_day,
         limits=limits,
+        levels=levels,
+        full_idle_w=full_idle_w,
+        num_trx=arrays.num_trx.astype(np.int64),
+        twin=twin,
+        demand_mbps=demand_mbps,
+        reference_load=ref,
+        pairing_load=pairing,
     )
 
 
@@ -215,42 +283,87 @@ def _greedy_fill(
     return state.active
 
 
-def _greedy_interval(problem: EnergyProblem, t: int, previous_asleep: BoolArray) -> BoolArray:
-    """Greedy sleep set of one interval, starting from every cell on."""
+def _mute_fill(
+    problem: EnergyProblem, t: int, state: AssignmentState, costs_m: FloatArray | None
+) -> IntArray:
+    """Chains per cell ``[C]``: every active cell muted as far as its cap allows.
+
+    For a fixed sleep set this is optimal in the bin model: muting lowers a cell's power and
+    changes no other cell's load there.
+    """
+    trx = problem.num_trx.copy()
+    if costs_m is None or problem.levels.num_levels == 0:
+        return trx
+    cells = np.flatnonzero(problem.levels.mutable & state.active)
+    fitted = fit_mute_levels(state, costs_m, problem.levels, problem.caps[t], cells)
+    return np.where(fitted > 0, fitted, trx)
+
+
+def _interval_mute_costs(problem: EnergyProblem, t: int) -> FloatArray | None:
+    return problem.mute_costs_at(t) if problem.levels.num_levels else None
+
+
+def _greedy_interval(
+    problem: EnergyProblem, t: int, previous_asleep: BoolArray
+) -> tuple[BoolArray, IntArray]:
+    """Greedy sleep set of one interval, starting from every cell on, then muting."""
     state = AssignmentState.start(
         problem.bins, problem.costs[t], np.ones(problem.num_cells, dtype=bool)
     )
-    return _greedy_fill(problem, t, state, previous_asleep)
+    active = _greedy_fill(problem, t, state, previous_asleep)
+    return active, _mute_fill(problem, t, state, _interval_mute_costs(problem, t))
 
 
-IntervalSolver = Callable[[int, BoolArray], BoolArray]
+IntervalSolver = Callable[[int, BoolArray], tuple[BoolArray, IntArray]]
 
 
-def schedule_by_interval(problem: EnergyProblem, solve_interval: IntervalSolver) -> BoolArray:
-    """Run a per-interval solver over the horizon, ``[T, C]``; all cells on where none may sleep.
+def schedule_by_interval(
+    problem: EnergyProblem, solve_interval: IntervalSolver
+) -> tuple[BoolArray, IntArray]:
+    """Run a per-interval solver over the horizon: on/sleep ``[T, C]`` and chains ``[T, C]``.
 
-    ``solve_interval(t, previous_asleep)`` returns interval ``t``'s on/sleep state; it sees the
-    previous interval's sleepers so that ties can favour fewer switches.
+    ``solve_interval(t, previous_asleep)`` returns interval ``t``'s state; it sees the previous
+    interval's sleepers so that ties can favour fewer switches. Intervals where no cell can
+    sleep or mute keep every cell on with all its chains.
     """
     schedule = np.ones((problem.num_intervals, problem.num_cells), dtype=bool)
+    trx = np.broadcast_to(problem.num_trx, schedule.shape).copy()
     previous_asleep = np.zeros(problem.num_cells, dtype=bool)
+    may_mute = problem.levels.num_levels > 0 and bool(problem.levels.mutable.any())
     for t in range(problem.num_intervals):
-        if problem.candidates[t].any():
-            schedule[t] = solve_interval(t, previous_asleep)
+        if problem.candidates[t].any() or may_mute:
+            schedule[t], trx[t] = solve_interval(t, previous_asleep)
         previous_asleep = ~schedule[t]
-    return schedule
+    return schedule, trx
 
 
-def solve_greedy(problem: EnergyProblem) -> tuple[BoolArray, SolveInfo]:
-    """Greedy sleep sets per interval in the bin model."""
-    schedule = schedule_by_interval(
+def interval_power_w(problem: EnergyProblem, t: int, active: BoolArray, trx: IntArray) -> float:
+    """Power of one interval's state in the bin model, W (relative: site shares left out)."""
+    loads, _ = surrogate_loads(problem.bins, problem.costs[t], active, problem.num_cells)
+    level_scale = np.ones(problem.num_cells)
+    for m in range(problem.levels.num_levels):
+        at = trx == problem.levels.trx[:, m]
+        level_scale = np.where(at, problem.levels.power_scale[:, m], level_scale)
+    on_w = (problem.full_idle_w + problem.load_slope_w * loads) * level_scale
+    asleep_w = problem.full_idle_w - problem.idle_saving_w
+    return float(np.where(active, on_w, asleep_w).sum())
+
+
+def solve_greedy(problem: EnergyProblem) -> tuple[BoolArray, IntArray, SolveInfo]:
+    """Greedy sleep sets per interval in the bin model, then the deepest muting that fits."""
+    schedule, trx = schedule_by_interval(
         problem, lambda t, previous: _greedy_interval(problem, t, previous)
     )
     asleep = int((~schedule).sum())
-    return schedule, SolveInfo(
-        status=SolveStatus.FEASIBLE,
-        objective=float(schedule[:, problem.sleepable].sum()),
-        detail={"cell_intervals_asleep": asleep},
+    muted = int((schedule & (trx < problem.num_trx)).sum())
+    return (
+        schedule,
+        trx,
+        SolveInfo(
+            status=SolveStatus.FEASIBLE,
+            objective=float(schedule[:, problem.sleepable].sum()),
+            detail={"cell_intervals_asleep": asleep, "cell_intervals_muted": muted},
+        ),
     )
 
 
@@ -258,12 +371,40 @@ def solve_greedy(problem: EnergyProblem) -> tuple[BoolArray, SolveInfo]:
 # anneal (QUBO)
 
 
-def interval_qubo(
-    problem: EnergyProblem, t: int, load_unit: float = 0.005
-) -> dimod.BinaryQuadraticModel:
-    """Return the sleep decision of interval ``t`` as a QUBO (variables: candidate cell sleeps).
+def _mute_choices(problem: EnergyProblem, t: int, costs_m: FloatArray) -> list[tuple[int, int]]:
+    """(cell, level) pairs that fit their cap even if every candidate sleeps onto the cell.
 
-    Objective: maximise the cells asleep. Loads are linear in the sleep variables when every
+    The worst case for a muted cell: it keeps its own bins and receives every bin for which
+    it is the first cell that stays on when all candidates sleep. A pair that fits then fits
+    whatever the annealer sleeps (the QUBO needs no constraint for it).
+    """
+    cand = problem.candidates[t]
+    choices: list[tuple[int, int]] = []
+    for cell in np.flatnonzero(problem.levels.mutable):
+        on = ~cand
+        on[cell] = True
+        pos = first_active_position(problem.bins, on)
+        rows = np.flatnonzero(pos >= 0)
+        here = rows[problem.bins.lists[rows, pos[rows]] == cell]
+        loads = costs_m[here, pos[here], :].sum(axis=0)
+        for m in range(problem.levels.num_levels):
+            if problem.levels.trx[cell, m] > 0 and loads[m] <= problem.caps[t, cell]:
+                choices.append((int(cell), m))
+    return choices
+
+
+def interval_qubo(
+    problem: EnergyProblem,
+    t: int,
+    load_unit: float = 0.005,
+    costs_m: FloatArray | None = None,
+) -> dimod.BinaryQuadraticModel:
+    """Return interval ``t``'s decision as a QUBO: candidate sleeps and muted levels.
+
+    Variables: ``cell`` (1 = asleep) for each candidate, ``(cell, level)`` (1 = muted to that
+    level) for each muting that fits in the worst case (``_mute_choices``). Objective: the
+    power saved, relative to the largest sleep saving; a cell takes at most one of its
+    variables (pairwise penalties). Loads are linear in the sleep variables when every
     sleeping cell's bins are sent to the first entry of their list that cannot sleep in this
     interval (where they land if all candidates sleep, an upper bound on what that cell gets);
     each such cell's cap is a linear inequality, turned into a quadratic penalty with binary
@@ -289,8 +430,23 @@ def interval_qubo(
     )
     stranded = np.zeros(problem.num_cells, dtype=bool)
     stranded[first[moving[~lands]]] = True
+    scale = float(problem.idle_saving_w[cands].max()) if cands.size else 1.0
     for cell in cands:
-        bqm.add_variable(int(cell), -1.0)
+        bqm.add_variable(int(cell), -float(problem.idle_saving_w[cell]) / scale)
+    if costs_m is not None:
+        choices = _mute_choices(problem, t, costs_m)
+        saving = problem.mute_saving_w
+        for muted, level in choices:
+            bqm.add_variable((muted, level), -float(saving[muted, level]) / scale)
+        # one state per cell: a muted level excludes the other levels and sleep
+        by_cell: dict[int, list[object]] = {}
+        for muted, level in choices:
+            start: list[object] = [muted] if cand_mask[muted] else []
+            by_cell.setdefault(muted, start).append((muted, level))
+        for variables in by_cell.values():
+            for i, a in enumerate(variables):
+                for b in variables[i + 1 :]:
+                    bqm.add_quadratic(a, b, 2.0)
     lagrange = 1.0  # per squared load unit: one unit over a cap costs as much as one cell saves
     for receiver in np.flatnonzero(~cand_mask & (transfer.sum(axis=1) > 0)):
         terms = [
@@ -337,61 +493,108 @@ def _repair_to_surrogate(problem: EnergyProblem, t: int, active: BoolArray) -> B
     return fixed
 
 
-def _decode_samples(problem: EnergyProblem, t: int, sampleset: dimod.SampleSet) -> BoolArray:
-    """Distinct on/sleep states ``[n, C]`` of a sample set (slack variables dropped)."""
+def _decode_samples(
+    problem: EnergyProblem, t: int, sampleset: dimod.SampleSet
+) -> tuple[BoolArray, IntArray]:
+    """Distinct states of a sample set: on/sleep ``[n, C]`` and chains ``[n, C]``."""
     cands = np.flatnonzero(problem.candidates[t])
-    columns = [sampleset.variables.index(int(c)) for c in cands]
-    decisions = np.unique(np.asarray(sampleset.record.sample)[:, columns], axis=0)
+    record = np.asarray(sampleset.record.sample)
+    index = {v: i for i, v in enumerate(sampleset.variables)}
+    columns = [index[int(c)] for c in cands]
+    mutes = [(v, i) for v, i in index.items() if isinstance(v, tuple) and len(v) == 2]
+    mute_columns = [i for _, i in mutes]
+    decisions = np.unique(record[:, columns + mute_columns], axis=0)
     states = np.ones((decisions.shape[0], problem.num_cells), dtype=bool)
-    states[:, cands] = decisions == 0
-    return states
+    states[:, cands] = decisions[:, : len(columns)] == 0
+    trx = np.broadcast_to(problem.num_trx, states.shape).copy()
+    for j, (variable, _) in enumerate(mutes):
+        cell, level = variable
+        chosen = decisions[:, len(columns) + j] == 1
+        trx[chosen, cell] = np.minimum(trx[chosen, cell], problem.levels.trx[cell, level])
+    return states, trx
 
 
 def _polish(
-    problem: EnergyProblem, t: int, active: BoolArray, previous_asleep: BoolArray
-) -> BoolArray:
-    """Classical post-processing of a sample: sleep every further candidate that still fits."""
+    problem: EnergyProblem,
+    t: int,
+    active: BoolArray,
+    trx: IntArray,
+    previous_asleep: BoolArray,
+    costs_m: FloatArray | None,
+) -> tuple[BoolArray, IntArray]:
+    """Post-process a sample classically: sleep further candidates, re-fit the mutings.
+
+    Every further candidate that still fits sleeps; the sample's mutings that still fit are
+    kept, and cells mute further where a cap allows.
+    """
     state = AssignmentState.start(problem.bins, problem.costs[t], active)
-    return _greedy_fill(problem, t, state, previous_asleep)
+    active = _greedy_fill(problem, t, state, previous_asleep)
+    fitted = _mute_fill(problem, t, state, costs_m)
+    if costs_m is not None:
+        # the sample's choice where it still fits, else the fill's (a cap it no longer keeps)
+        for cell in np.flatnonzero(active & (trx < problem.num_trx)):
+            loads = cell_level_loads(state, costs_m, int(cell))
+            level = int(np.flatnonzero(problem.levels.trx[cell] == trx[cell])[0])
+            if loads[level] <= problem.caps[t, cell]:
+                fitted[cell] = min(fitted[cell], trx[cell])
+    return active, np.where(active, fitted, problem.num_trx)
 
 
 def solve_anneal(
     problem: EnergyProblem, rng: np.random.Generator, config: EnergyConfig
-) -> tuple[BoolArray, SolveInfo]:
+) -> tuple[BoolArray, IntArray, SolveInfo]:
     """Sample each interval's QUBO with simulated annealing (dwave-samplers).
 
-    Of the distinct samples, the feasible one (in the bin model) with most cells asleep is kept,
+    Of the distinct samples, the feasible one (in the bin model) with the least power is kept,
     else the best sample is repaired by waking cells; then a classical pass sleeps any further
-    candidate that still fits, as hybrid quantum-classical workflows do. Swapping the sampler
-    for a quantum annealer's leaves the rest unchanged.
+    candidate that still fits and mutes where caps allow, as hybrid quantum-classical
+    workflows do. Swapping the sampler for a quantum annealer's leaves the rest unchanged.
     """
     sampler = SimulatedAnnealingSampler()
     counts = {"reads": 0, "feasible": 0}
 
-    def anneal_interval(t: int, previous_asleep: BoolArray) -> BoolArray:
-        bqm = interval_qubo(problem, t)
+    def anneal_interval(t: int, previous_asleep: BoolArray) -> tuple[BoolArray, IntArray]:
+        costs_m = _interval_mute_costs(problem, t)
+        bqm = interval_qubo(problem, t, costs_m=costs_m)
+        if bqm.num_variables == 0:
+            state = AssignmentState.start(
+                problem.bins, problem.costs[t], np.ones(problem.num_cells, dtype=bool)
+            )
+            return state.active, _mute_fill(problem, t, state, costs_m)
         seed = int(rng.integers(0, 2**31 - 1))
         sampleset = sampler.sample(
             bqm, num_reads=config.anneal_reads, num_sweeps=config.anneal_sweeps, seed=seed
         )
         counts["reads"] += config.anneal_reads
-        states = _decode_samples(problem, t, sampleset)
+        states, trx = _decode_samples(problem, t, sampleset)
         feasible = np.array([surrogate_feasible(problem, t, a) for a in states])
         counts["feasible"] += int(feasible.sum())
         if feasible.any():
-            pool = states[feasible]
-            best = pool[np.argmin(pool.sum(axis=1))]
+            power = [
+                interval_power_w(problem, t, a, x)
+                for a, x in zip(states[feasible], trx[feasible], strict=True)
+            ]
+            best = int(np.argmin(power))
+            active, chains = states[feasible][best], trx[feasible][best]
         else:
-            best = _repair_to_surrogate(problem, t, states[np.argmin(states.sum(axis=1))])
-        return _polish(problem, t, best, previous_asleep)
+            pick = int(np.argmin(states.sum(axis=1)))
+            active, chains = _repair_to_surrogate(problem, t, states[pick]), trx[pick]
+        return _polish(problem, t, active, chains, previous_asleep, costs_m)
 
-    schedule = schedule_by_interval(problem, anneal_interval)
+    schedule, trx = schedule_by_interval(problem, anneal_interval)
     reads, feasible_samples = counts["reads"], counts["feasible"]
-    return schedule, SolveInfo(
-        status=SolveStatus.FEASIBLE,
-        objective=float(schedule[:, problem.sleepable].sum()),
-        iterations=reads,
-        detail={"feasible_samples": feasible_samples},
+    return (
+        schedule,
+        trx,
+        SolveInfo(
+            status=SolveStatus.FEASIBLE,
+            objective=float(schedule[:, problem.sleepable].sum()),
+            iterations=reads,
+            detail={
+                "feasible_samples": feasible_samples,
+                "cell_intervals_muted": int((schedule & (trx < problem.num_trx)).sum()),
+            },
+        ),
     )
 
 
@@ -400,30 +603,50 @@ def solve_anneal(
 
 
 def _add_interval_assignment(
-    m: MilpBuilder, problem: EnergyProblem, t: int, y: dict[tuple[int, int], int]
+    m: MilpBuilder,
+    problem: EnergyProblem,
+    t: int,
+    y: dict[tuple[int, int], int],
+    z: dict[tuple[int, int], int],
+    costs_m: FloatArray | None,
 ) -> None:
-    """Closest-assignment and capacity rows of interval ``t`` (capacitated facility location)."""
+    """Closest-assignment, capacity and muting rows of interval ``t`` (facility location).
+
+    ``y[(t, c)]`` is 1 when candidate ``c`` is on, ``z[(c, level)]`` when cell ``c`` runs a
+    muted level: then its load at that level's costs keeps its cap (a big-M row).
+    """
     inf = highspy.kHighsInf
     cand = problem.candidates[t]
     lists = problem.bins.lists
     costs = problem.costs[t]
+    num_levels = problem.levels.num_levels
     const = np.zeros(problem.num_cells)
+    const_m = np.zeros((problem.num_cells, num_levels))
     load_cols: dict[int, list[int]] = {}
     load_vals: dict[int, list[float]] = {}
+    load_vals_m: dict[int, list[FloatArray]] = {}
     for b in range(lists.shape[0]):
         if not costs[b].any():
             continue
         entries = [int(c) for c in lists[b] if c >= 0]
         if not cand[entries[0]]:
             const[entries[0]] += costs[b, 0]
+            if costs_m is not None:
+                const_m[entries[0]] += costs_m[b, 0]
             continue
         stop = next((j for j, c in enumerate(entries) if not cand[c]), len(entries) - 1)
         entries = entries[: stop + 1]
-        xs = [m.column(0.0, 1.0, 0.0, integer=False) for _ in entries]
+        # the power that grows with a cell's load: the objective weight of each assignment
+        xs = [
+            m.column(0.0, 1.0, float(problem.load_slope_w[cell] * costs[b, j]), integer=False)
+            for j, cell in enumerate(entries)
+        ]
         m.row(xs, [1.0] * len(xs), 1.0, 1.0)
         for j, cell in enumerate(entries):
             load_cols.setdefault(cell, []).append(xs[j])
             load_vals.setdefault(cell, []).append(float(costs[b, j]))
+            if costs_m is not None:
+                load_vals_m.setdefault(cell, []).append(costs_m[b, j])
             if not cand[cell]:
                 continue
             m.row([xs[j], y[(t, cell)]], [1.0, -1.0], -inf, 0.0)
@@ -436,6 +659,14 @@ def _add_interval_assignment(
             m.row([*cols, y[(t, cell)]], [*load_vals[cell], -cap], -inf, -const[cell])
         else:
             m.row(cols, load_vals[cell], -inf, cap - const[cell])
+    for (cell, level), col in z.items():
+        cap = float(problem.caps[t, cell])
+        vals = [float(v[level]) for v in load_vals_m.get(cell, [])]
+        cols = load_cols.get(cell, [])
+        most = const_m[cell, level] + sum(vals)
+        big_m = max(most - cap, 0.0)
+        # sum(c_m x) + const_m <= cap + M (1 - z)
+        m.row([*cols, col], [*vals, big_m], -inf, cap + big_m - const_m[cell, level])
 
 
 def _solve_interval_milp(
@@ -444,83 +675,120 @@ def _solve_interval_milp(
     previous_asleep: BoolArray,
     time_limit_s: float,
     mip_rel_gap: float,
-) -> tuple[BoolArray, SolveInfo]:
-    """Solve the sleep decision of one interval to optimality (or its time limit).
+    costs_m: FloatArray | None = None,
+) -> tuple[BoolArray, IntArray, SolveInfo]:
+    """Solve one interval's sleep and muting decision to optimality (or its time limit).
 
-    Lexicographic integral objective: the number of active candidates first, then the number of
-    cells woken that slept in the previous interval (weights ``M`` and ``M + 1``, ``M`` = one
-    more than the candidate count), so ties go to the schedule with fewer switches.
+    Minimises the interval's power in the bin model: each candidate on costs its idle saving
+    over (deep) sleep, each muted level saves its share, each assignment adds its cell's load
+    power; waking a cell that slept in the previous interval costs 0.01 W more, so ties go to
+    fewer switches.
     """
     m = MilpBuilder()
     cands = np.flatnonzero(problem.candidates[t])
-    weight = float(cands.size + 1)
     y = {
-        (t, int(cell)): m.column(0.0, 1.0, weight + float(previous_asleep[cell]), integer=True)
+        (t, int(cell)): m.column(
+            0.0,
+            1.0,
+            float(problem.idle_saving_w[cell]) + 0.01 * float(previous_asleep[cell]),
+            integer=True,
+        )
         for cell in cands
     }
-    _add_interval_assignment(m, problem, t, y)
+    z: dict[tuple[int, int], int] = {}
+    if costs_m is not None:
+        saving = problem.mute_saving_w
+        for cell in np.flatnonzero(problem.levels.mutable):
+            cols = []
+            for level in range(problem.levels.num_levels):
+                if problem.levels.trx[cell, level] > 0:
+                    col = m.column(0.0, 1.0, -float(saving[cell, level]), integer=True)
+                    z[(int(cell), level)] = col
+                    cols.append(col)
+            on = y.get((t, int(cell)))
+            # one muted level at most, and only while the cell is on
+            if on is None:
+                m.row(cols, [1.0] * len(cols), -highspy.kHighsInf, 1.0)
+            else:
+                m.row([*cols, on], [1.0] * len(cols) + [-1.0], -highspy.kHighsInf, 0.0)
+    _add_interval_assignment(m, problem, t, y, z, costs_m)
     result = solve_milp(m, time_limit_s, mip_rel_gap)
     active = np.ones(problem.num_cells, dtype=bool)
+    trx = problem.num_trx.copy()
     if result.values is not None:
-        for (_, cell), col in y.items():
-            active[cell] = result.values[col] > 0.5
-    return active, SolveInfo(
-        status=result.status,
-        objective=result.objective,
-        bound=result.bound,
-        mip_gap=result.mip_gap,
-        iterations=result.nodes,
-        detail={"columns": len(m.col_lower), "rows": len(m.row_lower)},
+        for (_, on_cell), col in y.items():
+            active[on_cell] = result.values[col] > 0.5
+        for (muted, level), col in z.items():
+            if result.values[col] > 0.5 and active[muted]:
+                trx[muted] = problem.levels.trx[muted, level]
+    return (
+        active,
+        trx,
+        SolveInfo(
+            status=result.status,
+            objective=result.objective,
+            bound=result.bound,
+            mip_gap=result.mip_gap,
+            iterations=result.nodes,
+            detail={"columns": len(m.col_lower), "rows": len(m.row_lower)},
+        ),
     )
 
 
-def solve_exact(problem: EnergyProblem, config: EnergyConfig) -> tuple[BoolArray, SolveInfo]:
-    """Solve each interval as a MILP with HiGHS: capacitated facility location over the bins.
+def solve_exact(
+    problem: EnergyProblem, config: EnergyConfig
+) -> tuple[BoolArray, IntArray, SolveInfo]:
+    """Solve each interval as a MILP with HiGHS, minimising the interval's power.
 
-    Minimises the number of active candidate cells (an integral objective HiGHS proves optimal
-    quickly; every capacity cell saves the same idle power asleep). The switching rules couple
-    intervals and are enforced afterwards, as for every solver. Reports the worst interval's
-    gap; ``status`` is ``optimal`` only when every interval was proven optimal.
+    Capacitated facility location over the bins, with muted levels as big-M capacity rows.
+    The switching rules couple intervals and are enforced afterwards, as for every solver.
+    Reports the summed objective and bound (W, relative to every cell on at zero load) and
+    the worst interval's gap; ``status`` is ``optimal`` only when every interval was proven
+    optimal.
     """
     statuses: list[SolveStatus] = []
     gaps: list[float] = []
-    objective = float(problem.sleepable.sum() * problem.num_intervals)
-    totals = {"objective": objective, "bound": objective, "nodes": 0.0, "without_incumbent": 0.0}
+    totals = {"objective": 0.0, "bound": 0.0, "nodes": 0.0, "without_incumbent": 0.0}
 
-    def milp_interval(t: int, previous_asleep: BoolArray) -> BoolArray:
-        active, info = _solve_interval_milp(
-            problem, t, previous_asleep, config.interval_time_limit_s, config.mip_rel_gap
-        )
+    def milp_interval(t: int, previous_asleep: BoolArray) -> tuple[BoolArray, IntArray]:
+        active, trx, info = _solve_interval_milp(
+            problem, t, previous_asleep, config.interval_time_limit_s, config.mip_rel_gap,
+            _interval_mute_costs(problem, t),
+        )  # fmt: skip
         statuses.append(info.status)
         totals["nodes"] += info.iterations
-        num_cands = float(problem.candidates[t].sum())
-        totals["objective"] -= num_cands - float(active[problem.candidates[t]].sum())
+        if info.objective is not None:
+            totals["objective"] += info.objective
         if info.bound is not None:
-            # bound of the weighted objective in active cells (weights <= M + 1), integral
-            totals["bound"] -= num_cands - float(np.ceil(info.bound / (num_cands + 2.0) - 1e-9))
+            totals["bound"] += info.bound
         if info.mip_gap is not None:
             gaps.append(info.mip_gap)
         else:
             totals["without_incumbent"] += 1
-        return active
+        return active, trx
 
-    schedule = schedule_by_interval(problem, milp_interval)
+    schedule, trx = schedule_by_interval(problem, milp_interval)
     if any(s in (SolveStatus.ERROR, SolveStatus.INFEASIBLE) for s in statuses):
         status = SolveStatus.ERROR
     elif all(s == SolveStatus.OPTIMAL for s in statuses):
         status = SolveStatus.OPTIMAL
     else:
         status = SolveStatus.TIME_LIMIT
-    return schedule, SolveInfo(
-        status=status,
-        objective=totals["objective"],
-        bound=totals["bound"],
-        mip_gap=max(gaps, default=0.0),
-        iterations=int(totals["nodes"]),
-        detail={
-            "intervals_solved": len(statuses),
-            "intervals_without_incumbent": int(totals["without_incumbent"]),
-        },
+    return (
+        schedule,
+        trx,
+        SolveInfo(
+            status=status,
+            objective=totals["objective"],
+            bound=totals["bound"],
+            mip_gap=max(gaps, default=0.0),
+            iterations=int(totals["nodes"]),
+            detail={
+                "intervals_solved": len(statuses),
+                "intervals_without_incumbent": int(totals["without_incumbent"]),
+                "cell_intervals_muted": int((schedule & (trx < problem.num_trx)).sum()),
+            },
+        ),
     )
 
 
@@ -593,6 +861,93 @@ class ReferenceCache:
 RuleEnforcer = Callable[[BoolArray], BoolArray]
 
 
+def _muted_to_unmute(
+    snap: Snapshot, ref: Snapshot, trx: IntArray, num_trx: IntArray, limits: EnergyConstraints
+) -> IntArray:
+    """Return the muted active cells that get all their chains back, ``[n]`` cells.
+
+    Those over their limit or serving a UE the plan hurts; every muted cell when none is to
+    blame.
+    """
+    muted = snap.active & (trx < num_trx)
+    if not muted.any():
+        return np.flatnonzero(muted)
+    limit = limits.prb_load_limit(ref.prb_load)
+    floor = min(limits.ue_thp_floor_mbps, ref.ue_thp_percentile_mbps(5))
+    hurt = (snap.served_mbps < snap.demand_mbps * limits.min_served_ratio) | (
+        (snap.ue_thp_mbps < floor) & (snap.demand_mbps > 0)
+    )
+    served = snap.serving_cell >= 0
+    blamed = np.zeros_like(muted)
+    blamed[snap.serving_cell[served & hurt]] = True
+    blamed |= snap.prb_load > limit
+    culprits = muted & blamed
+    return np.flatnonzero(culprits if culprits.any() else muted)
+
+
+def repair_schedule(
+    twin: Twin,
+    demand_sets: list[FloatArray],
+    schedule: BoolArray,
+    trx: IntArray,
+    limits: EnergyConstraints,
+    references: ReferenceCache,
+    max_rounds: int,
+    enforce: RuleEnforcer | None = None,
+    protected: BoolArray | None = None,
+) -> tuple[BoolArray, IntArray, int]:
+    """Replay a schedule in the twin; unmute, then wake, cells until every interval holds.
+
+    ``schedule`` ``[T, C]`` is on/sleep, ``trx`` ``[T, C]`` the chains each cell runs. In an
+    interval that breaks a limit, the muted cells to blame get all their chains back first
+    (``_muted_to_unmute``), then sleeping cells are woken (``_cells_to_wake``). Returns the
+    repaired schedule and chains and the number of cells woken. The switching rules are
+    re-applied after each round; ``enforce`` and ``protected`` as in ``verify_and_repair``.
+    """
+    fixed = schedule.copy()
+    chains = trx.copy()
+    num_trx = twin.arrays.num_trx.astype(np.int64)
+    woken = 0
+    ipd = twin.scenario.intervals_per_day
+    if enforce is None:
+
+        def enforce(active: BoolArray) -> BoolArray:
+            return enforce_switching_rules(active, limits.rules, ipd)
+
+    def changed_rows() -> IntArray:
+        return np.flatnonzero(~fixed.all(axis=1) | (chains < num_trx).any(axis=1))
+
+    for _ in range(max_rounds):
+        fixed = enforce(fixed)
+        chains = np.where(fixed, chains, num_trx)
+        changed = False
+        for t in changed_rows():
+            for index, demand in enumerate(demand_sets):
+                while not fixed[t].all() or (chains[t] < num_trx).any():
+                    snap, ref, check = evaluate_interval(
+                        twin, demand[t], fixed[t], limits, references.get(index, int(t)),
+                        trx=chains[t],
+                    )  # fmt: skip
+                    if not check.violations:
+                        break
+                    unmute = _muted_to_unmute(snap, ref, chains[t], num_trx, limits)
+                    if unmute.size:
+                        chains[t, unmute] = num_trx[unmute]
+                    else:
+                        wake = _cells_to_wake(
+                            snap, ref, fixed[t], limits,
+                            None if protected is None else protected[t],
+                        )  # fmt: skip
+                        fixed[t, wake] = True
+                        woken += int(wake.size)
+                    changed = True
+        if not changed:
+            break
+    # the last round's wake-ups may have split sleep runs: the rules only ever wake cells
+    fixed = enforce(fixed)
+    return fixed, np.where(fixed, chains, num_trx), woken
+
+
 def verify_and_repair(
     twin: Twin,
     demand_sets: list[FloatArray],
@@ -603,7 +958,7 @@ def verify_and_repair(
     enforce: RuleEnforcer | None = None,
     protected: BoolArray | None = None,
 ) -> tuple[BoolArray, int]:
-    """Replay the schedule in the twin and wake cells until every interval keeps its limits.
+    """Replay an on/sleep schedule (all chains on) in the twin; wake cells until it holds.
 
     ``demand_sets`` holds one or more demand arrays ``[T, U]`` (the planning demand, or demand
     scenarios for a robust plan); the schedule must hold on each. Returns the repaired schedule
@@ -612,35 +967,62 @@ def verify_and_repair(
     whole-day schedule (a rolling window needs the day's executed intervals before it);
     ``protected`` ``[T, C]`` cells are woken last (see ``_cells_to_wake``).
     """
-    fixed = schedule.copy()
-    woken = 0
-    ipd = twin.scenario.intervals_per_day
-    if enforce is None:
+    fixed, _, woken = repair_schedule(
+        twin, demand_sets, schedule, full_trx(twin, schedule.shape[0]), limits, references,
+        max_rounds, enforce, protected,
+    )  # fmt: skip
+    return fixed, woken
 
-        def enforce(active: BoolArray) -> BoolArray:
-            return enforce_switching_rules(active, limits.rules, ipd)
 
-    for _ in range(max_rounds):
-        fixed = enforce(fixed)
-        changed = False
-        for t in np.flatnonzero(~fixed.all(axis=1)):
-            for index, demand in enumerate(demand_sets):
-                while not fixed[t].all():
-                    snap, ref, check = evaluate_interval(
-                        twin, demand[t], fixed[t], limits, references.get(index, int(t))
-                    )
-                    if not check.violations:
-                        break
-                    wake = _cells_to_wake(
-                        snap, ref, fixed[t], limits, None if protected is None else protected[t]
-                    )
-                    fixed[t, wake] = True
-                    woken += int(wake.size)
-                    changed = True
-        if not changed:
-            break
-    # the last round's wake-ups may have split sleep runs: the rules only ever wake cells
-    return enforce(fixed), woken
+def assemble_plan(
+    twin: Twin,
+    demand_mbps: FloatArray,
+    schedule: BoolArray,
+    trx: IntArray,
+    limits: EnergyConstraints,
+    config: EnergyConfig,
+    *,
+    solver: str,
+    solve: SolveInfo,
+    t0_min: int = 0,
+    references: list[Snapshot] | None = None,
+    previous_active: BoolArray | None = None,
+    previous_trx: IntArray | None = None,
+    rule_violations: int | None = None,
+) -> Plan:
+    """Set each sleep run's depth, measure the schedule in the twin and list its actions."""
+    depth = (
+        sleep_states(twin, schedule, config.deep_sleep_wake_intervals)
+        if config.sleep_depths
+        else None
+    )
+    evaluation = evaluate_schedule(
+        twin, demand_mbps, schedule, limits, references, trx=trx, sleep_state=depth
+    )
+    if rule_violations is not None:
+        evaluation = replace(evaluation, rule_violations=rule_violations)
+    return Plan(
+        objective="energy",
+        solver=solver,
+        t0_min=t0_min,
+        interval_min=twin.scenario.interval_min,
+        active=schedule,
+        actions=schedule_actions(
+            schedule,
+            twin.cell_names,
+            twin.scenario.interval_min,
+            t0_min,
+            trx=trx,
+            num_trx=twin.arrays.num_trx.astype(np.int64),
+            sleep_state=depth,
+            previous_active=previous_active,
+            previous_trx=previous_trx,
+        ),
+        solve=solve,
+        expected=evaluation.kpis(),
+        active_trx=trx,
+        sleep_state=depth,
+    )
 
 
 def plan_energy(
@@ -653,10 +1035,11 @@ def plan_energy(
     rng: np.random.Generator | None = None,
     t0_min: int = 0,
 ) -> Plan:
-    """Plan which capacity cells sleep in each interval of ``demand_mbps`` ``[T, U]``.
+    """Plan which capacity cells sleep and mute in each interval of ``demand_mbps`` ``[T, U]``.
 
     The returned plan's ``expected`` figures are measured by replaying it in the twin on the
-    same demand; its ``confidence`` is left to ``ranopt.optimize.confidence``.
+    same demand (with each sleep run's depth); its ``confidence`` is left to
+    ``ranopt.optimize.confidence``.
     """
     if solver not in ENERGY_SOLVERS:
         msg = f"solver must be one of {ENERGY_SOLVERS}, got {solver!r}"
@@ -668,39 +1051,42 @@ def plan_energy(
     cache.seed(0, references)
     rng = rng or np.random.default_rng(0)
     reference_load: FloatArray | None = None  # round 1: every cell at its limit (safe)
-    best: tuple[tuple[int, float], BoolArray, SolveInfo, int, ScheduleEvaluation] | None = None
+    pairing_load: FloatArray | None = None
+    best: tuple[tuple[int, float], BoolArray, IntArray, SolveInfo, int] | None = None
     for _ in range(config.linearisation_rounds):
         problem = build_energy_problem(
-            twin, demand_mbps, limits, references, reference_load, config.planning_headroom
-        )
+            twin, demand_mbps, limits, references, reference_load, config.planning_headroom,
+            pairing_load=pairing_load, muting=config.mimo_muting,
+        )  # fmt: skip
         if solver == "exact":
-            schedule, info = solve_exact(problem, config)
+            schedule, trx, info = solve_exact(problem, config)
         elif solver == "anneal":
-            schedule, info = solve_anneal(problem, rng, config)
+            schedule, trx, info = solve_anneal(problem, rng, config)
         else:
-            schedule, info = solve_greedy(problem)
-        schedule, woken = verify_and_repair(
-            twin, [demand_mbps], schedule, limits, cache, config.repair_rounds
+            schedule, trx, info = solve_greedy(problem)
+        schedule, trx, woken = repair_schedule(
+            twin, [demand_mbps], schedule, trx, limits, cache, config.repair_rounds
         )
-        evaluation = evaluate_schedule(twin, demand_mbps, schedule, limits, references)
+        depth = sleep_states(twin, schedule, config.deep_sleep_wake_intervals)
+        evaluation = evaluate_schedule(
+            twin, demand_mbps, schedule, limits, references, trx=trx,
+            sleep_state=depth if config.sleep_depths else None,
+        )  # fmt: skip
         # fewest violations first (repair can run out of rounds), then least energy
         rank = (evaluation.kpis().constraint_violations, evaluation.plan.total_energy_kwh)
         if best is None or rank < best[0]:
-            best = (rank, schedule, info, woken, evaluation)
-        # next round: interference at the loads this plan produced, plus a margin
+            best = (rank, schedule, trx, info, woken)
+        # next round: interference at the loads this plan produced, plus a margin; MU pairing
+        # at those loads without it (more pairing would over-state rates)
         limit = np.stack([limits.prb_load_limit(r.prb_load) for r in references])
         reference_load = np.minimum(evaluation.plan.prb_load + config.reference_margin, limit)
+        pairing_load = evaluation.plan.prb_load
     if best is None:  # unreachable: EnergyConfig requires linearisation_rounds >= 1
         msg = "EnergyConfig.linearisation_rounds must be >= 1"
         raise ValidationError(msg)
-    _, schedule, info, woken, evaluation = best
-    return Plan(
-        objective="energy",
-        solver=solver,
-        t0_min=t0_min,
-        interval_min=twin.scenario.interval_min,
-        active=schedule,
-        actions=schedule_actions(schedule, twin.cell_names, twin.scenario.interval_min, t0_min),
+    _, schedule, trx, info, woken = best
+    return assemble_plan(
+        twin, demand_mbps, schedule, trx, limits, config, solver=solver,
         solve=replace(info, detail={**info.detail, "cells_woken_by_twin_check": woken}),
-        expected=evaluation.kpis(),
-    )
+        t0_min=t0_min, references=references,
+    )  # fmt: skip

@@ -20,6 +20,7 @@ from ranopt.twin.snapshot import CellState, Snapshot, evaluate_snapshot
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 CONSTRAINT_NAMES = ("served_traffic", "prb_load", "coverage", "ue_throughput")
 
@@ -103,23 +104,35 @@ class ScheduleEvaluation:
         )
 
 
+def _muted(twin: Twin, trx: IntArray | None) -> bool:
+    return trx is not None and bool((trx < twin.arrays.num_trx).any())
+
+
 def evaluate_interval(
     twin: Twin,
     demand_mbps: FloatArray,
     active: BoolArray,
     limits: EnergyConstraints,
     reference: Snapshot | None = None,
+    *,
+    trx: IntArray | None = None,
+    sleep_state: IntArray | None = None,
 ) -> tuple[Snapshot, Snapshot, IntervalCheck]:
-    """Evaluate one interval of a plan and its always-on reference; return both and the check."""
+    """Evaluate one interval of a plan and its always-on reference; return both and the check.
+
+    ``trx`` ``[C]`` are the chains each cell runs (None: all), ``sleep_state`` ``[C]`` what each
+    sleeping cell does (None: light sleep).
+    """
     ref = reference or evaluate_snapshot(twin, CellState.all_on(twin.num_cells), demand_mbps)
-    if active.all():
+    if active.all() and not _muted(twin, trx):
         return ref, ref, check_snapshot(ref, ref, limits)
-    snap = evaluate_snapshot(
-        twin,
-        CellState.all_on(twin.num_cells).with_active(active),
-        demand_mbps,
-        initial_load=ref.prb_load,
+    state = CellState(
+        active=active,
+        cio_db=np.zeros(twin.num_cells),
+        active_trx=trx if _muted(twin, trx) else None,
+        sleep_state=sleep_state,
     )
+    snap = evaluate_snapshot(twin, state, demand_mbps, initial_load=ref.prb_load)
     return snap, ref, check_snapshot(snap, ref, limits)
 
 
@@ -129,14 +142,29 @@ def evaluate_schedule(
     active: BoolArray,
     limits: EnergyConstraints,
     references: Sequence[Snapshot] | None = None,
+    *,
+    trx: IntArray | None = None,
+    sleep_state: IntArray | None = None,
 ) -> ScheduleEvaluation:
-    """Replay a schedule ``[T, C]`` on demand ``[T, U]`` and measure it against always-on."""
+    """Replay a schedule ``[T, C]`` on demand ``[T, U]`` and measure it against always-on.
+
+    ``trx`` and ``sleep_state`` ``[T, C]`` (optional) are the chains in use and the sleep
+    depths (``ranopt.optimize.actions``).
+    """
     plan_snaps: list[Snapshot] = []
     ref_snaps: list[Snapshot] = []
     checks: list[IntervalCheck] = []
     for t in range(active.shape[0]):
         ref = references[t] if references is not None else None
-        snap, ref_snap, check = evaluate_interval(twin, demand_mbps[t], active[t], limits, ref)
+        snap, ref_snap, check = evaluate_interval(
+            twin,
+            demand_mbps[t],
+            active[t],
+            limits,
+            ref,
+            trx=None if trx is None else trx[t],
+            sleep_state=None if sleep_state is None else sleep_state[t],
+        )
         plan_snaps.append(snap)
         ref_snaps.append(ref_snap)
         checks.append(check)
@@ -153,14 +181,23 @@ def evaluate_schedule(
 
 
 def schedule_holds(
-    twin: Twin, demand_mbps: FloatArray, active: BoolArray, limits: EnergyConstraints
+    twin: Twin,
+    demand_mbps: FloatArray,
+    active: BoolArray,
+    limits: EnergyConstraints,
+    trx: IntArray | None = None,
 ) -> bool:
     """Return whether a schedule keeps every QoS constraint on one demand scenario.
 
-    Stops at the first broken interval; intervals where every cell is on hold by definition.
+    Stops at the first broken interval; intervals where every cell is on with all its chains
+    hold by definition.
     """
-    for t in np.flatnonzero(~active.all(axis=1)):
-        _, _, check = evaluate_interval(twin, demand_mbps[t], active[t], limits)
+    changed = ~active.all(axis=1)
+    if trx is not None:
+        changed |= (trx < twin.arrays.num_trx[None, :]).any(axis=1)
+    for t in np.flatnonzero(changed):
+        row = None if trx is None else trx[t]
+        _, _, check = evaluate_interval(twin, demand_mbps[t], active[t], limits, trx=row)
         if check.violations:
             return False
     return True

@@ -46,7 +46,7 @@ def neighbour_lists(twin: Twin, count: int = 12) -> tuple[IntArray, ...]:
     strongest cell while the capacity layer is on) neighbours too.
     """
     link = twin.link
-    rows, cols = np.nonzero(link.rsrp_dbm >= twin.scenario.rsrp_min_dbm)  # [n] suitable pairs
+    rows, cols = np.nonzero(link.suitable(twin.scenario.rsrp_min_dbm))  # [n] suitable pairs
     incidence = csr_array(
         (np.ones(rows.size), (rows, link.cell_idx[rows, cols])),
         shape=(twin.num_ues, twin.num_cells),

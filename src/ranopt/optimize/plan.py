@@ -9,8 +9,9 @@ import numpy.typing as npt
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
-ActionKind = Literal["sleep", "wake", "cio", "slice_share", "power"]
+ActionKind = Literal["sleep", "wake", "mimo", "cio", "slice_share", "power"]
 
 
 class SolveStatus(StrEnum):
@@ -25,13 +26,17 @@ class SolveStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Action:
-    """One change to one cell at one time."""
+    """One change to one cell at one time: a plain (cell, time, kind, value) record.
+
+    ``value``: ``"light"`` or ``"deep"`` for ``sleep``; transceiver chains in use for
+    ``mimo``; dB for ``cio``; share for ``slice_share``; W for ``power``; None for ``wake``.
+    """
 
     cell: str
     cell_index: int
     t_min: int  # minutes from the start of the plan's day
     action: ActionKind
-    value: float | None = None  # dB for CIO, share for slices, W for power
+    value: float | str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,10 +74,11 @@ class PlanKpis:
 class Plan:
     """Actions proposed for a horizon, with a schedule of cell states and measured figures.
 
-    ``active`` is the on/sleep schedule ``[num_intervals, num_cells]``; ``actions`` are its
-    changes. ``expected`` is measured in the twin on the demand the plan was made for;
-    ``confidence`` is the measured share of sampled demand scenarios in which the plan keeps
-    every constraint (``None`` until measured).
+    ``active`` is the on/sleep schedule ``[num_intervals, num_cells]``, ``active_trx`` the
+    chains each cell runs and ``sleep_state`` the depth of each sleep (None: all chains,
+    light sleep); ``actions`` are their changes. ``expected`` is measured in the twin on the
+    demand the plan was made for; ``confidence`` is the measured share of sampled demand
+    scenarios in which the plan keeps every constraint (``None`` until measured).
     """
 
     objective: str
@@ -86,6 +92,8 @@ class Plan:
     confidence: float | None = None
     cio_db: FloatArray | None = None  # [T, C] where the plan sets offsets
     slice_shares: FloatArray | None = None  # [T, C, 3] dedicated PRB shares (eMBB/URLLC/mMTC)
+    active_trx: IntArray | None = None  # [T, C] transceiver chains in use (MIMO muting)
+    sleep_state: IntArray | None = None  # [T, C] ranopt.twin.power.SLEEP_STATES index
 
     @property
     def num_intervals(self) -> int:

@@ -14,12 +14,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ranopt.errors import ValidationError
+from ranopt.optimize import actions
 from ranopt.optimize.energy import (
     EnergyConfig,
     ReferenceCache,
     RuleEnforcer,
     plan_energy,
-    verify_and_repair,
+    repair_schedule,
 )
 from ranopt.optimize.evaluate import EnergyConstraints, evaluate_schedule
 from ranopt.optimize.plan import Action, Plan
@@ -144,11 +145,25 @@ def window_actions(
     cell_names: tuple[str, ...],
     interval_min: int,
     t0_min: int,
+    *,
+    trx: IntArray | None = None,
+    num_trx: IntArray | None = None,
+    previous_trx: IntArray | None = None,
 ) -> tuple[Action, ...]:
-    """Sleep and wake actions of the window relative to the state in force before it."""
-    stacked = np.vstack([previous[None, :], window])
-    actions = schedule_actions(stacked, cell_names, interval_min, t0_min - interval_min)
-    return tuple(a for a in actions if a.t_min >= t0_min)
+    """Sleep, wake and MIMO actions of the window relative to the state in force before it.
+
+    With ``trx`` ``[H, C]`` (chains in use; ``num_trx`` ``[C]`` all of them, ``previous_trx``
+    those before the window, default all) muting changes are actions too; window sleeps are
+    light (a one-hour window cannot know a sleep will be long enough for deep sleep).
+    """
+    if trx is None:
+        stacked = np.vstack([previous[None, :], window])
+        found = schedule_actions(stacked, cell_names, interval_min, t0_min - interval_min)
+        return tuple(a for a in found if a.t_min >= t0_min)
+    return actions.schedule_actions(
+        window, cell_names, interval_min, t0_min, trx=trx, num_trx=num_trx,
+        previous_active=previous, previous_trx=previous_trx,
+    )  # fmt: skip
 
 
 def count_switching_breaks(
@@ -185,46 +200,58 @@ def plan_window(
     t0_min: int,
     carried_run: IntArray | None = None,
     previous: BoolArray | None = None,
+    previous_trx: IntArray | None = None,
 ) -> Plan:
     """Plan the window ``demand_mbps`` ``[H, U]`` after today's executed intervals ``[k, C]``.
 
     The solver plans the window; the pins are imposed; the window is then replayed in the twin
-    on the planning demand and on every ``robust_demands`` scenario, waking cells where a
-    constraint breaks (the scenario approach), with the rules checked across the day.
-    ``previous`` is the state in force before the window (default: the last executed one).
+    on the planning demand and on every ``robust_demands`` scenario, unmuting and waking cells
+    where a constraint breaks (the scenario approach), with the rules checked across the day.
+    ``previous`` is the state in force before the window (default: the last executed one),
+    ``previous_trx`` its chains (default: all). Window sleeps are light.
     """
+    window_config = replace(config, sleep_depths=False)
     plan = plan_energy(
-        twin, demand_mbps, solver, limits=limits, config=config, rng=rng, t0_min=t0_min
+        twin, demand_mbps, solver, limits=limits, config=window_config, rng=rng, t0_min=t0_min
     )
     if previous is None:
         previous = executed[-1] if executed.shape[0] else np.ones(twin.num_cells, dtype=bool)
+    num_trx = twin.arrays.num_trx.astype(np.int64)
     schedule = apply_pins(plan.active, pins, ~previous)
+    trx = actions.full_trx(twin, schedule.shape[0]) if plan.active_trx is None else plan.active_trx
+    trx = np.where(schedule & plan.active, trx, num_trx)
+    trx[:, pins.held_on] = num_trx[pins.held_on]
     demand_sets = [demand_mbps, *robust_demands]
     ipd = twin.scenario.intervals_per_day
     enforce = window_enforcer(executed, limits.rules, ipd, carried_run)
     references = ReferenceCache(twin, demand_sets)
     forced = pins.forced_asleep
-    schedule, woken = verify_and_repair(
-        twin, demand_sets, schedule, limits, references, config.repair_rounds, enforce, forced
-    )
+    schedule, trx, woken = repair_schedule(
+        twin, demand_sets, schedule, trx, limits, references, config.repair_rounds, enforce,
+        forced,
+    )  # fmt: skip
     # a cell inside its minimum sleep time is woken early only for the planning demand itself,
     # not for a sampled scenario: resampled tails would otherwise make cells flap
     relocked = schedule & ~forced
     if (relocked != schedule).any():
-        schedule, _ = verify_and_repair(
-            twin, [demand_mbps], relocked, limits, references, config.repair_rounds, enforce,
-            forced,
+        schedule, trx, _ = repair_schedule(
+            twin, [demand_mbps], relocked, np.where(relocked, trx, num_trx), limits, references,
+            config.repair_rounds, enforce, forced,
         )  # fmt: skip
-    evaluation = evaluate_schedule(twin, demand_mbps, schedule, limits)
+    evaluation = evaluate_schedule(twin, demand_mbps, schedule, limits, trx=trx)
     # the window's rules hold with the executed day before it (window_enforcer); its own
     # count would see a continued sleep run as too short
     evaluation = replace(evaluation, rule_violations=0)
+    found = window_actions(
+        previous, schedule, twin.cell_names, twin.scenario.interval_min, t0_min,
+        trx=trx, num_trx=num_trx, previous_trx=previous_trx,
+    )  # fmt: skip
     return replace(
         plan,
         active=schedule,
-        actions=window_actions(
-            previous, schedule, twin.cell_names, twin.scenario.interval_min, t0_min
-        ),
+        active_trx=trx,
+        sleep_state=None,
+        actions=found,
         expected=evaluation.kpis(),
         solve=replace(
             plan.solve,

@@ -1,9 +1,10 @@
 """Linear load model of the energy decision: UE demand bins with their preference lists.
 
-Association in the twin is "strongest RSRP + CIO among active suitable cells". With the CIO
-fixed, each UE has an ordered list of sleepable cells it prefers to its best never-sleeping
-cell; when cells sleep, it lands on the first active one (closest assignment, Espejo, Marin &
-Rodriguez-Chia 2012, "Closest assignment constraints in discrete location problems", EJOR).
+Association in the twin is "best reselection ranking (layer priority, SSB RSRP) + CIO among
+active suitable cells". With the CIO fixed, each UE has an ordered list of sleepable cells it
+prefers to its best never-sleeping cell; when cells sleep, it lands on the first active one
+(closest assignment, Espejo, Marin & Rodriguez-Chia 2012, "Closest assignment constraints in
+discrete location problems", EJOR).
 UEs with the same list form one demand bin. With interference frozen at reference loads, a
 bin's PRB cost on each cell of its list is linear in its demand: the model the MILP, the QUBO
 and the greedy heuristic share. The twin then checks every plan with the full load coupling.
@@ -14,14 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ranopt.twin.link import spectral_efficiency
+from ranopt.twin.mimo import cell_rates_mbps
 from ranopt.twin.model import Twin
 from ranopt.twin.units import FloatArray, group_sum
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-MAX_LIST_LENGTH = 8  # sleepable cells kept ahead of the fallback in a preference list
+MAX_LIST_LENGTH = 10  # sleepable cells kept ahead of the fallback in a preference list
 UNSERVABLE_COST = 1e3  # PRB cost of a UE a cell cannot serve (SINR below SINR_MIN)
 
 
@@ -57,8 +58,8 @@ def preference_bins(
     """
     link = twin.link
     cio = np.zeros(twin.num_cells) if cio_db is None else cio_db
-    suitable = link.rsrp_dbm >= twin.scenario.rsrp_min_dbm  # [U, K]
-    metric = np.where(suitable, link.rsrp_dbm + cio[link.cell_idx], -np.inf)
+    suitable = link.suitable(twin.scenario.rsrp_min_dbm)  # [U, K]
+    metric = np.where(suitable, link.rank_db + cio[link.cell_idx], -np.inf)
     order = np.argsort(-metric, axis=1, kind="stable")  # [U, K] best first
     sorted_cells = np.take_along_axis(link.cell_idx, order, axis=1)
     sorted_ok = np.isfinite(np.take_along_axis(metric, order, axis=1))
@@ -69,9 +70,9 @@ def preference_bins(
     num_ues, k = order.shape
     pos = np.arange(k)[None, :]
     ahead = sorted_ok & (pos < fallback_pos[:, None]) & (pos < max_list_length)
-    # a list cut short loses its fallback: the model then keeps one listed cell on for the UE
-    # (safe), instead of sending it to a cell the twin would not pick
-    has_fallback &= (sorted_ok & (pos < fallback_pos[:, None])).sum(axis=1) <= max_list_length
+    # a list cut short keeps its fallback: with its first max_list_length cells asleep the
+    # model sends the UE to its best never-sleeping cell, where the twin (layer priorities)
+    # would find a further n78 cell above threshold; the twin check sees the difference
     length = ahead.sum(axis=1) + has_fallback
     width = int(length.max()) if num_ues else 1
     lists = np.full((num_ues, max(width, 1)), -1, dtype=np.int64)
@@ -113,11 +114,19 @@ def _bins_of_cell(lists: IntArray, num_cells: int) -> tuple[IntArray, ...]:
 
 
 def reference_rates_mbps(
-    twin: Twin, bins: PreferenceBins, reference_load: FloatArray
+    twin: Twin,
+    bins: PreferenceBins,
+    reference_load: FloatArray,
+    pairing_load: FloatArray | None = None,
+    trx_fraction: float | FloatArray = 1.0,
 ) -> FloatArray:
     """Rate of each UE on each cell of its list, with interference at ``reference_load``.
 
     Returns ``[num_ues, L]`` in Mbit/s (0 where the entry is padding or the SINR too low).
+    ``pairing_load`` ``[C]`` sets how many UEs each cell pairs (MU-MIMO; None: the reference
+    load, zeros: none, which never overstates a rate); ``trx_fraction`` is the share of
+    chains the listed cells run, one for all or ``[C]`` per cell (a muted cell's rates,
+    ``ranopt.twin.mimo``).
     """
     link = twin.link
     carrier = twin.arrays.carrier
@@ -136,10 +145,14 @@ def reference_rates_mbps(
     cells = link.cell_idx[rows[:, None], cols]
     own = weighted[rows[:, None], cols]
     interference = per_carrier[rows[:, None], carrier[cells]] - own
-    sinr = link.signal_w[rows[:, None], cols] / (
+    # a muted cell keeps X / Y of its power and of its beam gain toward the UE
+    fraction = np.broadcast_to(np.asarray(trx_fraction, dtype=np.float64), (twin.num_cells,))
+    share = fraction[cells]
+    sinr = (link.signal_w[rows[:, None], cols] * share * share) / (
         np.maximum(interference, 0.0) + twin.noise_w[cells]
     )
-    rate = spectral_efficiency(sinr) * twin.arrays.dl_bandwidth_hz[cells] / 1e6
+    pairing = reference_load if pairing_load is None else pairing_load
+    rate, _ = cell_rates_mbps(twin.arrays, cells, sinr, share, pairing[cells])
     return np.where(bins.ue_columns >= 0, rate, 0.0)
 
 

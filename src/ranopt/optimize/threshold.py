@@ -34,10 +34,12 @@ class ThresholdRule:
     hold_intervals: int = 2  # how long the sleep condition must hold
 
 
+# the n78 layer of the dimensioned twin runs at a few percent, the 20 MHz coverage layer that
+# takes a sleeping cell's users at tens of percent: the grid spans both
 DEFAULT_GRID: dict[str, tuple[float, ...]] = {
-    "sleep_below": (0.02, 0.04, 0.06, 0.09, 0.12),
-    "coverage_below": (0.5,),
-    "wake_above": (0.6, 0.75, 0.85),
+    "sleep_below": (0.005, 0.01, 0.02, 0.04),
+    "coverage_below": (0.1, 0.2, 0.3),
+    "wake_above": (0.6, 0.85),
 }
 
 

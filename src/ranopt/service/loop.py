@@ -165,6 +165,7 @@ class NetworkLoop:
         self._models: dict[int, SeasonalForecaster] = {}
         self._levels = tuple(sorted({0.05, 0.5, self.config.planning_quantile, 0.95}))
         self._applied: dict[int, BoolArray] = {}  # interval -> on/sleep mask in force
+        self._applied_trx: dict[int, IntArray] = {}  # interval -> chains in use (muting)
         self._executed: dict[int, list[BoolArray]] = {}  # day -> masks run so far
         self._observed: dict[int, list[FloatArray]] = {}  # day -> home-cell demand so far
         self._known_failed: dict[int, int] = {}  # cell -> fault id, once detected
@@ -349,13 +350,21 @@ class NetworkLoop:
             self._previous_served = served
 
     def _apply_window(self, window: dict[str, Any], k: int) -> None:
-        """Hand a stored plan window's on/sleep masks from interval ``k`` to the actuator."""
-        for i, asleep in enumerate(window["asleep"]):
+        """Hand a stored window's on/sleep masks and muting from interval ``k`` on to the actuator.
+
+        ``window["muted"]`` holds, per interval, the ``[cell, chains]`` pairs of muted cells.
+        """
+        muted_rows = window.get("muted") or [[] for _ in window["asleep"]]
+        for i, (asleep, muted) in enumerate(zip(window["asleep"], muted_rows, strict=True)):
             interval = int(window["first_interval"]) + i
             if interval >= k:
                 mask = np.ones(self.twin.num_cells, dtype=bool)
                 mask[asleep] = False
                 self._applied[interval] = mask
+                trx = self.twin.arrays.num_trx.astype(np.int64)
+                for cell, chains in muted:
+                    trx[int(cell)] = int(chains)
+                self._applied_trx[interval] = trx
 
     def _load_decisions(self, session: Session, k: int) -> None:
         """Apply plans a person approved since the last step (their intervals from ``k``)."""
@@ -425,14 +434,23 @@ class NetworkLoop:
         return held
 
     def _state_in_force(self, k: int, failed: frozenset[int]) -> CellState:
-        """Return the on/sleep mask and CIO the actuator runs in interval ``k``."""
+        """Return the on/sleep mask, chains in use and CIO the actuator runs in interval ``k``.
+
+        Cells a compensation holds awake run all their chains; sleeping cells sleep lightly
+        (a window cannot know a sleep will be long enough for deep sleep).
+        """
         active = self._applied.get(k, np.ones(self.twin.num_cells, dtype=bool)).copy()
-        active |= self._held_awake()
+        held = self._held_awake()
+        active |= held
+        full = self.twin.arrays.num_trx.astype(np.int64)
+        trx = self._applied_trx.get(k, full).copy()
+        trx[held] = full[held]
         cio = np.zeros(self.twin.num_cells)
         for comp in self._compensations.values():
             cio = np.maximum(cio, comp.cio_db)
         active[list(failed)] = False
-        return CellState(active=active, cio_db=cio)
+        muted = bool((trx < full).any())
+        return CellState(active=active, cio_db=cio, active_trx=trx if muted else None)
 
     # -- one interval ------------------------------------------------------------------------
 
@@ -565,6 +583,7 @@ class NetworkLoop:
             # applied, the network runs with every cell on (and the compensation's holds);
             # those still waiting for approval can no longer be approved
             self._applied = {}
+            self._applied_trx = {}
             with self.store.transaction() as session:
                 loops.supersede_waiting(
                     session, tenant_id=self.tenant_id, network_id=self.network_id
@@ -583,6 +602,7 @@ class NetworkLoop:
 
     def _forget_before(self, k: int) -> None:
         self._applied = {i: m for i, m in self._applied.items() if i > k}
+        self._applied_trx = {i: m for i, m in self._applied_trx.items() if i > k}
 
     def _live(
         self,
@@ -815,6 +835,7 @@ class NetworkLoop:
         executed_arr = self._day_rows(day)  # empty when the window opens a new day
         carried = self._carried(day)
         previous = self._day_rows(k // self.ipd)[-1]  # the state run in interval k
+        previous_trx = self._applied_trx.get(k)
         held = self._held_awake()
         held[list(self._known_failed)] = True
         held[list(failed)] = True  # a failed cell cannot be put to sleep (nor woken)
@@ -825,26 +846,33 @@ class NetworkLoop:
             planner_twin, planning, robust, settings.solver, executed_arr, pins,
             limits=limits, config=self.config.energy, rng=rng,
             t0_min=(first % self.ipd) * self.twin.scenario.interval_min, carried_run=carried,
-            previous=previous,
+            previous=previous, previous_trx=previous_trx,
         )  # fmt: skip
         scenarios = window.sample(rng, self.config.confidence_scenarios)
         confidence, _ = plan_confidence(
-            planner_twin, plan.active, scenarios, window_disagg, limits, rng, sigma
-        )
+            planner_twin, plan.active, scenarios, window_disagg, limits, rng, sigma,
+            trx=plan.active_trx,
+        )  # fmt: skip
         # the expected figures are scored as the loop's intervals are, on the scoring limits
-        scored = evaluate_schedule(planner_twin, planning, plan.active, self.config.limits)
+        scored = evaluate_schedule(
+            planner_twin, planning, plan.active, self.config.limits, trx=plan.active_trx
+        )
         expected = replace(scored, rule_violations=0).kpis()
         plan = replace(plan, confidence=confidence, expected=expected)
         apply = settings.auto_apply and confidence >= settings.confidence_threshold
         saving = plan.expected.saving_pct if plan.expected is not None else 0.0
         with self.store.transaction() as session:
             run_id = self._record_run(
-                session, "energy", settings.solver, _plan_json(plan, confidence, first),
+                session, "energy", settings.solver,
+                _plan_json(plan, confidence, first, self.twin.arrays.num_trx.astype(np.int64)),
                 confidence, saving, apply,
             )  # fmt: skip
         if apply:
+            full = self.twin.arrays.num_trx.astype(np.int64)
             for i in range(horizon):
                 self._applied[first + i] = plan.active[i]
+                trx = full if plan.active_trx is None else plan.active_trx[i]
+                self._applied_trx[first + i] = trx.copy()
         return run_id, confidence, apply
 
     def _record_run(
@@ -876,12 +904,22 @@ class NetworkLoop:
         return run.id
 
 
-def _plan_json(plan: Plan, confidence: float, first_interval: int) -> dict[str, Any]:
-    """Return the plan as a run stores it, with the window's on/sleep masks for the actuator."""
-    stored = plan_json(plan, confidence)
+def _plan_json(
+    plan: Plan, confidence: float, first_interval: int, num_trx: IntArray | None = None
+) -> dict[str, Any]:
+    """Return the plan as a run stores it, with the window's masks and muting for the actuator.
+
+    ``muted`` lists, per interval, ``[cell, chains]`` of the active cells below ``num_trx``.
+    """
+    stored = plan_json(plan, confidence, num_trx)
     stored["solve"]["detail"] = plan.solve.detail
+    muted: list[list[list[int]]] = [[] for _ in range(plan.num_intervals)]
+    if plan.active_trx is not None and num_trx is not None:
+        for i, (on, row) in enumerate(zip(plan.active, plan.active_trx, strict=True)):
+            muted[i] = [[int(c), int(row[c])] for c in np.flatnonzero(on & (row < num_trx))]
     stored["window"] = {
         "first_interval": first_interval,
         "asleep": [[int(c) for c in np.flatnonzero(~row)] for row in plan.active],
+        "muted": muted,
     }
     return stored

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ranopt.errors import ValidationError
 from ranopt.optimize.confidence import plan_confidence
@@ -20,12 +21,12 @@ from ranopt.optimize.energy import (
     ENERGY_SOLVERS,
     EnergyConfig,
     ReferenceCache,
+    assemble_plan,
     plan_energy,
-    verify_and_repair,
+    repair_schedule,
 )
-from ranopt.optimize.evaluate import EnergyConstraints, evaluate_schedule
+from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.optimize.plan import Plan
-from ranopt.optimize.switching import schedule_actions
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.model import Twin
 
@@ -63,8 +64,13 @@ def cached_twin(scenario: str, seed: int, num_sites: int, num_ues: int) -> Twin:
     return build_twin(spec)
 
 
-def plan_json(plan: Plan, confidence: float) -> dict[str, Any]:
-    """Return a plan as a run stores it: solve report, expected figures, actions."""
+def plan_json(
+    plan: Plan, confidence: float, num_trx: npt.NDArray[np.int64] | None = None
+) -> dict[str, Any]:
+    """Return a plan as a run stores it: solve report, expected figures, actions.
+
+    ``num_trx`` ``[C]`` (every cell's chains) lets it count the muted cells per interval.
+    """
     expected = plan.expected
     return {
         "objective": plan.objective,
@@ -94,6 +100,10 @@ def plan_json(plan: Plan, confidence: float) -> dict[str, Any]:
         "sleeping_cells_per_interval": [
             int(plan.active.shape[1] - n) for n in plan.active.sum(axis=1)
         ],
+        # [T] active cells running fewer than all their chains (MIMO muting)
+        "muted_cells_per_interval": [0] * plan.num_intervals
+        if plan.active_trx is None or num_trx is None
+        else [int(n) for n in (plan.active & (plan.active_trx < num_trx)).sum(axis=1)],
         "actions": [
             {"cell": a.cell, "t_min": a.t_min, "action": a.action, "value": a.value}
             for a in plan.actions
@@ -136,16 +146,15 @@ def optimize_energy(request: EnergyRequest, rng: np.random.Generator) -> EnergyO
     # [K_r, T_h, C] paths, each spread over UEs with the per-UE dispersion
     paths = inputs.forecast.sample(rng, config.robust_scenarios)[:, :num_intervals]
     demands = [disaggregation.ue_demand(path, rng, sigma) for path in paths]
-    schedule, woken = verify_and_repair(
-        twin, demands, plan.active, request.limits, ReferenceCache(twin, demands),
+    trx = plan.active_trx
+    if trx is None:
+        trx = np.broadcast_to(twin.arrays.num_trx.astype(np.int64), plan.active.shape).copy()
+    schedule, trx, woken = repair_schedule(
+        twin, demands, plan.active, trx, request.limits, ReferenceCache(twin, demands),
         energy_config.repair_rounds,
     )  # fmt: skip
-    planned = evaluate_schedule(twin, demand, schedule, request.limits)
-    plan = replace(
-        plan,
-        active=schedule,
-        actions=schedule_actions(schedule, twin.cell_names, interval_min),
-        expected=planned.kpis(),
+    plan = assemble_plan(
+        twin, demand, schedule, trx, request.limits, energy_config, solver=plan.solver,
         solve=replace(
             plan.solve,
             detail={**plan.solve.detail, "robust_scenarios": config.robust_scenarios,
@@ -155,8 +164,10 @@ def optimize_energy(request: EnergyRequest, rng: np.random.Generator) -> EnergyO
     # confidence on fresh scenarios [K, T_h, C], independent of the repair scenarios
     scenarios = inputs.forecast.sample(rng, request.confidence_scenarios)[:, :num_intervals]
     confidence, _ = plan_confidence(
-        twin, plan.active, scenarios, disaggregation, request.limits, rng, sigma
-    )
+        twin, plan.active, scenarios, disaggregation, request.limits, rng, sigma,
+        trx=plan.active_trx,
+    )  # fmt: skip
     plan = replace(plan, confidence=confidence)
     saving = plan.expected.saving_pct if plan.expected is not None else 0.0
-    return EnergyOutcome(plan=plan_json(plan, confidence), confidence=confidence, saving_pct=saving)
+    stored = plan_json(plan, confidence, twin.arrays.num_trx.astype(np.int64))
+    return EnergyOutcome(plan=stored, confidence=confidence, saving_pct=saving)

@@ -131,9 +131,14 @@ def optimize_network(
     window = planning_window(model, horizon, request.history_days, request.planning_quantile)
     cal = model.calibration.model
     twin = cal.twin
+    # each window interval's UEs present and their shares (people commute over the day)
+    interval_s = model.history.interval_s
+    starts = window.start_s + interval_s * np.arange(horizon)
+    weekdays = (starts // SECONDS_PER_DAY + 3) % 7  # 1970-01-01 was a Thursday
+    intervals = (starts % SECONDS_PER_DAY) // interval_s
     split = DemandDisaggregation(
         home=cal.home,
-        share=np.tile(cal.share, (horizon, 1)),
+        share=cal.shares(weekdays, intervals),
         uncovered_mbps=np.zeros((horizon, twin.num_ues)),
     )
     sigma = request.ue_dispersion_sigma

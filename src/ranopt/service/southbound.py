@@ -52,7 +52,7 @@ from ranopt.store.schemas import CellIn, NetworkIn, SiteIn, SliceIn, TopologyIn
 from ranopt.store.secrets import Keyring
 from ranopt.store.topology import refresh_topology
 from ranopt.twin.elements import num_prb_for
-from ranopt.twin.topology import implied_origin_deg, project_to_plane_m
+from ranopt.twin.topology import LAYER_SPECS, implied_origin_deg, project_to_plane_m
 
 T = TypeVar("T")
 logger = logging.getLogger("ranopt.service.southbound")
@@ -222,12 +222,16 @@ def discovered_topology(
 
 
 def _detail(element: O1Element) -> dict[str, Any]:
-    """Return what apply needs later: every relation of the element and where it points."""
+    """Return what apply needs later: every relation and where it points, each cell's carrier."""
     return {
         "relations": [
             [cell.cu_path.child("NRCellRelation", rel.id).local_dn, rel.adjacent_dn]
             for cell in element.cells if cell.cu_path is not None for rel in cell.relations
         ],
+        "carriers": {
+            cell.du_path.local_dn: cell.carrier_path.local_dn
+            for cell in element.cells if cell.carrier_path is not None
+        },
     }  # fmt: skip
 
 
@@ -341,11 +345,14 @@ def cell_targets(session: Any, *, tenant_id: int, network_id: int) -> dict[str, 
     cells = repo.network_cells(session, tenant_id=tenant_id, network_id=network_id)
     found = sb.elements(session, tenant_id=tenant_id, network_id=network_id)
     incoming: dict[str, list[ObjectPath]] = {}
+    carriers: dict[str, ObjectPath] = {}
     for _, detail in found.values():
         for relation_dn, adjacent_dn in detail.get("relations", []):
             _, rel = parse_dn(relation_dn)
             _, adjacent = parse_dn(adjacent_dn)
             incoming.setdefault(adjacent.local_dn, []).append(rel)
+        for du_dn, carrier_dn in detail.get("carriers", {}).items():
+            carriers[du_dn] = parse_dn(carrier_dn)[1]
     targets = {}
     for cell in cells:
         _, du = parse_dn(cell.dn)
@@ -357,6 +364,10 @@ def cell_targets(session: Any, *, tenant_id: int, network_id: int) -> dict[str, 
             incoming_relations=tuple(incoming.get(cu.local_dn, [])) if cu else (),
             rrm_policies={sst: ObjectPath((("RRMPolicyRatio", rrm_policy_id(element, local, sst)),))
                           for sst in (1, 2, 3)},
+            carrier_path=carriers.get(du.local_dn),
+            max_tx_power_mw=round(cell.max_tx_power_w * 1000.0) if cell.max_tx_power_w else None,
+            # the chains of the cell's layer: the planning model's assumption too
+            num_trx=LAYER_SPECS[cell.layer].power.num_trx if cell.layer in LAYER_SPECS else None,
         )  # fmt: skip
     return targets
 
@@ -451,10 +462,10 @@ def apply_steering(
         if nci is None:
             msg = f"cell: {action.cell!r} has no NR cell identity (nci) to name it in A1"
             raise ValidationError(msg)
-        if action.value is None:
+        if not isinstance(action.value, int | float):
             msg = f"{action.cell}: a cio action needs a value in dB"
             raise ValidationError(msg)
-        preference = preference_for_cio(action.value)
+        preference = preference_for_cio(float(action.value))
         if preference is None:
             preferences.pop(nci, None)
         else:

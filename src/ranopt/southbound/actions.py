@@ -1,9 +1,22 @@
 """From plan actions to NRM edits, and one concurrent transaction per managed element.
 
 The mapping is a table (``ACTION_RULES``): for each sleep method a network declares, each
-action kind a plan carries (``sleep``, ``wake``, ``cio``, ``slice_share``) has a rule that
-turns one cell's action into edits. A new action kind (MIMO muting, light or deep sleep) is
-one more rule in the table. ``apply_edits`` runs one transaction per element, elements of
+action kind a plan carries (``sleep`` with its depth, ``wake``, ``mimo``, ``cio``,
+``slice_share``) has a rule that turns one cell's action into edits:
+
+- ``sleep`` ``"light"`` (or no value): ``energySavingControl = toBeEnergySaving``; ``"deep"``:
+  the same and ``administrativeState = LOCKED`` (TS 28.541 has no sleep depth: a locked cell
+  is administratively out of service, so the gNB may power its radio down; an unlocked cell
+  in energy saving keeps it ready); ``"waking"`` (the interval before a deep sleep ends):
+  ``administrativeState = UNLOCKED``, still energy saving (the radio powers up);
+- ``wake``: ``toBeNotEnergySaving`` and ``UNLOCKED``;
+- ``mimo`` (chains in use): ``NRSectorCarrier.configuredMaxTxPower`` = chains x the power of
+  one chain (the NRM has no attribute for muting chains; the total power at the antenna
+  ports is what muting changes);
+- with the ``administrative_state`` method every sleep is ``LOCKED`` and ``wake``
+  ``UNLOCKED``; ``waking`` has no edit (the cell cannot announce its wake).
+
+``apply_edits`` runs one transaction per element, elements of
 different endpoints in parallel, elements sharing an endpoint one after the other on one
 session (they share its candidate datastore).
 """
@@ -18,6 +31,7 @@ from ranopt.errors import ValidationError
 from ranopt.southbound.nrm import (
     ADMINISTRATIVE_STATE,
     CELL_INDIVIDUAL_OFFSET,
+    CONFIGURED_MAX_TX_POWER,
     ENERGY_SAVING_CONTROL,
     Q_OFFSET_RANGE_DB,
     RRM_DEDICATED_RATIO,
@@ -38,7 +52,9 @@ class CellTarget:
     ``incoming_relations`` are the NRCellRelations of other cells that point at this one:
     its CIO is the offset every neighbour applies to it (TS 38.331 ``cellIndividualOffset``,
     Ocn of the A3 condition), so a CIO action edits them all. ``rrm_policies`` maps an SST
-    to the RRMPolicyRatio governing this cell's share for that slice.
+    to the RRMPolicyRatio governing this cell's share for that slice. ``carrier_path`` is
+    its NRSectorCarrier, ``max_tx_power_mw`` its power with every chain on and ``num_trx``
+    its chains (MIMO muting).
     """
 
     name: str
@@ -47,6 +63,9 @@ class CellTarget:
     ces_id: str = "1"
     incoming_relations: tuple[ObjectPath, ...] = ()
     rrm_policies: Mapping[int, ObjectPath] = field(default_factory=dict)
+    carrier_path: ObjectPath | None = None
+    max_tx_power_mw: int | None = None
+    num_trx: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +74,7 @@ class CellAction:
 
     cell: str
     action: str
-    value: float | None = None
+    value: float | str | None = None  # the depth of a sleep ("light", "deep", "waking")
     slice_sst: int | None = None
 
 
@@ -69,18 +88,62 @@ def _ces(target: CellTarget) -> ObjectPath:
     return target.cu_path.child("CESManagementFunction", target.ces_id)
 
 
-def _es(value: str) -> ActionRule:
-    def rule(target: CellTarget, _action: CellAction) -> tuple[Edit, ...]:
-        return (Edit(_ces(target), ENERGY_SAVING_CONTROL, value),)
-
-    return rule
+SLEEP_DEPTHS = ("light", "deep", "waking")  # ranopt.twin.power.SLEEP_STATES
 
 
-def _admin(value: str) -> ActionRule:
-    def rule(target: CellTarget, _action: CellAction) -> tuple[Edit, ...]:
-        return (Edit(target.du_path, ADMINISTRATIVE_STATE, value),)
+def _depth(target: CellTarget, action: CellAction) -> str:
+    depth = "light" if action.value is None else str(action.value)
+    if depth not in SLEEP_DEPTHS:
+        msg = f"{target.name}: sleep depth {action.value!r} is not one of {', '.join(SLEEP_DEPTHS)}"
+        raise ValidationError(msg)
+    return depth
 
-    return rule
+
+def _es_sleep(target: CellTarget, action: CellAction) -> tuple[Edit, ...]:
+    depth = _depth(target, action)
+    if depth == "waking":  # unlocked again, still energy saving: the radio powers up
+        return (Edit(target.du_path, ADMINISTRATIVE_STATE, "UNLOCKED"),)
+    saving = Edit(_ces(target), ENERGY_SAVING_CONTROL, "toBeEnergySaving")
+    if depth == "deep":
+        return (saving, Edit(target.du_path, ADMINISTRATIVE_STATE, "LOCKED"))
+    return (saving,)
+
+
+def _es_wake(target: CellTarget, _action: CellAction) -> tuple[Edit, ...]:
+    return (
+        Edit(_ces(target), ENERGY_SAVING_CONTROL, "toBeNotEnergySaving"),
+        Edit(target.du_path, ADMINISTRATIVE_STATE, "UNLOCKED"),
+    )
+
+
+def _admin_sleep(target: CellTarget, action: CellAction) -> tuple[Edit, ...]:
+    if _depth(target, action) == "waking":  # a locked cell cannot announce its wake
+        return ()
+    return (Edit(target.du_path, ADMINISTRATIVE_STATE, "LOCKED"),)
+
+
+def _admin_wake(target: CellTarget, _action: CellAction) -> tuple[Edit, ...]:
+    return (Edit(target.du_path, ADMINISTRATIVE_STATE, "UNLOCKED"),)
+
+
+def muted_power_mw(max_tx_power_mw: int, num_trx: int, chains: int) -> int:
+    """``configuredMaxTxPower`` of a cell running ``chains`` of its ``num_trx`` chains, mW."""
+    return round(max_tx_power_mw * chains / num_trx)
+
+
+def _mimo(target: CellTarget, action: CellAction) -> tuple[Edit, ...]:
+    if target.carrier_path is None or target.max_tx_power_mw is None or not target.num_trx:
+        msg = f"{target.name}: no NRSectorCarrier known (its power); discover the network first"
+        raise ValidationError(msg)
+    if not isinstance(action.value, int | float) or action.value != int(action.value):
+        msg = f"{target.name}: a mimo action needs a whole number of chains"
+        raise ValidationError(msg)
+    chains = int(action.value)
+    if not 1 <= chains <= target.num_trx:
+        msg = f"{target.name}: {chains} chains is outside 1..{target.num_trx}"
+        raise ValidationError(msg)
+    power = muted_power_mw(target.max_tx_power_mw, target.num_trx, chains)
+    return (Edit(target.carrier_path, CONFIGURED_MAX_TX_POWER, str(power)),)
 
 
 def nearest_q_offset_db(cio_db: float) -> int:
@@ -89,7 +152,7 @@ def nearest_q_offset_db(cio_db: float) -> int:
 
 
 def _cio(target: CellTarget, action: CellAction) -> tuple[Edit, ...]:
-    if action.value is None:
+    if not isinstance(action.value, int | float):
         msg = f"{target.name}: a cio action needs a value in dB"
         raise ValidationError(msg)
     if not target.incoming_relations:
@@ -100,7 +163,7 @@ def _cio(target: CellTarget, action: CellAction) -> tuple[Edit, ...]:
 
 
 def _slice_share(target: CellTarget, action: CellAction) -> tuple[Edit, ...]:
-    if action.value is None or action.slice_sst is None:
+    if not isinstance(action.value, int | float) or action.slice_sst is None:
         msg = f"{target.name}: a slice_share action needs a slice and a share"
         raise ValidationError(msg)
     policy = target.rrm_policies.get(action.slice_sst)
@@ -113,15 +176,11 @@ def _slice_share(target: CellTarget, action: CellAction) -> tuple[Edit, ...]:
     return (Edit(policy, RRM_DEDICATED_RATIO, str(round(100.0 * action.value))),)
 
 
-_COMMON: dict[str, ActionRule] = {"cio": _cio, "slice_share": _slice_share}
+_COMMON: dict[str, ActionRule] = {"cio": _cio, "slice_share": _slice_share, "mimo": _mimo}
 ACTION_RULES: dict[SleepMethod, dict[str, ActionRule]] = {
-    "energy_saving": {
-        "sleep": _es("toBeEnergySaving"), "wake": _es("toBeNotEnergySaving"), **_COMMON,
-    },
-    "administrative_state": {
-        "sleep": _admin("LOCKED"), "wake": _admin("UNLOCKED"), **_COMMON,
-    },
-}  # fmt: skip
+    "energy_saving": {"sleep": _es_sleep, "wake": _es_wake, **_COMMON},
+    "administrative_state": {"sleep": _admin_sleep, "wake": _admin_wake, **_COMMON},
+}
 
 
 def edits_for(

@@ -13,6 +13,7 @@ client refuses any other value before it sends anything, and the emulator refuse
 modules compiled with pyang and yangson, so it cannot drift from the standard.
 """
 
+import re
 from dataclasses import dataclass
 
 from ranopt.errors import ValidationError
@@ -63,6 +64,7 @@ Q_OFFSET_RANGE_DB: tuple[int, ...] = (
     1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
 )  # fmt: skip
 PERCENT = tuple(range(101))  # uint8 { range "0..100" } of the RRMPolicyRatio ratios
+INT32 = (-(2**31), 2**31 - 1)  # YANG int32
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ class Attribute:
 
     ``leaf`` is the path below the object's ``attributes`` container (``/`` separates a
     container from its leaf); ``allowed`` lists every value the YANG type admits in its XML
-    text form (enumeration names or integers); ``config`` is False for state (``config false``).
+    text form (enumeration names or integers), or ``int_range`` bounds an integer type too
+    wide to list (``int32``); ``config`` is False for state (``config false``).
     """
 
     ioc: str
@@ -79,16 +82,25 @@ class Attribute:
     allowed: tuple[str, ...]
     config: bool = True
     yang_type: str = ""
+    int_range: tuple[int, int] | None = None
 
     @property
     def key(self) -> str:
         """``IOC.leaf`` (how errors and tables name the attribute)."""
         return f"{self.ioc}.{self.leaf}"
 
+    def admits(self, value: str) -> bool:
+        """Whether the YANG type admits ``value`` (its XML text form)."""
+        if self.int_range is None:
+            return value in self.allowed
+        if not re.fullmatch(r"[+-]?\d+", value.strip()):
+            return False
+        return self.int_range[0] <= int(value) <= self.int_range[1]
+
     def check(self, value: str) -> str:
         """Return ``value`` if the YANG type admits it, else raise naming attribute and value."""
-        if value not in self.allowed:
-            shown = ", ".join(self.allowed) if len(self.allowed) <= 8 else self.yang_type
+        if not self.admits(value):
+            shown = ", ".join(self.allowed) if 0 < len(self.allowed) <= 8 else self.yang_type
             msg = f"{self.key}: value {value!r} is not allowed by the YANG type ({shown})"
             raise ValidationError(msg)
         return value
@@ -118,10 +130,18 @@ RRM_MAX_RATIO = Attribute("RRMPolicyRatio", "rRMPolicyMaxRatio", _ints(PERCENT),
 RRM_DEDICATED_RATIO = Attribute(
     "RRMPolicyRatio", "rRMPolicyDedicatedRatio", _ints(PERCENT), yang_type="0..100"
 )
+# TS 28.541 NRSectorCarrier.configuredMaxTxPower: "maximum transmission power at the antenna
+# port for all downlink channels, used simultaneously in a cell, added together", int32, mW.
+# The NRM revision ranopt reads has no attribute for muting transceiver chains; ranopt
+# conveys MIMO muting with this one (chains x the power of one chain): docs/southbound.md.
+CONFIGURED_MAX_TX_POWER = Attribute(
+    "NRSectorCarrier", "configuredMaxTxPower", (), yang_type="int32 (mW)", int_range=INT32
+)
 
 ATTRIBUTES: tuple[Attribute, ...] = (
     ENERGY_SAVING_CONTROL, ENERGY_SAVING_STATE, ADMINISTRATIVE_STATE, OPERATIONAL_STATE,
     CELL_STATE, CELL_INDIVIDUAL_OFFSET, RRM_MIN_RATIO, RRM_MAX_RATIO, RRM_DEDICATED_RATIO,
+    CONFIGURED_MAX_TX_POWER,
 )  # fmt: skip
 WRITABLE: dict[str, Attribute] = {a.key: a for a in ATTRIBUTES if a.config}
 BY_KEY: dict[str, Attribute] = {a.key: a for a in ATTRIBUTES}

@@ -168,6 +168,7 @@ class O1Cell:
     energy_saving_control: str | None = None
     energy_saving_state: str | None = None
     relations: tuple[O1Relation, ...] = ()
+    carrier_path: ObjectPath | None = None  # its NRSectorCarrier (nRSectorCarrierRef)
 
     @property
     def carrier_mhz(self) -> float | None:
@@ -236,7 +237,7 @@ def _float(node: Element | None, ioc: str, *path: str, where: str) -> float | No
 def _state(node: Element | None, key: str, where: str) -> str | None:
     attribute = BY_KEY[key]
     text = _text(node, attribute.ioc, "attributes", *attribute.leaf.split("/"))
-    if text is not None and text not in attribute.allowed:
+    if text is not None and not attribute.admits(text):
         msg = f"{where}: {key}: {text!r} is not a value of its YANG type"
         raise MalformedReplyError(msg)
     return text
@@ -332,6 +333,7 @@ def _parse_cell(
 ) -> O1Cell:
     bw = _int(node, "NRCellDU", "attributes", "bSChannelBwDL", where=where)
     power_w = None
+    carrier_path = None
     attrs = node.find(_q("NRCellDU", "attributes"))
     refs = [] if attrs is None else attrs.findall(_q("NRCellDU", "nRSectorCarrierRef"))
     for ref in refs:
@@ -342,6 +344,7 @@ def _parse_cell(
         if ref_path.local_dn in carriers:
             sc_bw, power_w = carriers[ref_path.local_dn]
             bw = bw if bw is not None else sc_bw
+            carrier_path = ref_path
     ces_control = ces_state = None
     relations: list[O1Relation] = []
     cu_path = None
@@ -376,5 +379,5 @@ def _parse_cell(
         operational_state=_state(node, "NRCellDU.operationalState", where),
         cell_state=_state(node, "NRCellDU.cellState", where),
         energy_saving_control=ces_control, energy_saving_state=ces_state,
-        relations=tuple(relations),
+        relations=tuple(relations), carrier_path=carrier_path,
     )  # fmt: skip

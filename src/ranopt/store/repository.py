@@ -242,16 +242,22 @@ class CellRef:
     dn: str
     cu_dn: str | None
     nci: int | None
+    layer: str = ""
+    max_tx_power_w: float = 0.0
 
 
 def network_cells(session: Session, *, tenant_id: int, network_id: int) -> list[CellRef]:
-    """Return the identifiers of a network's cells, by id."""
+    """Return the identifiers of a network's cells (with layer and power), by id."""
     rows = session.execute(
-        select(Cell.id, Cell.name, Cell.dn, Cell.cu_dn, Cell.nci)
+        select(Cell.id, Cell.name, Cell.dn, Cell.cu_dn, Cell.nci, Cell.layer, Cell.max_tx_power_w)
         .where(Cell.tenant_id == tenant_id, Cell.network_id == network_id)
         .order_by(Cell.id)
     )
-    return [CellRef(id=r[0], name=r[1], dn=r[2], cu_dn=r[3], nci=r[4]) for r in rows]
+    return [
+        CellRef(id=r[0], name=r[1], dn=r[2], cu_dn=r[3], nci=r[4], layer=r[5] or "",
+                max_tx_power_w=float(r[6] or 0.0))
+        for r in rows
+    ]  # fmt: skip
 
 
 # --- KPI generations (what cached KPI answers are keyed on) --------------------------------

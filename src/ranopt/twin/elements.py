@@ -48,8 +48,16 @@ class PowerModel:
     max_tx_power_per_trx_w: float  # P_max of one chain, W
     p0_w: float  # power at zero RF output of one chain, W
     delta_p: float  # slope of load-dependent power, W per W of RF output
-    p_sleep_w: float  # power of one chain in sleep, W
+    p_sleep_w: float  # power of one chain in (deep) sleep, W
     source: str = ""  # citation of the parameter set
+    # power of one chain in light sleep, W (None: the model has one sleep state, p_sleep_w)
+    p_light_sleep_w: float | None = None
+    # share of the active power that does not scale with the transceiver chains in use (MIMO
+    # muting, TR 38.864 cl. 5.1 spatial-domain scaling); 1 means muting saves nothing
+    spatial_static_share: float = 1.0
+    # share of the input power lost in the rectifier before the equipment (0: the model's
+    # figures are already at the mains, as EARTH's are)
+    supply_loss: float = 0.0
 
     def __post_init__(self) -> None:
         """Reject parameters outside their physical domain."""
@@ -60,6 +68,24 @@ class PowerModel:
         if not 0 <= self.p_sleep_w <= self.p0_w:
             msg = f"PowerModel.p_sleep_w must lie in [0, p0_w], got {self.p_sleep_w!r}"
             raise ValidationError(msg)
+        light = self.p_light_sleep_w
+        if light is not None and not self.p_sleep_w <= light <= self.p0_w:
+            msg = f"PowerModel.p_light_sleep_w must lie in [p_sleep_w, p0_w], got {light!r}"
+            raise ValidationError(msg)
+        if not 0.0 <= self.spatial_static_share <= 1.0:
+            msg = (
+                "PowerModel.spatial_static_share must lie in [0, 1], "
+                f"got {self.spatial_static_share!r}"
+            )
+            raise ValidationError(msg)
+        if not 0.0 <= self.supply_loss < 1.0:
+            msg = f"PowerModel.supply_loss must lie in [0, 1), got {self.supply_loss!r}"
+            raise ValidationError(msg)
+
+    @property
+    def light_sleep_w(self) -> float:
+        """Power of one chain in light sleep, W (the deep-sleep figure if there is no light)."""
+        return self.p_sleep_w if self.p_light_sleep_w is None else self.p_light_sleep_w
 
     @property
     def max_tx_power_w(self) -> float:
@@ -97,11 +123,36 @@ class Cell:
     interference_array_gain_db: float  # mean beam gain toward UEs of other cells, dB
     power: PowerModel
     num_prb: int = field(default=0)  # N_RB, TS 38.101-1 Table 5.3.2-1 (derived when 0)
+    # gain of the SSB (broadcast) beam over one element toward the UE, dB: what RSRP and cell
+    # selection see (None: the data-beam gain, array_gain_db)
+    ssb_gain_db: float | None = None
+    band: str = ""  # NR operating band, e.g. "n78" (TS 38.101-1 Table 5.2-1)
+    # TS 38.304 cl. 5.2.4.5: cellReselectionPriority (0-7) and threshX-HighP (dB above
+    # Q_rxlevmin) that a UE's SSB RSRP must exceed to camp on this higher-priority layer
+    reselection_priority: int = 0
+    thresh_high_db: float = 0.0
+    max_layers: int = 1  # SU-MIMO layers: min(antenna ports, UE receive antennas)
+    mu_mimo_max_users: int = 1  # UEs co-scheduled on one PRB with all chains in use (1: none)
+    # transceiver-chain counts the cell may run (MIMO muting); () means always all of them
+    mimo_trx_options: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         """Validate the cell and derive its PRB count."""
         if self.layer not in LAYERS:
             msg = f"Cell.layer must be one of {LAYERS}, got {self.layer!r}"
+            raise ValidationError(msg)
+        if not 1 <= self.max_layers <= 4 or self.mu_mimo_max_users < 1:
+            msg = (
+                f"Cell {self.name!r}: max_layers must lie in [1, 4] and mu_mimo_max_users be "
+                f">= 1, got {self.max_layers} and {self.mu_mimo_max_users}"
+            )
+            raise ValidationError(msg)
+        bad = [n for n in self.mimo_trx_options if not 1 <= n <= self.power.num_trx]
+        if bad:
+            msg = (
+                f"Cell {self.name!r}: mimo_trx_options must lie in [1, {self.power.num_trx}], "
+                f"got {bad}"
+            )
             raise ValidationError(msg)
         if not 0 < self.dl_duty <= 1:
             msg = f"Cell.dl_duty must lie in (0, 1], got {self.dl_duty!r}"

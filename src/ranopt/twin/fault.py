@@ -30,6 +30,7 @@ def with_failed_cells(twin: Twin, failed: frozenset[int]) -> Twin:
     degraded_link = replace(
         link,
         rsrp_dbm=np.where(down, FAILED_RSRP_DBM, link.rsrp_dbm),
+        rank_db=np.where(down, FAILED_RSRP_DBM, link.rank_db),
         signal_w=np.where(down, 0.0, link.signal_w),
         interference_w=np.where(down, 0.0, link.interference_w),
     )
@@ -40,5 +41,6 @@ def with_failed_cells(twin: Twin, failed: frozenset[int]) -> Twin:
         p0_w=arrays.p0_w * zero,
         delta_p=arrays.delta_p * zero,
         p_sleep_w=arrays.p_sleep_w * zero,
+        p_light_sleep_w=arrays.p_light_sleep_w * zero,
     )
     return replace(twin, link=degraded_link, arrays=degraded_arrays)

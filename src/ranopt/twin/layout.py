@@ -62,3 +62,21 @@ def inside_site_hexagon(dx_m: FloatArray, dy_m: FloatArray, isd_m: float) -> Flo
     for angle_rad in (0.0, np.pi / 3.0, 2.0 * np.pi / 3.0):
         inside &= np.abs(dx_m * np.cos(angle_rad) + dy_m * np.sin(angle_rad)) <= isd_m / 2.0
     return inside
+
+
+def hex_wrap_shifts_m(num_sites: int, isd_m: float) -> FloatArray:
+    """Return the 7 translations ``[7, 2]`` of the wrap-around layout, the identity first.
+
+    ITU-R M.2412 / TR 38.901 system-level practice: the hexagonal network of ``R`` rings tiles
+    the plane with copies shifted by the six rotations of the lattice vector ``(2R + 1, -R)``
+    (axial coordinates, length ``sqrt(num_sites) * isd_m``); a UE sees each site at the
+    nearest of its seven copies, so an edge site has as many neighbours as the centre one.
+    """
+    rings = rings_for_site_count(num_sites)
+    q, r = 2 * rings + 1, -rings
+    shifts = [(0.0, 0.0)]
+    for _ in range(6):
+        # axial to Cartesian (x east, y north), in units of isd_m
+        shifts.append((q + r / 2.0, r * np.sqrt(3.0) / 2.0))
+        q, r = -r, q + r  # rotate by 60 degrees in axial coordinates
+    return np.asarray(shifts, dtype=np.float64) * isd_m

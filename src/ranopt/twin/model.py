@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from ranopt.twin.elements import Cell, Site
+from ranopt.twin.layout import hex_wrap_shifts_m
 from ranopt.twin.network import CellArrays, build_network, cell_arrays
 from ranopt.twin.radio import LinkBudget, compute_link_budget
 from ranopt.twin.scenario import Scenario
@@ -68,10 +69,15 @@ def build_twin_on(scenario: Scenario, sites: tuple[Site, ...], cells: tuple[Cell
     every random draw.
     """
     rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x7217]))
-    arrays = cell_arrays(sites, cells)
+    arrays = cell_arrays(sites, cells, scenario.site_power)
     site_xy_m = np.array([(s.x_m, s.y_m) for s in sites])
     ues = drop_ues(scenario, site_xy_m, rng)
-    link = compute_link_budget(scenario, site_xy_m, arrays, ues, rng)
+    shifts_m = (
+        hex_wrap_shifts_m(scenario.num_sites, scenario.isd_m)
+        if scenario.wrap_around and scenario.layout == "hexagonal"
+        else None
+    )
+    link = compute_link_budget(scenario, site_xy_m, arrays, ues, rng, shifts_m)
     traffic = build_traffic(scenario, ues, rng)
     noise_w = dbm_to_w(noise_power_dbm(arrays.occupied_bandwidth_hz, scenario.ue_noise_figure_db))
     return Twin(

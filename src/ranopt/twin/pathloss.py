@@ -28,6 +28,7 @@ SHADOW_FADING_STD_DB: dict[tuple[Environment, bool], float] = {
     ("UMi", False): 7.82,
 }
 O2I_LOW_LOSS_STD_DB = 4.4  # TR 38.901 Table 7.4.3-2, low-loss model sigma_P
+O2I_HIGH_LOSS_STD_DB = 6.5  # TR 38.901 Table 7.4.3-2, high-loss model sigma_P
 
 
 def _check_environment(env: str) -> Environment:
@@ -167,3 +168,19 @@ def o2i_low_loss_db(fc_ghz: npt.ArrayLike, d2d_in_m: npt.ArrayLike) -> FloatArra
     # TR 38.901 Table 7.4.3-2: PL_in = 0.5 d_2D-in
     pl_in_db = 0.5 * np.asarray(d2d_in_m, dtype=np.float64)
     return pl_tw_db + pl_in_db
+
+
+def o2i_high_loss_db(fc_ghz: npt.ArrayLike, d2d_in_m: npt.ArrayLike) -> FloatArray:
+    """Return the mean O2I building penetration loss of the high-loss model, in dB.
+
+    TR 38.901 Table 7.4.3-2 (high-loss: IRR glass + concrete); the caller adds the N(0,
+    sigma_P) term with sigma_P = ``O2I_HIGH_LOSS_STD_DB``.
+    """
+    fc = np.asarray(fc_ghz, dtype=np.float64)
+    # TR 38.901 Table 7.4.3-1: L_IRRglass = 23 + 0.3 f, L_concrete = 5 + 4 f (f in GHz)
+    l_irr_glass_db = 23.0 + 0.3 * fc
+    l_concrete_db = 5.0 + 4.0 * fc
+    # TR 38.901 Table 7.4.3-2: PL_tw = 5 - 10 log10(0.7 10^(-L_IRR/10) + 0.3 10^(-L_conc/10))
+    pl_tw_db = 5.0 - lin_to_db(0.7 * db_to_lin(-l_irr_glass_db) + 0.3 * db_to_lin(-l_concrete_db))
+    # TR 38.901 Table 7.4.3-2: PL_in = 0.5 d_2D-in
+    return pl_tw_db + 0.5 * np.asarray(d2d_in_m, dtype=np.float64)

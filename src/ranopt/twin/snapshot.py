@@ -1,7 +1,8 @@
 """Snapshot: the twin evaluated for one interval and one cell state.
 
-Association by strongest RSRP + CIO among suitable active cells, load-coupled interference
-solved as a fixed point, PRB load, served traffic, UE throughput and cell power.
+Association by reselection ranking + CIO among suitable active cells, load-coupled
+interference solved as a fixed point, MIMO link rates, PRB load, served traffic, UE
+throughput and cell power (with sleep states, muting and the site's share).
 """
 
 from dataclasses import dataclass
@@ -12,9 +13,9 @@ from scipy.sparse import csr_array
 
 from ranopt.errors import ValidationError
 from ranopt.twin.elements import SLICES
-from ranopt.twin.link import spectral_efficiency
+from ranopt.twin.mimo import link_config
 from ranopt.twin.model import Twin
-from ranopt.twin.power import input_power_w
+from ranopt.twin.power import LIGHT_SLEEP, SLEEP_STATES, cell_power_w
 from ranopt.twin.units import FloatArray, group_sum, lin_to_db
 
 IntArray = npt.NDArray[np.int64]
@@ -29,12 +30,18 @@ class CellState:
     """What an optimizer controls, arrays of shape ``[num_cells]``.
 
     ``slice_shares`` (``[num_cells, 3]``, eMBB/URLLC/mMTC) are PRB fractions dedicated to each
-    slice; ``None`` means one pool shared by all slices.
+    slice; ``None`` means one pool shared by all slices. ``active_trx`` is the number of
+    transceiver chains each active cell runs (MIMO muting; ``None``: all of them);
+    ``sleep_state`` what each inactive cell is doing, an index into
+    ``ranopt.twin.power.SLEEP_STATES`` (light sleep, deep sleep, waking from deep sleep;
+    ``None``: light sleep).
     """
 
     active: BoolArray
     cio_db: FloatArray
     slice_shares: FloatArray | None = None
+    active_trx: IntArray | None = None
+    sleep_state: IntArray | None = None
 
     def __post_init__(self) -> None:
         """Check shapes and ranges."""
@@ -42,6 +49,20 @@ class CellState:
         if self.cio_db.shape != (num_cells,):
             msg = f"cio_db must have shape ({num_cells},), got {self.cio_db.shape}"
             raise ValidationError(msg)
+        if self.active_trx is not None:
+            if self.active_trx.shape != (num_cells,):
+                msg = f"active_trx must have shape ({num_cells},), got {self.active_trx.shape}"
+                raise ValidationError(msg)
+            if (self.active_trx < 1).any():
+                msg = "active_trx must be >= 1 for every cell"
+                raise ValidationError(msg)
+        if self.sleep_state is not None:
+            if self.sleep_state.shape != (num_cells,):
+                msg = f"sleep_state must have shape ({num_cells},), got {self.sleep_state.shape}"
+                raise ValidationError(msg)
+            if ((self.sleep_state < 0) | (self.sleep_state >= len(SLEEP_STATES))).any():
+                msg = f"sleep_state must index {SLEEP_STATES}"
+                raise ValidationError(msg)
         if self.slice_shares is not None:
             shares = self.slice_shares
             if shares.shape != (num_cells, len(SLICES)):
@@ -60,7 +81,25 @@ class CellState:
 
     def with_active(self, active: BoolArray) -> "CellState":
         """Return the same state with another on/sleep mask."""
-        return CellState(active=active, cio_db=self.cio_db, slice_shares=self.slice_shares)
+        return CellState(
+            active=active,
+            cio_db=self.cio_db,
+            slice_shares=self.slice_shares,
+            active_trx=self.active_trx,
+            sleep_state=self.sleep_state,
+        )
+
+    def trx_fraction(self, num_trx: FloatArray) -> FloatArray:
+        """Share of each cell's chains in use, ``[num_cells]`` (1 without muting)."""
+        if self.active_trx is None:
+            return np.ones(self.active.shape[0])
+        return np.minimum(self.active_trx / num_trx, 1.0)
+
+    def sleep_states(self) -> IntArray:
+        """Sleep state of every cell, ``[num_cells]`` (light sleep where none is set)."""
+        if self.sleep_state is None:
+            return np.full(self.active.shape[0], LIGHT_SLEEP, dtype=np.int64)
+        return self.sleep_state
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,6 +180,42 @@ def _used_load(raw: FloatArray, shares: FloatArray | None) -> tuple[FloatArray, 
     return np.minimum(used_per_slice.sum(axis=1), 1.0), served_fraction
 
 
+def fair_served_fraction(ue_load: FloatArray, group: IntArray, capacity: FloatArray) -> FloatArray:
+    """Return the served share of each UE's demand, its group's PRBs shared max-min fairly.
+
+    ``ue_load`` ``[U]`` is the PRB share each UE needs, ``group`` ``[U]`` its cell (or cell and
+    slice), ``capacity`` ``[G]`` the share the group has. In a group that needs more than it
+    has, processor sharing (Bonald & Proutiere 2003) gives every active UE an equal share of
+    the time: UEs needing less than the fair level ``lambda`` get all they need, the others
+    ``lambda``, with ``sum(min(need, lambda)) = capacity`` (water-filling). Returns ``[U]``.
+    """
+    need = np.maximum(ue_load, 0.0)
+    fraction = np.ones_like(need)
+    totals = group_sum(group, need, capacity.shape[0])
+    over = totals > capacity + 1e-12
+    rows = np.flatnonzero(over[group] & (need > 0))
+    if rows.size == 0:
+        return fraction
+    order = rows[np.lexsort((need[rows], group[rows]))]  # by group, then need ascending
+    g = group[order]
+    x = need[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    counts = np.diff(np.r_[starts, g.size])
+    first = np.repeat(starts, counts)
+    position = np.arange(g.size) - first
+    before = np.cumsum(x) - x
+    before -= before[first]  # demand of the smaller needs in the same group
+    remaining = np.repeat(counts, counts) - position
+    # the level if this and every larger need get lambda, the smaller ones all they need
+    level = (capacity[g] - before) / remaining
+    binding = x >= level
+    # the first binding position of each group fixes its level
+    first_binding = np.minimum.reduceat(np.where(binding, position, g.size), starts)
+    group_level = level[starts + np.minimum(first_binding, counts - 1)]
+    fraction[order] = np.minimum(1.0, np.repeat(group_level, counts) / x)
+    return fraction
+
+
 @dataclass(frozen=True, eq=False)
 class _Association:
     """Serving cell of each UE and the link quantities toward it, ``[num_ues]``."""
@@ -152,13 +227,17 @@ class _Association:
 
 
 def associate(twin: Twin, state: CellState) -> _Association:
-    """Pick serving cells: suitable (TS 38.304 S-criterion) active cells, max RSRP + CIO."""
+    """Pick serving cells: suitable active cells, max reselection ranking + CIO.
+
+    Suitable: band supported and TS 38.304 S-criterion met; ranking: the layer priority tier
+    and SSB RSRP of ``ranopt.twin.selection``, plus the cell individual offset.
+    """
     link = twin.link
     rows = np.arange(twin.num_ues)
     # TS 38.304 cl. 5.2.3.2 S-criterion: Srxlev = RSRP - Q_rxlevmin > 0
-    suitable = state.active[link.cell_idx] & (link.rsrp_dbm >= twin.scenario.rsrp_min_dbm)
-    # TS 38.331 A3 / cell reselection ranking: RSRP + cell individual offset
-    metric = np.where(suitable, link.rsrp_dbm + state.cio_db[link.cell_idx], -np.inf)
+    suitable = state.active[link.cell_idx] & link.suitable(twin.scenario.rsrp_min_dbm)
+    # TS 38.304 cl. 5.2.4.5-6 ranking (priority tiers, RSRP) + TS 38.331 cell individual offset
+    metric = np.where(suitable, link.rank_db + state.cio_db[link.cell_idx], -np.inf)
     k_star = np.argmax(metric, axis=1)
     covered = suitable[rows, k_star]
     serving = np.where(covered, link.cell_idx[rows, k_star], -1)
@@ -168,12 +247,18 @@ def associate(twin: Twin, state: CellState) -> _Association:
 
 
 def _interference_weights(twin: Twin, state: CellState, assoc: _Association) -> FloatArray:
-    """Received power ``[num_ues, k]`` from co-channel active cells other than the server, W."""
+    """Received power ``[num_ues, k]`` from co-channel active cells other than the server, W.
+
+    A muted cell radiates its chains' share of the power (``CellState.trx_fraction``).
+    """
     link = twin.link
     carrier = twin.arrays.carrier
     co_channel = carrier[link.cell_idx] == carrier[assoc.serving_safe][:, None]
     active_k = state.active[link.cell_idx]
-    weights = np.where(co_channel & active_k & assoc.covered[:, None], link.interference_w, 0.0)
+    power_share = state.trx_fraction(twin.arrays.num_trx)[link.cell_idx]
+    weights = np.where(
+        co_channel & active_k & assoc.covered[:, None], link.interference_w * power_share, 0.0
+    )
     weights[np.arange(twin.num_ues), assoc.k_star] = 0.0
     return weights
 
@@ -181,7 +266,8 @@ def _interference_weights(twin: Twin, state: CellState, assoc: _Association) -> 
 @dataclass(frozen=True, eq=False)
 class _LoadSolution:
     sinr: FloatArray  # [U] linear
-    rate_mbps: FloatArray  # [U] rate with all of the cell's DL resources
+    rate_mbps: FloatArray  # [U] rate per PRB share with all of the cell's DL resources (MU)
+    su_rate_mbps: FloatArray  # [U] the UE's own rate when scheduled alone (SU-MIMO)
     raw_load: FloatArray  # [C] or [C, 3]: PRB demand
     load: FloatArray  # [C] used PRB share, 0-1
     served_fraction: FloatArray  # [C] or [C, 3]
@@ -206,9 +292,13 @@ def solve_load(
     """
     interference_op = _interference_operator(twin, _interference_weights(twin, state, assoc))
     rows = np.arange(twin.num_ues)
-    signal_w = twin.link.signal_w[rows, assoc.k_star]
-    noise_w = twin.noise_w[assoc.serving_safe]
-    dl_bandwidth_hz = twin.arrays.dl_bandwidth_hz[assoc.serving_safe]
+    arrays = twin.arrays
+    server = assoc.serving_safe
+    # a muted cell keeps X / Y of its power and X / Y of its beam gain toward the UE
+    trx_share = state.trx_fraction(arrays.num_trx)[server]
+    signal_w = twin.link.signal_w[rows, assoc.k_star] * trx_share * trx_share
+    noise_w = twin.noise_w[server]
+    links = link_config(arrays, server, trx_share)
     demand = np.where(assoc.covered, demand_mbps, 0.0)
     shares = state.slice_shares
     num_slices = len(SLICES)
@@ -224,15 +314,20 @@ def solve_load(
     for iteration in range(1, max_iterations + 1):
         # Siomina & Yuan 2012: SINR_u = S_u / (sum_j rho_j I_uj + N_u)
         sinr = signal_w / (interference_op @ load + noise_w)
-        rate_mbps = spectral_efficiency(sinr) * dl_bandwidth_hz / 1e6
+        # MU-MIMO pairs the UEs that are active at once, which the cell's load sets
+        rate_mbps, su_rate = links.rates_mbps(sinr, load[server])
         ue_load = np.divide(demand, rate_mbps, out=np.zeros_like(demand), where=rate_mbps > 0)
         raw = group_sum(group, ue_load, int(np.prod(shape))).reshape(shape)
         new_load, served_fraction = _used_load(raw, shares)
         step = float(np.max(np.abs(new_load - load)))
         load = new_load
         if step < tolerance:
-            return _LoadSolution(sinr, rate_mbps, raw, load, served_fraction, iteration, True)
-    return _LoadSolution(sinr, rate_mbps, raw, load, served_fraction, max_iterations, False)
+            return _LoadSolution(
+                sinr, rate_mbps, su_rate, raw, load, served_fraction, iteration, True
+            )
+    return _LoadSolution(
+        sinr, rate_mbps, su_rate, raw, load, served_fraction, max_iterations, False
+    )
 
 
 def evaluate_snapshot(
@@ -269,13 +364,17 @@ def evaluate_snapshot(
     )
     servable = assoc.covered & (sol.rate_mbps > 0)
     demand = np.where(assoc.covered, demand_mbps, 0.0)
-    served = np.where(servable, demand * sol.served_fraction.ravel()[group], 0.0)
+    ue_load = np.divide(demand, sol.rate_mbps, out=np.zeros_like(demand), where=servable)
+    num_groups = twin.num_cells if shares is None else twin.num_cells * len(SLICES)
+    capacity = np.ones(num_groups) if shares is None else shares.ravel()
+    served_fraction = fair_served_fraction(ue_load, group, capacity)
+    served = np.where(servable, demand * served_fraction, 0.0)
     raw_ue = sol.raw_load.ravel()[group]
     capacity_share = 1.0 if shares is None else shares.ravel()[group]
     headroom = np.maximum(capacity_share - raw_ue, 0.0)
     # Bonald & Proutiere 2003, processor sharing: a flow's throughput is C (1 - rho); an
     # overloaded UE still gets at least its served rate
-    ue_thp = np.where(servable, np.maximum(sol.rate_mbps * headroom, served), 0.0)
+    ue_thp = np.where(servable, np.maximum(sol.su_rate_mbps * headroom, served), 0.0)
 
     num_cells = twin.num_cells
     cell = assoc.serving_safe
@@ -298,14 +397,12 @@ def evaluate_snapshot(
         cell_ue_thp_mbps=np.divide(
             cell_thp_sum, cell_num_ues, out=np.zeros(num_cells), where=cell_num_ues > 0
         ),
-        power_w=input_power_w(
-            arrays.num_trx,
-            arrays.p0_w,
-            arrays.delta_p,
-            arrays.max_tx_power_per_trx_w,
-            arrays.p_sleep_w,
+        power_w=cell_power_w(
+            arrays.power,
             sol.load,
             state.active,
+            state.trx_fraction(arrays.num_trx),
+            state.sleep_states(),
         ),
         iterations=sol.iterations,
         converged=sol.converged,

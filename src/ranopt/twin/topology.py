@@ -22,6 +22,7 @@ from ranopt.twin.layout import SECTOR_AZIMUTHS_DEG
 from ranopt.twin.model import Twin, build_twin_on
 from ranopt.twin.pathloss import Environment
 from ranopt.twin.scenario import CAPACITY_LAYER, COVERAGE_LAYER, LayerSpec, Scenario
+from ranopt.twin.selection import band_of_carrier
 from ranopt.twin.units import FloatArray
 
 # WGS 84 (NIMA TR8350.2 Table 3.1): semi-major axis a and first eccentricity squared e^2
@@ -332,6 +333,16 @@ def _twin_cell(
         interference_array_gain_db=spec.interference_array_gain_db,
         power=replace(spec.power, max_tx_power_per_trx_w=max_tx_power_w / spec.power.num_trx),
         num_prb=num_prb,
+        # the layer's radio configuration: SSB beam, TS 38.304 reselection priority and
+        # threshX-HighP, MIMO layers, MU-MIMO pairing and muting options; the band from the
+        # carrier (a UE without n78 support cannot use an n78 cell)
+        ssb_gain_db=spec.ssb_gain_db,
+        band=band_of_carrier(float(carrier_ghz)),
+        reselection_priority=spec.reselection_priority,
+        thresh_high_db=spec.thresh_high_db,
+        max_layers=spec.max_layers,
+        mu_mimo_max_users=spec.mu_mimo_max_users,
+        mimo_trx_options=spec.mimo_trx_options,
     )
 
 

@@ -1,9 +1,10 @@
 """Traffic: per-UE DL demand over a day, with diurnal and weekly seasonality and randomness.
 
-The shapes are modelling assumptions after published measurements, not 3GPP values: the daily
-curve follows the EARTH data-traffic profile (Auer et al. 2011, Fig. 4) for residential areas,
-and office areas peak at midday (Paul et al., "Understanding traffic dynamics in cellular data
-networks", INFOCOM 2011).
+The shapes are modelling assumptions after published measurements, not 3GPP values: a user's
+usage over the day follows the EARTH data-traffic profile (Auer et al. 2011, Fig. 4); where
+it is used follows the user's presence (``ranopt.twin.mobility``): commuters carry their
+daytime traffic into business areas, which therefore peak at midday (as office areas do in
+Paul et al., "Understanding traffic dynamics in cellular data networks", INFOCOM 2011).
 """
 
 from dataclasses import dataclass
@@ -11,51 +12,39 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ranopt.twin.mobility import presence
 from ranopt.twin.scenario import Scenario, TrafficVariability
-from ranopt.twin.ues import PROFILE_KINDS, UEs
+from ranopt.twin.ues import UEs
 from ranopt.twin.units import FloatArray
 
 IntArray = npt.NDArray[np.int64]
 
-# Relative demand per hour of day (00:00-01:00 first), peak 1.0, one row per PROFILE_KINDS entry.
-HOURLY_PROFILE = np.array(
-    [
-        # residential: evening peak, trough around 05:00
-        [0.50, 0.34, 0.22, 0.15, 0.11, 0.10, 0.12, 0.20, 0.32, 0.42, 0.50, 0.56,
-         0.60, 0.60, 0.60, 0.62, 0.66, 0.74, 0.84, 0.93, 0.99, 1.00, 0.90, 0.70],
-        # business: office hours
-        [0.20, 0.13, 0.09, 0.07, 0.06, 0.07, 0.12, 0.30, 0.62, 0.88, 0.97, 1.00,
-         0.96, 0.98, 0.97, 0.92, 0.84, 0.70, 0.52, 0.42, 0.38, 0.35, 0.30, 0.25],
-    ]
+# Relative usage of a user per hour of day (00:00-01:00 first), peak 1.0: the EARTH profile.
+USAGE_HOURLY = np.array(
+    [0.50, 0.34, 0.22, 0.15, 0.11, 0.10, 0.12, 0.20, 0.32, 0.42, 0.50, 0.56,
+     0.60, 0.60, 0.60, 0.62, 0.66, 0.74, 0.84, 0.93, 0.99, 1.00, 0.90, 0.70]
 )  # fmt: skip
-# Relative demand per day of week (Monday first), one row per PROFILE_KINDS entry.
-WEEKDAY_FACTOR = np.array(
-    [
-        [1.00, 1.00, 1.00, 1.00, 1.02, 1.06, 1.05],
-        [1.00, 1.00, 1.00, 1.00, 0.95, 0.45, 0.40],
-    ]
-)
+# Relative usage per day of week (Monday first).
+USAGE_WEEKDAY = np.array([1.00, 1.00, 1.00, 1.00, 1.02, 1.06, 1.05])
 
 
 def diurnal_profile(intervals_per_day: int) -> FloatArray:
-    """Return the relative demand per interval, ``[num_kinds, intervals_per_day]``.
+    """Return a user's relative usage per interval, ``[intervals_per_day]``.
 
     The hourly values are placed at mid-hour and interpolated periodically.
     """
     t_h = (np.arange(intervals_per_day) + 0.5) * 24.0 / intervals_per_day
     hours = np.arange(24) + 0.5
-    return np.stack(
-        [np.interp(t_h, hours, row, period=24.0) for row in HOURLY_PROFILE[: len(PROFILE_KINDS)]]
-    )
+    return np.asarray(np.interp(t_h, hours, USAGE_HOURLY, period=24.0), dtype=np.float64)
 
 
 @dataclass(frozen=True, eq=False)
 class TrafficModel:
     """What drives each UE's demand, arrays of shape ``[num_ues]``."""
 
-    busy_hour_demand_mbps: FloatArray  # mean DL demand at the peak of the UE's own profile
-    profile_kind: IntArray  # index into ues.PROFILE_KINDS
-    home_site: IntArray  # traffic area of the UE
+    busy_hour_demand_mbps: FloatArray  # mean DL demand of the slot's user at the usage peak
+    profile_kind: IntArray  # index into mobility.PROFILE_KINDS: the slot's presence
+    home_site: IntArray  # traffic area of the slot
     num_sites: int
     intervals_per_day: int
     variability: TrafficVariability
@@ -74,19 +63,23 @@ def _lognormal_mean_one(
 
 
 def build_traffic(scenario: Scenario, ues: UEs, rng: np.random.Generator) -> TrafficModel:
-    """Give every UE a mean busy-hour demand so that a site area offers the scenario's peak.
+    """Give every user a mean busy-hour demand so that a site area offers the scenario's peak.
 
-    Demand is log-normal across UEs and across site areas (spatial density) and weighted by
-    slice (eMBB > URLLC > mMTC); the total at
-    the profiles' peaks equals ``busy_hour_demand_mbps_per_site * num_sites``.
+    Demand is log-normal across users and across home areas (spatial density) and weighted by
+    slice (eMBB > URLLC > mMTC); the users' total at the usage peak equals
+    ``busy_hour_demand_mbps_per_site * num_sites``. Each slot carries its user's figure.
     """
-    weight = _lognormal_mean_one(rng, scenario.ue_demand_sigma, ues.num_ues)
+    num_users = ues.num_users
+    home = ues.home_site[:num_users]  # home slots come first, in user order
+    weight = _lognormal_mean_one(rng, scenario.ue_demand_sigma, num_users)
     area_density = _lognormal_mean_one(rng, scenario.area_density_sigma, scenario.num_sites)
-    weight = weight * area_density[ues.home_site]
-    weight = weight * np.asarray(scenario.slice_demand_weight)[ues.slice_idx]
+    weight = weight * area_density[home]
+    weight = weight * np.asarray(scenario.slice_demand_weight)[ues.slice_idx[:num_users]]
+    # users without n78 support use less data (scenario.legacy_ue_demand_weight)
+    weight = weight * np.where(ues.supports_n78[:num_users], 1.0, scenario.legacy_ue_demand_weight)
     total_mbps = scenario.busy_hour_demand_mbps_per_site * scenario.num_sites
     return TrafficModel(
-        busy_hour_demand_mbps=weight * (total_mbps / weight.sum()),
+        busy_hour_demand_mbps=(weight * (total_mbps / weight.sum()))[ues.user],
         profile_kind=ues.profile_kind,
         home_site=ues.home_site,
         num_sites=scenario.num_sites,
@@ -96,12 +89,16 @@ def build_traffic(scenario: Scenario, ues: UEs, rng: np.random.Generator) -> Tra
 
 
 def expected_demand_mbps(traffic: TrafficModel, day: int) -> FloatArray:
-    """Return the seasonal mean demand of each UE in each interval of a day, ``[T, num_ues]``."""
-    profile = diurnal_profile(traffic.intervals_per_day)  # [kinds, T]
-    weekday = WEEKDAY_FACTOR[:, day % 7]  # [kinds]
-    # [T, U]
-    shape = (profile * weekday[:, None])[traffic.profile_kind].T
-    return np.asarray(shape * traffic.busy_hour_demand_mbps[None, :], dtype=np.float64)
+    """Return the seasonal mean demand of each UE slot in each interval of a day, ``[T, U]``.
+
+    A user's usage profile times the slot's presence: a commuter's two slots add up to the
+    user's demand in every interval.
+    """
+    usage = diurnal_profile(traffic.intervals_per_day) * USAGE_WEEKDAY[day % 7]  # [T]
+    share = presence(traffic.intervals_per_day, day)[traffic.profile_kind].T  # [T, U]
+    return np.asarray(
+        usage[:, None] * share * traffic.busy_hour_demand_mbps[None, :], dtype=np.float64
+    )
 
 
 def busy_interval(traffic: TrafficModel, day: int) -> int:

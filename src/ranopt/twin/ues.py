@@ -7,6 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ranopt.twin.layout import inside_site_hexagon
+from ranopt.twin.mobility import COMMUTER_HOME, COMMUTER_WORK, PROFILE_KINDS, RESIDENT
 from ranopt.twin.scenario import Scenario
 from ranopt.twin.units import FloatArray
 
@@ -15,12 +16,16 @@ BoolArray = npt.NDArray[np.bool_]
 
 O2I_MAX_INDOOR_DISTANCE_M = 25.0  # TR 38.901 Table 7.4.3-2: d_2D-in = min of two U(0, 25 m)
 OUTDOOR_UE_HEIGHT_M = 1.5  # TR 38.901 Table 7.4.1-1 note: outdoor h_UT = 1.5 m
-PROFILE_KINDS: tuple[str, ...] = ("residential", "business")
+__all__ = ["PROFILE_KINDS", "UEs", "drop_ues"]
 
 
 @dataclass(frozen=True, eq=False)
 class UEs:
-    """A UE drop, arrays of shape ``[num_ues]``."""
+    """A UE drop, arrays of shape ``[num_ues]``: one slot per place a user spends time at.
+
+    A resident has one slot (home); a commuter two, home and work (``ranopt.twin.mobility``).
+    Home slots come first, in user order, so slot ``u < num_users`` is user ``u`` at home.
+    """
 
     x_m: FloatArray
     y_m: FloatArray
@@ -28,14 +33,22 @@ class UEs:
     indoor: BoolArray
     d2d_in_m: FloatArray  # indoor distance for the O2I loss (0 outdoors)
     slice_idx: IntArray  # index into elements.SLICES
-    profile_kind: IntArray  # index into PROFILE_KINDS: which diurnal profile drives its demand
-    home_site: IntArray  # site whose hexagon holds the UE (its traffic area)
-    hotspot: IntArray  # hotspot index, -1 for uniformly dropped UEs
+    profile_kind: IntArray  # index into mobility.PROFILE_KINDS: the slot's presence over the day
+    home_site: IntArray  # site whose hexagon holds the slot (its traffic area)
+    hotspot: IntArray  # hotspot index, -1 for uniformly dropped slots
+    high_loss: BoolArray  # indoors in a high-loss building (TR 38.901 Table 7.4.3-2)
+    supports_n78: BoolArray  # the user's device can use the 3.5 GHz n78 layer
+    user: IntArray  # the user (person) of each slot
 
     @property
     def num_ues(self) -> int:
-        """Number of UEs."""
+        """Number of UE slots (places users are at)."""
         return int(self.x_m.shape[0])
+
+    @property
+    def num_users(self) -> int:
+        """Number of users."""
+        return int(self.user.max()) + 1 if self.user.size else 0
 
 
 def _nearest_site(x_m: FloatArray, y_m: FloatArray, site_xy_m: FloatArray) -> IntArray:
@@ -150,53 +163,110 @@ def _indoor_heights_m(num: int, rng: np.random.Generator) -> FloatArray:
     return np.asarray(3.0 * (floor - 1) + 1.5, dtype=np.float64)
 
 
-def drop_ues(scenario: Scenario, site_xy_m: FloatArray, rng: np.random.Generator) -> UEs:
-    """Drop the scenario's UEs: uniform plus clustered hotspots, TR 38.901 indoor share and heights.
+def _work_points(
+    num: int,
+    site_xy_m: FloatArray,
+    site_is_business: BoolArray,
+    business_spots_m: FloatArray,
+    scenario: Scenario,
+    rng: np.random.Generator,
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Workplaces: uniform in a business site area, or in a business hotspot's cluster.
 
-    ``site_xy_m`` has shape ``[num_sites, 2]``.
+    A share ``hotspot_ue_fraction`` of workplaces lies in business hotspots (where there are
+    any); without business areas, workplaces are uniform over the network.
     """
-    num_hotspot_ues = round(scenario.num_ues * scenario.hotspot_ue_fraction)
-    num_uniform = scenario.num_ues - num_hotspot_ues
+    business_sites = site_xy_m[site_is_business]
+    if business_sites.shape[0] == 0:
+        x, y = _uniform_points(num, site_xy_m, scenario, rng)
+        return x, y, np.full(num, -1, dtype=np.int64)
+    in_spot = (
+        rng.random(num) < scenario.hotspot_ue_fraction
+        if business_spots_m.shape[0]
+        else np.zeros(num, dtype=bool)
+    )
+    num_spot = int(in_spot.sum())
+    ux, uy = _uniform_points(num - num_spot, business_sites, scenario, rng)
+    x = np.empty(num)
+    y = np.empty(num)
+    spot = np.full(num, -1, dtype=np.int64)
+    x[~in_spot], y[~in_spot] = ux, uy
+    if num_spot:
+        hx, hy, which = _hotspot_points(num_spot, business_spots_m, site_xy_m, scenario, rng)
+        x[in_spot], y[in_spot], spot[in_spot] = hx, hy, which
+    return x, y, spot
+
+
+def _place_draws(
+    num: int, scenario: Scenario, rng: np.random.Generator
+) -> tuple[BoolArray, FloatArray, FloatArray, BoolArray]:
+    """Indoor flag, height, indoor distance and building type of ``num`` places."""
+    indoor = rng.random(num) < scenario.indoor_fraction
+    height_m = np.where(indoor, _indoor_heights_m(num, rng), OUTDOOR_UE_HEIGHT_M)
+    # TR 38.901 Table 7.4.3-2: d_2D-in = min(U(0, 25), U(0, 25)) for UMa and UMi
+    d2d_in_m = np.minimum(
+        rng.uniform(0.0, O2I_MAX_INDOOR_DISTANCE_M, num),
+        rng.uniform(0.0, O2I_MAX_INDOOR_DISTANCE_M, num),
+    )
+    d2d_in_m = np.where(indoor, d2d_in_m, 0.0)
+    # TR 38.901 Table 7.8-1: a share of indoor UEs sits in high-loss buildings
+    high_loss = indoor & (rng.random(num) < scenario.o2i_high_loss_fraction)
+    return indoor, height_m, d2d_in_m, high_loss
+
+
+def drop_ues(scenario: Scenario, site_xy_m: FloatArray, rng: np.random.Generator) -> UEs:
+    """Drop the scenario's users at home (uniform plus hotspots) and commuters at work too.
+
+    ``site_xy_m`` has shape ``[num_sites, 2]``. Each place gets TR 38.901's indoor share,
+    heights, indoor distance and building type; each user a slice and n78 support.
+    """
+    num_users = scenario.num_ues
+    num_hotspot_ues = round(num_users * scenario.hotspot_ue_fraction)
+    num_uniform = num_users - num_hotspot_ues
     num_hotspots = scenario.num_hotspots or max(1, scenario.num_sites // 3)
 
     ux, uy = _uniform_points(num_uniform, site_xy_m, scenario, rng)
     centre_x, centre_y = _uniform_points(num_hotspots, site_xy_m, scenario, rng)
-    hx, hy, spot = _hotspot_points(
-        num_hotspot_ues, np.column_stack((centre_x, centre_y)), site_xy_m, scenario, rng
-    )
-    x_m = np.concatenate((ux, hx))
-    y_m = np.concatenate((uy, hy))
-    hotspot = np.concatenate((np.full(num_uniform, -1, dtype=np.int64), spot))
-    home_site = _nearest_site(x_m, y_m, site_xy_m)
+    centres_m = np.column_stack((centre_x, centre_y))
+    hx, hy, spot = _hotspot_points(num_hotspot_ues, centres_m, site_xy_m, scenario, rng)
+    home_x = np.concatenate((ux, hx))
+    home_y = np.concatenate((uy, hy))
+    home_spot = np.concatenate((np.full(num_uniform, -1, dtype=np.int64), spot))
+    slice_idx = rng.choice(len(scenario.slice_mix), size=num_users, p=scenario.slice_mix)
+    supports_n78 = rng.random(num_users) >= scenario.ue_without_n78_fraction
 
-    indoor = rng.random(scenario.num_ues) < scenario.indoor_fraction
-    height_m = np.where(indoor, _indoor_heights_m(scenario.num_ues, rng), OUTDOOR_UE_HEIGHT_M)
-    # TR 38.901 Table 7.4.3-2: d_2D-in = min(U(0, 25), U(0, 25)) for UMa and UMi
-    d2d_in_m = np.minimum(
-        rng.uniform(0.0, O2I_MAX_INDOOR_DISTANCE_M, scenario.num_ues),
-        rng.uniform(0.0, O2I_MAX_INDOOR_DISTANCE_M, scenario.num_ues),
-    )
-    d2d_in_m = np.where(indoor, d2d_in_m, 0.0)
-    slice_idx = rng.choice(len(scenario.slice_mix), size=scenario.num_ues, p=scenario.slice_mix)
-
-    # each site area and each hotspot is residential or business; a UE follows its hotspot,
-    # otherwise its home area with probability 0.7
+    # each site area and each hotspot is residential or business; commuters work in business
+    # ones (mobility.AT_WORK_HOURLY gives when)
     site_is_business: BoolArray = np.less(
         rng.random(site_xy_m.shape[0]), scenario.business_area_fraction
     )
     spot_is_business: BoolArray = np.less(rng.random(num_hotspots), 0.5)
-    follows_area = rng.random(scenario.num_ues) < 0.7
-    home_kind = site_is_business[home_site]
-    area_kind = np.where(follows_area, home_kind, ~home_kind)
-    is_business = np.where(hotspot >= 0, spot_is_business[np.maximum(hotspot, 0)], area_kind)
+    commuter = rng.random(num_users) < scenario.commuter_fraction
+    commuters = np.flatnonzero(commuter)
+    wx, wy, wspot_local = _work_points(
+        commuters.size, site_xy_m, site_is_business, centres_m[spot_is_business], scenario, rng
+    )
+    business_spots = np.append(np.flatnonzero(spot_is_business), -1)  # -1: none
+    work_spot = np.where(wspot_local >= 0, business_spots[wspot_local], -1)
+
+    x_m = np.concatenate((home_x, wx))
+    y_m = np.concatenate((home_y, wy))
+    user = np.concatenate((np.arange(num_users), commuters)).astype(np.int64)
+    kind = np.concatenate(
+        (np.where(commuter, COMMUTER_HOME, RESIDENT), np.full(commuters.size, COMMUTER_WORK))
+    )
+    indoor, height_m, d2d_in_m, high_loss = _place_draws(x_m.size, scenario, rng)
     return UEs(
         x_m=x_m,
         y_m=y_m,
         height_m=height_m,
         indoor=indoor,
         d2d_in_m=d2d_in_m,
-        slice_idx=slice_idx.astype(np.int64),
-        profile_kind=is_business.astype(np.int64),
-        home_site=home_site,
-        hotspot=hotspot,
+        slice_idx=slice_idx.astype(np.int64)[user],
+        profile_kind=kind.astype(np.int64),
+        home_site=_nearest_site(x_m, y_m, site_xy_m),
+        hotspot=np.concatenate((home_spot, work_spot)).astype(np.int64),
+        high_loss=high_loss,
+        supports_n78=supports_n78[user],
+        user=user,
     )

@@ -349,9 +349,7 @@ class LoopRunner:
         with self.store.transaction() as session:
             leases.set_due(session, lease=lease, in_s=next_due - now)
 
-    def _loop(
-        self, tenant_id: int, network_id: int, lease: Lease
-    ) -> NetworkLoop | SouthboundLoop:
+    def _loop(self, tenant_id: int, network_id: int, lease: Lease) -> NetworkLoop | SouthboundLoop:
         if network_id not in self._loops:
             with self.store.transaction() as session:
                 binding = runs.twin_binding(session, tenant_id=tenant_id, network_id=network_id)

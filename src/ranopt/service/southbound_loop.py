@@ -42,7 +42,7 @@ CONFIDENCE_SCENARIOS = 24
 def plan_in_force(
     store: Store, *, tenant_id: int, network_id: int, interval: int
 ) -> tuple[int, list[int]] | None:
-    """Return the newest applied loop plan covering ``interval``: its run id and cells asleep then."""
+    """Return the newest applied loop plan covering ``interval``: run id, cells asleep then."""
     with store.transaction() as session:
         applied = loops.loop_runs(session, tenant_id=tenant_id, network_id=network_id,
                                   status="applied", limit=4)  # fmt: skip
@@ -91,7 +91,8 @@ class SouthboundLoop:
         self._insufficient: str | None = None  # the last "too little history" message alerted
         self._planned_until = -1  # last interval the newest plan covers
         self._sent: set[int] | None = None  # cells asleep as last committed (None: unknown)
-        self._silent: set[int] = set()  # cells alerted as silent
+        self._silent: set[int] = set()  # cells silent in the newest accounted interval
+        self._alerted: set[int] = set()  # cells alerted as silent
 
     def settings(self) -> LoopSettings:
         """Return the network's loop settings as stored now."""
@@ -122,59 +123,62 @@ class SouthboundLoop:
                 settings = loops.set_clock(session, tenant_id=self.tenant_id,
                                            network_id=self.network_id, next_interval=k,
                                            now_s=int(self.clock()))  # fmt: skip
-        totals = np.zeros(2)  # energy kWh, served Mbit of the intervals accounted now
-        accounted = 0
-        violations = 0
+        rows: list[tuple[loops.LoopIntervalRow, dict[str, object] | None, set[int]]] = []
         while self.start_s(settings, k) <= newest:
-            row = self._account(settings, k)
-            totals += (row.power_w or 0.0) * self.interval_s / 3.6e6, row.served_mbps or 0.0
-            violations += row.violations
-            accounted += 1
+            rows.append(self._account(settings, k))
             k += 1
-        if not accounted:
+        if not rows:
             return StepReport(interval=k, phase="waiting")
+        self._silent = rows[-1][2]
         run_id, confidence, applied = self._plan_and_act(settings, k)
+        self._record(rows)  # last: the clock moves once the next state is sent
+        power = sum(r.power_w or 0.0 for r, _, _ in rows)
         return StepReport(
-            interval=k - 1, phase="loop", energy_kwh=float(totals[0]), violations=violations,
-            served_mbit=float(totals[1]) * self.interval_s, plan_run_id=run_id,
-            plan_confidence=confidence, plan_applied=applied,
+            interval=k - 1, phase="loop", energy_kwh=power * self.interval_s / 3.6e6,
+            violations=sum(r.violations for r, _, _ in rows),
+            served_mbit=sum(r.served_mbps or 0.0 for r, _, _ in rows) * self.interval_s,
+            plan_run_id=run_id, plan_confidence=confidence, plan_applied=applied,
         )  # fmt: skip
 
     # -- observe, detect, account ------------------------------------------------------------
 
-    def _account(self, settings: LoopSettings, k: int) -> loops.LoopIntervalRow:
+    def _account(
+        self, settings: LoopSettings, k: int
+    ) -> tuple[loops.LoopIntervalRow, dict[str, object] | None, set[int]]:
+        """Observe interval ``k``, detect silent cells, and make its row (stored later)."""
         start_s = self.start_s(settings, k)
         observation = stages.observe(self.store, tenant_id=self.tenant_id,
                                      network_id=self.network_id, ids=self.ids,
                                      start_s=start_s, interval_s=self.interval_s)  # fmt: skip
-        now = int(self.clock())
         if observation is None:  # the network reported nothing for it (later ones arrived)
             row = loops.LoopIntervalRow(
                 interval=k, phase="gap", offered_mbps=0.0, served_mbps=None, power_w=None,
                 always_on_served_mbps=None, always_on_power_w=None, violations=0,
                 switching_breaks=0, home_demand_mbps=[], asleep=[], failed=[], tick_s=None,
             )  # fmt: skip
-            with self.store.transaction() as session:
-                loops.record_interval(session, tenant_id=self.tenant_id,
-                                      network_id=self.network_id, row=row, live=None,
-                                      now_s=now)  # fmt: skip
-            return row
-        silent = set(stages.detect_silent(observation))
-        row = stages.account(observation, k, self.limits, None)
-        live = stages.live_view(observation, k, self.names, self.ids)
-        live["epoch_s"] = start_s
+            return row, None, set()
+        live: dict[str, object] = dict(stages.live_view(observation, k, self.names, self.ids))
+        return (stages.account(observation, k, self.limits, None), live,
+                set(stages.detect_silent(observation)))  # fmt: skip
+
+    def _record(
+        self, rows: list[tuple[loops.LoopIntervalRow, dict[str, object] | None, set[int]]]
+    ) -> None:
+        """Store the accounted rows and alert each cell newly silent, in one transaction."""
+        now = int(self.clock())
         with self.store.transaction() as session:
-            loops.record_interval(session, tenant_id=self.tenant_id, network_id=self.network_id,
-                                  row=row, live=live, now_s=now)  # fmt: skip
-            for c in sorted(silent - self._silent):
-                runs.add_alert(
-                    session, tenant_id=self.tenant_id, network_id=self.network_id,
-                    severity="critical", kind="cell_outage", now_s=now, network_time_s=start_s,
-                    message=f"{self.names[c]}: sent no counters for the interval; every cell "
-                    "is kept awake while it is silent",
-                )  # fmt: skip
-        self._silent = silent
-        return row
+            for row, live, silent in rows:
+                loops.record_interval(session, tenant_id=self.tenant_id,
+                                      network_id=self.network_id, row=row, live=live,
+                                      now_s=now)  # fmt: skip
+                for c in sorted(silent - self._alerted):
+                    runs.add_alert(
+                        session, tenant_id=self.tenant_id, network_id=self.network_id,
+                        severity="critical", kind="cell_outage", now_s=now,
+                        message=f"{self.names[c]}: sent no counters in loop interval "
+                        f"{row.interval}; every cell is kept awake while it is silent",
+                    )  # fmt: skip
+                self._alerted = silent
 
     # -- plan, decide, act -------------------------------------------------------------------
 

@@ -348,8 +348,7 @@ def state_actions(
     """
     cells = range(len(names)) if sent_asleep is None else sorted(target_asleep ^ sent_asleep)
     return [
-        CellAction(cell=names[c], action="sleep" if c in target_asleep else "wake")
-        for c in cells
+        CellAction(cell=names[c], action="sleep" if c in target_asleep else "wake") for c in cells
     ]
 
 

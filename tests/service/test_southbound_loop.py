@@ -35,7 +35,7 @@ from ranopt.twin import build_twin, scenario_preset
 EMULATOR_SEED = 23  # the emulated network's own seed: the planner never reads it
 SITES, UES = 7, 300
 BACKFILL_DAYS = 8
-LIVE_INTERVALS = 8
+LIVE_INTERVALS = 6
 
 
 def _start() -> datetime:

@@ -157,7 +157,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     if settings.loop_enabled:
         runner = LoopRunner(
             opened, tick_s=settings.loop_tick_s, metrics=LoopMetrics(metrics.registry),
-            lease_ttl_s=settings.loop_lease_ttl_s,
+            lease_ttl_s=settings.loop_lease_ttl_s, keyring=settings.keyring(),
         )  # fmt: skip
 
     @asynccontextmanager

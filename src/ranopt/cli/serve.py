@@ -47,7 +47,11 @@ def run_loop_process(database_url: str, tick_s: float) -> None:
         signal.signal(sig, lambda *_: stop.set())
     _stop_when_orphaned(stop, os.getppid())
     store = open_store(database_url)
-    runner = LoopRunner(store, tick_s=tick_s, metrics=LoopMetrics(CollectorRegistry()))
+    from ranopt.api.settings import Settings  # noqa: PLC0415
+
+    keyring = Settings(database_url=database_url).keyring()  # the O1 credentials' keyring
+    runner = LoopRunner(store, tick_s=tick_s, metrics=LoopMetrics(CollectorRegistry()),
+                        keyring=keyring)  # fmt: skip
     runner.start()
     try:
         stop.wait()

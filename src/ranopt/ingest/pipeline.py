@@ -1,9 +1,11 @@
 """Ingest one file into a network: parse, validate all of it, write it in one transaction."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from ranopt.errors import ValidationError
 from ranopt.ingest.batch import CellLookup, ParsedBatch, validate
@@ -12,6 +14,7 @@ from ranopt.ingest.tabular import parse_csv, parse_parquet
 from ranopt.ingest.ves import EpochUnit, parse_ves
 from ranopt.store import repository as repo
 from ranopt.store.engine import Store
+from ranopt.store.samples import SampleBatch
 
 Format = Literal["auto", "pm-xml", "ves", "csv", "parquet"]
 FORMAT_BY_SUFFIX: dict[str, Format] = {
@@ -101,3 +104,58 @@ def ingest_file(
             chunk_rows=options.chunk_rows, progress=progress,
         )  # fmt: skip
     return IngestResult(num_records=len(parsed), num_samples=written, skipped=parsed.skipped)
+
+
+def concat_batches(batches: Sequence[SampleBatch]) -> SampleBatch:
+    """Join validated batches into one (a column missing from a batch is NaN there)."""
+    columns = sorted({name for b in batches for name in b.values})
+    extra: tuple[dict[str, float] | None, ...] | None = None
+    if any(b.extra is not None for b in batches):
+        extra = tuple(e for b in batches for e in (b.extra or (None,) * len(b)))
+    return SampleBatch(
+        cell_id=np.concatenate([b.cell_id for b in batches]),
+        interval_start_s=np.concatenate([b.interval_start_s for b in batches]),
+        values={
+            name: np.concatenate([b.values.get(name, np.full(len(b), np.nan)) for b in batches])
+            for name in columns
+        },
+        suspect=np.concatenate([b.suspect for b in batches]),
+        extra=extra,
+    )
+
+
+def ingest_files(
+    store: Store,
+    paths: Sequence[Path],
+    *,
+    tenant_id: int,
+    network: str,
+    options: IngestOptions | None = None,
+) -> IngestResult:
+    """Ingest many files (e.g. a RAN's back-filled PM files) in one transaction, all or nothing.
+
+    Each file is parsed and validated as ``ingest_file`` does (``BatchRejectedError`` names the
+    file, record and field); nothing is written unless every file is valid.
+    """
+    options = options or IngestOptions()
+    with store.transaction() as session:
+        net = repo.get_network(session, tenant_id=tenant_id, name=network)
+        cells = CellLookup.from_cells(
+            repo.network_cells(session, tenant_id=tenant_id, network_id=net.id)
+        )
+    records, batches = 0, []
+    skipped: dict[str, int] = {}
+    for path in paths:
+        parsed = parse_file(path, options)
+        records += len(parsed)
+        for kind, n in parsed.skipped.items():
+            skipped[kind] = skipped.get(kind, 0) + n
+        batches.append(validate(parsed, cells=cells, interval_s=net.interval_s,
+                                clock_tolerance_s=options.clock_tolerance_s))  # fmt: skip
+    if not batches:
+        return IngestResult(num_records=0, num_samples=0, skipped={})
+    with store.transaction() as session:
+        written = repo.upsert_samples(session, tenant_id=tenant_id, network_id=net.id,
+                                      batch=concat_batches(batches),
+                                      chunk_rows=options.chunk_rows)  # fmt: skip
+    return IngestResult(num_records=records, num_samples=written, skipped=skipped)

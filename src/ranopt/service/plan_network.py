@@ -120,6 +120,21 @@ def optimize_network(
         store, tenant_id=request.tenant_id, network_id=request.network_id,
         config=request.calibration,
     )  # fmt: skip
+    return plan_on_model(model, request, rng)
+
+
+def plan_on_model(
+    model: NetworkModel, request: NetworkPlanRequest, rng: np.random.Generator
+) -> EnergyOutcome:
+    """Plan the window after the model's newest sample on the model; measure the confidence.
+
+    ``model`` carries the calibrated model and the history its home-cell demand was
+    estimated on (``optimize_network`` fits both now; the closed loop keeps a daily
+    calibration and re-estimates the demand of newer counters with it).
+    """
+    if request.solver not in ENERGY_SOLVERS:
+        msg = f"solver: must be one of {', '.join(ENERGY_SOLVERS)}, got {request.solver!r}"
+        raise ValidationError(msg)
     interval_min = model.history.interval_s // 60
     if request.horizon_min % interval_min or not 0 < request.horizon_min <= 1440:
         msg = (

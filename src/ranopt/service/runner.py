@@ -27,10 +27,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ranopt.service.loop import LoopConfig, NetworkLoop, StepReport
 from ranopt.service.optimize import cached_twin
+from ranopt.service.southbound_loop import SouthboundLoop
 from ranopt.store import leases, loops, runs
+from ranopt.store import southbound as sb
 from ranopt.store.engine import Store
 from ranopt.store.leases import Lease, LeaseLost
 from ranopt.store.loops import LoopSettings
+from ranopt.store.secrets import Keyring
 
 logger = logging.getLogger("ranopt.service.runner")
 
@@ -154,15 +157,17 @@ class LoopRunner:
         clock: Callable[[], float] = time.time,
         lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
         holder: str | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self.store = store
+        self.keyring = keyring  # unseals O1 credentials: without it, O1 networks cannot loop
         self.tick_s = tick_s
         self.metrics = metrics
         self.config = config or LoopConfig()
         self.clock = clock
         self.lease_ttl_s = lease_ttl_s
         self.holder = holder or default_holder()
-        self._loops: dict[int, NetworkLoop] = {}
+        self._loops: dict[int, NetworkLoop | SouthboundLoop] = {}
         self._backoff: dict[int, _Backoff] = {}
         self._held: dict[int, Lease] = {}  # network -> the lease this runner holds
         self._due: dict[int, float] = {}  # network -> monotonic time its next interval is due
@@ -344,16 +349,26 @@ class LoopRunner:
         with self.store.transaction() as session:
             leases.set_due(session, lease=lease, in_s=next_due - now)
 
-    def _loop(self, tenant_id: int, network_id: int, lease: Lease) -> NetworkLoop:
+    def _loop(self, tenant_id: int, network_id: int, lease: Lease) -> NetworkLoop | SouthboundLoop:
         if network_id not in self._loops:
             with self.store.transaction() as session:
                 binding = runs.twin_binding(session, tenant_id=tenant_id, network_id=network_id)
+                kind = sb.get_southbound(session, tenant_id=tenant_id, network_id=network_id).kind
+            # every transaction of the loop first checks that this runner still holds the lease
+            fenced = self.store.fenced(lambda session: leases.fence(session, lease))
+            if kind == "o1":  # counters in, O1 transactions out
+                if self.keyring is None:
+                    msg = f"network {network_id} loops over O1, and this runner has no keyring"
+                    raise LookupError(msg)
+                self._loops[network_id] = SouthboundLoop(
+                    fenced, tenant_id=tenant_id, network_id=network_id, keyring=self.keyring,
+                    clock=self.clock, limits=self.config.limits,
+                )  # fmt: skip
+                return self._loops[network_id]
             if binding is None:
                 msg = f"network {network_id} has no twin to run its loop on"
                 raise LookupError(msg)
             twin = cached_twin(binding.scenario, binding.seed, binding.num_sites, binding.num_ues)
-            # every transaction of the loop first checks that this runner still holds the lease
-            fenced = self.store.fenced(lambda session: leases.fence(session, lease))
             self._loops[network_id] = NetworkLoop(
                 fenced, tenant_id=tenant_id, network_id=network_id, twin=twin,
                 seed=binding.seed, config=self.config, clock=self.clock,

@@ -443,3 +443,16 @@ def resolve_outage_alerts(
         .execution_options(synchronize_session=False)
     )  # fmt: skip
     return int(getattr(done, "rowcount", 0))
+
+
+def set_clock(
+    session: Session, *, tenant_id: int, network_id: int, next_interval: int, now_s: int
+) -> LoopSettings:
+    """Move a loop's clock to ``next_interval`` (a counters-fed loop starts at its network's)."""
+    loop = _loop_row(session, tenant_id, network_id)
+    if loop is None:
+        msg = f"network {network_id} has no closed loop"
+        raise NotFoundError(msg)
+    loop.next_interval, loop.updated_s = next_interval, now_s
+    session.flush()
+    return _settings_out(loop)

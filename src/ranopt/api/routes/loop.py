@@ -16,6 +16,7 @@ from ranopt.api.schemas import IdPath
 from ranopt.store import loops, runs
 from ranopt.store import networks as nets
 from ranopt.store import repository as repo
+from ranopt.store import southbound as sb
 from ranopt.store.loops import FaultOut, LoopIntervalRow, LoopSettings
 from ranopt.store.repository import NotFoundError
 from ranopt.store.runs import LOOP_EPOCH_S, AlertOut, AlertStatus
@@ -144,11 +145,17 @@ def get_loop(
 def put_loop(
     network_id: IdPath, body: LoopIn, principal: Writer, session: SessionDep
 ) -> LoopSettings:
-    """Create or change the network's closed loop (it runs on the network's twin)."""
+    """Create or change the network's closed loop (on its twin, or through O1 and counters)."""
     nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
-    if runs.twin_binding(session, tenant_id=principal.tenant_id, network_id=network_id) is None:
+    through_o1 = (
+        sb.get_southbound(session, tenant_id=principal.tenant_id, network_id=network_id).kind
+        == "o1"
+    )
+    twin = runs.twin_binding(session, tenant_id=principal.tenant_id, network_id=network_id)
+    if twin is None and not through_o1:
         raise ProblemError(
-            409, f"network_id: network {network_id} has no twin to run a loop on",
+            409, f"network_id: network {network_id} has neither a twin nor an O1 southbound "
+            "to run a loop on",
             field="network_id",
         )  # fmt: skip
     settings = loops.configure_loop(

@@ -1,0 +1,249 @@
+"""The closed loop of a network reached through O1 / A1: counters in, O1 transactions out.
+
+Each ``step`` accounts every interval whose counters arrived since the last step (observe,
+detect, account: ``ranopt.service.stages``), then makes sure the interval after the one the
+network is running now has its state sent: it plans a window on the calibrated model when no
+plan covers that interval (recalibrated once a day, on the whole days before today), applies
+it when auto-apply is on and its confidence reaches the threshold, and sends the cells'
+sleep / wake over O1. The network runs interval ``k`` with the configuration committed when
+``k`` began; counters of ``k`` arrive after it ended, when ``k + 1`` runs already, so the
+state sent after accounting ``k`` is the one of ``k + 2``.
+
+Loop interval ``j`` starts at ``LoopSettings.epoch_s + j * interval_s``, on the network's
+own clock (the timestamps of its counters). Nothing here reads the network's internals:
+topology and stored counters in, O1 replies back.
+"""
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+
+from ranopt.calibrate import InsufficientTelemetryError
+from ranopt.calibrate.history import SECONDS_PER_DAY
+from ranopt.errors import ValidationError
+from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.service import stages
+from ranopt.service.calibration import NetworkCalibrationConfig, NetworkModel
+from ranopt.service.loop import StepReport
+from ranopt.service.plan_network import NetworkPlanRequest
+from ranopt.store import loops, runs
+from ranopt.store import repository as repo
+from ranopt.store.engine import Store
+from ranopt.store.loops import LoopSettings
+from ranopt.store.networks import network_by_id
+from ranopt.store.secrets import Keyring
+
+logger = logging.getLogger("ranopt.service.southbound_loop")
+PLAN_HISTORY_DAYS = 14  # latest days the forecast of a window is fitted on
+CONFIDENCE_SCENARIOS = 24
+
+
+def plan_in_force(
+    store: Store, *, tenant_id: int, network_id: int, interval: int
+) -> tuple[int, list[int]] | None:
+    """Return the newest applied loop plan covering ``interval``: run id, cells asleep then."""
+    with store.transaction() as session:
+        applied = loops.loop_runs(session, tenant_id=tenant_id, network_id=network_id,
+                                  status="applied", limit=4)  # fmt: skip
+        for run in applied:
+            window = (run.plan or {}).get("window") or {}
+            first, asleep = window.get("first_interval"), window.get("asleep")
+            if first is None or asleep is None or (run.plan or {}).get("compensation"):
+                continue
+            if first <= interval < first + len(asleep):
+                return run.id, [int(c) for c in asleep[interval - first]]
+    return None
+
+
+class SouthboundLoop:
+    """One network's closed loop through its interfaces; ``step`` catches up and acts."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tenant_id: int,
+        network_id: int,
+        keyring: Keyring,
+        clock: Callable[[], float],
+        limits: EnergyConstraints | None = None,
+        calibration: NetworkCalibrationConfig | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self.network_id = network_id
+        self.keyring = keyring
+        self.clock = clock
+        self.limits = limits or EnergyConstraints()
+        self.calibration = calibration or NetworkCalibrationConfig()
+        self.seed = seed  # the planner's own randomness, never the network's
+        with store.transaction() as session:
+            network = network_by_id(session, tenant_id=tenant_id, network_id=network_id)
+            cells = repo.network_cells(session, tenant_id=tenant_id, network_id=network_id)
+        self.interval_s = network.interval_s
+        self.ids = stages.cell_ids(store, tenant_id=tenant_id, network_id=network_id)
+        by_id = {c.id: c.name for c in cells}
+        self.names = [by_id[i] for i in self.ids]
+        self._model: NetworkModel | None = None
+        self._model_end_s: int | None = None
+        self._insufficient: str | None = None  # the last "too little history" message alerted
+        self._planned_until = -1  # last interval the newest plan covers
+        self._sent: set[int] | None = None  # cells asleep as last committed (None: unknown)
+        self._silent: set[int] = set()  # cells silent in the newest accounted interval
+        self._alerted: set[int] = set()  # cells alerted as silent
+
+    def settings(self) -> LoopSettings:
+        """Return the network's loop settings as stored now."""
+        with self.store.transaction() as session:
+            return loops.loop_settings(session, tenant_id=self.tenant_id,
+                                       network_id=self.network_id)  # fmt: skip
+
+    def start_s(self, settings: LoopSettings, interval: int) -> int:
+        """Epoch seconds at which loop interval ``interval`` starts."""
+        return settings.epoch_s + interval * self.interval_s
+
+    def interval_at(self, settings: LoopSettings, start_s: int) -> int:
+        """Return the loop interval starting at ``start_s``."""
+        return (start_s - settings.epoch_s) // self.interval_s
+
+    def step(self) -> StepReport:
+        """Account the intervals whose counters arrived, then plan and act for the next one."""
+        settings = self.settings()
+        newest = stages.newest_sample_s(self.store, tenant_id=self.tenant_id,
+                                        network_id=self.network_id)  # fmt: skip
+        if newest is None:
+            return StepReport(interval=settings.next_interval, phase="waiting")
+        k = settings.next_interval
+        if k == 0 or self.start_s(settings, k) < newest - SECONDS_PER_DAY:
+            # a new loop (or one stopped for over a day) starts after the newest counters
+            k = self.interval_at(settings, newest) + 1
+            with self.store.transaction() as session:
+                settings = loops.set_clock(session, tenant_id=self.tenant_id,
+                                           network_id=self.network_id, next_interval=k,
+                                           now_s=int(self.clock()))  # fmt: skip
+        rows: list[tuple[loops.LoopIntervalRow, dict[str, object] | None, set[int]]] = []
+        while self.start_s(settings, k) <= newest:
+            rows.append(self._account(settings, k))
+            k += 1
+        if not rows:
+            return StepReport(interval=k, phase="waiting")
+        self._silent = rows[-1][2]
+        run_id, confidence, applied = self._plan_and_act(settings, k)
+        self._record(rows)  # last: the clock moves once the next state is sent
+        power = sum(r.power_w or 0.0 for r, _, _ in rows)
+        return StepReport(
+            interval=k - 1, phase="loop", energy_kwh=power * self.interval_s / 3.6e6,
+            violations=sum(r.violations for r, _, _ in rows),
+            served_mbit=sum(r.served_mbps or 0.0 for r, _, _ in rows) * self.interval_s,
+            plan_run_id=run_id, plan_confidence=confidence, plan_applied=applied,
+        )  # fmt: skip
+
+    # -- observe, detect, account ------------------------------------------------------------
+
+    def _account(
+        self, settings: LoopSettings, k: int
+    ) -> tuple[loops.LoopIntervalRow, dict[str, object] | None, set[int]]:
+        """Observe interval ``k``, detect silent cells, and make its row (stored later)."""
+        start_s = self.start_s(settings, k)
+        observation = stages.observe(self.store, tenant_id=self.tenant_id,
+                                     network_id=self.network_id, ids=self.ids,
+                                     start_s=start_s, interval_s=self.interval_s)  # fmt: skip
+        if observation is None:  # the network reported nothing for it (later ones arrived)
+            row = loops.LoopIntervalRow(
+                interval=k, phase="gap", offered_mbps=0.0, served_mbps=None, power_w=None,
+                always_on_served_mbps=None, always_on_power_w=None, violations=0,
+                switching_breaks=0, home_demand_mbps=[], asleep=[], failed=[], tick_s=None,
+            )  # fmt: skip
+            return row, None, set()
+        live: dict[str, object] = dict(stages.live_view(observation, k, self.names, self.ids))
+        return (stages.account(observation, k, self.limits, None), live,
+                set(stages.detect_silent(observation)))  # fmt: skip
+
+    def _record(
+        self, rows: list[tuple[loops.LoopIntervalRow, dict[str, object] | None, set[int]]]
+    ) -> None:
+        """Store the accounted rows and alert each cell newly silent, in one transaction."""
+        now = int(self.clock())
+        with self.store.transaction() as session:
+            for row, live, silent in rows:
+                loops.record_interval(session, tenant_id=self.tenant_id,
+                                      network_id=self.network_id, row=row, live=live,
+                                      now_s=now)  # fmt: skip
+                for c in sorted(silent - self._alerted):
+                    runs.add_alert(
+                        session, tenant_id=self.tenant_id, network_id=self.network_id,
+                        severity="critical", kind="cell_outage", now_s=now,
+                        message=f"{self.names[c]}: sent no counters in loop interval "
+                        f"{row.interval}; every cell is kept awake while it is silent",
+                    )  # fmt: skip
+                self._alerted = silent
+
+    # -- plan, decide, act -------------------------------------------------------------------
+
+    def _model_for(self, settings: LoopSettings, k: int) -> NetworkModel | None:
+        """Return the model calibrated on the whole days before interval ``k``'s day (daily)."""
+        day_end = self.start_s(settings, k) // SECONDS_PER_DAY * SECONDS_PER_DAY
+        if self._model is None or self._model_end_s != day_end:
+            try:
+                self._model = stages.calibrate_until(
+                    self.store, tenant_id=self.tenant_id, network_id=self.network_id,
+                    end_s=day_end, config=self.calibration, now_s=int(self.clock()),
+                )  # fmt: skip
+            except InsufficientTelemetryError as exc:
+                if str(exc) != self._insufficient:
+                    self._insufficient = str(exc)
+                    with self.store.transaction() as session:
+                        runs.add_alert(session, tenant_id=self.tenant_id,
+                                       network_id=self.network_id, severity="info",
+                                       kind="loop_waiting", now_s=int(self.clock()),
+                                       message=f"closed loop waits for history: {exc}")  # fmt: skip
+                return None
+            self._model_end_s = day_end
+        return stages.with_recent_counters(self.store, self._model, tenant_id=self.tenant_id,
+                                           max_days=PLAN_HISTORY_DAYS)  # fmt: skip
+
+    def _plan_and_act(
+        self, settings: LoopSettings, k: int
+    ) -> tuple[int | None, float | None, bool]:
+        """Plan when no plan covers ``k + 1``; send ``k + 1``'s state; return the new run."""
+        target = k + 1  # k runs already, with the configuration committed when it began
+        run_id, confidence, applied = None, None, False
+        if target > self._planned_until and settings.solver in ("greedy", "exact", "anneal"):
+            model = self._model_for(settings, k)
+            if model is not None:
+                horizon = settings.horizon_intervals + 1  # k itself is planned, not sent
+                request = NetworkPlanRequest(
+                    tenant_id=self.tenant_id, network_id=self.network_id,
+                    solver=settings.solver, horizon_min=horizon * self.interval_s // 60,
+                    history_days=PLAN_HISTORY_DAYS, confidence_scenarios=CONFIDENCE_SCENARIOS,
+                    limits=self.limits, calibration=self.calibration,
+                )  # fmt: skip
+                rng = np.random.default_rng(np.random.SeedSequence([self.seed, k]))
+                try:
+                    plan = stages.plan_window(model, request, k, rng)
+                except ValidationError as exc:  # e.g. too few forecast days: all on, say so
+                    logger.warning("network %s: no plan (%s)", self.network_id, exc)
+                else:
+                    applied = stages.decide(plan, auto_apply=settings.auto_apply,
+                                            threshold=settings.confidence_threshold)  # fmt: skip
+                    run_id = stages.record_plan(
+                        self.store, tenant_id=self.tenant_id, network_id=self.network_id,
+                        plan=plan, solver=settings.solver,
+                        horizon_min=horizon * self.interval_s // 60, apply=applied,
+                        now_s=int(self.clock()),
+                    )  # fmt: skip
+                    confidence = plan.confidence
+                    self._planned_until = k + len(plan.asleep) - 1
+        in_force = plan_in_force(self.store, tenant_id=self.tenant_id,
+                                 network_id=self.network_id, interval=target)  # fmt: skip
+        asleep = set() if in_force is None or self._silent else set(in_force[1])
+        actions = stages.state_actions(self.names, asleep, self._sent)
+        done = stages.act(
+            self.store, tenant_id=self.tenant_id, network_id=self.network_id, actions=actions,
+            keyring=self.keyring, run_id=None if in_force is None else in_force[0],
+            now_s=int(self.clock()),
+        )  # fmt: skip
+        self._sent = asleep if done else None
+        return run_id, confidence, applied

@@ -1,0 +1,365 @@
+"""The closed loop's stages for a network reached through its interfaces (O1 / A1, VES, PM).
+
+observe -> detect -> plan -> decide -> act -> account, each a small function with plain data
+between them. Nothing here reads an emulator's (or a RAN's) internal state: the inputs are
+the network's topology and the counters it reported into the store, and the O1 replies of
+the transactions that act. ``ranopt.service.southbound_loop.SouthboundLoop`` strings them
+together one interval at a time.
+"""
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
+
+from ranopt.calibrate import (
+    InsufficientTelemetryError,
+    calibrate,
+    demand_share_profile,
+    estimate_home_demand,
+)
+from ranopt.calibrate.history import SECONDS_PER_DAY
+from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.service.calibration import NetworkCalibrationConfig, NetworkModel, report_json
+from ranopt.service.plan_network import NetworkPlanRequest, plan_on_model
+from ranopt.service.southbound import apply_actions
+from ranopt.southbound.actions import CellAction
+from ranopt.store import calibration as store_cal
+from ranopt.store import runs
+from ranopt.store.engine import Store
+from ranopt.store.loops import LOOP_ACTOR, LoopIntervalRow
+from ranopt.store.networks import network_by_id
+from ranopt.store.secrets import Keyring
+from ranopt.store.tables import Cell, KpiSample
+from ranopt.twin.topology import topology_layout
+
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+logger = logging.getLogger("ranopt.service.stages")
+
+
+# -- observe ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Observation:
+    """One interval's counters of every cell (NaN where a cell sent none), in stored units."""
+
+    start_s: int
+    interval_s: int
+    reported: BoolArray  # [C] the cell sent counters for the interval
+    energy_kwh: FloatArray  # PEE.Energy
+    power_w: FloatArray  # PEE.AvgPower
+    served_mbit: FloatArray  # DRB.PdcpSduVolumeDL
+    offered_mbit: FloatArray  # VS.OfferedVolumeDl (vendor counter; NaN when absent)
+    prb_used: FloatArray  # RRU.PrbUsedDl
+    prb_avail: FloatArray  # RRU.PrbAvailDl (0: the cell's radio slept)
+    ue_thp_mbps: FloatArray  # DRB.UEThpDl
+
+    @property
+    def asleep(self) -> BoolArray:
+        """Cells that reported no PRB available: their radio slept through the interval."""
+        return self.reported & (np.nan_to_num(self.prb_avail, nan=1.0) <= 0.0)
+
+    @property
+    def prb_load(self) -> FloatArray:
+        """PRB load of each awake reporting cell (0 elsewhere)."""
+        avail = np.where(self.asleep | ~self.reported, 1.0, self.prb_avail)
+        load = np.where(self.reported & ~self.asleep, self.prb_used / avail, 0.0)
+        return np.nan_to_num(load)
+
+
+OBSERVED_COLUMNS = (
+    "pee_energy_kwh", "pee_avg_power_w", "dl_volume_mbit", "offered_dl_volume_mbit",
+    "prb_used_dl", "prb_avail_dl", "ue_thp_dl_mbps",
+)  # fmt: skip
+
+
+def cell_ids(store: Store, *, tenant_id: int, network_id: int) -> list[int]:
+    """Return the cell ids in id order: the cell index of plans, loop rows and the model."""
+    with store.transaction() as session:
+        rows = session.scalars(
+            select(Cell.id)
+            .where(Cell.tenant_id == tenant_id, Cell.network_id == network_id)
+            .order_by(Cell.id)
+        )
+        return [int(r) for r in rows]
+
+
+def newest_sample_s(store: Store, *, tenant_id: int, network_id: int) -> int | None:
+    """Start of the newest interval the network reported, or None before any counters."""
+    with store.transaction() as session:
+        extent = store_cal.pm_extent(session, tenant_id=tenant_id, network_id=network_id)
+    return None if extent is None else extent[1]
+
+
+def observe(
+    store: Store, *, tenant_id: int, network_id: int, ids: list[int], start_s: int,
+    interval_s: int,
+) -> Observation | None:  # fmt: skip
+    """Read the counters the network reported for the interval at ``start_s``; None if none."""
+    column = {cid: i for i, cid in enumerate(ids)}
+    values = {name: np.full(len(ids), np.nan) for name in OBSERVED_COLUMNS}
+    table = KpiSample.__table__
+    with store.transaction() as session:
+        rows = session.execute(
+            select(KpiSample.cell_id, *(table.c[c] for c in OBSERVED_COLUMNS)).where(
+                KpiSample.tenant_id == tenant_id,
+                KpiSample.network_id == network_id,
+                KpiSample.interval_start_s == start_s,
+                KpiSample.suspect.is_(False),
+            )
+        ).all()
+    if not rows:
+        return None
+    reported = np.zeros(len(ids), dtype=bool)
+    for row in rows:
+        c = column.get(int(row[0]))
+        if c is None:
+            continue
+        reported[c] = True
+        for j, name in enumerate(OBSERVED_COLUMNS):
+            values[name][c] = np.nan if row[1 + j] is None else float(row[1 + j])
+    return Observation(
+        start_s=start_s, interval_s=interval_s, reported=reported,
+        energy_kwh=values["pee_energy_kwh"], power_w=values["pee_avg_power_w"],
+        served_mbit=values["dl_volume_mbit"], offered_mbit=values["offered_dl_volume_mbit"],
+        prb_used=values["prb_used_dl"], prb_avail=values["prb_avail_dl"],
+        ue_thp_mbps=values["ue_thp_dl_mbps"],
+    )  # fmt: skip
+
+
+# -- detect ----------------------------------------------------------------------------------
+
+
+def detect_silent(observation: Observation) -> list[int]:
+    """Cells that sent no counters for an interval the others reported (down, or cut off)."""
+    return [int(c) for c in np.flatnonzero(~observation.reported)]
+
+
+# -- account ---------------------------------------------------------------------------------
+
+
+def qos_breaks(
+    observation: Observation, limits: EnergyConstraints, *, cells_asleep: bool
+) -> tuple[str, ...]:
+    """Return the QoS checks an interval broke, judged from its counters alone.
+
+    Without the always-on counterfactual (a real network has none), a check can only blame
+    the plan when the plan put cells to sleep: then an awake cell above ``max_prb_load``
+    breaks ``prb_load``, and an awake cell whose mean UE throughput fell under
+    ``ue_thp_floor_mbps`` breaks ``ue_throughput``. With every cell on nothing is the plan's.
+    """
+    if not cells_asleep:
+        return ()
+    awake = observation.reported & ~observation.asleep
+    broken = []
+    if (observation.prb_load[awake] > limits.max_prb_load).any():
+        broken.append("prb_load")
+    thp = np.nan_to_num(observation.ue_thp_mbps, nan=np.inf)
+    carrying = awake & (np.nan_to_num(observation.served_mbit) > 0)
+    if (thp[carrying] < limits.ue_thp_floor_mbps).any():
+        broken.append("ue_throughput")
+    return tuple(broken)
+
+
+def account(
+    observation: Observation, interval: int, limits: EnergyConstraints, tick_s: float | None
+) -> LoopIntervalRow:
+    """Return the loop row of an observed interval: energy, traffic, QoS, cells asleep."""
+    seconds = float(observation.interval_s)
+    served = np.nan_to_num(observation.served_mbit)
+    offered = np.where(np.isfinite(observation.offered_mbit), observation.offered_mbit, served)
+    asleep = observation.asleep
+    silent = ~observation.reported
+    broken = qos_breaks(observation, limits, cells_asleep=bool(asleep.any()))
+    return LoopIntervalRow(
+        interval=interval, phase="loop", offered_mbps=float(offered.sum()) / seconds,
+        served_mbps=float(served.sum()) / seconds,
+        power_w=float(np.nan_to_num(observation.power_w).sum()),
+        always_on_served_mbps=None, always_on_power_w=None, violations=len(broken),
+        switching_breaks=0, home_demand_mbps=[],
+        asleep=[int(c) for c in np.flatnonzero(asleep)],
+        failed=[int(c) for c in np.flatnonzero(silent)], tick_s=tick_s,
+    )  # fmt: skip
+
+
+def live_view(
+    observation: Observation, interval: int, names: list[str], ids: list[int]
+) -> dict[str, Any]:
+    """Return the ``live`` state of the newest accounted interval (from its counters)."""
+    load = observation.prb_load
+    cells = [
+        {
+            "id": ids[c], "name": names[c], "prb_load": round(float(load[c]), 4),
+            "state": "failed" if not observation.reported[c]
+            else ("asleep" if observation.asleep[c] else "active"),
+            "cio_db": 0.0,
+        }
+        for c in range(len(ids))
+    ]  # fmt: skip
+    seconds = float(observation.interval_s)
+    return {
+        "interval": interval,
+        "interval_min": observation.interval_s // 60,
+        "minute_of_day": (observation.start_s % SECONDS_PER_DAY) // 60,
+        "offered_mbps": float(np.nansum(observation.offered_mbit)) / seconds,
+        "served_mbps": float(np.nansum(observation.served_mbit)) / seconds,
+        "power_w": float(np.nansum(observation.power_w)),
+        "always_on_power_w": None,
+        "source": "counters",
+        "cells": cells,
+    }
+
+
+# -- plan ------------------------------------------------------------------------------------
+
+
+def calibrate_until(
+    store: Store, *, tenant_id: int, network_id: int, end_s: int,
+    config: NetworkCalibrationConfig, now_s: int,
+) -> NetworkModel:  # fmt: skip
+    """Calibrate the network's model on the whole days before ``end_s`` and store the report.
+
+    Raises ``InsufficientTelemetryError`` (naming what is missing) on too little history.
+    """
+    start_s = end_s - config.max_days * SECONDS_PER_DAY
+    with store.transaction() as session:
+        network = network_by_id(session, tenant_id=tenant_id, network_id=network_id)
+        sites, cells = store_cal.topology_records(session, tenant_id=tenant_id,
+                                                  network_id=network_id)  # fmt: skip
+        extent = store_cal.pm_extent(session, tenant_id=tenant_id, network_id=network_id)
+        if extent is None:
+            needed = config.calibration.min_days
+            msg = f"{needed:g} days of PM history needed, 0.0 found: no counters stored"
+            raise InsufficientTelemetryError(msg, needed_days=needed, found_days=0.0)
+        start_s = max(start_s, extent[0] // SECONDS_PER_DAY * SECONDS_PER_DAY)
+        history = store_cal.pm_history(session, tenant_id=tenant_id, network_id=network_id,
+                                       start_s=start_s, end_s=end_s)  # fmt: skip
+    layout = topology_layout(sites, cells)
+    result = calibrate(layout, history, config.calibration)
+    model = NetworkModel(
+        network_id=network_id, network_name=network.name, layout=layout, history=history,
+        calibration=result, last_sample_s=end_s - history.interval_s, fit_s=0.0,
+    )  # fmt: skip
+    report = report_json(model, config.calibration.min_days)
+    with store.transaction() as session:
+        store_cal.save_report(
+            session, tenant_id=tenant_id, network_id=network_id, report=report, data_end_s=end_s,
+            days_found=result.days_found,
+            prb_load_wape=report["heldout"]["observed_demand"]["prb_load_wape"], now_s=now_s,
+        )  # fmt: skip
+    return model
+
+
+def with_recent_counters(
+    store: Store, model: NetworkModel, *, tenant_id: int, max_days: int
+) -> NetworkModel:
+    """Return the model with the home-cell demand of every stored interval up to now.
+
+    The calibration is kept (fitted daily); the newer counters' home-cell demand is estimated
+    with it, sleeping cells included (``estimate_home_demand``, the applied cell states).
+    """
+    with store.transaction() as session:
+        network = network_by_id(session, tenant_id=tenant_id, network_id=model.network_id)
+        start_s, end_s = store_cal.history_window(
+            session, tenant_id=tenant_id, network_id=model.network_id,
+            interval_s=network.interval_s, max_days=max_days,
+        )  # fmt: skip
+        extent = store_cal.pm_extent(session, tenant_id=tenant_id, network_id=model.network_id)
+        history = store_cal.pm_history(session, tenant_id=tenant_id,
+                                       network_id=model.network_id, start_s=start_s,
+                                       end_s=end_s)  # fmt: skip
+    cal = model.calibration
+    fitted = cal.model
+    demand = estimate_home_demand(fitted.twin, fitted.home, fitted.share_at,
+                                  demand_share_profile(history), history)  # fmt: skip
+    last_s = end_s - history.interval_s if extent is None else extent[1]
+    return replace(model, history=history, calibration=replace(cal, home_demand=demand),
+                   last_sample_s=last_s)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """A plan for the intervals after the newest counters: cells asleep per interval."""
+
+    first_interval: int  # loop interval of the window's first interval
+    asleep: list[list[int]]  # per window interval, the cells (indices) the plan puts to sleep
+    confidence: float
+    saving_pct: float
+    plan: dict[str, Any]  # as the run stores it
+
+
+def plan_window(
+    model: NetworkModel, request: NetworkPlanRequest, first_interval: int,
+    rng: np.random.Generator,
+) -> WindowPlan:  # fmt: skip
+    """Plan the window after the model's newest sample on the calibrated model."""
+    outcome = plan_on_model(model, request, rng)
+    window = outcome.plan["window"]
+    window["first_interval"] = first_interval
+    return WindowPlan(first_interval=first_interval, asleep=window["asleep"],
+                      confidence=outcome.confidence, saving_pct=outcome.saving_pct,
+                      plan=outcome.plan)  # fmt: skip
+
+
+# -- decide ----------------------------------------------------------------------------------
+
+
+def decide(plan: WindowPlan, *, auto_apply: bool, threshold: float) -> bool:
+    """Apply the plan now (auto-apply on, confidence at or above the threshold) or ask."""
+    return auto_apply and plan.confidence >= threshold
+
+
+def record_plan(
+    store: Store, *, tenant_id: int, network_id: int, plan: WindowPlan, solver: str,
+    horizon_min: int, apply: bool, now_s: int,
+) -> int:  # fmt: skip
+    """Record the plan as the loop's run (applied, or awaiting approval); return its id."""
+    with store.transaction() as session:
+        run = runs.create_run(
+            session, tenant_id=tenant_id, network_id=network_id, objective="energy",
+            solver=solver, horizon_min=horizon_min,
+            request={"source": "closed_loop", "southbound": "o1",
+                     "window": plan.first_interval},
+            created_by=LOOP_ACTOR, now_s=now_s,
+        )  # fmt: skip
+        runs.finish_run(session, tenant_id=tenant_id, run_id=run.id, now_s=now_s, plan=plan.plan,
+                        confidence=plan.confidence, saving_pct=plan.saving_pct)  # fmt: skip
+        if apply:
+            runs.decide_run(session, tenant_id=tenant_id, run_id=run.id, decision="applied",
+                            by=LOOP_ACTOR, now_s=now_s)  # fmt: skip
+        return run.id
+
+
+# -- act -------------------------------------------------------------------------------------
+
+
+def state_actions(
+    names: list[str], target_asleep: set[int], sent_asleep: set[int] | None
+) -> list[CellAction]:
+    """Return the O1 actions that take the network from what was sent to the target state.
+
+    ``sent_asleep`` None (nothing sent yet, or an element's outcome unknown): every cell's
+    state is sent.
+    """
+    cells = range(len(names)) if sent_asleep is None else sorted(target_asleep ^ sent_asleep)
+    return [
+        CellAction(cell=names[c], action="sleep" if c in target_asleep else "wake") for c in cells
+    ]
+
+
+def act(
+    store: Store, *, tenant_id: int, network_id: int, actions: list[CellAction],
+    keyring: Keyring, run_id: int | None, now_s: int,
+) -> bool:  # fmt: skip
+    """Send the actions as O1 transactions (one per element, recorded); True if all applied."""
+    if not actions:
+        return True
+    outcomes = apply_actions(store, tenant_id=tenant_id, network_id=network_id, actions=actions,
+                             keyring=keyring, actor=LOOP_ACTOR, now_s=now_s,
+                             run_id=run_id)  # fmt: skip
+    return all(o.outcome == "applied" for o in outcomes)

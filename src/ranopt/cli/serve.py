@@ -49,9 +49,12 @@ def run_loop_process(database_url: str, tick_s: float) -> None:
     store = open_store(database_url)
     from ranopt.api.settings import Settings  # noqa: PLC0415
 
-    keyring = Settings(database_url=database_url).keyring()  # the O1 credentials' keyring
-    runner = LoopRunner(store, tick_s=tick_s, metrics=LoopMetrics(CollectorRegistry()),
-                        keyring=keyring)  # fmt: skip
+    settings = Settings(database_url=database_url)  # the rest from RANOPT_* as in serve
+    runner = LoopRunner(
+        store, tick_s=tick_s, metrics=LoopMetrics(CollectorRegistry()),
+        keyring=settings.keyring(),  # the O1 credentials' keyring
+        lease_ttl_s=settings.loop_lease_ttl_s,
+    )  # fmt: skip
     runner.start()
     try:
         stop.wait()

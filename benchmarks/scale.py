@@ -34,6 +34,15 @@ from typing import Any
 
 import numpy as np
 
+from ranopt.optimize.day_ahead import DayAheadConfig, plan_with_solver, prepare_day_ahead
+from ranopt.optimize.energy import (
+    EnergyConfig,
+    ReferenceCache,
+    assemble_plan,
+    plan_energy,
+    repair_schedule,
+)
+from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.twin import build_twin, radio, scenario_preset
 from ranopt.twin.units import FloatArray
 

@@ -8,7 +8,7 @@ from ranopt.optimize.energy import EnergyConfig, assemble_plan, plan_energy
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.twin import Snapshot, Twin
 
-from .conftest import SEED
+SEED = 1  # the seed of the conftest's night plans
 
 
 def test_plan_on_shared_references_is_the_plan_on_its_own(

@@ -183,9 +183,12 @@ def plan_with_solver(
     paths drawn from the forecast and cells are woken wherever one breaks a constraint. Those
     scenarios are drawn from ``rng`` and are independent of the ones confidence is measured on.
     """
+    # the always-on day of the planning demand, shared by the plan and its final check
+    references = always_on_snapshots(twin, inputs.planning_demand_mbps)
     plan = plan_energy(
-        twin, inputs.planning_demand_mbps, solver, limits=limits, config=energy_config, rng=rng
-    )
+        twin, inputs.planning_demand_mbps, solver, limits=limits, config=energy_config, rng=rng,
+        references=references,
+    )  # fmt: skip
     if robust_scenarios <= 0:
         return plan
     paths = inputs.forecast.sample(rng, robust_scenarios)
@@ -197,7 +200,7 @@ def plan_with_solver(
     )  # fmt: skip
     return assemble_plan(
         twin, inputs.planning_demand_mbps, schedule, trx, limits, energy_config,
-        solver=plan.solver,
+        solver=plan.solver, references=references,
         solve=replace(
             plan.solve,
             detail={**plan.solve.detail, "robust_scenarios": robust_scenarios,

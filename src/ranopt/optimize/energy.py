@@ -1034,19 +1034,26 @@ def plan_energy(
     config: EnergyConfig | None = None,
     rng: np.random.Generator | None = None,
     t0_min: int = 0,
+    references: list[Snapshot] | None = None,
 ) -> Plan:
     """Plan which capacity cells sleep and mute in each interval of ``demand_mbps`` ``[T, U]``.
 
     The returned plan's ``expected`` figures are measured by replaying it in the twin on the
     same demand (with each sleep run's depth); its ``confidence`` is left to
-    ``ranopt.optimize.confidence``.
+    ``ranopt.optimize.confidence``. ``references`` are the always-on snapshots of
+    ``demand_mbps`` (``always_on_snapshots``) when the caller has them: a caller that verifies
+    the plan again on the same demand computes them once and passes them to both.
     """
     if solver not in ENERGY_SOLVERS:
         msg = f"solver must be one of {ENERGY_SOLVERS}, got {solver!r}"
         raise ValidationError(msg)
     limits = limits or EnergyConstraints()
     config = config or EnergyConfig()
-    references = always_on_snapshots(twin, demand_mbps)
+    if references is None:
+        references = always_on_snapshots(twin, demand_mbps)
+    elif len(references) != demand_mbps.shape[0]:
+        msg = f"references: need {demand_mbps.shape[0]} snapshots, got {len(references)}"
+        raise ValidationError(msg)
     cache = ReferenceCache(twin, [demand_mbps])
     cache.seed(0, references)
     rng = rng or np.random.default_rng(0)

@@ -19,6 +19,7 @@ from ranopt.optimize.energy import (
     EnergyConfig,
     ReferenceCache,
     RuleEnforcer,
+    always_on_snapshots,
     plan_energy,
     repair_schedule,
 )
@@ -211,9 +212,12 @@ def plan_window(
     ``previous_trx`` its chains (default: all). Window sleeps are light.
     """
     window_config = replace(config, sleep_depths=False)
+    # the window's always-on snapshots: planned on, repaired against and checked with once
+    always_on = always_on_snapshots(twin, demand_mbps)
     plan = plan_energy(
-        twin, demand_mbps, solver, limits=limits, config=window_config, rng=rng, t0_min=t0_min
-    )
+        twin, demand_mbps, solver, limits=limits, config=window_config, rng=rng, t0_min=t0_min,
+        references=always_on,
+    )  # fmt: skip
     if previous is None:
         previous = executed[-1] if executed.shape[0] else np.ones(twin.num_cells, dtype=bool)
     num_trx = twin.arrays.num_trx.astype(np.int64)
@@ -225,6 +229,7 @@ def plan_window(
     ipd = twin.scenario.intervals_per_day
     enforce = window_enforcer(executed, limits.rules, ipd, carried_run)
     references = ReferenceCache(twin, demand_sets)
+    references.seed(0, always_on)
     forced = pins.forced_asleep
     schedule, trx, woken = repair_schedule(
         twin, demand_sets, schedule, trx, limits, references, config.repair_rounds, enforce,
@@ -238,7 +243,7 @@ def plan_window(
             twin, [demand_mbps], relocked, np.where(relocked, trx, num_trx), limits, references,
             config.repair_rounds, enforce, forced,
         )  # fmt: skip
-    evaluation = evaluate_schedule(twin, demand_mbps, schedule, limits, trx=trx)
+    evaluation = evaluate_schedule(twin, demand_mbps, schedule, limits, always_on, trx=trx)
     # the window's rules hold with the executed day before it (window_enforcer); its own
     # count would see a continued sleep run as too short
     evaluation = replace(evaluation, rule_violations=0)

@@ -21,6 +21,7 @@ from ranopt.optimize.energy import (
     ENERGY_SOLVERS,
     EnergyConfig,
     ReferenceCache,
+    always_on_snapshots,
     assemble_plan,
     plan_energy,
     repair_schedule,
@@ -139,9 +140,11 @@ def optimize_energy(request: EnergyRequest, rng: np.random.Generator) -> EnergyO
         share=inputs.disaggregation.share[:num_intervals],
         uncovered_mbps=inputs.disaggregation.uncovered_mbps[:num_intervals],
     )
+    references = always_on_snapshots(twin, demand)  # shared by the plan and its final check
     plan = plan_energy(
-        twin, demand, request.solver, limits=request.limits, config=energy_config, rng=rng
-    )
+        twin, demand, request.solver, limits=request.limits, config=energy_config, rng=rng,
+        references=references,
+    )  # fmt: skip
     # robust repair on forecast scenarios, as day_ahead.plan_with_solver does for a whole day:
     # [K_r, T_h, C] paths, each spread over UEs with the per-UE dispersion
     paths = inputs.forecast.sample(rng, config.robust_scenarios)[:, :num_intervals]
@@ -155,6 +158,7 @@ def optimize_energy(request: EnergyRequest, rng: np.random.Generator) -> EnergyO
     )  # fmt: skip
     plan = assemble_plan(
         twin, demand, schedule, trx, request.limits, energy_config, solver=plan.solver,
+        references=references,
         solve=replace(
             plan.solve,
             detail={**plan.solve.detail, "robust_scenarios": config.robust_scenarios,

@@ -24,6 +24,7 @@ from ranopt.optimize.energy import (
     ENERGY_SOLVERS,
     EnergyConfig,
     ReferenceCache,
+    always_on_snapshots,
     plan_energy,
     verify_and_repair,
 )
@@ -159,9 +160,10 @@ def plan_on_model(
     sigma = request.ue_dispersion_sigma
     energy_config = EnergyConfig()
     planning = split.ue_demand(window.planning_cells)
+    references = always_on_snapshots(twin, planning)  # shared by the plan and its check
     plan = plan_energy(
         twin, planning, request.solver, limits=request.limits, config=energy_config, rng=rng,
-        t0_min=window.t0_min,
+        t0_min=window.t0_min, references=references,
     )  # fmt: skip
     paths = window.sample(rng, request.robust_scenarios)
     demands = [split.ue_demand(path, rng, sigma) for path in paths]
@@ -169,7 +171,7 @@ def plan_on_model(
         twin, demands, plan.active, request.limits, ReferenceCache(twin, demands),
         energy_config.repair_rounds,
     )  # fmt: skip
-    planned = evaluate_schedule(twin, planning, schedule, request.limits)
+    planned = evaluate_schedule(twin, planning, schedule, request.limits, references)
     plan = replace(
         plan,
         active=schedule,

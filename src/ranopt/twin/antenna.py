@@ -37,6 +37,17 @@ def element_gain_dbi(phi_deg: npt.ArrayLike, theta_deg: npt.ArrayLike) -> FloatA
     return np.asarray(ELEMENT_MAX_GAIN_DBI + attenuation_db, dtype=np.float64)
 
 
+def element_gain_upper_bound_dbi(phi_deg: npt.ArrayLike) -> FloatArray:
+    """Return an upper bound on ``element_gain_dbi`` at azimuth ``phi_deg``, any zenith angle.
+
+    TR 38.901 Table 7.3-1: A = -min(-(A_V + A_H), A_max) <= A_H since A_V <= 0 and
+    -A_H <= A_max, so the gain is at most G_E,max + A_H(phi).
+    """
+    phi = wrap_angle_deg(phi_deg)
+    a_horizontal_db = -np.minimum(12.0 * (phi / ELEMENT_HPBW_DEG) ** 2, ELEMENT_FRONT_TO_BACK_DB)
+    return np.asarray(ELEMENT_MAX_GAIN_DBI + a_horizontal_db, dtype=np.float64)
+
+
 def sector_gain_dbi(
     phi_deg: npt.ArrayLike, theta_deg: npt.ArrayLike, downtilt_deg: npt.ArrayLike
 ) -> FloatArray:

@@ -56,17 +56,20 @@ class Twin:
         return tuple(c.name for c in self.cells)
 
 
-def build_twin(scenario: Scenario) -> Twin:
+def build_twin(scenario: Scenario, *, prune: bool = True) -> Twin:
     """Build the twin of a scenario; the scenario's seed fixes every random draw."""
     sites, cells = build_network(scenario)
-    return build_twin_on(scenario, sites, cells)
+    return build_twin_on(scenario, sites, cells, prune=prune)
 
 
-def build_twin_on(scenario: Scenario, sites: tuple[Site, ...], cells: tuple[Cell, ...]) -> Twin:
+def build_twin_on(
+    scenario: Scenario, sites: tuple[Site, ...], cells: tuple[Cell, ...], *, prune: bool = True
+) -> Twin:
     """Build the twin of given sites and cells (a preset's lattice or an operator's topology).
 
     The scenario describes everything else (UE drop, traffic, environment); its seed fixes
-    every random draw.
+    every random draw. ``prune=False`` finds each UE's strongest cells by the exhaustive
+    search instead of the bounded one (the same cells; kept as the reference).
     """
     rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x7217]))
     arrays = cell_arrays(sites, cells, scenario.site_power)
@@ -77,7 +80,7 @@ def build_twin_on(scenario: Scenario, sites: tuple[Site, ...], cells: tuple[Cell
         if scenario.wrap_around and scenario.layout == "hexagonal"
         else None
     )
-    link = compute_link_budget(scenario, site_xy_m, arrays, ues, rng, shifts_m)
+    link = compute_link_budget(scenario, site_xy_m, arrays, ues, rng, shifts_m, prune=prune)
     traffic = build_traffic(scenario, ues, rng)
     noise_w = dbm_to_w(noise_power_dbm(arrays.occupied_bandwidth_hz, scenario.ue_noise_figure_db))
     return Twin(

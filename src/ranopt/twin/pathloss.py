@@ -184,3 +184,35 @@ def o2i_high_loss_db(fc_ghz: npt.ArrayLike, d2d_in_m: npt.ArrayLike) -> FloatArr
     pl_tw_db = 5.0 - lin_to_db(0.7 * db_to_lin(-l_irr_glass_db) + 0.3 * db_to_lin(-l_concrete_db))
     # TR 38.901 Table 7.4.3-2: PL_in = 0.5 d_2D-in
     return pl_tw_db + 0.5 * np.asarray(d2d_in_m, dtype=np.float64)
+
+
+def pathloss_lower_bound_db(
+    env: str,
+    los: npt.ArrayLike,
+    d2d_m: npt.ArrayLike,
+    h_ut_m: npt.ArrayLike,
+    fc_ghz: npt.ArrayLike,
+) -> FloatArray:
+    """Return a lower bound on ``pathloss_db`` for any BS height, in dB (a safe pruning bound).
+
+    TR 38.901 Table 7.4.1-1: LOS PL2 >= PL1 beyond the breakpoint (PL2 - PL1 = 9 (UMa) or 9.5
+    (UMi) x log10(d_3D^2 / (d'_BP^2 + (h_BS - h_UT)^2)) >= 0 for d_2D >= d'_BP), so
+    PL_LOS >= PL1; PL_NLOS = max(PL_LOS, PL'_NLOS) >= max(PL1, PL'_NLOS); each is increasing in
+    d_3D >= d_2D (evaluated at 10 m at least, as ``pathloss_db`` does) and in f_c, so
+    evaluating them at d_2D and at a lower f_c bounds them from below.
+    """
+    environment = _check_environment(env)
+    log_d = np.log10(np.maximum(np.asarray(d2d_m, dtype=np.float64), MIN_D2D_M))
+    log_fc = np.log10(np.asarray(fc_ghz, dtype=np.float64))
+    h_ut = np.asarray(h_ut_m, dtype=np.float64)
+    if environment == "UMa":
+        pl1 = 28.0 + 22.0 * log_d + 20.0 * log_fc  # TR 38.901 Table 7.4.1-1, UMa LOS PL1
+        # TR 38.901 Table 7.4.1-1, UMa PL'_NLOS
+        nlos = 13.54 + 39.08 * log_d + 20.0 * log_fc - 0.6 * (h_ut - 1.5)
+    else:
+        pl1 = 32.4 + 21.0 * log_d + 20.0 * log_fc  # TR 38.901 Table 7.4.1-1, UMi LOS PL1
+        # TR 38.901 Table 7.4.1-1, UMi-Street Canyon PL'_NLOS
+        nlos = 35.3 * log_d + 22.4 + 21.3 * log_fc - 0.3 * (h_ut - 1.5)
+    return np.asarray(
+        np.where(np.asarray(los, dtype=bool), pl1, np.maximum(pl1, nlos)), dtype=np.float64
+    )

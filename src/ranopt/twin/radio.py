@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtri
 
-from ranopt.twin.antenna import sector_gain_dbi
+from ranopt.twin.antenna import ELEMENT_MAX_GAIN_DBI, element_gain_upper_bound_dbi, sector_gain_dbi
 from ranopt.twin.network import CellArrays
 from ranopt.twin.pathloss import (
     O2I_HIGH_LOSS_STD_DB,
@@ -15,6 +15,7 @@ from ranopt.twin.pathloss import (
     o2i_high_loss_db,
     o2i_low_loss_db,
     pathloss_db,
+    pathloss_lower_bound_db,
     shadow_fading_std_db,
 )
 from ranopt.twin.scenario import Scenario
@@ -29,6 +30,9 @@ BoolArray = npt.NDArray[np.bool_]
 _STREAM_LOS = np.uint64(1)
 _STREAM_SHADOW = np.uint64(2)
 UE_CHUNK = 2048  # UEs whose full UE x cell coupling is held at once
+# slack on the pruning bound, dB: covers rounding between the bound's and the exact sums
+BOUND_SLACK_DB = 1e-6
+SEED_GROUPS_EXTRA = 2  # groups beyond the fewest that hold K cells, for a tighter threshold
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,16 +91,23 @@ def nearest_image_offsets_m(
     """Offsets ``[n, S]`` from each site to each UE, from the site's nearest wrapped copy.
 
     ``shifts_m`` ``[W, 2]`` are the wrap-around translations (``layout.hex_wrap_shifts_m``; the
-    identity alone means no wrap-around).
+    identity alone means no wrap-around), the identity first. A pair closer than half the
+    shortest shift is its own nearest copy (any other copy is more than that away), so only the
+    other pairs compare the copies.
     """
-    # [n, S, W] offsets to every copy of every site
-    dx = ue_x_m[:, None, None] - site_xy_m[None, :, 0, None] - shifts_m[None, None, :, 0]
-    dy = ue_y_m[:, None, None] - site_xy_m[None, :, 1, None] - shifts_m[None, None, :, 1]
-    nearest = np.argmin(dx * dx + dy * dy, axis=2)[..., None]  # [n, S, 1]
-    return (
-        np.take_along_axis(dx, nearest, axis=2)[..., 0],
-        np.take_along_axis(dy, nearest, axis=2)[..., 0],
-    )
+    dx = ue_x_m[:, None] - site_xy_m[None, :, 0] - shifts_m[0, 0]
+    dy = ue_y_m[:, None] - site_xy_m[None, :, 1] - shifts_m[0, 1]
+    if shifts_m.shape[0] < 2:
+        return dx, dy
+    half_m = 0.5 * float(np.min(np.hypot(shifts_m[1:, 0], shifts_m[1:, 1])))
+    ue, site = np.nonzero(dx * dx + dy * dy >= half_m * half_m)
+    # [P, W] offsets to every copy of the far pairs' sites
+    fx = ue_x_m[ue, None] - site_xy_m[site, 0, None] - shifts_m[None, :, 0]
+    fy = ue_y_m[ue, None] - site_xy_m[site, 1, None] - shifts_m[None, :, 1]
+    nearest = np.argmin(fx * fx + fy * fy, axis=1)[:, None]
+    dx[ue, site] = np.take_along_axis(fx, nearest, axis=1)[:, 0]
+    dy[ue, site] = np.take_along_axis(fy, nearest, axis=1)[:, 0]
+    return dx, dy
 
 
 def _o2i_db(
@@ -163,11 +174,25 @@ def _coupling_db(
     return np.asarray(coupling_db, dtype=np.float64)
 
 
+def top_k_mask(values: FloatArray, k: int) -> BoolArray:
+    """Mark each row's ``k`` largest values, ``[n, w]``; among equal values the leftmost win.
+
+    A deterministic tie rule matters: a UE behind a site sees its sectors' back lobes at the
+    same floor gain (TR 38.901 Table 7.3-1, A_max), so equal RSRPs are common at the K-th place.
+    """
+    kth = -np.partition(-values, k - 1, axis=1)[:, k - 1 : k]
+    above = values > kth
+    tied = values == kth
+    needed = k - above.sum(axis=1, keepdims=True)
+    return np.asarray(above | (tied & (np.cumsum(tied, axis=1) <= needed)), dtype=bool)
+
+
 def _strongest_per_layer(rsrp_dbm: FloatArray, cell_layer: IntArray, top_k: int) -> IntArray:
     """Columns of the ``top_k`` strongest cells, split evenly over the layers, ``[n, top_k]``.
 
     Keeping each layer's strongest cells (not the strongest overall) keeps the co-channel
-    interferers of both carriers, whatever the layers' RSRP offset.
+    interferers of both carriers, whatever the layers' RSRP offset. Within a layer the columns
+    are in cell order; among equal RSRPs the lower cell index is kept (``top_k_mask``).
     """
     layers = np.unique(cell_layer)
     quota = np.full(layers.size, top_k // layers.size)
@@ -176,9 +201,223 @@ def _strongest_per_layer(rsrp_dbm: FloatArray, cell_layer: IntArray, top_k: int)
     for layer, wanted in zip(layers, quota, strict=True):
         columns = np.flatnonzero(cell_layer == layer)
         k = int(min(wanted, columns.size))
-        part = np.argpartition(-rsrp_dbm[:, columns], k - 1, axis=1)[:, :k]
-        picks.append(columns[part])
+        chosen = top_k_mask(rsrp_dbm[:, columns], k)
+        picks.append(np.broadcast_to(columns, chosen.shape)[chosen].reshape(-1, k))
     return np.concatenate(picks, axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class SiteLayerGroups:
+    """Cells grouped by (site, layer), the unit of the pruning bound; members in ``cells``.
+
+    Group ``g`` holds ``cells[start[g]:start[g + 1]]``.
+    """
+
+    site: IntArray  # [G]
+    layer: IntArray  # [G]
+    fc_min_ghz: FloatArray  # [G] lowest carrier of the group's cells
+    best_offset_dbm: FloatArray  # [G] max of RS power + SSB gain, plus the element's max gain
+    start: IntArray  # [G + 1]
+    cells: IntArray  # [C] cell ids, group by group
+
+    @property
+    def sizes(self) -> IntArray:
+        """Cells per group, ``[G]``."""
+        return np.asarray(np.diff(self.start), dtype=np.int64)
+
+
+def site_layer_groups(cells: CellArrays, rs_plus_gain_dbm: FloatArray) -> SiteLayerGroups:
+    """Group cells by (site, layer) with each group's best-case RSRP offset and lowest carrier.
+
+    The offset is exact for the group's best cell but for the antenna: no TR 38.901 Table
+    7.3-1 element exceeds ``G_E,max`` in any direction, so it bounds every member's gain.
+    """
+    key = cells.site * (int(cells.layer.max()) + 1) + cells.layer
+    order = np.argsort(key, kind="stable").astype(np.int64)
+    _, first = np.unique(key[order], return_index=True)
+    return SiteLayerGroups(
+        site=cells.site[order][first],
+        layer=cells.layer[order][first],
+        fc_min_ghz=np.minimum.reduceat(cells.carrier_ghz[order], first),
+        best_offset_dbm=np.maximum.reduceat(rs_plus_gain_dbm[order], first) + ELEMENT_MAX_GAIN_DBI,
+        start=np.append(first, order.size).astype(np.int64),
+        cells=order,
+    )
+
+
+def _group_pairs(
+    groups: SiteLayerGroups, ue: IntArray, group: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Expand (UE, group) pairs into (UE, cell) pairs, in the same UE order."""
+    counts = groups.sizes[group]
+    total = int(counts.sum())
+    run_start = np.repeat(np.cumsum(counts) - counts, counts)
+    member = np.repeat(groups.start[group], counts) + np.arange(total) - run_start
+    return np.repeat(ue, counts), groups.cells[member]
+
+
+def _top_per_ue(
+    num_ues: int, ue: IntArray, cell: IntArray, value: FloatArray, k: int
+) -> tuple[IntArray, FloatArray]:
+    """Pair indices and values of each UE's ``k`` largest values, ``[num_ues, k]``, in cell order.
+
+    Every UE has at least ``k`` pairs; ties go to the lower cell index, as in ``top_k_mask``.
+    """
+    ordered = ue.size < 2 or bool(
+        np.all((ue[1:] > ue[:-1]) | ((ue[1:] == ue[:-1]) & (cell[1:] > cell[:-1])))
+    )
+    order = np.arange(ue.size) if ordered else np.lexsort((cell, ue))
+    ue_sorted = ue[order]
+    counts = np.bincount(ue_sorted, minlength=num_ues)
+    position = np.arange(ue.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    width = int(counts.max())
+    table = np.full((num_ues, width), -np.inf)
+    table[ue_sorted, position] = value[order]
+    index = np.zeros((num_ues, width), dtype=np.int64)
+    index[ue_sorted, position] = order
+    chosen = top_k_mask(table, k)
+    return index[chosen].reshape(num_ues, k), table[chosen].reshape(num_ues, k)
+
+
+@dataclass(frozen=True, eq=False)
+class _SiteGeometry:
+    """Per (UE, site) terms of a chunk of UEs ``[n, S]``: the same arrays ``_coupling_db`` uses."""
+
+    d2d_m: FloatArray
+    bearing_deg: FloatArray
+    los: BoolArray
+    shadow_db: FloatArray
+
+
+def _site_geometry(
+    scenario: Scenario,
+    site_xy_m: FloatArray,
+    ues: UEs,
+    ue_index: IntArray,
+    key: int,
+    shifts_m: FloatArray,
+) -> _SiteGeometry:
+    sites = np.arange(site_xy_m.shape[0])[None, :]
+    ue_ids = ue_index[:, None]
+    dx, dy = nearest_image_offsets_m(ues.x_m[ue_index], ues.y_m[ue_index], site_xy_m, shifts_m)
+    d2d_m = np.hypot(dx, dy)
+    h_ut_m = np.broadcast_to(ues.height_m[ue_ids], d2d_m.shape)
+    p_los = los_probability(scenario.environment, d2d_m, h_ut_m)
+    los = pair_uniform(key, _STREAM_LOS, ue_ids, sites) < p_los
+    shadow_db = shadow_fading_std_db(scenario.environment, los) * ndtri(
+        pair_uniform(key, _STREAM_SHADOW, ue_ids, sites)
+    )
+    return _SiteGeometry(
+        d2d_m=d2d_m, bearing_deg=np.degrees(np.arctan2(dx, dy)), los=los, shadow_db=shadow_db
+    )
+
+
+def _pair_coupling_db(
+    scenario: Scenario,
+    cells: CellArrays,
+    ues: UEs,
+    ue_index: IntArray,
+    geometry: _SiteGeometry,
+    o2i_sigma_draw: FloatArray,
+    ue: IntArray,
+    cell: IntArray,
+) -> FloatArray:
+    """Coupling gain of (UE, cell) pairs, ``ue`` local to the chunk: ``_coupling_db``'s terms."""
+    site = cells.site[cell]
+    d2d_m = geometry.d2d_m[ue, site]
+    h_ut_m = ues.height_m[ue_index[ue]]
+    zenith_deg = 90.0 + np.degrees(np.arctan2(cells.height_m[cell] - h_ut_m, d2d_m))
+    pl_db = pathloss_db(
+        scenario.environment, geometry.los[ue, site], d2d_m, cells.height_m[cell], h_ut_m,
+        cells.carrier_ghz[cell],
+    )  # fmt: skip
+    o2i_db = _o2i_db(ues, ue_index[ue], cells.carrier_ghz[cell], o2i_sigma_draw)
+    gain_dbi = sector_gain_dbi(
+        geometry.bearing_deg[ue, site] - cells.azimuth_deg[cell], zenith_deg, cells.tilt_deg[cell]
+    )
+    return np.asarray(gain_dbi - pl_db - geometry.shadow_db[ue, site] - o2i_db, dtype=np.float64)
+
+
+def _strongest_pruned(
+    scenario: Scenario,
+    site_xy_m: FloatArray,
+    cells: CellArrays,
+    ues: UEs,
+    ue_index: IntArray,
+    key: int,
+    o2i_sigma_draw: FloatArray,
+    shifts_m: FloatArray,
+    groups: SiteLayerGroups,
+    rs_plus_gain_dbm: FloatArray,
+) -> tuple[IntArray, FloatArray]:
+    """Each UE's strongest cells per layer, as ``_strongest_per_layer``, with a safe bound.
+
+    Per (UE, site, layer) an upper bound on any member cell's RSRP: the group's best offset,
+    the path-loss lower bound (``pathloss_lower_bound_db``) and the UE-site pair's own shadow
+    fading and the UE's O2I loss at the group's lowest carrier. The exact RSRPs of the cells of
+    the best-bounded groups give a UE's K-th strongest from below (threshold); a group whose
+    bound is under it cannot hold one of the UE's K strongest and is never evaluated. Returns
+    the columns ``[n, K]`` and their coupling gains.
+    """
+    num = ue_index.size
+    rows = np.arange(num)
+    top_k = scenario.top_k or cells.num_cells
+    geometry = _site_geometry(scenario, site_xy_m, ues, ue_index, key, shifts_m)
+    ue_ids = ue_index[:, None]
+    bound_dbm = (
+        groups.best_offset_dbm
+        - pathloss_lower_bound_db(
+            scenario.environment, geometry.los[:, groups.site], geometry.d2d_m[:, groups.site],
+            ues.height_m[ue_ids], groups.fc_min_ghz,
+        )
+        - geometry.shadow_db[:, groups.site]
+        - _o2i_db(ues, ue_ids, groups.fc_min_ghz, o2i_sigma_draw)
+        + BOUND_SLACK_DB
+    )  # fmt: skip
+
+    def coupling(ue: IntArray, cell: IntArray) -> FloatArray:
+        return _pair_coupling_db(scenario, cells, ues, ue_index, geometry, o2i_sigma_draw, ue, cell)
+
+    layers = np.unique(cells.layer)
+    quota = np.full(layers.size, top_k // layers.size)
+    quota[: top_k % layers.size] += 1
+    picks: list[IntArray] = []
+    gains: list[FloatArray] = []
+    for layer, wanted in zip(layers, quota, strict=True):
+        in_layer = np.flatnonzero(groups.layer == layer)
+        sizes = groups.sizes[in_layer]
+        k = int(min(wanted, sizes.sum()))
+        bound = bound_dbm[:, in_layer]
+        seeds = min(in_layer.size, -(-k // int(sizes.min())) + SEED_GROUPS_EXTRA)
+        if seeds < in_layer.size:
+            # the K-th strongest among the best-bounded groups' cells: a UE's K-th from below
+            best = np.argpartition(-bound, seeds - 1, axis=1)[:, :seeds]
+            ue, cell = _group_pairs(groups, np.repeat(rows, seeds), in_layer[best.ravel()])
+            _, top = _top_per_ue(num, ue, cell, coupling(ue, cell) + rs_plus_gain_dbm[cell], k)
+            threshold = top.min(axis=1)
+            keep = bound >= threshold[:, None]
+        else:
+            keep = np.ones(bound.shape, dtype=bool)
+        kept_ue, kept_group = np.nonzero(keep)
+        group = in_layer[kept_group]
+        ue, cell = _group_pairs(groups, kept_ue.astype(np.int64), group)
+        if seeds < in_layer.size:
+            # per cell: its own offset and the horizontal pattern toward the UE (exact bearing)
+            counts = groups.sizes[group]
+            cell_bound = (
+                np.repeat(bound_dbm[kept_ue, group] - groups.best_offset_dbm[group], counts)
+                + rs_plus_gain_dbm[cell]
+                + element_gain_upper_bound_dbi(
+                    geometry.bearing_deg[ue, cells.site[cell]] - cells.azimuth_deg[cell]
+                )
+            )
+            inside = cell_bound >= threshold[ue]
+            ue, cell = ue[inside], cell[inside]
+        gain = coupling(ue, cell)
+        chosen, _ = _top_per_ue(num, ue, cell, gain + rs_plus_gain_dbm[cell], k)
+        picks.append(cell[chosen])
+        gains.append(gain[chosen])
+    return np.concatenate(picks, axis=1), np.concatenate(gains, axis=1)
 
 
 def compute_link_budget(
@@ -188,6 +427,8 @@ def compute_link_budget(
     ues: UEs,
     rng: np.random.Generator,
     site_shifts_m: FloatArray | None = None,
+    *,
+    prune: bool = True,
 ) -> LinkBudget:
     """Compute the large-scale link budget of every UE, dense or for its K strongest cells.
 
@@ -197,23 +438,36 @@ def compute_link_budget(
     grows with ``UEs x K`` plus one chunk, never with ``UEs x cells``. ``site_shifts_m``
     ``[W, 2]`` are wrap-around translations (None: none). RSRP is the SSB's, on each cell's
     broadcast beam; the served signal has the data beam's gain; ``rank_db`` ranks cells as
-    TS 38.304 reselection does (``ranopt.twin.selection``).
+    TS 38.304 reselection does (``ranopt.twin.selection``). ``prune`` skips, per UE, the cells
+    that a safe upper bound on their RSRP proves outside its K strongest (``_strongest_pruned``:
+    the same cells as the exhaustive search, tested); False evaluates every cell.
     """
     key = int(rng.integers(0, 2**63 - 1))
     o2i_sigma_draw = rng.standard_normal(ues.num_ues)
     shifts_m = np.zeros((1, 2)) if site_shifts_m is None else site_shifts_m
     rs_plus_gain_dbm = cells.rs_power_dbm + cells.ssb_gain_db
+    top_k = cells.num_cells if scenario.top_k is None else scenario.top_k
+    dense = top_k >= cells.num_cells
+    groups = site_layer_groups(cells, rs_plus_gain_dbm)
     ids_parts: list[IntArray] = []
     coupling_parts: list[FloatArray] = []
     for start in range(0, ues.num_ues, UE_CHUNK):
         ue_index = np.arange(start, min(start + UE_CHUNK, ues.num_ues))
+        if prune and not dense:
+            columns, gains = _strongest_pruned(
+                scenario, site_xy_m, cells, ues, ue_index, key, o2i_sigma_draw, shifts_m,
+                groups, rs_plus_gain_dbm,
+            )  # fmt: skip
+            ids_parts.append(columns)
+            coupling_parts.append(gains)
+            continue
         coupling = _coupling_db(
             scenario, site_xy_m, cells, ues, ue_index, key, o2i_sigma_draw, shifts_m
         )
-        if scenario.top_k is None or scenario.top_k >= cells.num_cells:
+        if dense:
             columns = np.broadcast_to(np.arange(cells.num_cells), coupling.shape)
         else:
-            columns = _strongest_per_layer(coupling + rs_plus_gain_dbm, cells.layer, scenario.top_k)
+            columns = _strongest_per_layer(coupling + rs_plus_gain_dbm, cells.layer, top_k)
         ids_parts.append(np.ascontiguousarray(columns, dtype=np.int64))
         coupling_parts.append(np.take_along_axis(coupling, columns, axis=1))
     cell_idx = np.concatenate(ids_parts)
@@ -226,7 +480,7 @@ def compute_link_budget(
         rsrp_dbm=rsrp_dbm,
         signal_w=coupling_w * db_to_lin(cells.array_gain_db[cell_idx]),
         interference_w=coupling_w * db_to_lin(cells.interference_array_gain_db[cell_idx]),
-        dense=scenario.top_k is None or scenario.top_k >= cells.num_cells,
+        dense=dense,
         rank_db=selection_rank_db(
             rsrp_dbm,
             cells.reselection_priority[cell_idx],

@@ -439,12 +439,15 @@ def topology_scenario(
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
-def build_topology_twin(layout: TopologyLayout, scenario: Scenario) -> Twin:
-    """Build the twin of a topology layout under ``scenario`` (its UE drop, traffic, seed)."""
+def build_topology_twin(layout: TopologyLayout, scenario: Scenario, *, prune: bool = True) -> Twin:
+    """Build the twin of a topology layout under ``scenario`` (its UE drop, traffic, seed).
+
+    ``prune=False`` uses the exhaustive top-K search (``ranopt.twin.model.build_twin_on``).
+    """
     if scenario.layout != "topology" or scenario.num_sites != len(layout.sites):
         msg = (
             f"scenario must have layout 'topology' and {len(layout.sites)} sites, "
             f"got {scenario.layout!r} with {scenario.num_sites}"
         )
         raise ValidationError(msg)
-    return build_twin_on(scenario, layout.sites, layout.cells)
+    return build_twin_on(scenario, layout.sites, layout.cells, prune=prune)

@@ -1,0 +1,229 @@
+"""Benchmark issue 16 (scale): twin set-up with the bounded top-K search, against main's.
+
+Run from the repository root::
+
+    nice -n 10 .venv/bin/python benchmarks/scale.py setup [--presets default,medium,large]
+
+Prints one JSON object on stdout. Each build runs in a fresh single-threaded subprocess, so
+its peak RSS is its own. ``setup``: per preset, ``build_twin`` with the exhaustive top-K search
+and every wrap-around copy compared for every UE-site pair (main's algorithm before issue 16:
+the baseline) and with the bounded search (``prune=True``, the default), in the same run; the
+ratio baseline / pruned, and whether both keep identical cells and values (SHA-256 of the
+link budget's arrays). ``default`` is a dense preset (no top-K search): it also runs with
+``top_k=24``.
+
+``shared``: a day-ahead plan (``plan_with_solver``, greedy, 8 robust scenarios) with the
+always-on snapshots of the planning demand shared between planning and the final check,
+against main's flow (the final check evaluates the always-on day again), same twin, inputs and
+seed, in one process; the ratio, whether the schedules are identical and the largest
+difference of the plan's figures (the shared snapshots are the warm-started ones planning
+used; main's check started each one cold).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from ranopt.optimize.day_ahead import DayAheadConfig, plan_with_solver, prepare_day_ahead
+from ranopt.optimize.energy import (
+    EnergyConfig,
+    ReferenceCache,
+    assemble_plan,
+    plan_energy,
+    repair_schedule,
+)
+from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.twin import build_twin, radio, scenario_preset
+from ranopt.twin.units import FloatArray
+
+MIB = 2**20
+CHILD_TIMEOUT_S = 3600
+SINGLE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+}
+
+
+def _maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def all_copies_offsets_m(
+    ue_x_m: FloatArray, ue_y_m: FloatArray, site_xy_m: FloatArray, shifts_m: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Main's wrap-around before issue 16: every copy compared for every UE-site pair."""
+    dx = ue_x_m[:, None, None] - site_xy_m[None, :, 0, None] - shifts_m[None, None, :, 0]
+    dy = ue_y_m[:, None, None] - site_xy_m[None, :, 1, None] - shifts_m[None, None, :, 1]
+    nearest = np.argmin(dx * dx + dy * dy, axis=2)[..., None]
+    return (
+        np.take_along_axis(dx, nearest, axis=2)[..., 0],
+        np.take_along_axis(dy, nearest, axis=2)[..., 0],
+    )
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def measure_setup(name: str, top_k: int | None, baseline: bool) -> dict[str, Any]:
+    """Build one twin (inside the child) and report its time, RSS and link-budget digest."""
+    scenario = scenario_preset(name, seed=0)
+    if top_k is not None:
+        scenario = replace(scenario, top_k=top_k)
+    if baseline:
+        radio.nearest_image_offsets_m = all_copies_offsets_m  # type: ignore[assignment]
+    start = time.perf_counter()
+    twin = build_twin(scenario, prune=not baseline)
+    setup_s = time.perf_counter() - start
+    link = twin.link
+    return {
+        "setup_s": round(setup_s, 3),
+        "maxrss_mib": round(_maxrss_mib(), 1),
+        "num_sites": scenario.num_sites,
+        "num_cells": twin.num_cells,
+        "num_ue_slots": twin.num_ues,
+        "k": link.k,
+        "cells_digest": _digest(link.cell_idx),
+        "values_digest": _digest(link.rsrp_dbm, link.signal_w, link.interference_w),
+    }
+
+
+def measure_shared(name: str, num_sites: int | None, num_ues: int | None) -> dict[str, Any]:
+    """Time one day-ahead plan with shared always-on snapshots and main's flow (in the child)."""
+    twin = build_twin(scenario_preset(name, seed=1, num_sites=num_sites, num_ues=num_ues))
+    inputs = prepare_day_ahead(twin, 1, 14, DayAheadConfig())
+    limits, config, robust = EnergyConstraints(), EnergyConfig(), 8
+
+    def main_flow(rng: np.random.Generator) -> Any:
+        # day_ahead.plan_with_solver before issue 16
+        demand = inputs.planning_demand_mbps
+        plan = plan_energy(twin, demand, "greedy", limits=limits, config=config, rng=rng)
+        paths = inputs.forecast.sample(rng, robust)
+        sigma = DayAheadConfig.ue_dispersion_sigma
+        demands = [inputs.disaggregation.ue_demand(path, rng, sigma) for path in paths]
+        assert plan.active_trx is not None
+        schedule, trx, _ = repair_schedule(
+            twin, demands, plan.active, plan.active_trx, limits, ReferenceCache(twin, demands),
+            config.repair_rounds,
+        )  # fmt: skip
+        return assemble_plan(
+            twin, demand, schedule, trx, limits, config, solver="greedy", solve=plan.solve
+        )
+
+    start = time.perf_counter()
+    before = main_flow(np.random.default_rng(7))
+    before_s = time.perf_counter() - start
+    start = time.perf_counter()
+    after = plan_with_solver(
+        twin, inputs, "greedy", limits, config, np.random.default_rng(7), robust
+    )
+    after_s = time.perf_counter() - start
+    kb, ka = before.expected, after.expected
+    diffs = {
+        k: abs(getattr(kb, k) - getattr(ka, k))
+        for k in vars(kb)
+        if isinstance(getattr(kb, k), float)
+    }
+    return {
+        "num_cells": twin.num_cells,
+        "intervals": int(inputs.planning_demand_mbps.shape[0]),
+        "main_flow_s": round(before_s, 2),
+        "shared_s": round(after_s, 2),
+        "main_over_shared": round(before_s / after_s, 3),
+        "identical_schedule": bool(np.array_equal(before.active, after.active))
+        and bool(np.array_equal(before.active_trx, after.active_trx)),
+        "identical_actions": before.actions == after.actions,
+        "saving_pct": [round(kb.saving_pct, 4), round(ka.saving_pct, 4)],
+        "violations": [kb.constraint_violations, ka.constraint_violations],
+        "max_abs_kpi_difference": {k: float(f"{v:.3g}") for k, v in diffs.items()},
+    }
+
+
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one measurement in a fresh single-threaded interpreter."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **SINGLE_THREAD_ENV},
+        timeout=CHILD_TIMEOUT_S,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}"}
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def bench_setup(presets: list[str]) -> dict[str, Any]:
+    """Baseline and pruned set-up per preset, same run."""
+    out: dict[str, Any] = {}
+    variants = [(p, None) for p in presets]
+    if "default" in presets:
+        variants.insert(presets.index("default") + 1, ("default", 24))
+    for name, top_k in variants:
+        label = name if top_k is None else f"{name}-top{top_k}"
+        before = run_child({"part": "setup", "name": name, "top_k": top_k, "baseline": True})
+        after = run_child({"part": "setup", "name": name, "top_k": top_k, "baseline": False})
+        row: dict[str, Any] = {"baseline": before, "pruned": after}
+        if "error" not in before and "error" not in after:
+            row["baseline_over_pruned"] = round(before["setup_s"] / after["setup_s"], 2)
+            row["identical_cells"] = before["cells_digest"] == after["cells_digest"]
+            row["identical_values"] = before["values_digest"] == after["values_digest"]
+        out[label] = row
+        print(f"{label}: {json.dumps(row)}", file=sys.stderr)
+    return out
+
+
+def main() -> None:
+    """Parse arguments and print the JSON result."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", nargs="?", choices=["setup", "shared"], default="setup")
+    parser.add_argument("--presets", default="default,medium,large")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        spec = json.loads(args.child)
+        if spec["part"] == "setup":
+            print(json.dumps(measure_setup(spec["name"], spec["top_k"], spec["baseline"])))
+        else:
+            print(json.dumps(measure_shared(spec["name"], spec["sites"], spec["ues"])))
+        return
+    result: dict[str, Any] = {
+        "part": args.part,
+        "machine": {
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+            "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+        },
+    }
+    if args.part == "setup":
+        result["setup"] = bench_setup(args.presets.split(","))
+    else:
+        result["shared"] = {
+            "default-7-sites": run_child(
+                {"part": "shared", "name": "default", "sites": 7, "ues": 1000}
+            ),
+            "default": run_child({"part": "shared", "name": "default", "sites": None, "ues": None}),
+        }
+    result["machine"]["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -146,7 +146,8 @@ def _rejoin_old_primary(pair: ReplicatedPair, url: str) -> None:
         "ops", "rejoin", str(pair.a.data), "--source", pair.b.url("ranopt"), "--start",
         pair.a.options, "--log", str(pair.a.log), "--no-sync",
     ])  # fmt: skip
-    assert rejoin.exit_code == 0, rejoin.output
+    log = pair.a.log.read_text()[-3000:] if pair.a.log.exists() else ""
+    assert rejoin.exit_code == 0, f"{rejoin.output}\n{log}"
     states = {s.node.port: s for s in cluster_state(url)}
     assert states[pair.a.port].in_recovery is True
     assert states[pair.b.port].in_recovery is False

@@ -233,6 +233,21 @@ def _server_pid(pgdata: Path) -> int | None:
     return pid if Path(f"/proc/{pid}").exists() else None
 
 
+def _checkpoint(url: URL) -> None:
+    """Run ``CHECKPOINT`` on the new primary before ``pg_rewind`` reads it.
+
+    Until a checkpoint runs after its promotion, its control file still names the old timeline
+    and ``pg_rewind`` finds "no rewind required" (PostgreSQL docs, pg_rewind notes), leaving
+    the failed primary's extra WAL in place.
+    """
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CHECKPOINT"))
+    finally:
+        engine.dispose()
+
+
 def rejoin(
     pgdata: Path,
     source_url: str,
@@ -256,6 +271,7 @@ def rejoin(
         raise NodeError(msg)
     primary = nodes_of(source_url)[0]
     owner = _as_owner(pgdata)
+    _checkpoint(node_url(source_url, primary))
     rewind = [
         *owner, pg_tool("pg_rewind"), "--target-pgdata", str(pgdata),
         "--source-server", conninfo(node_url(source_url, primary)), "--write-recovery-conf",

@@ -58,6 +58,10 @@ class Serve:
     log: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # one process per replica (the loop beside the app): three replicas on two cores start in
+    # a third of the time; tests/api/test_kpi_cache.py covers several workers and the loop
+    # process
+    workers: int = 1
 
     @property
     def base(self) -> str:
@@ -73,7 +77,7 @@ class Serve:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
                 [sys.executable, "-m", "ranopt.cli.main", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port)],
+                 "--port", str(self.port), "--workers", str(self.workers)],
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         return self

@@ -146,7 +146,7 @@ def _busiest_active(loop: NetworkLoop) -> int:
 
 def test_a_fault_is_detected_and_compensated_on_its_first_telemetry(bench: Bench) -> None:
     loop = bench.loop()
-    for _ in range(1 + 72):  # history, then to 18:00
+    for _ in range(1 + 36):  # history, then to 09:00 (every capacity cell awake and busy)
         loop.step()
     cell = _busiest_active(loop)
     fault_id = bench.fault(cell)

@@ -157,7 +157,10 @@ def effective_spectral_efficiency(
     """
     su, _ = su_mimo_spectral_efficiency(sinr_lin, max_layers)
     users = np.asarray(max_users, dtype=np.float64)
-    if not (users >= 2.0).any():
+    # pairing gains from any fractional count above one (interpolated toward K = 2): the
+    # shortcut must agree with that, or a UE's SE would depend on the other cells evaluated
+    # beside it
+    if not (users > 1.0).any():
         return su, su
     mu = mu_mimo_spectral_efficiency(sinr_lin, num_trx, users)
     return np.maximum(su, mu), su

@@ -41,7 +41,7 @@ from ranopt.store.schemas import TopologyIn
 from ranopt.twin import CellState, scenario_preset, simulate
 from ranopt.twin.elements import LAYERS
 from ranopt.twin.model import Twin
-from ranopt.twin.shapes import Perturbation, perturbed_records
+from ranopt.twin.shapes import Perturbation, irregular_records, perturbed_records
 from ranopt.twin.topology import (
     WGS84_A_M,
     WGS84_E2,
@@ -59,35 +59,12 @@ SLEEP_UNTIL = 24  # 06:00
 TARGET_PRB_WAPE = 0.15
 
 
-def irregular_records(seed: int, num_sites: int) -> tuple[list[SiteRecord], list[CellRecord]]:
+def irregular_sites(seed: int, num_sites: int) -> tuple[list[SiteRecord], list[CellRecord]]:
     """Sites scattered at random, one with 4 sectors, every fourth without a capacity layer."""
     rng = np.random.default_rng(seed)
     spread_m = 350.0 * np.sqrt(num_sites)
-    sites = [
-        SiteRecord(
-            name=f"X{i:02d}", x_m=float(x), y_m=float(y), height_m=float(rng.uniform(20, 32))
-        )
-        for i, (x, y) in enumerate(rng.uniform(-spread_m, spread_m, size=(num_sites, 2)))
-    ]
-    cells = []
-    for i, site in enumerate(sites):
-        sectors = 4 if i == 0 else 3
-        azimuths = rng.uniform(0, 360) + np.arange(sectors) * 360.0 / sectors
-        layers = ("coverage",) if i % 4 == 3 else ("coverage", "capacity")
-        for layer in layers:
-            for k, azimuth in enumerate(azimuths):
-                cells.append(
-                    CellRecord(
-                        name=f"{site.name}-{k}-{layer[:3]}", site=site.name, layer=layer,
-                        sector=k, azimuth_deg=float(azimuth % 360.0),
-                        tilt_deg=float(rng.uniform(6, 12)),
-                        carrier_ghz=1.8 if layer == "coverage" else 3.5,
-                        bandwidth_mhz=20.0 if layer == "coverage" else 100.0,
-                        scs_khz=15 if layer == "coverage" else 30,
-                        max_tx_power_w=40.0 if layer == "coverage" else 200.0,
-                    )
-                )  # fmt: skip
-    return sites, cells
+    positions = rng.uniform(-spread_m, spread_m, size=(num_sites, 2))
+    return irregular_records(rng, positions, coverage_only=set(range(3, num_sites, 4)))
 
 
 def shapes(num_sites: int, num_ues: int) -> dict[str, dict[str, Any]]:
@@ -123,7 +100,7 @@ def shapes(num_sites: int, num_ues: int) -> dict[str, dict[str, Any]]:
             "lat_lon": True,
         },
         "irregular": {
-            "records": irregular_records(7, max(6, num_sites * 2 // 3)),
+            "records": irregular_sites(7, max(6, num_sites * 2 // 3)),
             "truth": {"busy_hour_demand_mbps_per_site": 200.0},
         },
     }

@@ -44,7 +44,7 @@ from ranopt.store.engine import Store, open_store
 from ranopt.store.schemas import TopologyIn
 from ranopt.twin import CellState, scenario_preset, simulate
 from ranopt.twin.model import Twin
-from ranopt.twin.shapes import Perturbation, perturbed_records
+from ranopt.twin.shapes import Perturbation, irregular_records, perturbed_records
 from ranopt.twin.simulate import IntervalKpis
 from ranopt.twin.topology import (
     WGS84_A_M,
@@ -184,28 +184,7 @@ def test_latitude_longitude_umi_topology_without_tilts(tmp_path: Path) -> None:
 def test_irregular_layout_with_uneven_sites(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     positions = rng.uniform(-700.0, 700.0, size=(6, 2))
-    sites = [
-        SiteRecord(name=f"X{i}", x_m=float(x), y_m=float(y), height_m=float(rng.uniform(20, 32)))
-        for i, (x, y) in enumerate(positions)
-    ]
-    cells = []
-    for i, site in enumerate(sites):
-        sectors = 4 if i == 0 else 3
-        azimuths = rng.uniform(0, 360) + np.arange(sectors) * 360.0 / sectors
-        layers = ("coverage",) if i == 5 else ("coverage", "capacity")  # X5: no capacity layer
-        for layer in layers:
-            for k, azimuth in enumerate(azimuths):
-                cells.append(
-                    CellRecord(
-                        name=f"{site.name}-{k}-{layer[:3]}", site=site.name, layer=layer,
-                        sector=k, azimuth_deg=float(azimuth % 360.0),
-                        tilt_deg=float(rng.uniform(6, 12)),
-                        carrier_ghz=1.8 if layer == "coverage" else 3.5,
-                        bandwidth_mhz=20.0 if layer == "coverage" else 100.0,
-                        scs_khz=15 if layer == "coverage" else 30,
-                        max_tx_power_w=40.0 if layer == "coverage" else 200.0,
-                    )
-                )  # fmt: skip
+    sites, cells = irregular_records(rng, positions, coverage_only={5})  # X05: no capacity
     # more demand than the presets' dimensioned 90 Mbit/s a site (the coverage-only site runs
     # near its limit at the busy hour)
     truth = _run_truth(sites, cells, seed=99, busy_hour_demand_mbps_per_site=150.0)
@@ -213,7 +192,7 @@ def test_irregular_layout_with_uneven_sites(tmp_path: Path) -> None:
     # the coverage-only site's cells carry traffic with every cell on: the model has UEs there
     fit = model.calibration.model.fit
     names = model.calibration.model.cell_names
-    assert all(fit.num_ues[names.index(f"X5-{k}-cov")] > 0 for k in range(3))
+    assert all(fit.num_ues[names.index(f"X05-{k}-cov")] > 0 for k in range(3))
     assert not fit.unmodelled.any()
     _check(model, truth)
 

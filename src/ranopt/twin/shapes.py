@@ -107,3 +107,39 @@ def perturbed_records(
             )
         )  # fmt: skip
     return kept_sites, kept_cells
+
+
+def irregular_records(
+    rng: np.random.Generator, positions_m: np.ndarray, coverage_only: set[int]
+) -> tuple[list[SiteRecord], list[CellRecord]]:
+    """Sites at ``positions_m`` (``[S, 2]``), the first with 4 sectors, the rest 3.
+
+    Heights, sector orientations and tilts are drawn from ``rng``; the sites in
+    ``coverage_only`` (indices) have no capacity layer. Coverage cells are 20 MHz at 1.8 GHz,
+    40 W; capacity cells 100 MHz at 3.5 GHz, 200 W.
+    """
+    sites = [
+        SiteRecord(
+            name=f"X{i:02d}", x_m=float(x), y_m=float(y), height_m=float(rng.uniform(20, 32))
+        )
+        for i, (x, y) in enumerate(positions_m)
+    ]
+    cells = []
+    for i, site in enumerate(sites):
+        sectors = 4 if i == 0 else 3
+        azimuths = rng.uniform(0, 360) + np.arange(sectors) * 360.0 / sectors
+        layers = ("coverage",) if i in coverage_only else ("coverage", "capacity")
+        for layer in layers:
+            for k, azimuth in enumerate(azimuths):
+                cells.append(
+                    CellRecord(
+                        name=f"{site.name}-{k}-{layer[:3]}", site=site.name, layer=layer,
+                        sector=k, azimuth_deg=float(azimuth % 360.0),
+                        tilt_deg=float(rng.uniform(6, 12)),
+                        carrier_ghz=1.8 if layer == "coverage" else 3.5,
+                        bandwidth_mhz=20.0 if layer == "coverage" else 100.0,
+                        scs_khz=15 if layer == "coverage" else 30,
+                        max_tx_power_w=40.0 if layer == "coverage" else 200.0,
+                    )
+                )  # fmt: skip
+    return sites, cells

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from ranopt.api.permissions import Role
 from ranopt.api.security import create_signing_key, generate_password, password_hasher
@@ -100,6 +101,19 @@ def create_user(
         typer.echo(f"password (shown once): {password}")
 
 
+def _tenant_user(
+    session: Session, tenant: str, username: str
+) -> tuple[accounts.TenantOut, accounts.UserCredentials]:
+    """Return the tenant and the user's credentials; NotFoundError naming the nearest users."""
+    tenant_row = accounts.get_tenant(session, name=tenant)
+    creds = accounts.user_credentials(session, tenant_id=tenant_row.id, username=username)
+    if creds is None:
+        known = (u.username for u in accounts.list_users(session, tenant_id=tenant_row.id))
+        msg = f"no user {username!r} in tenant {tenant!r}{did_you_mean(username, known)}"
+        raise NotFoundError(msg)
+    return tenant_row, creds
+
+
 @admin_app.command("reset-password")
 def reset_password(
     tenant: Annotated[str, typer.Argument(help="Tenant name.")],
@@ -114,12 +128,7 @@ def reset_password(
     store = open_store(settings.database_url)
     try:
         with store.transaction() as session:
-            tenant_row = accounts.get_tenant(session, name=tenant)
-            creds = accounts.user_credentials(session, tenant_id=tenant_row.id, username=username)
-            if creds is None:
-                known = (u.username for u in accounts.list_users(session, tenant_id=tenant_row.id))
-                msg = f"no user {username!r} in tenant {tenant!r}{did_you_mean(username, known)}"
-                raise NotFoundError(msg)
+            tenant_row, creds = _tenant_user(session, tenant, username)
             accounts.set_password_hash(
                 session, tenant_id=tenant_row.id, user_id=creds.id,
                 password_hash=password_hasher(settings).hash(password),
@@ -149,11 +158,7 @@ def reset_totp(
     store = open_store(settings.database_url)
     try:
         with store.transaction() as session:
-            tenant_row = accounts.get_tenant(session, name=tenant)
-            creds = accounts.user_credentials(session, tenant_id=tenant_row.id, username=username)
-            if creds is None:
-                msg = f"no user {username!r} in tenant {tenant!r}"
-                raise NotFoundError(msg)
+            tenant_row, creds = _tenant_user(session, tenant, username)
             accounts.set_totp_secret(
                 session, tenant_id=tenant_row.id, user_id=creds.id, totp_secret_enc=None
             )

@@ -59,8 +59,10 @@ prometheus:
 		{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends prometheus; }
 
+# two workers, one test file each at a time (a file's session fixtures, e.g. its emulator or
+# PostgreSQL cluster, start once per worker): the suite is CPU-bound and CI has 2 cores
 unit: $(STAMP) postgres chromium redis prometheus
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
 
 test: lint typecheck unit
 

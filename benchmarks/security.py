@@ -93,6 +93,11 @@ PERMISSION = (
         "POST /api/v2/auth/token": "none",
     }
 )
+ADMIN_REQUEST = {  # an administrator's occasional administration: the audit action, its call
+    "user.create": "POST /api/v2/users",
+    "api_key.create": "POST /api/v2/api-keys",
+    "loop.configure": "PUT /api/v2/networks/{network_id}/loop",
+}
 ROLE_ROUTES = {
     "network_admin": ROUTES["read"] + ROUTES["write"] + ROUTES["execute"],
     "viewer": ROUTES["read"],
@@ -309,8 +314,15 @@ def _person_day(
                 (t + 30 * (i + 1), w.id, principal, "jwt", method, template, network, 200, address)
             )
         if p.role == "network_admin" and rng.random() < 0.04:
-            action = str(rng.choice(["user.create", "api_key.create", "loop.configure"]))
+            action = str(rng.choice(list(ADMIN_REQUEST)))
             traffic.audits.append((t + 900, w.id, principal, action))
+            # the API call behind it is in the request log too (RequestLogMiddleware)
+            method, _, template = ADMIN_REQUEST[action].partition(" ")
+            network = p.networks[0] if "{network_id}" in template else None
+            status = 201 if method == "POST" else 200
+            traffic.requests.append(
+                (t + 900, w.id, principal, "jwt", method, template, network, status, address)
+            )
 
 
 def inject_attacks(

@@ -268,14 +268,17 @@ def test_a_new_tenant_again_is_raised_until_it_recurred_on_confirm_days() -> Non
 
 
 def test_off_hours_administration_repeated_at_the_same_night_hour() -> None:
-    """The first night's action (and its own request) does not make that hour usual."""
+    """The first night's action (and its own request) does not make that hour usual; a
+    night shift kept for confirm_days (3) nights does."""
     feed = Feed()
     _habit(feed, "user:7")
-    for d in (6, 7):
+    for d in (6, 7, 8, 9):
         t = T0 + d * DAY + 3 * 3600 + 600
         request = feed.request(t, "user:7", "POST /api/v2/api-keys")
         night = feed.audit(t, "user:7", "api_key.create", "success")
         feed.run(t + 100, [request], [night])
         feed.run(t + 2 * 3600, [], [])
-    assert len(feed.raised("off_hours_admin")) == 2
-    assert "active hours: 08-16" in feed.raised("off_hours_admin")[1].reason
+    raised = feed.raised("off_hours_admin")
+    assert [f.at_s // DAY - T0 // DAY for f in raised] == [6, 7]
+    assert "active hours: 08-16" in raised[1].reason
+    assert feed.state.principals["user:7"]["hour_days"][3] == 4

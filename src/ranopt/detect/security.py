@@ -349,15 +349,19 @@ def _hold(profile: dict[str, Any], item: str, day: int) -> None:
     profile.setdefault("held", {}).setdefault(item, [day])
 
 
-def _recurs(profile: dict[str, Any], item: str, day: int, confirm_days: int) -> bool:
-    """Count ``day`` for a held item; True (and no longer held) once seen on enough days."""
+def _recurs(profile: dict[str, Any], item: str, day: int, confirm_days: int) -> int:
+    """Count ``day`` for a held item; once seen on ``confirm_days`` days, release it.
+
+    Return the number of earlier days it was seen on when released, else 0 (still held).
+    """
     days = profile["held"][item]
-    if day not in days:
-        days.append(day)
+    if day in days:
+        return 0
+    days.append(day)
     if len(days) < confirm_days:
-        return False
+        return 0
     del profile["held"][item]
-    return True
+    return len(days) - 1
 
 
 def _habits(profile: dict[str, Any], ts_s: int, confirm_days: int) -> None:
@@ -370,8 +374,11 @@ def _habits(profile: dict[str, Any], ts_s: int, confirm_days: int) -> None:
     if hour in profile["last_day_hour"]:
         return
     item = f"hour:{hour}"
-    if _held(profile, item) and not _recurs(profile, item, day, confirm_days):
-        return
+    if _held(profile, item):
+        earlier = _recurs(profile, item, day, confirm_days)
+        if not earlier:
+            return
+        profile["hour_days"][hour] += earlier  # the days it was held on were active too
     profile["last_day_hour"].append(hour)
     profile["hour_days"][hour] += 1
 

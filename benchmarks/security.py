@@ -406,7 +406,7 @@ def _enumeration(
         "POST /api/v2/users",
     ]
     for i, route in enumerate(probes):
-        method, _, template = route.partition(" ")
+        method, template = route.split(" ", 1)
         status = 200 if PERMISSION.get(route) == "read" else 403
         traffic.requests.append(
             (t + 40 * i, w.id, f"user:{viewer.user_id}", "jwt", method, template, None, status, ip)
@@ -590,6 +590,8 @@ def score(raised: list[tuple[int, Any]], traces: list[Trace], learn_days: int) -
     per_kind = {
         kind: {
             "injected": len(v["hit"]),
+            "detected": int(sum(v["hit"])),
+            "detected_any_kind": int(sum(v["any"])),
             "recall": round(sum(v["hit"]) / max(len(v["hit"]), 1), 3),
             "recall_any_kind": round(sum(v["any"]) / max(len(v["any"]), 1), 3),
             "delay_s_median": float(np.median(v["delay"])) if v["delay"] else None,
@@ -658,17 +660,18 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r["attacked"]["per_kind"][kind] for r in runs if kind in r["attacked"]["per_kind"]]
         n = sum(r["injected"] for r in rows)
         delays = [r["delay_s_median"] for r in rows if r["delay_s_median"] is not None]
+        # from the counts: the seeds' rounded recalls times their traces would not add up
+        detected = sum(r["detected"] for r in rows)
         per_kind[kind] = {
             "injected": n,
-            "recall": round(sum(r["recall"] * r["injected"] for r in rows) / max(n, 1), 3),
-            "recall_any_kind": round(
-                sum(r["recall_any_kind"] * r["injected"] for r in rows) / max(n, 1), 3
-            ),
+            "detected": detected,
+            "recall": round(detected / max(n, 1), 3),
+            "recall_any_kind": round(sum(r["detected_any_kind"] for r in rows) / max(n, 1), 3),
             "delay_s_median": float(np.median(delays)) if delays else None,
             "delay_s_max": max((r["delay_s_max"] or 0.0) for r in rows) if rows else None,
         }
     injected = sum(k["injected"] for k in per_kind.values())
-    detected = sum(k["recall"] * k["injected"] for k in per_kind.values())
+    detected = sum(k["detected"] for k in per_kind.values())
     raised = sum(r["attacked"]["raised"] for r in runs)
     true = sum(r["attacked"]["true"] for r in runs)
     false_normal = sum(r["normal"]["raised"] for r in runs)

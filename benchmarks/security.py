@@ -684,6 +684,17 @@ def main(argv: list[str] | None = None) -> int:
         "false_alerts_on_normal_traffic": false_normal,
         "false_alerts_per_tenant_day": round(false_normal / max(tenant_days, 1), 4),
         "per_kind": per_kind,
+        "per_seed": [
+            {
+                "seed": r["seed"],
+                "injected": sum(k["injected"] for k in r["attacked"]["per_kind"].values()),
+                "detected": sum(k["detected"] for k in r["attacked"]["per_kind"].values()),
+                "alerts_on_attack_run": r["attacked"]["raised"],
+                "true": r["attacked"]["true"],
+                "false_alerts_on_normal_traffic": r["normal"]["raised"],
+            }
+            for r in runs
+        ],
         "requests_per_run": [r["normal"]["requests"] for r in runs],
         "replay_s": [r["attacked"]["replay_s"] for r in runs],
         "target": {"recall": 0.9},

@@ -80,7 +80,7 @@ class SecurityConfig:
     key_established_requests: int = 20
     key_established_days: float = 1.0
     habit_days: int = 5
-    confirm_days: int = 3
+    confirm_days: int = 3  # days a held-back habit must be seen on, the raising day included
     quiet_s: int = 3_600
 
 

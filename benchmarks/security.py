@@ -93,6 +93,11 @@ PERMISSION = (
         "POST /api/v2/auth/token": "none",
     }
 )
+ADMIN_REQUEST = {  # an administrator's occasional administration: the audit action, its call
+    "user.create": "POST /api/v2/users",
+    "api_key.create": "POST /api/v2/api-keys",
+    "loop.configure": "PUT /api/v2/networks/{network_id}/loop",
+}
 ROLE_ROUTES = {
     "network_admin": ROUTES["read"] + ROUTES["write"] + ROUTES["execute"],
     "viewer": ROUTES["read"],
@@ -309,8 +314,15 @@ def _person_day(
                 (t + 30 * (i + 1), w.id, principal, "jwt", method, template, network, 200, address)
             )
         if p.role == "network_admin" and rng.random() < 0.04:
-            action = str(rng.choice(["user.create", "api_key.create", "loop.configure"]))
+            action = str(rng.choice(list(ADMIN_REQUEST)))
             traffic.audits.append((t + 900, w.id, principal, action))
+            # the API call behind it is in the request log too (RequestLogMiddleware)
+            method, _, template = ADMIN_REQUEST[action].partition(" ")
+            network = p.networks[0] if "{network_id}" in template else None
+            status = 201 if method == "POST" else 200
+            traffic.requests.append(
+                (t + 900, w.id, principal, "jwt", method, template, network, status, address)
+            )
 
 
 def inject_attacks(
@@ -394,7 +406,7 @@ def _enumeration(
         "POST /api/v2/users",
     ]
     for i, route in enumerate(probes):
-        method, _, template = route.partition(" ")
+        method, template = route.split(" ", 1)
         status = 200 if PERMISSION.get(route) == "read" else 403
         traffic.requests.append(
             (t + 40 * i, w.id, f"user:{viewer.user_id}", "jwt", method, template, None, status, ip)
@@ -578,6 +590,8 @@ def score(raised: list[tuple[int, Any]], traces: list[Trace], learn_days: int) -
     per_kind = {
         kind: {
             "injected": len(v["hit"]),
+            "detected": int(sum(v["hit"])),
+            "detected_any_kind": int(sum(v["any"])),
             "recall": round(sum(v["hit"]) / max(len(v["hit"]), 1), 3),
             "recall_any_kind": round(sum(v["any"]) / max(len(v["any"]), 1), 3),
             "delay_s_median": float(np.median(v["delay"])) if v["delay"] else None,
@@ -646,17 +660,18 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r["attacked"]["per_kind"][kind] for r in runs if kind in r["attacked"]["per_kind"]]
         n = sum(r["injected"] for r in rows)
         delays = [r["delay_s_median"] for r in rows if r["delay_s_median"] is not None]
+        # from the counts: the seeds' rounded recalls times their traces would not add up
+        detected = sum(r["detected"] for r in rows)
         per_kind[kind] = {
             "injected": n,
-            "recall": round(sum(r["recall"] * r["injected"] for r in rows) / max(n, 1), 3),
-            "recall_any_kind": round(
-                sum(r["recall_any_kind"] * r["injected"] for r in rows) / max(n, 1), 3
-            ),
+            "detected": detected,
+            "recall": round(detected / max(n, 1), 3),
+            "recall_any_kind": round(sum(r["detected_any_kind"] for r in rows) / max(n, 1), 3),
             "delay_s_median": float(np.median(delays)) if delays else None,
             "delay_s_max": max((r["delay_s_max"] or 0.0) for r in rows) if rows else None,
         }
     injected = sum(k["injected"] for k in per_kind.values())
-    detected = sum(k["recall"] * k["injected"] for k in per_kind.values())
+    detected = sum(k["detected"] for k in per_kind.values())
     raised = sum(r["attacked"]["raised"] for r in runs)
     true = sum(r["attacked"]["true"] for r in runs)
     false_normal = sum(r["normal"]["raised"] for r in runs)
@@ -669,6 +684,17 @@ def main(argv: list[str] | None = None) -> int:
         "false_alerts_on_normal_traffic": false_normal,
         "false_alerts_per_tenant_day": round(false_normal / max(tenant_days, 1), 4),
         "per_kind": per_kind,
+        "per_seed": [
+            {
+                "seed": r["seed"],
+                "injected": sum(k["injected"] for k in r["attacked"]["per_kind"].values()),
+                "detected": sum(k["detected"] for k in r["attacked"]["per_kind"].values()),
+                "alerts_on_attack_run": r["attacked"]["raised"],
+                "true": r["attacked"]["true"],
+                "false_alerts_on_normal_traffic": r["normal"]["raised"],
+            }
+            for r in runs
+        ],
         "requests_per_run": [r["normal"]["requests"] for r in runs],
         "replay_s": [r["attacked"]["replay_s"] for r in runs],
         "target": {"recall": 0.9},

@@ -217,3 +217,68 @@ def test_off_hours_administration_with_its_own_request_read_first() -> None:
     feed.run(t + 100, [request], [night])
     [found] = feed.raised("off_hours_admin")
     assert "api_key.create at 03:xx UTC" in found.reason
+
+
+def _probe(feed: Feed, t: int, principal: str) -> list[RequestEvent]:
+    """A stolen token trying routes its owner never used, from elsewhere (two denied)."""
+    routes = [("GET /api/v2/users", 200), ("GET /api/v2/api-keys", 200),
+              ("GET /api/v2/secrets", 200), ("GET /api/v2/audit", 403),
+              ("POST /api/v2/users", 403)]  # fmt: skip
+    return [feed.request(t + 40 * i, principal, r, status=s, client="203.0.113.7")
+            for i, (r, s) in enumerate(routes)]  # fmt: skip
+
+
+def test_a_repeated_route_enumeration_is_not_learned_from_the_first() -> None:
+    """The same stolen token enumerating again a day later: its first episode taught nothing."""
+    feed = Feed()
+    _habit(feed, "user:7")
+    for d in (6, 7):  # 14:00 on two days, long after the first finding cleared
+        t = T0 + d * DAY + 14 * 3600
+        feed.run(t + 300, _probe(feed, t, "user:7"), [])
+        feed.run(t + 2 * 3600, [], [])
+    assert [f.at_s // DAY for f in feed.raised("new_route")] == [T0 // DAY + 6, T0 // DAY + 7]
+    assert "called 3 routes it never used" in feed.raised("new_route")[1].reason
+
+
+def test_a_first_write_raises_once_and_its_route_alone_raises_nothing_after() -> None:
+    """A user's first write is told once; the write is learned, the lone route is held."""
+    feed = Feed()
+    _habit(feed, "user:8")
+    for d in (6, 7, 8, 9):
+        t = T0 + d * DAY + 10 * 3600 + 600
+        feed.run(t + 60, [feed.request(t, "user:8", "POST /api/v2/users", status=201)], [])
+    [found] = feed.raised("new_route")
+    assert "'write' permission" in found.reason
+    assert "route:POST /api/v2/users" not in feed.state.principals["user:8"].get("held", {})
+    assert "POST /api/v2/users" in feed.state.principals["user:8"]["routes"]  # 3 days: learned
+
+
+def test_a_new_tenant_again_is_raised_until_it_recurred_on_confirm_days() -> None:
+    feed = Feed()
+    _habit(feed, "oidc:carol")
+    raised_days = []
+    for d in (6, 7, 8):
+        t = T0 + d * DAY + 10 * 3600
+        feed.run(t + 1, [feed.request(t, "oidc:carol", "GET /api/v2/networks", tenant_id=2)], [])
+        feed.run(t + 2 * 3600, [], [])
+        raised_days = [f.at_s // DAY - T0 // DAY for f in feed.raised("new_tenant")]
+    assert SecurityConfig().confirm_days == 3
+    assert raised_days == [6, 7]  # the third day it recurred on is habit
+    assert feed.state.principals["oidc:carol"]["tenants"] == [1, 2]
+
+
+def test_off_hours_administration_repeated_at_the_same_night_hour() -> None:
+    """The first night's action (and its own request) does not make that hour usual; a
+    night shift kept for confirm_days (3) nights does."""
+    feed = Feed()
+    _habit(feed, "user:7")
+    for d in (6, 7, 8, 9):
+        t = T0 + d * DAY + 3 * 3600 + 600
+        request = feed.request(t, "user:7", "POST /api/v2/api-keys")
+        night = feed.audit(t, "user:7", "api_key.create", "success")
+        feed.run(t + 100, [request], [night])
+        feed.run(t + 2 * 3600, [], [])
+    raised = feed.raised("off_hours_admin")
+    assert [f.at_s // DAY - T0 // DAY for f in raised] == [6, 7]
+    assert "active hours: 08-16" in raised[1].reason
+    assert feed.state.principals["user:7"]["hour_days"][3] == 4

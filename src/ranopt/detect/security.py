@@ -19,6 +19,12 @@ evidence: the audit entries (chain and ``seq``) and request-log ids behind it.
 - **off-hours administration**: an administrative action by a principal never active in that
   hour of day (nor the hours beside it) over at least ``habit_days`` active days.
 
+What raised a finding teaches no habit at once: the new routes of a route episode, a tenant
+acted in for the first time, the hour of an off-hours action are held back and join the
+principal's habit only once they have recurred on ``confirm_days`` distinct days; until then
+each use is judged as new again. Otherwise one attack would make its own repetition (the
+same stolen token, the same night hour) usual.
+
 A finding stays open while new evidence arrives and clears after ``quiet_s`` without any.
 """
 
@@ -74,6 +80,7 @@ class SecurityConfig:
     key_established_requests: int = 20
     key_established_days: float = 1.0
     habit_days: int = 5
+    confirm_days: int = 3  # days a held-back habit must be seen on, the raising day included
     quiet_s: int = 3_600
 
 
@@ -332,16 +339,48 @@ def _established(profile: Mapping[str, Any], ts_s: int, requests: int, days: flo
     )
 
 
-def _habits(profile: dict[str, Any], ts_s: int) -> None:
+def _held(profile: Mapping[str, Any], item: str) -> bool:
+    """Whether ``item`` (``route:…``, ``tenant:…``, ``hour:…``) is held back from the habit."""
+    return item in profile.get("held", {})
+
+
+def _hold(profile: dict[str, Any], item: str, day: int) -> None:
+    """Hold ``item`` back from the habit: it raised a finding on ``day``."""
+    profile.setdefault("held", {}).setdefault(item, [day])
+
+
+def _recurs(profile: dict[str, Any], item: str, day: int, confirm_days: int) -> int:
+    """Count ``day`` for a held item; once seen on ``confirm_days`` days, release it.
+
+    Return the number of earlier days it was seen on when released, else 0 (still held).
+    """
+    days = profile["held"][item]
+    if day in days:
+        return 0
+    days.append(day)
+    if len(days) < confirm_days:
+        return 0
+    del profile["held"][item]
+    return len(days) - 1
+
+
+def _habits(profile: dict[str, Any], ts_s: int, confirm_days: int) -> None:
     """Count the days the principal was active, and in which hours of the day."""
     day, hour = divmod(ts_s // SECONDS_PER_HOUR, 24)
     if day != profile["last_day"]:
         profile["last_day"] = day
         profile["days"] = int(profile["days"]) + 1
         profile["last_day_hour"] = []
-    if hour not in profile["last_day_hour"]:
-        profile["last_day_hour"].append(hour)
-        profile["hour_days"][hour] += 1
+    if hour in profile["last_day_hour"]:
+        return
+    item = f"hour:{hour}"
+    if _held(profile, item):
+        earlier = _recurs(profile, item, day, confirm_days)
+        if not earlier:
+            return
+        profile["hour_days"][hour] += earlier  # the days it was held on were active too
+    profile["last_day_hour"].append(hour)
+    profile["hour_days"][hour] += 1
 
 
 def _request(work: _Scan, event: RequestEvent) -> None:
@@ -349,33 +388,67 @@ def _request(work: _Scan, event: RequestEvent) -> None:
         return
     config = work.config
     profile = _profile(work, event.principal, event.ts_s)
+    day = event.ts_s // SECONDS_PER_DAY
     route = f"{event.method} {event.route}"
     permission = work.route_permission.get(route, "read")
     established = _established(profile, event.ts_s, config.established_requests,
                                config.established_days)  # fmt: skip
     if event.tenant_id is not None and event.tenant_id not in profile["tenants"]:
-        if established and profile["tenants"]:
-            work.raise_(
-                "new_tenant", f"sec:tenant:{event.principal}:{event.tenant_id}", event.tenant_id,
-                event.ts_s, event.ts_s,
-                f"{event.principal} acted in tenant {event.tenant_id}, never before (its "
-                f"tenants: {', '.join(str(t) for t in profile['tenants'])}); {route} from "
-                f"{event.client}",
-                request_ids=[event.id],
-            )  # fmt: skip
-        profile["tenants"].append(event.tenant_id)
+        _tenant(work, event, profile, established, day)
     if route not in profile["routes"]:
-        if established:
-            _new_route(work, event, profile, route, permission)
-        profile["routes"].append(route)
+        _route(work, event, profile, route, permission, established, day)
     if permission not in profile["permissions"]:
         profile["permissions"].append(permission)
     if event.via == "api_key":
         _key_address(work, event, profile)
     if event.method == "GET" and event.network_id is not None and event.status < 400:
         _read(work, event, profile, established)
-    _habits(profile, event.ts_s)
+    _habits(profile, event.ts_s, config.confirm_days)
     profile["n"] = int(profile["n"]) + 1
+
+
+def _tenant(
+    work: _Scan, event: RequestEvent, profile: dict[str, Any], established: bool, day: int
+) -> None:
+    """Judge a tenant the principal never acted in: a finding once established, else learned."""
+    tenant = event.tenant_id
+    item = f"tenant:{tenant}"
+    if _held(profile, item) and _recurs(profile, item, day, work.config.confirm_days):
+        profile["tenants"].append(tenant)
+    elif established and profile["tenants"]:
+        work.raise_(
+            "new_tenant", f"sec:tenant:{event.principal}:{tenant}", tenant,
+            event.ts_s, event.ts_s,
+            f"{event.principal} acted in tenant {tenant}, never before (its "
+            f"tenants: {', '.join(str(t) for t in profile['tenants'])}); "
+            f"{event.method} {event.route} from {event.client}",
+            request_ids=[event.id],
+        )  # fmt: skip
+        _hold(profile, item, day)
+    else:
+        profile["tenants"].append(tenant)
+
+
+def _route(
+    work: _Scan, event: RequestEvent, profile: dict[str, Any], route: str, permission: str,
+    established: bool, day: int,
+) -> None:  # fmt: skip
+    """Judge a route the principal never called; learn it unless it raised a finding."""
+    item = f"route:{route}"
+    if _held(profile, item) and _recurs(profile, item, day, work.config.confirm_days):
+        profile["routes"].append(route)
+        return
+    if established:
+        _new_route(work, event, profile, route, permission)
+    if f"sec:route:{event.principal}" in work.state.open:
+        # an episode under suspicion teaches nothing: its new routes are held back (a
+        # permission used the first time is learned: held routes are enough to tell a repeat)
+        for _, seen, _ in work.state.new_routes.get(event.principal, []):
+            if seen in profile["routes"]:
+                profile["routes"].remove(seen)
+            _hold(profile, f"route:{seen}", day)
+    elif not _held(profile, item):
+        profile["routes"].append(route)
 
 
 def _new_route(
@@ -462,6 +535,11 @@ def _admin(work: _Scan, event: AuditEvent) -> None:
     if any(usual[h] for h in around):
         return
     active = [h for h in range(24) if usual[h]]
+    # the action's hour teaches no habit until it recurs (today's own requests included)
+    _hold(profile, f"hour:{hour}", day)
+    if day == profile["last_day"] and hour in profile["last_day_hour"]:
+        profile["last_day_hour"].remove(hour)
+        profile["hour_days"][hour] -= 1
     work.raise_(
         "off_hours_admin", f"sec:offhours:{event.actor}", event.tenant_id,
         event.ts_s, event.ts_s,

@@ -1,0 +1,218 @@
+"""Where pure tasks run: in this process, in a local process pool, or on a Ray cluster.
+
+One small interface (``Executor.map``: a pure function over tasks with one shared read-only
+input, put once) behind the planner's Monte Carlo confidence scenarios. In process is the
+default and needs nothing beyond ranopt; ``RANOPT_WORKERS=N`` runs a pool of N processes on
+this machine; ``RANOPT_RAY_ADDRESS=host:port`` runs the tasks on that Ray cluster (ray is the
+optional ``distributed`` extra, imported only then). Every task is seeded by the caller, so the
+results are the same whichever executor runs them and however many workers it has.
+"""
+
+import concurrent.futures
+import functools
+import logging
+import multiprocessing
+import os
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+from ranopt.errors import ValidationError
+from ranopt.optimize.confidence import map_in_process
+
+Shared = TypeVar("Shared")
+Task = TypeVar("Task")
+Result = TypeVar("Result")
+
+RAY_ADDRESS_ENV = "RANOPT_RAY_ADDRESS"
+WORKERS_ENV = "RANOPT_WORKERS"
+# a task whose worker process dies (killed, out of memory, node lost) is run again this often
+RAY_MAX_RETRIES = 3
+# name of the Ray task, shown as the worker's process title while it runs one
+RAY_TASK_NAME = "ranopt-task"
+
+
+class Executor(Protocol):
+    """Runs a pure function over tasks; ``map`` has the shape of ``confidence.MapTasks``."""
+
+    name: str
+
+    @property
+    def workers(self) -> int:
+        """How many tasks can run at once."""
+        ...
+
+    def map(
+        self,
+        fn: Callable[[Shared, Task], Result],
+        shared: Shared,
+        tasks: Sequence[Task],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Result]:
+        """Return ``[fn(shared, task) for task in tasks]``; ``shared`` is sent once."""
+        ...
+
+    def close(self) -> None:
+        """Release the workers (a no-op where there are none)."""
+        ...
+
+
+class InProcessExecutor:
+    """The tasks one after another in this process (the embedded default)."""
+
+    name = "in-process"
+
+    @property
+    def workers(self) -> int:
+        """One: this process."""
+        return 1
+
+    def map(
+        self,
+        fn: Callable[[Shared, Task], Result],
+        shared: Shared,
+        tasks: Sequence[Task],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Result]:
+        """Run the tasks in order here."""
+        return map_in_process(fn, shared, tasks, on_done)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+# The shared input of the pool's current map, installed once per worker process.
+_worker_shared: dict[str, Any] = {}
+
+
+def _install_shared(payload: bytes) -> None:
+    _worker_shared["value"] = pickle.loads(payload)  # noqa: S301 (our own bytes, from the parent)
+
+
+def _run_with_installed(fn: Callable[[Any, Task], Result], task: Task) -> Result:
+    return fn(_worker_shared["value"], task)
+
+
+class PoolExecutor:
+    """A pool of worker processes on this machine (``concurrent.futures``).
+
+    Each ``map`` starts ``workers`` fresh processes (the ``spawn`` start method: safe beside
+    the API server's threads) and hands each the shared input once, through the pool's
+    initializer; tasks then carry only their own data.
+    """
+
+    name = "process-pool"
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            msg = f"{WORKERS_ENV}: must be at least 1, got {workers}"
+            raise ValidationError(msg)
+        self._workers = workers
+
+    @property
+    def workers(self) -> int:
+        """The pool's size."""
+        return self._workers
+
+    def map(
+        self,
+        fn: Callable[[Shared, Task], Result],
+        shared: Shared,
+        tasks: Sequence[Task],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Result]:
+        """Run the tasks on the pool; results in task order."""
+        if not tasks:
+            return []
+        payload = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=min(self._workers, len(tasks)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_install_shared,
+            initargs=(payload,),
+        ) as pool:
+            futures = [pool.submit(_run_with_installed, fn, task) for task in tasks]
+            if on_done is not None:
+                for _ in concurrent.futures.as_completed(futures):
+                    on_done()
+            return [f.result() for f in futures]
+
+    def close(self) -> None:
+        """Nothing held between maps."""
+
+
+def _run_task(fn: Callable[[Any, Task], Result], shared: Any, task: Task) -> Result:
+    """Run one task on a Ray worker (Ray resolves ``shared`` from its object store first)."""
+    return fn(shared, task)
+
+
+class RayExecutor:
+    """Tasks on a Ray cluster; the shared input goes through the object store once per map.
+
+    Each task may be re-run ``max_retries`` times when its worker process dies, so a killed
+    worker costs time, never a result.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str, max_retries: int = RAY_MAX_RETRIES) -> None:
+        import ray  # noqa: PLC0415 (optional: the distributed extra)
+
+        if not ray.is_initialized():
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        self._ray: Any = ray
+        self._remote: Any = ray.remote(max_retries=max_retries, num_cpus=1)(_run_task).options(
+            name=RAY_TASK_NAME
+        )
+
+    @property
+    def workers(self) -> int:
+        """The cluster's CPUs (one task each)."""
+        return int(self._ray.cluster_resources().get("CPU", 1))
+
+    def map(
+        self,
+        fn: Callable[[Shared, Task], Result],
+        shared: Shared,
+        tasks: Sequence[Task],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Result]:
+        """Put ``shared`` once, run one task per item, gather in task order."""
+        if not tasks:
+            return []
+        ray = self._ray
+        shared_ref = ray.put(shared)
+        refs = [self._remote.remote(fn, shared_ref, task) for task in tasks]
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            ray.get(done)  # raise a task's error as soon as it is known
+            if on_done is not None:
+                on_done()
+        return [ray.get(ref) for ref in refs]
+
+    def close(self) -> None:
+        """Disconnect this driver from the cluster (the cluster keeps running)."""
+        self._ray.shutdown()
+
+
+def executor_from_env(env: Mapping[str, str]) -> Executor:
+    """Ray where ``RANOPT_RAY_ADDRESS`` is set, else a pool of ``RANOPT_WORKERS``, else here."""
+    address = env.get(RAY_ADDRESS_ENV, "").strip()
+    if address:
+        return RayExecutor(address)
+    workers = env.get(WORKERS_ENV, "").strip()
+    if workers:
+        try:
+            count = int(workers)
+        except ValueError:
+            msg = f"{WORKERS_ENV}: must be a whole number, got {workers!r}"
+            raise ValidationError(msg) from None
+        return PoolExecutor(count) if count > 1 else InProcessExecutor()
+    return InProcessExecutor()
+
+
+@functools.lru_cache(maxsize=1)
+def configured_executor() -> Executor:
+    """Return the process's executor, chosen once from its environment."""
+    return executor_from_env(os.environ)

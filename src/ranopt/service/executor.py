@@ -208,6 +208,9 @@ def executor_from_env(env: Mapping[str, str]) -> Executor:
         except ValueError:
             msg = f"{WORKERS_ENV}: must be a whole number, got {workers!r}"
             raise ValidationError(msg) from None
+        if count < 1:
+            msg = f"{WORKERS_ENV}: must be at least 1, got {count}"
+            raise ValidationError(msg)
         return PoolExecutor(count) if count > 1 else InProcessExecutor()
     return InProcessExecutor()
 

@@ -18,6 +18,16 @@ against main's flow (the final check evaluates the always-on day again), same tw
 seed, in one process; the ratio, whether the schedules are identical and the largest
 difference of the plan's figures (the shared snapshots are the warm-started ones planning
 used; main's check started each one cold).
+
+``speedup``: the Monte Carlo confidence scenarios of one plan (``plan_confidence``: a night
+plan of the default twin replayed on ``--scenarios`` demand scenarios, each seeded from its
+own ``SeedSequence`` child) in process, through the local process pool with 1 and 2 workers
+and through a local Ray cluster on 127.0.0.1 with 1 and then 2 one-CPU nodes, in one
+single-threaded child; each executor's 2-worker speed-up over its own 1-worker time, and
+whether every run's per-scenario outcomes are identical to the in-process ones. The pool's
+times include starting its processes (it starts them per map); Ray's workers are warmed
+with one small map first, as a long-running cluster's are. The machine is shared: the load
+averages at start and end are printed with the figures.
 """
 
 import argparse
@@ -26,14 +36,22 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from ranopt.optimize.confidence import (
+    DemandDisaggregation,
+    cell_demand,
+    home_cells,
+    plan_confidence,
+)
 from ranopt.optimize.day_ahead import DayAheadConfig, plan_with_solver, prepare_day_ahead
 from ranopt.optimize.energy import (
     EnergyConfig,
@@ -43,7 +61,9 @@ from ranopt.optimize.energy import (
     repair_schedule,
 )
 from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.service.executor import InProcessExecutor, PoolExecutor, RayExecutor
 from ranopt.twin import build_twin, radio, scenario_preset
+from ranopt.twin.traffic import expected_demand_mbps
 from ranopt.twin.units import FloatArray
 
 MIB = 2**20
@@ -154,6 +174,81 @@ def measure_shared(name: str, num_sites: int | None, num_ues: int | None) -> dic
     }
 
 
+def _timed_confidence(
+    twin: Any, schedule: Any, trx: Any, scenarios: FloatArray, split: Any, map_tasks: Any
+) -> tuple[float, list[bool]]:
+    start = time.perf_counter()
+    _, held = plan_confidence(
+        twin, schedule, scenarios, split, EnergyConstraints(), np.random.default_rng(5), 0.3,
+        trx=trx, map_tasks=map_tasks,
+    )  # fmt: skip
+    return time.perf_counter() - start, [bool(h) for h in held]
+
+
+def _warm(shared: int, task: int) -> int:
+    return shared + task
+
+
+def measure_speedup(num_sites: int | None, num_scenarios: int, intervals: int) -> dict[str, Any]:
+    """Confidence scenarios in process, on the pool and on Ray, 1 and 2 workers (in the child)."""
+    # the Ray nodes bind 127.0.0.1 only (tests/service/conftest.py says why); set before import
+    temp = tempfile.mkdtemp(prefix="ranopt-ray-", dir="/tmp")
+    os.environ.update(
+        {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
+         "RAY_TMPDIR": temp}
+    )  # fmt: skip
+    from ray.cluster_utils import Cluster  # noqa: PLC0415 (after its environment)
+
+    twin = build_twin(scenario_preset("default", seed=1, num_sites=num_sites))
+    expected = expected_demand_mbps(twin.traffic, 0)[:intervals]
+    home = home_cells(twin)
+    plan = plan_energy(twin, expected, "greedy")
+    cells = cell_demand(expected, home, twin.num_cells)
+    rng = np.random.default_rng(3)
+    # [K, T, C]: the expected night with one mean-one log-normal factor per scenario and cell
+    factors = np.exp(0.15 * rng.standard_normal((num_scenarios, 1, twin.num_cells)) - 0.01125)
+    scenarios = cells[None] * factors
+    split = DemandDisaggregation.from_expected(expected, home, twin.num_cells)
+
+    def run(map_tasks: Any) -> tuple[float, list[bool]]:
+        return _timed_confidence(twin, plan.active, plan.active_trx, scenarios, split, map_tasks)
+
+    times: dict[str, float] = {}
+    outcomes: dict[str, list[bool]] = {}
+    times["in_process"], outcomes["in_process"] = run(InProcessExecutor().map)
+    for workers in (1, 2):
+        key = f"pool_{workers}"
+        times[key], outcomes[key] = run(PoolExecutor(workers).map)
+    cluster: Any = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
+    )
+    try:
+        ray_executor = RayExecutor(cluster.address)
+        for workers in (1, 2):
+            if workers == 2:
+                cluster.add_node(num_cpus=1)
+                cluster.wait_for_nodes()
+            ray_executor.map(_warm, 0, list(range(4 * workers)))
+            key = f"ray_{workers}"
+            times[key], outcomes[key] = run(ray_executor.map)
+        ray_executor.close()
+    finally:
+        cluster.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+    return {
+        "num_cells": twin.num_cells,
+        "num_ues": twin.num_ues,
+        "intervals": intervals,
+        "scenarios": num_scenarios,
+        "cells_asleep_cell_intervals": int((~plan.active).sum()),
+        "scenarios_held": int(sum(outcomes["in_process"])),
+        "seconds": {k: round(v, 2) for k, v in times.items()},
+        "pool_speedup_1_to_2": round(times["pool_1"] / times["pool_2"], 3),
+        "ray_speedup_1_to_2": round(times["ray_1"] / times["ray_2"], 3),
+        "identical_outcomes": all(o == outcomes["in_process"] for o in outcomes.values()),
+    }
+
+
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement in a fresh single-threaded interpreter."""
     proc = subprocess.run(
@@ -193,14 +288,19 @@ def bench_setup(presets: list[str]) -> dict[str, Any]:
 def main() -> None:
     """Parse arguments and print the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", nargs="?", choices=["setup", "shared"], default="setup")
+    parser.add_argument("part", nargs="?", choices=["setup", "shared", "speedup"], default="setup")
     parser.add_argument("--presets", default="default,medium,large")
+    parser.add_argument("--sites", type=int, default=None, help="speedup: sites (default 19)")
+    parser.add_argument("--scenarios", type=int, default=16, help="speedup: scenarios")
+    parser.add_argument("--intervals", type=int, default=12, help="speedup: plan intervals")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         spec = json.loads(args.child)
         if spec["part"] == "setup":
             print(json.dumps(measure_setup(spec["name"], spec["top_k"], spec["baseline"])))
+        elif spec["part"] == "speedup":
+            print(json.dumps(measure_speedup(spec["sites"], spec["scenarios"], spec["intervals"])))
         else:
             print(json.dumps(measure_shared(spec["name"], spec["sites"], spec["ues"])))
         return
@@ -214,6 +314,11 @@ def main() -> None:
     }
     if args.part == "setup":
         result["setup"] = bench_setup(args.presets.split(","))
+    elif args.part == "speedup":
+        result["speedup"] = run_child(
+            {"part": "speedup", "sites": args.sites, "scenarios": args.scenarios,
+             "intervals": args.intervals}
+        )  # fmt: skip
     else:
         result["shared"] = {
             "default-7-sites": run_child(

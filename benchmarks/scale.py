@@ -24,9 +24,9 @@ plan of the default twin replayed on ``--scenarios`` demand scenarios, each seed
 own ``SeedSequence`` child) in process, through the local process pool with 1 and 2 workers
 and through a local Ray cluster on 127.0.0.1 with 1 and then 2 one-CPU nodes, in one
 single-threaded child; each executor's 2-worker speed-up over its own 1-worker time, and
-whether every run's per-scenario outcomes are identical to the in-process ones. The pool's
-times include starting its processes (it starts them per map); Ray's workers are warmed
-with one small map first, as a long-running cluster's are. The machine is shared: the load
+whether every run's per-scenario outcomes are identical to the in-process ones. Both
+executors' worker processes are started by one small map first, as a long-running
+service's are; the timed map includes sending the shared twin to the workers. The machine is shared: the load
 averages at start and end are printed with the figures.
 """
 
@@ -218,7 +218,10 @@ def measure_speedup(num_sites: int | None, num_scenarios: int, intervals: int) -
     times["in_process"], outcomes["in_process"] = run(InProcessExecutor().map)
     for workers in (1, 2):
         key = f"pool_{workers}"
-        times[key], outcomes[key] = run(PoolExecutor(workers).map)
+        pool = PoolExecutor(workers)
+        pool.map(_warm, 0, list(range(workers)))  # start the processes
+        times[key], outcomes[key] = run(pool.map)
+        pool.close()
     cluster: Any = Cluster(
         initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
     )

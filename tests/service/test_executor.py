@@ -50,15 +50,24 @@ def test_each_scenario_has_its_own_seed_so_order_does_not_matter(case: Confidenc
 def test_a_process_pool_gives_the_in_process_confidence(case: ConfidenceCase):
     done: list[int] = []
     pool = PoolExecutor(2)
-    confidence, held = plan_confidence(
-        case.twin, case.schedule, case.scenarios, case.disaggregation, case.limits,
-        np.random.default_rng(SEED), UE_SIGMA, on_scenario=lambda: done.append(1),
-        map_tasks=pool.map,
-    )  # fmt: skip
+    try:
+        confidence, held = plan_confidence(
+            case.twin, case.schedule, case.scenarios, case.disaggregation, case.limits,
+            np.random.default_rng(SEED), UE_SIGMA, on_scenario=lambda: done.append(1),
+            map_tasks=pool.map,
+        )  # fmt: skip
+        # a second map on the same processes gets its own shared input, not the first one's
+        assert pool.map(_add, 10, [1, 2, 3]) == [11, 12, 13]
+    finally:
+        pool.close()
     expected_confidence, expected_held = measure(case, InProcessExecutor().map)
     np.testing.assert_array_equal(held, expected_held)
     assert confidence == expected_confidence
     assert len(done) == len(case.scenarios)
+
+
+def _add(shared: int, task: int) -> int:
+    return shared + task
 
 
 def test_environment_picks_the_executor():

@@ -10,6 +10,7 @@ results are the same whichever executor runs them and however many workers it ha
 
 import concurrent.futures
 import functools
+import itertools
 import logging
 import multiprocessing
 import os
@@ -81,24 +82,37 @@ class InProcessExecutor:
         """Nothing to release."""
 
 
-# The shared input of the pool's current map, installed once per worker process.
-_worker_shared: dict[str, Any] = {}
+# The shared input of the map a pool worker last served: (key, value), unpickled once.
+_worker_shared: dict[str, tuple[int, Any]] = {}
+# one key per map of any pool in this process
+_map_keys = itertools.count()
 
 
-def _install_shared(payload: bytes) -> None:
-    _worker_shared["value"] = pickle.loads(payload)  # noqa: S301 (our own bytes, from the parent)
+def _run_chunk(
+    key: int, payload: bytes, fn: Callable[[Any, Task], Result], tasks: Sequence[Task]
+) -> list[Result]:
+    """Run one chunk of a map in a pool worker; the shared input is unpickled once per map."""
+    cached = _worker_shared.get("map")
+    if cached is None or cached[0] != key:
+        cached = (key, pickle.loads(payload))  # noqa: S301 (our own bytes, from the parent)
+        _worker_shared["map"] = cached
+    return [fn(cached[1], task) for task in tasks]
 
 
-def _run_with_installed(fn: Callable[[Any, Task], Result], task: Task) -> Result:
-    return fn(_worker_shared["value"], task)
+def _chunks(count: int, parts: int) -> list[range]:
+    """Split ``range(count)`` into ``parts`` contiguous runs whose sizes differ by at most one."""
+    bounds = [count * i // parts for i in range(parts + 1)]
+    return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 class PoolExecutor:
     """A pool of worker processes on this machine (``concurrent.futures``).
 
-    Each ``map`` starts ``workers`` fresh processes (the ``spawn`` start method: safe beside
-    the API server's threads) and hands each the shared input once, through the pool's
-    initializer; tasks then carry only their own data.
+    The processes start on the first map (the ``spawn`` start method: safe beside the API
+    server's threads) and serve every later one until ``close``. Each map sends its shared
+    input once per worker: the tasks go in one contiguous chunk per worker (so a chunk of
+    slow tasks is not rebalanced), each chunk carrying the pickled input, which a worker
+    unpickles once per map.
     """
 
     name = "process-pool"
@@ -108,6 +122,7 @@ class PoolExecutor:
             msg = f"{WORKERS_ENV}: must be at least 1, got {workers}"
             raise ValidationError(msg)
         self._workers = workers
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     @property
     def workers(self) -> int:
@@ -121,24 +136,34 @@ class PoolExecutor:
         tasks: Sequence[Task],
         on_done: Callable[[], None] | None = None,
     ) -> list[Result]:
-        """Run the tasks on the pool; results in task order."""
+        """Run the tasks on the pool, one chunk per worker; results in task order."""
         if not tasks:
             return []
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self._workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        key = next(_map_keys)
         payload = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
-        with concurrent.futures.ProcessPoolExecutor(
-            max_workers=min(self._workers, len(tasks)),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_install_shared,
-            initargs=(payload,),
-        ) as pool:
-            futures = [pool.submit(_run_with_installed, fn, task) for task in tasks]
-            if on_done is not None:
-                for _ in concurrent.futures.as_completed(futures):
+        chunks = _chunks(len(tasks), self._workers)
+        futures = {
+            self._pool.submit(_run_chunk, key, payload, fn, [tasks[i] for i in chunk]): chunk
+            for chunk in chunks
+        }
+        results: list[Any] = [None] * len(tasks)
+        for future in concurrent.futures.as_completed(futures):
+            chunk = futures[future]
+            for i, result in zip(chunk, future.result(), strict=True):
+                results[i] = result
+                if on_done is not None:
                     on_done()
-            return [f.result() for f in futures]
+        return results
 
     def close(self) -> None:
-        """Nothing held between maps."""
+        """Stop the worker processes (a later map starts new ones)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
 
 def _run_task(fn: Callable[[Any, Task], Result], shared: Any, task: Task) -> Result:

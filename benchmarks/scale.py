@@ -26,8 +26,8 @@ and through a local Ray cluster on 127.0.0.1 with 1 and then 2 one-CPU nodes, in
 single-threaded child; each executor's 2-worker speed-up over its own 1-worker time, and
 whether every run's per-scenario outcomes are identical to the in-process ones. Both
 executors' worker processes are started by one small map first, as a long-running
-service's are; the timed map includes sending the shared twin to the workers. The machine is shared: the load
-averages at start and end are printed with the figures.
+service's are; the timed map includes sending the shared twin to the workers. The machine
+is shared: the load averages at start and end are printed with the figures.
 """
 
 import argparse

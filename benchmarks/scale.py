@@ -23,8 +23,10 @@ used; main's check started each one cold).
 plan of the default twin replayed on ``--scenarios`` demand scenarios, each seeded from its
 own ``SeedSequence`` child) in process, through the local process pool with 1 and 2 workers
 and through a local Ray cluster on 127.0.0.1 with 1 and then 2 one-CPU nodes, in one
-single-threaded child; each executor's 2-worker speed-up over its own 1-worker time, and
-whether every run's per-scenario outcomes are identical to the in-process ones. Both
+single-threaded child, ``--repeats`` times each (best time kept; the pool's runs
+interleaved); each executor's 2-worker speed-up over its own 1-worker time, the same ratio for
+pure CPU work on the same pool (what a second worker can gain on the machine at that moment),
+and whether every run's per-scenario outcomes are identical to the in-process ones. Both
 executors' worker processes are started by one small map first, as a long-running
 service's are; the timed map includes sending the shared twin to the workers. The machine
 is shared: the load averages at start and end are printed with the figures.
@@ -189,7 +191,23 @@ def _warm(shared: int, task: int) -> int:
     return shared + task
 
 
-def measure_speedup(num_sites: int | None, num_scenarios: int, intervals: int) -> dict[str, Any]:
+def _spin(shared: int, task: int) -> int:
+    """Pure CPU work, no memory traffic: what a second worker can gain on this machine now."""
+    total = 0
+    for i in range(shared):
+        total += i ^ task
+    return total
+
+
+def _timed_map(executor: Any, fn: Any, shared: Any, tasks: list[Any]) -> float:
+    start = time.perf_counter()
+    executor.map(fn, shared, tasks)
+    return time.perf_counter() - start
+
+
+def measure_speedup(
+    num_sites: int | None, num_scenarios: int, intervals: int, repeats: int
+) -> dict[str, Any]:
     """Confidence scenarios in process, on the pool and on Ray, 1 and 2 workers (in the child)."""
     # the Ray nodes bind 127.0.0.1 only (tests/service/conftest.py says why); set before import
     temp = tempfile.mkdtemp(prefix="ranopt-ray-", dir="/tmp")
@@ -213,14 +231,26 @@ def measure_speedup(num_sites: int | None, num_scenarios: int, intervals: int) -
     def run(map_tasks: Any) -> tuple[float, list[bool]]:
         return _timed_confidence(twin, plan.active, plan.active_trx, scenarios, split, map_tasks)
 
-    times: dict[str, float] = {}
+    times: dict[str, list[float]] = {}
     outcomes: dict[str, list[bool]] = {}
-    times["in_process"], outcomes["in_process"] = run(InProcessExecutor().map)
-    for workers in (1, 2):
-        key = f"pool_{workers}"
-        pool = PoolExecutor(workers)
-        pool.map(_warm, 0, list(range(workers)))  # start the processes
-        times[key], outcomes[key] = run(pool.map)
+
+    def record(key: str, result: tuple[float, list[bool]]) -> None:
+        times.setdefault(key, []).append(result[0])
+        if outcomes.setdefault(key, result[1]) != result[1]:
+            outcomes[key] = []  # not even identical to itself: fails the check below
+
+    for _ in range(repeats):
+        record("in_process", run(InProcessExecutor().map))
+    pools = {workers: PoolExecutor(workers) for workers in (1, 2)}
+    for pool in pools.values():
+        pool.map(_warm, 0, list(range(pool.workers)))  # start the processes
+    # the machine's ceiling now: pure CPU work on the same pools, 8 equal tasks
+    spin = {w: min(_timed_map(p, _spin, 3_000_000, list(range(8))) for _ in range(2))
+            for w, p in pools.items()}  # fmt: skip
+    for _ in range(repeats):  # interleaved, so both see the same load on average
+        for workers, pool in pools.items():
+            record(f"pool_{workers}", run(pool.map))
+    for pool in pools.values():
         pool.close()
     cluster: Any = Cluster(
         initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
@@ -232,8 +262,8 @@ def measure_speedup(num_sites: int | None, num_scenarios: int, intervals: int) -
                 cluster.add_node(num_cpus=1)
                 cluster.wait_for_nodes()
             ray_executor.map(_warm, 0, list(range(4 * workers)))
-            key = f"ray_{workers}"
-            times[key], outcomes[key] = run(ray_executor.map)
+            for _ in range(repeats):
+                record(f"ray_{workers}", run(ray_executor.map))
         ray_executor.close()
     finally:
         cluster.shutdown()
@@ -245,9 +275,12 @@ def measure_speedup(num_sites: int | None, num_scenarios: int, intervals: int) -
         "scenarios": num_scenarios,
         "cells_asleep_cell_intervals": int((~plan.active).sum()),
         "scenarios_held": int(sum(outcomes["in_process"])),
-        "seconds": {k: round(v, 2) for k, v in times.items()},
-        "pool_speedup_1_to_2": round(times["pool_1"] / times["pool_2"], 3),
-        "ray_speedup_1_to_2": round(times["ray_1"] / times["ray_2"], 3),
+        "repeats": repeats,
+        "seconds": {k: [round(t, 2) for t in v] for k, v in times.items()},
+        "best_seconds": {k: round(min(v), 2) for k, v in times.items()},
+        "pool_speedup_1_to_2": round(min(times["pool_1"]) / min(times["pool_2"]), 3),
+        "ray_speedup_1_to_2": round(min(times["ray_1"]) / min(times["ray_2"]), 3),
+        "cpu_ceiling_speedup_1_to_2": round(spin[1] / spin[2], 3),
         "identical_outcomes": all(o == outcomes["in_process"] for o in outcomes.values()),
     }
 
@@ -296,6 +329,7 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=None, help="speedup: sites (default 19)")
     parser.add_argument("--scenarios", type=int, default=16, help="speedup: scenarios")
     parser.add_argument("--intervals", type=int, default=12, help="speedup: plan intervals")
+    parser.add_argument("--repeats", type=int, default=3, help="speedup: runs per executor")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -303,7 +337,13 @@ def main() -> None:
         if spec["part"] == "setup":
             print(json.dumps(measure_setup(spec["name"], spec["top_k"], spec["baseline"])))
         elif spec["part"] == "speedup":
-            print(json.dumps(measure_speedup(spec["sites"], spec["scenarios"], spec["intervals"])))
+            print(
+                json.dumps(
+                    measure_speedup(
+                        spec["sites"], spec["scenarios"], spec["intervals"], spec["repeats"]
+                    )
+                )
+            )
         else:
             print(json.dumps(measure_shared(spec["name"], spec["sites"], spec["ues"])))
         return
@@ -320,7 +360,7 @@ def main() -> None:
     elif args.part == "speedup":
         result["speedup"] = run_child(
             {"part": "speedup", "sites": args.sites, "scenarios": args.scenarios,
-             "intervals": args.intervals}
+             "intervals": args.intervals, "repeats": args.repeats}
         )  # fmt: skip
     else:
         result["shared"] = {

@@ -11,24 +11,16 @@ its worker processes per node, one CPU each) binds 127.0.0.1 only. The processes
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from executor_case import RayCluster
 
 RAY_ENV = {
     # keep every node on the loopback address (see the module docstring)
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_USAGE_STATS_ENABLED": "0",
 }
-
-
-@dataclass(frozen=True)
-class RayCluster:
-    """The cluster's address and the raylet pid of each node (head first)."""
-
-    address: str
-    raylet_pids: tuple[int, ...]
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """A confidence measurement whose scenarios partly hold, for the executor tests.
 
+(Also the shape of the session's Ray test cluster, ``RayCluster``: tests/service/conftest.py.)
+
 A night plan of the seven-site twin replayed on the expected night scaled by factors from
 comfortable to eight times the demand, with per-UE dispersion drawn from each scenario's own
 seed: some scenarios hold and some break, so an executor that mixed up tasks or seeds would
@@ -21,6 +23,14 @@ NIGHT = slice(0, 12)  # 00:00-03:00 at 15 min
 FACTORS = (1.0, 2.0, 4.0, 1.5, 3.0, 8.0, 1.2, 2.5, 6.0, 1.0, 3.5, 5.0)
 UE_SIGMA = 0.3
 SEED = 11
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    """The test cluster's address and the raylet pid of each node (head first)."""
+
+    address: str
+    raylet_pids: tuple[int, ...]
 
 
 @dataclass(frozen=True, eq=False)

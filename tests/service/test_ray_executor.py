@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from executor_case import SEED, UE_SIGMA, ConfidenceCase, confidence_case
+from executor_case import SEED, UE_SIGMA, ConfidenceCase, RayCluster, confidence_case
 
-from conftest import RayCluster
 from ranopt.optimize.confidence import plan_confidence
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.service.executor import RAY_TASK_NAME, InProcessExecutor, RayExecutor

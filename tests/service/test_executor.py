@@ -1,5 +1,8 @@
 """The executor interface: confidence replays give the same result wherever they run."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -82,3 +85,19 @@ def test_environment_picks_the_executor():
 def test_a_bad_worker_count_names_the_variable(value: str):
     with pytest.raises(ValidationError, match="RANOPT_WORKERS"):
         executor_from_env({"RANOPT_WORKERS": value})
+
+
+def test_the_embedded_default_never_imports_ray():
+    """The service's planner, run in process, leaves ray unimported (it is an optional extra)."""
+    script = (
+        "import sys\n"
+        "import ranopt.service.optimize\n"
+        "from ranopt.service.executor import configured_executor\n"
+        "assert configured_executor().map(lambda s, t: s + t, 1, [1, 2]) == [2, 3]\n"
+        "print('ray' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("RANOPT_RAY_ADDRESS", "RANOPT_WORKERS")}
+    out = subprocess.run(  # noqa: S603 - this interpreter, our own script
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "False"

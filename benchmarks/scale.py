@@ -18,6 +18,18 @@ against main's flow (the final check evaluates the always-on day again), same tw
 seed, in one process; the ratio, whether the schedules are identical and the largest
 difference of the plan's figures (the shared snapshots are the warm-started ones planning
 used; main's check started each one cold).
+
+``speedup``: the Monte Carlo confidence scenarios of one plan (``plan_confidence``: a night
+plan of the default twin replayed on ``--scenarios`` demand scenarios, each seeded from its
+own ``SeedSequence`` child) in process, through the local process pool with 1 and 2 workers
+and through a local Ray cluster on 127.0.0.1 with 1 and then 2 one-CPU nodes, in one
+single-threaded child, ``--repeats`` times each (best time kept; the pool's runs
+interleaved); each executor's 2-worker speed-up over its own 1-worker time, the same ratio for
+pure CPU work on the same pool (what a second worker can gain on the machine at that moment),
+and whether every run's per-scenario outcomes are identical to the in-process ones. Both
+executors' worker processes are started by one small map first, as a long-running
+service's are; the timed map includes sending the shared twin to the workers. The machine
+is shared: the load averages at start and end are printed with the figures.
 """
 
 import argparse
@@ -26,14 +38,22 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from ranopt.optimize.confidence import (
+    DemandDisaggregation,
+    cell_demand,
+    home_cells,
+    plan_confidence,
+)
 from ranopt.optimize.day_ahead import DayAheadConfig, plan_with_solver, prepare_day_ahead
 from ranopt.optimize.energy import (
     EnergyConfig,
@@ -43,7 +63,9 @@ from ranopt.optimize.energy import (
     repair_schedule,
 )
 from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.service.executor import InProcessExecutor, PoolExecutor, RayExecutor
 from ranopt.twin import build_twin, radio, scenario_preset
+from ranopt.twin.traffic import expected_demand_mbps
 from ranopt.twin.units import FloatArray
 
 MIB = 2**20
@@ -154,6 +176,115 @@ def measure_shared(name: str, num_sites: int | None, num_ues: int | None) -> dic
     }
 
 
+def _timed_confidence(
+    twin: Any, schedule: Any, trx: Any, scenarios: FloatArray, split: Any, map_tasks: Any
+) -> tuple[float, list[bool]]:
+    start = time.perf_counter()
+    _, held = plan_confidence(
+        twin, schedule, scenarios, split, EnergyConstraints(), np.random.default_rng(5), 0.3,
+        trx=trx, map_tasks=map_tasks,
+    )  # fmt: skip
+    return time.perf_counter() - start, [bool(h) for h in held]
+
+
+def _warm(shared: int, task: int) -> int:
+    return shared + task
+
+
+def _spin(shared: int, task: int) -> int:
+    """Pure CPU work, no memory traffic: what a second worker can gain on this machine now."""
+    total = 0
+    for i in range(shared):
+        total += i ^ task
+    return total
+
+
+def _timed_map(executor: Any, fn: Any, shared: Any, tasks: list[Any]) -> float:
+    start = time.perf_counter()
+    executor.map(fn, shared, tasks)
+    return time.perf_counter() - start
+
+
+def measure_speedup(
+    num_sites: int | None, num_scenarios: int, intervals: int, repeats: int
+) -> dict[str, Any]:
+    """Confidence scenarios in process, on the pool and on Ray, 1 and 2 workers (in the child)."""
+    # the Ray nodes bind 127.0.0.1 only (tests/service/conftest.py says why); set before import
+    temp = tempfile.mkdtemp(prefix="ranopt-ray-", dir="/tmp")
+    os.environ.update(
+        {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
+         "RAY_TMPDIR": temp}
+    )  # fmt: skip
+    from ray.cluster_utils import Cluster  # noqa: PLC0415 (after its environment)
+
+    twin = build_twin(scenario_preset("default", seed=1, num_sites=num_sites))
+    expected = expected_demand_mbps(twin.traffic, 0)[:intervals]
+    home = home_cells(twin)
+    plan = plan_energy(twin, expected, "greedy")
+    cells = cell_demand(expected, home, twin.num_cells)
+    rng = np.random.default_rng(3)
+    # [K, T, C]: the expected night with one mean-one log-normal factor per scenario and cell
+    factors = np.exp(0.15 * rng.standard_normal((num_scenarios, 1, twin.num_cells)) - 0.01125)
+    scenarios = cells[None] * factors
+    split = DemandDisaggregation.from_expected(expected, home, twin.num_cells)
+
+    def run(map_tasks: Any) -> tuple[float, list[bool]]:
+        return _timed_confidence(twin, plan.active, plan.active_trx, scenarios, split, map_tasks)
+
+    times: dict[str, list[float]] = {}
+    outcomes: dict[str, list[bool]] = {}
+
+    def record(key: str, result: tuple[float, list[bool]]) -> None:
+        times.setdefault(key, []).append(result[0])
+        if outcomes.setdefault(key, result[1]) != result[1]:
+            outcomes[key] = []  # not even identical to itself: fails the check below
+
+    for _ in range(repeats):
+        record("in_process", run(InProcessExecutor().map))
+    pools = {workers: PoolExecutor(workers) for workers in (1, 2)}
+    for pool in pools.values():
+        pool.map(_warm, 0, list(range(pool.workers)))  # start the processes
+    # the machine's ceiling now: pure CPU work on the same pools, 8 equal tasks
+    spin = {w: min(_timed_map(p, _spin, 3_000_000, list(range(8))) for _ in range(2))
+            for w, p in pools.items()}  # fmt: skip
+    for _ in range(repeats):  # interleaved, so both see the same load on average
+        for workers, pool in pools.items():
+            record(f"pool_{workers}", run(pool.map))
+    for pool in pools.values():
+        pool.close()
+    cluster: Any = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
+    )
+    try:
+        ray_executor = RayExecutor(cluster.address)
+        for workers in (1, 2):
+            if workers == 2:
+                cluster.add_node(num_cpus=1)
+                cluster.wait_for_nodes()
+            ray_executor.map(_warm, 0, list(range(4 * workers)))
+            for _ in range(repeats):
+                record(f"ray_{workers}", run(ray_executor.map))
+        ray_executor.close()
+    finally:
+        cluster.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+    return {
+        "num_cells": twin.num_cells,
+        "num_ues": twin.num_ues,
+        "intervals": intervals,
+        "scenarios": num_scenarios,
+        "cells_asleep_cell_intervals": int((~plan.active).sum()),
+        "scenarios_held": int(sum(outcomes["in_process"])),
+        "repeats": repeats,
+        "seconds": {k: [round(t, 2) for t in v] for k, v in times.items()},
+        "best_seconds": {k: round(min(v), 2) for k, v in times.items()},
+        "pool_speedup_1_to_2": round(min(times["pool_1"]) / min(times["pool_2"]), 3),
+        "ray_speedup_1_to_2": round(min(times["ray_1"]) / min(times["ray_2"]), 3),
+        "cpu_ceiling_speedup_1_to_2": round(spin[1] / spin[2], 3),
+        "identical_outcomes": all(o == outcomes["in_process"] for o in outcomes.values()),
+    }
+
+
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement in a fresh single-threaded interpreter."""
     proc = subprocess.run(
@@ -193,14 +324,26 @@ def bench_setup(presets: list[str]) -> dict[str, Any]:
 def main() -> None:
     """Parse arguments and print the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", nargs="?", choices=["setup", "shared"], default="setup")
+    parser.add_argument("part", nargs="?", choices=["setup", "shared", "speedup"], default="setup")
     parser.add_argument("--presets", default="default,medium,large")
+    parser.add_argument("--sites", type=int, default=None, help="speedup: sites (default 19)")
+    parser.add_argument("--scenarios", type=int, default=16, help="speedup: scenarios")
+    parser.add_argument("--intervals", type=int, default=12, help="speedup: plan intervals")
+    parser.add_argument("--repeats", type=int, default=3, help="speedup: runs per executor")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         spec = json.loads(args.child)
         if spec["part"] == "setup":
             print(json.dumps(measure_setup(spec["name"], spec["top_k"], spec["baseline"])))
+        elif spec["part"] == "speedup":
+            print(
+                json.dumps(
+                    measure_speedup(
+                        spec["sites"], spec["scenarios"], spec["intervals"], spec["repeats"]
+                    )
+                )
+            )
         else:
             print(json.dumps(measure_shared(spec["name"], spec["sites"], spec["ues"])))
         return
@@ -214,6 +357,11 @@ def main() -> None:
     }
     if args.part == "setup":
         result["setup"] = bench_setup(args.presets.split(","))
+    elif args.part == "speedup":
+        result["speedup"] = run_child(
+            {"part": "speedup", "sites": args.sites, "scenarios": args.scenarios,
+             "intervals": args.intervals, "repeats": args.repeats}
+        )  # fmt: skip
     else:
         result["shared"] = {
             "default-7-sites": run_child(

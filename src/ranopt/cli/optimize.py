@@ -30,6 +30,7 @@ from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.optimize.plan import Plan, PlanKpis
 from ranopt.optimize.slicing import SliceSla
 from ranopt.optimize.threshold import ThresholdRule
+from ranopt.service.executor import configured_executor
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.model import Twin
 
@@ -68,7 +69,7 @@ def _confidence(
     task = progress.add_task("confidence", total=num_scenarios)
     measured = measure_confidence(
         twin, plan, inputs, limits, num_scenarios, rng, ue_sigma, rule,
-        on_scenario=lambda: progress.advance(task),
+        on_scenario=lambda: progress.advance(task), map_tasks=configured_executor().map,
     )  # fmt: skip
     return measured.confidence if measured.confidence is not None else 0.0
 

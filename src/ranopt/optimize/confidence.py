@@ -3,10 +3,16 @@
 Scenarios come from the forecast's uncertainty (per-cell demand paths); each is turned into
 per-UE demand by the UEs' expected shares of their home cell, and the plan is replayed in the
 twin beside the always-on network. Never a score: a count of replays that held.
+
+Each scenario's replay is a pure task (``replay_scenario``) seeded from its own child of one
+``numpy.random.SeedSequence``, so a plan's confidence is the same whichever map runs the tasks
+(in process here; a process pool or a Ray cluster from ``ranopt.service.executor``) and
+however many workers it has.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +24,10 @@ from ranopt.twin.units import FloatArray, group_sum
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+
+Shared = TypeVar("Shared")
+Task = TypeVar("Task")
+Result = TypeVar("Result")
 
 
 def home_cells(twin: Twin) -> IntArray:
@@ -91,6 +101,76 @@ class DemandDisaggregation:
         return share * cell_demand_mbps[:, np.maximum(self.home, 0)] + self.uncovered_mbps
 
 
+class MapTasks(Protocol):
+    """Map a pure function over tasks with one shared read-only input; results in task order.
+
+    ``on_done`` is called once per finished task (a progress bar). ``map_in_process`` is the
+    default; ``ranopt.service.executor`` has a process pool and a Ray cluster with this shape.
+    """
+
+    def __call__(
+        self,
+        fn: Callable[[Shared, Task], Result],
+        shared: Shared,
+        tasks: Sequence[Task],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Result]:
+        """Return ``[fn(shared, task) for task in tasks]``."""
+        ...
+
+
+def map_in_process(
+    fn: Callable[[Shared, Task], Result],
+    shared: Shared,
+    tasks: Sequence[Task],
+    on_done: Callable[[], None] | None = None,
+) -> list[Result]:
+    """Run the tasks one after another in this process."""
+    results = []
+    for task in tasks:
+        results.append(fn(shared, task))
+        if on_done is not None:
+            on_done()
+    return results
+
+
+@dataclass(frozen=True, eq=False)
+class ConfidenceReplay:
+    """What every scenario replay of one plan shares (read only; sent to a worker once)."""
+
+    twin: Twin
+    schedule: BoolArray  # [T, C]
+    disaggregation: DemandDisaggregation
+    limits: EnergyConstraints
+    ue_sigma: float = 0.0
+    trx: IntArray | None = None  # [T, C] chains each cell runs
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioTask:
+    """One scenario replay: a home-cell demand path ``[T, C]`` and its own seed."""
+
+    cell_demand_mbps: FloatArray
+    seed: np.random.SeedSequence | None
+
+
+def replay_scenario(replay: ConfidenceReplay, task: ScenarioTask) -> bool:
+    """Return whether the plan keeps every constraint on one scenario (a pure task)."""
+    rng = None if task.seed is None else np.random.default_rng(task.seed)
+    demand = replay.disaggregation.ue_demand(task.cell_demand_mbps, rng, replay.ue_sigma)
+    return schedule_holds(replay.twin, demand, replay.schedule, replay.limits, replay.trx)
+
+
+def scenario_seeds(rng: np.random.Generator, num_scenarios: int) -> list[np.random.SeedSequence]:
+    """One independent seed per scenario: children of one ``SeedSequence`` drawn from ``rng``.
+
+    The draw takes one number from ``rng``, so the caller's stream does not depend on how many
+    scenarios there are or where they run.
+    """
+    root = np.random.SeedSequence(int(rng.integers(0, 2**63 - 1)))
+    return root.spawn(num_scenarios)
+
+
 def plan_confidence(
     twin: Twin,
     schedule: BoolArray,
@@ -101,19 +181,22 @@ def plan_confidence(
     ue_sigma: float = 0.0,
     on_scenario: Callable[[], None] | None = None,
     trx: IntArray | None = None,
+    map_tasks: MapTasks = map_in_process,
 ) -> tuple[float, BoolArray]:
     """Replay a schedule ``[T, C]`` on each scenario ``[K, T, C]``; return the share that held.
 
-    Also returns which scenarios held, ``[K]``. ``rng`` and ``ue_sigma`` vary the split of each
-    cell's demand over its UEs (``DemandDisaggregation.ue_demand``); ``on_scenario`` is called
-    after each scenario (a progress bar); ``trx`` ``[T, C]`` are the chains each cell runs.
+    Also returns which scenarios held, ``[K]``. ``rng`` seeds the per-scenario variation of
+    each cell's split over its UEs (``DemandDisaggregation.ue_demand``, one child seed per
+    scenario); ``on_scenario`` is called after each scenario (a progress bar); ``trx``
+    ``[T, C]`` are the chains each cell runs; ``map_tasks`` runs the replays (in process by
+    default), with the same result whatever it is.
     """
-    held = np.zeros(len(scenarios), dtype=bool)
-    for k, scenario in enumerate(scenarios):
-        demand = disaggregation.ue_demand(scenario, rng, ue_sigma)
-        held[k] = schedule_holds(twin, demand, schedule, limits, trx)
-        if on_scenario is not None:
-            on_scenario()
+    seeds: list[np.random.SeedSequence | None] = (
+        [None] * len(scenarios) if rng is None else list(scenario_seeds(rng, len(scenarios)))
+    )
+    replay = ConfidenceReplay(twin, schedule, disaggregation, limits, ue_sigma, trx)
+    tasks = [ScenarioTask(np.asarray(s), seed) for s, seed in zip(scenarios, seeds, strict=True)]
+    held = np.array(map_tasks(replay_scenario, replay, tasks, on_scenario), dtype=bool)
     return float(held.mean()) if held.size else 0.0, held
 
 

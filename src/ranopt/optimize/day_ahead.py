@@ -16,8 +16,10 @@ from ranopt.forecast import Forecast, ForecastConfig, fit_forecaster, predict
 from ranopt.optimize.actions import schedule_actions, sleep_states
 from ranopt.optimize.confidence import (
     DemandDisaggregation,
+    MapTasks,
     cell_demand,
     home_cells,
+    map_in_process,
     plan_confidence,
 )
 from ranopt.optimize.energy import (
@@ -117,18 +119,20 @@ def measure_confidence(
     ue_sigma: float = DayAheadConfig.ue_dispersion_sigma,
     rule: ThresholdRule | None = None,
     on_scenario: Callable[[], None] | None = None,
+    map_tasks: MapTasks = map_in_process,
 ) -> Plan:
     """Return the plan with its confidence measured over forecast scenarios.
 
     With a threshold ``rule`` the rule itself runs in closed loop on each scenario (it reacts to
     demand, so its schedule differs per scenario); otherwise the plan's schedule is replayed.
-    ``on_scenario`` is called after each scenario (a progress bar).
+    ``on_scenario`` is called after each scenario (a progress bar); ``map_tasks`` runs the
+    plan's replays (in process by default; the closed-loop rule always runs here).
     """
     scenarios = inputs.forecast.sample(rng, num_scenarios)
     if rule is None:
         confidence, _ = plan_confidence(
             twin, plan.active, scenarios, inputs.disaggregation, limits, rng, ue_sigma,
-            on_scenario, plan.active_trx,
+            on_scenario, plan.active_trx, map_tasks,
         )  # fmt: skip
         return replace(plan, confidence=confidence)
     held = 0

@@ -50,6 +50,7 @@ from ranopt.optimize.rolling import (
     trailing_sleep,
     window_pins,
 )
+from ranopt.service.executor import configured_executor
 from ranopt.service.optimize import plan_json
 from ranopt.store import loops, runs
 from ranopt.store import repository as repo
@@ -851,7 +852,7 @@ class NetworkLoop:
         scenarios = window.sample(rng, self.config.confidence_scenarios)
         confidence, _ = plan_confidence(
             planner_twin, plan.active, scenarios, window_disagg, limits, rng, sigma,
-            trx=plan.active_trx,
+            trx=plan.active_trx, map_tasks=configured_executor().map,
         )  # fmt: skip
         # the expected figures are scored as the loop's intervals are, on the scoring limits
         scored = evaluate_schedule(

@@ -28,6 +28,7 @@ from ranopt.optimize.energy import (
 )
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.optimize.plan import Plan
+from ranopt.service.executor import Executor, configured_executor
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.model import Twin
 
@@ -112,8 +113,13 @@ def plan_json(
     }
 
 
-def optimize_energy(request: EnergyRequest, rng: np.random.Generator) -> EnergyOutcome:
-    """Plan the first ``horizon_min`` of day D and measure the plan's confidence."""
+def optimize_energy(
+    request: EnergyRequest, rng: np.random.Generator, executor: Executor | None = None
+) -> EnergyOutcome:
+    """Plan the first ``horizon_min`` of day D and measure the plan's confidence.
+
+    The confidence scenarios run on ``executor`` (the process's configured one by default).
+    """
     if request.solver not in ENERGY_SOLVERS:
         msg = f"solver: must be one of {', '.join(ENERGY_SOLVERS)}, got {request.solver!r}"
         raise ValidationError(msg)
@@ -169,7 +175,7 @@ def optimize_energy(request: EnergyRequest, rng: np.random.Generator) -> EnergyO
     scenarios = inputs.forecast.sample(rng, request.confidence_scenarios)[:, :num_intervals]
     confidence, _ = plan_confidence(
         twin, plan.active, scenarios, disaggregation, request.limits, rng, sigma,
-        trx=plan.active_trx,
+        trx=plan.active_trx, map_tasks=(executor or configured_executor()).map,
     )  # fmt: skip
     plan = replace(plan, confidence=confidence)
     saving = plan.expected.saving_pct if plan.expected is not None else 0.0

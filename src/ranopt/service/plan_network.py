@@ -31,6 +31,7 @@ from ranopt.optimize.energy import (
 from ranopt.optimize.evaluate import EnergyConstraints, evaluate_schedule
 from ranopt.optimize.switching import schedule_actions
 from ranopt.service.calibration import NetworkCalibrationConfig, NetworkModel, network_model
+from ranopt.service.executor import configured_executor
 from ranopt.service.optimize import EnergyOutcome, plan_json
 from ranopt.store.engine import Store
 from ranopt.twin.units import FloatArray
@@ -184,7 +185,10 @@ def plan_on_model(
         ),
     )  # fmt: skip
     scenarios = window.sample(rng, request.confidence_scenarios)
-    confidence, _ = plan_confidence(twin, plan.active, scenarios, split, request.limits, rng, sigma)
+    confidence, _ = plan_confidence(
+        twin, plan.active, scenarios, split, request.limits, rng, sigma,
+        map_tasks=configured_executor().map,
+    )  # fmt: skip
     plan = replace(plan, confidence=confidence)
     stored = plan_json(plan, confidence)
     stored["model"] = model_summary(model)

@@ -3,20 +3,24 @@
 ``observe(state, block, context, config)`` judges the new samples of one or more intervals
 and returns the new state and the conditions raised or cleared. The detectors:
 
+Every habit (usual value and spread) is learned per cell, day type and hour of day
+(``habit_bin``): the users of a cell at 10:00 on a Saturday are not those of a Tuesday (commuters
+stay home), so weekdays and weekend days keep separate habits (``day_types``).
+
 - **sleeping cell**: a cell that is up (``RRU.PrbAvailDl`` > 0, not put to sleep by the applied
   plan) carries no UE and no volume while its neighbours carry the users it usually holds.
-  Its usual share of the neighbourhood's ``RRC.ConnMean`` (per hour of day) times what the
+  Its usual share of the neighbourhood's ``RRC.ConnMean`` (per habit bin) times what the
   neighbours carry now is the expected count ``lambda``; a run of silent intervals is raised
   once the expected counts add up to ``sleeping_evidence`` (Poisson: ``P(0 UE) = e^-lambda``
   per interval, so the run's probability under normal operation is ``e^-sum(lambda)``).
-- **throughput collapse**: ``DRB.UEThpDl`` below ``collapse_ratio`` of its usual value at this
-  hour (and beyond ``collapse_sigmas`` of its spread) for ``collapse_intervals`` intervals
+- **throughput collapse**: ``DRB.UEThpDl`` below ``collapse_ratio`` of its usual value in its
+  habit bin (and beyond ``collapse_sigmas`` of its spread) for ``collapse_intervals`` intervals
   while ``RRC.ConnMean`` is within ``load_tolerance`` of its usual value and the cell is not
   congested (PRB utilisation below ``congestion_utilisation``: a saturated cell's throughput is
   set by its load).
 - **interference rise**: the cell's spectral efficiency per PRB, ``DRB.PdcpSduVolumeDL`` /
   ``RRU.PrbUsedDl`` (Mbit per PRB-second: PRBs used per bit rise when SINR falls, Shannon),
-  drifts below its usual value at this hour at unchanged ``RRC.ConnMean``: a one-sided CUSUM
+  drifts below its usual value in its habit bin at unchanged ``RRC.ConnMean``: a one-sided CUSUM
   (Page 1954) of the log drop beyond a slack, raised at ``interference_threshold``.
 - **counter faults**: *frozen* (every reported counter repeats its previous value for
   ``frozen_intervals`` intervals while the cell carries traffic), *out of range* (counters
@@ -71,10 +75,12 @@ VOLUME = COLUMN_INDEX["dl_volume_mbit"]
 OFFERED = COLUMN_INDEX["offered_dl_volume_mbit"]
 NUM_COUNTERS = len(COUNTER_COLUMNS)
 
-# the three hour-of-day baselines kept per cell: log UE throughput, log(1 + RRC connections),
+# the three baselines kept per cell and habit bin: log UE throughput, log(1 + RRC connections),
 # log spectral efficiency per PRB
 STAT_THP, STAT_LOAD, STAT_EFF = range(3)
 SECONDS_PER_HOUR = 3_600
+SECONDS_PER_DAY = 86_400
+EPOCH_WEEKDAY = 3  # 1970-01-01 (epoch second 0) was a Thursday; Monday is 0
 JOULES_PER_KWH = 3.6e6
 
 
@@ -87,7 +93,10 @@ def counter_name(column: str) -> str:
 class KpiDetectorConfig:
     """Thresholds of the KPI detectors (chosen on clean twin data, see docs/detection.md)."""
 
-    hour_bins: int = 24  # baselines per hour of day (UTC)
+    hour_bins: int = 24  # habit bins per day (UTC): one per hour
+    # day type of each weekday, Monday first: weekdays and weekend days keep separate habits
+    day_types: tuple[int, ...] = (0, 0, 0, 0, 0, 1, 1)
+    day_type_names: tuple[str, ...] = ("weekday", "weekend day")
     bin_alpha: float = 0.1  # exponential forgetting per observation of a bin (~2.5 days)
     bin_warmup: int = 8  # observations of a bin before it is judged (2 days of 15-min data)
     min_sd: float = 0.05  # floor of a baseline's log spread
@@ -111,6 +120,37 @@ class KpiDetectorConfig:
     tolerance_pct: float = 5.0  # slack of RRU.PrbTotDl against data PRB usage, points
     tolerance_volume: float = 0.01  # served may exceed offered volume by 1 % (rounding)
     tolerance_energy: float = 0.05  # PEE.Energy within 5 % of PEE.AvgPower x interval
+
+    def __post_init__(self) -> None:
+        if len(self.day_types) != 7 or min(self.day_types) < 0:
+            msg = "day_types must give a day type (0, 1, ...) for each of the 7 weekdays"
+            raise ValueError(msg)
+        if len(self.day_type_names) <= max(self.day_types):
+            msg = "day_type_names must name every day type in day_types"
+            raise ValueError(msg)
+
+    @property
+    def habit_bins(self) -> int:
+        """Habit bins per cell: day types x bins per day."""
+        return (max(self.day_types) + 1) * self.hour_bins
+
+
+def weekday(t_s: int) -> int:
+    """Return the UTC weekday of epoch second ``t_s`` (Monday 0 ... Sunday 6)."""
+    return (t_s // SECONDS_PER_DAY + EPOCH_WEEKDAY) % 7
+
+
+def habit_bin(t_s: int, config: KpiDetectorConfig) -> int:
+    """Return the habit bin of epoch second ``t_s``: its day type's block, then its hour."""
+    hour = (t_s % SECONDS_PER_DAY) * config.hour_bins // SECONDS_PER_DAY
+    return config.day_types[weekday(t_s)] * config.hour_bins + hour
+
+
+def habit_words(t_s: int, config: KpiDetectorConfig) -> str:
+    """Return when the habit holds, in words: ``at this hour of a weekday``."""
+    name = config.day_type_names[config.day_types[weekday(t_s)]]
+    article = "an" if name[:1] in "aeiou" else "a"
+    return f"at this hour of {article} {name}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,13 +202,13 @@ class KpiState:
     last_s: IntArray  # [C] newest judged interval of each cell (-1: none)
     last_values: FloatArray  # [C, K]
     frozen_run: IntArray  # [C] samples in a row equal to the one before
-    share_mean: FloatArray  # [C, H] usual share of the neighbourhood's RRC connections
-    share_n: IntArray  # [C, H]
+    share_mean: FloatArray  # [C, B] usual share of the neighbourhood's RRC connections
+    share_n: IntArray  # [C, B]
     silent_evidence: FloatArray  # [C] sum of expected UEs over the current silent run
     silent_run: IntArray  # [C]
-    stat_mean: FloatArray  # [3, C, H] hour-of-day baselines (log values)
-    stat_var: FloatArray  # [3, C, H]
-    stat_n: IntArray  # [3, C, H]
+    stat_mean: FloatArray  # [3, C, B] baselines per habit bin (log values)
+    stat_var: FloatArray  # [3, C, B]
+    stat_n: IntArray  # [3, C, B]
     collapse_run: IntArray  # [C]
     cusum: FloatArray  # [C] interference CUSUM
     cusum_since_s: IntArray  # [C]
@@ -180,6 +220,11 @@ class KpiState:
     def num_cells(self) -> int:
         """Number of cells."""
         return int(self.cell_id.shape[0])
+
+    @property
+    def habit_bins(self) -> int:
+        """Habit bins per cell the state holds."""
+        return int(self.share_mean.shape[1])
 
     def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         """Return every field as an array (for storing the state)."""
@@ -217,7 +262,7 @@ class KpiTransition:
 def new_state(cell_ids: IntArray, config: KpiDetectorConfig | None = None) -> KpiState:
     """Return the state of a network whose cells were never seen."""
     config = config or KpiDetectorConfig()
-    c, h, k = int(cell_ids.shape[0]), config.hour_bins, len(KINDS)
+    c, h, k = int(cell_ids.shape[0]), config.habit_bins, len(KINDS)
     return KpiState(
         cell_id=np.asarray(cell_ids, dtype=np.int64).copy(),
         newest_s=-1,
@@ -243,7 +288,13 @@ def new_state(cell_ids: IntArray, config: KpiDetectorConfig | None = None) -> Kp
 def align_state(
     state: KpiState, cell_ids: IntArray, config: KpiDetectorConfig | None = None
 ) -> KpiState:
-    """Return ``state`` re-indexed to ``cell_ids``: new cells start fresh, gone cells drop."""
+    """Return ``state`` re-indexed to ``cell_ids``: new cells start fresh, gone cells drop.
+
+    A state with other habit bins than ``config`` (stored before day types) is re-binned
+    first (``_rebin``).
+    """
+    config = config or KpiDetectorConfig()
+    state = _rebin(state, config)
     if np.array_equal(state.cell_id, cell_ids):
         return state
     fresh = new_state(cell_ids, config)
@@ -263,6 +314,28 @@ def align_state(
             new[keep] = old[source[keep]]
         updates[name] = new
     return replace(fresh, **updates)  # type: ignore[arg-type]
+
+
+_HABIT_FIELDS = ("share_mean", "share_n", "stat_mean", "stat_var", "stat_n")
+
+
+def _rebin(state: KpiState, config: KpiDetectorConfig) -> KpiState:
+    """Return ``state`` with ``config``'s habit bins.
+
+    A state of one day type (hour-of-day habits, as stored before day types) keeps them as the
+    habits of day type 0 (weekdays, 5 of the 7 days that taught them); every other day type,
+    and any other mismatch, learns afresh.
+    """
+    if state.habit_bins == config.habit_bins:
+        return state
+    fresh = new_state(state.cell_id, config)
+    updates: dict[str, object] = {}
+    for name in _HABIT_FIELDS:
+        new = getattr(fresh, name).copy()
+        if state.habit_bins == config.hour_bins:
+            new[..., : config.hour_bins] = getattr(state, name)
+        updates[name] = new
+    return replace(state, **updates)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -324,6 +397,9 @@ def observe(
     config = config or KpiDetectorConfig()
     if not np.array_equal(state.cell_id, context.cell_id):
         msg = "state and context must list the same cells (align_state first)"
+        raise ValueError(msg)
+    if state.habit_bins != config.habit_bins:
+        msg = f"state holds {state.habit_bins} habit bins, config {config.habit_bins} (align_state)"
         raise ValueError(msg)
     copies = {name: getattr(state, name).copy() for name in _ARRAY_FIELDS}
     work = _Work(newest_s=state.newest_s, **copies)
@@ -607,7 +683,7 @@ def _sleeping(
     when it is awake (a cell judged beside a sleeping neighbour is expected to hold its
     all-awake share, an underestimate, so that errs towards no alert).
     """
-    h = (t // SECONDS_PER_HOUR) % config.hour_bins
+    h = habit_bin(t, config)
     rrc = values[:, RRC]
     rrc_known = present & np.isfinite(rrc)
     # [E] each neighbour's connections (0 when it did not report) -> [C] sums and counts
@@ -660,7 +736,8 @@ def _sleeping(
             float(rrc[c]),
             f"RRC.ConnMean {rrc[c]:.0f} UE and no DL volume for {work.silent_run[c]} intervals "
             f"while its {int(nb_count[c])} neighbours carry {nb_rrc[c]:.0f} UE; expected about "
-            f"{expected[c]:.1f} UE (its usual {share[c]:.0%} of the area at this hour)",
+            f"{expected[c]:.1f} UE (its usual {share[c]:.0%} of the area "
+            f"{habit_words(t, config)})",
         )
 
     _transitions(
@@ -673,9 +750,10 @@ def _sleeping(
 
 @dataclass(frozen=True, eq=False)
 class _RadioView:
-    """One interval's radio counters in log form beside the hour's baselines, arrays ``[C]``."""
+    """One interval's radio counters in log form beside the bin's baselines, arrays ``[C]``."""
 
-    h: int  # hour bin
+    h: int  # habit bin
+    when: str  # the habit bin in words
     thp: FloatArray
     rrc: FloatArray
     eff: FloatArray  # Mbit per PRB-second
@@ -702,8 +780,8 @@ def _radio(
     context: CellContext,
     config: KpiDetectorConfig,
 ) -> None:
-    """UE throughput and spectral efficiency against their hour-of-day baselines."""
-    h = (t // SECONDS_PER_HOUR) % config.hour_bins
+    """UE throughput and spectral efficiency against their habit bin's baselines."""
+    h = habit_bin(t, config)
     thp, rrc = values[:, THP], values[:, RRC]
     volume, used = values[:, VOLUME], values[:, PRB_USED]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -718,8 +796,9 @@ def _radio(
     busy = up & np.isfinite(rrc) & (rrc >= 1.0)
     load_known = busy & ready[STAT_LOAD]
     view = _RadioView(
-        h=h, thp=thp, rrc=rrc, eff=eff, x_load=x_load, x_thp=x_thp, x_eff=x_eff, mean=mean,
-        var=var, n=n, sd=np.maximum(np.sqrt(var), config.min_sd), ready=ready, busy=busy,
+        h=h, when=habit_words(t, config), thp=thp, rrc=rrc, eff=eff, x_load=x_load,
+        x_thp=x_thp, x_eff=x_eff, mean=mean, var=var, n=n,
+        sd=np.maximum(np.sqrt(var), config.min_sd), ready=ready, busy=busy,
         measurable=busy & np.isfinite(x_eff) & (used >= config.min_prb_used) & (volume > 0),
         load_known=load_known,
         congested=~(used < config.congestion_utilisation * values[:, PRB_AVAIL]),
@@ -751,7 +830,7 @@ def _collapse(
         return (
             counter_name("ue_thp_dl_mbps"), usual, float(v.thp[c]),
             f"DRB.UEThpDl {v.thp[c]:.1f} Mbit/s for {work.collapse_run[c]} intervals, usually "
-            f"{usual:.1f} Mbit/s at this hour, at unchanged load (RRC.ConnMean "
+            f"{usual:.1f} Mbit/s {v.when}, at unchanged load (RRC.ConnMean "
             f"{v.rrc[c]:.0f} UE, usually {usual_rrc:.0f})",
         )  # fmt: skip
 
@@ -780,7 +859,7 @@ def _interference(
         return (
             "DRB.PdcpSduVolumeDL / RRU.PrbUsedDl", usual, eff,
             f"spectral efficiency DRB.PdcpSduVolumeDL / RRU.PrbUsedDl {eff:.3f} Mbit per "
-            f"PRB-second, usually {usual:.3f} at this hour ({1.0 - eff / usual:.0%} lower: "
+            f"PRB-second, usually {usual:.3f} {v.when} ({1.0 - eff / usual:.0%} lower: "
             f"{usual / eff - 1.0:.0%} more PRBs per bit) at unchanged load (RRC.ConnMean "
             f"{v.rrc[c]:.0f} UE)",
         )  # fmt: skip
@@ -793,7 +872,7 @@ def _interference(
 
 
 def _learn(work: _Work, v: _RadioView, bad_thp: BoolArray, config: KpiDetectorConfig) -> None:
-    """Teach the hour's baselines from normal intervals only."""
+    """Teach the habit bin's baselines from normal intervals only."""
     calm = ~work.active[:, COLLAPSE] & ~work.active[:, INTERFERENCE]
     learn_load = v.busy & calm & (work.collapse_run == 0)
     learn_thp = learn_load & np.isfinite(v.x_thp) & (v.load_same | ~v.load_known) & ~bad_thp

@@ -20,8 +20,12 @@ stay home), so weekdays and weekend days keep separate habits (``day_types``).
   set by its load).
 - **interference rise**: the cell's spectral efficiency per PRB, ``DRB.PdcpSduVolumeDL`` /
   ``RRU.PrbUsedDl`` (Mbit per PRB-second: PRBs used per bit rise when SINR falls, Shannon),
-  drifts below its usual value in its habit bin at unchanged ``RRC.ConnMean``: a one-sided CUSUM
-  (Page 1954) of the log drop beyond a slack, raised at ``interference_threshold``.
+  drifts below what its habit bin expects at unchanged ``RRC.ConnMean``: a one-sided CUSUM
+  (Page 1954) of the log drop beyond a slack, raised at ``interference_threshold``. The
+  expectation is load-aware: the neighbours' PRB utilisation is the interference a cell's own
+  network makes (load-coupled interference), so each cell learns how its log efficiency moves
+  with its neighbours' log utilisation away from their habit (an exponentially weighted
+  least-squares slope, never positive) and expects that much less when they are busier.
 - **counter faults**: *frozen* (every reported counter repeats its previous value for
   ``frozen_intervals`` intervals while the cell carries traffic), *out of range* (counters
   that contradict each other or the cell: used > available PRBs, available > the cell's PRBs,
@@ -75,9 +79,11 @@ VOLUME = COLUMN_INDEX["dl_volume_mbit"]
 OFFERED = COLUMN_INDEX["offered_dl_volume_mbit"]
 NUM_COUNTERS = len(COUNTER_COLUMNS)
 
-# the three baselines kept per cell and habit bin: log UE throughput, log(1 + RRC connections),
-# log spectral efficiency per PRB
-STAT_THP, STAT_LOAD, STAT_EFF = range(3)
+# the baselines kept per cell and habit bin: log UE throughput, log(1 + RRC connections),
+# log spectral efficiency per PRB, log of the neighbours' mean PRB utilisation
+STAT_THP, STAT_LOAD, STAT_EFF, STAT_NB = range(4)
+NUM_STATS = 4
+NB_UTILISATION_FLOOR = 0.01  # added to the neighbours' utilisation before the log
 SECONDS_PER_HOUR = 3_600
 SECONDS_PER_DAY = 86_400
 EPOCH_WEEKDAY = 3  # 1970-01-01 (epoch second 0) was a Thursday; Monday is 0
@@ -112,6 +118,10 @@ class KpiDetectorConfig:
     interference_slack: float = 0.1  # log drop tolerated per interval (~10 %)
     interference_slack_sigmas: float = 2.0
     interference_threshold: float = 0.6  # CUSUM of log drops beyond the slack
+    # load-aware efficiency: slope of log efficiency on the neighbours' log PRB utilisation
+    nb_slope_alpha: float = 0.005  # exponential forgetting per observation (~2 days at 15 min)
+    nb_slope_ridge: float = 1e-3  # ridge on the slope's denominator (log-utilisation variance)
+    nb_slope_min: float = -1.0  # steepest slope believed (efficiency ~ load^-1)
     min_prb_used: float = 1.0  # efficiency is judged only above this mean PRB use
     frozen_intervals: int = 4  # identical samples in a row (1 h at 15 min)
     missing_intervals: int = 2  # network intervals without the cell's sample
@@ -206,9 +216,12 @@ class KpiState:
     share_n: IntArray  # [C, B]
     silent_evidence: FloatArray  # [C] sum of expected UEs over the current silent run
     silent_run: IntArray  # [C]
-    stat_mean: FloatArray  # [3, C, B] baselines per habit bin (log values)
-    stat_var: FloatArray  # [3, C, B]
-    stat_n: IntArray  # [3, C, B]
+    stat_mean: FloatArray  # [NUM_STATS, C, B] baselines per habit bin (log values)
+    stat_var: FloatArray  # [NUM_STATS, C, B]
+    stat_n: IntArray  # [NUM_STATS, C, B]
+    nb_sxy: FloatArray  # [C] EW mean of (efficiency residual x neighbour-load residual)
+    nb_sxx: FloatArray  # [C] EW mean of (neighbour-load residual)^2
+    nb_n: IntArray  # [C] observations of the two
     collapse_run: IntArray  # [C]
     cusum: FloatArray  # [C] interference CUSUM
     cusum_since_s: IntArray  # [C]
@@ -273,9 +286,12 @@ def new_state(cell_ids: IntArray, config: KpiDetectorConfig | None = None) -> Kp
         share_n=np.zeros((c, h), dtype=np.int64),
         silent_evidence=np.zeros(c),
         silent_run=np.zeros(c, dtype=np.int64),
-        stat_mean=np.zeros((3, c, h)),
-        stat_var=np.zeros((3, c, h)),
-        stat_n=np.zeros((3, c, h), dtype=np.int64),
+        stat_mean=np.zeros((NUM_STATS, c, h)),
+        stat_var=np.zeros((NUM_STATS, c, h)),
+        stat_n=np.zeros((NUM_STATS, c, h), dtype=np.int64),
+        nb_sxy=np.zeros(c),
+        nb_sxx=np.zeros(c),
+        nb_n=np.zeros(c, dtype=np.int64),
         collapse_run=np.zeros(c, dtype=np.int64),
         cusum=np.zeros(c),
         cusum_since_s=np.full(c, -1, dtype=np.int64),
@@ -320,21 +336,33 @@ _HABIT_FIELDS = ("share_mean", "share_n", "stat_mean", "stat_var", "stat_n")
 
 
 def _rebin(state: KpiState, config: KpiDetectorConfig) -> KpiState:
-    """Return ``state`` with ``config``'s habit bins.
+    """Return ``state`` with ``config``'s habit bins and baselines.
 
     A state of one day type (hour-of-day habits, as stored before day types) keeps them as the
     habits of day type 0 (weekdays, 5 of the 7 days that taught them); every other day type,
-    and any other mismatch, learns afresh.
+    and any other mismatch, learns afresh. A state stored before the neighbour-load baseline
+    learns it (and the slope) afresh.
     """
-    if state.habit_bins == config.habit_bins:
+    stats = int(state.stat_mean.shape[0])
+    if state.habit_bins == config.habit_bins and stats == NUM_STATS:
         return state
     fresh = new_state(state.cell_id, config)
     updates: dict[str, object] = {}
+    keep = min(stats, NUM_STATS)
     for name in _HABIT_FIELDS:
-        new = getattr(fresh, name).copy()
-        if state.habit_bins == config.hour_bins:
-            new[..., : config.hour_bins] = getattr(state, name)
+        old, new = getattr(state, name), getattr(fresh, name).copy()
+        if name.startswith("stat_"):
+            old, target = old[:keep], new[:keep]
+        else:
+            target = new
+        if state.habit_bins == config.habit_bins:
+            target[...] = old
+        elif state.habit_bins == config.hour_bins:
+            target[..., : config.hour_bins] = old
         updates[name] = new
+    for name in ("nb_sxy", "nb_sxx", "nb_n"):
+        if stats == NUM_STATS:
+            updates[name] = getattr(state, name)
     return replace(state, **updates)  # type: ignore[arg-type]
 
 
@@ -353,6 +381,9 @@ class _Work:
     stat_mean: FloatArray
     stat_var: FloatArray
     stat_n: IntArray
+    nb_sxy: FloatArray
+    nb_sxx: FloatArray
+    nb_n: IntArray
     collapse_run: IntArray
     cusum: FloatArray
     cusum_since_s: IntArray
@@ -398,7 +429,7 @@ def observe(
     if not np.array_equal(state.cell_id, context.cell_id):
         msg = "state and context must list the same cells (align_state first)"
         raise ValueError(msg)
-    if state.habit_bins != config.habit_bins:
+    if state.habit_bins != config.habit_bins or state.stat_mean.shape[0] != NUM_STATS:
         msg = f"state holds {state.habit_bins} habit bins, config {config.habit_bins} (align_state)"
         raise ValueError(msg)
     copies = {name: getattr(state, name).copy() for name in _ARRAY_FIELDS}
@@ -449,7 +480,7 @@ def _step(
     ) > 0  # fmt: skip
     _sleeping(work, t, values, present, up, nb_asleep, context, edge_row, config)
     # throughput and efficiency baselines hold only with the neighbourhood as it usually is
-    _radio(work, t, values, up & ~nb_asleep, context, config)
+    _radio(work, t, values, up & ~nb_asleep, context, edge_row, config)
     work.last_s[new] = t
     work.last_values[new] = values[new]
     _missing(work, t, asleep, context, config)
@@ -760,11 +791,14 @@ class _RadioView:
     x_load: FloatArray
     x_thp: FloatArray
     x_eff: FloatArray
-    mean: FloatArray  # [3, C]
-    var: FloatArray  # [3, C]
-    n: IntArray  # [3, C]
-    sd: FloatArray  # [3, C]
-    ready: BoolArray  # [3, C]
+    nb_util: FloatArray  # the neighbours' mean PRB utilisation (NaN: none reported)
+    x_nb: FloatArray  # its log (with ``NB_UTILISATION_FLOOR``)
+    mean: FloatArray  # [NUM_STATS, C]
+    var: FloatArray  # [NUM_STATS, C]
+    n: IntArray  # [NUM_STATS, C]
+    sd: FloatArray  # [NUM_STATS, C]
+    ready: BoolArray  # [NUM_STATS, C]
+    slope: FloatArray  # d log efficiency / d log neighbour utilisation, <= 0
     busy: BoolArray  # up, with at least one UE
     measurable: BoolArray  # efficiency defined (PRBs used, volume served)
     load_known: BoolArray
@@ -778,6 +812,7 @@ def _radio(
     values: FloatArray,
     up: BoolArray,
     context: CellContext,
+    edge_row: IntArray,
     config: KpiDetectorConfig,
 ) -> None:
     """UE throughput and spectral efficiency against their habit bin's baselines."""
@@ -789,7 +824,21 @@ def _radio(
         x_thp = np.log(thp + 0.01)
         eff = volume / (used * context.interval_s)
         x_eff = np.log(eff)
-    mean = work.stat_mean[:, :, h]  # [3, C] copies (fancy index)
+        util = used / values[:, PRB_AVAIL]
+    # [C] the neighbours' mean PRB utilisation, over those that reported it
+    nb = context.neighbour_idx
+    util_known = np.isfinite(util)
+    nb_sum = np.bincount(
+        edge_row, weights=np.where(util_known, util, 0.0)[nb], minlength=context.num_cells
+    )
+    nb_count = np.bincount(
+        edge_row, weights=util_known[nb].astype(np.float64), minlength=context.num_cells
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nb_util = np.where(nb_count > 0, nb_sum / nb_count, np.nan)
+    x_nb = np.log(nb_util + NB_UTILISATION_FLOOR)
+    slope = np.clip(work.nb_sxy / (work.nb_sxx + config.nb_slope_ridge), config.nb_slope_min, 0.0)
+    mean = work.stat_mean[:, :, h]  # [NUM_STATS, C] copies (fancy index)
     var = work.stat_var[:, :, h]
     n = work.stat_n[:, :, h]
     ready = n >= config.bin_warmup
@@ -797,7 +846,8 @@ def _radio(
     load_known = busy & ready[STAT_LOAD]
     view = _RadioView(
         h=h, when=habit_words(t, config), thp=thp, rrc=rrc, eff=eff, x_load=x_load,
-        x_thp=x_thp, x_eff=x_eff, mean=mean, var=var, n=n,
+        x_thp=x_thp, x_eff=x_eff, nb_util=nb_util, x_nb=x_nb, slope=slope, mean=mean,
+        var=var, n=n,
         sd=np.maximum(np.sqrt(var), config.min_sd), ready=ready, busy=busy,
         measurable=busy & np.isfinite(x_eff) & (used >= config.min_prb_used) & (volume > 0),
         load_known=load_known,
@@ -841,9 +891,13 @@ def _collapse(
 def _interference(
     work: _Work, t: int, v: _RadioView, context: CellContext, config: KpiDetectorConfig
 ) -> None:
-    """One-sided CUSUM of the log efficiency drop beyond a slack, at unchanged load."""
+    """One-sided CUSUM of the log efficiency drop beyond a slack, at unchanged load.
+
+    The drop is taken from the load-aware expectation (``_expected_eff``).
+    """
     judge = v.load_same & v.measurable & v.ready[STAT_EFF]
-    drop = v.mean[STAT_EFF] - v.x_eff
+    expected = _expected_eff(v)
+    drop = expected - v.x_eff
     slack = np.maximum(config.interference_slack, config.interference_slack_sigmas * v.sd[STAT_EFF])
     grown = np.maximum(0.0, work.cusum + drop - slack)
     starts = judge & (work.cusum == 0) & (grown > 0)
@@ -855,12 +909,20 @@ def _interference(
 
     def reason(c: int) -> tuple[str, float | None, float | None, str]:
         usual = float(np.exp(v.mean[STAT_EFF, c]))
+        want = float(np.exp(expected[c]))
         eff = float(v.eff[c])
+        neighbours = ""
+        if want != usual:
+            nb_usual = float(np.exp(v.mean[STAT_NB, c])) - NB_UTILISATION_FLOOR
+            neighbours = (
+                f"; {want:.3f} expected with the neighbours' PRB utilisation at "
+                f"{v.nb_util[c]:.0%} (usually {nb_usual:.0%})"
+            )
         return (
-            "DRB.PdcpSduVolumeDL / RRU.PrbUsedDl", usual, eff,
+            "DRB.PdcpSduVolumeDL / RRU.PrbUsedDl", want, eff,
             f"spectral efficiency DRB.PdcpSduVolumeDL / RRU.PrbUsedDl {eff:.3f} Mbit per "
-            f"PRB-second, usually {usual:.3f} {v.when} ({1.0 - eff / usual:.0%} lower: "
-            f"{usual / eff - 1.0:.0%} more PRBs per bit) at unchanged load (RRC.ConnMean "
+            f"PRB-second, usually {usual:.3f} {v.when}{neighbours} ({1.0 - eff / want:.0%} "
+            f"lower: {want / eff - 1.0:.0%} more PRBs per bit) at unchanged load (RRC.ConnMean "
             f"{v.rrc[c]:.0f} UE)",
         )  # fmt: skip
 
@@ -871,16 +933,51 @@ def _interference(
     work.cusum[active & ~work.active[:, INTERFERENCE]] = 0.0  # cleared: start afresh
 
 
+def _nb_known(v: _RadioView) -> BoolArray:
+    """Cells whose neighbours' utilisation is known now and has a learned habit."""
+    return np.asarray(np.isfinite(v.x_nb) & v.ready[STAT_NB], dtype=bool)
+
+
+def _expected_eff(v: _RadioView) -> FloatArray:
+    """Log efficiency the habit expects at the neighbours' load now, ``[C]``.
+
+    The habit bin's mean, moved by the cell's slope times how far the neighbours' log PRB
+    utilisation is from its own habit (Siomina & Yuan 2012: a neighbour's interference
+    scales with its PRB load).
+    """
+    shift = np.where(_nb_known(v), v.slope * (v.x_nb - v.mean[STAT_NB]), 0.0)
+    return np.asarray(v.mean[STAT_EFF] + shift, dtype=np.float64)
+
+
+def _learn_slope(work: _Work, v: _RadioView, mask: BoolArray, config: KpiDetectorConfig) -> None:
+    """Teach each cell's slope of log efficiency on its neighbours' log utilisation.
+
+    Both are taken as residuals from their habit bin's mean (so the habit's own daily and
+    weekly shape does not enter), accumulated as exponentially weighted moments.
+    """
+    idx = np.flatnonzero(mask & _nb_known(v) & v.ready[STAT_EFF])
+    if idx.size == 0:
+        return
+    a = np.maximum(config.nb_slope_alpha, 1.0 / (work.nb_n[idx] + 1.0))
+    rx = v.x_nb[idx] - v.mean[STAT_NB, idx]
+    ry = v.x_eff[idx] - v.mean[STAT_EFF, idx]
+    work.nb_sxy[idx] += a * (rx * ry - work.nb_sxy[idx])
+    work.nb_sxx[idx] += a * (rx * rx - work.nb_sxx[idx])
+    work.nb_n[idx] += 1
+
+
 def _learn(work: _Work, v: _RadioView, bad_thp: BoolArray, config: KpiDetectorConfig) -> None:
     """Teach the habit bin's baselines from normal intervals only."""
     calm = ~work.active[:, COLLAPSE] & ~work.active[:, INTERFERENCE]
     learn_load = v.busy & calm & (work.collapse_run == 0)
     learn_thp = learn_load & np.isfinite(v.x_thp) & (v.load_same | ~v.load_known) & ~bad_thp
     learn_eff = learn_thp & v.measurable & (work.cusum == 0)
+    _learn_slope(work, v, learn_eff, config)
     for stat, x, mask in (
         (STAT_LOAD, v.x_load, learn_load),
         (STAT_THP, v.x_thp, learn_thp),
         (STAT_EFF, v.x_eff, learn_eff),
+        (STAT_NB, v.x_nb, learn_load & np.isfinite(v.x_nb)),
     ):
         m, var, k = v.mean[stat].copy(), v.var[stat].copy(), v.n[stat].copy()
         _ew_update(m, var, k, x, mask, config.bin_alpha)

@@ -2,12 +2,14 @@
 
 Prints one JSON object. For each seed, the twin (``--preset``, every cell on, except that a
 share of capacity cells is put to sleep at night by an applied plan) plays ``--warmup-days``
-of clean history and ``--days`` evaluated days; its TS 28.552 counters are fed to
+of clean history (default one week, from a Monday: the weekend habits are learned on the
+first weekend) and ``--days`` evaluated days; its TS 28.552 counters are fed to
 ``ranopt.detect.kpi.observe`` one interval batch at a time, as ingestion would (the store hook
 does exactly that). Two runs per seed:
 
 - **clean**: no injection. Every condition raised after the warm-up is a false alert
-  (reported per 1 000 cell-days, over all cells and over cells that carry traffic).
+  (reported per 1 000 cell-days, over all cells and over cells that carry traffic, and by
+  weekday and UTC hour).
 - **injected**: one anomaly at a time, on a cell that carries users, every ``--spacing-h``
   hours: sleeping cell (the twin re-run with the cell unable to serve, so its users appear
   on the neighbours; the cell itself reports up and idle), throughput collapse (a transport
@@ -51,6 +53,7 @@ from ranopt.detect.kpi import (
     KpiTransition,
     new_state,
     observe,
+    weekday,
 )
 from ranopt.detect.neighbours import cell_context, geometric_pairs
 from ranopt.twin import CellState, build_twin, scenario_preset, simulate
@@ -59,6 +62,7 @@ from ranopt.twin.model import Twin
 from ranopt.twin.traffic import demand_for_intervals
 
 INJECTED_KINDS = KINDS  # every detector is measured
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 NIGHT_SLEEP = (1, 5)  # hours (UTC) in which the applied plan puts capacity cells to sleep
 NIGHT_SLEEP_SHARE = 0.3  # share of capacity cells it puts to sleep
 MIN_USERS = 5.0  # an injected cell carries at least this many UEs on average in its window
@@ -250,6 +254,11 @@ def false_alerts(world: World, transitions: list[KpiTransition], warmup: int) ->
     raised = [tr for tr in transitions
               if tr.raised and (tr.at_s - world.start_s) // world.interval_s >= warmup]  # fmt: skip
     ipd = world.twin.scenario.intervals_per_day
+    by_weekday: dict[str, int] = defaultdict(int)
+    by_hour: dict[int, int] = defaultdict(int)
+    for tr in raised:
+        by_weekday[WEEKDAYS[weekday(tr.at_s)]] += 1
+        by_hour[(tr.at_s % 86_400) // 3_600] += 1
     days = (world.values.shape[0] - warmup) / ipd
     busy = np.nanmean(world.values[warmup:, :, VOLUME], axis=0) > 0
     return {
@@ -259,6 +268,8 @@ def false_alerts(world: World, transitions: list[KpiTransition], warmup: int) ->
                 defaultdict(int, {k: sum(1 for t in raised if t.kind == k) for k in KINDS}).items()
             )
         ),
+        "by_weekday": dict(by_weekday),
+        "by_hour_utc": dict(sorted(by_hour.items())),
         "cell_days": world.twin.num_cells * days,
         "busy_cell_days": int(busy.sum()) * days,
         "examples": [f"{t.kind} cell {t.cell_id}: {t.reason}" for t in raised[:5]],
@@ -338,13 +349,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="default")
     parser.add_argument("--seeds", default="1,2,3,4,5")
-    parser.add_argument("--warmup-days", type=int, default=4)
+    # one week: the weekend habits are learned on the first weekend (docs/detection.md)
+    parser.add_argument("--warmup-days", type=int, default=7)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--spacing-h", type=int, default=10)
     parser.add_argument(
         "--baselines", action="store_true", help="river Half-Space Trees too (bench extra)"
     )
-    parser.add_argument("--quick", action="store_true", help="one seed, 4 + 4 days")
+    parser.add_argument("--quick", action="store_true", help="one seed, 7 + 4 days")
     args = parser.parse_args(argv)
     seeds = [1] if args.quick else [int(s) for s in args.seeds.split(",")]
     if args.baselines:
@@ -354,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             print("--baselines needs river: pip install -e '.[bench]'", file=sys.stderr)
             return 2
         from anomaly_baselines import baselines, summarise_baselines  # noqa: PLC0415
-    warm_days, days = (4, 4) if args.quick else (args.warmup_days, args.days)
+    warm_days, days = (7, 4) if args.quick else (args.warmup_days, args.days)
     config = KpiDetectorConfig()
     runs: list[dict[str, Any]] = []
     timing: list[float] = []

@@ -249,12 +249,22 @@ class KpiState:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, npt.NDArray[np.generic]]) -> "KpiState":
-        """Rebuild a state from ``arrays()`` output (dtypes restored)."""
+        """Rebuild a state from ``arrays()`` output (dtypes restored).
+
+        The neighbour-load slope's fields, absent from states stored before it, start at 0.
+        """
         kwargs: dict[str, object] = {}
+        cells = int(np.asarray(arrays["cell_id"]).shape[0])
         for name in cls.__dataclass_fields__:
+            if name not in arrays and name in _SLOPE_FIELDS:
+                kwargs[name] = np.zeros(cells, dtype=np.int64 if name == "nb_n" else np.float64)
+                continue
             value = arrays[name]
             kwargs[name] = int(value) if name == "newest_s" else np.array(value)
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+_SLOPE_FIELDS = ("nb_sxy", "nb_sxx", "nb_n")
 
 
 @dataclass(frozen=True)
@@ -360,9 +370,8 @@ def _rebin(state: KpiState, config: KpiDetectorConfig) -> KpiState:
         elif state.habit_bins == config.hour_bins:
             target[..., : config.hour_bins] = old
         updates[name] = new
-    for name in ("nb_sxy", "nb_sxx", "nb_n"):
-        if stats == NUM_STATS:
-            updates[name] = getattr(state, name)
+    if stats != NUM_STATS:
+        updates.update({name: getattr(fresh, name) for name in _SLOPE_FIELDS})
     return replace(state, **updates)  # type: ignore[arg-type]
 
 

@@ -36,7 +36,7 @@ import json
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -345,6 +345,28 @@ def summarise(runs: list[dict[str, Any]], config: KpiDetectorConfig) -> dict[str
     }
 
 
+def configured(overrides: list[str]) -> KpiDetectorConfig:
+    """The default detector config with ``FIELD=VALUE`` overrides (tuples comma-separated)."""
+    config = KpiDetectorConfig()
+    changes: dict[str, Any] = {}
+    for item in overrides:
+        name, _, text = item.partition("=")
+        if name not in KpiDetectorConfig.__dataclass_fields__:
+            raise SystemExit(f"--set: KpiDetectorConfig has no field {name!r}")
+        default = getattr(config, name)
+        if isinstance(default, tuple):
+            kind = type(default[0])
+            changes[name] = tuple(kind(v) for v in text.split(","))
+        else:
+            changes[name] = type(default)(text)
+    if "day_types" in changes and "day_type_names" not in changes:
+        kinds = max(changes["day_types"]) + 1
+        changes["day_type_names"] = (
+            ("day",) if kinds == 1 else tuple(f"day type {k}" for k in range(kinds))
+        )
+    return replace(config, **changes)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="default")
@@ -357,6 +379,14 @@ def main(argv: list[str] | None = None) -> int:
         "--baselines", action="store_true", help="river Half-Space Trees too (bench extra)"
     )
     parser.add_argument("--quick", action="store_true", help="one seed, 7 + 4 days")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a KpiDetectorConfig field (ablations), e.g. day_types=0,0,0,0,0,0,0 "
+        "(one habit per hour of day) or nb_slope_min=0 (no load-aware efficiency)",
+    )
     args = parser.parse_args(argv)
     seeds = [1] if args.quick else [int(s) for s in args.seeds.split(",")]
     if args.baselines:
@@ -367,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from anomaly_baselines import baselines, summarise_baselines  # noqa: PLC0415
     warm_days, days = (7, 4) if args.quick else (args.warmup_days, args.days)
-    config = KpiDetectorConfig()
+    config = configured(args.set)
     runs: list[dict[str, Any]] = []
     timing: list[float] = []
     samples = 0
@@ -404,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     result["preset"] = args.preset
     result["seeds"] = seeds
     result["warmup_days"] = warm_days
+    result["overrides"] = args.set
     result["days"] = days
     result["energy_saving_sleeping_alerts"] = {
         k: sum(r["energy_saving"][k] for r in runs) for k in ("with_plan", "without_plan")

@@ -345,6 +345,54 @@ def summarise(runs: list[dict[str, Any]], config: KpiDetectorConfig) -> dict[str
     }
 
 
+ABLATIONS: dict[str, dict[str, Any]] = {
+    # one habit per hour of day and a flat efficiency expectation: the detectors before
+    "hour_of_day_flat": {"day_types": (0,) * 7, "day_type_names": ("day",), "nb_slope_min": 0.0},
+    "day_types_flat": {"nb_slope_min": 0.0},
+    "hour_of_day_load_aware": {"day_types": (0,) * 7, "day_type_names": ("day",)},
+    "day_types_load_aware": {},
+}
+SHORT_WARMUP_DAYS = 4  # the warm-up the benchmark used before day types
+
+
+def ablations(world: World, config: KpiDetectorConfig, warmup: int, ipd: int) -> dict[str, Any]:
+    """Clean false alerts of each ablation, counted after the warm-up and after 4 days."""
+    out: dict[str, Any] = {}
+    for name, change in ABLATIONS.items():
+        transitions, _, _ = run_detectors(world, replace(config, **change))
+        out[name] = {
+            "warmup": false_alerts(world, transitions, warmup),
+            "short_warmup": false_alerts(world, transitions, SHORT_WARMUP_DAYS * ipd),
+        }
+    return out
+
+
+def summarise_ablations(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per ablation and warm-up: false alerts per 1 000 cell-days, by kind and weekday."""
+    out: dict[str, Any] = {}
+    for name in ABLATIONS:
+        out[name] = {}
+        for warm in ("warmup", "short_warmup"):
+            rows = [r[name][warm] for r in runs]
+            alerts = sum(r["alerts"] for r in rows)
+            cell_days = sum(r["cell_days"] for r in rows)
+            by_kind: dict[str, int] = defaultdict(int)
+            by_weekday: dict[str, int] = defaultdict(int)
+            for r in rows:
+                for k, v in r["by_kind"].items():
+                    by_kind[k] += v
+                for k, v in r["by_weekday"].items():
+                    by_weekday[k] += v
+            out[name][warm] = {
+                "false_alerts_per_1000_cell_days": round(1000 * alerts / cell_days, 3),
+                "alerts": alerts,
+                "cell_days": cell_days,
+                "by_kind": {k: v for k, v in by_kind.items() if v},
+                "by_weekday": {d: by_weekday[d] for d in WEEKDAYS if by_weekday[d]},
+            }
+    return out
+
+
 def configured(overrides: list[str]) -> KpiDetectorConfig:
     """The default detector config with ``FIELD=VALUE`` overrides (tuples comma-separated)."""
     config = KpiDetectorConfig()
@@ -367,7 +415,8 @@ def configured(overrides: list[str]) -> KpiDetectorConfig:
     return replace(config, **changes)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="default")
     parser.add_argument("--seeds", default="1,2,3,4,5")
@@ -380,6 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="one seed, 7 + 4 days")
     parser.add_argument(
+        "--ablations",
+        action="store_true",
+        help="also count clean false alerts without day types and/or the load-aware efficiency",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -387,7 +441,11 @@ def main(argv: list[str] | None = None) -> int:
         help="override a KpiDetectorConfig field (ablations), e.g. day_types=0,0,0,0,0,0,0 "
         "(one habit per hour of day) or nb_slope_min=0 (no load-aware efficiency)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     seeds = [1] if args.quick else [int(s) for s in args.seeds.split(",")]
     if args.baselines:
         try:
@@ -419,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
             "injected": score(dirty, found, injections, warmup),
             "energy_saving": energy_saving_alerts(clean, config, warmup),
         }
+        if args.ablations:
+            run["ablations"] = ablations(clean, config, warmup, ipd)
         if args.baselines:
             cell_days = run["clean"]["cell_days"]
             budgets = {
@@ -440,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         k: sum(r["energy_saving"][k] for r in runs) for k in ("with_plan", "without_plan")
     }
     result["detector_us_per_cell_interval"] = round(1e6 * sum(timing) / samples, 2)
+    if args.ablations:
+        result["ablations"] = summarise_ablations([r["ablations"] for r in runs])
     if args.baselines:
         result["baseline"] = summarise_baselines(
             [r["baselines"] for r in runs], sum(r["clean"]["cell_days"] for r in runs)

@@ -1,11 +1,11 @@
 """KPI anomaly detection per cell, streaming over intervals (pure numpy, explicit state).
 
 ``observe(state, block, context, config)`` judges the new samples of one or more intervals
-and returns the new state and the conditions raised or cleared. The detectors:
+and returns the new state and the conditions raised or cleared.
 
 Every habit (usual value and spread) is learned per cell, day type and hour of day
 (``habit_bin``): the users of a cell at 10:00 on a Saturday are not those of a Tuesday (commuters
-stay home), so weekdays and weekend days keep separate habits (``day_types``).
+stay home), so weekdays and weekend days keep separate habits (``day_types``). The detectors:
 
 - **sleeping cell**: a cell that is up (``RRU.PrbAvailDl`` > 0, not put to sleep by the applied
   plan) carries no UE and no volume while its neighbours carry the users it usually holds.
@@ -84,7 +84,6 @@ NUM_COUNTERS = len(COUNTER_COLUMNS)
 STAT_THP, STAT_LOAD, STAT_EFF, STAT_NB = range(4)
 NUM_STATS = 4
 NB_UTILISATION_FLOOR = 0.01  # added to the neighbours' utilisation before the log
-SECONDS_PER_HOUR = 3_600
 SECONDS_PER_DAY = 86_400
 EPOCH_WEEKDAY = 3  # 1970-01-01 (epoch second 0) was a Thursday; Monday is 0
 JOULES_PER_KWH = 3.6e6

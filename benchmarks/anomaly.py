@@ -2,12 +2,14 @@
 
 Prints one JSON object. For each seed, the twin (``--preset``, every cell on, except that a
 share of capacity cells is put to sleep at night by an applied plan) plays ``--warmup-days``
-of clean history and ``--days`` evaluated days; its TS 28.552 counters are fed to
+of clean history (default one week, from a Monday: the weekend habits are learned on the
+first weekend) and ``--days`` evaluated days; its TS 28.552 counters are fed to
 ``ranopt.detect.kpi.observe`` one interval batch at a time, as ingestion would (the store hook
 does exactly that). Two runs per seed:
 
 - **clean**: no injection. Every condition raised after the warm-up is a false alert
-  (reported per 1 000 cell-days, over all cells and over cells that carry traffic).
+  (reported per 1 000 cell-days, over all cells and over cells that carry traffic, and by
+  weekday and UTC hour).
 - **injected**: one anomaly at a time, on a cell that carries users, every ``--spacing-h``
   hours: sleeping cell (the twin re-run with the cell unable to serve, so its users appear
   on the neighbours; the cell itself reports up and idle), throughput collapse (a transport
@@ -34,7 +36,7 @@ import json
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -51,6 +53,7 @@ from ranopt.detect.kpi import (
     KpiTransition,
     new_state,
     observe,
+    weekday,
 )
 from ranopt.detect.neighbours import cell_context, geometric_pairs
 from ranopt.twin import CellState, build_twin, scenario_preset, simulate
@@ -59,6 +62,7 @@ from ranopt.twin.model import Twin
 from ranopt.twin.traffic import demand_for_intervals
 
 INJECTED_KINDS = KINDS  # every detector is measured
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 NIGHT_SLEEP = (1, 5)  # hours (UTC) in which the applied plan puts capacity cells to sleep
 NIGHT_SLEEP_SHARE = 0.3  # share of capacity cells it puts to sleep
 MIN_USERS = 5.0  # an injected cell carries at least this many UEs on average in its window
@@ -250,6 +254,11 @@ def false_alerts(world: World, transitions: list[KpiTransition], warmup: int) ->
     raised = [tr for tr in transitions
               if tr.raised and (tr.at_s - world.start_s) // world.interval_s >= warmup]  # fmt: skip
     ipd = world.twin.scenario.intervals_per_day
+    by_weekday: dict[str, int] = defaultdict(int)
+    by_hour: dict[int, int] = defaultdict(int)
+    for tr in raised:
+        by_weekday[WEEKDAYS[weekday(tr.at_s)]] += 1
+        by_hour[(tr.at_s % 86_400) // 3_600] += 1
     days = (world.values.shape[0] - warmup) / ipd
     busy = np.nanmean(world.values[warmup:, :, VOLUME], axis=0) > 0
     return {
@@ -259,6 +268,8 @@ def false_alerts(world: World, transitions: list[KpiTransition], warmup: int) ->
                 defaultdict(int, {k: sum(1 for t in raised if t.kind == k) for k in KINDS}).items()
             )
         ),
+        "by_weekday": dict(by_weekday),
+        "by_hour_utc": dict(sorted(by_hour.items())),
         "cell_days": world.twin.num_cells * days,
         "busy_cell_days": int(busy.sum()) * days,
         "examples": [f"{t.kind} cell {t.cell_id}: {t.reason}" for t in raised[:5]],
@@ -334,18 +345,107 @@ def summarise(runs: list[dict[str, Any]], config: KpiDetectorConfig) -> dict[str
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+ABLATIONS: dict[str, dict[str, Any]] = {
+    # one habit per hour of day and a flat efficiency expectation: the detectors before
+    "hour_of_day_flat": {"day_types": (0,) * 7, "day_type_names": ("day",), "nb_slope_min": 0.0},
+    "day_types_flat": {"nb_slope_min": 0.0},
+    "hour_of_day_load_aware": {"day_types": (0,) * 7, "day_type_names": ("day",)},
+    "day_types_load_aware": {},
+}
+SHORT_WARMUP_DAYS = 4  # the warm-up the benchmark used before day types
+
+
+def ablations(world: World, config: KpiDetectorConfig, warmup: int, ipd: int) -> dict[str, Any]:
+    """Clean false alerts of each ablation, counted after the warm-up and after 4 days."""
+    out: dict[str, Any] = {}
+    for name, change in ABLATIONS.items():
+        transitions, _, _ = run_detectors(world, replace(config, **change))
+        out[name] = {
+            "warmup": false_alerts(world, transitions, warmup),
+            "short_warmup": false_alerts(world, transitions, SHORT_WARMUP_DAYS * ipd),
+        }
+    return out
+
+
+def summarise_ablations(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per ablation and warm-up: false alerts per 1 000 cell-days, by kind and weekday."""
+    out: dict[str, Any] = {}
+    for name in ABLATIONS:
+        out[name] = {}
+        for warm in ("warmup", "short_warmup"):
+            rows = [r[name][warm] for r in runs]
+            alerts = sum(r["alerts"] for r in rows)
+            cell_days = sum(r["cell_days"] for r in rows)
+            by_kind: dict[str, int] = defaultdict(int)
+            by_weekday: dict[str, int] = defaultdict(int)
+            for r in rows:
+                for k, v in r["by_kind"].items():
+                    by_kind[k] += v
+                for k, v in r["by_weekday"].items():
+                    by_weekday[k] += v
+            out[name][warm] = {
+                "false_alerts_per_1000_cell_days": round(1000 * alerts / cell_days, 3),
+                "alerts": alerts,
+                "cell_days": cell_days,
+                "by_kind": {k: v for k, v in by_kind.items() if v},
+                "by_weekday": {d: by_weekday[d] for d in WEEKDAYS if by_weekday[d]},
+            }
+    return out
+
+
+def configured(overrides: list[str]) -> KpiDetectorConfig:
+    """The default detector config with ``FIELD=VALUE`` overrides (tuples comma-separated)."""
+    config = KpiDetectorConfig()
+    changes: dict[str, Any] = {}
+    for item in overrides:
+        name, _, text = item.partition("=")
+        if name not in KpiDetectorConfig.__dataclass_fields__:
+            raise SystemExit(f"--set: KpiDetectorConfig has no field {name!r}")
+        default = getattr(config, name)
+        if isinstance(default, tuple):
+            kind = type(default[0])
+            changes[name] = tuple(kind(v) for v in text.split(","))
+        else:
+            changes[name] = type(default)(text)
+    if "day_types" in changes and "day_type_names" not in changes:
+        kinds = max(changes["day_types"]) + 1
+        changes["day_type_names"] = (
+            ("day",) if kinds == 1 else tuple(f"day type {k}" for k in range(kinds))
+        )
+    return replace(config, **changes)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="default")
     parser.add_argument("--seeds", default="1,2,3,4,5")
-    parser.add_argument("--warmup-days", type=int, default=4)
+    # one week: the weekend habits are learned on the first weekend (docs/detection.md)
+    parser.add_argument("--warmup-days", type=int, default=7)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--spacing-h", type=int, default=10)
     parser.add_argument(
         "--baselines", action="store_true", help="river Half-Space Trees too (bench extra)"
     )
-    parser.add_argument("--quick", action="store_true", help="one seed, 4 + 4 days")
-    args = parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="one seed, 7 + 4 days")
+    parser.add_argument(
+        "--ablations",
+        action="store_true",
+        help="also count clean false alerts without day types and/or the load-aware efficiency",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a KpiDetectorConfig field (ablations), e.g. day_types=0,0,0,0,0,0,0 "
+        "(one habit per hour of day) or nb_slope_min=0 (no load-aware efficiency)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     seeds = [1] if args.quick else [int(s) for s in args.seeds.split(",")]
     if args.baselines:
         try:
@@ -354,8 +454,8 @@ def main(argv: list[str] | None = None) -> int:
             print("--baselines needs river: pip install -e '.[bench]'", file=sys.stderr)
             return 2
         from anomaly_baselines import baselines, summarise_baselines  # noqa: PLC0415
-    warm_days, days = (4, 4) if args.quick else (args.warmup_days, args.days)
-    config = KpiDetectorConfig()
+    warm_days, days = (7, 4) if args.quick else (args.warmup_days, args.days)
+    config = configured(args.set)
     runs: list[dict[str, Any]] = []
     timing: list[float] = []
     samples = 0
@@ -377,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
             "injected": score(dirty, found, injections, warmup),
             "energy_saving": energy_saving_alerts(clean, config, warmup),
         }
+        if args.ablations:
+            run["ablations"] = ablations(clean, config, warmup, ipd)
         if args.baselines:
             cell_days = run["clean"]["cell_days"]
             budgets = {
@@ -392,11 +494,14 @@ def main(argv: list[str] | None = None) -> int:
     result["preset"] = args.preset
     result["seeds"] = seeds
     result["warmup_days"] = warm_days
+    result["overrides"] = args.set
     result["days"] = days
     result["energy_saving_sleeping_alerts"] = {
         k: sum(r["energy_saving"][k] for r in runs) for k in ("with_plan", "without_plan")
     }
     result["detector_us_per_cell_interval"] = round(1e6 * sum(timing) / samples, 2)
+    if args.ablations:
+        result["ablations"] = summarise_ablations([r["ablations"] for r in runs])
     if args.baselines:
         result["baseline"] = summarise_baselines(
             [r["baselines"] for r in runs], sum(r["clean"]["cell_days"] for r in runs)

@@ -1,23 +1,31 @@
 """KPI anomaly detection per cell, streaming over intervals (pure numpy, explicit state).
 
 ``observe(state, block, context, config)`` judges the new samples of one or more intervals
-and returns the new state and the conditions raised or cleared. The detectors:
+and returns the new state and the conditions raised or cleared.
+
+Every habit (usual value and spread) is learned per cell, day type and hour of day
+(``habit_bin``): the users of a cell at 10:00 on a Saturday are not those of a Tuesday (commuters
+stay home), so weekdays and weekend days keep separate habits (``day_types``). The detectors:
 
 - **sleeping cell**: a cell that is up (``RRU.PrbAvailDl`` > 0, not put to sleep by the applied
   plan) carries no UE and no volume while its neighbours carry the users it usually holds.
-  Its usual share of the neighbourhood's ``RRC.ConnMean`` (per hour of day) times what the
+  Its usual share of the neighbourhood's ``RRC.ConnMean`` (per habit bin) times what the
   neighbours carry now is the expected count ``lambda``; a run of silent intervals is raised
   once the expected counts add up to ``sleeping_evidence`` (Poisson: ``P(0 UE) = e^-lambda``
   per interval, so the run's probability under normal operation is ``e^-sum(lambda)``).
-- **throughput collapse**: ``DRB.UEThpDl`` below ``collapse_ratio`` of its usual value at this
-  hour (and beyond ``collapse_sigmas`` of its spread) for ``collapse_intervals`` intervals
+- **throughput collapse**: ``DRB.UEThpDl`` below ``collapse_ratio`` of its usual value in its
+  habit bin (and beyond ``collapse_sigmas`` of its spread) for ``collapse_intervals`` intervals
   while ``RRC.ConnMean`` is within ``load_tolerance`` of its usual value and the cell is not
   congested (PRB utilisation below ``congestion_utilisation``: a saturated cell's throughput is
   set by its load).
 - **interference rise**: the cell's spectral efficiency per PRB, ``DRB.PdcpSduVolumeDL`` /
   ``RRU.PrbUsedDl`` (Mbit per PRB-second: PRBs used per bit rise when SINR falls, Shannon),
-  drifts below its usual value at this hour at unchanged ``RRC.ConnMean``: a one-sided CUSUM
-  (Page 1954) of the log drop beyond a slack, raised at ``interference_threshold``.
+  drifts below what its habit bin expects at unchanged ``RRC.ConnMean``: a one-sided CUSUM
+  (Page 1954) of the log drop beyond a slack, raised at ``interference_threshold``. The
+  expectation is load-aware: the neighbours' PRB utilisation is the interference a cell's own
+  network makes (load-coupled interference), so each cell learns how its log efficiency moves
+  with its neighbours' log utilisation away from their habit (an exponentially weighted
+  least-squares slope, never positive) and expects that much less when they are busier.
 - **counter faults**: *frozen* (every reported counter repeats its previous value for
   ``frozen_intervals`` intervals while the cell carries traffic), *out of range* (counters
   that contradict each other or the cell: used > available PRBs, available > the cell's PRBs,
@@ -71,10 +79,13 @@ VOLUME = COLUMN_INDEX["dl_volume_mbit"]
 OFFERED = COLUMN_INDEX["offered_dl_volume_mbit"]
 NUM_COUNTERS = len(COUNTER_COLUMNS)
 
-# the three hour-of-day baselines kept per cell: log UE throughput, log(1 + RRC connections),
-# log spectral efficiency per PRB
-STAT_THP, STAT_LOAD, STAT_EFF = range(3)
-SECONDS_PER_HOUR = 3_600
+# the baselines kept per cell and habit bin: log UE throughput, log(1 + RRC connections),
+# log spectral efficiency per PRB, log of the neighbours' mean PRB utilisation
+STAT_THP, STAT_LOAD, STAT_EFF, STAT_NB = range(4)
+NUM_STATS = 4
+NB_UTILISATION_FLOOR = 0.01  # added to the neighbours' utilisation before the log
+SECONDS_PER_DAY = 86_400
+EPOCH_WEEKDAY = 3  # 1970-01-01 (epoch second 0) was a Thursday; Monday is 0
 JOULES_PER_KWH = 3.6e6
 
 
@@ -87,7 +98,10 @@ def counter_name(column: str) -> str:
 class KpiDetectorConfig:
     """Thresholds of the KPI detectors (chosen on clean twin data, see docs/detection.md)."""
 
-    hour_bins: int = 24  # baselines per hour of day (UTC)
+    hour_bins: int = 24  # habit bins per day (UTC): one per hour
+    # day type of each weekday, Monday first: weekdays and weekend days keep separate habits
+    day_types: tuple[int, ...] = (0, 0, 0, 0, 0, 1, 1)
+    day_type_names: tuple[str, ...] = ("weekday", "weekend day")
     bin_alpha: float = 0.1  # exponential forgetting per observation of a bin (~2.5 days)
     bin_warmup: int = 8  # observations of a bin before it is judged (2 days of 15-min data)
     min_sd: float = 0.05  # floor of a baseline's log spread
@@ -103,6 +117,10 @@ class KpiDetectorConfig:
     interference_slack: float = 0.1  # log drop tolerated per interval (~10 %)
     interference_slack_sigmas: float = 2.0
     interference_threshold: float = 0.6  # CUSUM of log drops beyond the slack
+    # load-aware efficiency: slope of log efficiency on the neighbours' log PRB utilisation
+    nb_slope_alpha: float = 0.005  # exponential forgetting per observation (~2 days at 15 min)
+    nb_slope_ridge: float = 1e-3  # ridge on the slope's denominator (log-utilisation variance)
+    nb_slope_min: float = -1.0  # steepest slope believed (efficiency ~ load^-1)
     min_prb_used: float = 1.0  # efficiency is judged only above this mean PRB use
     frozen_intervals: int = 4  # identical samples in a row (1 h at 15 min)
     missing_intervals: int = 2  # network intervals without the cell's sample
@@ -111,6 +129,37 @@ class KpiDetectorConfig:
     tolerance_pct: float = 5.0  # slack of RRU.PrbTotDl against data PRB usage, points
     tolerance_volume: float = 0.01  # served may exceed offered volume by 1 % (rounding)
     tolerance_energy: float = 0.05  # PEE.Energy within 5 % of PEE.AvgPower x interval
+
+    def __post_init__(self) -> None:
+        if len(self.day_types) != 7 or min(self.day_types) < 0:
+            msg = "day_types must give a day type (0, 1, ...) for each of the 7 weekdays"
+            raise ValueError(msg)
+        if len(self.day_type_names) <= max(self.day_types):
+            msg = "day_type_names must name every day type in day_types"
+            raise ValueError(msg)
+
+    @property
+    def habit_bins(self) -> int:
+        """Habit bins per cell: day types x bins per day."""
+        return (max(self.day_types) + 1) * self.hour_bins
+
+
+def weekday(t_s: int) -> int:
+    """Return the UTC weekday of epoch second ``t_s`` (Monday 0 ... Sunday 6)."""
+    return (t_s // SECONDS_PER_DAY + EPOCH_WEEKDAY) % 7
+
+
+def habit_bin(t_s: int, config: KpiDetectorConfig) -> int:
+    """Return the habit bin of epoch second ``t_s``: its day type's block, then its hour."""
+    hour = (t_s % SECONDS_PER_DAY) * config.hour_bins // SECONDS_PER_DAY
+    return config.day_types[weekday(t_s)] * config.hour_bins + hour
+
+
+def habit_words(t_s: int, config: KpiDetectorConfig) -> str:
+    """Return when the habit holds, in words: ``at this hour of a weekday``."""
+    name = config.day_type_names[config.day_types[weekday(t_s)]]
+    article = "an" if name[:1] in "aeiou" else "a"
+    return f"at this hour of {article} {name}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,13 +211,16 @@ class KpiState:
     last_s: IntArray  # [C] newest judged interval of each cell (-1: none)
     last_values: FloatArray  # [C, K]
     frozen_run: IntArray  # [C] samples in a row equal to the one before
-    share_mean: FloatArray  # [C, H] usual share of the neighbourhood's RRC connections
-    share_n: IntArray  # [C, H]
+    share_mean: FloatArray  # [C, B] usual share of the neighbourhood's RRC connections
+    share_n: IntArray  # [C, B]
     silent_evidence: FloatArray  # [C] sum of expected UEs over the current silent run
     silent_run: IntArray  # [C]
-    stat_mean: FloatArray  # [3, C, H] hour-of-day baselines (log values)
-    stat_var: FloatArray  # [3, C, H]
-    stat_n: IntArray  # [3, C, H]
+    stat_mean: FloatArray  # [NUM_STATS, C, B] baselines per habit bin (log values)
+    stat_var: FloatArray  # [NUM_STATS, C, B]
+    stat_n: IntArray  # [NUM_STATS, C, B]
+    nb_sxy: FloatArray  # [C] EW mean of (efficiency residual x neighbour-load residual)
+    nb_sxx: FloatArray  # [C] EW mean of (neighbour-load residual)^2
+    nb_n: IntArray  # [C] observations of the two
     collapse_run: IntArray  # [C]
     cusum: FloatArray  # [C] interference CUSUM
     cusum_since_s: IntArray  # [C]
@@ -181,6 +233,11 @@ class KpiState:
         """Number of cells."""
         return int(self.cell_id.shape[0])
 
+    @property
+    def habit_bins(self) -> int:
+        """Habit bins per cell the state holds."""
+        return int(self.share_mean.shape[1])
+
     def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         """Return every field as an array (for storing the state)."""
         out: dict[str, npt.NDArray[np.generic]] = {}
@@ -191,12 +248,22 @@ class KpiState:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, npt.NDArray[np.generic]]) -> "KpiState":
-        """Rebuild a state from ``arrays()`` output (dtypes restored)."""
+        """Rebuild a state from ``arrays()`` output (dtypes restored).
+
+        The neighbour-load slope's fields, absent from states stored before it, start at 0.
+        """
         kwargs: dict[str, object] = {}
+        cells = int(np.asarray(arrays["cell_id"]).shape[0])
         for name in cls.__dataclass_fields__:
+            if name not in arrays and name in _SLOPE_FIELDS:
+                kwargs[name] = np.zeros(cells, dtype=np.int64 if name == "nb_n" else np.float64)
+                continue
             value = arrays[name]
             kwargs[name] = int(value) if name == "newest_s" else np.array(value)
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+_SLOPE_FIELDS = ("nb_sxy", "nb_sxx", "nb_n")
 
 
 @dataclass(frozen=True)
@@ -217,7 +284,7 @@ class KpiTransition:
 def new_state(cell_ids: IntArray, config: KpiDetectorConfig | None = None) -> KpiState:
     """Return the state of a network whose cells were never seen."""
     config = config or KpiDetectorConfig()
-    c, h, k = int(cell_ids.shape[0]), config.hour_bins, len(KINDS)
+    c, h, k = int(cell_ids.shape[0]), config.habit_bins, len(KINDS)
     return KpiState(
         cell_id=np.asarray(cell_ids, dtype=np.int64).copy(),
         newest_s=-1,
@@ -228,9 +295,12 @@ def new_state(cell_ids: IntArray, config: KpiDetectorConfig | None = None) -> Kp
         share_n=np.zeros((c, h), dtype=np.int64),
         silent_evidence=np.zeros(c),
         silent_run=np.zeros(c, dtype=np.int64),
-        stat_mean=np.zeros((3, c, h)),
-        stat_var=np.zeros((3, c, h)),
-        stat_n=np.zeros((3, c, h), dtype=np.int64),
+        stat_mean=np.zeros((NUM_STATS, c, h)),
+        stat_var=np.zeros((NUM_STATS, c, h)),
+        stat_n=np.zeros((NUM_STATS, c, h), dtype=np.int64),
+        nb_sxy=np.zeros(c),
+        nb_sxx=np.zeros(c),
+        nb_n=np.zeros(c, dtype=np.int64),
         collapse_run=np.zeros(c, dtype=np.int64),
         cusum=np.zeros(c),
         cusum_since_s=np.full(c, -1, dtype=np.int64),
@@ -243,7 +313,13 @@ def new_state(cell_ids: IntArray, config: KpiDetectorConfig | None = None) -> Kp
 def align_state(
     state: KpiState, cell_ids: IntArray, config: KpiDetectorConfig | None = None
 ) -> KpiState:
-    """Return ``state`` re-indexed to ``cell_ids``: new cells start fresh, gone cells drop."""
+    """Return ``state`` re-indexed to ``cell_ids``: new cells start fresh, gone cells drop.
+
+    A state with other habit bins than ``config`` (stored before day types) is re-binned
+    first (``_rebin``).
+    """
+    config = config or KpiDetectorConfig()
+    state = _rebin(state, config)
     if np.array_equal(state.cell_id, cell_ids):
         return state
     fresh = new_state(cell_ids, config)
@@ -265,6 +341,39 @@ def align_state(
     return replace(fresh, **updates)  # type: ignore[arg-type]
 
 
+_HABIT_FIELDS = ("share_mean", "share_n", "stat_mean", "stat_var", "stat_n")
+
+
+def _rebin(state: KpiState, config: KpiDetectorConfig) -> KpiState:
+    """Return ``state`` with ``config``'s habit bins and baselines.
+
+    A state of one day type (hour-of-day habits, as stored before day types) keeps them as the
+    habits of day type 0 (weekdays, 5 of the 7 days that taught them); every other day type,
+    and any other mismatch, learns afresh. A state stored before the neighbour-load baseline
+    learns it (and the slope) afresh.
+    """
+    stats = int(state.stat_mean.shape[0])
+    if state.habit_bins == config.habit_bins and stats == NUM_STATS:
+        return state
+    fresh = new_state(state.cell_id, config)
+    updates: dict[str, object] = {}
+    keep = min(stats, NUM_STATS)
+    for name in _HABIT_FIELDS:
+        old, new = getattr(state, name), getattr(fresh, name).copy()
+        if name.startswith("stat_"):
+            old, target = old[:keep], new[:keep]
+        else:
+            target = new
+        if state.habit_bins == config.habit_bins:
+            target[...] = old
+        elif state.habit_bins == config.hour_bins:
+            target[..., : config.hour_bins] = old
+        updates[name] = new
+    if stats != NUM_STATS:
+        updates.update({name: getattr(fresh, name) for name in _SLOPE_FIELDS})
+    return replace(state, **updates)  # type: ignore[arg-type]
+
+
 @dataclass
 class _Work:
     """Mutable copies of the state's arrays while a block is judged."""
@@ -280,6 +389,9 @@ class _Work:
     stat_mean: FloatArray
     stat_var: FloatArray
     stat_n: IntArray
+    nb_sxy: FloatArray
+    nb_sxx: FloatArray
+    nb_n: IntArray
     collapse_run: IntArray
     cusum: FloatArray
     cusum_since_s: IntArray
@@ -324,6 +436,9 @@ def observe(
     config = config or KpiDetectorConfig()
     if not np.array_equal(state.cell_id, context.cell_id):
         msg = "state and context must list the same cells (align_state first)"
+        raise ValueError(msg)
+    if state.habit_bins != config.habit_bins or state.stat_mean.shape[0] != NUM_STATS:
+        msg = f"state holds {state.habit_bins} habit bins, config {config.habit_bins} (align_state)"
         raise ValueError(msg)
     copies = {name: getattr(state, name).copy() for name in _ARRAY_FIELDS}
     work = _Work(newest_s=state.newest_s, **copies)
@@ -373,7 +488,7 @@ def _step(
     ) > 0  # fmt: skip
     _sleeping(work, t, values, present, up, nb_asleep, context, edge_row, config)
     # throughput and efficiency baselines hold only with the neighbourhood as it usually is
-    _radio(work, t, values, up & ~nb_asleep, context, config)
+    _radio(work, t, values, up & ~nb_asleep, context, edge_row, config)
     work.last_s[new] = t
     work.last_values[new] = values[new]
     _missing(work, t, asleep, context, config)
@@ -607,7 +722,7 @@ def _sleeping(
     when it is awake (a cell judged beside a sleeping neighbour is expected to hold its
     all-awake share, an underestimate, so that errs towards no alert).
     """
-    h = (t // SECONDS_PER_HOUR) % config.hour_bins
+    h = habit_bin(t, config)
     rrc = values[:, RRC]
     rrc_known = present & np.isfinite(rrc)
     # [E] each neighbour's connections (0 when it did not report) -> [C] sums and counts
@@ -660,7 +775,8 @@ def _sleeping(
             float(rrc[c]),
             f"RRC.ConnMean {rrc[c]:.0f} UE and no DL volume for {work.silent_run[c]} intervals "
             f"while its {int(nb_count[c])} neighbours carry {nb_rrc[c]:.0f} UE; expected about "
-            f"{expected[c]:.1f} UE (its usual {share[c]:.0%} of the area at this hour)",
+            f"{expected[c]:.1f} UE (its usual {share[c]:.0%} of the area "
+            f"{habit_words(t, config)})",
         )
 
     _transitions(
@@ -673,20 +789,24 @@ def _sleeping(
 
 @dataclass(frozen=True, eq=False)
 class _RadioView:
-    """One interval's radio counters in log form beside the hour's baselines, arrays ``[C]``."""
+    """One interval's radio counters in log form beside the bin's baselines, arrays ``[C]``."""
 
-    h: int  # hour bin
+    h: int  # habit bin
+    when: str  # the habit bin in words
     thp: FloatArray
     rrc: FloatArray
     eff: FloatArray  # Mbit per PRB-second
     x_load: FloatArray
     x_thp: FloatArray
     x_eff: FloatArray
-    mean: FloatArray  # [3, C]
-    var: FloatArray  # [3, C]
-    n: IntArray  # [3, C]
-    sd: FloatArray  # [3, C]
-    ready: BoolArray  # [3, C]
+    nb_util: FloatArray  # the neighbours' mean PRB utilisation (NaN: none reported)
+    x_nb: FloatArray  # its log (with ``NB_UTILISATION_FLOOR``)
+    mean: FloatArray  # [NUM_STATS, C]
+    var: FloatArray  # [NUM_STATS, C]
+    n: IntArray  # [NUM_STATS, C]
+    sd: FloatArray  # [NUM_STATS, C]
+    ready: BoolArray  # [NUM_STATS, C]
+    slope: FloatArray  # d log efficiency / d log neighbour utilisation, <= 0
     busy: BoolArray  # up, with at least one UE
     measurable: BoolArray  # efficiency defined (PRBs used, volume served)
     load_known: BoolArray
@@ -700,10 +820,11 @@ def _radio(
     values: FloatArray,
     up: BoolArray,
     context: CellContext,
+    edge_row: IntArray,
     config: KpiDetectorConfig,
 ) -> None:
-    """UE throughput and spectral efficiency against their hour-of-day baselines."""
-    h = (t // SECONDS_PER_HOUR) % config.hour_bins
+    """UE throughput and spectral efficiency against their habit bin's baselines."""
+    h = habit_bin(t, config)
     thp, rrc = values[:, THP], values[:, RRC]
     volume, used = values[:, VOLUME], values[:, PRB_USED]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -711,15 +832,31 @@ def _radio(
         x_thp = np.log(thp + 0.01)
         eff = volume / (used * context.interval_s)
         x_eff = np.log(eff)
-    mean = work.stat_mean[:, :, h]  # [3, C] copies (fancy index)
+        util = used / values[:, PRB_AVAIL]
+    # [C] the neighbours' mean PRB utilisation, over those that reported it
+    nb = context.neighbour_idx
+    util_known = np.isfinite(util)
+    nb_sum = np.bincount(
+        edge_row, weights=np.where(util_known, util, 0.0)[nb], minlength=context.num_cells
+    )
+    nb_count = np.bincount(
+        edge_row, weights=util_known[nb].astype(np.float64), minlength=context.num_cells
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nb_util = np.where(nb_count > 0, nb_sum / nb_count, np.nan)
+    x_nb = np.log(nb_util + NB_UTILISATION_FLOOR)
+    slope = np.clip(work.nb_sxy / (work.nb_sxx + config.nb_slope_ridge), config.nb_slope_min, 0.0)
+    mean = work.stat_mean[:, :, h]  # [NUM_STATS, C] copies (fancy index)
     var = work.stat_var[:, :, h]
     n = work.stat_n[:, :, h]
     ready = n >= config.bin_warmup
     busy = up & np.isfinite(rrc) & (rrc >= 1.0)
     load_known = busy & ready[STAT_LOAD]
     view = _RadioView(
-        h=h, thp=thp, rrc=rrc, eff=eff, x_load=x_load, x_thp=x_thp, x_eff=x_eff, mean=mean,
-        var=var, n=n, sd=np.maximum(np.sqrt(var), config.min_sd), ready=ready, busy=busy,
+        h=h, when=habit_words(t, config), thp=thp, rrc=rrc, eff=eff, x_load=x_load,
+        x_thp=x_thp, x_eff=x_eff, nb_util=nb_util, x_nb=x_nb, slope=slope, mean=mean,
+        var=var, n=n,
+        sd=np.maximum(np.sqrt(var), config.min_sd), ready=ready, busy=busy,
         measurable=busy & np.isfinite(x_eff) & (used >= config.min_prb_used) & (volume > 0),
         load_known=load_known,
         congested=~(used < config.congestion_utilisation * values[:, PRB_AVAIL]),
@@ -751,7 +888,7 @@ def _collapse(
         return (
             counter_name("ue_thp_dl_mbps"), usual, float(v.thp[c]),
             f"DRB.UEThpDl {v.thp[c]:.1f} Mbit/s for {work.collapse_run[c]} intervals, usually "
-            f"{usual:.1f} Mbit/s at this hour, at unchanged load (RRC.ConnMean "
+            f"{usual:.1f} Mbit/s {v.when}, at unchanged load (RRC.ConnMean "
             f"{v.rrc[c]:.0f} UE, usually {usual_rrc:.0f})",
         )  # fmt: skip
 
@@ -762,9 +899,13 @@ def _collapse(
 def _interference(
     work: _Work, t: int, v: _RadioView, context: CellContext, config: KpiDetectorConfig
 ) -> None:
-    """One-sided CUSUM of the log efficiency drop beyond a slack, at unchanged load."""
+    """One-sided CUSUM of the log efficiency drop beyond a slack, at unchanged load.
+
+    The drop is taken from the load-aware expectation (``_expected_eff``).
+    """
     judge = v.load_same & v.measurable & v.ready[STAT_EFF]
-    drop = v.mean[STAT_EFF] - v.x_eff
+    expected = _expected_eff(v)
+    drop = expected - v.x_eff
     slack = np.maximum(config.interference_slack, config.interference_slack_sigmas * v.sd[STAT_EFF])
     grown = np.maximum(0.0, work.cusum + drop - slack)
     starts = judge & (work.cusum == 0) & (grown > 0)
@@ -776,12 +917,20 @@ def _interference(
 
     def reason(c: int) -> tuple[str, float | None, float | None, str]:
         usual = float(np.exp(v.mean[STAT_EFF, c]))
+        want = float(np.exp(expected[c]))
         eff = float(v.eff[c])
+        neighbours = ""
+        if want != usual:
+            nb_usual = float(np.exp(v.mean[STAT_NB, c])) - NB_UTILISATION_FLOOR
+            neighbours = (
+                f"; {want:.3f} expected with the neighbours' PRB utilisation at "
+                f"{v.nb_util[c]:.0%} (usually {nb_usual:.0%})"
+            )
         return (
-            "DRB.PdcpSduVolumeDL / RRU.PrbUsedDl", usual, eff,
+            "DRB.PdcpSduVolumeDL / RRU.PrbUsedDl", want, eff,
             f"spectral efficiency DRB.PdcpSduVolumeDL / RRU.PrbUsedDl {eff:.3f} Mbit per "
-            f"PRB-second, usually {usual:.3f} at this hour ({1.0 - eff / usual:.0%} lower: "
-            f"{usual / eff - 1.0:.0%} more PRBs per bit) at unchanged load (RRC.ConnMean "
+            f"PRB-second, usually {usual:.3f} {v.when}{neighbours} ({1.0 - eff / want:.0%} "
+            f"lower: {want / eff - 1.0:.0%} more PRBs per bit) at unchanged load (RRC.ConnMean "
             f"{v.rrc[c]:.0f} UE)",
         )  # fmt: skip
 
@@ -792,16 +941,51 @@ def _interference(
     work.cusum[active & ~work.active[:, INTERFERENCE]] = 0.0  # cleared: start afresh
 
 
+def _nb_known(v: _RadioView) -> BoolArray:
+    """Cells whose neighbours' utilisation is known now and has a learned habit."""
+    return np.asarray(np.isfinite(v.x_nb) & v.ready[STAT_NB], dtype=bool)
+
+
+def _expected_eff(v: _RadioView) -> FloatArray:
+    """Log efficiency the habit expects at the neighbours' load now, ``[C]``.
+
+    The habit bin's mean, moved by the cell's slope times how far the neighbours' log PRB
+    utilisation is from its own habit (Siomina & Yuan 2012: a neighbour's interference
+    scales with its PRB load).
+    """
+    shift = np.where(_nb_known(v), v.slope * (v.x_nb - v.mean[STAT_NB]), 0.0)
+    return np.asarray(v.mean[STAT_EFF] + shift, dtype=np.float64)
+
+
+def _learn_slope(work: _Work, v: _RadioView, mask: BoolArray, config: KpiDetectorConfig) -> None:
+    """Teach each cell's slope of log efficiency on its neighbours' log utilisation.
+
+    Both are taken as residuals from their habit bin's mean (so the habit's own daily and
+    weekly shape does not enter), accumulated as exponentially weighted moments.
+    """
+    idx = np.flatnonzero(mask & _nb_known(v) & v.ready[STAT_EFF])
+    if idx.size == 0:
+        return
+    a = np.maximum(config.nb_slope_alpha, 1.0 / (work.nb_n[idx] + 1.0))
+    rx = v.x_nb[idx] - v.mean[STAT_NB, idx]
+    ry = v.x_eff[idx] - v.mean[STAT_EFF, idx]
+    work.nb_sxy[idx] += a * (rx * ry - work.nb_sxy[idx])
+    work.nb_sxx[idx] += a * (rx * rx - work.nb_sxx[idx])
+    work.nb_n[idx] += 1
+
+
 def _learn(work: _Work, v: _RadioView, bad_thp: BoolArray, config: KpiDetectorConfig) -> None:
-    """Teach the hour's baselines from normal intervals only."""
+    """Teach the habit bin's baselines from normal intervals only."""
     calm = ~work.active[:, COLLAPSE] & ~work.active[:, INTERFERENCE]
     learn_load = v.busy & calm & (work.collapse_run == 0)
     learn_thp = learn_load & np.isfinite(v.x_thp) & (v.load_same | ~v.load_known) & ~bad_thp
     learn_eff = learn_thp & v.measurable & (work.cusum == 0)
+    _learn_slope(work, v, learn_eff, config)
     for stat, x, mask in (
         (STAT_LOAD, v.x_load, learn_load),
         (STAT_THP, v.x_thp, learn_thp),
         (STAT_EFF, v.x_eff, learn_eff),
+        (STAT_NB, v.x_nb, learn_load & np.isfinite(v.x_nb)),
     ):
         m, var, k = v.mean[stat].copy(), v.var[stat].copy(), v.n[stat].copy()
         _ew_update(m, var, k, x, mask, config.bin_alpha)

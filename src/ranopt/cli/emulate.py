@@ -65,7 +65,8 @@ def run_cmd(
         run_dir=run_dir, scenario=scenario, seed=seed, num_sites=sites, num_ues=ues,
         network_name=name, pace_s=pace,
         start=None if start is None else datetime.fromisoformat(start),
-        backfill_days=backfill_days, backfill_workers=backfill_workers, traffic=not no_traffic, o1_per_element=not single_endpoint,
+        backfill_days=backfill_days, backfill_workers=backfill_workers, traffic=not no_traffic,
+        o1_per_element=not single_endpoint,
         o1_base=bases[base], pm_files=not no_pm_files, ves_url=ves_url, ranopt_api_key=api_key,
         a1_types_dir=a1_types if a1_types is not None else SPECS_A1,
     )  # fmt: skip

@@ -450,7 +450,10 @@ def demo(
     sites: Annotated[int | None, typer.Option(help="Override the emulated site count.")] = None,
     ues: Annotated[int | None, typer.Option(help="Override the emulated UE count.")] = None,
     backfill_days: Annotated[
-        int, typer.Option(min=1, help="Days of history the emulator back-fills.")
+        int,
+        typer.Option(
+            min=3, help="Days of history the emulator back-fills (under 7: calibration asks no more)."
+        ),
     ] = DEFAULT_BACKFILL_DAYS,
 ) -> None:
     """Run ranopt against an emulated RAN over O1 and VES, with API and dashboard."""
@@ -462,7 +465,11 @@ def demo(
     from ranopt.api.app import create_app  # noqa: PLC0415
     from ranopt.cli.highs import silence_highs_banner  # noqa: PLC0415
 
-    settings = _settings(loop_enabled=True, loop_tick_s=0.2, host=host, port=port)
+    # calibration needs 7 days (its default minimum); a shorter back-fill lowers it with itself
+    min_days = min(float(DEFAULT_BACKFILL_DAYS), float(backfill_days))
+    settings = _settings(
+        loop_enabled=True, loop_tick_s=0.2, host=host, port=port, calibration_min_days=min_days
+    )
     engine = make_engine(settings.database_url)
     upgrade(engine)
     engine.dispose()
@@ -503,9 +510,9 @@ def demo(
         ran.stop.set()
         if driver.is_alive():
             driver.join(30)
+        server.should_exit = True  # the loop first: it would send to a stopped emulator
+        serving.join(30)
         if ran.emulator is not None:
             ran.emulator.stop()
-        server.should_exit = True
-        serving.join(30)
         store.dispose()
     console.print("demo stopped: emulator and server closed")

@@ -452,7 +452,8 @@ def demo(
     backfill_days: Annotated[
         int,
         typer.Option(
-            min=3, help="Days of history the emulator back-fills (under 7: calibration asks no more)."
+            min=3,
+            help="Days the emulator back-fills (under 7: calibration asks no more).",
         ),
     ] = DEFAULT_BACKFILL_DAYS,
 ) -> None:

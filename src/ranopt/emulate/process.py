@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import secrets
 import socket
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -131,6 +132,21 @@ _WORKER: dict[str, "Emulator"] = {}  # a back-fill worker process's own emulator
 def _history_worker(config: EmulatorConfig) -> None:
     """Build this worker's emulator (same scenario and seed: the same network)."""
     _WORKER["emulator"] = Emulator(replace(config, a1_types_dir=None))
+
+
+def _history_pool(emulator: "Emulator", workers: int) -> ProcessPoolExecutor:
+    """Worker processes for the back-fill, each holding the same network.
+
+    Forked (each inherits the built twin, nothing to import) while this process has no other
+    thread, as at start-up; else spawned, each building the twin from the configuration.
+    """
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        _WORKER["emulator"] = emulator
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    spawn = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        workers, mp_context=spawn, initializer=_history_worker, initargs=(emulator.config,)
+    )
 
 
 def _history_span(first: int, stop: int) -> list[str]:
@@ -297,8 +313,8 @@ class Emulator:
         """Write the past ``days`` days with every cell on (what the network did before).
 
         The days are independent (each day's demand comes from the seed and the day), so they
-        run in parallel, one worker process per core (``backfill_workers``), each building the
-        same twin from the same configuration.
+        run in parallel, one worker process per core (``backfill_workers``), each with the
+        same twin (``_history_pool``).
         """
         ipd = self.twin.scenario.intervals_per_day
         first = self.next_interval - days * ipd
@@ -310,9 +326,7 @@ class Emulator:
                 lines = await loop.run_in_executor(None, self.run_history, a, b)
                 self.append_truth(lines)
             return
-        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_history_worker,
-                                 initargs=(self.config,)) as pool:  # fmt: skip
+        with _history_pool(self, workers) as pool:
             days_lines = await asyncio.gather(
                 *(loop.run_in_executor(pool, _history_span, a, b) for a, b in spans)
             )

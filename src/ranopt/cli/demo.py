@@ -85,14 +85,17 @@ class DemoEmulator:
         self.info = json.loads((self.run_dir / "endpoints.json").read_text())
 
     def stop(self) -> None:
-        """Stop it (SIGINT, as Ctrl-C would; killed if it lingers)."""
+        """Stop it and its back-fill workers (SIGINT to its process group, as Ctrl-C would).
+
+        Killed if it lingers.
+        """
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGINT)
+        os.killpg(self.proc.pid, signal.SIGINT)  # its own session: the group is its own
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
     @property

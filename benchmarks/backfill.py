@@ -4,7 +4,8 @@ Prints one JSON object. For each day count: wall seconds of ``Emulator.backfill`
 and ground truth, every cell on) with one worker process per core, beside the floor measured
 in the same run: one worker (the days one after another, in this process; each interval's
 load fixed point warm-started from the previous one either way). ``ratio`` = parallel /
-one worker. Also the first interval of a day without the warm start (``cold_interval_s``)
+one worker. CPU seconds beside each (this process and its workers): on a shared machine the
+wall figures depend on the load, the CPU ones much less. Also the first interval of a day without the warm start (``cold_interval_s``)
 and with it (``warm_interval_s``), per interval.
 
     python benchmarks/backfill.py [--scenario default] [--sites N --ues N] [--days 7 14]
@@ -15,6 +16,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -36,17 +38,25 @@ def _emulator(args: argparse.Namespace, workers: int, run_dir: Path) -> Emulator
     )  # fmt: skip
 
 
-def _backfill_s(args: argparse.Namespace, workers: int, days: int) -> float:
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its reaped children so far."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _backfill_s(args: argparse.Namespace, workers: int, days: int) -> tuple[float, float]:
+    """Wall and CPU seconds of one back-fill (the CPU figure does not depend on the load)."""
     with tempfile.TemporaryDirectory() as tmp:
         emulator = _emulator(args, workers, Path(tmp))
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu_s()
         asyncio.run(emulator.backfill(days))
-        elapsed = time.perf_counter() - began
+        elapsed, cpu = time.perf_counter() - began, _cpu_s() - cpu
         files = len(list((Path(tmp) / "pm").glob("*.xml")))
         if files != days * emulator.twin.scenario.intervals_per_day:
             msg = f"{files} PM files for {days} days"
             raise RuntimeError(msg)
-        return elapsed
+        return elapsed, cpu
 
 
 def _interval_s(args: argparse.Namespace, intervals: int) -> dict[str, float]:
@@ -84,11 +94,12 @@ def main() -> None:
         **_interval_s(args, args.intervals), "days": {},
     }  # fmt: skip
     for days in args.days:
-        parallel = _backfill_s(args, cores, days)
-        single = _backfill_s(args, 1, days)
+        parallel, parallel_cpu = _backfill_s(args, cores, days)
+        single, single_cpu = _backfill_s(args, 1, days)
         out["days"][str(days)] = {
             "parallel_s": round(parallel, 2), "one_worker_s": round(single, 2),
-            "ratio": round(parallel / single, 3),
+            "ratio": round(parallel / single, 3), "parallel_cpu_s": round(parallel_cpu, 2),
+            "one_worker_cpu_s": round(single_cpu, 2),
         }  # fmt: skip
     print(json.dumps(out, indent=1))
 

@@ -5,8 +5,8 @@ and ground truth, every cell on) with one worker process per core, beside the fl
 in the same run: one worker (the days one after another, in this process; each interval's
 load fixed point warm-started from the previous one either way). ``ratio`` = parallel /
 one worker. CPU seconds beside each (this process and its workers): on a shared machine the
-wall figures depend on the load, the CPU ones much less. Also the first interval of a day without the warm start (``cold_interval_s``)
-and with it (``warm_interval_s``), per interval.
+wall figures depend on the load, the CPU ones much less. Also the first intervals of a day
+without the warm start (``cold_interval_s``) and with it (``warm_interval_s``), per interval.
 
     python benchmarks/backfill.py [--scenario default] [--sites N --ues N] [--days 7 14]
 """

@@ -44,6 +44,10 @@ from ranopt.store.schemas import TopologyIn
 
 console = Console()
 RAN_PREFIX = "ran-"  # the demo's emulated networks: ran-1, ran-2, ... (one per `ranopt demo`)
+# 7 sites (42 cells) at the default preset's UE density (4 000 UEs on 19 sites): its first
+# plan comes within a minute on 2 cores; the whole preset (--sites 19 --ues 4000) is slower
+# to calibrate (docs/loop.md)
+DEMO_SITES, DEMO_UES = 7, 1500
 DEFAULT_BACKFILL_DAYS = 7  # calibration's minimum (CalibrationConfig.min_days), whole days
 EMULATOR_START_S = 180.0  # the emulator's back-fill and start, at most (wall seconds)
 CATCH_UP_S = 60.0  # the emulator waits this long at most for the loop to account an interval
@@ -167,8 +171,8 @@ class DemoOptions:
     """What the RAN demo runs: the emulated network, its back-fill and the clock."""
 
     scenario: str
-    sites: int | None
-    ues: int | None
+    sites: int
+    ues: int
     backfill_days: int
     tick_s: float
     host: str
@@ -217,11 +221,8 @@ class RanDemo:
             "--scenario", o.scenario, "--seed", str(seed), "--name", self.name, "--pace", "0",
             "--start", emulator_start().isoformat(), "--backfill-days", str(o.backfill_days),
             "--api-key-file", str(key_file),
+            "--sites", str(o.sites), "--ues", str(o.ues),
         ]  # fmt: skip
-        if o.sites is not None:
-            args += ["--sites", str(o.sites)]
-        if o.ues is not None:
-            args += ["--ues", str(o.ues)]
         emulator = DemoEmulator(run_dir, args)
         self.emulator = emulator
         began = time.monotonic()
@@ -346,7 +347,8 @@ class RanDemo:
             asleep = window.get("asleep") or [[]]
             first = window.get("start_s")
             when = "" if first is None else f" from {_network_time(int(first))}"
-            if run.status == "applied" and self._first_plan_s is None:
+            first_applied = run.status == "applied" and self._first_plan_s is None
+            if first_applied:
                 self._first_plan_s = time.monotonic() - self.began
             verb = {"applied": "[green]applied[/]", "awaiting_approval": "[yellow]awaits "
                     "approval[/]"}.get(run.status, run.status)  # fmt: skip
@@ -354,6 +356,7 @@ class RanDemo:
             self.say(
                 f"plan #{run.id} {verb}{when}: {len(asleep[0])} cells asleep in its first "
                 f"interval, confidence [bold]{confidence}[/]"
+                + (" (the first plan applied since `ranopt demo` started)" if first_applied else "")
             )
         if txs:
             self._seen_tx = max(t.id for t in txs)
@@ -475,8 +478,8 @@ def demo(
     scenario: Annotated[str, typer.Option(help="Emulated network: default, medium, large.")] = (
         "default"
     ),
-    sites: Annotated[int | None, typer.Option(help="Override the emulated site count.")] = None,
-    ues: Annotated[int | None, typer.Option(help="Override the emulated UE count.")] = None,
+    sites: Annotated[int, typer.Option(help="Emulated sites (3 cells each).")] = DEMO_SITES,
+    ues: Annotated[int, typer.Option(help="Emulated UEs.")] = DEMO_UES,
     backfill_days: Annotated[
         int,
         typer.Option(

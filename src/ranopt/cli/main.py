@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "demo": (
         "ranopt.cli.demo", "demo",
-        "Run ranopt against an emulated RAN over O1 and VES at accelerated time, with dashboard.",
+        "Run ranopt against an emulated RAN over O1 and VES, with API and dashboard.",
     ),
 }  # fmt: skip
 

@@ -478,7 +478,7 @@ def demo(
     scenario: Annotated[str, typer.Option(help="Emulated network: default, medium, large.")] = (
         "default"
     ),
-    sites: Annotated[int, typer.Option(help="Emulated sites (3 cells each).")] = DEMO_SITES,
+    sites: Annotated[int, typer.Option(help="Emulated sites (6 cells each).")] = DEMO_SITES,
     ues: Annotated[int, typer.Option(help="Emulated UEs.")] = DEMO_UES,
     backfill_days: Annotated[
         int,

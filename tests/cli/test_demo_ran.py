@@ -4,8 +4,8 @@ The demo starts ``ranopt emulate`` as its child (a seed of its own), registers a
 the network over O1, ingests the back-filled PM files and runs the closed loop through O1 and
 VES. The test waits until the first plan has been applied and committed over O1, reads the
 emulator's NETCONF running configuration back, checks the store, then stops the demo with
-SIGINT (Ctrl-C) and checks that nothing is left running or listening. A 7-site network with
-3 back-filled days keeps it short (``make demo``: 19 sites, 7 days).
+SIGINT (Ctrl-C) and checks that nothing is left running or listening. One site (6 cells, 120
+UEs) with 3 back-filled days keeps it short (``make demo``: 7 sites, 1 500 UEs, 7 days).
 """
 
 import json
@@ -41,7 +41,7 @@ class DemoProcess:
                 "RANOPT_ARGON2_MEMORY_KIB": "1024"}  # fmt: skip
         self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "ranopt.cli.main", "demo", "--port", str(port), "--sites",
-             "7", "--ues", "300", "--backfill-days", "3", "--tick-s", "0.1"],
+             "1", "--ues", "120", "--backfill-days", "3", "--tick-s", "0.1"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         )  # fmt: skip
         self.lines: list[str] = []
@@ -146,7 +146,7 @@ def test_demo_applies_a_plan_over_o1_and_stops_cleanly(tmp_path: Path) -> None:
         asleep_dns = _asleep_over_o1(run_dir)
         assert asleep_dns, demo.text()
         _check_store(tmp_path / "data" / "ranopt.db", asleep_dns)
-        assert "discovered 42 cells" in demo.text()
+        assert "discovered 6 cells" in demo.text()
         assert "ingested 3 days" in demo.text()
     finally:
         rc = demo.stop()

@@ -521,6 +521,8 @@ def demo(
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
     )
+    # SIGTERM stops it as Ctrl-C does (a service manager, or a shell that ignores SIGINT)
+    signal.signal(signal.SIGTERM, lambda *_: ran.stop.set())
     serving = threading.Thread(target=server.run, name="ranopt-serve", daemon=True)
     serving.start()
     driver = threading.Thread(target=ran.drive, name="ranopt-demo", daemon=True)

@@ -19,8 +19,10 @@ $(VENV)/.installed-bench: pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
-# The closed loop on the default twin at one 15-minute interval per second, API and dashboard
-# on http://127.0.0.1:8000/ (data under .ranopt/, kept between runs; Ctrl-C stops).
+# ranopt against an emulated RAN (`ranopt emulate`, a child process) over O1 and VES: back-filled
+# history, discovery, calibration, the closed loop; API and dashboard on http://127.0.0.1:8000/
+# (data under .ranopt/, kept between runs; Ctrl-C stops both). `ranopt demo --twin`: the
+# twin-internal loop.
 demo: $(STAMP)
 	$(BIN)/ranopt demo
 

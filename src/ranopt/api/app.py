@@ -41,6 +41,8 @@ from ranopt.api.routes import (
 )
 from ranopt.api.security import OidcVerifier, TokenService, generate_password, password_hasher
 from ranopt.api.settings import Settings
+from ranopt.calibrate import CalibrationConfig
+from ranopt.service.calibration import NetworkCalibrationConfig
 from ranopt.service.runner import LoopMetrics, LoopRunner, default_holder
 from ranopt.store import backups, checkpoints
 from ranopt.store.engine import Store, open_store
@@ -158,6 +160,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         runner = LoopRunner(
             opened, tick_s=settings.loop_tick_s, metrics=LoopMetrics(metrics.registry),
             lease_ttl_s=settings.loop_lease_ttl_s, keyring=settings.keyring(),
+            calibration=NetworkCalibrationConfig(
+                max_days=settings.calibration_history_days,
+                calibration=CalibrationConfig(min_days=settings.calibration_min_days),
+            ),
         )  # fmt: skip
 
     @asynccontextmanager

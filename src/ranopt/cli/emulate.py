@@ -34,7 +34,12 @@ def run_cmd(
         float, typer.Option(help="Wall seconds per 15-min interval (0: manual).")
     ] = 1.0,
     start: Annotated[str | None, typer.Option(help="First live interval, ISO 8601 UTC.")] = None,
-    backfill_days: Annotated[int, typer.Option(help="Write the past N days first.")] = 0,
+    backfill_days: Annotated[
+        int, typer.Option(min=0, help="Write the past N days' PM files first (every cell on).")
+    ] = 0,
+    backfill_workers: Annotated[
+        int | None, typer.Option(min=1, help="Processes for the back-fill (default: cores).")
+    ] = None,
     no_traffic: Annotated[bool, typer.Option("--no-traffic", help="O1 only, no traffic.")] = False,
     single_endpoint: Annotated[
         bool, typer.Option("--single-endpoint", help="One NETCONF server for every gNB.")
@@ -60,7 +65,8 @@ def run_cmd(
         run_dir=run_dir, scenario=scenario, seed=seed, num_sites=sites, num_ues=ues,
         network_name=name, pace_s=pace,
         start=None if start is None else datetime.fromisoformat(start),
-        backfill_days=backfill_days, traffic=not no_traffic, o1_per_element=not single_endpoint,
+        backfill_days=backfill_days, backfill_workers=backfill_workers, traffic=not no_traffic,
+        o1_per_element=not single_endpoint,
         o1_base=bases[base], pm_files=not no_pm_files, ves_url=ves_url, ranopt_api_key=api_key,
         a1_types_dir=a1_types if a1_types is not None else SPECS_A1,
     )  # fmt: skip

@@ -40,8 +40,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Run the HTTP API with uvicorn (settings from RANOPT_* variables).",
     ),
     "demo": (
-        "ranopt.cli.loop", "demo",
-        "Run the closed loop on the default twin at accelerated time, with API and dashboard.",
+        "ranopt.cli.demo", "demo",
+        "Run ranopt against an emulated RAN over O1 and VES, with API and dashboard.",
     ),
 }  # fmt: skip
 

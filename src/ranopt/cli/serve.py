@@ -37,6 +37,8 @@ def run_loop_process(database_url: str, tick_s: float) -> None:
     """Entry point of the loop process: the loop runner until SIGTERM or SIGINT."""
     from prometheus_client import CollectorRegistry  # noqa: PLC0415 - child process only
 
+    from ranopt.calibrate import CalibrationConfig  # noqa: PLC0415
+    from ranopt.service.calibration import NetworkCalibrationConfig  # noqa: PLC0415
     from ranopt.service.runner import LoopMetrics, LoopRunner  # noqa: PLC0415
     from ranopt.store.engine import open_store  # noqa: PLC0415
 
@@ -54,6 +56,10 @@ def run_loop_process(database_url: str, tick_s: float) -> None:
         store, tick_s=tick_s, metrics=LoopMetrics(CollectorRegistry()),
         keyring=settings.keyring(),  # the O1 credentials' keyring
         lease_ttl_s=settings.loop_lease_ttl_s,
+        calibration=NetworkCalibrationConfig(
+            max_days=settings.calibration_history_days,
+            calibration=CalibrationConfig(min_days=settings.calibration_min_days),
+        ),
     )  # fmt: skip
     runner.start()
     try:

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import Body, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from ranopt.emulate.network import A1_STEERING_DB, EmulatedNetwork
 from ranopt.southbound.a1_types import SLICE_SLA, TRAFFIC_STEERING, instance_errors
@@ -172,14 +173,26 @@ def a1_app(ric: NearRtRic) -> FastAPI:
     return app
 
 
+class VesCollectorIn(BaseModel):
+    """Where the emulated RAN posts its VES events (``None``: nowhere, kept as files)."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+
+
 def admin_app(
     token: str,
     *,
     fault: Callable[[str, bool], Awaitable[dict[str, Any]]],
     advance: Callable[[int], Awaitable[dict[str, Any]]],
     status: Callable[[], dict[str, Any]],
+    collector: Callable[[str | None], dict[str, Any]] | None = None,
 ) -> FastAPI:
-    """Build the emulator's admin API: fault injection, manual clock, status (bearer token)."""
+    """Build the emulator's admin API: fault injection, manual clock, status (bearer token).
+
+    ``collector`` (``POST /admin/ves``) points the RAN's VES agent at a collector URL (or none:
+    events kept under ``RUN/ves``), as an operator configures where a RAN streams its events.
+    """
     app = FastAPI(title="ranopt emulate admin", docs_url=None, redoc_url=None, openapi_url=None)
 
     def authorised(authorization: Annotated[str, Header()] = "") -> None:
@@ -206,6 +219,13 @@ def admin_app(
     @app.get("/admin/status", dependencies=[Depends(authorised)])
     def show() -> dict[str, Any]:
         return status()
+
+    if collector is not None:
+        set_collector = collector
+
+        @app.post("/admin/ves", dependencies=[Depends(authorised)])
+        def ves(body: Annotated[VesCollectorIn, Body()]) -> dict[str, Any]:
+            return set_collector(body.url)
 
     return app
 

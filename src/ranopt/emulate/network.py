@@ -166,15 +166,24 @@ class EmulatedNetwork:
         return demand
 
     def run_interval(
-        self, interval: int, state: CellState, *, counterfactual: bool = True
+        self,
+        interval: int,
+        state: CellState,
+        *,
+        counterfactual: bool = True,
+        initial_load: FloatArray | None = None,
     ) -> IntervalResult:
-        """Evaluate one interval with ``state`` beside the always-on network."""
+        """Evaluate one interval with ``state`` beside the always-on network.
+
+        ``initial_load`` starts the load fixed point (the previous interval's PRB load, as
+        ``ranopt.twin.simulate`` does): same fixed point within its tolerance, fewer steps.
+        """
         with self.lock:
             failed = frozenset(self.failed)
         phys = with_failed_cells(self.twin, failed)
         demand = self.demand(interval)
         minutes = self.twin.scenario.interval_min
-        snap = evaluate_snapshot(phys, state, demand)
+        snap = evaluate_snapshot(phys, state, demand, initial_load=initial_load)
         reference_state = CellState.all_on(self.twin.num_cells)
         reference_state.active[list(failed)] = False
         same = (

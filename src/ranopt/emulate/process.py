@@ -17,14 +17,16 @@ ranopt but these wire outputs and the files in its run directory::
 """
 
 import asyncio
-import functools
 import json
 import logging
+import multiprocessing
 import os
 import secrets
 import socket
+import threading
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ from ranopt.emulate.topology import EmulatedElement, build_topology
 from ranopt.southbound.a1_types import load_policy_types
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.snapshot import CellState
+from ranopt.twin.units import FloatArray
 
 logger = logging.getLogger("ranopt.emulate")
 REFERENCE_MONDAY = datetime(2024, 1, 1, tzinfo=UTC)  # interval 0 starts here (a Monday)
@@ -63,6 +66,7 @@ class EmulatorConfig:
     pace_s: float = 1.0  # wall seconds per interval; 0: only /admin/advance moves the clock
     start: datetime | None = None  # first live interval (default: now, floored)
     backfill_days: int = 0
+    backfill_workers: int | None = None  # processes for the back-fill (None: one per core)
     traffic: bool = True  # False: O1 only (discovery tests of large networks)
     o1_per_element: bool = True
     o1_base: tuple[str, ...] = (BASE_10, BASE_11)
@@ -122,6 +126,34 @@ def interval_of(t: datetime, interval_s: int) -> int:
     return int((t - REFERENCE_MONDAY).total_seconds()) // interval_s
 
 
+_WORKER: dict[str, "Emulator"] = {}  # a back-fill worker process's own emulator
+
+
+def _history_worker(config: EmulatorConfig) -> None:
+    """Build this worker's emulator (same scenario and seed: the same network)."""
+    _WORKER["emulator"] = Emulator(replace(config, a1_types_dir=None))
+
+
+def _history_pool(emulator: "Emulator", workers: int) -> ProcessPoolExecutor:
+    """Worker processes for the back-fill, each holding the same network.
+
+    Forked (each inherits the built twin, nothing to import) while this process has no other
+    thread, as at start-up; else spawned, each building the twin from the configuration.
+    """
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        _WORKER["emulator"] = emulator
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    spawn = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        workers, mp_context=spawn, initializer=_history_worker, initargs=(emulator.config,)
+    )
+
+
+def _history_span(first: int, stop: int) -> list[str]:
+    """Run one span of history in a worker; return its ground-truth lines."""
+    return _WORKER["emulator"].run_history(first, stop)
+
+
 class Emulator:
     """One running emulator (built by ``run``)."""
 
@@ -137,6 +169,8 @@ class Emulator:
         start = config.start or datetime.now(UTC)
         self.next_interval = interval_of(start, self.interval_s)
         self.sequence = 0
+        self.ves_url = config.ves_url  # the collector (``POST /admin/ves`` changes it)
+        self.api_key = config.ranopt_api_key
         # a restart resumes the clock the run directory holds (``--start`` is for a new run)
         saved = read_clock(config.run_dir, network=config.network_name, interval_s=self.interval_s)
         self.resumed = saved is not None
@@ -191,49 +225,63 @@ class Emulator:
         """Epoch seconds at which an interval starts."""
         return int(REFERENCE_MONDAY.timestamp()) + interval * self.interval_s
 
-    async def emit(self, result: IntervalResult, phase: str) -> None:
-        """Write one interval's PM file / VES event and its ground-truth line."""
+    def write_pm(self, result: IntervalResult) -> None:
+        """Write one interval's TS 28.532 PM file (atomically: ``.part``, then renamed)."""
         start_s = self.start_s(result.interval)
         counters = output.cell_counters(result.kpis, self.num_prb, self.interval_s)
         reporting = [c for c in range(self.twin.num_cells) if c not in result.failed]
-        cells = self.topology.cells
+        body = output.pm_xml(start_s=start_s, interval_s=self.interval_s,
+                             dn_prefix=self.topology.dn_prefix, cells=self.topology.cells,
+                             counters=counters, reporting=reporting)  # fmt: skip
+        name = output.pm_file_name(start_s, self.interval_s, self.config.network_name)
+        tmp = self.config.run_dir / "pm" / (name + ".part")
+        tmp.write_bytes(body)
+        os.replace(tmp, tmp.with_suffix(""))
+
+    def truth_text(self, result: IntervalResult, phase: str) -> str:
+        """One interval's ground-truth line (``truth.jsonl``)."""
+        k, ref = result.kpis, result.always_on
+        return output.truth_line(
+            interval=result.interval, start_s=self.start_s(result.interval), phase=phase,
+            energy_kwh=k.energy_kwh[0], always_on_energy_kwh=ref.energy_kwh[0],
+            served_mbit=k.served_mbps[0] * self.interval_s,
+            always_on_served_mbit=ref.served_mbps[0] * self.interval_s,
+            offered_mbit=k.offered_mbps[0] * self.interval_s, prb_load=k.prb_load[0],
+            prb_over_limit=result.prb_over_limit.tolist(), violations=result.check.violations,
+            asleep=result.asleep, failed=result.failed,
+        )  # fmt: skip
+
+    def append_truth(self, lines: list[str]) -> None:
+        """Append ground-truth lines to ``truth.jsonl``."""
+        if self.config.truth and lines:
+            with (self.config.run_dir / "truth.jsonl").open("a") as handle:
+                handle.write("".join(line + "\n" for line in lines))
+
+    async def emit(self, result: IntervalResult, phase: str) -> None:
+        """Write one interval's PM file / VES event and its ground-truth line."""
         if self.config.pm_files:
-            body = output.pm_xml(start_s=start_s, interval_s=self.interval_s,
-                                 dn_prefix=self.topology.dn_prefix, cells=cells,
-                                 counters=counters, reporting=reporting)  # fmt: skip
-            name = output.pm_file_name(start_s, self.interval_s, self.config.network_name)
-            tmp = self.config.run_dir / "pm" / (name + ".part")
-            tmp.write_bytes(body)
-            os.replace(tmp, tmp.with_suffix(""))
-        if self.config.ves_url and phase == "live":
+            self.write_pm(result)
+        if self.ves_url and phase == "live":
+            start_s = self.start_s(result.interval)
+            counters = output.cell_counters(result.kpis, self.num_prb, self.interval_s)
+            reporting = [c for c in range(self.twin.num_cells) if c not in result.failed]
             self.sequence += 1
             event = output.ves_perf3gpp(start_s=start_s, interval_s=self.interval_s,
-                                        dn_prefix=self.topology.dn_prefix, cells=cells,
-                                        counters=counters, reporting=reporting,
-                                        sequence=self.sequence)  # fmt: skip
+                                        dn_prefix=self.topology.dn_prefix,
+                                        cells=self.topology.cells, counters=counters,
+                                        reporting=reporting, sequence=self.sequence)  # fmt: skip
             await self.post_ves(event)
         if self.config.truth:
-            k, ref = result.kpis, result.always_on
-            line = output.truth_line(
-                interval=result.interval, start_s=start_s, phase=phase,
-                energy_kwh=k.energy_kwh[0], always_on_energy_kwh=ref.energy_kwh[0],
-                served_mbit=k.served_mbps[0] * self.interval_s,
-                always_on_served_mbit=ref.served_mbps[0] * self.interval_s,
-                offered_mbit=k.offered_mbps[0] * self.interval_s, prb_load=k.prb_load[0],
-                prb_over_limit=result.prb_over_limit.tolist(), violations=result.check.violations,
-                asleep=result.asleep, failed=result.failed,
-            )  # fmt: skip
-            with (self.config.run_dir / "truth.jsonl").open("a") as handle:
-                handle.write(line + "\n")
+            self.append_truth([self.truth_text(result, phase)])
 
     async def post_ves(self, event: dict[str, Any]) -> None:
         """POST one event to the collector, or keep it under RUN/ves when there is none."""
-        url = self.config.ves_url
+        url = self.ves_url
         if not url:
             name = f"{event['event']['commonEventHeader']['eventId']}.json"
             (self.config.run_dir / "ves" / name).write_text(json.dumps(event))
             return
-        headers = {"X-API-Key": self.config.ranopt_api_key} if self.config.ranopt_api_key else {}
+        headers = {"X-API-Key": self.api_key} if self.api_key else {}
         try:
             async with httpx.AsyncClient(timeout=30.0) as client:
                 response = await client.post(url, json=event, headers=headers)
@@ -243,16 +291,47 @@ class Emulator:
         except httpx.HTTPError as exc:
             logger.warning("VES collector unreachable: %s", type(exc).__name__)
 
+    def run_history(self, first: int, stop: int) -> list[str]:
+        """Run intervals ``[first, stop)`` with every cell on, write their PM files.
+
+        Each interval's load fixed point starts from the previous one's PRB load. Returns the
+        ground-truth lines (the caller appends them in order). No VES: a RAN sends its past
+        as files, and the live clock does not move.
+        """
+        state = CellState.all_on(self.twin.num_cells)
+        load: FloatArray | None = None
+        lines: list[str] = []
+        for k in range(first, stop):
+            result = self.network.run_interval(k, state, counterfactual=False, initial_load=load)
+            load = result.kpis.prb_load[0]
+            if self.config.pm_files:
+                self.write_pm(result)
+            lines.append(self.truth_text(result, "history"))
+        return lines
+
     async def backfill(self, days: int) -> None:
-        """Write the past ``days`` days with every cell on (what the network did before)."""
+        """Write the past ``days`` days with every cell on (what the network did before).
+
+        The days are independent (each day's demand comes from the seed and the day), so they
+        run in parallel, one worker process per core (``backfill_workers``), each with the
+        same twin (``_history_pool``).
+        """
         ipd = self.twin.scenario.intervals_per_day
         first = self.next_interval - days * ipd
+        spans = [(first + d * ipd, first + (d + 1) * ipd) for d in range(days)]
+        workers = min(days, self.config.backfill_workers or os.cpu_count() or 1)
         loop = asyncio.get_running_loop()
-        state = CellState.all_on(self.twin.num_cells)
-        for k in range(first, self.next_interval):
-            run_k = functools.partial(self.network.run_interval, k, state, counterfactual=False)
-            result = await loop.run_in_executor(None, run_k)
-            await self.emit(result, "history")
+        if workers <= 1:
+            for a, b in spans:
+                lines = await loop.run_in_executor(None, self.run_history, a, b)
+                self.append_truth(lines)
+            return
+        with _history_pool(self, workers) as pool:
+            days_lines = await asyncio.gather(
+                *(loop.run_in_executor(pool, _history_span, a, b) for a, b in spans)
+            )
+        for lines in days_lines:
+            self.append_truth(lines)
 
     async def step(self) -> IntervalResult:
         """Finish the interval in progress, emit it, and begin the next one."""
@@ -306,6 +385,11 @@ class Emulator:
             await self.step()
         return self.status()
 
+    def set_collector(self, url: str | None) -> dict[str, Any]:
+        """Point the VES agent at ``url`` (None: keep events under ``RUN/ves``)."""
+        self.ves_url = url
+        return {"ves_url": url}
+
     def status(self) -> dict[str, Any]:
         """Where the clock stands."""
         return {
@@ -341,7 +425,8 @@ async def run(config: EmulatorConfig) -> None:
     )
     admin_server = uvicorn.Server(uvicorn.Config(
         admin_app(emulator.admin_token, fault=emulator.fault, advance=emulator.advance,
-                  status=emulator.status), log_level="warning", lifespan="off",
+                  status=emulator.status, collector=emulator.set_collector),
+        log_level="warning", lifespan="off",
     ))  # fmt: skip
     tasks = [asyncio.create_task(a1_server.serve(sockets=[a1_sock])),
              asyncio.create_task(admin_server.serve(sockets=[admin_sock]))]  # fmt: skip

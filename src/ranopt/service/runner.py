@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from ranopt.service.calibration import NetworkCalibrationConfig
 from ranopt.service.loop import LoopConfig, NetworkLoop, StepReport
 from ranopt.service.optimize import cached_twin
 from ranopt.service.southbound_loop import SouthboundLoop
@@ -158,9 +159,11 @@ class LoopRunner:
         lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
         holder: str | None = None,
         keyring: Keyring | None = None,
+        calibration: NetworkCalibrationConfig | None = None,
     ) -> None:
         self.store = store
         self.keyring = keyring  # unseals O1 credentials: without it, O1 networks cannot loop
+        self.calibration = calibration  # an O1 network's model (None: the defaults)
         self.tick_s = tick_s
         self.metrics = metrics
         self.config = config or LoopConfig()
@@ -362,7 +365,7 @@ class LoopRunner:
                     raise LookupError(msg)
                 self._loops[network_id] = SouthboundLoop(
                     fenced, tenant_id=tenant_id, network_id=network_id, keyring=self.keyring,
-                    clock=self.clock, limits=self.config.limits,
+                    clock=self.clock, limits=self.config.limits, calibration=self.calibration,
                 )  # fmt: skip
                 return self._loops[network_id]
             if binding is None:

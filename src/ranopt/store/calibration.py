@@ -246,6 +246,22 @@ def save_report(
     return CalibrationReportOut.model_validate(row, from_attributes=True)
 
 
+def reports_since(
+    session: Session, *, tenant_id: int, network_id: int, after_id: int
+) -> list[CalibrationReportOut]:
+    """Return the network's calibration reports stored after report ``after_id``, oldest first."""
+    rows = session.scalars(
+        select(CalibrationReport)
+        .where(
+            CalibrationReport.tenant_id == tenant_id,
+            CalibrationReport.network_id == network_id,
+            CalibrationReport.id > after_id,
+        )
+        .order_by(CalibrationReport.id)
+    )
+    return [CalibrationReportOut.model_validate(r, from_attributes=True) for r in rows]
+
+
 def latest_report(
     session: Session, *, tenant_id: int, network_id: int
 ) -> CalibrationReportOut | None:

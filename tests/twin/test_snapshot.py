@@ -241,6 +241,40 @@ def test_snapshot_matches_reference_loop(seven_site_twin: Twin, data: st.DataObj
     np.testing.assert_allclose(snap.ue_thp_mbps, ref["ue_thp"], rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize(
+    ("on", "trx", "scale"),
+    [
+        # capacity cells 16 and 29 carry 0.47 and 0.34 PRB: 2 % off the reference before the fix
+        ((16, 29), (32, 32), 1.3889214239791037),
+        # cell 34 sits at the old pairing jump (0.50): no fixed point in 5000 iterations before
+        ((34, 27), (16, 32), 1.98083533877623),
+    ],
+)
+def test_fractional_pairing_matches_reference(
+    seven_site_twin: Twin, on: tuple[int, int], trx: tuple[int, int], scale: float
+) -> None:
+    """Regression (issue 12, known limits): all but two capacity cells asleep, those two muted
+    and given +6 dB CIO; between one and two UEs to pair the kernel must pair fractionally as
+    the reference (and ``mu_mimo_spectral_efficiency``) do."""
+    twin = seven_site_twin
+    cells = np.array(on)
+    active = twin.arrays.layer != CAPACITY
+    active[cells] = True
+    chains = twin.arrays.num_trx.astype(np.int64)
+    chains[cells] = trx
+    cio_db = np.zeros(twin.num_cells)
+    cio_db[cells] = 6.0
+    state = CellState(active=active, cio_db=cio_db, active_trx=chains)
+    demand = expected_demand_mbps(twin.traffic, 0)[80] * scale
+    snap = evaluate_snapshot(twin, state, demand, tolerance=1e-13, max_iterations=5000)
+    assert snap.converged
+    ref = _reference_snapshot(twin, state, demand, snap.prb_load)
+    np.testing.assert_array_equal(snap.serving_cell, ref["serving"])
+    np.testing.assert_allclose(snap.demand_load, ref["raw_load"], rtol=1e-9, atol=1e-12)
+    # the state is the one that exercised the fractional range
+    assert np.any((snap.prb_load[cells] > 0.34) & (snap.prb_load[cells] < 0.5))
+
+
 # --- sleep ---------------------------------------------------------------------------------------
 
 

@@ -133,7 +133,7 @@ def perfect_foresight(
 
 
 # the vendor grid plus more cautious settings (the tuned rule sits at the grid's cautious
-# corner and still breaks constraints on the realised day)
+# corner and still breaks constraints on the realised day); --sweep-grid replaces it
 SWEEP_GRID: dict[str, tuple[float, ...]] = {
     "sleep_below": (0.0025, *DEFAULT_GRID["sleep_below"]),
     "coverage_below": (0.05, *DEFAULT_GRID["coverage_below"]),
@@ -141,8 +141,23 @@ SWEEP_GRID: dict[str, tuple[float, ...]] = {
 }
 
 
-def sweep_threshold(twin: Any, inputs: Any, limits: EnergyConstraints) -> dict[str, Any]:
-    """Every threshold setting of SWEEP_GRID in closed loop on day D.
+def parse_grid(text: str) -> dict[str, tuple[float, ...]]:
+    """``"X1,X2;Y1,Y2;Z1,Z2"``: sleep_below, coverage_below and wake_above values."""
+    parts = text.split(";")
+    if len(parts) != 3:
+        msg = f"--sweep-grid needs three ';'-separated lists (X;Y;Z), got {text!r}"
+        raise SystemExit(msg)
+    names = ("sleep_below", "coverage_below", "wake_above")
+    return {n: tuple(float(v) for v in p.split(",")) for n, p in zip(names, parts, strict=True)}
+
+
+def sweep_threshold(
+    twin: Any,
+    inputs: Any,
+    limits: EnergyConstraints,
+    grid: dict[str, tuple[float, ...]] | None = None,
+) -> dict[str, Any]:
+    """Every threshold setting of ``grid`` (SWEEP_GRID) in closed loop on day D.
 
     A setting's violations are counted on its closed-loop snapshots (what the replay counts:
     sleep depth changes power, not radio); a zero-violation setting is then scored exactly as
@@ -151,12 +166,13 @@ def sweep_threshold(twin: Any, inputs: Any, limits: EnergyConstraints) -> dict[s
     is the most saving setting with zero violations: the rule at the plans' QoS, chosen in
     hindsight (in its favour).
     """
+    grid = grid or SWEEP_GRID
     references = always_on_snapshots(twin, inputs.realised_demand_mbps)
     always_on_w = sum(r.power_total_w for r in references)
     rows = []
     started = time.perf_counter()
     for x, y, z in itertools.product(
-        SWEEP_GRID["sleep_below"], SWEEP_GRID["coverage_below"], SWEEP_GRID["wake_above"]
+        grid["sleep_below"], grid["coverage_below"], grid["wake_above"]
     ):
         rule = ThresholdRule(sleep_below=x, coverage_below=y, wake_above=z)
         run = run_threshold(twin, inputs.realised_demand_mbps, rule, limits, references)
@@ -181,7 +197,7 @@ def sweep_threshold(twin: Any, inputs: Any, limits: EnergyConstraints) -> dict[s
         log(f"  threshold {x}/{y}/{z}: {row['saving_pct']:.2f} % {violations} violations")
     clean = [r for r in rows if r["constraint_violations"] == 0]
     return {
-        "grid": {k: list(v) for k, v in SWEEP_GRID.items()},
+        "grid": {k: list(v) for k, v in grid.items()},
         "rows": rows,
         "best_zero_violations": max(clean, key=lambda r: r["saving_pct"]) if clean else None,
         "sweep_s": round(time.perf_counter() - started, 1),
@@ -200,6 +216,7 @@ def run_scenario(
     *,
     threshold_sweep: bool = False,
     solver_stage: bool = True,
+    sweep_grid: dict[str, tuple[float, ...]] | None = None,
 ) -> dict[str, Any]:
     twin = build_twin(scenario_preset(name, seed=seed))
     limits = EnergyConstraints()
@@ -265,7 +282,7 @@ def run_scenario(
         }
     if threshold_sweep:
         log(f"{name}: threshold sweep on the realised day")
-        result["threshold_sweep"] = sweep_threshold(twin, inputs, limits)
+        result["threshold_sweep"] = sweep_threshold(twin, inputs, limits, sweep_grid)
     if name == "default" and solver_stage:
         log(f"{name}: solver stage timing")
         result["solver_stage"] = solver_stage_times(
@@ -427,6 +444,9 @@ def main() -> None:
     parser.add_argument(
         "--threshold-sweep", action="store_true", help="every threshold setting on the day"
     )
+    parser.add_argument(
+        "--sweep-grid", default=None, help="threshold sweep values 'X1,X2;Y1,Y2;Z1,Z2'"
+    )
     parser.add_argument("--no-solver-stage", action="store_true", help="skip the stage timing")
     parser.add_argument("--tag", default="", help="suffix of the --out-dir file names")
     parser.add_argument(
@@ -470,6 +490,7 @@ def main() -> None:
             result = run_scenario(
                 name, seed, args.day, k, solvers, limit, robust, foresight,
                 threshold_sweep=args.threshold_sweep, solver_stage=not args.no_solver_stage,
+                sweep_grid=None if args.sweep_grid is None else parse_grid(args.sweep_grid),
             )  # fmt: skip
             if any(n != "threshold" for n in result["solvers"]):
                 result["targets"] = targets(result)

@@ -397,6 +397,8 @@ def combine(paths: list[Path]) -> dict[str, Any]:
         for key in ("threshold_sweep", "solver_stage", "perfect_foresight"):
             if key in part:
                 merged[key] = part[key]
+    if any(n != "threshold" for n in merged.get("solvers", {})):
+        merged["targets"] = targets(merged)
     merged["foresight_summary"] = foresight_summary(merged)
     return merged
 

@@ -275,6 +275,29 @@ def test_fractional_pairing_matches_reference(
     assert np.any((snap.prb_load[cells] > 0.34) & (snap.prb_load[cells] < 0.5))
 
 
+def test_fixed_point_converges_where_pairing_makes_load_fall_with_load(
+    seven_site_twin: Twin,
+) -> None:
+    """Regression (hypothesis seed 2 of the reference test): only capacity cell 29 on, muted
+    to 32 chains, 18:30 at twice the expected demand. More load means more UEs to pair and a
+    higher MU-MIMO rate, so the cell's load map falls steeply in its own load and the plain
+    iteration cycled between 0.573 and 0.679 for 5000 iterations; the halved steps of a
+    reversing cell reach the fixed point between them, which the reference map confirms."""
+    twin = seven_site_twin
+    active = twin.arrays.layer != CAPACITY
+    active[29] = True
+    chains = twin.arrays.num_trx.astype(np.int64)
+    chains[29] = 32
+    state = CellState(active=active, cio_db=np.zeros(twin.num_cells), active_trx=chains)
+    demand = expected_demand_mbps(twin.traffic, 0)[74] * 2.0
+    snap = evaluate_snapshot(twin, state, demand, tolerance=1e-13, max_iterations=5000)
+    assert snap.converged
+    assert 0.573 < snap.prb_load[29] < 0.679
+    ref = _reference_snapshot(twin, state, demand, snap.prb_load)
+    np.testing.assert_allclose(snap.demand_load, ref["raw_load"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(snap.served_mbps, ref["served"], rtol=1e-9, atol=1e-12)
+
+
 # --- sleep ---------------------------------------------------------------------------------------
 
 

@@ -16,15 +16,16 @@ as the day-ahead plans; each day-ahead plan's saving is reported as a share of i
 planner's perfect-foresight saving. ``--threshold-sweep`` runs every threshold setting of a
 grid in closed loop on day D and reports the most saving one with zero violations (the rule
 at equal QoS). The parts can run as separate processes (``--solvers``, ``--out-dir``,
-``--tag``) and be joined with ``--combine FILE ...``:
+``--tag``) and be joined with ``--combine FILE ...`` (as measured for docs/benchmarks.md):
 
-    nice -n 10 .venv/bin/python benchmarks/energy.py --scenarios default --seed 1 \
-        --solvers greedy --foresight-solvers greedy --confidence-scenarios 16 \
-        --robust-scenarios 16 --no-solver-stage --calibration-days 0 --out-dir /tmp/e --tag g
-    nice -n 10 .venv/bin/python benchmarks/energy.py --scenarios default --seed 1 \
-        --solvers threshold --foresight-solvers "" --threshold-sweep --no-solver-stage \
-        --calibration-days 0 --out-dir /tmp/e --tag t
-    .venv/bin/python benchmarks/energy.py --combine /tmp/e/energy-default-seed1-*.json
+    E="--scenarios default --seed 1 --no-solver-stage --calibration-days 0 --out-dir /tmp/e"
+    nice -n 10 python benchmarks/energy.py $E --solvers greedy --foresight-solvers "" \
+        --confidence-scenarios 16 --robust-scenarios 16 --tag g
+    nice -n 10 python benchmarks/energy.py $E --solvers "" --foresight-solvers greedy --tag f
+    nice -n 10 python benchmarks/energy.py $E --solvers threshold --foresight-solvers "" --tag t
+    nice -n 10 python benchmarks/energy.py $E --solvers "" --foresight-solvers "" \
+        --threshold-sweep --sweep-grid "0.001,0.0015,0.002;0.02,0.05,0.1;0.3,0.6" --tag s
+    python benchmarks/energy.py --combine /tmp/e/energy-default-seed1-*.json
 """
 
 import argparse

@@ -25,6 +25,8 @@ at equal QoS). The parts can run as separate processes (``--solvers``, ``--out-d
     nice -n 10 python benchmarks/energy.py $E --solvers threshold --foresight-solvers "" --tag t
     nice -n 10 python benchmarks/energy.py $E --solvers "" --foresight-solvers "" \
         --threshold-sweep --sweep-grid "0.001,0.0015,0.002;0.02,0.05,0.1;0.3,0.6" --tag s
+    nice -n 10 python benchmarks/energy.py $E --solvers "" --foresight-solvers "" \
+        --threshold-sweep --sweep-grid "0.00175;0.1;0.6" --tag s2
     python benchmarks/energy.py --combine /tmp/e/energy-default-seed1-*.json
 """
 
@@ -383,6 +385,21 @@ def foresight_summary(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def join_sweeps(first: dict[str, Any] | None, part: dict[str, Any]) -> dict[str, Any]:
+    """One threshold sweep from two: every row, grids listed, the best row over both."""
+    second = part["threshold_sweep"]
+    if first is None:
+        return dict(second)
+    rows = first["rows"] + second["rows"]
+    clean = [r for r in rows if r["constraint_violations"] == 0]
+    return {
+        "grids": [*first.get("grids", [first["grid"]]), second["grid"]],
+        "rows": rows,
+        "best_zero_violations": max(clean, key=lambda r: r["saving_pct"]) if clean else None,
+        "sweep_s": round(first["sweep_s"] + second["sweep_s"], 1),
+    }
+
+
 def combine(paths: list[Path]) -> dict[str, Any]:
     """Join result files of one scenario and seed written by separate runs (``--tag``)."""
     parts = [json.loads(p.read_text()) for p in paths]
@@ -395,9 +412,11 @@ def combine(paths: list[Path]) -> dict[str, Any]:
     for part in parts[1:]:
         for key in ("solvers", "foresight"):
             merged.setdefault(key, {}).update(part.get(key, {}))
-        for key in ("threshold_sweep", "solver_stage", "perfect_foresight"):
+        for key in ("solver_stage", "perfect_foresight"):
             if key in part:
                 merged[key] = part[key]
+        if "threshold_sweep" in part:  # several sweeps (a coarse grid, then a finer one)
+            merged["threshold_sweep"] = join_sweeps(merged.get("threshold_sweep"), part)
     if any(n != "threshold" for n in merged.get("solvers", {})):
         merged["targets"] = targets(merged)
     merged["foresight_summary"] = foresight_summary(merged)

@@ -11,11 +11,13 @@ from ranopt.twin.mimo import (
     DMRS_MAX_PORTS,
     EIGENVALUE_RATIOS,
     active_users_to_pair,
+    cell_rates_mbps,
     effective_spectral_efficiency,
     mu_mimo_max_users,
     mu_mimo_spectral_efficiency,
     su_mimo_spectral_efficiency,
 )
+from ranopt.twin.model import Twin
 from ranopt.twin.units import db_to_lin
 
 
@@ -112,3 +114,31 @@ def test_pairing_limits_and_active_users() -> None:
     assert float(se) == float(su)  # nobody to pair: SU only
     se, su = effective_spectral_efficiency(1000.0, 4, 64, 12.0)
     assert float(se) > float(su)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sinr_db=st.floats(-5.0, 40.0), load=st.floats(0.0, 1.0), trx=st.sampled_from([16, 32, 64]))
+def test_snapshot_rates_pair_as_the_shortcut_does(
+    seven_site_twin: Twin, sinr_db: float, load: float, trx: int
+):
+    """The snapshot kernel's rate of a capacity-cell UE is the effective SE at the pairing load.
+
+    Regression (issue 12, known limits): the kernel paired only from 2 UEs (load 0.5) on,
+    while the effective SE interpolates toward K = 2 from one UE: PRB demand came out up to
+    2 % off the reference loop, and the jump at load 0.5 left some states without a fixed
+    point (the iteration cycled across it).
+    """
+    arrays = seven_site_twin.arrays
+    cell = int(np.flatnonzero(arrays.layer == 1)[0])
+    share = trx / float(arrays.num_trx[cell])
+    sinr = float(db_to_lin(sinr_db))
+    rate, su_rate = cell_rates_mbps(arrays, np.array([cell]), np.array([sinr]), share, load)
+    limit = mu_mimo_max_users(trx, arrays.mu_mimo_max_users[cell])
+    users = np.minimum(active_users_to_pair(load), limit)
+    se, su = effective_spectral_efficiency(sinr, min(int(arrays.max_layers[cell]), trx), trx, users)
+    bandwidth_mhz = arrays.dl_bandwidth_hz[cell] / 1e6
+    assert float(rate[0]) == pytest.approx(float(se) * bandwidth_mhz, rel=1e-12)
+    assert float(su_rate[0]) == pytest.approx(float(su) * bandwidth_mhz, rel=1e-12)
+    # continuous in the load: no jump where a second UE becomes available to pair
+    above, _ = cell_rates_mbps(arrays, np.array([cell]), np.array([sinr]), share, load + 1e-9)
+    assert float(above[0]) == pytest.approx(float(rate[0]), rel=1e-6)

@@ -188,7 +188,9 @@ class LinkConfig:
             su[rows] = np.maximum(su[rows], per_rank.max(axis=1))
         se = su
         users = np.minimum(active_users_to_pair(pairing_load), self.pairing_limit)
-        pair = (self.pairing_limit >= 2) & (users >= 2.0)
+        # pair from any fractional count above one, as effective_spectral_efficiency does: a
+        # threshold at 2 UEs put a jump in the rate at load 0.5 (no fixed point near it)
+        pair = (self.pairing_limit >= 2) & (users > 1.0)
         if pair.any():
             se = su.copy()
             mu = mu_mimo_spectral_efficiency(sinr_lin[pair], self.chains[pair], users[pair])

@@ -23,6 +23,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 LOAD_TOLERANCE = 1e-4  # fixed point stops when no cell's PRB load moves by more than this
 MAX_ITERATIONS = 200
+MIN_STEP = 1.0 / 16.0  # smallest relaxation step of a cell whose load update keeps reversing
 
 
 @dataclass(frozen=True, eq=False)
@@ -311,6 +312,13 @@ def solve_load(
 
     start = np.ones(twin.num_cells) if initial_load is None else np.clip(initial_load, 0.0, 1.0)
     load = np.where(state.active, start, 0.0)
+    # MU-MIMO pairing raises a cell's rate with its own load, so its load map can fall
+    # steeply in it (not a standard interference function) and plain iteration can cycle
+    # between two loads: a cell whose update reverses direction takes halved steps from then
+    # on (Krasnoselskii-Mann averaging, same fixed points); cells that never reverse keep
+    # full steps, so a monotone (Yates) iteration is unchanged
+    step_size = np.ones(twin.num_cells)
+    previous = np.zeros(twin.num_cells)
     for iteration in range(1, max_iterations + 1):
         # Siomina & Yuan 2012: SINR_u = S_u / (sum_j rho_j I_uj + N_u)
         sinr = signal_w / (interference_op @ load + noise_w)
@@ -319,14 +327,19 @@ def solve_load(
         ue_load = np.divide(demand, rate_mbps, out=np.zeros_like(demand), where=rate_mbps > 0)
         raw = group_sum(group, ue_load, int(np.prod(shape))).reshape(shape)
         new_load, served_fraction = _used_load(raw, shares)
-        step = float(np.max(np.abs(new_load - load)))
-        load = new_load
+        update = new_load - load
+        step = float(np.max(np.abs(update)))
         if step < tolerance:
             return _LoadSolution(
-                sinr, rate_mbps, su_rate, raw, load, served_fraction, iteration, True
+                sinr, rate_mbps, su_rate, raw, new_load, served_fraction, iteration, True
             )
+        reversed_ = update * previous < 0.0
+        step_size = np.where(reversed_, np.maximum(step_size * 0.5, MIN_STEP), step_size)
+        previous = update
+        load = load + step_size * update
+    # the budget ran out: report the last map output (loads consistent with its PRB demand)
     return _LoadSolution(
-        sinr, rate_mbps, su_rate, raw, load, served_fraction, max_iterations, False
+        sinr, rate_mbps, su_rate, raw, new_load, served_fraction, max_iterations, False
     )
 
 

@@ -28,6 +28,7 @@ from ranopt.optimize.actions import (
 )
 from ranopt.optimize.evaluate import (
     EnergyConstraints,
+    check_snapshot,
     evaluate_interval,
     evaluate_schedule,
 )
@@ -51,6 +52,7 @@ from ranopt.optimize.surrogate import (
 )
 from ranopt.optimize.switching import enforce_switching_rules
 from ranopt.twin.model import Twin
+from ranopt.twin.neighbourhood import candidate_index, evaluate_change
 from ranopt.twin.snapshot import CellState, Snapshot, evaluate_snapshot
 from ranopt.twin.units import FloatArray
 
@@ -77,6 +79,9 @@ class EnergyConfig:
     mimo_muting: bool = True  # the solvers may mute capacity cells' chains (64 -> 32 -> 16)
     sleep_depths: bool = True  # deep sleep for runs long enough to pay for it, else light
     deep_sleep_wake_intervals: int = DEEP_SLEEP_WAKE_INTERVALS
+    # repair re-solves only the neighbourhood of the cells it wakes or unmutes
+    # (ranopt.twin.neighbourhood); False: the whole network after each step
+    neighbourhood_repair: bool = True
 
     def __post_init__(self) -> None:
         """Reject settings that would leave a solver nothing to do."""
@@ -895,6 +900,8 @@ def repair_schedule(
     max_rounds: int,
     enforce: RuleEnforcer | None = None,
     protected: BoolArray | None = None,
+    *,
+    neighbourhood: bool = True,
 ) -> tuple[BoolArray, IntArray, int]:
     """Replay a schedule in the twin; unmute, then wake, cells until every interval holds.
 
@@ -903,6 +910,12 @@ def repair_schedule(
     (``_muted_to_unmute``), then sleeping cells are woken (``_cells_to_wake``). Returns the
     repaired schedule and chains and the number of cells woken. The switching rules are
     re-applied after each round; ``enforce`` and ``protected`` as in ``verify_and_repair``.
+
+    Each round evaluates every changed interval on the whole network; with ``neighbourhood``
+    the re-evaluation after each unmute or wake-up re-solves only the cells that step can
+    affect (``ranopt.twin.neighbourhood.evaluate_change``). A round that repaired anything is
+    followed by another, so a repaired interval is accepted only by a whole-network check
+    (unless ``max_rounds`` runs out first).
     """
     fixed = schedule.copy()
     chains = trx.copy()
@@ -917,22 +930,36 @@ def repair_schedule(
     def changed_rows() -> IntArray:
         return np.flatnonzero(~fixed.all(axis=1) | (chains < num_trx).any(axis=1))
 
+    candidates = candidate_index(twin) if neighbourhood else None
     for _ in range(max_rounds):
         fixed = enforce(fixed)
         chains = np.where(fixed, chains, num_trx)
         changed = False
         for t in changed_rows():
             for index, demand in enumerate(demand_sets):
+                step: IntArray | None = None  # the cells the last repair step changed
                 while not fixed[t].all() or (chains[t] < num_trx).any():
-                    snap, ref, check = evaluate_interval(
-                        twin, demand[t], fixed[t], limits, references.get(index, int(t)),
-                        trx=chains[t],
-                    )  # fmt: skip
+                    if step is None or candidates is None:
+                        snap, ref, check = evaluate_interval(
+                            twin, demand[t], fixed[t], limits, references.get(index, int(t)),
+                            trx=chains[t],
+                        )  # fmt: skip
+                    else:
+                        state = CellState(
+                            active=fixed[t].copy(),
+                            cio_db=np.zeros(twin.num_cells),
+                            active_trx=chains[t].copy() if (chains[t] < num_trx).any() else None,
+                        )
+                        snap, _ = evaluate_change(
+                            twin, state, demand[t], snap, step, index=candidates
+                        )
+                        check = check_snapshot(snap, ref, limits)
                     if not check.violations:
                         break
                     unmute = _muted_to_unmute(snap, ref, chains[t], num_trx, limits)
                     if unmute.size:
                         chains[t, unmute] = num_trx[unmute]
+                        step = unmute
                     else:
                         wake = _cells_to_wake(
                             snap, ref, fixed[t], limits,
@@ -940,6 +967,7 @@ def repair_schedule(
                         )  # fmt: skip
                         fixed[t, wake] = True
                         woken += int(wake.size)
+                        step = wake
                     changed = True
         if not changed:
             break
@@ -1072,8 +1100,9 @@ def plan_energy(
         else:
             schedule, trx, info = solve_greedy(problem)
         schedule, trx, woken = repair_schedule(
-            twin, [demand_mbps], schedule, trx, limits, cache, config.repair_rounds
-        )
+            twin, [demand_mbps], schedule, trx, limits, cache, config.repair_rounds,
+            neighbourhood=config.neighbourhood_repair,
+        )  # fmt: skip
         depth = sleep_states(twin, schedule, config.deep_sleep_wake_intervals)
         evaluation = evaluate_schedule(
             twin, demand_mbps, schedule, limits, references, trx=trx,

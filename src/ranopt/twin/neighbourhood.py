@@ -24,7 +24,6 @@ from ranopt.twin.snapshot import (
     MAX_ITERATIONS,
     CellState,
     Snapshot,
-    associate,
     fair_served_fraction,
 )
 from ranopt.twin.units import FloatArray, group_sum, lin_to_db
@@ -135,7 +134,9 @@ def candidate_index(twin: Twin) -> CandidateIndex:
     """Invert the link budget: per cell, the UEs whose K cells include it."""
     link = twin.link
     if link.dense:
-        return CandidateIndex(dense=True, start=np.zeros(0, dtype=np.int64), ues=np.zeros(0, dtype=np.int64))
+        return CandidateIndex(
+            dense=True, start=np.zeros(0, dtype=np.int64), ues=np.zeros(0, dtype=np.int64)
+        )
     flat = link.cell_idx.ravel()
     order = np.argsort(flat, kind="stable")
     counts = np.bincount(flat, minlength=twin.num_cells)
@@ -320,7 +321,15 @@ def evaluate_change(
         if rounds >= max_rounds:
             break
         joined = _coupled(
-            twin, state, previous, core, is_changed, load, serving, index, threshold,
+            twin,
+            state,
+            previous,
+            core,
+            is_changed,
+            load,
+            serving,
+            index,
+            threshold,
             tolerance,
         )
         if not joined.any():
@@ -342,7 +351,7 @@ def _snapshot(
     demand_mbps: FloatArray,
     sol: _Solution,
 ) -> Snapshot:
-    """The previous snapshot with the neighbourhood's UEs and cells replaced by ``sol``."""
+    """Return the previous snapshot with the neighbourhood's UEs and cells from ``sol``."""
     num_cells = twin.num_cells
     ues = area.ues
     serving, covered = rows.server, rows.covered
@@ -356,7 +365,7 @@ def _snapshot(
     # Bonald & Proutiere 2003, processor sharing, as in evaluate_snapshot
     ue_thp = np.where(servable, np.maximum(sol.su_rate_mbps * headroom, served), 0.0)
 
-    def merged(before: npt.NDArray[np.generic], inside: npt.NDArray[np.generic]) -> FloatArray:
+    def merged(before: FloatArray, inside: FloatArray) -> FloatArray:
         out = before.copy()
         out[ues] = inside
         return out
@@ -369,9 +378,11 @@ def _snapshot(
     def per_cell(before: FloatArray, inside: FloatArray) -> FloatArray:
         return np.asarray(np.where(cells, inside, before), dtype=np.float64)
 
+    serving_cell = previous.serving_cell.copy()
+    serving_cell[ues] = serving
     arrays = twin.arrays
     return Snapshot(
-        serving_cell=merged(previous.serving_cell, serving).astype(np.int64),
+        serving_cell=serving_cell,
         sinr_db=merged(previous.sinr_db, np.where(covered, lin_to_db(sol.sinr), -np.inf)),
         demand_mbps=previous.demand_mbps,
         served_mbps=merged(previous.served_mbps, served),
@@ -379,7 +390,9 @@ def _snapshot(
         active=state.active.copy(),
         prb_load=sol.load,
         demand_load=per_cell(previous.demand_load, sol.raw),
-        cell_offered_mbps=per_cell(previous.cell_offered_mbps, group_sum(server, demand, num_cells)),
+        cell_offered_mbps=per_cell(
+            previous.cell_offered_mbps, group_sum(server, demand, num_cells)
+        ),
         cell_served_mbps=per_cell(previous.cell_served_mbps, group_sum(server, served, num_cells)),
         cell_num_ues=np.where(cells, num_ues, previous.cell_num_ues).astype(np.int64),
         cell_ue_thp_mbps=per_cell(

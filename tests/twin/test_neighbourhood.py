@@ -17,12 +17,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ranopt.optimize.evaluate import EnergyConstraints, check_snapshot
-from ranopt.twin import CellState, Snapshot, Twin, evaluate_snapshot, scenario_preset
+from ranopt.twin import (
+    CellState,
+    Snapshot,
+    Twin,
+    build_twin,
+    evaluate_snapshot,
+    scenario_preset,
+)
 from ranopt.twin.elements import LAYERS
 from ranopt.twin.neighbourhood import candidate_index, evaluate_change
 from ranopt.twin.traffic import expected_demand_mbps
-
-from .conftest import build_named_twin
 
 CAPACITY = LAYERS.index("capacity")
 MAX_LOAD_DIFF = 2e-3
@@ -35,7 +40,7 @@ KINDS = ("wake", "sleep", "mute", "unmute")
 @pytest.fixture(scope="module")
 def medium_twin() -> Twin:
     """The medium preset's 61 sites and 366 cells (top-24), 3 000 UEs, seed 4."""
-    return build_named_twin(scenario_preset("medium", seed=4, num_ues=3000))
+    return build_twin(scenario_preset("medium", seed=4, num_ues=3000))
 
 
 def _state(twin: Twin, active: np.ndarray, trx: np.ndarray) -> CellState:
@@ -99,11 +104,10 @@ def _compare(twin: Twin, seed: int, interval: int, kind: str, n: int) -> int:
     before = evaluate_snapshot(twin, _state(twin, active, trx), demand, initial_load=ref.prb_load)
     new_active, new_trx, cells = _change(twin, rng, active, trx, kind, n)
     state = _state(twin, new_active, new_trx)
-    local, area = evaluate_change(
-        twin, state, demand, before, cells, index=candidate_index(twin)
-    )
+    local, area = evaluate_change(twin, state, demand, before, cells, index=candidate_index(twin))
     whole = evaluate_snapshot(twin, state, demand, initial_load=before.prb_load)
-    assert local.converged and whole.converged
+    assert local.converged
+    assert whole.converged
     _assert_close(twin, local, whole, ref)
     assert area.cells[cells].all()
     return area.num_cells

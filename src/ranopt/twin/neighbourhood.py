@@ -24,6 +24,7 @@ from ranopt.twin.snapshot import (
     MAX_ITERATIONS,
     CellState,
     Snapshot,
+    evaluate_snapshot,
     fair_served_fraction,
 )
 from ranopt.twin.units import FloatArray, group_sum, lin_to_db
@@ -36,6 +37,7 @@ BoolArray = npt.NDArray[np.bool_]
 # interference plus noise (1e-3: an SINR change of at most 0.004 dB from what is held)
 COUPLING_THRESHOLD = 1e-3
 MAX_ROUNDS = 8  # solves of a growing neighbourhood before the last one is kept
+WHOLE_NETWORK_SHARE = 0.5  # a neighbourhood with more of the UEs is solved as the whole
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,6 +107,24 @@ def _rows(twin: Twin, state: CellState, ues: IntArray) -> _Rows:
         server=np.where(covered, cell_idx[np.arange(ues.size), k_star], -1).astype(np.int64),
         k_star=k_star.astype(np.int64),
         covered=covered,
+    )
+
+
+def _held_rows(twin: Twin, ues: IntArray, server: IntArray) -> _Rows:
+    """Link-budget rows of covered ``ues`` whose serving cells ``server`` are known."""
+    link = twin.link
+    if link.dense:
+        cell_idx = np.broadcast_to(np.arange(twin.num_cells), (ues.size, twin.num_cells))
+        k_star = server
+    else:
+        cell_idx = link.cell_idx[ues]
+        k_star = np.argmax(cell_idx == server[:, None], axis=1)
+    return _Rows(
+        cell_idx=np.asarray(cell_idx, dtype=np.int64),
+        interference_w=link.interference_w[ues],
+        server=server,
+        k_star=np.asarray(k_star, dtype=np.int64),
+        covered=np.ones(ues.size, dtype=bool),
     )
 
 
@@ -237,19 +257,8 @@ def _coupled(
     if not keep.any():
         return np.zeros_like(core)
     ues, server = reached[keep], server[keep]
-    cell_idx = (
-        np.broadcast_to(np.arange(twin.num_cells), (ues.size, twin.num_cells))
-        if twin.link.dense
-        else twin.link.cell_idx[ues]
-    )
     # a held UE keeps its serving cell: its entry in the link budget
-    rows = _Rows(
-        cell_idx=np.asarray(cell_idx, dtype=np.int64),
-        interference_w=twin.link.interference_w[ues],
-        server=server,
-        k_star=np.argmax(cell_idx == server[:, None], axis=1).astype(np.int64),
-        covered=np.ones(ues.size, dtype=bool),
-    )
+    rows = _held_rows(twin, ues, server)
     weights = _weights(twin, state, rows, rows.covered)
     before = previous.prb_load[rows.cell_idx]
     after = load[rows.cell_idx]
@@ -294,9 +303,22 @@ def evaluate_change(
     if state.slice_shares is not None:
         msg = "evaluate_change: slice shares are not supported; use evaluate_snapshot"
         raise ValidationError(msg)
+    num_cells = twin.num_cells
+    if twin.link.dense:
+        # every UE has every cell as a candidate: a change reaches every UE, so one warm-started
+        # whole-network solve costs less than finding its neighbourhood
+        whole = evaluate_snapshot(
+            twin, state, demand_mbps, initial_load=np.where(state.active, previous.prb_load, 0.0),
+            tolerance=tolerance, max_iterations=max_iterations,
+        )  # fmt: skip
+        area = Neighbourhood(
+            changed=np.unique(np.asarray(changed, dtype=np.int64)),
+            cells=np.ones(num_cells, dtype=bool), ues=np.arange(twin.num_ues),
+            rehomed=np.flatnonzero(whole.serving_cell != previous.serving_cell), rounds=1,
+        )  # fmt: skip
+        return whole, area
     index = index or candidate_index(twin)
     changed_cells = np.unique(np.asarray(changed, dtype=np.int64))
-    num_cells = twin.num_cells
     is_changed = np.zeros(num_cells, dtype=bool)
     is_changed[changed_cells] = True
     # only UEs with a changed cell among their candidates can change serving cell
@@ -312,7 +334,36 @@ def evaluate_change(
     while True:
         rounds += 1
         ues = np.union1d(np.flatnonzero(core[np.maximum(serving, 0)] & (serving >= 0)), rehomed)
-        rows = _rows(twin, state, ues)
+        if ues.size > WHOLE_NETWORK_SHARE * twin.num_ues:
+            # most of the network: one whole-network solve costs less than the bookkeeping
+            whole = evaluate_snapshot(
+                twin, state, demand_mbps, initial_load=load, tolerance=tolerance,
+                max_iterations=max_iterations,
+            )  # fmt: skip
+            area = Neighbourhood(
+                changed=changed_cells, cells=np.ones(num_cells, dtype=bool),
+                ues=np.arange(twin.num_ues), rehomed=rehomed, rounds=rounds,
+            )  # fmt: skip
+            return whole, area
+        served = serving[ues] >= 0
+        rows = _held_rows(twin, ues[served], serving[ues[served]])
+        if not served.all():  # re-homed UEs that lost coverage: no link entry to serve them
+            lost = ues[~served]
+            rows = _Rows(
+                cell_idx=np.concatenate(
+                    [
+                        rows.cell_idx,
+                        _held_rows(twin, lost, np.zeros(lost.size, dtype=np.int64)).cell_idx,
+                    ]
+                ),
+                interference_w=np.concatenate(
+                    [rows.interference_w, twin.link.interference_w[lost]]
+                ),
+                server=np.concatenate([rows.server, np.full(lost.size, -1, dtype=np.int64)]),
+                k_star=np.concatenate([rows.k_star, np.zeros(lost.size, dtype=np.int64)]),
+                covered=np.concatenate([rows.covered, np.zeros(lost.size, dtype=bool)]),
+            )
+            ues = np.concatenate([ues[served], lost])
         sol = _solve(
             twin, state, rows, ues, demand_mbps, core & state.active, load, tolerance,
             max_iterations,

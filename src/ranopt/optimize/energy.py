@@ -890,6 +890,28 @@ def _muted_to_unmute(
     return np.flatnonzero(culprits if culprits.any() else muted)
 
 
+def _repair_step(
+    snap: Snapshot,
+    ref: Snapshot,
+    active: BoolArray,
+    trx: IntArray,
+    num_trx: IntArray,
+    limits: EnergyConstraints,
+    protected: BoolArray | None,
+) -> tuple[IntArray, int]:
+    """Unmute the muted cells to blame, else wake sleeping ones, in place (``[C]`` rows).
+
+    Returns the cells changed and how many were woken.
+    """
+    unmute = _muted_to_unmute(snap, ref, trx, num_trx, limits)
+    if unmute.size:
+        trx[unmute] = num_trx[unmute]
+        return unmute, 0
+    wake = _cells_to_wake(snap, ref, active, limits, protected)
+    active[wake] = True
+    return wake, int(wake.size)
+
+
 def repair_schedule(
     twin: Twin,
     demand_sets: list[FloatArray],
@@ -911,11 +933,14 @@ def repair_schedule(
     repaired schedule and chains and the number of cells woken. The switching rules are
     re-applied after each round; ``enforce`` and ``protected`` as in ``verify_and_repair``.
 
-    Each round evaluates every changed interval on the whole network; with ``neighbourhood``
-    the re-evaluation after each unmute or wake-up re-solves only the cells that step can
-    affect (``ranopt.twin.neighbourhood.evaluate_change``). A round that repaired anything is
-    followed by another, so a repaired interval is accepted only by a whole-network check
-    (unless ``max_rounds`` runs out first).
+    Without ``neighbourhood`` every round evaluates every changed interval on the whole
+    network, after each step too (main's repair before issue 16). With it, the re-evaluation
+    after each unmute or wake-up re-solves only the cells that step can affect
+    (``ranopt.twin.neighbourhood.evaluate_change``), and an interval whose state a
+    whole-network evaluation found holding is not evaluated again while it stays unchanged
+    (the evaluation is deterministic). A round that repaired anything is followed by another,
+    so a repaired interval is accepted only by a whole-network check (unless ``max_rounds``
+    runs out first).
     """
     fixed = schedule.copy()
     chains = trx.copy()
@@ -931,12 +956,17 @@ def repair_schedule(
         return np.flatnonzero(~fixed.all(axis=1) | (chains < num_trx).any(axis=1))
 
     candidates = candidate_index(twin) if neighbourhood else None
+    # (interval, demand set) -> the state a whole-network evaluation last found holding
+    verified: dict[tuple[int, int], bytes] = {}
     for _ in range(max_rounds):
         fixed = enforce(fixed)
         chains = np.where(fixed, chains, num_trx)
         changed = False
         for t in changed_rows():
             for index, demand in enumerate(demand_sets):
+                signature = fixed[t].tobytes() + chains[t].tobytes()
+                if neighbourhood and verified.get((int(t), index)) == signature:
+                    continue  # evaluated on the whole network and held, unchanged since
                 step: IntArray | None = None  # the cells the last repair step changed
                 while not fixed[t].all() or (chains[t] < num_trx).any():
                     if step is None or candidates is None:
@@ -944,6 +974,8 @@ def repair_schedule(
                             twin, demand[t], fixed[t], limits, references.get(index, int(t)),
                             trx=chains[t],
                         )  # fmt: skip
+                        if step is None and not check.violations:
+                            verified[(int(t), index)] = signature
                     else:
                         state = CellState(
                             active=fixed[t].copy(),
@@ -956,18 +988,11 @@ def repair_schedule(
                         check = check_snapshot(snap, ref, limits)
                     if not check.violations:
                         break
-                    unmute = _muted_to_unmute(snap, ref, chains[t], num_trx, limits)
-                    if unmute.size:
-                        chains[t, unmute] = num_trx[unmute]
-                        step = unmute
-                    else:
-                        wake = _cells_to_wake(
-                            snap, ref, fixed[t], limits,
-                            None if protected is None else protected[t],
-                        )  # fmt: skip
-                        fixed[t, wake] = True
-                        woken += int(wake.size)
-                        step = wake
+                    step, wake = _repair_step(
+                        snap, ref, fixed[t], chains[t], num_trx, limits,
+                        None if protected is None else protected[t],
+                    )  # fmt: skip
+                    woken += wake
                     changed = True
         if not changed:
             break

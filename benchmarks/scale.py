@@ -552,7 +552,7 @@ def main() -> None:
         )  # fmt: skip
     elif args.part == "neighbourhood":
         steps: dict[str, Any] = {}
-        for name in args.presets.split(","):
+        for name in filter(None, args.presets.split(",")):
             steps[name] = run_child(
                 {"part": "neighbourhood", "name": name, "changes": args.changes}
             )

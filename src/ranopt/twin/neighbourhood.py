@@ -4,9 +4,9 @@ After a change at some cells (sleep, wake, mute, unmute) the association moves o
 that have a changed cell among their link-budget candidates, and the loads move only where
 interference couples to the cells that gain or lose UEs. ``evaluate_change`` solves the load
 fixed point (Siomina & Yuan 2012, as ``evaluate_snapshot``) on that neighbourhood with every
-other cell held at its load in the previous snapshot of the same interval and demand; a cell
-joins the neighbourhood when the interference its UEs could see change exceeds
-``COUPLING_THRESHOLD`` of their interference plus noise (see ``neighbourhood``).
+other cell held at its load in the previous snapshot of the same interval and demand; a held
+cell joins the neighbourhood, and the fixed point is solved again, when the solved change could
+move its load by ``COUPLING_THRESHOLD`` or more (first order, see ``_coupled``).
 """
 
 from dataclasses import dataclass
@@ -32,9 +32,8 @@ from ranopt.twin.units import FloatArray, group_sum, lin_to_db
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-# a held cell joins the neighbourhood when, for one of its UEs with demand, the interference
-# the neighbourhood's cells would add at full load is at least this share of the UE's present
-# interference plus noise (1e-3: an SINR change of at most 0.004 dB from what is held)
+# PRB load a change may move a held cell by (first-order bound) before the cell joins the
+# neighbourhood: 10x the fixed point's own stopping tolerance (LOAD_TOLERANCE, 1e-4)
 COUPLING_THRESHOLD = 1e-3
 MAX_ROUNDS = 8  # solves of a growing neighbourhood before the last one is kept
 WHOLE_NETWORK_SHARE = 0.5  # a neighbourhood with more of the UEs is solved as the whole

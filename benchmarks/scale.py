@@ -30,6 +30,17 @@ and whether every run's per-scenario outcomes are identical to the in-process on
 executors' worker processes are started by one small map first, as a long-running
 service's are; the timed map includes sending the shared twin to the workers. The machine
 is shared: the load averages at start and end are printed with the figures.
+
+``neighbourhood``: per preset (``--presets``), ``--changes`` random repair steps (wake, sleep,
+mute or unmute one capacity cell, in turn) on states with a third of the capacity cells asleep
+at three intervals of the seasonal demand, each evaluated on the whole network
+(``evaluate_snapshot`` warm-started from the always-on loads, what repair did before: the
+baseline) and on its neighbourhood (``evaluate_change`` from the state before the step), in
+one process, one after the other; time per verified change, the ratio, the neighbourhood's
+size and the largest differences and verdict mismatches. With ``--plan-presets``, also a
+day-ahead greedy plan (day 14, ``--robust`` scenarios) with ``neighbourhood_repair`` off (the
+baseline) and on, same twin, inputs and seed: time, repair steps re-solved locally, saving
+and whether the schedules are identical.
 """
 
 import argparse
@@ -62,9 +73,10 @@ from ranopt.optimize.energy import (
     plan_energy,
     repair_schedule,
 )
-from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.optimize.evaluate import EnergyConstraints, check_snapshot
 from ranopt.service.executor import InProcessExecutor, PoolExecutor, RayExecutor
-from ranopt.twin import build_twin, radio, scenario_preset
+from ranopt.twin import CellState, build_twin, evaluate_snapshot, radio, scenario_preset
+from ranopt.twin import neighbourhood as twin_neighbourhood
 from ranopt.twin.traffic import expected_demand_mbps
 from ranopt.twin.units import FloatArray
 
@@ -285,6 +297,173 @@ def measure_speedup(
     }
 
 
+CHANGE_KINDS = ("wake", "sleep", "mute", "unmute")
+
+
+def _one_step(
+    twin: Any, rng: np.random.Generator, active: Any, trx: Any, kind: str
+) -> tuple[Any, Any, Any]:
+    cap = np.flatnonzero(twin.arrays.layer == 1)
+    num_trx = twin.arrays.num_trx.astype(np.int64)
+    active, trx = active.copy(), trx.copy()
+    full = trx[cap] == num_trx[cap]
+    pool = {
+        "wake": cap[~active[cap]],
+        "sleep": cap[active[cap] & full],
+        "mute": cap[active[cap] & full],
+        "unmute": cap[active[cap] & ~full],
+    }[kind]
+    cell = np.array([int(rng.choice(pool))]) if pool.size else np.zeros(0, dtype=np.int64)
+    if kind == "wake":
+        active[cell] = True
+    elif kind == "sleep":
+        active[cell] = False
+    elif kind == "mute":
+        trx[cell] = num_trx[cell] // 2
+    else:
+        trx[cell] = num_trx[cell]
+    return active, trx, cell
+
+
+def _cell_state(twin: Any, active: Any, trx: Any) -> CellState:
+    muted = bool((trx < twin.arrays.num_trx).any())
+    return CellState(
+        active=active, cio_db=np.zeros(twin.num_cells), active_trx=trx if muted else None
+    )
+
+
+def measure_neighbourhood(name: str, changes: int) -> dict[str, Any]:
+    """Time repair steps evaluated on the whole network and on their neighbourhood (child)."""
+    start = time.perf_counter()
+    twin = build_twin(scenario_preset(name, seed=1))
+    setup_s = time.perf_counter() - start
+    start = time.perf_counter()
+    index = twin_neighbourhood.candidate_index(twin)
+    index_s = time.perf_counter() - start
+    rng = np.random.default_rng(11)
+    limits = EnergyConstraints()
+    cap = np.flatnonzero(twin.arrays.layer == 1)
+    num_trx = twin.arrays.num_trx.astype(np.int64)
+    seasonal = expected_demand_mbps(twin.traffic, 14)
+    whole_s: list[float] = []
+    local_s: list[float] = []
+    sizes: list[int] = []
+    rounds: list[int] = []
+    worst = {"prb_load": 0.0, "served_ratio": 0.0, "power_w": 0.0, "ue_thp_p5_mbps": 0.0}
+    verdicts_differ = serving_differ = 0
+    intervals = (8, 40, 72)
+    for i in range(changes):
+        t = intervals[i % len(intervals)]
+        demand = seasonal[t]
+        active = np.ones(twin.num_cells, dtype=bool)
+        active[rng.choice(cap, cap.size // 3, replace=False)] = False
+        trx = num_trx.copy()
+        muted = cap[active[cap] & (rng.random(cap.size) < 0.2)]
+        trx[muted] = num_trx[muted] // 2
+        ref = evaluate_snapshot(twin, CellState.all_on(twin.num_cells), demand)
+        before = evaluate_snapshot(
+            twin, _cell_state(twin, active, trx), demand, initial_load=ref.prb_load
+        )
+        new_active, new_trx, cell = _one_step(
+            twin, rng, active, trx, CHANGE_KINDS[i % len(CHANGE_KINDS)]
+        )
+        state = _cell_state(twin, new_active, new_trx)
+        tic = time.perf_counter()
+        whole = evaluate_snapshot(twin, state, demand, initial_load=ref.prb_load)
+        whole_s.append(time.perf_counter() - tic)
+        tic = time.perf_counter()
+        local, area = twin_neighbourhood.evaluate_change(
+            twin, state, demand, before, cell, index=index
+        )
+        local_s.append(time.perf_counter() - tic)
+        sizes.append(area.num_cells)
+        rounds.append(area.rounds)
+        worst["prb_load"] = max(
+            worst["prb_load"], float(np.abs(local.prb_load - whole.prb_load).max())
+        )
+        worst["served_ratio"] = max(
+            worst["served_ratio"], abs(local.served_ratio - whole.served_ratio)
+        )
+        worst["power_w"] = max(worst["power_w"], float(np.abs(local.power_w - whole.power_w).max()))
+        worst["ue_thp_p5_mbps"] = max(
+            worst["ue_thp_p5_mbps"],
+            abs(local.ue_thp_percentile_mbps(5) - whole.ue_thp_percentile_mbps(5)),
+        )
+        serving_differ += int((local.serving_cell != whole.serving_cell).any())
+        verdicts_differ += int(
+            check_snapshot(local, ref, limits).violations
+            != check_snapshot(whole, ref, limits).violations
+        )
+    whole_mean, local_mean = float(np.mean(whole_s)), float(np.mean(local_s))
+    return {
+        "num_cells": twin.num_cells,
+        "num_ue_slots": twin.num_ues,
+        "k": twin.link.k,
+        "setup_s": round(setup_s, 2),
+        "candidate_index_s": round(index_s, 3),
+        "changes": changes,
+        "whole_network_s_per_change": round(whole_mean, 4),
+        "neighbourhood_s_per_change": round(local_mean, 4),
+        "whole_over_neighbourhood": round(whole_mean / local_mean, 2),
+        "neighbourhood_cells_median": int(np.median(sizes)),
+        "neighbourhood_cells_max": int(np.max(sizes)),
+        "neighbourhood_rounds_max": int(np.max(rounds)),
+        "max_abs_difference": {k: float(f"{v:.3g}") for k, v in worst.items()},
+        "changes_with_other_serving_cell": serving_differ,
+        "changes_with_other_verdicts": verdicts_differ,
+    }
+
+
+def measure_neighbourhood_plan(name: str, robust: int) -> dict[str, Any]:
+    """Time a day-ahead plan with whole-network and neighbourhood repair (in the child)."""
+    from ranopt.optimize import energy  # noqa: PLC0415 (counted below)
+
+    twin = build_twin(scenario_preset(name, seed=1))
+    inputs = prepare_day_ahead(twin, 1, 14, DayAheadConfig())
+    limits = EnergyConstraints()
+    counts = {"whole": 0, "local": 0}
+    whole_fn, local_fn = energy.evaluate_interval, energy.evaluate_change
+
+    def count_whole(*args: Any, **kwargs: Any) -> Any:
+        counts["whole"] += 1
+        return whole_fn(*args, **kwargs)
+
+    def count_local(*args: Any, **kwargs: Any) -> Any:
+        counts["local"] += 1
+        return local_fn(*args, **kwargs)
+
+    energy.evaluate_interval = count_whole  # type: ignore[assignment]
+    energy.evaluate_change = count_local  # type: ignore[assignment]
+    out: dict[str, Any] = {"num_cells": twin.num_cells, "robust_scenarios": robust}
+    plans = {}
+    for label, local in (("whole_network", False), ("neighbourhood", True)):
+        counts.update(whole=0, local=0)
+        config = EnergyConfig(neighbourhood_repair=local)
+        start = time.perf_counter()
+        plan = plan_with_solver(
+            twin, inputs, "greedy", limits, config, np.random.default_rng(7), robust
+        )
+        elapsed = time.perf_counter() - start
+        plans[label] = plan
+        out[label] = {
+            "plan_s": round(elapsed, 2),
+            "repair_evaluations_whole": counts["whole"],
+            "repair_evaluations_neighbourhood": counts["local"],
+            "saving_pct": round(plan.expected.saving_pct, 4),
+            "violations": plan.expected.constraint_violations,
+            "cells_woken": plan.solve.detail.get("cells_woken_by_scenarios"),
+        }
+    a, b = plans["whole_network"], plans["neighbourhood"]
+    out["whole_over_neighbourhood"] = round(
+        out["whole_network"]["plan_s"] / out["neighbourhood"]["plan_s"], 3
+    )
+    out["identical_schedule"] = bool(np.array_equal(a.active, b.active)) and bool(
+        np.array_equal(a.active_trx, b.active_trx)
+    )
+    out["saving_difference_points"] = round(abs(a.expected.saving_pct - b.expected.saving_pct), 4)
+    return out
+
+
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement in a fresh single-threaded interpreter."""
     proc = subprocess.run(
@@ -324,18 +503,27 @@ def bench_setup(presets: list[str]) -> dict[str, Any]:
 def main() -> None:
     """Parse arguments and print the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", nargs="?", choices=["setup", "shared", "speedup"], default="setup")
+    parser.add_argument(
+        "part", nargs="?", choices=["setup", "shared", "speedup", "neighbourhood"], default="setup"
+    )
     parser.add_argument("--presets", default="default,medium,large")
     parser.add_argument("--sites", type=int, default=None, help="speedup: sites (default 19)")
     parser.add_argument("--scenarios", type=int, default=16, help="speedup: scenarios")
     parser.add_argument("--intervals", type=int, default=12, help="speedup: plan intervals")
     parser.add_argument("--repeats", type=int, default=3, help="speedup: runs per executor")
+    parser.add_argument("--changes", type=int, default=24, help="neighbourhood: repair steps")
+    parser.add_argument("--plan-presets", default="", help="neighbourhood: presets to plan")
+    parser.add_argument("--robust", type=int, default=8, help="neighbourhood: plan scenarios")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         spec = json.loads(args.child)
         if spec["part"] == "setup":
             print(json.dumps(measure_setup(spec["name"], spec["top_k"], spec["baseline"])))
+        elif spec["part"] == "neighbourhood":
+            print(json.dumps(measure_neighbourhood(spec["name"], spec["changes"])))
+        elif spec["part"] == "neighbourhood_plan":
+            print(json.dumps(measure_neighbourhood_plan(spec["name"], spec["robust"])))
         elif spec["part"] == "speedup":
             print(
                 json.dumps(
@@ -362,6 +550,21 @@ def main() -> None:
             {"part": "speedup", "sites": args.sites, "scenarios": args.scenarios,
              "intervals": args.intervals, "repeats": args.repeats}
         )  # fmt: skip
+    elif args.part == "neighbourhood":
+        steps: dict[str, Any] = {}
+        for name in filter(None, args.presets.split(",")):
+            steps[name] = run_child(
+                {"part": "neighbourhood", "name": name, "changes": args.changes}
+            )
+            print(f"{name}: {json.dumps(steps[name])}", file=sys.stderr)
+        result["steps"] = steps
+        plans: dict[str, Any] = {}
+        for name in filter(None, args.plan_presets.split(",")):
+            plans[name] = run_child(
+                {"part": "neighbourhood_plan", "name": name, "robust": args.robust}
+            )
+            print(f"{name} plan: {json.dumps(plans[name])}", file=sys.stderr)
+        result["plans"] = plans
     else:
         result["shared"] = {
             "default-7-sites": run_child(

@@ -19,6 +19,7 @@ from ranopt.optimize.energy import (
     ReferenceCache,
     interval_power_w,
     plan_energy,
+    repair_schedule,
     solve_anneal,
     solve_exact,
     solve_greedy,
@@ -308,6 +309,28 @@ def test_repair_turns_an_absurd_schedule_into_a_valid_one(
     assert woken > 0
     assert np.all(fixed | ~schedule)  # only wakes
     assert evaluate_schedule(twin, demand, fixed, limits).kpis().constraint_violations == 0
+
+
+def test_neighbourhood_repair_wakes_the_same_cells_as_whole_network_repair(
+    seven_site_twin: Twin, night_demand: FloatArray, limits: EnergyConstraints
+):
+    """Re-solving only each step's neighbourhood repairs to the same schedule and chains."""
+    twin = seven_site_twin
+    demands = [night_demand[:6] * 3.0, night_demand[6:12] * 2.0]
+    schedule = np.ones((6, twin.num_cells), dtype=bool)
+    schedule[:, twin.arrays.layer == CAPACITY] = False
+    trx = np.broadcast_to(twin.arrays.num_trx.astype(np.int64), schedule.shape).copy()
+    trx[:, twin.arrays.layer != CAPACITY] //= 2  # muted coverage cells: unmute steps too
+    references = ReferenceCache(twin, demands)
+    results = [
+        repair_schedule(twin, demands, schedule, trx, limits, references, 40, neighbourhood=local)
+        for local in (False, True)
+    ]
+    (whole, whole_trx, whole_woken), (local, local_trx, local_woken) = results
+    assert whole_woken > 0
+    np.testing.assert_array_equal(local, whole)
+    np.testing.assert_array_equal(local_trx, whole_trx)
+    assert local_woken == whole_woken
 
 
 def test_repair_on_several_demand_sets_holds_on_each(

@@ -200,7 +200,7 @@ def plan_with_solver(
     trx = plan.active_trx if plan.active_trx is not None else _all_chains(twin, plan.active)
     schedule, trx, woken = repair_schedule(
         twin, demands, plan.active, trx, limits, ReferenceCache(twin, demands),
-        energy_config.repair_rounds,
+        energy_config.repair_rounds, neighbourhood=energy_config.neighbourhood_repair,
     )  # fmt: skip
     return assemble_plan(
         twin, inputs.planning_demand_mbps, schedule, trx, limits, energy_config,

@@ -28,6 +28,7 @@ from ranopt.optimize.actions import (
 )
 from ranopt.optimize.evaluate import (
     EnergyConstraints,
+    check_snapshot,
     evaluate_interval,
     evaluate_schedule,
 )
@@ -51,6 +52,7 @@ from ranopt.optimize.surrogate import (
 )
 from ranopt.optimize.switching import enforce_switching_rules
 from ranopt.twin.model import Twin
+from ranopt.twin.neighbourhood import candidate_index, evaluate_change
 from ranopt.twin.snapshot import CellState, Snapshot, evaluate_snapshot
 from ranopt.twin.units import FloatArray
 
@@ -77,6 +79,9 @@ class EnergyConfig:
     mimo_muting: bool = True  # the solvers may mute capacity cells' chains (64 -> 32 -> 16)
     sleep_depths: bool = True  # deep sleep for runs long enough to pay for it, else light
     deep_sleep_wake_intervals: int = DEEP_SLEEP_WAKE_INTERVALS
+    # repair re-solves only the neighbourhood of the cells it wakes or unmutes
+    # (ranopt.twin.neighbourhood); False: the whole network after each step
+    neighbourhood_repair: bool = True
 
     def __post_init__(self) -> None:
         """Reject settings that would leave a solver nothing to do."""
@@ -885,6 +890,28 @@ def _muted_to_unmute(
     return np.flatnonzero(culprits if culprits.any() else muted)
 
 
+def _repair_step(
+    snap: Snapshot,
+    ref: Snapshot,
+    active: BoolArray,
+    trx: IntArray,
+    num_trx: IntArray,
+    limits: EnergyConstraints,
+    protected: BoolArray | None,
+) -> tuple[IntArray, int]:
+    """Unmute the muted cells to blame, else wake sleeping ones, in place (``[C]`` rows).
+
+    Returns the cells changed and how many were woken.
+    """
+    unmute = _muted_to_unmute(snap, ref, trx, num_trx, limits)
+    if unmute.size:
+        trx[unmute] = num_trx[unmute]
+        return unmute, 0
+    wake = _cells_to_wake(snap, ref, active, limits, protected)
+    active[wake] = True
+    return wake, int(wake.size)
+
+
 def repair_schedule(
     twin: Twin,
     demand_sets: list[FloatArray],
@@ -895,6 +922,8 @@ def repair_schedule(
     max_rounds: int,
     enforce: RuleEnforcer | None = None,
     protected: BoolArray | None = None,
+    *,
+    neighbourhood: bool = True,
 ) -> tuple[BoolArray, IntArray, int]:
     """Replay a schedule in the twin; unmute, then wake, cells until every interval holds.
 
@@ -903,6 +932,15 @@ def repair_schedule(
     (``_muted_to_unmute``), then sleeping cells are woken (``_cells_to_wake``). Returns the
     repaired schedule and chains and the number of cells woken. The switching rules are
     re-applied after each round; ``enforce`` and ``protected`` as in ``verify_and_repair``.
+
+    Without ``neighbourhood`` every round evaluates every changed interval on the whole
+    network, after each step too (main's repair before issue 16). With it, the re-evaluation
+    after each unmute or wake-up re-solves only the cells that step can affect
+    (``ranopt.twin.neighbourhood.evaluate_change``), and an interval whose state a
+    whole-network evaluation found holding is not evaluated again while it stays unchanged
+    (the evaluation is deterministic). A round that repaired anything is followed by another,
+    so a repaired interval is accepted only by a whole-network check (unless ``max_rounds``
+    runs out first).
     """
     fixed = schedule.copy()
     chains = trx.copy()
@@ -917,29 +955,44 @@ def repair_schedule(
     def changed_rows() -> IntArray:
         return np.flatnonzero(~fixed.all(axis=1) | (chains < num_trx).any(axis=1))
 
+    candidates = candidate_index(twin) if neighbourhood else None
+    # (interval, demand set) -> the state a whole-network evaluation last found holding
+    verified: dict[tuple[int, int], bytes] = {}
     for _ in range(max_rounds):
         fixed = enforce(fixed)
         chains = np.where(fixed, chains, num_trx)
         changed = False
         for t in changed_rows():
             for index, demand in enumerate(demand_sets):
+                signature = fixed[t].tobytes() + chains[t].tobytes()
+                if neighbourhood and verified.get((int(t), index)) == signature:
+                    continue  # evaluated on the whole network and held, unchanged since
+                step: IntArray | None = None  # the cells the last repair step changed
                 while not fixed[t].all() or (chains[t] < num_trx).any():
-                    snap, ref, check = evaluate_interval(
-                        twin, demand[t], fixed[t], limits, references.get(index, int(t)),
-                        trx=chains[t],
-                    )  # fmt: skip
+                    if step is None or candidates is None:
+                        snap, ref, check = evaluate_interval(
+                            twin, demand[t], fixed[t], limits, references.get(index, int(t)),
+                            trx=chains[t],
+                        )  # fmt: skip
+                        if step is None and not check.violations:
+                            verified[(int(t), index)] = signature
+                    else:
+                        state = CellState(
+                            active=fixed[t].copy(),
+                            cio_db=np.zeros(twin.num_cells),
+                            active_trx=chains[t].copy() if (chains[t] < num_trx).any() else None,
+                        )
+                        snap, _ = evaluate_change(
+                            twin, state, demand[t], snap, step, index=candidates
+                        )
+                        check = check_snapshot(snap, ref, limits)
                     if not check.violations:
                         break
-                    unmute = _muted_to_unmute(snap, ref, chains[t], num_trx, limits)
-                    if unmute.size:
-                        chains[t, unmute] = num_trx[unmute]
-                    else:
-                        wake = _cells_to_wake(
-                            snap, ref, fixed[t], limits,
-                            None if protected is None else protected[t],
-                        )  # fmt: skip
-                        fixed[t, wake] = True
-                        woken += int(wake.size)
+                    step, wake = _repair_step(
+                        snap, ref, fixed[t], chains[t], num_trx, limits,
+                        None if protected is None else protected[t],
+                    )  # fmt: skip
+                    woken += wake
                     changed = True
         if not changed:
             break
@@ -1072,8 +1125,9 @@ def plan_energy(
         else:
             schedule, trx, info = solve_greedy(problem)
         schedule, trx, woken = repair_schedule(
-            twin, [demand_mbps], schedule, trx, limits, cache, config.repair_rounds
-        )
+            twin, [demand_mbps], schedule, trx, limits, cache, config.repair_rounds,
+            neighbourhood=config.neighbourhood_repair,
+        )  # fmt: skip
         depth = sleep_states(twin, schedule, config.deep_sleep_wake_intervals)
         evaluation = evaluate_schedule(
             twin, demand_mbps, schedule, limits, references, trx=trx,

@@ -233,7 +233,7 @@ def plan_window(
     forced = pins.forced_asleep
     schedule, trx, woken = repair_schedule(
         twin, demand_sets, schedule, trx, limits, references, config.repair_rounds, enforce,
-        forced,
+        forced, neighbourhood=config.neighbourhood_repair,
     )  # fmt: skip
     # a cell inside its minimum sleep time is woken early only for the planning demand itself,
     # not for a sampled scenario: resampled tails would otherwise make cells flap
@@ -241,7 +241,7 @@ def plan_window(
     if (relocked != schedule).any():
         schedule, trx, _ = repair_schedule(
             twin, [demand_mbps], relocked, np.where(relocked, trx, num_trx), limits, references,
-            config.repair_rounds, enforce, forced,
+            config.repair_rounds, enforce, forced, neighbourhood=config.neighbourhood_repair,
         )  # fmt: skip
     evaluation = evaluate_schedule(twin, demand_mbps, schedule, limits, always_on, trx=trx)
     # the window's rules hold with the executed day before it (window_enforcer); its own

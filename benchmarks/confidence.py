@@ -133,8 +133,9 @@ def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
         started = time.perf_counter()
         inputs = prepare_day_ahead(twin, seed, day, config)
         plan = plan_with_solver(
-            twin, inputs, "greedy", limits, EnergyConfig(), np.random.default_rng([seed, day])
-        )
+            twin, inputs, "greedy", limits, EnergyConfig(), np.random.default_rng([seed, day]),
+            args.robust,
+        )  # fmt: skip
         plan_s = time.perf_counter() - started
         plan = measure_confidence(
             twin, plan, inputs, limits, args.k, np.random.default_rng([seed, day, 1])
@@ -143,6 +144,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "seed": seed,
             "day": day,
+            "robust_scenarios": args.robust,
             "confidence": round(confidence, 4),
             **breakage(plan, twin, inputs, limits),
             "plan_s": round(plan_s, 2),
@@ -259,6 +261,10 @@ def main() -> None:
     parser.add_argument("--first-day", type=int, default=14)
     parser.add_argument("--days", type=int, default=20)
     parser.add_argument("--k", type=int, default=DayAheadConfig.confidence_scenarios)
+    parser.add_argument(
+        "--robust", type=int, default=DayAheadConfig.robust_scenarios,
+        help="scenarios the plan is repaired on (0: plan on the forecast quantile only)",
+    )  # fmt: skip
     parser.add_argument("--spread-draws", type=int, default=16, help="0: no diagnosis")
     parser.add_argument("--out", type=Path, default=None, help="JSON path; the PNG goes beside")
     parser.add_argument("--rows-out", type=Path, default=None, help="append each plan (JSONL)")

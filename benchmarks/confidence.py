@@ -170,6 +170,16 @@ def brier(rows: list[dict[str, Any]]) -> float:
     return float(np.mean([(r["confidence"] - float(r["held"])) ** 2 for r in rows]))
 
 
+def wilson_interval(held: int, plans: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a share held ``held / plans`` (Wilson, JASA 1927)."""
+    share = held / plans
+    centre = (share + z * z / (2 * plans)) / (1 + z * z / plans)
+    half = (
+        z * np.sqrt(share * (1 - share) / plans + z * z / (4 * plans * plans)) / (1 + z * z / plans)
+    )
+    return float(centre - half), float(centre + half)
+
+
 def reliability(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per bin of stated confidence: plans, mean stated, share held, gap in points, judged."""
     table = []
@@ -180,6 +190,7 @@ def reliability(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         stated = float(np.mean([r["confidence"] for r in inside]))
         held = float(np.mean([r["held"] for r in inside]))
         enough = len(inside) >= MIN_PLANS_PER_BIN
+        low_ci, high_ci = wilson_interval(sum(bool(r["held"]) for r in inside), len(inside))
         table.append(
             {
                 "bin": f"[{low:.2f}, {min(high, 1.0):.2f}{']' if high > 1.0 else ')'}",
@@ -187,6 +198,7 @@ def reliability(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "mean_stated": round(stated, 4),
                 "held_share": round(held, 4),
                 "gap_points": round(100 * (stated - held), 1),
+                "held_share_95ci": [round(low_ci, 3), round(high_ci, 3)],
                 "judged": enough,
                 "within_5_points": abs(stated - held) <= 0.05 if enough else None,
             }
@@ -277,6 +289,7 @@ def main() -> None:
     if args.merge:
         rows = [json.loads(line) for path in args.merge for line in path.read_text().splitlines()]
         seeds = sorted({int(r["seed"]) for r in rows})
+        args.robust = sorted({int(r.get("robust_scenarios", args.robust)) for r in rows})
         days = sorted({int(r["day"]) for r in rows})
         args.seeds = ",".join(str(s) for s in seeds)
         args.first_day, args.days = days[0], days[-1] - days[0] + 1
@@ -292,6 +305,7 @@ def main() -> None:
         "seeds": seeds,
         "days": [args.first_day, args.first_day + args.days - 1],
         "confidence_scenarios": args.k,
+        "robust_scenarios": args.robust,
         "solver": "greedy",
         "min_plans_per_bin": MIN_PLANS_PER_BIN,
         "overall": summary(rows),
@@ -308,7 +322,8 @@ def main() -> None:
         png = args.out.with_suffix(".png")
         title = (
             f"{args.scenario} {args.sites} sites {args.ues} UEs, seeds {args.seeds}, "
-            f"days {args.first_day}-{args.first_day + args.days - 1}, K = {args.k}\n"
+            f"days {args.first_day}-{args.first_day + args.days - 1}, K = {args.k}, "
+            f"robust {args.robust}\n"
             f"Brier {result['overall']['brier']}, stated {result['overall']['mean_stated']}, "
             f"held {result['overall']['held_share']}"
         )

@@ -35,7 +35,8 @@ def test_merge_bins_plans_scores_brier_and_draws_the_diagram(tmp_path: Path) -> 
     assert bins["[0.90, 0.95)"]["held_share"] == 0.6
     assert bins["[0.90, 0.95)"]["gap_points"] == 30.0
     assert bins["[0.90, 0.95)"]["within_5_points"] is False
-    # Wilson 95 % score interval of 6 / 10, by hand: (0.6 + z²/20 ± z sqrt(0.024 + z²/400)) / (1 + z²/10) = 0.3127-0.8318
+    # Wilson 95 % score interval of 6 / 10, by hand:
+    # (0.6 + z²/20 ± z sqrt(0.024 + z²/400)) / (1 + z²/10) = 0.3127-0.8318
     assert bins["[0.90, 0.95)"]["held_share_95ci"] == [0.313, 0.832]
     assert bins["[0.50, 0.70)"]["within_5_points"] is True
     assert result["target_within_5_points_every_judged_bin"] is False

@@ -34,6 +34,8 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 
+from ranopt.forecast import ForecastConfig
+from ranopt.forecast.conformal import MIN_CALIBRATION_DAYS
 from ranopt.optimize.confidence import cell_demand, plan_confidence
 from ranopt.optimize.day_ahead import (
     DayAheadConfig,
@@ -55,6 +57,7 @@ import matplotlib.pyplot as plt
 # bins of stated confidence; a bin with fewer plans than MIN_PLANS_PER_BIN is not judged
 BIN_EDGES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0 + 1e-9)
 MIN_PLANS_PER_BIN = 8
+WEEKEND = 5  # day % 7 of Saturday: the twin's weeks start on Monday (twin.traffic, mobility)
 
 
 def log(msg: str) -> None:
@@ -206,6 +209,29 @@ def reliability(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return table
 
 
+def calibration_days(day: int) -> int:
+    """Days the forecast of ``day`` has for its split-conformal calibration (prepare_day_ahead)."""
+    config = ForecastConfig()
+    return max(0, min(config.calibration_days, day - DayAheadConfig.history_days))
+
+
+def groups(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Summaries by forecast regime (conformal or log-normal quantiles) and by day type."""
+    calibrated = [r for r in rows if calibration_days(r["day"]) >= MIN_CALIBRATION_DAYS]
+    cold = [r for r in rows if calibration_days(r["day"]) < MIN_CALIBRATION_DAYS]
+    weekend = [r for r in rows if r["day"] % 7 >= WEEKEND]
+    working = [r for r in rows if r["day"] % 7 < WEEKEND]
+    named = {
+        f"forecast with conformal quantiles (>= {MIN_CALIBRATION_DAYS} calibration days)": (
+            calibrated
+        ),
+        f"forecast with log-normal quantiles (< {MIN_CALIBRATION_DAYS} calibration days)": cold,
+        "working days (Monday-Friday)": working,
+        "weekend days": weekend,
+    }
+    return {name: summary(part) for name, part in named.items() if part}
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     stated = float(np.mean([r["confidence"] for r in rows]))
     held = float(np.mean([r["held"] for r in rows]))
@@ -311,6 +337,7 @@ def main() -> None:
         "overall": summary(rows),
         "per_seed": {str(s): summary([r for r in rows if r["seed"] == s]) for s in seeds},
         "reliability": table,
+        "groups": groups(rows),
         "target_within_5_points_every_judged_bin": bool(judged)
         and all(b["within_5_points"] for b in judged),
         "plans": rows,

@@ -124,6 +124,60 @@ def diagnosis(
     }
 
 
+def forecast_rows(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
+    """The day-ahead forecast alone, per day: bias and band coverage of the realised cells."""
+    twin = build_twin(
+        scenario_preset(args.scenario, seed=seed, num_sites=args.sites, num_ues=args.ues)
+    )
+    rows = []
+    for day in range(args.first_day, args.first_day + args.days):
+        inputs = prepare_day_ahead(twin, seed, day, DayAheadConfig())
+        realised = cell_demand(
+            inputs.realised_demand_mbps, inputs.disaggregation.home, twin.num_cells
+        )
+        levels = inputs.forecast.quantile_levels
+        median = inputs.forecast.quantiles[levels.index(0.5)]
+        low = inputs.forecast.quantiles[levels.index(0.05)]
+        high = inputs.forecast.quantiles[levels.index(0.95)]
+        planning = inputs.forecast.quantiles[levels.index(DayAheadConfig.planning_quantile)]
+        busy = (realised > 0) & (median > 0)
+        row = {
+            "seed": seed,
+            "day": day,
+            "weekend": day % 7 >= WEEKEND,
+            "calibration_days": calibration_days(day),
+            "total_realised_over_median": round(float(realised.sum() / median.sum()), 4),
+            "mean_log_ratio_busy": round(float(np.log(realised[busy] / median[busy]).mean()), 4),
+            "band_5_95_coverage": round(
+                float(((realised >= low) & (realised <= high))[busy].mean()), 4
+            ),
+            "above_planning_quantile": round(float((realised > planning)[busy].mean()), 4),
+        }
+        log(f"forecast seed {seed} day {day}: {row}")
+        rows.append(row)
+    return rows
+
+
+def forecast_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean forecast figures for working days and weekend days."""
+    out = {}
+    for name, part in (
+        ("working days", [r for r in rows if not r["weekend"]]),
+        ("weekend days", [r for r in rows if r["weekend"]]),
+    ):
+        if part:
+            out[name] = {"days": len(part)} | {
+                key: round(float(np.mean([r[key] for r in part])), 4)
+                for key in (
+                    "total_realised_over_median",
+                    "mean_log_ratio_busy",
+                    "band_5_95_coverage",
+                    "above_planning_quantile",
+                )
+            }
+    return out
+
+
 def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
     """All held-out days of one seed: plan, confidence, realised replay, diagnosis."""
     twin = build_twin(
@@ -310,8 +364,23 @@ def main() -> None:
         "--merge", type=Path, nargs="*", default=None,
         help="build the result from --rows-out files of earlier runs instead of planning",
     )  # fmt: skip
+    parser.add_argument(
+        "--forecast-only", action="store_true",
+        help="no plans: the day-ahead forecast's bias and coverage per day type",
+    )  # fmt: skip
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.forecast_only:
+        rows = [row for s in args.seeds.split(",") for row in forecast_rows(args, int(s))]
+        result = {
+            "scenario": args.scenario, "sites": args.sites, "ues": args.ues,
+            "days": [args.first_day, args.first_day + args.days - 1],
+            "summary": forecast_summary(rows), "forecasts": rows,
+        }  # fmt: skip
+        if args.out is not None:
+            args.out.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+        return
     if args.merge:
         rows = [json.loads(line) for path in args.merge for line in path.read_text().splitlines()]
         seeds = sorted({int(r["seed"]) for r in rows})

@@ -18,8 +18,13 @@ happened into its parts, all replays of the same schedule in the same twin:
   (0 = below every scenario, 1 = above), and per cell-interval coverage of the forecast's
   5-95 % band, to see whether the scenarios are too narrow.
 
-    nice -n 10 .venv/bin/python benchmarks/confidence.py --seeds 1,2,3 --days 20 \
-        --sites 7 --ues 1500 --out benchmarks/results/confidence-7sites.json
+    nice -n 10 .venv/bin/python benchmarks/confidence.py --seeds 1 --days 20 --sites 7 \
+        --ues 700 --k 16 --spread-draws 4 --robust 0 --rows-out seed1.jsonl   # per seed
+    .venv/bin/python benchmarks/confidence.py --merge seed1.jsonl seed2.jsonl seed3.jsonl \
+        --sites 7 --ues 700 --k 16 --out benchmarks/results/confidence-....json  # + .png
+    .venv/bin/python benchmarks/confidence.py --forecast-only --first-day 28 --days 14
+
+Measured figures and what they mean: docs/benchmarks.md, "Confidence calibration (issue 17)".
 """
 
 import argparse

@@ -89,7 +89,9 @@ class SouthboundLoop:
         self._model: NetworkModel | None = None
         self._model_end_s: int | None = None
         self._insufficient: str | None = None  # the last "too little history" message alerted
-        self._planned_until = -1  # last interval the newest plan covers
+        # last interval the newest plan covers (None: none yet; loop intervals before the
+        # loop epoch are negative, so no number can stand for "none")
+        self._planned_until: int | None = None
         self._sent: set[int] | None = None  # cells asleep as last committed (None: unknown)
         self._silent: set[int] = set()  # cells silent in the newest accounted interval
         self._alerted: set[int] = set()  # cells alerted as silent
@@ -210,7 +212,8 @@ class SouthboundLoop:
         """Plan when no plan covers ``k + 1``; send ``k + 1``'s state; return the new run."""
         target = k + 1  # k runs already, with the configuration committed when it began
         run_id, confidence, applied = None, None, False
-        if target > self._planned_until and settings.solver in ("greedy", "exact", "anneal"):
+        covered = self._planned_until is not None and target <= self._planned_until
+        if not covered and settings.solver in ("greedy", "exact", "anneal"):
             model = self._model_for(settings, k)
             if model is not None:
                 horizon = settings.horizon_intervals + 1  # k itself is planned, not sent
@@ -220,7 +223,8 @@ class SouthboundLoop:
                     history_days=PLAN_HISTORY_DAYS, confidence_scenarios=CONFIDENCE_SCENARIOS,
                     limits=self.limits, calibration=self.calibration,
                 )  # fmt: skip
-                rng = np.random.default_rng(np.random.SeedSequence([self.seed, k]))
+                # intervals before the loop epoch are negative; SeedSequence takes none
+                rng = np.random.default_rng(np.random.SeedSequence([self.seed, k % 2**64]))
                 try:
                     plan = stages.plan_window(model, request, k, rng)
                 except ValidationError as exc:  # e.g. too few forecast days: all on, say so

@@ -4,7 +4,8 @@ Loop interval ``j`` starts ``j`` intervals after ``LOOP_EPOCH`` (2026-01-05), so
 counters are older (a replay, a benchmark on a fixed calendar) runs negative loop intervals.
 ``ranopt emulate`` (one site, its own seed) back-fills three days of June 2025 with every cell
 on; ranopt discovers it over O1 and ingests them as ``ranopt demo`` does (its building
-blocks), and the loop must calibrate, plan and commit over O1 at the first night interval.
+blocks), and the loop must calibrate, plan and commit over O1 at the first night interval, and
+record its own always-on estimate for the intervals that follow.
 """
 
 from datetime import UTC, datetime
@@ -51,11 +52,14 @@ def test_loop_plans_and_acts_on_counters_before_the_loop_epoch(
                 calibration=CalibrationConfig(min_days=BACKFILL_DAYS)),
         )  # fmt: skip
         assert loop.step().phase == "waiting"  # the clock starts after the back-filled counters
-        seen = set((emulator.run_dir / "pm").glob("*.xml"))
-        emulator.admin("/advance", {"intervals": 1})
-        ingest_files(store, sorted(set((emulator.run_dir / "pm").glob("*.xml")) - seen),
-                     tenant_id=tenant_id, network=ran.name)  # fmt: skip
-        report = loop.step()
+        reports = []
+        for _ in range(3):  # the plan's first sleeping interval is the third
+            seen = set((emulator.run_dir / "pm").glob("*.xml"))
+            emulator.admin("/advance", {"intervals": 1})
+            ingest_files(store, sorted(set((emulator.run_dir / "pm").glob("*.xml")) - seen),
+                         tenant_id=tenant_id, network=ran.name)  # fmt: skip
+            reports.append(loop.step())
+        report = reports[0]
     finally:
         emulator.stop()
     epoch_s = int(LOOP_EPOCH.timestamp())
@@ -69,9 +73,22 @@ def test_loop_plans_and_acts_on_counters_before_the_loop_epoch(
         (run,) = loops.loop_runs(session, tenant_id=tenant_id, network_id=ran.network_id,
                                  status="applied")  # fmt: skip
         txs = sb.list_transactions(session, tenant_id=tenant_id, network_id=ran.network_id)
+        rows = loops.intervals(session, tenant_id=tenant_id, network_id=ran.network_id,
+                               first=first, stop=first + 3)  # fmt: skip
     store.dispose()
     window = (run.plan or {})["window"]
     assert window["first_interval"] == first + 1
     assert window["asleep"][1], "a night plan puts capacity cells to sleep"
     assert txs
     assert all(t.outcome == "applied" for t in txs)
+    # ranopt's own always-on estimate (its calibrated model, never the RAN's truth): what was
+    # observed while every cell was on, more than observed while cells slept
+    awake, _, slept = rows
+    assert not awake.asleep
+    assert awake.always_on_power_w == awake.power_w
+    assert awake.always_on_served_mbps == awake.served_mbps
+    assert slept.asleep == window["asleep"][1]
+    assert slept.power_w is not None and slept.always_on_power_w is not None
+    assert slept.always_on_power_w > slept.power_w
+    assert slept.served_mbps is not None and slept.always_on_served_mbps is not None
+    assert slept.always_on_served_mbps == pytest.approx(slept.served_mbps, rel=0.05)

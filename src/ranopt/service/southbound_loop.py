@@ -58,7 +58,7 @@ def plan_in_force(
 
 
 def modelled_always_on(
-    model: NetworkModel, row: loops.LoopIntervalRow, start_s: int
+    model: NetworkModel | None, row: loops.LoopIntervalRow, start_s: int
 ) -> loops.LoopIntervalRow:
     """Fill an accounted row's always-on power and served traffic from ranopt's own model.
 
@@ -66,13 +66,16 @@ def modelled_always_on(
     plus what the calibrated model says the sleeping cells changed: the model with every cell
     on minus the model with the row's cells asleep, at the interval's estimated home-cell
     demand (``with_recent_counters``, sleeping cells included). With nothing asleep always-on
-    is what was observed; a row the model does not cover is returned unchanged.
+    is what was observed (no model needed); a row the model does not cover (or, with cells
+    asleep, no model yet) is returned unchanged.
     """
     if row.power_w is None or row.served_mbps is None:
         return row
     if not row.asleep:
         return row.model_copy(update={"always_on_power_w": row.power_w,
                                       "always_on_served_mbps": row.served_mbps})  # fmt: skip
+    if model is None:
+        return row
     history = model.history
     index = (start_s - history.start_s) // history.interval_s
     home = model.calibration.home_demand.mbps
@@ -172,6 +175,9 @@ class SouthboundLoop:
         self._silent = rows[-1][2]
         run_id, confidence, applied = self._plan_and_act(settings, k)
         rows = [(self._always_on(settings, row), live, silent) for row, live, silent in rows]
+        for row, live, _ in rows:
+            if live is not None:
+                live["always_on_power_w"] = row.always_on_power_w
         self._record(rows)  # last: the clock moves once the next state is sent
         power = sum(r.power_w or 0.0 for r, _, _ in rows)
         return StepReport(
@@ -209,9 +215,9 @@ class SouthboundLoop:
 
         The model is brought up to the row's counters when it does not cover them yet.
         """
-        if self._model is None or row.power_w is None:
-            return row
         start_s = self.start_s(settings, row.interval)
+        if row.power_w is None or self._model is None:
+            return modelled_always_on(None, row, start_s)
         if row.asleep and (self._recent is None or self._recent.last_sample_s < start_s):
             self._recent = stages.with_recent_counters(self.store, self._model,
                                                        tenant_id=self.tenant_id,

@@ -137,7 +137,8 @@ def _applied_runs(
 
 def _day_figures(energy: float, always_on: float, violating: int, intervals: int) -> dict[str, Any]:
     return {
-        "intervals": intervals, "energy_kwh": round(energy, 2), "always_on_kwh": round(always_on, 2),
+        "intervals": intervals, "energy_kwh": round(energy, 2),
+        "always_on_kwh": round(always_on, 2),
         "saving_pct": round(100.0 * (1.0 - energy / always_on), 2) if always_on > 0 else None,
         "violating_intervals": violating,
     }  # fmt: skip
@@ -163,8 +164,21 @@ def emulator_truth(run_dir: Path) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["start_s"])
 
 
-def run_southbound(net: Network, tmp: Path) -> dict[str, Any]:
-    """Run the real path for ``net.days`` days after a 14-day back-fill; return its figures."""
+@dataclass
+class SouthboundRun:
+    """What the real path left behind: the store, the network, the emulator's truth, times."""
+
+    store: Store
+    tenant_id: int
+    network_id: int
+    live_start_s: int
+    truth: list[dict[str, Any]]
+    timings: dict[str, float]
+    step_s: list[float]
+
+
+def drive_southbound(net: Network, tmp: Path) -> SouthboundRun:
+    """Run the real path for ``net.days`` days after a 14-day back-fill (``ranopt demo``'s)."""
     os.environ["RANOPT_DATA_DIR"] = str(tmp / "data")  # the emulator's run directory below it
     url = f"sqlite:///{tmp / 'southbound.db'}"
     settings = Settings(database_url=url)  # type: ignore[call-arg]
@@ -175,15 +189,16 @@ def run_southbound(net: Network, tmp: Path) -> dict[str, Any]:
     with store.transaction() as session:
         tenant_id = repo.ensure_tenant(session, name="bench", now_s=int(time.time()))
     options = DemoOptions(scenario=net.scenario, sites=net.sites, ues=net.ues,
-                          backfill_days=HISTORY_DAYS, tick_s=0.0, host="127.0.0.1", port=0)  # fmt: skip
+                          backfill_days=HISTORY_DAYS, tick_s=0.0, host="127.0.0.1",
+                          port=0)  # fmt: skip
     ran = RanDemo(store, settings, tenant_id, options)
     live_start = REFERENCE_MONDAY + timedelta(days=HISTORY_DAYS)  # day 14, as the twin's loop
     timings: dict[str, float] = {}
     step_s: list[float] = []
-    t0 = time.perf_counter()
+    t = time.perf_counter()
     try:
         emulator = ran.start_emulator(seed=net.seed, start=live_start)
-        timings["emulator_start_s"] = time.perf_counter() - t0
+        timings["emulator_start_s"] = time.perf_counter() - t
         t = time.perf_counter()
         ran.register_and_discover(emulator)
         timings["discover_s"] = time.perf_counter() - t
@@ -211,16 +226,28 @@ def run_southbound(net: Network, tmp: Path) -> dict[str, Any]:
     finally:
         if ran.emulator is not None:
             ran.emulator.stop()
-    with store.transaction() as session:
-        settings_row = loops.loop_settings(session, tenant_id=tenant_id, network_id=ran.network_id)
-        reports = store_cal.reports_since(session, tenant_id=tenant_id,
-                                          network_id=ran.network_id, after_id=0)  # fmt: skip
-        transactions = repo_transactions(session, tenant_id, ran.network_id)
+    return SouthboundRun(store, tenant_id, ran.network_id, int(live_start.timestamp()), truth,
+                         timings, step_s)  # fmt: skip
+
+
+def run_southbound(net: Network, tmp: Path) -> dict[str, Any]:
+    """Run the real path; return its figures (saving and QoS by the emulator's truth)."""
+    run = drive_southbound(net, tmp)
+    store, tenant_id, network_id = run.store, run.tenant_id, run.network_id
     interval_s = 900
+    with store.transaction() as session:
+        epoch_s = loops.loop_settings(session, tenant_id=tenant_id, network_id=network_id).epoch_s
+        reports = store_cal.reports_since(session, tenant_id=tenant_id, network_id=network_id,
+                                          after_id=0)  # fmt: skip
+        transactions = repo_transactions(session, tenant_id, network_id)
+        first = (run.live_start_s - epoch_s) // interval_s
+        stop = first + net.days * INTERVALS_PER_DAY
+        loop_rows = loops.intervals(session, tenant_id=tenant_id, network_id=network_id,
+                                    first=first, stop=stop)  # fmt: skip
     days: list[dict[str, Any]] = []
     for d in range(net.days):
-        lo = int(live_start.timestamp()) + d * 86400
-        rows = [r for r in truth if lo <= r["start_s"] < lo + 86400]
+        lo = run.live_start_s + d * 86400
+        rows = [r for r in run.truth if lo <= r["start_s"] < lo + 86400]
         days.append({
             "day": HISTORY_DAYS + d,
             **_day_figures(sum(sum(r["energy_kwh"]) for r in rows),
@@ -228,27 +255,32 @@ def run_southbound(net: Network, tmp: Path) -> dict[str, Any]:
                            sum(bool(r["violations"]) for r in rows), len(rows)),
             "violations": sorted({v for r in rows for v in r["violations"]}),
         })  # fmt: skip
-    violated = {
-        (r["start_s"] - settings_row.epoch_s) // interval_s for r in truth if r["violations"]
-    }
-    verdicts = plan_verdicts(_applied_runs(store, tenant_id, ran.network_id), violated, lag=1)
+    violated = {(r["start_s"] - epoch_s) // interval_s for r in run.truth if r["violations"]}
+    verdicts = plan_verdicts(_applied_runs(store, tenant_id, network_id), violated, lag=1)
+    # ranopt's own estimate of the saving (loop rows: observed power against its calibrated
+    # model's always-on estimate), beside the emulator's truth; rows without one left out
+    estimated = [r for r in loop_rows if r.power_w is not None and r.always_on_power_w is not None]
+    power = sum(r.power_w or 0.0 for r in estimated)
+    always_on = sum(r.always_on_power_w or 0.0 for r in estimated)
     store.dispose()
+    calibration = [
+        {"data_end_s": r.data_end_s, "days_found": r.days_found,
+         "prb_load_wape": None if r.prb_load_wape is None else round(r.prb_load_wape, 4)}
+        for r in reports
+    ]  # fmt: skip
     return {
         "days": days,
         "total": _totals(days),
+        "ranopt_estimated_saving": {
+            "intervals": len(estimated),
+            "saving_pct": round(100.0 * (1.0 - power / always_on), 2) if always_on > 0 else None,
+        },
         "confidence": confidence_figures(verdicts),
         "plans": verdicts,
-        "calibration": [
-            {
-                "data_end_s": r.data_end_s,
-                "days_found": r.days_found,
-                "prb_load_wape": None if r.prb_load_wape is None else round(r.prb_load_wape, 4),
-            }
-            for r in reports
-        ],  # fmt: skip
+        "calibration": calibration,
         "o1_transactions": transactions,
-        "timings_s": {k: round(v, 1) for k, v in timings.items()},
-        "step_s": _step_stats(step_s),
+        "timings_s": {k: round(v, 1) for k, v in run.timings.items()},
+        "step_s": _step_stats(run.step_s),
     }
 
 
@@ -353,7 +385,7 @@ def compare(net: Network) -> dict[str, Any]:
             "emulator_seed": net.seed,
             "history_days": HISTORY_DAYS,
             "loop_days": net.days,
-        },  # fmt: skip
+        },
         "southbound": southbound,
         "twin_internal": twin,
         "targets": {

@@ -88,7 +88,9 @@ def test_loop_plans_and_acts_on_counters_before_the_loop_epoch(
     assert awake.always_on_power_w == awake.power_w
     assert awake.always_on_served_mbps == awake.served_mbps
     assert slept.asleep == window["asleep"][1]
-    assert slept.power_w is not None and slept.always_on_power_w is not None
+    assert slept.power_w is not None
+    assert slept.always_on_power_w is not None
     assert slept.always_on_power_w > slept.power_w
-    assert slept.served_mbps is not None and slept.always_on_served_mbps is not None
+    assert slept.served_mbps is not None
+    assert slept.always_on_served_mbps is not None
     assert slept.always_on_served_mbps == pytest.approx(slept.served_mbps, rel=0.05)

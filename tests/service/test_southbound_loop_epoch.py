@@ -15,9 +15,10 @@ import pytest
 
 from ranopt.api.settings import Settings
 from ranopt.calibrate import CalibrationConfig
-from ranopt.cli.demo import DemoOptions, RanDemo
+from ranopt.cli.demo import DemoEmulator, DemoOptions, RanDemo
 from ranopt.ingest.pipeline import ingest_files
 from ranopt.service.calibration import NetworkCalibrationConfig
+from ranopt.service.loop import StepReport
 from ranopt.service.southbound_loop import SouthboundLoop
 from ranopt.store import loops
 from ranopt.store import repository as repo
@@ -27,6 +28,15 @@ from ranopt.store.loops import LOOP_EPOCH
 
 LIVE_START = datetime(2025, 6, 4, tzinfo=UTC)  # a Wednesday midnight, before LOOP_EPOCH
 BACKFILL_DAYS = 3  # calibration's least (CalibrationConfig.min_days)
+
+
+def _run_interval(ran: RanDemo, emulator: DemoEmulator, loop: SouthboundLoop) -> StepReport:
+    """Advance the RAN one interval, ingest its PM file, step the loop."""
+    seen = set((emulator.run_dir / "pm").glob("*.xml"))
+    emulator.admin("/advance", {"intervals": 1})
+    ingest_files(ran.store, sorted(set((emulator.run_dir / "pm").glob("*.xml")) - seen),
+                 tenant_id=ran.tenant_id, network=ran.name)  # fmt: skip
+    return loop.step()
 
 
 def test_loop_plans_and_acts_on_counters_before_the_loop_epoch(
@@ -52,14 +62,10 @@ def test_loop_plans_and_acts_on_counters_before_the_loop_epoch(
                 calibration=CalibrationConfig(min_days=BACKFILL_DAYS)),
         )  # fmt: skip
         assert loop.step().phase == "waiting"  # the clock starts after the back-filled counters
-        reports = []
-        for _ in range(3):  # the plan's first sleeping interval is the third
-            seen = set((emulator.run_dir / "pm").glob("*.xml"))
-            emulator.admin("/advance", {"intervals": 1})
-            ingest_files(store, sorted(set((emulator.run_dir / "pm").glob("*.xml")) - seen),
-                         tenant_id=tenant_id, network=ran.name)  # fmt: skip
-            reports.append(loop.step())
-        report = reports[0]
+        # the plan's first sleeping interval is the third
+        report = _run_interval(ran, emulator, loop)
+        _run_interval(ran, emulator, loop)
+        _run_interval(ran, emulator, loop)
     finally:
         emulator.stop()
     epoch_s = int(LOOP_EPOCH.timestamp())

@@ -210,16 +210,25 @@ class RanDemo:
 
     # -- set-up ------------------------------------------------------------------------------
 
-    def start_emulator(self) -> DemoEmulator:
-        """Start ``ranopt emulate`` with a seed of its own and a back-fill."""
+    def start_emulator(
+        self, *, seed: int | None = None, start: datetime | None = None
+    ) -> DemoEmulator:
+        """Start ``ranopt emulate`` with a seed of its own and a back-fill.
+
+        ``seed`` and ``start`` (its first live interval) are for a benchmark that must rebuild
+        the same network beside it; by default a random seed and today 00:00 UTC. Either way
+        the seed goes to the emulator's command line only, never to the planner.
+        """
         run_dir = data_dir().resolve() / "demo-ran" / self.name
         key_file = run_dir / "ves-api-key"
         _ves_key(self.store, self.settings, self.tenant_id, key_file)
-        seed = secrets.randbelow(2**31)  # the emulator's alone: never given to the planner
+        if seed is None:
+            seed = secrets.randbelow(2**31)  # the emulator's alone: never given to the planner
+        live_start = emulator_start() if start is None else start
         o = self.options
         args = [
             "--scenario", o.scenario, "--seed", str(seed), "--name", self.name, "--pace", "0",
-            "--start", emulator_start().isoformat(), "--backfill-days", str(o.backfill_days),
+            "--start", live_start.isoformat(), "--backfill-days", str(o.backfill_days),
             "--api-key-file", str(key_file),
             "--sites", str(o.sites), "--ues", str(o.ues),
         ]  # fmt: skip
@@ -285,16 +294,20 @@ class RanDemo:
         ves = (f"http://{self.options.host}:{self.options.port}/eventListener/v7"
                f"?network_id={self.network_id}")  # fmt: skip
         emulator.admin("/ves", {"url": ves})
+        self.switch_loop_on()
+        self.say(
+            "closed loop on (auto-apply at confidence ≥ 0.9): it calibrates the model from the "
+            "counters, plans the next hour, commits sleep / wake over O1; counters return as VES"
+        )
+
+    def switch_loop_on(self) -> None:
+        """Enable the network's closed loop: auto-apply at confidence ≥ 0.9, greedy, 1 hour."""
         with self.store.transaction() as session:
             loops.configure_loop(
                 session, tenant_id=self.tenant_id, network_id=self.network_id, enabled=True,
                 auto_apply=True, confidence_threshold=0.9, solver="greedy",
                 horizon_intervals=4, now_s=now_s(),
             )  # fmt: skip
-        self.say(
-            "closed loop on (auto-apply at confidence ≥ 0.9): it calibrates the model from the "
-            "counters, plans the next hour, commits sleep / wake over O1; counters return as VES"
-        )
 
     # -- the clock and the report -----------------------------------------------------------
 

@@ -33,6 +33,7 @@ from ranopt.store.engine import Store
 from ranopt.store.loops import LoopSettings
 from ranopt.store.networks import network_by_id
 from ranopt.store.secrets import Keyring
+from ranopt.twin.snapshot import CellState, evaluate_snapshot
 
 logger = logging.getLogger("ranopt.service.southbound_loop")
 PLAN_HISTORY_DAYS = 14  # latest days the forecast of a window is fitted on
@@ -54,6 +55,45 @@ def plan_in_force(
             if first <= interval < first + len(asleep):
                 return run.id, [int(c) for c in asleep[interval - first]]
     return None
+
+
+def modelled_always_on(
+    model: NetworkModel | None, row: loops.LoopIntervalRow, start_s: int
+) -> loops.LoopIntervalRow:
+    """Fill an accounted row's always-on power and served traffic from ranopt's own model.
+
+    A network never reports its always-on counterfactual. The estimate is what was observed
+    plus what the calibrated model says the sleeping cells changed: the model with every cell
+    on minus the model with the row's cells asleep, at the interval's estimated home-cell
+    demand (``with_recent_counters``, sleeping cells included). With nothing asleep always-on
+    is what was observed (no model needed); a row the model does not cover (or, with cells
+    asleep, no model yet) is returned unchanged.
+    """
+    if row.power_w is None or row.served_mbps is None:
+        return row
+    if not row.asleep:
+        return row.model_copy(update={"always_on_power_w": row.power_w,
+                                      "always_on_served_mbps": row.served_mbps})  # fmt: skip
+    if model is None:
+        return row
+    history = model.history
+    index = (start_s - history.start_s) // history.interval_s
+    home = model.calibration.home_demand.mbps
+    if not 0 <= index < home.shape[0]:
+        return row
+    cal = model.calibration.model
+    weekday = int((start_s // SECONDS_PER_DAY + 3) % 7)  # 1970-01-01 was a Thursday
+    demand = cal.ue_demand(home[index], weekday, (start_s % SECONDS_PER_DAY) // history.interval_s)
+    twin = cal.twin
+    on = evaluate_snapshot(twin, CellState.all_on(twin.num_cells), demand)
+    state = CellState.all_on(twin.num_cells)
+    state.active[row.asleep] = False
+    slept = evaluate_snapshot(twin, state, demand)
+    return row.model_copy(update={
+        "always_on_power_w": row.power_w + float(on.power_w.sum() - slept.power_w.sum()),
+        "always_on_served_mbps": row.served_mbps
+        + float(on.served_mbps.sum() - slept.served_mbps.sum()),
+    })  # fmt: skip
 
 
 class SouthboundLoop:
@@ -88,8 +128,11 @@ class SouthboundLoop:
         self.names = [by_id[i] for i in self.ids]
         self._model: NetworkModel | None = None
         self._model_end_s: int | None = None
+        self._recent: NetworkModel | None = None  # the model with the newest counters' demand
         self._insufficient: str | None = None  # the last "too little history" message alerted
-        self._planned_until = -1  # last interval the newest plan covers
+        # last interval the newest plan covers (None: none yet; loop intervals before the
+        # loop epoch are negative, so no number can stand for "none")
+        self._planned_until: int | None = None
         self._sent: set[int] | None = None  # cells asleep as last committed (None: unknown)
         self._silent: set[int] = set()  # cells silent in the newest accounted interval
         self._alerted: set[int] = set()  # cells alerted as silent
@@ -131,6 +174,10 @@ class SouthboundLoop:
             return StepReport(interval=k, phase="waiting")
         self._silent = rows[-1][2]
         run_id, confidence, applied = self._plan_and_act(settings, k)
+        rows = [(self._always_on(settings, row), live, silent) for row, live, silent in rows]
+        for row, live, _ in rows:
+            if live is not None:
+                live["always_on_power_w"] = row.always_on_power_w
         self._record(rows)  # last: the clock moves once the next state is sent
         power = sum(r.power_w or 0.0 for r, _, _ in rows)
         return StepReport(
@@ -160,6 +207,22 @@ class SouthboundLoop:
         live: dict[str, object] = dict(stages.live_view(observation, k, self.names, self.ids))
         return (stages.account(observation, k, self.limits, None), live,
                 set(stages.detect_silent(observation)))  # fmt: skip
+
+    def _always_on(
+        self, settings: LoopSettings, row: loops.LoopIntervalRow
+    ) -> loops.LoopIntervalRow:
+        """Return the row with ranopt's always-on estimate (``modelled_always_on``) once calibrated.
+
+        The model is brought up to the row's counters when it does not cover them yet.
+        """
+        start_s = self.start_s(settings, row.interval)
+        if row.power_w is None or self._model is None:
+            return modelled_always_on(None, row, start_s)
+        if row.asleep and (self._recent is None or self._recent.last_sample_s < start_s):
+            self._recent = stages.with_recent_counters(self.store, self._model,
+                                                       tenant_id=self.tenant_id,
+                                                       max_days=PLAN_HISTORY_DAYS)  # fmt: skip
+        return modelled_always_on(self._recent or self._model, row, start_s)
 
     def _record(
         self, rows: list[tuple[loops.LoopIntervalRow, dict[str, object] | None, set[int]]]
@@ -201,8 +264,10 @@ class SouthboundLoop:
                                        message=f"closed loop waits for history: {exc}")  # fmt: skip
                 return None
             self._model_end_s = day_end
-        return stages.with_recent_counters(self.store, self._model, tenant_id=self.tenant_id,
-                                           max_days=PLAN_HISTORY_DAYS)  # fmt: skip
+        self._recent = stages.with_recent_counters(self.store, self._model,
+                                                   tenant_id=self.tenant_id,
+                                                   max_days=PLAN_HISTORY_DAYS)  # fmt: skip
+        return self._recent
 
     def _plan_and_act(
         self, settings: LoopSettings, k: int
@@ -210,7 +275,8 @@ class SouthboundLoop:
         """Plan when no plan covers ``k + 1``; send ``k + 1``'s state; return the new run."""
         target = k + 1  # k runs already, with the configuration committed when it began
         run_id, confidence, applied = None, None, False
-        if target > self._planned_until and settings.solver in ("greedy", "exact", "anneal"):
+        covered = self._planned_until is not None and target <= self._planned_until
+        if not covered and settings.solver in ("greedy", "exact", "anneal"):
             model = self._model_for(settings, k)
             if model is not None:
                 horizon = settings.horizon_intervals + 1  # k itself is planned, not sent
@@ -220,7 +286,8 @@ class SouthboundLoop:
                     history_days=PLAN_HISTORY_DAYS, confidence_scenarios=CONFIDENCE_SCENARIOS,
                     limits=self.limits, calibration=self.calibration,
                 )  # fmt: skip
-                rng = np.random.default_rng(np.random.SeedSequence([self.seed, k]))
+                # intervals before the loop epoch are negative; SeedSequence takes none
+                rng = np.random.default_rng(np.random.SeedSequence([self.seed, k % 2**64]))
                 try:
                     plan = stages.plan_window(model, request, k, rng)
                 except ValidationError as exc:  # e.g. too few forecast days: all on, say so

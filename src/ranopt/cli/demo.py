@@ -32,8 +32,8 @@ from rich.console import Console
 from ranopt.api.security import new_api_key, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.cli.common import now_s
-from ranopt.cli.loop import DEMO_TENANT, DEMO_USERS, ensure_demo_users
 from ranopt.cli.loop import demo as twin_demo
+from ranopt.cli.loop import ensure_demo_users, print_logins
 from ranopt.store import accounts, loops
 from ranopt.store import calibration as store_cal
 from ranopt.store import repository as repo
@@ -463,21 +463,6 @@ def _settings(**overrides: object) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _print_logins(passwords: dict[str, str], host: str, port: int) -> None:
-    console.print(f"  dashboard [link]http://{host}:{port}/[/link]")
-    for username, role in DEMO_USERS:
-        password = passwords.get(username)
-        shown = (
-            f"password [bold yellow]{password}[/] (shown once; keep it)"
-            if password is not None
-            else "password as printed on its first run (`make clean` starts afresh)"
-        )
-        console.print(
-            f"  login     tenant [cyan]{DEMO_TENANT}[/], user [cyan]{username}[/] "
-            f"({role.value}), {shown}"
-        )
-
-
 def demo(
     twin: Annotated[
         bool, typer.Option("--twin", help="The twin-internal loop instead (no emulator, no O1).")
@@ -525,7 +510,7 @@ def demo(
     ran = RanDemo(store, settings, tenant_id, options)
     console.print(f"[bold]ranopt demo[/] — an emulated RAN ([cyan]{ran.name}[/]) over O1 and VES")
     console.print(f"  data      {settings.database_url}")
-    _print_logins(passwords, host, port)
+    print_logins(console, passwords, host, port)
     console.print(
         f"  time      the emulator runs one 15-minute interval once the loop has accounted the "
         f"last, at most one every {tick_s:g} s; Ctrl-C stops both"

@@ -91,6 +91,22 @@ def _demo_network(store: Store, tenant_id: int) -> str:
         return net.name
 
 
+def print_logins(out: Console, passwords: dict[str, str], host: str, port: int) -> None:
+    """Print the dashboard address and each demo user's login (a new password only once)."""
+    out.print(f"  dashboard [link]http://{host}:{port}/[/link]")
+    for username, role in DEMO_USERS:
+        password = passwords.get(username)
+        shown = (
+            f"password [bold yellow]{password}[/] (shown once; keep it)"
+            if password is not None
+            else "password as printed on its first run (`make clean` starts afresh)"
+        )
+        out.print(
+            f"  login     tenant [cyan]{DEMO_TENANT}[/], user [cyan]{username}[/] "
+            f"({role.value}), {shown}"
+        )
+
+
 def demo(
     tick_s: Annotated[
         float, typer.Option("--tick-s", min=0.05, help="Wall seconds per 15-minute interval.")
@@ -115,18 +131,7 @@ def demo(
         store.dispose()
     console.print(f"[bold]ranopt demo[/] — network [cyan]{network}[/] (twin {DEMO_SCENARIO})")
     console.print(f"  data      {settings.database_url}")
-    console.print(f"  dashboard [link]http://{host}:{port}/[/link]")
-    for username, role in DEMO_USERS:
-        password = passwords.get(username)
-        shown = (
-            f"password [bold yellow]{password}[/] (shown once; keep it)"
-            if password is not None
-            else "password as printed on its first run (`make clean` starts afresh)"
-        )
-        console.print(
-            f"  login     tenant [cyan]{DEMO_TENANT}[/], user [cyan]{username}[/] "
-            f"({role.value}), {shown}"
-        )
+    print_logins(console, passwords, host, port)
     console.print(
         "            admin runs the network and approves plans; analyst reads the audit log"
     )

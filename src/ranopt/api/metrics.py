@@ -124,6 +124,24 @@ def _route_template(app: Any, scope: Scope) -> str:
     return "unmatched"
 
 
+async def call_recording_status(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, done: Callable[[int], None]
+) -> None:
+    """Run ``app`` and hand its response status to ``done``, also when it raises (500 if unsent)."""
+    status = 500
+
+    async def send_wrapper(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        await send(message)
+
+    try:
+        await app(scope, receive, send_wrapper)
+    finally:
+        done(status)
+
+
 class MetricsMiddleware:
     """Pure ASGI middleware timing each HTTP request (cheaper than ``BaseHTTPMiddleware``)."""
 
@@ -138,18 +156,11 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
 
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
+        def done(status: int) -> None:
             route = _route_template(self.router, scope)
             method = str(scope.get("method", ""))
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
             self.metrics.requests.labels(method, route, str(status)).inc()
+
+        await call_recording_status(self.app, scope, receive, send, done)

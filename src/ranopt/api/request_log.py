@@ -19,7 +19,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
 from ranopt.api.authn import PRINCIPAL_STATE, Principal
-from ranopt.api.metrics import ASGIApp, Message, Receive, Scope, Send, leaf_routes
+from ranopt.api.metrics import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    call_recording_status,
+    leaf_routes,
+)
 from ranopt.store import security_watch
 from ranopt.store.engine import Store
 from ranopt.store.request_log import RequestLogWriter, RequestRecord
@@ -72,18 +79,9 @@ class RequestLogMiddleware:
         if scope["type"] != "http" or path.startswith(UNLOGGED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            self._record(scope, status)
+        await call_recording_status(
+            self.app, scope, receive, send, lambda status: self._record(scope, status)
+        )
 
     def _record(self, scope: Scope, status: int) -> None:
         if self._leaves is None:

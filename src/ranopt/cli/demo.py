@@ -33,7 +33,7 @@ from ranopt.api.security import new_api_key, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.cli.common import now_s
 from ranopt.cli.loop import demo as twin_demo
-from ranopt.cli.loop import ensure_demo_users, print_logins
+from ranopt.cli.loop import ensure_demo_users, print_logins, settings_or_exit
 from ranopt.store import accounts, loops
 from ranopt.store import calibration as store_cal
 from ranopt.store import repository as repo
@@ -455,14 +455,6 @@ def day_summary(run_dir: Path, start_s: int, end_s: int) -> str:
     )
 
 
-def _settings(**overrides: object) -> Settings:
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValueError as exc:
-        typer.echo(f"configuration: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-
 def demo(
     twin: Annotated[
         bool, typer.Option("--twin", help="The twin-internal loop instead (no emulator, no O1).")
@@ -497,7 +489,7 @@ def demo(
 
     # calibration needs 7 days (its default minimum); a shorter back-fill lowers it with itself
     min_days = min(float(DEFAULT_BACKFILL_DAYS), float(backfill_days))
-    settings = _settings(
+    settings = settings_or_exit(
         loop_enabled=True, loop_tick_s=0.2, host=host, port=port, calibration_min_days=min_days
     )
     engine = make_engine(settings.database_url)

@@ -28,7 +28,8 @@ DEMO_SCENARIO = "default"
 console = Console()
 
 
-def _settings(**overrides: object) -> Settings:
+def settings_or_exit(**overrides: object) -> Settings:
+    """Return the settings from the environment and ``overrides``; a bad one exits with 2."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -119,7 +120,7 @@ def demo(
 
     from ranopt.api.app import create_app  # noqa: PLC0415
 
-    settings = _settings(loop_enabled=True, loop_tick_s=tick_s, host=host, port=port)
+    settings = settings_or_exit(loop_enabled=True, loop_tick_s=tick_s, host=host, port=port)
     engine = make_engine(settings.database_url)
     upgrade(engine)  # the demo's own database follows the code's migrations
     engine.dispose()

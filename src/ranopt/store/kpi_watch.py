@@ -33,7 +33,7 @@ from ranopt.detect.kpi import (
 )
 from ranopt.detect.neighbours import cell_context, geometric_pairs
 from ranopt.store.loops import LOOP_ACTOR, LOOP_EPOCH
-from ranopt.store.runs import AlertOut, alert_out
+from ranopt.store.runs import AlertOut, alerts_page
 from ranopt.store.samples import BoolArray, IntArray, SampleBatch
 from ranopt.store.tables import (
     Alert,
@@ -338,9 +338,4 @@ def list_anomalies(
     query = select(Alert).where(
         Alert.tenant_id == tenant_id, Alert.network_id == network_id, Alert.kind.in_(KINDS)
     )
-    if active is True:
-        query = query.where(Alert.cleared_s.is_(None))
-    elif active is False:
-        query = query.where(Alert.cleared_s.is_not(None))
-    rows = session.scalars(query.order_by(Alert.id.desc()).limit(limit))
-    return [alert_out(r) for r in rows]
+    return alerts_page(session, query, active=active, limit=limit)

@@ -512,6 +512,18 @@ def add_alert(
     return row.id
 
 
+def alerts_page(
+    session: Session, query: Select[tuple[Alert]], *, active: bool | None, limit: int
+) -> list[AlertOut]:
+    """Return a filtered alert query's rows, newest first (``active``: open or cleared only)."""
+    if active is True:
+        query = query.where(Alert.cleared_s.is_(None))
+    elif active is False:
+        query = query.where(Alert.cleared_s.is_not(None))
+    rows = session.scalars(query.order_by(Alert.id.desc()).limit(limit))
+    return [alert_out(r) for r in rows]
+
+
 def _alert_status(row: Alert) -> AlertStatus:
     if row.resolved_s is not None:
         return "resolved"

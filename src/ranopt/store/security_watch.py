@@ -26,7 +26,7 @@ from ranopt.detect.security import (
 from ranopt.detect.security import scan as scan_events
 from ranopt.store import request_log
 from ranopt.store.audit import PLATFORM_CHAIN, AuditOut
-from ranopt.store.runs import AlertOut, alert_out
+from ranopt.store.runs import AlertOut, alert_out, alerts_page
 from ranopt.store.tables import Alert, ApiKey, AuditEntry, DetectorState, Tenant
 
 STATE_KEY = "security"
@@ -162,12 +162,7 @@ def list_findings(
 ) -> list[AlertOut]:
     """Return the tenant's security alerts, newest first (``active``: open or cleared only)."""
     query = select(Alert).where(Alert.tenant_id == tenant_id, Alert.kind.in_(tuple(SEVERITY)))
-    if active is True:
-        query = query.where(Alert.cleared_s.is_(None))
-    elif active is False:
-        query = query.where(Alert.cleared_s.is_not(None))
-    rows = session.scalars(query.order_by(Alert.id.desc()).limit(limit))
-    return [alert_out(r) for r in rows]
+    return alerts_page(session, query, active=active, limit=limit)
 
 
 def get_finding(session: Session, *, tenant_id: int, alert_id: int) -> AlertOut | None:

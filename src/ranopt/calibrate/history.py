@@ -19,7 +19,18 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 SECONDS_PER_DAY = 86_400
 DAYS_PER_WEEK = 7
+EPOCH_WEEKDAY = 3  # 1970-01-01 (day 0) was a Thursday; Monday is 0
 REQUIRED_COUNTERS = ("RRU.PrbUsedDl", "DRB.PdcpSduVolumeDL")
+
+
+def epoch_weekday(days: IntArray) -> IntArray:
+    """Weekday (Monday 0) of each day number since the Unix epoch (UTC)."""
+    return np.asarray((days + EPOCH_WEEKDAY) % DAYS_PER_WEEK, dtype=np.int64)
+
+
+def weekday_at(t_s: int) -> int:
+    """Weekday (Monday 0) of epoch second ``t_s`` (UTC)."""
+    return (t_s // SECONDS_PER_DAY + EPOCH_WEEKDAY) % DAYS_PER_WEEK
 
 
 class InsufficientTelemetryError(RanoptError):
@@ -104,11 +115,10 @@ class PmHistory:
 
     @property
     def weekdays(self) -> IntArray:
-        """Weekday of each day, Monday 0 (1970-01-01 was a Thursday), ``[num_days]``."""
+        """Weekday of each day, Monday 0, ``[num_days]``."""
         if self.day_weekdays is not None:
             return self.day_weekdays
-        days = self.first_day + np.arange(self.num_days)
-        return np.asarray((days + 3) % DAYS_PER_WEEK, dtype=np.int64)
+        return epoch_weekday(self.first_day + np.arange(self.num_days))
 
     @property
     def row_weekdays(self) -> IntArray:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ranopt.calibrate.history import SECONDS_PER_DAY
+from ranopt.calibrate.history import SECONDS_PER_DAY, epoch_weekday, weekday_at
 from ranopt.errors import ValidationError
 from ranopt.forecast import Forecast, ForecastConfig, fit_forecaster, nowcast, predict
 from ranopt.optimize.confidence import DemandDisaggregation, plan_confidence
@@ -91,7 +91,7 @@ def planning_window(
     weekdays = history.weekdays
     levels = tuple(sorted({0.05, 0.5, quantile, 0.95}))
     fitted = fit_forecaster(demand[days], weekdays[days], ForecastConfig())
-    weekday = int((history.first_day + day + 3) % 7)
+    weekday = weekday_at(first_s)  # the history starts at midnight: first_s is on `day`
     today = predict(fitted, weekday=weekday, quantiles=levels)
     parts: list[tuple[Forecast, slice]] = []
     today_n = min(horizon, ipd - t1)
@@ -151,7 +151,7 @@ def plan_on_model(
     # each window interval's UEs present and their shares (people commute over the day)
     interval_s = model.history.interval_s
     starts = window.start_s + interval_s * np.arange(horizon)
-    weekdays = (starts // SECONDS_PER_DAY + 3) % 7  # 1970-01-01 was a Thursday
+    weekdays = epoch_weekday(starts // SECONDS_PER_DAY)
     intervals = (starts % SECONDS_PER_DAY) // interval_s
     split = DemandDisaggregation(
         home=cal.home,

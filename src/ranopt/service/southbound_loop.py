@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ranopt.calibrate import InsufficientTelemetryError
-from ranopt.calibrate.history import SECONDS_PER_DAY
+from ranopt.calibrate.history import SECONDS_PER_DAY, weekday_at
 from ranopt.errors import ValidationError
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.service import stages
@@ -82,7 +82,7 @@ def modelled_always_on(
     if not 0 <= index < home.shape[0]:
         return row
     cal = model.calibration.model
-    weekday = int((start_s // SECONDS_PER_DAY + 3) % 7)  # 1970-01-01 was a Thursday
+    weekday = weekday_at(start_s)
     demand = cal.ue_demand(home[index], weekday, (start_s % SECONDS_PER_DAY) // history.interval_s)
     twin = cal.twin
     on = evaluate_snapshot(twin, CellState.all_on(twin.num_cells), demand)

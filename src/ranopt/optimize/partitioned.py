@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from ranopt.errors import ValidationError
 from ranopt.optimize.actions import full_trx
 from ranopt.optimize.confidence import MapTasks, map_in_process
 from ranopt.optimize.energy import (
@@ -32,7 +33,6 @@ from ranopt.twin.model import Twin
 from ranopt.twin.partition import Partition, always_on_serving, cluster_twin, cluster_ues
 from ranopt.twin.snapshot import Snapshot
 from ranopt.twin.units import FloatArray
-from ranopt.errors import ValidationError
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -110,7 +110,7 @@ def cluster_tasks(
 def stitch(
     twin: Twin, num_intervals: int, partition: Partition, schedules: list[ClusterSchedule]
 ) -> tuple[BoolArray, IntArray]:
-    """The network schedule ``[T, C]`` and chains from the cluster schedules of their cells."""
+    """Return the network schedule ``[T, C]`` and chains from the clusters' own cells."""
     active = np.ones((num_intervals, twin.num_cells), dtype=bool)
     trx = full_trx(twin, num_intervals)
     for schedule in schedules:

@@ -182,7 +182,7 @@ def guard_border(coupling: csr_array, cells: IntArray, threshold: float) -> IntA
 
 
 def _take(obj: _D, index: IntArray, length: int) -> _D:
-    """The dataclass ``obj`` with every array field of first dimension ``length`` indexed."""
+    """Return ``obj`` with every array field of first dimension ``length`` indexed."""
     changes: dict[str, Any] = {}
     for f in fields(obj):  # type: ignore[arg-type]
         value = getattr(obj, f.name)
@@ -192,7 +192,7 @@ def _take(obj: _D, index: IntArray, length: int) -> _D:
 
 
 def _cut_link(link: LinkBudget, ues: IntArray, cells: IntArray, num_cells: int) -> LinkBudget:
-    """The link budget of ``ues`` toward ``cells`` only, cell indices renumbered.
+    """Return the link budget of ``ues`` toward ``cells`` only, cells renumbered.
 
     Dense stays dense (the columns of ``cells``); in a sparse one each UE's entries toward
     ``cells`` come first, in their order, and the rest are cut: they point at the UE's first
@@ -231,7 +231,7 @@ def _cut_link(link: LinkBudget, ues: IntArray, cells: IntArray, num_cells: int) 
 
 
 def always_on_serving(twin: Twin) -> IntArray:
-    """Serving cell of every UE with every cell on, ``[U]`` (-1 without coverage)."""
+    """Return every UE's serving cell with every cell on, ``[U]`` (-1: no coverage)."""
     return np.asarray(associate(twin, CellState.all_on(twin.num_cells)).serving, dtype=np.int64)
 
 
@@ -243,7 +243,7 @@ def cluster_ues(serving: IntArray, cells: IntArray, num_cells: int) -> IntArray:
 
 
 def cluster_twin(twin: Twin, cells: IntArray, frozen: IntArray, ues: IntArray) -> Twin:
-    """The twin of ``cells`` (a cluster and its guard border, ascending) and ``ues``.
+    """Return the twin of ``cells`` (a cluster and its guard border, ascending), ``ues``.
 
     ``frozen`` cells (the border, a subset of ``cells``) stay in the model but are coverage
     cells without muting there, so no planner sleeps or mutes them. Every site is kept (cells

@@ -1,0 +1,121 @@
+"""Partitioning a network by interference coupling: clusters, guard borders, cluster twins."""
+
+import numpy as np
+import pytest
+
+from ranopt.twin import CellState, Twin, build_twin, evaluate_snapshot, scenario_preset
+from ranopt.twin.elements import LAYERS
+from ranopt.twin.partition import (
+    GUARD_THRESHOLD,
+    always_on_serving,
+    cluster_twin,
+    cluster_ues,
+    coupling_matrix,
+    partition_cells,
+)
+from ranopt.twin.traffic import expected_demand_mbps
+
+MAX_CELLS = 40
+BUSY = 80  # 20:00, the evening peak: loads where interference matters
+
+
+@pytest.fixture(scope="module")
+def sparse_twin() -> Twin:
+    """19 sites (114 cells), 1 000 UEs, each UE's 24 strongest cells."""
+    return build_twin(scenario_preset("default", seed=2, num_sites=19, num_ues=1000, top_k=24))
+
+
+@pytest.fixture(scope="module", params=["sparse", "dense"])
+def twin(request: pytest.FixtureRequest, sparse_twin: Twin, default_twin: Twin) -> Twin:
+    return sparse_twin if request.param == "sparse" else default_twin
+
+
+def test_coupling_is_a_symmetric_share_without_self_coupling(twin: Twin):
+    coupling = coupling_matrix(twin).toarray()
+    assert coupling.shape == (twin.num_cells, twin.num_cells)
+    np.testing.assert_array_equal(coupling, coupling.T)
+    assert np.all(np.diag(coupling) == 0)
+    assert coupling.min() >= 0
+    assert coupling.max() <= 1 + 1e-12
+    # co-sited cells of one layer face apart, but every cell is coupled to some other
+    assert (coupling.max(axis=1) > GUARD_THRESHOLD).all()
+
+
+def test_partition_covers_every_cell_exactly_once_within_the_cap(twin: Twin):
+    partition = partition_cells(coupling_matrix(twin), MAX_CELLS)
+    everything = np.concatenate(partition.clusters)
+    assert everything.size == twin.num_cells
+    np.testing.assert_array_equal(np.sort(everything), np.arange(twin.num_cells))
+    assert max(c.size for c in partition.clusters) <= MAX_CELLS
+    assert partition.num_clusters >= twin.num_cells // MAX_CELLS
+    owner = partition.cluster_of(twin.num_cells)
+    assert (owner >= 0).all()
+
+
+def test_partition_is_deterministic(sparse_twin: Twin):
+    a = partition_cells(coupling_matrix(sparse_twin), MAX_CELLS)
+    b = partition_cells(coupling_matrix(sparse_twin), MAX_CELLS)
+    for x, y in zip(a.clusters + a.guards, b.clusters + b.guards, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_guard_border_holds_every_cell_coupled_above_the_threshold(twin: Twin):
+    coupling = coupling_matrix(twin)
+    dense = coupling.toarray()
+    partition = partition_cells(coupling, MAX_CELLS)
+    for cells, guard in zip(partition.clusters, partition.guards, strict=True):
+        outside = np.setdiff1d(np.arange(twin.num_cells), cells)
+        strongest = dense[np.ix_(cells, outside)].max(axis=0)
+        np.testing.assert_array_equal(guard, outside[strongest >= GUARD_THRESHOLD])
+        assert np.intersect1d(guard, cells).size == 0
+    # the border is real work: some cells outside are coupled, some are not
+    assert 0 < sum(g.size for g in partition.guards) < partition.num_clusters * twin.num_cells
+
+
+def test_strongly_coupled_cells_share_a_cluster(sparse_twin: Twin):
+    coupling = coupling_matrix(sparse_twin).tocoo()
+    owner = partition_cells(coupling_matrix(sparse_twin), MAX_CELLS).cluster_of(
+        sparse_twin.num_cells
+    )
+    together = owner[coupling.row] == owner[coupling.col]
+    strong = coupling.data >= np.quantile(coupling.data, 0.9)
+    # the strongest tenth of the pairs lie mostly inside a cluster, the rest mostly across
+    assert together[strong].mean() > together[~strong].mean()
+    assert together[strong].mean() > 0.5
+
+
+def test_the_whole_network_cut_out_is_the_network(sparse_twin: Twin):
+    """Cutting every cell and UE changes nothing the twin evaluates."""
+    cells = np.arange(sparse_twin.num_cells)
+    whole = cluster_twin(sparse_twin, cells, np.zeros(0, dtype=np.int64),
+                         np.arange(sparse_twin.num_ues))  # fmt: skip
+    demand = expected_demand_mbps(sparse_twin.traffic, 0)[BUSY]
+    state = CellState.all_on(sparse_twin.num_cells)
+    a = evaluate_snapshot(sparse_twin, state, demand)
+    b = evaluate_snapshot(whole, state, demand)
+    np.testing.assert_array_equal(a.serving_cell, b.serving_cell)
+    np.testing.assert_allclose(a.prb_load, b.prb_load, atol=1e-12)
+
+
+def test_a_cluster_twin_freezes_its_border_and_under_states_no_load(twin: Twin):
+    """The cluster's cells keep their UEs; with less interference no load rises (monotone)."""
+    partition = partition_cells(coupling_matrix(twin), MAX_CELLS)
+    own, guard = partition.clusters[0], partition.guards[0]
+    cells = np.union1d(own, guard)
+    serving = always_on_serving(twin)
+    ues = cluster_ues(serving, cells, twin.num_cells)
+    sub = cluster_twin(twin, cells, guard, ues)
+    frozen = np.isin(cells, guard)
+    assert (sub.arrays.layer[frozen] == LAYERS.index("coverage")).all()
+    assert all(len(sub.arrays.trx_options[i]) == 1 for i in np.flatnonzero(frozen))
+    np.testing.assert_array_equal(sub.arrays.layer[~frozen], twin.arrays.layer[own])
+    demand = expected_demand_mbps(twin.traffic, 0)[BUSY]
+    whole = evaluate_snapshot(twin, CellState.all_on(twin.num_cells), demand)
+    part = evaluate_snapshot(sub, CellState.all_on(cells.size), demand[ues])
+    # every UE keeps its serving cell (renumbered)
+    np.testing.assert_array_equal(cells[part.serving_cell], whole.serving_cell[ues])
+    # Siomina & Yuan 2012: the load map is monotone in interference; none is added here
+    assert (part.prb_load <= whole.prb_load[cells] + 1e-3).all()
+    # the cluster's own cells see most of their interference inside cluster and border
+    inner = np.searchsorted(cells, own)
+    assert np.abs(part.prb_load[inner] - whole.prb_load[own]).max() < 0.1

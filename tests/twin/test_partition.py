@@ -5,6 +5,7 @@ import pytest
 
 from ranopt.twin import CellState, Twin, build_twin, evaluate_snapshot, scenario_preset
 from ranopt.twin.elements import LAYERS
+from ranopt.twin.layout import hex_site_positions_m
 from ranopt.twin.partition import (
     GUARD_THRESHOLD,
     always_on_serving,
@@ -13,6 +14,7 @@ from ranopt.twin.partition import (
     coupling_matrix,
     partition_cells,
 )
+from ranopt.twin.shapes import synthetic_records
 from ranopt.twin.traffic import expected_demand_mbps
 
 MAX_CELLS = 40
@@ -119,3 +121,24 @@ def test_a_cluster_twin_freezes_its_border_and_under_states_no_load(twin: Twin):
     # the cluster's own cells see most of their interference inside cluster and border
     inner = np.searchsorted(cells, own)
     assert np.abs(part.prb_load[inner] - whole.prb_load[own]).max() < 0.1
+
+
+def test_the_synthetic_network_is_irregular_and_fixed_by_its_generator():
+    sites, cells = synthetic_records(10_000, np.random.default_rng(16))
+    again_sites, again_cells = synthetic_records(10_000, np.random.default_rng(16))
+    assert (sites, cells) == (again_sites, again_cells)
+    assert len(sites) == 1667
+    assert len(cells) == 10_002
+    lattice = hex_site_positions_m(1801, 500.0)  # the smallest hexagonal count >= 1667 / 0.95
+    xy = np.array([(s.x_m, s.y_m) for s in sites])
+    nearest = np.sqrt(((xy[:, None, :] - lattice[None, :, :]) ** 2).sum(-1)).min(axis=1)
+    assert np.median(nearest) > 50.0  # moved off the lattice (sigma 150 m per axis)
+    assert nearest.max() < 1000.0  # but still around it
+    heights = np.array([s.height_m for s in sites])
+    assert 20.0 <= heights.min() < heights.max() <= 40.0
+    # sectors turned per site: the first sector's azimuth takes many values
+    first = np.array([c.azimuth_deg for c in cells if c.sector == 0 and c.layer == "coverage"])
+    assert np.unique(np.round(first)).size > 100
+    other = synthetic_records(600, np.random.default_rng(17))
+    assert len(other[1]) == 600
+    assert other[0][1] != sites[1]

@@ -10,7 +10,7 @@ are the whole twin's. Each cluster's rng is its own ``SeedSequence`` child: the 
 whichever executor runs the clusters and in whatever order.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -175,12 +175,27 @@ def plan_partitioned(
     limits = limits or EnergyConstraints()
     config = config or EnergyConfig()
     rng = rng or np.random.default_rng(0)
-    num_t = demand_mbps.shape[0]
     tasks = cluster_tasks(twin, demand_mbps, partition, rng)
     schedules = map_tasks(plan_cluster, ClusterSettings(solver, limits, config), tasks)
-    stitched, stitched_trx = stitch(twin, num_t, partition, schedules)
     if references is None:
         references = always_on_snapshots(twin, demand_mbps)
+    return finish_partitioned(
+        twin, demand_mbps, partition, schedules, solver, limits, config, references
+    )
+
+
+def finish_partitioned(
+    twin: Twin,
+    demand_mbps: FloatArray,
+    partition: Partition,
+    schedules: list[ClusterSchedule],
+    solver: str,
+    limits: EnergyConstraints,
+    config: EnergyConfig,
+    references: list[Snapshot],
+) -> PartitionedPlan:
+    """Stitch the cluster schedules, verify and repair on the whole network, measure the plan."""
+    stitched, stitched_trx = stitch(twin, demand_mbps.shape[0], partition, schedules)
     active, trx, woken = verify_stitched(
         twin, demand_mbps, stitched, stitched_trx, limits, config, references
     )
@@ -201,7 +216,7 @@ def plan_partitioned(
         solve=info, references=references,
     )  # fmt: skip
     return PartitionedPlan(
-        plan=replace(plan),
+        plan=plan,
         partition=partition,
         stitched_active=stitched,
         stitched_trx=stitched_trx,

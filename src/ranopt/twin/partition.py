@@ -123,8 +123,9 @@ def partition_cells(
 
     Kruskal's agglomeration with a size cap: the pairs are taken strongest coupling first
     (ties by cell index) and two clusters merge when together they keep ``max_cells``; then a
-    cluster under half the cap joins the neighbour it is most coupled to where the cap allows.
-    Deterministic. A cell's guard border is every outside cell whose coupling to one of its
+    cluster under half the cap joins the neighbour it is most coupled to where the cap allows,
+    and one still under a tenth of it where the cap plus a tenth allows (so no cluster has
+    more than ``max_cells + max_cells // 10`` cells). Deterministic. A cell's guard border is every outside cell whose coupling to one of its
     cells is at least ``threshold``.
     """
     if max_cells < 1:
@@ -143,24 +144,10 @@ def partition_cells(
             a, b = min(a, b), max(a, b)
             parent[b] = a
             size[a] += size[b]
-    # small clusters join their most coupled neighbour (smallest first, ties by root index)
-    roots = np.array([_find(parent, c) for c in range(num_cells)])
-    for root in sorted(set(roots.tolist()), key=lambda r: (size[r], r)):
-        if _find(parent, root) != root or 2 * size[root] >= max_cells:
-            continue
-        labels = np.array([_find(parent, c) for c in range(num_cells)])
-        members = np.flatnonzero(labels == root)
-        row = coupling[members].tocoo()
-        towards = np.bincount(labels[row.col], weights=row.data, minlength=num_cells)
-        towards[root] = 0.0
-        fits = np.array([size[r] + size[root] <= max_cells for r in range(num_cells)])
-        towards = np.where(fits & (labels[np.arange(num_cells)] == np.arange(num_cells)),
-                           towards, 0.0)  # fmt: skip
-        if towards.max(initial=0.0) > 0:
-            target = int(np.argmax(towards))
-            a, b = min(root, target), max(root, target)
-            parent[b] = a
-            size[a] += size[b]
+    # small clusters join their most coupled neighbour: under half the cap where the cap
+    # allows, then under a tenth of it where the cap plus a tenth allows
+    for small, cap in ((max_cells / 2, max_cells), (max_cells / 10, max_cells + max_cells // 10)):
+        _absorb_small(coupling, parent, size, small, cap)
     labels = np.array([_find(parent, c) for c in range(num_cells)], dtype=np.int64)
     clusters = tuple(
         np.flatnonzero(labels == r).astype(np.int64) for r in sorted(set(labels.tolist()))
@@ -170,6 +157,32 @@ def partition_cells(
         guards=tuple(guard_border(coupling, cells, threshold) for cells in clusters),
         threshold=threshold,
     )
+
+
+def _absorb_small(
+    coupling: csr_array, parent: list[int], size: list[int], small: float, cap: int
+) -> None:
+    """Merge each cluster under ``small`` cells into its most coupled neighbour within ``cap``.
+
+    Smallest first, ties by root index; in place on the union-find forest.
+    """
+    num_cells = len(parent)
+    roots = {_find(parent, c) for c in range(num_cells)}
+    for root in sorted(roots, key=lambda r: (size[r], r)):
+        if _find(parent, root) != root or size[root] >= small:
+            continue
+        labels = np.array([_find(parent, c) for c in range(num_cells)])
+        row = coupling[np.flatnonzero(labels == root)].tocoo()
+        towards = np.bincount(labels[row.col], weights=row.data, minlength=num_cells)
+        towards[root] = 0.0
+        sizes = np.asarray(size)
+        fits = (labels == np.arange(num_cells)) & (sizes + size[root] <= cap)
+        towards = np.where(fits, towards, 0.0)
+        if towards.max(initial=0.0) > 0:
+            target = int(np.argmax(towards))
+            a, b = min(root, target), max(root, target)
+            parent[b] = a
+            size[a] += size[b]
 
 
 def guard_border(coupling: csr_array, cells: IntArray, threshold: float) -> IntArray:

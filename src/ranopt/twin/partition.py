@@ -119,14 +119,14 @@ def _find(parent: list[int], i: int) -> int:
 def partition_cells(
     coupling: csr_array, max_cells: int, threshold: float = GUARD_THRESHOLD
 ) -> Partition:
-    """Cluster the cells by coupling, at most ``max_cells`` each, and draw each guard border.
+    """Cluster the cells by coupling, about ``max_cells`` each, and draw each guard border.
 
     Kruskal's agglomeration with a size cap: the pairs are taken strongest coupling first
     (ties by cell index) and two clusters merge when together they keep ``max_cells``; then a
     cluster under half the cap joins the neighbour it is most coupled to where the cap allows,
     and one still under a tenth of it where the cap plus a tenth allows (so no cluster has
-    more than ``max_cells + max_cells // 10`` cells). Deterministic. A cell's guard border is every outside cell whose coupling to one of its
-    cells is at least ``threshold``.
+    more than ``max_cells + max_cells // 10`` cells). Deterministic. A cluster's guard border
+    is every outside cell whose coupling to one of its cells is at least ``threshold``.
     """
     if max_cells < 1:
         msg = f"max_cells must be >= 1, got {max_cells}"

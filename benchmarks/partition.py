@@ -51,6 +51,7 @@ from ranopt.optimize.energy import EnergyConfig, always_on_snapshots, plan_energ
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.optimize.partitioned import (
     ClusterSettings,
+    ClusterTask,
     PartitionedPlan,
     cluster_tasks,
     finish_partitioned,
@@ -58,7 +59,7 @@ from ranopt.optimize.partitioned import (
 )
 from ranopt.service.executor import InProcessExecutor, PoolExecutor, RayExecutor
 from ranopt.twin import Twin
-from ranopt.twin.partition import coupling_matrix, partition_cells
+from ranopt.twin.partition import GUARD_THRESHOLD, coupling_matrix, partition_cells
 from ranopt.twin.shapes import synthetic_records
 from ranopt.twin.topology import build_topology_twin, topology_layout, topology_scenario
 from ranopt.twin.traffic import expected_demand_mbps
@@ -142,16 +143,25 @@ def _self_rss_mib() -> float:
 
 
 class Stages:
-    """Times each stage of one partitioned plan."""
+    """Times each stage of one partitioned plan: wall clock, and this process's CPU time."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     def run(self, name: str, fn: Any, *args: Any) -> Any:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = fn(*args)
         self.seconds[name] = round(time.perf_counter() - start, 3)
+        self.cpu[name.replace("_s", "_cpu_s", 1)] = round(time.process_time() - cpu, 3)
         return result
+
+
+def timed_plan_cluster(settings: ClusterSettings, task: ClusterTask) -> tuple[Any, float]:
+    """``plan_cluster`` with the CPU seconds its worker spent on it."""
+    start = time.process_time()
+    schedule = plan_cluster(settings, task)
+    return schedule, time.process_time() - start
 
 
 def partitioned_plan(
@@ -161,16 +171,21 @@ def partitioned_plan(
     map_tasks: MapTasks,
     stages: Stages,
     references: list[Any] | None = None,
+    threshold: float = GUARD_THRESHOLD,
 ) -> tuple[PartitionedPlan, list[Any]]:
     """``plan_partitioned`` stage by stage (the same functions in the same order), timed."""
     limits, config = EnergyConstraints(), EnergyConfig()
     coupling = stages.run("coupling_s", coupling_matrix, twin)
-    partition = stages.run("partition_s", partition_cells, coupling, max_cells)
+    partition = stages.run("partition_s", partition_cells, coupling, max_cells, threshold)
     tasks = stages.run("cut_clusters_s", cluster_tasks, twin, demand, partition,
                        np.random.default_rng(PLAN_SEED))  # fmt: skip
-    schedules = stages.run(
-        "cluster_map_s", map_tasks, plan_cluster, ClusterSettings("greedy", limits, config), tasks
-    )
+    timed = stages.run(
+        "cluster_map_s", map_tasks, timed_plan_cluster, ClusterSettings("greedy", limits, config),
+        tasks,
+    )  # fmt: skip
+    schedules = [schedule for schedule, _ in timed]
+    stages.cpu["cluster_tasks_cpu_s_sum"] = round(sum(cpu for _, cpu in timed), 3)
+    stages.cpu["cluster_tasks_cpu_s_max"] = round(max(cpu for _, cpu in timed), 3)
     if references is None:
         references = stages.run("always_on_whole_s", always_on_snapshots, twin, demand)
     plan = stages.run(
@@ -267,7 +282,7 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
     plans["in_process"], references = partitioned_plan(
         twin, demand, spec["max_cells"], InProcessExecutor().map, stages
     )
-    runs["in_process"] = {"seconds": stages.seconds}
+    runs["in_process"] = {"seconds": stages.seconds, "cpu_seconds": stages.cpu}
     out["partition"] = describe(plans["in_process"], twin)
     log(f"in process: {stages.seconds}")
     for workers in (1, 2):
@@ -279,6 +294,7 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
         )
         runs[f"pool_{workers}"] = {
             "seconds": stages.seconds,
+            "cpu_seconds": stages.cpu,
             "worker_peak_rss_mib": pool_worker_rss(),
         }
         pool.close()
@@ -300,7 +316,8 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
                 twin, demand, spec["max_cells"], executor.map, stages, references
             )
             runs[f"ray_{workers}"] = {
-                "seconds": stages.seconds, "worker_peak_rss_mib": ray_worker_rss(raylets)
+                "seconds": stages.seconds,
+                "cpu_seconds": stages.cpu, "worker_peak_rss_mib": ray_worker_rss(raylets)
             }  # fmt: skip
             log(f"ray {workers}: {stages.seconds}")
         executor.close()
@@ -352,41 +369,59 @@ def measure_big(spec: dict[str, Any]) -> dict[str, Any]:
         raylets = [n.all_processes["raylet"][0].process.pid for n in (cluster.head_node, node)]
         executor = RayExecutor(cluster.address)
         executor.map(_warm, 0, list(range(8)))
-        stages = Stages()
-        plan, _ = partitioned_plan(twin, demand, spec["max_cells"], executor.map, stages)
-        out["worker_peak_rss_mib"] = ray_worker_rss(raylets)
+        runs: dict[str, Any] = {}
+        references: list[Any] | None = None
+        for threshold in spec["guard_thresholds"]:
+            stages = Stages()
+            plan, references = partitioned_plan(
+                twin, demand, spec["max_cells"], executor.map, stages, references, threshold
+            )
+            runs[str(threshold)] = {
+                "seconds": stages.seconds,
+                "cpu_seconds": stages.cpu,
+                "partition": describe(plan, twin),
+                "worker_peak_rss_mib": ray_worker_rss(raylets),
+            }
+            log(f"ray 2, guard threshold {threshold}: {stages.seconds}")
         executor.close()
     finally:
         cluster.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
-    log(f"ray 2: {stages.seconds}")
-    out["seconds"] = stages.seconds
-    out["partition"] = describe(plan, twin)
+    out["runs"] = runs
+    if spec["whole"] and references is not None:
+        always_on_s = runs[str(spec["guard_thresholds"][0])]["seconds"]["always_on_whole_s"]
+        out["whole_network_plan"] = whole_network_plan(twin, demand, references, always_on_s)
     out["driver_peak_rss_mib"] = _self_rss_mib()
-    cells, workers = twin.num_cells, 2
-    s = stages.seconds
+    first = runs[str(spec["guard_thresholds"][0])]
+    c = first["cpu_seconds"]  # CPU seconds: the machine is shared, wall time is not the work
+    out["extrapolation_from_guard_threshold"] = spec["guard_thresholds"][0]
+    cells = twin.num_cells
     per_cell = {
         # serial in the driver (this run): partitioning, cutting, whole-network check
-        "partition_overhead_s_per_cell": s["partition_overhead_s"] / cells,
-        "whole_network_s_per_cell": (s["always_on_whole_s"] + s["verify_and_measure_whole_s"])
-        / cells,
-        # parallel: the map's wall time times its workers
-        "cluster_map_worker_s_per_cell": s["cluster_map_s"] * workers / cells,
-    }
+        "partition_overhead_cpu_s_per_cell": (
+            c["coupling_cpu_s"] + c["partition_cpu_s"] + c["cut_clusters_cpu_s"]
+        ) / cells,
+        "whole_network_cpu_s_per_cell": (
+            c.get("always_on_whole_cpu_s", 0.0) + c["verify_and_measure_whole_cpu_s"]
+        ) / cells,
+        # parallel: the clusters' plans, CPU seconds summed over the tasks
+        "cluster_plans_cpu_s_per_cell": c["cluster_tasks_cpu_s_sum"] / cells,
+    }  # fmt: skip
     out["per_cell_seconds"] = {k: round(v, 6) for k, v in per_cell.items()}
     target = spec["extrapolate_cells"]
     out["EXTRAPOLATION_not_measured"] = {
         "cells": target,
-        "assumes": "every per-cell cost linear in cells (same cluster size cap, guard share, "
-        "UEs per site, horizon); the whole-network check and partitioning stay serial in one "
-        "driver as in this run; no scheduling or object-store cost beyond this run's",
+        "assumes": "each stage's CPU seconds per cell as measured here, linear in cells (same "
+        "cluster size cap, guard share, UEs per site, horizon); N dedicated cores, the "
+        "clusters' plans spread evenly over them; partitioning and the whole-network check "
+        "serial in one driver as in this run; no scheduling, transfer or start-up cost",
         "seconds_by_workers": {
             str(n): round(
                 target
                 * (
-                    per_cell["partition_overhead_s_per_cell"]
-                    + per_cell["whole_network_s_per_cell"]
-                    + per_cell["cluster_map_worker_s_per_cell"] / n
+                    per_cell["partition_overhead_cpu_s_per_cell"]
+                    + per_cell["whole_network_cpu_s_per_cell"]
+                    + per_cell["cluster_plans_cpu_s_per_cell"] / n
                 ),
                 1,
             )
@@ -417,11 +452,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", nargs="?", choices=["workers", "big"], default="workers")
     parser.add_argument("--cells", type=int, default=None, help="network size (about)")
-    parser.add_argument("--ues-per-site", type=int, default=80)
+    parser.add_argument("--ues-per-site", type=int, default=20)
     parser.add_argument("--max-cells", type=int, default=None, help="cluster size cap")
     parser.add_argument("--start", type=int, default=16, help="first interval (04:00)")
     parser.add_argument("--intervals", type=int, default=16, help="plan horizon")
     parser.add_argument("--extrapolate-cells", type=int, default=100_000)
+    parser.add_argument("--guard-thresholds", default=str(GUARD_THRESHOLD), help="big: each")
+    parser.add_argument("--no-whole", action="store_true", help="big: skip the whole-network plan")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -433,6 +470,8 @@ def main() -> None:
     spec = {
         "part": args.part, "cells": cells, "ues_per_site": args.ues_per_site,
         "max_cells": args.max_cells or (200 if args.part == "workers" else 400),
+        "guard_thresholds": [float(x) for x in args.guard_thresholds.split(",")],
+        "whole": not args.no_whole,
         "start": args.start, "intervals": args.intervals,
         "extrapolate_cells": args.extrapolate_cells,
     }  # fmt: skip

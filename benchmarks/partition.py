@@ -148,6 +148,7 @@ class Stages:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
+        self.task_cpu: list[float] = []  # CPU seconds of each cluster's plan, in task order
 
     def run(self, name: str, fn: Any, *args: Any) -> Any:
         start, cpu = time.perf_counter(), time.process_time()
@@ -186,6 +187,7 @@ def partitioned_plan(
     schedules = [schedule for schedule, _ in timed]
     stages.cpu["cluster_tasks_cpu_s_sum"] = round(sum(cpu for _, cpu in timed), 3)
     stages.cpu["cluster_tasks_cpu_s_max"] = round(max(cpu for _, cpu in timed), 3)
+    stages.task_cpu = [round(cpu, 3) for _, cpu in timed]
     if references is None:
         references = stages.run("always_on_whole_s", always_on_snapshots, twin, demand)
     plan = stages.run(
@@ -244,18 +246,33 @@ def _warm(shared: int, task: int) -> int:
     return shared + task
 
 
+def makespan(costs: list[float], workers: int) -> float:
+    """Finish time of tasks dealt longest first to the least loaded of ``workers``."""
+    loads = [0.0] * workers
+    for cost in sorted(costs, reverse=True):
+        loads[loads.index(min(loads))] += cost
+    return max(loads)
+
+
+def _halves(count: int) -> list[range]:
+    """The pool's two contiguous chunks of ``count`` tasks (``executor._chunks``)."""
+    return [range(0, count // 2), range(count // 2, count)]
+
+
 def whole_network_plan(
     twin: Twin, demand: FloatArray, references: list[Any], always_on_s: float
 ) -> dict[str, Any]:
     """The baseline: ``plan_energy`` on the whole network in this process, timed."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     whole = plan_energy(twin, demand, "greedy", rng=np.random.default_rng(PLAN_SEED),
                         references=references)  # fmt: skip
     whole_s = round(time.perf_counter() - start, 2)
+    whole_cpu_s = round(time.process_time() - cpu, 2)
     log(f"whole network: {whole_s} s")
     return {
         "seconds_without_always_on": whole_s,
         "seconds_with_always_on": round(whole_s + always_on_s, 2),
+        "cpu_seconds_without_always_on": whole_cpu_s,
         "saving_pct": round(whole.expected.saving_pct, 3),
         "violations": whole.expected.constraint_violations,
         "cell_intervals_asleep": int((~whole.active).sum()),
@@ -282,7 +299,9 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
     plans["in_process"], references = partitioned_plan(
         twin, demand, spec["max_cells"], InProcessExecutor().map, stages
     )
-    runs["in_process"] = {"seconds": stages.seconds, "cpu_seconds": stages.cpu}
+    runs["in_process"] = {
+        "seconds": stages.seconds, "cpu_seconds": stages.cpu, "cluster_task_cpu_s": stages.task_cpu
+    }  # fmt: skip
     out["partition"] = describe(plans["in_process"], twin)
     log(f"in process: {stages.seconds}")
     for workers in (1, 2):
@@ -295,6 +314,7 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
         runs[f"pool_{workers}"] = {
             "seconds": stages.seconds,
             "cpu_seconds": stages.cpu,
+            "cluster_task_cpu_s": stages.task_cpu,
             "worker_peak_rss_mib": pool_worker_rss(),
         }
         pool.close()
@@ -317,7 +337,8 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
             )
             runs[f"ray_{workers}"] = {
                 "seconds": stages.seconds,
-                "cpu_seconds": stages.cpu, "worker_peak_rss_mib": ray_worker_rss(raylets)
+                "cpu_seconds": stages.cpu,
+            "cluster_task_cpu_s": stages.task_cpu, "worker_peak_rss_mib": ray_worker_rss(raylets)
             }  # fmt: skip
             log(f"ray {workers}: {stages.seconds}")
         executor.close()
@@ -335,6 +356,17 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
     out["cluster_map_speedup_1_to_2"] = {
         "pool": round(cmap["pool_1"] / cmap["pool_2"], 3),
         "ray": round(cmap["ray_1"] / cmap["ray_2"], 3),
+    }
+    # what a second worker could gain at best: the in-process tasks' CPU seconds dealt to two
+    # workers, longest first (Ray's dynamic dealing) and in contiguous halves (the pool's chunks)
+    task_cpu = runs["in_process"]["cluster_task_cpu_s"]
+    out["ideal_1_to_2_speedup_from_task_cpu"] = {
+        "dynamic": round(sum(task_cpu) / makespan(task_cpu, 2), 3),
+        "contiguous_chunks": round(
+            sum(task_cpu)
+            / max(sum(task_cpu[i] for i in chunk) for chunk in _halves(len(task_cpu))),
+            3,
+        ),
     }
     out["partitioned_in_process_over_whole_network_time"] = round(
         runs["in_process"]["seconds"]["total_s"]
@@ -379,6 +411,7 @@ def measure_big(spec: dict[str, Any]) -> dict[str, Any]:
             runs[str(threshold)] = {
                 "seconds": stages.seconds,
                 "cpu_seconds": stages.cpu,
+                "cluster_task_cpu_s": stages.task_cpu,
                 "partition": describe(plan, twin),
                 "worker_peak_rss_mib": ray_worker_rss(raylets),
             }

@@ -144,3 +144,32 @@ def test_the_synthetic_network_is_irregular_and_fixed_by_its_generator():
     other = synthetic_records(600, np.random.default_rng(17))
     assert len(other[1]) == 600
     assert other[0][1] != sites[1]
+
+
+def test_coupling_is_the_share_of_interference_or_of_fallbacks_ue_by_ue(sparse_twin: Twin):
+    """The whole coupling matrix recomputed UE by UE from the link budget."""
+    twin = sparse_twin
+    link = twin.link
+    serving = always_on_serving(twin)
+    carrier = twin.arrays.carrier
+    suitable = link.suitable(twin.scenario.rsrp_min_dbm)
+    served = np.bincount(serving[serving >= 0], minlength=twin.num_cells)
+    interference = np.zeros((twin.num_cells, twin.num_cells))
+    fallback = np.zeros((twin.num_cells, twin.num_cells))
+    for u in np.flatnonzero(serving >= 0):
+        cell, entries = serving[u], link.cell_idx[u]
+        own = int(np.flatnonzero(entries == cell)[0])
+        co = (carrier[entries] == carrier[cell]) & (np.arange(link.k) != own)
+        # Siomina & Yuan 2012 SINR denominator, every cell at full load: sum_j I_uj + N_u
+        total = link.interference_w[u][co].sum() + twin.noise_w[cell]
+        for k in np.flatnonzero(co):
+            interference[cell, entries[k]] += link.interference_w[u, k] / total / served[cell]
+        ok = suitable[u].copy()
+        ok[own] = False
+        if ok.any():
+            best = np.flatnonzero(ok)[np.argmax(link.rank_db[u][ok])]
+            fallback[cell, entries[best]] += 1.0 / served[cell]
+    one_way = np.maximum(interference, fallback)
+    expected = np.maximum(one_way, one_way.T)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(coupling_matrix(twin).toarray(), expected, rtol=1e-9, atol=1e-15)

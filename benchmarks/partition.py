@@ -23,9 +23,14 @@ of both, whether every executor's plan is identical to the in-process one, and t
 (VmHWM) of each worker process.
 
 ``big``: one network (``--cells``, 10 000 by default) planned through the local Ray cluster
-of two one-CPU nodes: the same stages, peak RSS of the driver and of each Ray worker process,
-CPU seconds of the cluster map per cell, and an extrapolation to ``--extrapolate-cells`` cells
-on N workers (plainly marked as one) from the measured per-cell costs.
+of two one-CPU nodes, once per guard threshold (``--guard-thresholds``), then the
+whole-network plan in one process (the baseline; ``--no-whole`` skips it): the same stages,
+peak RSS of the driver and of each Ray worker process, the CPU seconds of each cluster's plan,
+each stage's CPU seconds per cell, and an extrapolation to ``--extrapolate-cells`` cells on N
+workers from those per-cell costs (plainly marked as one).
+
+Wall times and CPU seconds are both reported: on a shared machine a process waits for a core,
+and the CPU seconds are the work.
 
 The machine is shared: the load averages at start and end and the number of CPUs are printed
 with the figures.

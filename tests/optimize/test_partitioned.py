@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from ranopt.optimize.confidence import map_in_process
 from ranopt.optimize.energy import plan_energy
 from ranopt.optimize.partitioned import PartitionedPlan, plan_partitioned
 from ranopt.optimize.plan import Plan
@@ -78,17 +77,3 @@ def test_one_cluster_is_the_whole_network_plan(twin: Twin, demand: FloatArray, w
     np.testing.assert_array_equal(plan.plan.active_trx, whole.active_trx)
     assert plan.changed_cell_intervals == 0
     assert plan.plan.expected == whole.expected
-
-
-def test_the_cluster_order_does_not_change_the_plan(
-    twin: Twin, demand: FloatArray, partition: Partition, partitioned: PartitionedPlan
-):
-    def reversed_map(fn, shared, tasks, on_done=None):
-        return map_in_process(fn, shared, tasks[::-1], on_done)[::-1]
-
-    again = plan_partitioned(
-        twin, demand, "greedy", partition, rng=np.random.default_rng(SEED), map_tasks=reversed_map
-    )
-    np.testing.assert_array_equal(again.plan.active, partitioned.plan.active)
-    np.testing.assert_array_equal(again.stitched_active, partitioned.stitched_active)
-    assert again.plan.expected == partitioned.plan.expected

@@ -1,6 +1,7 @@
 """A confidence measurement whose scenarios partly hold, for the executor tests.
 
-(Also the shape of the session's Ray test cluster, ``RayCluster``: tests/service/conftest.py.)
+(Also the shape of the session's Ray test cluster, ``RayCluster``: tests/service/conftest.py,
+and a partitioned day-ahead plan whose clusters the executors plan: ``PartitionCase``.)
 
 A night plan of the seven-site twin replayed on the expected night scaled by factors from
 comfortable to eight times the demand, with per-UE dispersion drawn from each scenario's own
@@ -12,10 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ranopt.optimize.confidence import DemandDisaggregation, cell_demand, home_cells
+from ranopt.optimize.confidence import DemandDisaggregation, MapTasks, cell_demand, home_cells
 from ranopt.optimize.energy import plan_energy
 from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.optimize.partitioned import PartitionedPlan, plan_partitioned
 from ranopt.twin import Twin, build_twin, scenario_preset
+from ranopt.twin.partition import Partition, coupling_matrix, partition_cells
 from ranopt.twin.traffic import expected_demand_mbps
 from ranopt.twin.units import FloatArray
 
@@ -58,3 +61,43 @@ def confidence_case() -> ConfidenceCase:
         disaggregation=DemandDisaggregation.from_expected(expected, home, twin.num_cells),
         limits=EnergyConstraints(),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class PartitionCase:
+    """A night of a seven-site twin (24 strongest cells per UE) cut into clusters."""
+
+    twin: Twin
+    demand: FloatArray  # [T, U]
+    partition: Partition
+
+
+PARTITION_MAX_CELLS = 16
+
+
+def partition_case() -> PartitionCase:
+    """Build the case (well under a second)."""
+    twin = build_twin(scenario_preset("default", seed=4, num_sites=7, num_ues=300, top_k=24))
+    return PartitionCase(
+        twin=twin,
+        demand=expected_demand_mbps(twin.traffic, 0)[NIGHT],
+        partition=partition_cells(coupling_matrix(twin), PARTITION_MAX_CELLS),
+    )
+
+
+def plan_by_clusters(case: PartitionCase, map_tasks: MapTasks) -> PartitionedPlan:
+    """The case's partitioned greedy plan with the fixed seed, clusters run by ``map_tasks``."""
+    return plan_partitioned(
+        case.twin, case.demand, "greedy", case.partition, rng=np.random.default_rng(SEED),
+        map_tasks=map_tasks,
+    )  # fmt: skip
+
+
+def assert_same_partitioned_plan(a: PartitionedPlan, b: PartitionedPlan) -> None:
+    """Two partitioned plans are the same: stitched, verified, measured."""
+    np.testing.assert_array_equal(a.stitched_active, b.stitched_active)
+    np.testing.assert_array_equal(a.stitched_trx, b.stitched_trx)
+    np.testing.assert_array_equal(a.plan.active, b.plan.active)
+    np.testing.assert_array_equal(a.plan.active_trx, b.plan.active_trx)
+    assert a.plan.actions == b.plan.actions
+    assert a.plan.expected == b.plan.expected

@@ -3,12 +3,20 @@
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pytest
-from executor_case import SEED, UE_SIGMA, ConfidenceCase, confidence_case
+from executor_case import (
+    SEED,
+    UE_SIGMA,
+    ConfidenceCase,
+    assert_same_partitioned_plan,
+    confidence_case,
+    partition_case,
+    plan_by_clusters,
+)
 
 from ranopt.errors import ValidationError
 from ranopt.optimize.confidence import plan_confidence
@@ -50,23 +58,39 @@ def test_each_scenario_has_its_own_seed_so_order_does_not_matter(case: Confidenc
     np.testing.assert_array_equal(measure(case, backwards)[1], measure(case)[1])
 
 
-def test_a_process_pool_gives_the_in_process_confidence(case: ConfidenceCase):
-    done: list[int] = []
-    pool = PoolExecutor(2)
+@pytest.fixture(scope="module")
+def pool() -> Iterator[PoolExecutor]:
+    """Two worker processes for the module (started on the first map)."""
+    executor = PoolExecutor(2)
     try:
-        confidence, held = plan_confidence(
-            case.twin, case.schedule, case.scenarios, case.disaggregation, case.limits,
-            np.random.default_rng(SEED), UE_SIGMA, on_scenario=lambda: done.append(1),
-            map_tasks=pool.map,
-        )  # fmt: skip
-        # a second map on the same processes gets its own shared input, not the first one's
-        assert pool.map(_add, 10, [1, 2, 3]) == [11, 12, 13]
+        yield executor
     finally:
-        pool.close()
+        executor.close()
+
+
+def test_a_process_pool_gives_the_in_process_confidence(case: ConfidenceCase, pool: PoolExecutor):
+    done: list[int] = []
+    confidence, held = plan_confidence(
+        case.twin, case.schedule, case.scenarios, case.disaggregation, case.limits,
+        np.random.default_rng(SEED), UE_SIGMA, on_scenario=lambda: done.append(1),
+        map_tasks=pool.map,
+    )  # fmt: skip
+    # a second map on the same processes gets its own shared input, not the first one's
+    assert pool.map(_add, 10, [1, 2, 3]) == [11, 12, 13]
     expected_confidence, expected_held = measure(case, InProcessExecutor().map)
     np.testing.assert_array_equal(held, expected_held)
     assert confidence == expected_confidence
     assert len(done) == len(case.scenarios)
+
+
+def test_a_process_pool_plans_the_clusters_of_the_in_process_plan(pool: PoolExecutor):
+    """Clusters planned on two processes stitch and verify into the in-process plan."""
+    case = partition_case()
+    assert case.partition.num_clusters >= 2
+    there = plan_by_clusters(case, pool.map)
+    here = plan_by_clusters(case, InProcessExecutor().map)
+    assert_same_partitioned_plan(there, here)
+    assert (~here.plan.active).any()
 
 
 def _add(shared: int, task: int) -> int:

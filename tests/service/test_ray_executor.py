@@ -12,7 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from executor_case import SEED, UE_SIGMA, ConfidenceCase, RayCluster, confidence_case
+from executor_case import (
+    SEED,
+    UE_SIGMA,
+    ConfidenceCase,
+    RayCluster,
+    assert_same_partitioned_plan,
+    confidence_case,
+    partition_case,
+    plan_by_clusters,
+)
 
 from ranopt.optimize.confidence import plan_confidence
 from ranopt.optimize.evaluate import EnergyConstraints
@@ -67,6 +76,17 @@ def test_confidence_through_ray_is_the_in_process_confidence(
     assert 0 < expected_held.sum() < expected_held.size  # both outcomes occur
     np.testing.assert_array_equal(held, expected_held)
     assert confidence == expected_confidence
+
+
+def test_clusters_planned_through_ray_stitch_into_the_in_process_plan(
+    ray_executor: RayExecutor,
+):
+    case = partition_case()
+    assert case.partition.num_clusters >= 2
+    there = plan_by_clusters(case, ray_executor.map)
+    here = plan_by_clusters(case, InProcessExecutor().map)
+    assert_same_partitioned_plan(there, here)
+    assert (~here.plan.active).any()
 
 
 def _descendants(roots: tuple[int, ...]) -> list[int]:

@@ -5,11 +5,12 @@ that calibration must handle, as topology records (``ranopt.twin.topology``) fro
 twin with its own seed plays the network in tests and benchmarks.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ranopt.errors import ValidationError
+from ranopt.twin.layout import hex_site_count
 from ranopt.twin.network import build_network
 from ranopt.twin.scenario import Scenario
 from ranopt.twin.topology import CellRecord, SiteRecord
@@ -143,3 +144,44 @@ def irregular_records(
                     )
                 )  # fmt: skip
     return sites, cells
+
+
+# A large irregular network (issue 16's scale benchmark): a hexagonal lattice with a share of
+# its sites missing, the rest moved by a third of the spacing, turned, tilted and raised
+SYNTHETIC_SHAPE = Perturbation(
+    position_sigma_m=0.3 * 500.0,  # 500 m: the UMa ISD of the presets (TR 38.901 Table 7.2-1)
+    azimuth_sigma_deg=30.0,
+    tilt_sigma_deg=1.5,
+    height_range_m=(20.0, 40.0),
+)
+SYNTHETIC_MISSING_SHARE = 0.05
+
+
+def synthetic_records(
+    num_cells: int,
+    rng: np.random.Generator,
+    *,
+    shape: Perturbation = SYNTHETIC_SHAPE,
+    missing_share: float = SYNTHETIC_MISSING_SHARE,
+) -> tuple[list[SiteRecord], list[CellRecord]]:
+    """Topology records of an irregular network of about ``num_cells`` cells, from ``rng``.
+
+    The sites needed for ``num_cells`` (six cells each: two layers, three sectors) are what is
+    left of the smallest hexagonal lattice that has at least ``missing_share`` more sites, the
+    others taken out at random; the rest are perturbed by ``shape`` (``perturbed_records``).
+    10 000 cells: 1 667 sites of a 1 801-site lattice (134 missing).
+    """
+    if num_cells < 1 or not 0.0 <= missing_share < 1.0:
+        msg = (
+            f"num_cells must be >= 1 and missing_share in [0, 1), got {num_cells}, {missing_share}"
+        )
+        raise ValidationError(msg)
+    base = Scenario(name="synthetic", num_sites=1, num_ues=1)
+    cells_per_site = 3 * len(base.layers)
+    kept = -(-num_cells // cells_per_site)
+    rings = 0
+    while hex_site_count(rings) < kept / (1.0 - missing_share):
+        rings += 1
+    lattice = hex_site_count(rings)
+    scenario = Scenario(name="synthetic", num_sites=lattice, num_ues=1)
+    return perturbed_records(scenario, replace(shape, removed_sites=lattice - kept), rng)

@@ -1,0 +1,531 @@
+"""Benchmark issue 16 (past one machine): a day-ahead energy plan by clusters, on 1-2 workers.
+
+Run from the repository root::
+
+    nice -n 10 .venv/bin/python benchmarks/partition.py workers [--cells 1000]
+    nice -n 10 .venv/bin/python benchmarks/partition.py big [--cells 10000]
+
+Prints one JSON object on stdout (progress on stderr). Every network is a synthetic irregular
+one (``ranopt.twin.shapes.synthetic_records``: a hexagonal lattice with sites missing, the
+rest moved, turned, tilted and raised), built in a fresh single-threaded child process whose
+peak RSS is its own; the plan is the greedy day-ahead energy plan of ``--intervals`` intervals
+of the expected day 0 from interval ``--start`` (15 min each), with the default limits.
+
+``workers``: on one network (``--cells``), the stages of ``plan_partitioned`` timed one by
+one (coupling matrix and partition, cutting the cluster twins, the clusters' plans as one map,
+the whole network's always-on day, stitching with verification and repair on the whole
+network) with the clusters planned in process, on the local process pool with 1 and 2
+workers and on a local Ray cluster on 127.0.0.1 with one and then two one-CPU nodes; in the
+same run the whole-network plan (``plan_energy``, one process: the baseline) on the same twin
+and demand. Reported: each stage's time, the 1 -> 2 worker speed-up of the cluster map per
+executor, the whole partitioned plan against the whole-network plan, savings and violations
+of both, whether every executor's plan is identical to the in-process one, and the peak RSS
+(VmHWM) of each worker process.
+
+``big``: one network (``--cells``, 10 000 by default) planned through the local Ray cluster
+of two one-CPU nodes, once per guard threshold (``--guard-thresholds``), then the
+whole-network plan in one process (the baseline; ``--no-whole`` skips it): the same stages,
+peak RSS of the driver and of each Ray worker process, the CPU seconds of each cluster's plan,
+each stage's CPU seconds per cell, and an extrapolation to ``--extrapolate-cells`` cells on N
+workers from those per-cell costs (plainly marked as one).
+
+Wall times and CPU seconds are both reported: on a shared machine a process waits for a core,
+and the CPU seconds are the work.
+
+The machine is shared: the load averages at start and end and the number of CPUs are printed
+with the figures.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ranopt.optimize.confidence import MapTasks
+from ranopt.optimize.energy import EnergyConfig, always_on_snapshots, plan_energy
+from ranopt.optimize.evaluate import EnergyConstraints
+from ranopt.optimize.partitioned import (
+    ClusterSettings,
+    ClusterTask,
+    PartitionedPlan,
+    cluster_tasks,
+    finish_partitioned,
+    plan_cluster,
+)
+from ranopt.service.executor import InProcessExecutor, PoolExecutor, RayExecutor
+from ranopt.twin import Twin
+from ranopt.twin.partition import GUARD_THRESHOLD, coupling_matrix, partition_cells
+from ranopt.twin.shapes import synthetic_records
+from ranopt.twin.topology import build_topology_twin, topology_layout, topology_scenario
+from ranopt.twin.traffic import expected_demand_mbps
+from ranopt.twin.units import FloatArray
+
+CHILD_TIMEOUT_S = 4 * 3600
+SINGLE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+}
+NETWORK_SEED = 16
+TWIN_SEED = 1
+PLAN_SEED = 5
+
+
+def log(message: str) -> None:
+    """Progress on stderr, with the 1-minute load average."""
+    print(f"[{time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.1f}] {message}",
+          file=sys.stderr, flush=True)  # fmt: skip
+
+
+def synthetic_twin(num_cells: int, ues_per_site: int) -> Twin:
+    """The benchmark's irregular network of about ``num_cells`` cells."""
+    sites, cells = synthetic_records(num_cells, np.random.default_rng(NETWORK_SEED))
+    layout = topology_layout(sites, cells)
+    scenario = topology_scenario(
+        layout, name="synthetic", seed=TWIN_SEED, num_ues=ues_per_site * len(layout.sites)
+    )
+    return build_topology_twin(layout, scenario)
+
+
+def _peak_rss_mib(pid: int) -> float | None:
+    """Peak resident set (VmHWM) of a live process, MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024.0, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def pool_worker_rss() -> list[float | None]:
+    """Peak RSS of this process's pool workers (``spawn`` children), MiB."""
+    return [_peak_rss_mib(p) for p in _children(os.getpid()) if "spawn_main" in _cmdline(p)]
+
+
+def ray_worker_rss(raylets: list[int]) -> list[float | None]:
+    """Peak RSS of the Ray worker processes under the given raylets, MiB."""
+    return [
+        _peak_rss_mib(p) for r in raylets for p in _children(r) if _cmdline(p).startswith("ray::")
+    ]
+
+
+def _self_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+
+
+class Stages:
+    """Times each stage of one partitioned plan: wall clock, and this process's CPU time."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.task_cpu: list[float] = []  # CPU seconds of each cluster's plan, in task order
+
+    def run(self, name: str, fn: Any, *args: Any) -> Any:
+        start, cpu = time.perf_counter(), time.process_time()
+        result = fn(*args)
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        self.cpu[name.replace("_s", "_cpu_s", 1)] = round(time.process_time() - cpu, 3)
+        return result
+
+
+def timed_plan_cluster(settings: ClusterSettings, task: ClusterTask) -> tuple[Any, float]:
+    """``plan_cluster`` with the CPU seconds its worker spent on it."""
+    start = time.process_time()
+    schedule = plan_cluster(settings, task)
+    return schedule, time.process_time() - start
+
+
+def partitioned_plan(
+    twin: Twin,
+    demand: FloatArray,
+    max_cells: int,
+    map_tasks: MapTasks,
+    stages: Stages,
+    references: list[Any] | None = None,
+    threshold: float = GUARD_THRESHOLD,
+) -> tuple[PartitionedPlan, list[Any]]:
+    """``plan_partitioned`` stage by stage (the same functions in the same order), timed."""
+    limits, config = EnergyConstraints(), EnergyConfig()
+    coupling = stages.run("coupling_s", coupling_matrix, twin)
+    partition = stages.run("partition_s", partition_cells, coupling, max_cells, threshold)
+    tasks = stages.run("cut_clusters_s", cluster_tasks, twin, demand, partition,
+                       np.random.default_rng(PLAN_SEED))  # fmt: skip
+    timed = stages.run(
+        "cluster_map_s", map_tasks, timed_plan_cluster, ClusterSettings("greedy", limits, config),
+        tasks,
+    )  # fmt: skip
+    schedules = [schedule for schedule, _ in timed]
+    stages.cpu["cluster_tasks_cpu_s_sum"] = round(sum(cpu for _, cpu in timed), 3)
+    stages.cpu["cluster_tasks_cpu_s_max"] = round(max(cpu for _, cpu in timed), 3)
+    stages.task_cpu = [round(cpu, 3) for _, cpu in timed]
+    if references is None:
+        references = stages.run("always_on_whole_s", always_on_snapshots, twin, demand)
+    plan = stages.run(
+        "verify_and_measure_whole_s", finish_partitioned, twin, demand, partition, schedules,
+        "greedy", limits, config, references,
+    )  # fmt: skip
+    stages.seconds["total_s"] = round(sum(stages.seconds.values()), 3)
+    stages.seconds["partition_overhead_s"] = round(
+        stages.seconds["coupling_s"] + stages.seconds["partition_s"]
+        + stages.seconds["cut_clusters_s"], 3
+    )  # fmt: skip
+    return plan, references
+
+
+def describe(
+    plan: PartitionedPlan, twin: Twin, tasks_cells: list[int] | None = None
+) -> dict[str, Any]:
+    """The plan's figures and the partition's shape."""
+    part = plan.partition
+    sizes = [c.size for c in part.clusters]
+    guards = [g.size for g in part.guards]
+    return {
+        "clusters": part.num_clusters,
+        "cluster_cells_min_median_max": [min(sizes), int(np.median(sizes)), max(sizes)],
+        "guard_cells_min_median_max": [min(guards), int(np.median(guards)), max(guards)],
+        "guard_over_cluster_cells": round(sum(guards) / sum(sizes), 3),
+        "saving_pct": round(plan.plan.expected.saving_pct, 3),
+        "violations": plan.plan.expected.constraint_violations,
+        "cells_woken_by_whole_network_check": plan.cells_woken,
+        "cell_intervals_changed_by_whole_network_check": plan.changed_cell_intervals,
+        "cell_intervals_asleep": int((~plan.plan.active).sum()),
+    }
+
+
+def same_plan(a: PartitionedPlan, b: PartitionedPlan) -> bool:
+    """Identical stitched and verified schedules and figures."""
+    return (
+        bool(np.array_equal(a.stitched_active, b.stitched_active))
+        and bool(np.array_equal(a.plan.active, b.plan.active))
+        and bool(np.array_equal(a.plan.active_trx, b.plan.active_trx))
+        and a.plan.expected == b.plan.expected
+    )
+
+
+def _ray_env() -> str:
+    """Keep the Ray nodes on 127.0.0.1 (tests/service/conftest.py says why); set before import."""
+    temp = tempfile.mkdtemp(prefix="ranopt-ray-", dir="/tmp")
+    os.environ.update(
+        {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
+         "RAY_TMPDIR": temp}
+    )  # fmt: skip
+    return temp
+
+
+def _warm(shared: int, task: int) -> int:
+    return shared + task
+
+
+def makespan(costs: list[float], workers: int) -> float:
+    """Finish time of tasks dealt longest first to the least loaded of ``workers``."""
+    loads = [0.0] * workers
+    for cost in sorted(costs, reverse=True):
+        loads[loads.index(min(loads))] += cost
+    return max(loads)
+
+
+def _halves(count: int) -> list[range]:
+    """The pool's two contiguous chunks of ``count`` tasks (``executor._chunks``)."""
+    return [range(0, count // 2), range(count // 2, count)]
+
+
+def whole_network_plan(
+    twin: Twin, demand: FloatArray, references: list[Any], always_on_s: float
+) -> dict[str, Any]:
+    """The baseline: ``plan_energy`` on the whole network in this process, timed."""
+    start, cpu = time.perf_counter(), time.process_time()
+    whole = plan_energy(twin, demand, "greedy", rng=np.random.default_rng(PLAN_SEED),
+                        references=references)  # fmt: skip
+    whole_s = round(time.perf_counter() - start, 2)
+    whole_cpu_s = round(time.process_time() - cpu, 2)
+    log(f"whole network: {whole_s} s")
+    return {
+        "seconds_without_always_on": whole_s,
+        "seconds_with_always_on": round(whole_s + always_on_s, 2),
+        "cpu_seconds_without_always_on": whole_cpu_s,
+        "saving_pct": round(whole.expected.saving_pct, 3),
+        "violations": whole.expected.constraint_violations,
+        "cell_intervals_asleep": int((~whole.active).sum()),
+    }
+
+
+def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
+    """In process, pool 1/2, Ray 1/2 nodes, and the whole-network plan (in the child)."""
+    temp = _ray_env()
+    from ray.cluster_utils import Cluster  # noqa: PLC0415 (after its environment)
+
+    start = time.perf_counter()
+    twin = synthetic_twin(spec["cells"], spec["ues_per_site"])
+    out: dict[str, Any] = {
+        "num_cells": twin.num_cells, "num_sites": len(twin.sites), "num_ues": twin.num_ues,
+        "link_k": twin.link.k, "build_twin_s": round(time.perf_counter() - start, 2),
+    }  # fmt: skip
+    log(f"twin {twin} in {out['build_twin_s']} s")
+    window = slice(spec["start"], spec["start"] + spec["intervals"])
+    demand = expected_demand_mbps(twin.traffic, 0)[window]
+    runs: dict[str, Any] = {}
+    plans: dict[str, PartitionedPlan] = {}
+    stages = Stages()
+    plans["in_process"], references = partitioned_plan(
+        twin, demand, spec["max_cells"], InProcessExecutor().map, stages
+    )
+    runs["in_process"] = {
+        "seconds": stages.seconds, "cpu_seconds": stages.cpu, "cluster_task_cpu_s": stages.task_cpu
+    }  # fmt: skip
+    out["partition"] = describe(plans["in_process"], twin)
+    log(f"in process: {stages.seconds}")
+    for workers in (1, 2):
+        pool = PoolExecutor(workers)
+        pool.map(_warm, 0, list(range(workers)))  # start the processes
+        stages = Stages()
+        plans[f"pool_{workers}"], _ = partitioned_plan(
+            twin, demand, spec["max_cells"], pool.map, stages, references
+        )
+        runs[f"pool_{workers}"] = {
+            "seconds": stages.seconds,
+            "cpu_seconds": stages.cpu,
+            "cluster_task_cpu_s": stages.task_cpu,
+            "worker_peak_rss_mib": pool_worker_rss(),
+        }
+        pool.close()
+        log(f"pool {workers}: {stages.seconds}")
+    cluster: Any = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
+    )
+    try:
+        executor = RayExecutor(cluster.address)
+        raylets = [cluster.head_node.all_processes["raylet"][0].process.pid]
+        for workers in (1, 2):
+            if workers == 2:
+                node = cluster.add_node(num_cpus=1)
+                cluster.wait_for_nodes()
+                raylets.append(node.all_processes["raylet"][0].process.pid)
+            executor.map(_warm, 0, list(range(4 * workers)))
+            stages = Stages()
+            plans[f"ray_{workers}"], _ = partitioned_plan(
+                twin, demand, spec["max_cells"], executor.map, stages, references
+            )
+            runs[f"ray_{workers}"] = {
+                "seconds": stages.seconds,
+                "cpu_seconds": stages.cpu,
+            "cluster_task_cpu_s": stages.task_cpu, "worker_peak_rss_mib": ray_worker_rss(raylets)
+            }  # fmt: skip
+            log(f"ray {workers}: {stages.seconds}")
+        executor.close()
+    finally:
+        cluster.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+    out["runs"] = runs
+    out["whole_network_plan"] = whole_network_plan(
+        twin, demand, references, runs["in_process"]["seconds"]["always_on_whole_s"]
+    )
+    out["identical_to_in_process"] = {
+        k: same_plan(p, plans["in_process"]) for k, p in plans.items()
+    }
+    cmap = {k: v["seconds"]["cluster_map_s"] for k, v in runs.items()}
+    out["cluster_map_speedup_1_to_2"] = {
+        "pool": round(cmap["pool_1"] / cmap["pool_2"], 3),
+        "ray": round(cmap["ray_1"] / cmap["ray_2"], 3),
+    }
+    # what a second worker could gain at best: the in-process tasks' CPU seconds dealt to two
+    # workers, longest first (Ray's dynamic dealing) and in contiguous halves (the pool's chunks)
+    task_cpu = runs["in_process"]["cluster_task_cpu_s"]
+    out["ideal_1_to_2_speedup_from_task_cpu"] = {
+        "dynamic": round(sum(task_cpu) / makespan(task_cpu, 2), 3),
+        "contiguous_chunks": round(
+            sum(task_cpu)
+            / max(sum(task_cpu[i] for i in chunk) for chunk in _halves(len(task_cpu))),
+            3,
+        ),
+    }
+    out["partitioned_in_process_over_whole_network_time"] = round(
+        runs["in_process"]["seconds"]["total_s"]
+        / out["whole_network_plan"]["seconds_with_always_on"],
+        3,
+    )
+    out["driver_peak_rss_mib"] = _self_rss_mib()
+    return out
+
+
+def measure_big(spec: dict[str, Any]) -> dict[str, Any]:
+    """One large network through a two-node local Ray cluster (in the child)."""
+    temp = _ray_env()
+    from ray.cluster_utils import Cluster  # noqa: PLC0415 (after its environment)
+
+    start = time.perf_counter()
+    twin = synthetic_twin(spec["cells"], spec["ues_per_site"])
+    out: dict[str, Any] = {
+        "num_cells": twin.num_cells, "num_sites": len(twin.sites), "num_ues": twin.num_ues,
+        "link_k": twin.link.k, "build_twin_s": round(time.perf_counter() - start, 2),
+        "driver_rss_after_build_mib": _self_rss_mib(),
+    }  # fmt: skip
+    log(f"twin {twin} in {out['build_twin_s']} s")
+    window = slice(spec["start"], spec["start"] + spec["intervals"])
+    demand = expected_demand_mbps(twin.traffic, 0)[window]
+    cluster: Any = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
+    )
+    try:
+        node = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        raylets = [n.all_processes["raylet"][0].process.pid for n in (cluster.head_node, node)]
+        executor = RayExecutor(cluster.address)
+        executor.map(_warm, 0, list(range(8)))
+        runs: dict[str, Any] = {}
+        references: list[Any] | None = None
+        for threshold in spec["guard_thresholds"]:
+            stages = Stages()
+            plan, references = partitioned_plan(
+                twin, demand, spec["max_cells"], executor.map, stages, references, threshold
+            )
+            runs[str(threshold)] = {
+                "seconds": stages.seconds,
+                "cpu_seconds": stages.cpu,
+                "cluster_task_cpu_s": stages.task_cpu,
+                "partition": describe(plan, twin),
+                "worker_peak_rss_mib": ray_worker_rss(raylets),
+            }
+            log(f"ray 2, guard threshold {threshold}: {stages.seconds}")
+        executor.close()
+    finally:
+        cluster.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+    out["runs"] = runs
+    if spec["whole"] and references is not None:
+        always_on_s = runs[str(spec["guard_thresholds"][0])]["seconds"]["always_on_whole_s"]
+        out["whole_network_plan"] = whole_network_plan(twin, demand, references, always_on_s)
+    out["driver_peak_rss_mib"] = _self_rss_mib()
+    first = runs[str(spec["guard_thresholds"][0])]
+    c = first["cpu_seconds"]  # CPU seconds: the machine is shared, wall time is not the work
+    out["extrapolation_from_guard_threshold"] = spec["guard_thresholds"][0]
+    cells = twin.num_cells
+    per_cell = {
+        # serial in the driver (this run): partitioning, cutting, whole-network check
+        "partition_overhead_cpu_s_per_cell": (
+            c["coupling_cpu_s"] + c["partition_cpu_s"] + c["cut_clusters_cpu_s"]
+        ) / cells,
+        "whole_network_cpu_s_per_cell": (
+            c.get("always_on_whole_cpu_s", 0.0) + c["verify_and_measure_whole_cpu_s"]
+        ) / cells,
+        # parallel: the clusters' plans, CPU seconds summed over the tasks
+        "cluster_plans_cpu_s_per_cell": c["cluster_tasks_cpu_s_sum"] / cells,
+    }  # fmt: skip
+    out["per_cell_seconds"] = {k: round(v, 6) for k, v in per_cell.items()}
+    target = spec["extrapolate_cells"]
+    out["EXTRAPOLATION_not_measured"] = {
+        "cells": target,
+        "assumes": "each stage's CPU seconds per cell as measured here, linear in cells (same "
+        "cluster size cap, guard share, UEs per site, horizon); N dedicated cores, the "
+        "clusters' plans spread evenly over them; partitioning and the whole-network check "
+        "serial in one driver as in this run; no scheduling, transfer or start-up cost",
+        "seconds_by_workers": {
+            str(n): round(
+                target
+                * (
+                    per_cell["partition_overhead_cpu_s_per_cell"]
+                    + per_cell["whole_network_cpu_s_per_cell"]
+                    + per_cell["cluster_plans_cpu_s_per_cell"] / n
+                ),
+                1,
+            )
+            for n in (2, 8, 32, 128)
+        },
+    }
+    return out
+
+
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one measurement in a fresh single-threaded interpreter (stderr passes through)."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **SINGLE_THREAD_ENV},
+        timeout=CHILD_TIMEOUT_S,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}"}
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def main() -> None:
+    """Parse arguments and print the JSON result."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", nargs="?", choices=["workers", "big"], default="workers")
+    parser.add_argument("--cells", type=int, default=None, help="network size (about)")
+    parser.add_argument("--ues-per-site", type=int, default=20)
+    parser.add_argument("--max-cells", type=int, default=None, help="cluster size cap")
+    parser.add_argument("--start", type=int, default=16, help="first interval (04:00)")
+    parser.add_argument("--intervals", type=int, default=16, help="plan horizon")
+    parser.add_argument("--extrapolate-cells", type=int, default=100_000)
+    parser.add_argument("--guard-thresholds", default=str(GUARD_THRESHOLD), help="big: each")
+    parser.add_argument("--no-whole", action="store_true", help="big: skip the whole-network plan")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        spec = json.loads(args.child)
+        measure = measure_workers if spec["part"] == "workers" else measure_big
+        print(json.dumps(measure(spec)))
+        return
+    cells = args.cells or (1000 if args.part == "workers" else 10_000)
+    spec = {
+        "part": args.part, "cells": cells, "ues_per_site": args.ues_per_site,
+        "max_cells": args.max_cells or (200 if args.part == "workers" else 400),
+        "guard_thresholds": [float(x) for x in args.guard_thresholds.split(",")],
+        "whole": not args.no_whole,
+        "start": args.start, "intervals": args.intervals,
+        "extrapolate_cells": args.extrapolate_cells,
+    }  # fmt: skip
+    result: dict[str, Any] = {
+        "part": args.part,
+        "spec": spec,
+        "machine": {
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
+    }
+    result[args.part] = run_child(spec)
+    result["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,300 @@
+"""Partition a network into clusters by interference coupling, each with a guard border.
+
+A network too large for one process is planned cluster by cluster: cells that are strongly
+coupled (a UE of one is interfered by the other, or falls back to it when its cell sleeps) end
+up in one cluster, and each cluster is simulated with a guard border (the cells outside it
+coupled to it at ``GUARD_THRESHOLD`` or more), which takes part in the interference and the
+association but is frozen: always on, all chains, never planned there. ``cluster_twin`` cuts
+the twin of one cluster and its border out of the whole; everything here is pure and
+deterministic (no randomness at all).
+"""
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import coo_array, csr_array
+
+from ranopt.errors import ValidationError
+from ranopt.twin.elements import LAYERS
+from ranopt.twin.model import Twin
+from ranopt.twin.network import CellArrays
+from ranopt.twin.radio import LinkBudget
+from ranopt.twin.snapshot import CellState, associate
+from ranopt.twin.traffic import TrafficModel
+from ranopt.twin.ues import UEs
+from ranopt.twin.units import FloatArray
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+# coupling (share of a cell's UEs' interference plus noise, or of its UEs that fall back to the
+# other cell) at or above which an outside cell joins a cluster's guard border: 1 %
+GUARD_THRESHOLD = 0.01
+COVERAGE_LAYER = LAYERS.index("coverage")
+# a link-budget entry cut away from a cluster twin: never suitable, no power (finite, so that
+# arithmetic on it stays finite)
+CUT_RSRP_DBM = -400.0
+
+_D = TypeVar("_D")
+
+
+@dataclass(frozen=True, eq=False)
+class Partition:
+    """Clusters that cover every cell once, each with its guard border (``[n]`` cell indices)."""
+
+    clusters: tuple[IntArray, ...]  # ascending cell indices, disjoint, covering every cell
+    guards: tuple[IntArray, ...]  # per cluster: outside cells coupled to it >= threshold
+    threshold: float  # the guard threshold the borders were drawn at
+
+    @property
+    def num_clusters(self) -> int:
+        """Number of clusters."""
+        return len(self.clusters)
+
+    def cluster_of(self, num_cells: int) -> IntArray:
+        """Cluster index of every cell, ``[num_cells]``."""
+        owner = np.full(num_cells, -1, dtype=np.int64)
+        for i, cells in enumerate(self.clusters):
+            owner[cells] = i
+        return owner
+
+
+def coupling_matrix(twin: Twin) -> csr_array:
+    """Symmetric cell-to-cell coupling ``[C, C]`` of the always-on network, in [0, 1].
+
+    ``c[i, j]`` is the larger of two shares over the UEs that cell ``i`` serves with every
+    cell on: the mean share of their interference plus noise that cell ``j`` sends (every
+    cell at full PRB load: the worst case, as the Siomina & Yuan 2012 load-coupling bound),
+    and the share of them whose next-best suitable cell is ``j`` (where they go when ``i``
+    sleeps). The matrix holds ``max(c[i, j], c[j, i])``; the diagonal is zero.
+    """
+    link = twin.link
+    num_cells, num_ues = twin.num_cells, twin.num_ues
+    assoc = associate(twin, CellState.all_on(num_cells))
+    ues = np.flatnonzero(assoc.covered)
+    server = assoc.serving[ues]
+    count = np.bincount(server, minlength=num_cells).astype(np.float64)
+    cell_idx = np.asarray(np.broadcast_to(link.cell_idx, (num_ues, link.k)))[ues]
+    carrier = twin.arrays.carrier
+    rows = np.arange(ues.size)
+    k_star = assoc.k_star[ues]
+    # interference toward each UE from every co-channel cell at full load, W
+    co = carrier[cell_idx] == carrier[server][:, None]
+    interference = np.where(co, link.interference_w[ues], 0.0)
+    interference[rows, k_star] = 0.0
+    total = interference.sum(axis=1) + twin.noise_w[server]
+    share = interference / total[:, None]
+    weight = 1.0 / count[server]
+    interfering = coo_array(
+        ((share * weight[:, None]).ravel(), (np.repeat(server, link.k), cell_idx.ravel())),
+        shape=(num_cells, num_cells),
+    ).tocsr()
+    # TS 38.304 ranking as in ``associate``: the next-best suitable entry is the fallback
+    suitable = link.suitable(twin.scenario.rsrp_min_dbm)[ues]
+    metric = np.where(suitable, link.rank_db[ues], -np.inf)
+    metric[rows, k_star] = -np.inf
+    second = np.argmax(metric, axis=1)
+    has_second = np.isfinite(metric[rows, second])
+    fallback = coo_array(
+        (weight[has_second], (server[has_second], cell_idx[rows, second][has_second])),
+        shape=(num_cells, num_cells),
+    ).tocsr()
+    one_way = interfering.maximum(fallback)
+    both = one_way.maximum(one_way.T).tocsr()
+    both.setdiag(0.0)
+    both.eliminate_zeros()
+    return csr_array(both)
+
+
+def _find(parent: list[int], i: int) -> int:
+    """Root of ``i`` in a union-find forest, halving the path as it goes."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def partition_cells(
+    coupling: csr_array, max_cells: int, threshold: float = GUARD_THRESHOLD
+) -> Partition:
+    """Cluster the cells by coupling, about ``max_cells`` each, and draw each guard border.
+
+    Kruskal's agglomeration with a size cap: the pairs are taken strongest coupling first
+    (ties by cell index) and two clusters merge when together they keep ``max_cells``; then a
+    cluster under half the cap joins the neighbour it is most coupled to where the cap allows,
+    and one still under a tenth of it where the cap plus a tenth allows (so no cluster has
+    more than ``max_cells + max_cells // 10`` cells). Deterministic. A cluster's guard border
+    is every outside cell whose coupling to one of its cells is at least ``threshold``.
+    """
+    if max_cells < 1:
+        msg = f"max_cells must be >= 1, got {max_cells}"
+        raise ValidationError(msg)
+    num_cells = int(coupling.shape[0])
+    upper = coo_array(coupling)
+    keep = upper.row < upper.col
+    i_all, j_all, w_all = upper.row[keep], upper.col[keep], upper.data[keep]
+    order = np.lexsort((j_all, i_all, -w_all))
+    parent = list(range(num_cells))
+    size = [1] * num_cells
+    for i, j in zip(i_all[order].tolist(), j_all[order].tolist(), strict=True):
+        a, b = _find(parent, i), _find(parent, j)
+        if a != b and size[a] + size[b] <= max_cells:
+            a, b = min(a, b), max(a, b)
+            parent[b] = a
+            size[a] += size[b]
+    # small clusters join their most coupled neighbour: under half the cap where the cap
+    # allows, then under a tenth of it where the cap plus a tenth allows
+    for small, cap in ((max_cells / 2, max_cells), (max_cells / 10, max_cells + max_cells // 10)):
+        _absorb_small(coupling, parent, size, small, cap)
+    labels = np.array([_find(parent, c) for c in range(num_cells)], dtype=np.int64)
+    clusters = tuple(
+        np.flatnonzero(labels == r).astype(np.int64) for r in sorted(set(labels.tolist()))
+    )
+    return Partition(
+        clusters=clusters,
+        guards=tuple(guard_border(coupling, cells, threshold) for cells in clusters),
+        threshold=threshold,
+    )
+
+
+def _absorb_small(
+    coupling: csr_array, parent: list[int], size: list[int], small: float, cap: int
+) -> None:
+    """Merge each cluster under ``small`` cells into its most coupled neighbour within ``cap``.
+
+    Smallest first, ties by root index; in place on the union-find forest.
+    """
+    num_cells = len(parent)
+    roots = {_find(parent, c) for c in range(num_cells)}
+    for root in sorted(roots, key=lambda r: (size[r], r)):
+        if _find(parent, root) != root or size[root] >= small:
+            continue
+        labels = np.array([_find(parent, c) for c in range(num_cells)])
+        row = coupling[np.flatnonzero(labels == root)].tocoo()
+        towards = np.bincount(labels[row.col], weights=row.data, minlength=num_cells)
+        towards[root] = 0.0
+        sizes = np.asarray(size)
+        fits = (labels == np.arange(num_cells)) & (sizes + size[root] <= cap)
+        towards = np.where(fits, towards, 0.0)
+        if towards.max(initial=0.0) > 0:
+            target = int(np.argmax(towards))
+            a, b = min(root, target), max(root, target)
+            parent[b] = a
+            size[a] += size[b]
+
+
+def guard_border(coupling: csr_array, cells: IntArray, threshold: float) -> IntArray:
+    """Outside cells coupled at ``threshold`` or more to one of ``cells``, ascending."""
+    rows = coupling[np.asarray(cells, dtype=np.int64)].tocoo()
+    near = np.zeros(int(coupling.shape[0]), dtype=bool)
+    near[rows.col[rows.data >= threshold]] = True
+    near[cells] = False
+    return np.flatnonzero(near).astype(np.int64)
+
+
+def _take(obj: _D, index: IntArray, length: int) -> _D:
+    """Return ``obj`` with every array field of first dimension ``length`` indexed."""
+    changes: dict[str, Any] = {}
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == length:
+            changes[f.name] = value[index]
+    return replace(obj, **changes)  # type: ignore[type-var]
+
+
+def _cut_link(link: LinkBudget, ues: IntArray, cells: IntArray, num_cells: int) -> LinkBudget:
+    """Return the link budget of ``ues`` toward ``cells`` only, cells renumbered.
+
+    Dense stays dense (the columns of ``cells``); in a sparse one each UE's entries toward
+    ``cells`` come first, in their order, and the rest are cut: they point at the UE's first
+    kept cell, with no power and an RSRP no UE can camp on.
+    """
+    position = np.full(num_cells, -1, dtype=np.int64)
+    position[cells] = np.arange(cells.size)
+    if link.dense:
+        return LinkBudget(
+            cell_idx=np.broadcast_to(np.arange(cells.size), (ues.size, cells.size)).copy(),
+            rsrp_dbm=link.rsrp_dbm[np.ix_(ues, cells)],
+            signal_w=link.signal_w[np.ix_(ues, cells)],
+            interference_w=link.interference_w[np.ix_(ues, cells)],
+            dense=True,
+            rank_db=link.rank_db[np.ix_(ues, cells)],
+            supported=link.supported[np.ix_(ues, cells)],
+        )
+    new_idx = position[link.cell_idx[ues]]
+    kept = new_idx >= 0
+    order = np.argsort(~kept, axis=1, kind="stable")  # kept entries first, in their order
+
+    def take(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return np.take_along_axis(values, order, axis=1)
+
+    kept = take(kept)
+    first = take(new_idx)[:, 0]
+    return LinkBudget(
+        cell_idx=np.where(kept, take(new_idx), first[:, None]).astype(np.int64),
+        rsrp_dbm=np.where(kept, take(link.rsrp_dbm[ues]), CUT_RSRP_DBM),
+        signal_w=np.where(kept, take(link.signal_w[ues]), 0.0),
+        interference_w=np.where(kept, take(link.interference_w[ues]), 0.0),
+        dense=False,
+        rank_db=np.where(kept, take(link.rank_db[ues]), CUT_RSRP_DBM),
+        supported=kept & take(link.supported[ues]),
+    )
+
+
+def always_on_serving(twin: Twin) -> IntArray:
+    """Return every UE's serving cell with every cell on, ``[U]`` (-1: no coverage)."""
+    return np.asarray(associate(twin, CellState.all_on(twin.num_cells)).serving, dtype=np.int64)
+
+
+def cluster_ues(serving: IntArray, cells: IntArray, num_cells: int) -> IntArray:
+    """UEs that one of ``cells`` serves (``serving``: ``always_on_serving``), ascending."""
+    inside = np.zeros(num_cells + 1, dtype=bool)
+    inside[cells] = True
+    return np.flatnonzero(inside[serving]).astype(np.int64)  # serving -1 -> the False slot
+
+
+def cluster_twin(twin: Twin, cells: IntArray, frozen: IntArray, ues: IntArray) -> Twin:
+    """Return the twin of ``cells`` (a cluster and its guard border, ascending), ``ues``.
+
+    ``frozen`` cells (the border, a subset of ``cells``) stay in the model but are coverage
+    cells without muting there, so no planner sleeps or mutes them. Every site is kept (cells
+    refer to their site by index). Interference from cells outside ``cells`` is left out: by
+    construction each is coupled to the cluster below the guard threshold.
+    """
+    cells = np.asarray(cells, dtype=np.int64)
+    ues = np.asarray(ues, dtype=np.int64)
+    if np.any(np.diff(cells) <= 0) or not np.isin(frozen, cells).all():
+        msg = "cluster_twin: cells must be ascending and unique, frozen a subset of them"
+        raise ValidationError(msg)
+    is_frozen = np.isin(cells, frozen)
+    arrays: CellArrays = _take(twin.arrays, cells, twin.num_cells)
+    options = tuple(
+        (int(arrays.num_trx[i]),) if is_frozen[i] else opts
+        for i, opts in enumerate(twin.arrays.trx_options[c] for c in cells)
+    )
+    arrays = replace(
+        arrays,
+        layer=np.where(is_frozen, COVERAGE_LAYER, arrays.layer).astype(np.int64),
+        trx_options=options,
+    )
+    sub_cells = tuple(
+        replace(twin.cells[c], layer="coverage", mimo_trx_options=())
+        if is_frozen[i]
+        else twin.cells[c]
+        for i, c in enumerate(cells.tolist())
+    )
+    sub_ues: UEs = _take(twin.ues, ues, twin.num_ues)
+    traffic: TrafficModel = _take(twin.traffic, ues, twin.num_ues)
+    noise_w: FloatArray = twin.noise_w[cells]
+    return Twin(
+        scenario=twin.scenario,
+        sites=twin.sites,
+        cells=sub_cells,
+        arrays=arrays,
+        ues=sub_ues,
+        link=_cut_link(twin.link, ues, cells, twin.num_cells),
+        traffic=traffic,
+        noise_w=noise_w,
+    )

@@ -54,6 +54,7 @@ from ranopt.store.pgcluster import PostgresCluster
 from ranopt.store.samples import SampleBatch
 from ranopt.twin import CellState, build_twin, scenario_preset, simulate
 from ranopt.twin.traffic import demand_for_intervals
+from serving import free_port, start_serve
 
 PASSWORD = "benchmark-password-1"
 P95_TARGET_S = 0.050
@@ -117,12 +118,6 @@ def load_network(url: str) -> tuple[int, list[int], int]:
     return net.id, ids.tolist(), len(batch)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -171,20 +166,7 @@ def start_server(
         "RANOPT_RATE_LIMIT": "10000000/minute",
         **env_extra,
     }
-    ranopt = str(Path(sys.executable).with_name("ranopt"))
-    cmd = [ranopt, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=env)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    msg = "server did not become ready"
-    raise RuntimeError(msg)
+    return start_serve(port, env, workers=workers, ready_s=180)
 
 
 # --- load generator (runs in its own process) -----------------------------------------------

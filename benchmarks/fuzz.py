@@ -19,16 +19,13 @@ few failing examples (operation, status, check, message).
 import argparse
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Flaky, Unsatisfiable
@@ -49,6 +46,7 @@ from ranopt.store import accounts, runs
 from ranopt.store import repository as repo
 from ranopt.store.engine import open_store
 from ranopt.store.pgcluster import PostgresCluster
+from serving import free_port, start_serve
 
 CHECKS = [
     not_a_server_error,
@@ -94,12 +92,6 @@ def prepare(url: str) -> str:
     return token
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def serve(url: str, port: int, data_dir: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ, "RANOPT_DATABASE_URL": url, "RANOPT_DATA_DIR": data_dir,
@@ -107,22 +99,8 @@ def serve(url: str, port: int, data_dir: str) -> subprocess.Popen[bytes]:
         "RANOPT_ARGON2_MEMORY_KIB": "1024", "RANOPT_SYNC_MAX_TWIN_UES": "120",
         "RANOPT_OPTIMIZE_HISTORY_DAYS": "2", "RANOPT_CONFIDENCE_SCENARIOS": "8",
     }  # fmt: skip
-    ranopt = str(Path(sys.executable).with_name("ranopt"))
-    proc = subprocess.Popen(  # the server's own output must not mix with this JSON
-        [ranopt, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    msg = "server did not become ready"
-    raise RuntimeError(msg)
+    # the server's own output must not mix with this JSON
+    return start_serve(port, env, stdout=subprocess.DEVNULL)
 
 
 def tame(case: schemathesis.Case) -> schemathesis.Case:

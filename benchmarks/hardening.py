@@ -23,8 +23,6 @@ import json
 import os
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -46,16 +44,11 @@ from ranopt.store.engine import Store, open_store
 from ranopt.store.pgcluster import PostgresCluster
 from ranopt.store.samples import SampleBatch
 from ranopt.twin import build_twin, scenario_preset
+from serving import free_port, start_serve
 
 PASSWORD = "benchmark-password-1"
 T0 = int(DEFAULT_EPOCH.timestamp())
 CLOCK_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Server:
@@ -68,21 +61,7 @@ class Server:
             **os.environ, "RANOPT_DATABASE_URL": url, "RANOPT_DATA_DIR": data_dir,
             "RANOPT_RATE_LIMIT": "100000000/minute", **env,
         }  # fmt: skip
-        ranopt = str(Path(sys.executable).with_name("ranopt"))
-        self.proc = subprocess.Popen(
-            [ranopt, "serve", "--host", "127.0.0.1", "--port", str(self.port)], env=full_env
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.proc.kill()
-        msg = "server did not become ready"
-        raise RuntimeError(msg)
+        self.proc = start_serve(self.port, full_env)
 
     def status(self, name: str) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():

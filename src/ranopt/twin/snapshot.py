@@ -166,6 +166,19 @@ def _interference_operator(twin: Twin, weights: FloatArray) -> FloatArray | csr_
     )
 
 
+def apply_interference(operator: FloatArray | csr_array, load: FloatArray) -> FloatArray:
+    """Interference ``[U]`` that cell loads ``[C]`` cause through ``operator``, W.
+
+    A dense operator is applied with ``einsum`` rather than BLAS: an OpenBLAS matrix-vector
+    product wakes its threads on each call, which on a shared two-core machine cost 10 ms a
+    call for 0.1 ms of work, and its result's last bits depend on the thread count.
+    ``einsum`` runs in this thread and gives the same bits on any machine.
+    """
+    if isinstance(operator, np.ndarray):
+        return np.asarray(np.einsum("uc,c->u", operator, load), dtype=np.float64)
+    return np.asarray(operator @ load, dtype=np.float64)
+
+
 def _used_load(raw: FloatArray, shares: FloatArray | None) -> tuple[FloatArray, FloatArray]:
     """Return (cell PRB load used 0-1 ``[C]``, per-UE-group served fraction table).
 
@@ -321,7 +334,7 @@ def solve_load(
     previous = np.zeros(twin.num_cells)
     for iteration in range(1, max_iterations + 1):
         # Siomina & Yuan 2012: SINR_u = S_u / (sum_j rho_j I_uj + N_u)
-        sinr = signal_w / (interference_op @ load + noise_w)
+        sinr = signal_w / (apply_interference(interference_op, load) + noise_w)
         # MU-MIMO pairs the UEs that are active at once, which the cell's load sets
         rate_mbps, su_rate = links.rates_mbps(sinr, load[server])
         ue_load = np.divide(demand, rate_mbps, out=np.zeros_like(demand), where=rate_mbps > 0)

@@ -67,9 +67,7 @@ def test_memo_hit_recomputes_power_for_the_sleep_depth(seven_site_twin: Twin, da
     start = evaluate_snapshot(twin, CellState.all_on(twin.num_cells), demand).prb_load
     memo = SnapshotMemo(size=4)
     light = CellState(active=active, cio_db=np.zeros(twin.num_cells))
-    deep = dataclasses.replace(
-        light, sleep_state=np.where(active, 0, DEEP_SLEEP).astype(np.int64)
-    )
+    deep = dataclasses.replace(light, sleep_state=np.where(active, 0, DEEP_SLEEP).astype(np.int64))
     memo.evaluate(twin, light, demand, start)
     reused = memo.evaluate(twin, deep, demand, start)
     solved = evaluate_snapshot(twin, deep, demand, initial_load=start)

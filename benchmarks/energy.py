@@ -452,7 +452,8 @@ def targets(default: dict[str, Any]) -> dict[str, Any]:
 def foresight_summary(result: dict[str, Any]) -> dict[str, Any]:
     """Each day-ahead plan as a share of its planner's perfect foresight; greedy vs the rule.
 
-    The rule at equal QoS is the threshold sweep's most saving zero-violation setting.
+    The rule at equal QoS is the most saving zero-violation setting: the threshold sweep's
+    best, or the tuned rule where it kept every constraint and saved more.
     """
     solvers = result.get("solvers", {})
     out: dict[str, Any] = {}
@@ -462,6 +463,11 @@ def foresight_summary(result: dict[str, Any]) -> dict[str, Any]:
             out[f"{name}_share_of_perfect_foresight"] = round(share, 4)
             out[f"{name}_ge_90pct_of_perfect_foresight"] = share >= 0.90
     best_rule = (result.get("threshold_sweep") or {}).get("best_zero_violations")
+    tuned = solvers.get("threshold")
+    # the tuned rule that kept every constraint itself is a zero-violation setting too
+    tuned_clean = tuned is not None and tuned["constraint_violations"] == 0
+    if tuned_clean and (best_rule is None or tuned["saving_pct"] > best_rule["saving_pct"]):
+        best_rule = {**tuned, "setting": "tuned"}
     if best_rule is not None:
         out["threshold_zero_violations_saving_pct"] = best_rule["saving_pct"]
         for name in ("greedy", "anneal"):

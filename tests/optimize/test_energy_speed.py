@@ -34,13 +34,13 @@ DAY = 14
 def _plan(twin: Twin, config: EnergyConfig) -> Plan:
     inputs = prepare_day_ahead(twin, SEED, DAY, DayAheadConfig(history_days=14))
     return plan_with_solver(
-        twin, inputs, "greedy", EnergyConstraints(), config, np.random.default_rng(SEED), 2
+        twin, inputs, "greedy", EnergyConstraints(), config, np.random.default_rng(SEED), 1
     )
 
 
 @pytest.fixture(scope="module")
 def plans(seven_site_twin: Twin) -> dict[bool, Plan]:
-    """The day-ahead greedy plan of day 14 (2 robust scenarios), memo on and off."""
+    """The day-ahead greedy plan of day 14 (1 robust scenario), memo on and off."""
     return {
         reuse: _plan(seven_site_twin, EnergyConfig(reuse_snapshots=reuse))
         for reuse in (True, False)

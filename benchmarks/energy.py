@@ -54,10 +54,13 @@ from ranopt.optimize.day_ahead import (
 )
 from ranopt.optimize.energy import (
     EnergyConfig,
+    ReferenceCache,
     always_on_snapshots,
+    assemble_plan,
     build_energy_problem,
     interval_power_w,
     plan_energy,
+    repair_schedule,
     solve_anneal,
     solve_exact,
     solve_greedy,
@@ -133,6 +136,87 @@ def perfect_foresight(
     plan_s = time.perf_counter() - started
     realised = score_plan_on_realised(twin, plan, inputs, limits).kpis()
     return {**kpi_fields(realised), "plan_s": round(plan_s, 3), "detail": plan.solve.detail}
+
+
+def parse_gap_settings(text: str) -> list[tuple[float, float, int]]:
+    """``"Q:H:K,..."``: planning quantile, planning headroom, robust scenarios per setting."""
+    settings = []
+    for part in filter(None, text.split(",")):
+        q, h, k = part.split(":")
+        settings.append((float(q), float(h), int(k)))
+    return settings
+
+
+def gap_study(
+    twin: Any,
+    seed: int,
+    day: int,
+    limits: EnergyConstraints,
+    settings: list[tuple[float, float, int]],
+) -> list[dict[str, Any]]:
+    """What the day-ahead plan's hedges cost: each (quantile, headroom, robust K) on day D.
+
+    For each planning quantile and headroom the greedy plan on the forecast is made once
+    (``plan_energy``, the rng consumed as ``plan_with_solver`` does) and scored on the
+    realised day as it is (robust K = 0) and after repair on K forecast scenarios (the
+    scenarios drawn as ``plan_with_solver`` draws them), so the (0.9, 0.1, K) row is the
+    product's day-ahead plan. Each row: saving, violations, the cells the scenarios woke.
+    """
+    rows: list[dict[str, Any]] = []
+    by_plan: dict[tuple[float, float], list[int]] = {}
+    for q, h, k in settings:
+        by_plan.setdefault((q, h), []).append(k)
+    for (q, h), robust_counts in by_plan.items():
+        day_config = DayAheadConfig(planning_quantile=q)
+        inputs = prepare_day_ahead(twin, seed, day, day_config)
+        config = EnergyConfig(planning_headroom=h)
+        references = always_on_snapshots(twin, inputs.planning_demand_mbps)
+        started = time.perf_counter()
+        rng_state = np.random.default_rng(seed)
+        plan = plan_energy(
+            twin, inputs.planning_demand_mbps, "greedy", limits=limits, config=config,
+            rng=rng_state, references=references,
+        )  # fmt: skip
+        plan_s = time.perf_counter() - started
+        after_plan = rng_state.bit_generator.state
+        for k in sorted(robust_counts):
+            log(f"gap study: quantile {q}, headroom {h}, robust {k}")
+            started = time.perf_counter()
+            robust_plan = plan
+            woken = 0
+            if k > 0:
+                rng = np.random.default_rng()
+                rng.bit_generator.state = after_plan
+                paths = inputs.forecast.sample(rng, k)
+                demands = [
+                    inputs.disaggregation.ue_demand(path, rng, day_config.ue_dispersion_sigma)
+                    for path in paths
+                ]
+                schedule, trx, woken = repair_schedule(
+                    twin, demands, plan.active, plan.active_trx, limits,
+                    ReferenceCache(twin, demands), config.repair_rounds,
+                )  # fmt: skip
+                robust_plan = assemble_plan(
+                    twin, inputs.planning_demand_mbps, schedule, trx, limits, config,
+                    solver="greedy", solve=plan.solve, references=references,
+                )  # fmt: skip
+            realised = score_plan_on_realised(twin, robust_plan, inputs, limits).kpis()
+            rows.append(
+                {
+                    "planning_quantile": q,
+                    "planning_headroom": h,
+                    "robust_scenarios": k,
+                    **kpi_fields(realised),
+                    "cells_woken_by_twin_check": plan.solve.detail["cells_woken_by_twin_check"],
+                    "cells_woken_by_scenarios": woken,
+                    "capacity_cell_intervals_asleep": int(
+                        (~robust_plan.active[:, twin.arrays.layer == 1]).sum()
+                    ),
+                    "plan_s": round(plan_s + time.perf_counter() - started, 1),
+                }
+            )
+            log(f"  {rows[-1]['saving_pct']:.2f} % {rows[-1]['constraint_violations']} violations")
+    return rows
 
 
 # the vendor grid plus more cautious settings (the tuned rule sits at the grid's cautious
@@ -220,6 +304,7 @@ def run_scenario(
     threshold_sweep: bool = False,
     solver_stage: bool = True,
     sweep_grid: dict[str, tuple[float, ...]] | None = None,
+    gap_settings: list[tuple[float, float, int]] | None = None,
 ) -> dict[str, Any]:
     twin = build_twin(scenario_preset(name, seed=seed))
     limits = EnergyConstraints()
@@ -283,6 +368,8 @@ def run_scenario(
             solver: perfect_foresight(twin, inputs, solver, limits, interval_limit_s, seed)
             for solver in foresight_solvers
         }
+    if gap_settings:
+        result["gap_study"] = gap_study(twin, seed, day, limits, gap_settings)
     if threshold_sweep:
         log(f"{name}: threshold sweep on the realised day")
         result["threshold_sweep"] = sweep_threshold(twin, inputs, limits, sweep_grid)
@@ -365,7 +452,8 @@ def targets(default: dict[str, Any]) -> dict[str, Any]:
 def foresight_summary(result: dict[str, Any]) -> dict[str, Any]:
     """Each day-ahead plan as a share of its planner's perfect foresight; greedy vs the rule.
 
-    The rule at equal QoS is the threshold sweep's most saving zero-violation setting.
+    The rule at equal QoS is the most saving zero-violation setting: the threshold sweep's
+    best, or the tuned rule where it kept every constraint and saved more.
     """
     solvers = result.get("solvers", {})
     out: dict[str, Any] = {}
@@ -375,6 +463,11 @@ def foresight_summary(result: dict[str, Any]) -> dict[str, Any]:
             out[f"{name}_share_of_perfect_foresight"] = round(share, 4)
             out[f"{name}_ge_90pct_of_perfect_foresight"] = share >= 0.90
     best_rule = (result.get("threshold_sweep") or {}).get("best_zero_violations")
+    tuned = solvers.get("threshold")
+    # the tuned rule that kept every constraint itself is a zero-violation setting too
+    tuned_clean = tuned is not None and tuned["constraint_violations"] == 0
+    if tuned_clean and (best_rule is None or tuned["saving_pct"] > best_rule["saving_pct"]):
+        best_rule = {**tuned, "setting": "tuned"}
     if best_rule is not None:
         out["threshold_zero_violations_saving_pct"] = best_rule["saving_pct"]
         for name in ("greedy", "anneal"):
@@ -412,7 +505,7 @@ def combine(paths: list[Path]) -> dict[str, Any]:
     for part in parts[1:]:
         for key in ("solvers", "foresight"):
             merged.setdefault(key, {}).update(part.get(key, {}))
-        for key in ("solver_stage", "perfect_foresight"):
+        for key in ("solver_stage", "perfect_foresight", "gap_study"):
             if key in part:
                 merged[key] = part[key]
         if "threshold_sweep" in part:  # several sweeps (a coarse grid, then a finer one)
@@ -439,7 +532,8 @@ def site_budget() -> list[dict[str, Any]]:
     ]
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "--quick", action="store_true", help="default scenario, greedy + threshold, K=8"
@@ -470,11 +564,20 @@ def main() -> None:
         "--sweep-grid", default=None, help="threshold sweep values 'X1,X2;Y1,Y2;Z1,Z2'"
     )
     parser.add_argument("--no-solver-stage", action="store_true", help="skip the stage timing")
+    parser.add_argument(
+        "--gap-study",
+        default=None,
+        help="greedy with each 'quantile:headroom:robust' setting, e.g. '0.9:0.1:16,0.9:0:0'",
+    )
     parser.add_argument("--tag", default="", help="suffix of the --out-dir file names")
     parser.add_argument(
         "--combine", nargs="+", type=Path, default=None, help="join result files, print JSON"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     if args.combine:
         print(json.dumps(combine(args.combine)))
         return
@@ -513,6 +616,7 @@ def main() -> None:
                 name, seed, args.day, k, solvers, limit, robust, foresight,
                 threshold_sweep=args.threshold_sweep, solver_stage=not args.no_solver_stage,
                 sweep_grid=None if args.sweep_grid is None else parse_grid(args.sweep_grid),
+                gap_settings=None if args.gap_study is None else parse_gap_settings(args.gap_study),
             )  # fmt: skip
             if any(n != "threshold" for n in result["solvers"]):
                 result["targets"] = targets(result)

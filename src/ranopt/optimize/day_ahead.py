@@ -33,6 +33,7 @@ from ranopt.optimize.energy import (
 from ranopt.optimize.evaluate import (
     EnergyConstraints,
     ScheduleEvaluation,
+    SnapshotMemo,
     evaluate_schedule,
     schedule_holds,
 )
@@ -189,9 +190,15 @@ def plan_with_solver(
     """
     # the always-on day of the planning demand, shared by the plan and its final check
     references = always_on_snapshots(twin, inputs.planning_demand_mbps)
+    # the plan's solved intervals, for the final replay of those the scenarios leave unchanged
+    memo = (
+        SnapshotMemo(size=inputs.planning_demand_mbps.shape[0])
+        if energy_config.reuse_snapshots
+        else None
+    )
     plan = plan_energy(
         twin, inputs.planning_demand_mbps, solver, limits=limits, config=energy_config, rng=rng,
-        references=references,
+        references=references, memo=memo,
     )  # fmt: skip
     if robust_scenarios <= 0:
         return plan
@@ -204,7 +211,7 @@ def plan_with_solver(
     )  # fmt: skip
     return assemble_plan(
         twin, inputs.planning_demand_mbps, schedule, trx, limits, energy_config,
-        solver=plan.solver, references=references,
+        solver=plan.solver, references=references, memo=memo,
         solve=replace(
             plan.solve,
             detail={**plan.solve.detail, "robust_scenarios": robust_scenarios,

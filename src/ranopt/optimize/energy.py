@@ -28,6 +28,7 @@ from ranopt.optimize.actions import (
 )
 from ranopt.optimize.evaluate import (
     EnergyConstraints,
+    SnapshotMemo,
     check_snapshot,
     evaluate_interval,
     evaluate_schedule,
@@ -82,6 +83,10 @@ class EnergyConfig:
     # repair re-solves only the neighbourhood of the cells it wakes or unmutes
     # (ranopt.twin.neighbourhood); False: the whole network after each step
     neighbourhood_repair: bool = True
+    # an interval replayed again with the same state and demand reuses its solved snapshot
+    # (ranopt.optimize.evaluate.SnapshotMemo: identical figures; one snapshot per interval
+    # held); False: every replay solves again
+    reuse_snapshots: bool = True
 
     def __post_init__(self) -> None:
         """Reject settings that would leave a solver nothing to do."""
@@ -924,6 +929,7 @@ def repair_schedule(
     protected: BoolArray | None = None,
     *,
     neighbourhood: bool = True,
+    memo: SnapshotMemo | None = None,
 ) -> tuple[BoolArray, IntArray, int]:
     """Replay a schedule in the twin; unmute, then wake, cells until every interval holds.
 
@@ -940,7 +946,7 @@ def repair_schedule(
     whole-network evaluation found holding is not evaluated again while it stays unchanged
     (the evaluation is deterministic). A round that repaired anything is followed by another,
     so a repaired interval is accepted only by a whole-network check (unless ``max_rounds``
-    runs out first).
+    runs out first). ``memo`` keeps the whole-network snapshots for a later replay.
     """
     fixed = schedule.copy()
     chains = trx.copy()
@@ -972,7 +978,7 @@ def repair_schedule(
                     if step is None or candidates is None:
                         snap, ref, check = evaluate_interval(
                             twin, demand[t], fixed[t], limits, references.get(index, int(t)),
-                            trx=chains[t],
+                            trx=chains[t], memo=memo,
                         )  # fmt: skip
                         if step is None and not check.violations:
                             verified[(int(t), index)] = signature
@@ -1042,15 +1048,19 @@ def assemble_plan(
     previous_active: BoolArray | None = None,
     previous_trx: IntArray | None = None,
     rule_violations: int | None = None,
+    memo: SnapshotMemo | None = None,
 ) -> Plan:
-    """Set each sleep run's depth, measure the schedule in the twin and list its actions."""
+    """Set each sleep run's depth, measure the schedule in the twin and list its actions.
+
+    ``memo`` reuses the snapshots of intervals already evaluated in the same state.
+    """
     depth = (
         sleep_states(twin, schedule, config.deep_sleep_wake_intervals)
         if config.sleep_depths
         else None
     )
     evaluation = evaluate_schedule(
-        twin, demand_mbps, schedule, limits, references, trx=trx, sleep_state=depth
+        twin, demand_mbps, schedule, limits, references, trx=trx, sleep_state=depth, memo=memo
     )
     if rule_violations is not None:
         evaluation = replace(evaluation, rule_violations=rule_violations)
@@ -1088,6 +1098,7 @@ def plan_energy(
     rng: np.random.Generator | None = None,
     t0_min: int = 0,
     references: list[Snapshot] | None = None,
+    memo: SnapshotMemo | None = None,
 ) -> Plan:
     """Plan which capacity cells sleep and mute in each interval of ``demand_mbps`` ``[T, U]``.
 
@@ -1095,7 +1106,9 @@ def plan_energy(
     same demand (with each sleep run's depth); its ``confidence`` is left to
     ``ranopt.optimize.confidence``. ``references`` are the always-on snapshots of
     ``demand_mbps`` (``always_on_snapshots``) when the caller has them: a caller that verifies
-    the plan again on the same demand computes them once and passes them to both.
+    the plan again on the same demand computes them once and passes them to both; ``memo``
+    likewise keeps the plan's solved snapshots for such a caller (with
+    ``EnergyConfig.reuse_snapshots`` a plan makes its own when none is given).
     """
     if solver not in ENERGY_SOLVERS:
         msg = f"solver must be one of {ENERGY_SOLVERS}, got {solver!r}"
@@ -1109,6 +1122,8 @@ def plan_energy(
         raise ValidationError(msg)
     cache = ReferenceCache(twin, [demand_mbps])
     cache.seed(0, references)
+    if memo is None and config.reuse_snapshots:
+        memo = SnapshotMemo(size=demand_mbps.shape[0])
     rng = rng or np.random.default_rng(0)
     reference_load: FloatArray | None = None  # round 1: every cell at its limit (safe)
     pairing_load: FloatArray | None = None
@@ -1126,12 +1141,12 @@ def plan_energy(
             schedule, trx, info = solve_greedy(problem)
         schedule, trx, woken = repair_schedule(
             twin, [demand_mbps], schedule, trx, limits, cache, config.repair_rounds,
-            neighbourhood=config.neighbourhood_repair,
+            neighbourhood=config.neighbourhood_repair, memo=memo,
         )  # fmt: skip
         depth = sleep_states(twin, schedule, config.deep_sleep_wake_intervals)
         evaluation = evaluate_schedule(
             twin, demand_mbps, schedule, limits, references, trx=trx,
-            sleep_state=depth if config.sleep_depths else None,
+            sleep_state=depth if config.sleep_depths else None, memo=memo,
         )  # fmt: skip
         # fewest violations first (repair can run out of rounds), then least energy
         rank = (evaluation.kpis().constraint_violations, evaluation.plan.total_energy_kwh)
@@ -1149,5 +1164,5 @@ def plan_energy(
     return assemble_plan(
         twin, demand_mbps, schedule, trx, limits, config, solver=solver,
         solve=replace(info, detail={**info.detail, "cells_woken_by_twin_check": woken}),
-        t0_min=t0_min, references=references,
+        t0_min=t0_min, references=references, memo=memo,
     )  # fmt: skip

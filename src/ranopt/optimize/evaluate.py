@@ -6,8 +6,10 @@ the plan does worse than both its limit and what the always-on network achieves 
 not blame a plan for congestion that exists with every cell on).
 """
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +17,7 @@ import numpy.typing as npt
 from ranopt.optimize.plan import PlanKpis
 from ranopt.optimize.switching import SwitchingRules, count_rule_violations
 from ranopt.twin.model import Twin
+from ranopt.twin.power import cell_power_w
 from ranopt.twin.simulate import IntervalKpis, collect_kpis
 from ranopt.twin.snapshot import CellState, Snapshot, evaluate_snapshot
 
@@ -104,6 +107,59 @@ class ScheduleEvaluation:
         )
 
 
+class SnapshotMemo:
+    """Whole-network plan snapshots already solved, reused when the same interval comes again.
+
+    A plan's intervals are evaluated several times with identical inputs: repair's last check,
+    the round's replay with sleep depths, the final replay. The fixed point is deterministic,
+    so a repeat returns the stored snapshot with only its power recomputed for the sleep
+    depths (which change the power and nothing else): bit for bit what a new solve gives.
+    The key is everything the solve reads (demand, on/sleep, chains, starting loads); at most
+    ``size`` snapshots are kept, least recently used first out.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._snaps: OrderedDict[bytes, Snapshot] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(demand_mbps: FloatArray, state: CellState, initial_load: FloatArray) -> bytes:
+        """Digest of what a whole-network solve of ``state`` on ``demand_mbps`` depends on."""
+        digest = hashlib.blake2b(digest_size=20)
+        for part in (demand_mbps, state.active, state.cio_db, initial_load):
+            digest.update(np.ascontiguousarray(part).tobytes())
+        for optional in (state.active_trx, state.slice_shares):
+            digest.update(b"-" if optional is None else np.ascontiguousarray(optional).tobytes())
+        return digest.digest()
+
+    def evaluate(
+        self, twin: Twin, state: CellState, demand_mbps: FloatArray, initial_load: FloatArray
+    ) -> Snapshot:
+        """``evaluate_snapshot(twin, state, demand_mbps, initial_load=...)``, solved once."""
+        key = self.key(demand_mbps, state, initial_load)
+        snap = self._snaps.get(key)
+        if snap is None:
+            self.misses += 1
+            snap = evaluate_snapshot(twin, state, demand_mbps, initial_load=initial_load)
+            self._snaps[key] = snap
+            if len(self._snaps) > self._size:
+                self._snaps.popitem(last=False)
+            return snap
+        self.hits += 1
+        self._snaps.move_to_end(key)
+        arrays = twin.arrays
+        power = cell_power_w(
+            arrays.power,
+            snap.prb_load,
+            state.active,
+            state.trx_fraction(arrays.num_trx),
+            state.sleep_states(),
+        )
+        return replace(snap, active=state.active.copy(), power_w=power)
+
+
 def _muted(twin: Twin, trx: IntArray | None) -> bool:
     return trx is not None and bool((trx < twin.arrays.num_trx).any())
 
@@ -117,11 +173,13 @@ def evaluate_interval(
     *,
     trx: IntArray | None = None,
     sleep_state: IntArray | None = None,
+    memo: SnapshotMemo | None = None,
 ) -> tuple[Snapshot, Snapshot, IntervalCheck]:
     """Evaluate one interval of a plan and its always-on reference; return both and the check.
 
     ``trx`` ``[C]`` are the chains each cell runs (None: all), ``sleep_state`` ``[C]`` what each
-    sleeping cell does (None: light sleep).
+    sleeping cell does (None: light sleep); ``memo`` reuses the plan snapshot of an identical
+    earlier evaluation.
     """
     ref = reference or evaluate_snapshot(twin, CellState.all_on(twin.num_cells), demand_mbps)
     if active.all() and not _muted(twin, trx):
@@ -132,7 +190,10 @@ def evaluate_interval(
         active_trx=trx if _muted(twin, trx) else None,
         sleep_state=sleep_state,
     )
-    snap = evaluate_snapshot(twin, state, demand_mbps, initial_load=ref.prb_load)
+    if memo is None:
+        snap = evaluate_snapshot(twin, state, demand_mbps, initial_load=ref.prb_load)
+    else:
+        snap = memo.evaluate(twin, state, demand_mbps, ref.prb_load)
     return snap, ref, check_snapshot(snap, ref, limits)
 
 
@@ -145,11 +206,12 @@ def evaluate_schedule(
     *,
     trx: IntArray | None = None,
     sleep_state: IntArray | None = None,
+    memo: SnapshotMemo | None = None,
 ) -> ScheduleEvaluation:
     """Replay a schedule ``[T, C]`` on demand ``[T, U]`` and measure it against always-on.
 
     ``trx`` and ``sleep_state`` ``[T, C]`` (optional) are the chains in use and the sleep
-    depths (``ranopt.optimize.actions``).
+    depths (``ranopt.optimize.actions``); ``memo`` reuses identical earlier evaluations.
     """
     plan_snaps: list[Snapshot] = []
     ref_snaps: list[Snapshot] = []
@@ -164,6 +226,7 @@ def evaluate_schedule(
             ref,
             trx=None if trx is None else trx[t],
             sleep_state=None if sleep_state is None else sleep_state[t],
+            memo=memo,
         )
         plan_snaps.append(snap)
         ref_snaps.append(ref_snap)

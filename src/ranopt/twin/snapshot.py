@@ -6,6 +6,7 @@ throughput and cell power (with sleep states, muting and the site's share).
 """
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +20,7 @@ from ranopt.twin.power import LIGHT_SLEEP, SLEEP_STATES, cell_power_w
 from ranopt.twin.units import FloatArray, group_sum, lin_to_db
 
 IntArray = npt.NDArray[np.int64]
+T = TypeVar("T", bound=np.generic)
 BoolArray = npt.NDArray[np.bool_]
 
 LOAD_TOLERANCE = 1e-4  # fixed point stops when no cell's PRB load moves by more than this
@@ -166,6 +168,19 @@ def _interference_operator(twin: Twin, weights: FloatArray) -> FloatArray | csr_
     )
 
 
+def apply_interference(operator: FloatArray | csr_array, load: FloatArray) -> FloatArray:
+    """Interference ``[U]`` that cell loads ``[C]`` cause through ``operator``, W.
+
+    A dense operator is applied with ``einsum`` rather than BLAS: an OpenBLAS matrix-vector
+    product wakes its threads on each call, which on a shared two-core machine cost 10 ms a
+    call for 0.1 ms of work, and its result's last bits depend on the thread count.
+    ``einsum`` runs in this thread and gives the same bits on any machine.
+    """
+    if isinstance(operator, np.ndarray):
+        return np.asarray(np.einsum("uc,c->u", operator, load), dtype=np.float64)
+    return np.asarray(operator @ load, dtype=np.float64)
+
+
 def _used_load(raw: FloatArray, shares: FloatArray | None) -> tuple[FloatArray, FloatArray]:
     """Return (cell PRB load used 0-1 ``[C]``, per-UE-group served fraction table).
 
@@ -227,6 +242,17 @@ class _Association:
     covered: BoolArray
 
 
+def per_entry(twin: Twin, values: npt.NDArray[T]) -> npt.NDArray[T]:
+    """Return a per-cell array ``[C]`` at each link-budget entry: ``[U, k]`` (``[1, C]`` dense).
+
+    A dense budget's entry ``k`` is cell ``k`` for every UE, so broadcasting the row gives the
+    same values as the ``[U, C]`` gather without building it.
+    """
+    if twin.link.dense:
+        return values[None, :]
+    return values[twin.link.cell_idx]
+
+
 def associate(twin: Twin, state: CellState) -> _Association:
     """Pick serving cells: suitable active cells, max reselection ranking + CIO.
 
@@ -236,9 +262,10 @@ def associate(twin: Twin, state: CellState) -> _Association:
     link = twin.link
     rows = np.arange(twin.num_ues)
     # TS 38.304 cl. 5.2.3.2 S-criterion: Srxlev = RSRP - Q_rxlevmin > 0
-    suitable = state.active[link.cell_idx] & link.suitable(twin.scenario.rsrp_min_dbm)
+    suitable = per_entry(twin, state.active) & link.suitable(twin.scenario.rsrp_min_dbm)
     # TS 38.304 cl. 5.2.4.5-6 ranking (priority tiers, RSRP) + TS 38.331 cell individual offset
-    metric = np.where(suitable, link.rank_db + state.cio_db[link.cell_idx], -np.inf)
+    ranking = link.rank_db + per_entry(twin, state.cio_db) if state.cio_db.any() else link.rank_db
+    metric = np.where(suitable, ranking, -np.inf)
     k_star = np.argmax(metric, axis=1)
     covered = suitable[rows, k_star]
     serving = np.where(covered, link.cell_idx[rows, k_star], -1)
@@ -254,12 +281,12 @@ def _interference_weights(twin: Twin, state: CellState, assoc: _Association) -> 
     """
     link = twin.link
     carrier = twin.arrays.carrier
-    co_channel = carrier[link.cell_idx] == carrier[assoc.serving_safe][:, None]
-    active_k = state.active[link.cell_idx]
-    power_share = state.trx_fraction(twin.arrays.num_trx)[link.cell_idx]
-    weights = np.where(
-        co_channel & active_k & assoc.covered[:, None], link.interference_w * power_share, 0.0
-    )
+    co_channel = per_entry(twin, carrier) == carrier[assoc.serving_safe][:, None]
+    active_k = per_entry(twin, state.active)
+    radiated = link.interference_w
+    if state.active_trx is not None:
+        radiated = radiated * per_entry(twin, state.trx_fraction(twin.arrays.num_trx))
+    weights = np.where(co_channel & active_k & assoc.covered[:, None], radiated, 0.0)
     weights[np.arange(twin.num_ues), assoc.k_star] = 0.0
     return weights
 
@@ -321,7 +348,7 @@ def solve_load(
     previous = np.zeros(twin.num_cells)
     for iteration in range(1, max_iterations + 1):
         # Siomina & Yuan 2012: SINR_u = S_u / (sum_j rho_j I_uj + N_u)
-        sinr = signal_w / (interference_op @ load + noise_w)
+        sinr = signal_w / (apply_interference(interference_op, load) + noise_w)
         # MU-MIMO pairs the UEs that are active at once, which the cell's load sets
         rate_mbps, su_rate = links.rates_mbps(sinr, load[server])
         ue_load = np.divide(demand, rate_mbps, out=np.zeros_like(demand), where=rate_mbps > 0)

@@ -25,6 +25,7 @@ from ranopt.api.security import new_api_key, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.emulate.topology import build_topology
 from ranopt.ingest.pipeline import ingest_files
+from ranopt.southbound.nrm import parse_dn
 from ranopt.southbound.o1 import O1Session
 from ranopt.store import accounts, loops
 from ranopt.store import repository as repo
@@ -139,11 +140,16 @@ def test_loop_plans_on_counters_and_sleeps_cells_over_o1(world: World) -> None:
         wait_for(lambda: world.next_interval() > 0, 30, "the loop's clock")
         start = world.next_interval()
         asleep_seen: set[str] = set()
+        muted_seen: dict[str, float] = {}
+        full_w = {parse_dn(c.dn)[1].local_dn: float(c.max_tx_power_w or 0.0)
+                  for c in world.topology.cells}  # fmt: skip
         for i in range(LIVE_INTERVALS):
             emulator.admin("/advance", {"intervals": 1})
             wait_for(lambda i=i: world.next_interval() > start + i, 60, f"live interval {i}")
             states = emulator_states(world)
             asleep_seen |= {dn for dn, es in states.items() if es == "toBeEnergySaving"}
+            muted_seen |= {dn: w for dn, w in emulator_powers(world).items()
+                           if w < full_w[dn] - 1e-3}  # fmt: skip
         runs = client.get(
             "/api/v2/optimizations", params={"network_id": world.network_id, "limit": 50}
         ).json()
@@ -151,6 +157,12 @@ def test_loop_plans_on_counters_and_sleeps_cells_over_o1(world: World) -> None:
     assert len(truth) == LIVE_INTERVALS
     # the plan reached the network over O1: the emulator's datastore showed cells asleep
     assert asleep_seen, "no cell was ever put to sleep over O1"
+    # the planned muting reached it too: awake cells' configuredMaxTxPower below full, read
+    # back with get-config, at a whole number of the cell's chains (powers of two of 64)
+    assert muted_seen, "no cell was ever muted over O1"
+    for dn, watts in muted_seen.items():
+        chains = round(64 * watts / full_w[dn], 2)  # configuredMaxTxPower is in mW
+        assert chains in (8.0, 16.0, 32.0), (dn, watts, full_w[dn])
     slept = [t for t in truth if t["asleep"]]
     assert slept, "the emulator ran no interval with a cell asleep"
     # by the emulator's own judgement: no QoS violation, and energy below always-on
@@ -181,6 +193,18 @@ def test_loop_plans_on_counters_and_sleeps_cells_over_o1(world: World) -> None:
     assert applied
     assert all(r["confidence"] >= 0.9 for r in applied)
     assert np.isfinite([r["confidence"] for r in applied]).all()
+
+
+def emulator_powers(world: World) -> dict[str, float]:
+    """Each cell's configured power (W, its NRSectorCarrier) from the running configuration."""
+    powers: dict[str, float] = {}
+    for endpoint in {id(e): e for e in world.emulator.endpoints().values()}.values():
+        with O1Session(endpoint) as session:
+            for element in session.read_elements(state=False):
+                for cell in element.cells:
+                    if cell.max_tx_power_w is not None:
+                        powers[cell.du_path.local_dn] = cell.max_tx_power_w
+    return powers
 
 
 def emulator_states(world: World) -> dict[str, str | None]:

@@ -16,6 +16,7 @@ topology and stored counters in, O1 replies back.
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from ranopt.store.engine import Store
 from ranopt.store.loops import LoopSettings
 from ranopt.store.networks import network_by_id
 from ranopt.store.secrets import Keyring
+from ranopt.twin.power import LIGHT_SLEEP, SLEEP_STATES
 from ranopt.twin.snapshot import CellState, evaluate_snapshot
 
 logger = logging.getLogger("ranopt.service.southbound_loop")
@@ -42,8 +44,11 @@ CONFIDENCE_SCENARIOS = 24
 
 def plan_in_force(
     store: Store, *, tenant_id: int, network_id: int, interval: int
-) -> tuple[int, list[int]] | None:
-    """Return the newest applied loop plan covering ``interval``: run id, cells asleep then."""
+) -> tuple[int, stages.CellsState] | None:
+    """Return the newest applied loop plan covering ``interval``: run id, its cell state then.
+
+    The state: cells asleep with their depth, awake cells muted with their chains.
+    """
     with store.transaction() as session:
         applied = loops.loop_runs(session, tenant_id=tenant_id, network_id=network_id,
                                   status="applied", limit=4)  # fmt: skip
@@ -53,13 +58,14 @@ def plan_in_force(
             if first is None or asleep is None or (run.plan or {}).get("compensation"):
                 continue
             if first <= interval < first + len(asleep):
-                return run.id, [int(c) for c in asleep[interval - first]]
+                return run.id, stages.CellsState.from_window(window, interval - first)
     return None
 
 
 def modelled_always_on(
-    model: NetworkModel | None, row: loops.LoopIntervalRow, start_s: int
-) -> loops.LoopIntervalRow:
+    model: NetworkModel | None, row: loops.LoopIntervalRow, start_s: int,
+    sent: stages.CellsState | None = None,
+) -> loops.LoopIntervalRow:  # fmt: skip
     """Fill an accounted row's always-on power and served traffic from ranopt's own model.
 
     A network never reports its always-on counterfactual. The estimate is what was observed
@@ -67,11 +73,15 @@ def modelled_always_on(
     on minus the model with the row's cells asleep, at the interval's estimated home-cell
     demand (``with_recent_counters``, sleeping cells included). With nothing asleep always-on
     is what was observed (no model needed); a row the model does not cover (or, with cells
-    asleep, no model yet) is returned unchanged.
+    asleep, no model yet) is returned unchanged. ``sent`` is the state the loop committed
+    for the row's interval, when it knows it: the counters show neither muting nor sleep
+    depth, so the model runs its muted awake cells muted and its sleeping cells at their
+    depth.
     """
     if row.power_w is None or row.served_mbps is None:
         return row
-    if not row.asleep:
+    muted = {} if sent is None else {c: n for c, n in sent.chains.items() if c not in row.asleep}
+    if not row.asleep and not muted:
         return row.model_copy(update={"always_on_power_w": row.power_w,
                                       "always_on_served_mbps": row.served_mbps})  # fmt: skip
     if model is None:
@@ -88,6 +98,16 @@ def modelled_always_on(
     on = evaluate_snapshot(twin, CellState.all_on(twin.num_cells), demand)
     state = CellState.all_on(twin.num_cells)
     state.active[row.asleep] = False
+    if muted:
+        trx = twin.arrays.num_trx.astype(np.int64)
+        for c, n in muted.items():
+            trx[c] = min(n, int(trx[c]))
+        state = replace(state, active_trx=trx)
+    if sent is not None and sent.asleep:
+        depth = np.full(twin.num_cells, LIGHT_SLEEP, dtype=np.int64)
+        for c, name in sent.asleep.items():
+            depth[c] = SLEEP_STATES.index(name)
+        state = replace(state, sleep_state=depth)
     slept = evaluate_snapshot(twin, state, demand)
     return row.model_copy(update={
         "always_on_power_w": row.power_w + float(on.power_w.sum() - slept.power_w.sum()),
@@ -133,7 +153,9 @@ class SouthboundLoop:
         # last interval the newest plan covers (None: none yet; loop intervals before the
         # loop epoch are negative, so no number can stand for "none")
         self._planned_until: int | None = None
-        self._sent: set[int] | None = None  # cells asleep as last committed (None: unknown)
+        self._sent: stages.CellsState | None = None  # as last committed (None: unknown)
+        self._chains: list[int] | None = None  # cells' chains where O1 can mute them
+        self._committed: dict[int, stages.CellsState] = {}  # loop interval -> state sent
         self._silent: set[int] = set()  # cells silent in the newest accounted interval
         self._alerted: set[int] = set()  # cells alerted as silent
 
@@ -216,13 +238,15 @@ class SouthboundLoop:
         The model is brought up to the row's counters when it does not cover them yet.
         """
         start_s = self.start_s(settings, row.interval)
+        sent = self._committed.get(row.interval)
         if row.power_w is None or self._model is None:
-            return modelled_always_on(None, row, start_s)
-        if row.asleep and (self._recent is None or self._recent.last_sample_s < start_s):
+            return modelled_always_on(None, row, start_s, sent)
+        stale = self._recent is None or self._recent.last_sample_s < start_s
+        if (row.asleep or (sent is not None and sent.chains)) and stale:
             self._recent = stages.with_recent_counters(self.store, self._model,
                                                        tenant_id=self.tenant_id,
                                                        max_days=PLAN_HISTORY_DAYS)  # fmt: skip
-        return modelled_always_on(self._recent or self._model, row, start_s)
+        return modelled_always_on(self._recent or self._model, row, start_s, sent)
 
     def _record(
         self, rows: list[tuple[loops.LoopIntervalRow, dict[str, object] | None, set[int]]]
@@ -305,12 +329,19 @@ class SouthboundLoop:
                     self._planned_until = k + len(plan.asleep) - 1
         in_force = plan_in_force(self.store, tenant_id=self.tenant_id,
                                  network_id=self.network_id, interval=target)  # fmt: skip
-        asleep = set() if in_force is None or self._silent else set(in_force[1])
-        actions = stages.state_actions(self.names, asleep, self._sent)
+        state = stages.CellsState() if in_force is None or self._silent else in_force[1]
+        if self._chains is None or self._sent is None:
+            self._chains = stages.mutable_chains(self.store, tenant_id=self.tenant_id,
+                                                 network_id=self.network_id,
+                                                 names=self.names)  # fmt: skip
+        actions, committed = stages.state_actions(self.names, state, self._sent, self._chains)
         done = stages.act(
             self.store, tenant_id=self.tenant_id, network_id=self.network_id, actions=actions,
             keyring=self.keyring, run_id=None if in_force is None else in_force[0],
             now_s=int(self.clock()),
         )  # fmt: skip
-        self._sent = asleep if done else None
+        self._sent = committed if done else None
+        if done:
+            self._committed = {j: s for j, s in self._committed.items() if j >= k - 8}
+            self._committed[target] = committed
         return run_id, confidence, applied

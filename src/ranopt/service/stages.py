@@ -8,7 +8,7 @@ together one interval at a time.
 """
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from ranopt.calibrate.history import SECONDS_PER_DAY
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.service.calibration import NetworkCalibrationConfig, NetworkModel, report_json
 from ranopt.service.plan_network import NetworkPlanRequest, plan_on_model
-from ranopt.service.southbound import apply_actions
+from ranopt.service.southbound import apply_actions, cell_targets
 from ranopt.southbound.actions import CellAction
 from ranopt.store import calibration as store_cal
 from ranopt.store import runs
@@ -338,18 +338,81 @@ def record_plan(
 # -- act -------------------------------------------------------------------------------------
 
 
-def state_actions(
-    names: list[str], target_asleep: set[int], sent_asleep: set[int] | None
-) -> list[CellAction]:
-    """Return the O1 actions that take the network from what was sent to the target state.
+@dataclass(frozen=True)
+class CellsState:
+    """The cell state the loop commits for one interval, as O1 expresses it.
 
-    ``sent_asleep`` None (nothing sent yet, or an element's outcome unknown): every cell's
-    state is sent.
+    ``asleep`` maps each sleeping cell to its depth (``"light"``, ``"deep"``, ``"waking"``;
+    ``ranopt.southbound.actions.ACTION_RULES``); ``chains`` maps each cell whose
+    ``configuredMaxTxPower`` is set below all its chains to the chains it runs (a sleeping
+    cell keeps the power last committed). Cells in neither are on with every chain.
     """
-    cells = range(len(names)) if sent_asleep is None else sorted(target_asleep ^ sent_asleep)
-    return [
-        CellAction(cell=names[c], action="sleep" if c in target_asleep else "wake") for c in cells
-    ]
+
+    asleep: dict[int, str] = field(default_factory=dict)
+    chains: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_window(cls, window: dict[str, Any], index: int) -> "CellsState":
+        """Return a stored plan window's state in interval ``index`` (``window_states``).
+
+        A window stored before muting and depths were planned has light sleeps and no muting.
+        """
+        asleep = [int(c) for c in window["asleep"][index]]
+        depths = (window.get("sleep_depth") or [None] * len(window["asleep"]))[index]
+        muted = (window.get("muted") or [[]] * len(window["asleep"]))[index]
+        return cls(
+            asleep={c: "light" if depths is None else str(depths[i]) for i, c in enumerate(asleep)},
+            chains={int(c): int(n) for c, n in muted},
+        )
+
+
+def mutable_chains(store: Store, *, tenant_id: int, network_id: int, names: list[str]) -> list[int]:
+    """Return each cell's chains with all on where O1 can mute it, else 0 (never muted).
+
+    O1 can mute a cell whose NRSectorCarrier and power are known from discovery.
+    """
+    with store.transaction() as session:
+        targets = cell_targets(session, tenant_id=tenant_id, network_id=network_id)
+    out = []
+    for name in names:
+        t = targets.get(name)
+        ok = t is not None and t.carrier_path is not None and t.max_tx_power_mw and t.num_trx
+        out.append(int(t.num_trx or 0) if ok and t is not None else 0)
+    return out
+
+
+def state_actions(
+    names: list[str], target: CellsState, sent: CellsState | None, num_trx: list[int]
+) -> tuple[list[CellAction], CellsState]:
+    """Return the O1 actions that take the network from ``sent`` to ``target``, and the result.
+
+    Sleep (with its depth) and wake where a cell's sleep changes; ``mimo`` (chains in use)
+    where an awake cell's chains change, a cell that wakes getting its chains in the same
+    transaction. A sleeping cell's power is left as it was (it radiates nothing). ``sent``
+    None (nothing sent yet, or an element's outcome unknown): every cell's state is sent,
+    chains included (all chains for a sleeping cell). ``num_trx`` is each cell's chains with
+    all on (``mutable_chains``; 0: not mutable over O1, its chains are never sent).
+    """
+    actions: list[CellAction] = []
+    chains: dict[int, int] = {}
+    for c, name in enumerate(names):
+        depth = target.asleep.get(c)
+        if sent is None or sent.asleep.get(c) != depth:
+            actions.append(CellAction(cell=name, action="wake") if depth is None
+                           else CellAction(cell=name, action="sleep", value=depth))  # fmt: skip
+        if not num_trx[c]:
+            continue
+        had = None if sent is None else sent.chains.get(c, num_trx[c])
+        want = target.chains.get(c, num_trx[c])
+        if depth is not None and had is not None:  # asleep: its power stays as committed
+            if had < num_trx[c]:
+                chains[c] = had
+            continue
+        if want != had:
+            actions.append(CellAction(cell=name, action="mimo", value=want))
+        if want < num_trx[c]:
+            chains[c] = want
+    return actions, CellsState(asleep=dict(target.asleep), chains=chains)
 
 
 def act(

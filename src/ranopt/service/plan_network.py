@@ -35,6 +35,7 @@ from ranopt.service.calibration import NetworkCalibrationConfig, NetworkModel, n
 from ranopt.service.executor import configured_executor
 from ranopt.service.optimize import EnergyOutcome, plan_json
 from ranopt.store.engine import Store
+from ranopt.twin.fault import with_failed_cells
 from ranopt.twin.power import SLEEP_STATES
 from ranopt.twin.units import FloatArray
 
@@ -128,13 +129,16 @@ def optimize_network(
 
 
 def plan_on_model(
-    model: NetworkModel, request: NetworkPlanRequest, rng: np.random.Generator
-) -> EnergyOutcome:
+    model: NetworkModel, request: NetworkPlanRequest, rng: np.random.Generator,
+    failed: frozenset[int] = frozenset(),
+) -> EnergyOutcome:  # fmt: skip
     """Plan the window after the model's newest sample on the model; measure the confidence.
 
     ``model`` carries the calibrated model and the history its home-cell demand was
     estimated on (``optimize_network`` fits both now; the closed loop keeps a daily
-    calibration and re-estimates the demand of newer counters with it).
+    calibration and re-estimates the demand of newer counters with it). ``failed`` cells are
+    down in the model (``with_failed_cells``: an outage the closed loop knows of); their UEs
+    are served by the cells left.
     """
     if request.solver not in ENERGY_SOLVERS:
         msg = f"solver: must be one of {', '.join(ENERGY_SOLVERS)}, got {request.solver!r}"
@@ -149,7 +153,7 @@ def plan_on_model(
     horizon = request.horizon_min // interval_min
     window = planning_window(model, horizon, request.history_days, request.planning_quantile)
     cal = model.calibration.model
-    twin = cal.twin
+    twin = with_failed_cells(cal.twin, failed)
     # each window interval's UEs present and their shares (people commute over the day)
     interval_s = model.history.interval_s
     starts = window.start_s + interval_s * np.arange(horizon)

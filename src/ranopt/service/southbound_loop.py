@@ -43,11 +43,12 @@ CONFIDENCE_SCENARIOS = 24
 
 
 def plan_in_force(
-    store: Store, *, tenant_id: int, network_id: int, interval: int
+    store: Store, *, tenant_id: int, network_id: int, interval: int, after: int | None = None
 ) -> tuple[int, stages.CellsState] | None:
     """Return the newest applied loop plan covering ``interval``: run id, its cell state then.
 
-    The state: cells asleep with their depth, awake cells muted with their chains.
+    The state: cells asleep with their depth, awake cells muted with their chains. A plan
+    whose window opens at or before ``after`` is void (made before an outage began or ended).
     """
     with store.transaction() as session:
         applied = loops.loop_runs(session, tenant_id=tenant_id, network_id=network_id,
@@ -56,6 +57,8 @@ def plan_in_force(
             window = (run.plan or {}).get("window") or {}
             first, asleep = window.get("first_interval"), window.get("asleep")
             if first is None or asleep is None or (run.plan or {}).get("compensation"):
+                continue
+            if after is not None and first <= after:
                 continue
             if first <= interval < first + len(asleep):
                 return run.id, stages.CellsState.from_window(window, interval - first)
@@ -155,9 +158,16 @@ class SouthboundLoop:
         self._planned_until: int | None = None
         self._sent: stages.CellsState | None = None  # as last committed (None: unknown)
         self._chains: list[int] | None = None  # cells' chains where O1 can mute them
+        self._steerable: set[int] | None = None  # cells whose CIO O1 can set
         self._committed: dict[int, stages.CellsState] = {}  # loop interval -> state sent
         self._silent: set[int] = set()  # cells silent in the newest accounted interval
-        self._alerted: set[int] = set()  # cells alerted as silent
+        # outages (silent cells O1 does not show in service): failed cell -> its applied
+        # compensation (None: none applied); plans whose window opens at or before
+        # _void_through were made before the newest outage began or ended
+        self._outages: dict[int, stages.Compensation | None] = {}
+        self._fault_ids: dict[int, int] = {}  # failed cell -> its fault record
+        self._void_through: int | None = None
+        self._cut_off: set[int] = set()  # silent cells O1 shows in service: counters missing
 
     def settings(self) -> LoopSettings:
         """Return the network's loop settings as stored now."""
@@ -194,7 +204,9 @@ class SouthboundLoop:
             k += 1
         if not rows:
             return StepReport(interval=k, phase="waiting")
-        self._silent = rows[-1][2]
+        if rows[-1][1] is not None:  # a gap row (nothing reported) says nothing of cells
+            self._silent = rows[-1][2]
+            self._track_outages(settings, rows[-1][0].interval, k)
         run_id, confidence, applied = self._plan_and_act(settings, k)
         rows = [(self._always_on(settings, row), live, silent) for row, live, silent in rows]
         for row, live, _ in rows:
@@ -251,21 +263,120 @@ class SouthboundLoop:
     def _record(
         self, rows: list[tuple[loops.LoopIntervalRow, dict[str, object] | None, set[int]]]
     ) -> None:
-        """Store the accounted rows and alert each cell newly silent, in one transaction."""
+        """Store the accounted rows in one transaction."""
         now = int(self.clock())
         with self.store.transaction() as session:
-            for row, live, silent in rows:
+            for row, live, _ in rows:
                 loops.record_interval(session, tenant_id=self.tenant_id,
                                       network_id=self.network_id, row=row, live=live,
                                       now_s=now)  # fmt: skip
-                for c in sorted(silent - self._alerted):
-                    runs.add_alert(
-                        session, tenant_id=self.tenant_id, network_id=self.network_id,
-                        severity="critical", kind="cell_outage", now_s=now,
-                        message=f"{self.names[c]}: sent no counters in loop interval "
-                        f"{row.interval}; every cell is kept awake while it is silent",
-                    )  # fmt: skip
-                self._alerted = silent
+
+    # -- detect and compensate outages -------------------------------------------------------
+
+    def _alert(self, severity: str, message: str) -> None:
+        with self.store.transaction() as session:
+            runs.add_alert(session, tenant_id=self.tenant_id, network_id=self.network_id,
+                           severity=severity, kind="cell_outage", now_s=int(self.clock()),
+                           message=message)  # fmt: skip
+
+    def _track_outages(self, settings: LoopSettings, j: int, k: int) -> None:
+        """Judge interval ``j``'s silent cells; compensate new outages, revert ended ones.
+
+        A cell that sent no counters is out of service when O1 shows it so
+        (``operationalState`` DISABLED) or cannot say (its element does not answer); one O1
+        shows ENABLED only lost its counters: every cell is kept awake while it is silent,
+        with no compensation. An outage ends when the cell reports again.
+        """
+        for cell in sorted(set(self._outages) - self._silent):
+            comp = self._outages.pop(cell)
+            self._void_through, self._planned_until = j, None  # re-plan with the cell back
+            fault_id = self._fault_ids.pop(cell, None)
+            if fault_id is not None:  # resolves its outage alerts
+                stages.close_outage(self.store, tenant_id=self.tenant_id,
+                                    network_id=self.network_id, fault_id=fault_id,
+                                    at=self.clock())  # fmt: skip
+            self._alert("info", f"{self.names[cell]}: reports again in loop interval {j}; "
+                        + ("its compensation is reverted" if comp else "outage over"))  # fmt: skip
+        for cell in sorted(self._cut_off - self._silent):
+            self._cut_off.discard(cell)
+        new = sorted(self._silent - set(self._outages) - self._cut_off)
+        if not new:
+            return
+        states = stages.operational_states(self.store, tenant_id=self.tenant_id,
+                                           network_id=self.network_id, keyring=self.keyring,
+                                           cells=new)  # fmt: skip
+        for cell in new:
+            name = self.names[cell]
+            if states[cell] == "ENABLED":
+                self._cut_off.add(cell)
+                self._alert("warning", f"{name}: sent no counters in loop interval {j} but O1 "
+                            "shows it in service (operationalState ENABLED): its counters are "
+                            "missing; every cell is kept awake while it is silent")  # fmt: skip
+                continue
+            self._outages[cell] = None
+            self._void_through, self._planned_until = j, None  # plans made before it are void
+            self._fault_ids[cell] = stages.open_outage(
+                self.store, tenant_id=self.tenant_id, network_id=self.network_id, cell=cell,
+                name=name, interval=j, at=self.clock(),
+            )  # fmt: skip
+            seen = (
+                f"operationalState {states[cell]}"
+                if states[cell]
+                else "its element did not answer over O1"
+            )
+            model = self._model_for(settings, k)
+            if model is None:
+                self._alert("critical", f"{name}: out of service since loop interval {j} "
+                            f"(silent, {seen}); no calibrated model yet: every cell is kept "
+                            "awake, no compensation")  # fmt: skip
+                continue
+            committed = self._committed.get(j)
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, j % 2**64, 1]))
+            comp = stages.plan_outage_compensation(
+                model, cell, start_s=self.start_s(settings, j),
+                asleep=set() if committed is None else set(committed.asleep),
+                other_failed=frozenset(self._outages), rng=rng,
+            )  # fmt: skip
+            apply = settings.auto_apply and comp.confidence >= settings.confidence_threshold
+            run_id = stages.record_compensation(
+                self.store, tenant_id=self.tenant_id, network_id=self.network_id, comp=comp,
+                fault_id=self._fault_ids[cell], first_interval=k + 1, apply=apply,
+                now_s=self.clock(),
+            )  # fmt: skip
+            if apply:
+                self._outages[cell] = comp
+            self._alert("critical", (
+                f"{name}: out of service since loop interval {j} (silent, {seen}); "
+                f"compensation (run {run_id}) wakes {len(comp.woken)} cells and raises the "
+                f"CIO of {len(comp.cio_db)}, recovering {comp.recovered_ratio:.0%} of its "
+                f"traffic in the model (unaided {comp.unaided_ratio:.0%}), confidence "
+                f"{comp.confidence:.2f}: " + ("applied" if apply else "awaiting approval")
+            ))  # fmt: skip
+
+    def _with_outages(self, state: stages.CellsState) -> stages.CellsState:
+        """Return ``state`` with the compensations held and the failed cells left as sent."""
+        woken: set[int] = set()
+        cio: dict[int, float] = {}
+        for comp in self._outages.values():
+            if comp is not None:
+                woken |= comp.woken
+                for c, v in comp.cio_db.items():
+                    cio[c] = max(cio.get(c, 0.0), v)
+        if self._steerable is None:
+            self._steerable = stages.steerable_cells(self.store, tenant_id=self.tenant_id,
+                                                     network_id=self.network_id,
+                                                     names=self.names)  # fmt: skip
+        cio = {c: v for c, v in cio.items() if c in self._steerable}
+        hold = woken | set(self._outages)
+        asleep = {c: d for c, d in state.asleep.items() if c not in hold}
+        chains = {c: n for c, n in state.chains.items() if c not in hold}
+        if self._sent is not None:  # a failed cell gets no action: left as last committed
+            for c in self._outages:
+                if c in self._sent.asleep:
+                    asleep[c] = self._sent.asleep[c]
+                if c in self._sent.chains:
+                    chains[c] = self._sent.chains[c]
+        return stages.CellsState(asleep=asleep, chains=chains, cio_db=cio)
 
     # -- plan, decide, act -------------------------------------------------------------------
 
@@ -313,7 +424,8 @@ class SouthboundLoop:
                 # intervals before the loop epoch are negative; SeedSequence takes none
                 rng = np.random.default_rng(np.random.SeedSequence([self.seed, k % 2**64]))
                 try:
-                    plan = stages.plan_window(model, request, k, rng)
+                    plan = stages.plan_window(model, request, k, rng,
+                                              failed=frozenset(self._outages))  # fmt: skip
                 except ValidationError as exc:  # e.g. too few forecast days: all on, say so
                     logger.warning("network %s: no plan (%s)", self.network_id, exc)
                 else:
@@ -328,8 +440,10 @@ class SouthboundLoop:
                     confidence = plan.confidence
                     self._planned_until = k + len(plan.asleep) - 1
         in_force = plan_in_force(self.store, tenant_id=self.tenant_id,
-                                 network_id=self.network_id, interval=target)  # fmt: skip
-        state = stages.CellsState() if in_force is None or self._silent else in_force[1]
+                                 network_id=self.network_id, interval=target,
+                                 after=self._void_through)  # fmt: skip
+        state = stages.CellsState() if in_force is None or self._cut_off else in_force[1]
+        state = self._with_outages(state)
         if self._chains is None or self._sent is None:
             self._chains = stages.mutable_chains(self.store, tenant_id=self.tenant_id,
                                                  network_id=self.network_id,

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -220,19 +221,14 @@ def test_outage_is_compensated_over_o1_and_reverted_when_the_cell_reports(
     world: World, looping: int
 ) -> None:
     """A cell failed through the emulator's admin interface (outside ranopt, as on a RAN)."""
-    emulator, net = world.emulator, f"/api/v2/networks/{world.network_id}"
+    emulator = world.emulator
     assert looping > 0
     emulator.admin("/fault", {"cell": FAILED_CELL})
     _advance(world)  # the cell's first silent interval: detected, compensation sent
-    with world.client() as client:
-        alerts = client.get(f"{net}/alerts").json()
-        items = client.get("/api/v2/optimizations",
-                           params={"network_id": world.network_id, "limit": 50}).json()  # fmt: skip
-    alerts = alerts["items"] if isinstance(alerts, dict) else alerts
+    alerts, items = _alerts_and_runs(world)
     outage = [a for a in alerts if a["kind"] == "cell_outage" and FAILED_CELL in a["message"]]
     assert outage, alerts
     assert "operationalState DISABLED" in outage[0]["message"], outage
-    items = items["items"] if isinstance(items, dict) else items
     comps = [r for r in items if r["objective"] == "compensation"]
     assert len(comps) == 1, [(r["objective"], r["status"]) for r in items]
     comp = comps[0]
@@ -276,10 +272,18 @@ def test_outage_is_compensated_over_o1_and_reverted_when_the_cell_reports(
         faults = loops.faults(session, tenant_id=world.tenant_id, network_id=world.network_id)
     assert [(f.cell_name, f.status) for f in faults] == [(FAILED_CELL, "cleared")]
     assert faults[0].compensation_run_id == comp["id"]
-    with world.client() as client:
-        alerts = client.get(f"{net}/alerts").json()
-    alerts = alerts["items"] if isinstance(alerts, dict) else alerts
+    alerts, _ = _alerts_and_runs(world)
     assert any("reports again" in a["message"] and FAILED_CELL in a["message"] for a in alerts)
+
+
+def _alerts_and_runs(world: World) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The network's alerts and its newest optimization runs, from the API."""
+    with world.client() as client:
+        alerts = client.get(f"/api/v2/networks/{world.network_id}/alerts").json()
+        items = client.get("/api/v2/optimizations",
+                           params={"network_id": world.network_id, "limit": 50}).json()  # fmt: skip
+    return (alerts["items"] if isinstance(alerts, dict) else alerts,
+            items["items"] if isinstance(items, dict) else items)  # fmt: skip
 
 
 def sorted_cells(world: World) -> list[Cell]:

@@ -208,8 +208,9 @@ def plan_outage_compensation(
     """Plan the compensation of ``cell``'s outage on the calibrated model (never the network).
 
     The demand is the model's estimate of the interval before ``start_s`` (the first silent
-    one: the last in which the cell's traffic was measured) spread over the model's UEs; the state before the failure is ``asleep`` asleep, every other
-    cell on, ``other_failed`` down. ``ranopt.optimize.compensate.plan_compensation`` wakes
+    one: the last in which the cell's traffic was measured) spread over the model's UEs; the
+    state before the failure is ``asleep`` asleep, every other cell on, ``other_failed``
+    down. ``ranopt.optimize.compensate.plan_compensation`` wakes
     sleeping cells near the hole and raises neighbours' CIO; its confidence is measured as
     the twin-internal loop's is (perturbed demands, orphans served no worse than unaided).
     """

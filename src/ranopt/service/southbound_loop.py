@@ -5,9 +5,11 @@ detect, account: ``ranopt.service.stages``), then makes sure the interval after 
 network is running now has its state sent: it plans a window on the calibrated model when no
 plan covers that interval (recalibrated once a day, on the whole days before today), applies
 it when auto-apply is on and its confidence reaches the threshold, and sends the cells'
-sleep / wake over O1. The network runs interval ``k`` with the configuration committed when
-``k`` began; counters of ``k`` arrive after it ended, when ``k + 1`` runs already, so the
-state sent after accounting ``k`` is the one of ``k + 2``.
+changes over O1: sleep with its depth, wake, MIMO muting, and an outage's compensation
+(wake-ups and CIO, planned on the calibrated model when a silent cell's ``operationalState``
+is not ENABLED, reverted when it reports again). The network runs interval ``k`` with the
+configuration committed when ``k`` began; counters of ``k`` arrive after it ended, when
+``k + 1`` runs already, so the state sent after accounting ``k`` is the one of ``k + 2``.
 
 Loop interval ``j`` starts at ``LoopSettings.epoch_s + j * interval_s``, on the network's
 own clock (the timestamps of its counters). Nothing here reads the network's internals:

@@ -25,6 +25,7 @@ Prints one JSON object and saves it under ``benchmarks/results/``.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -358,8 +359,20 @@ def run_twin(net: Network, tmp: str) -> dict[str, Any]:
 # -- the comparison -----------------------------------------------------------------------
 
 
-def compare(net: Network) -> dict[str, Any]:
-    """Run (b) in a second process while (a) runs here; return both and the targets."""
+def keep_run(tmp: Path, keep: Path) -> None:
+    """Copy both loops' stores and the emulator's truth to ``keep`` (``southbound_gap.py``)."""
+    keep.mkdir(parents=True, exist_ok=True)
+    for name in ("southbound.db", "twin.db"):
+        shutil.copy(tmp / name, keep / name)
+    for truth in tmp.glob("data/**/truth.jsonl"):
+        shutil.copy(truth, keep / "truth.jsonl")
+
+
+def compare(net: Network, keep: Path | None = None) -> dict[str, Any]:
+    """Run (b) in a second process while (a) runs here; return both and the targets.
+
+    ``keep``: a folder to copy the run's stores and the emulator's truth to.
+    """
     load_before = _load()
     began = time.perf_counter()
     with (
@@ -369,6 +382,8 @@ def compare(net: Network) -> dict[str, Any]:
         twin_future = pool.submit(run_twin, net, tmp)
         southbound = run_southbound(net, Path(tmp))
         twin = twin_future.result()
+        if keep is not None:
+            keep_run(Path(tmp), keep / str(net.seed))
     sb_saving = southbound["total"]["saving_pct"]
     twin_saving = twin["total"]["saving_pct"]
     wapes = [
@@ -413,13 +428,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[101])
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep each seed's stores and truth under KEEP/SEED "
+                        "(for benchmarks/southbound_gap.py)")  # fmt: skip
     args = parser.parse_args()
     demo_cli.console = Console(stderr=True)  # the demo's progress lines: stderr, JSON: stdout
     silence_highs_banner()
     result = {
         "benchmark": "southbound_loop",
         "runs": [
-            compare(Network(args.scenario, args.sites, args.ues, seed, args.days))
+            compare(Network(args.scenario, args.sites, args.ues, seed, args.days), args.keep)
             for seed in args.seeds
         ],
     }

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -25,11 +26,13 @@ from ranopt.api.security import new_api_key, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.emulate.topology import build_topology
 from ranopt.ingest.pipeline import ingest_files
+from ranopt.southbound.nrm import parse_dn
 from ranopt.southbound.o1 import O1Session
 from ranopt.store import accounts, loops
 from ranopt.store import repository as repo
+from ranopt.store import runs as runs_store
 from ranopt.store.engine import Store, open_store
-from ranopt.store.tables import KpiSample
+from ranopt.store.tables import Cell, KpiSample
 from ranopt.twin import build_twin, scenario_preset
 
 EMULATOR_SEED = 23  # the emulated network's own seed: the planner never reads it
@@ -113,7 +116,12 @@ def _truth(run_dir: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in lines if '"live"' in line]
 
 
-def test_loop_plans_on_counters_and_sleeps_cells_over_o1(world: World) -> None:
+@pytest.fixture(scope="module")
+def looping(world: World) -> int:
+    """Ingest the back-fill, point the network at the emulator, discover, switch the loop on.
+
+    Returns the loop interval its clock starts at (the first live one).
+    """
     emulator = world.emulator
     files = sorted((emulator.run_dir / "pm").glob("*.xml"))
     assert len(files) == BACKFILL_DAYS * 96
@@ -134,23 +142,46 @@ def test_loop_plans_on_counters_and_sleeps_cells_over_o1(world: World) -> None:
             "solver": "greedy", "horizon_intervals": 4,
         })  # fmt: skip
         assert loop.is_success, loop.text
-        # the loop starts its clock after the newest counters: the first live interval
-        first = emulator.info["next_interval"]
-        wait_for(lambda: world.next_interval() > 0, 30, "the loop's clock")
-        start = world.next_interval()
+    # the loop starts its clock after the newest counters: the first live interval
+    wait_for(lambda: world.next_interval() > 0, 30, "the loop's clock")
+    return world.next_interval()
+
+
+def _advance(world: World) -> None:
+    """Run one emulator interval and wait until the loop has accounted it (and acted)."""
+    before = world.next_interval()
+    world.emulator.admin("/advance", {"intervals": 1})
+    wait_for(lambda: world.next_interval() > before, 90, f"loop interval {before}")
+
+
+def test_loop_plans_on_counters_and_sleeps_cells_over_o1(world: World, looping: int) -> None:
+    emulator = world.emulator
+    start = looping
+    first = emulator.info["next_interval"]
+    with world.client() as client:
         asleep_seen: set[str] = set()
-        for i in range(LIVE_INTERVALS):
-            emulator.admin("/advance", {"intervals": 1})
-            wait_for(lambda i=i: world.next_interval() > start + i, 60, f"live interval {i}")
+        muted_seen: dict[str, float] = {}
+        full_w = {parse_dn(c.dn)[1].local_dn: float(c.max_tx_power_w or 0.0)
+                  for c in world.topology.cells}  # fmt: skip
+        for _ in range(LIVE_INTERVALS):
+            _advance(world)
             states = emulator_states(world)
             asleep_seen |= {dn for dn, es in states.items() if es == "toBeEnergySaving"}
+            muted_seen |= {dn: w for dn, w in emulator_powers(world).items()
+                           if w < full_w[dn] - 1e-3}  # fmt: skip
         runs = client.get(
             "/api/v2/optimizations", params={"network_id": world.network_id, "limit": 50}
         ).json()
-    truth = _truth(emulator.run_dir)
+    truth = _truth(emulator.run_dir)[:LIVE_INTERVALS]
     assert len(truth) == LIVE_INTERVALS
     # the plan reached the network over O1: the emulator's datastore showed cells asleep
     assert asleep_seen, "no cell was ever put to sleep over O1"
+    # the planned muting reached it too: awake cells' configuredMaxTxPower below full, read
+    # back with get-config, at a whole number of the cell's chains (powers of two of 64)
+    assert muted_seen, "no cell was ever muted over O1"
+    for dn, watts in muted_seen.items():
+        chains = round(64 * watts / full_w[dn], 2)  # configuredMaxTxPower is in mW
+        assert chains in (8.0, 16.0, 32.0), (dn, watts, full_w[dn])
     slept = [t for t in truth if t["asleep"]]
     assert slept, "the emulator ran no interval with a cell asleep"
     # by the emulator's own judgement: no QoS violation, and energy below always-on
@@ -181,6 +212,115 @@ def test_loop_plans_on_counters_and_sleeps_cells_over_o1(world: World) -> None:
     assert applied
     assert all(r["confidence"] >= 0.9 for r in applied)
     assert np.isfinite([r["confidence"] for r in applied]).all()
+
+
+FAILED_CELL = "S004-3-cov"  # its UEs at the edge need the sleeping S004-3-cap woken
+
+
+def test_outage_is_compensated_over_o1_and_reverted_when_the_cell_reports(
+    world: World, looping: int
+) -> None:
+    """A cell failed through the emulator's admin interface (outside ranopt, as on a RAN)."""
+    emulator = world.emulator
+    assert looping > 0
+    emulator.admin("/fault", {"cell": FAILED_CELL})
+    _advance(world)  # the cell's first silent interval: detected, compensation sent
+    alerts, items = _alerts_and_runs(world)
+    outage = [a for a in alerts if a["kind"] == "cell_outage" and FAILED_CELL in a["message"]]
+    assert outage, alerts
+    assert "operationalState DISABLED" in outage[0]["message"], outage
+    comps = [r for r in items if r["objective"] == "compensation"]
+    assert len(comps) == 1, [(r["objective"], r["status"]) for r in items]
+    comp = comps[0]
+    assert comp["status"] == "applied", comp
+    assert comp["confidence"] >= 0.9, comp
+    with world.store.transaction() as session:
+        plan = runs_store.get_run(session, tenant_id=world.tenant_id, run_id=comp["id"]).plan
+    assert plan is not None
+    held = plan["compensation"]
+    assert held["failed_cell"] == FAILED_CELL
+    assert held["recovered_ratio"] >= held["unaided_ratio"], held
+    # what it holds depends on the model's demand that night: often nothing helps (the
+    # neighbours serve the orphans, or those lost are beyond every other cell's reach)
+    acts = bool(held["woken"] or held["cio_db"])
+    assert acts == (held["recovered_ratio"] > held["unaided_ratio"]), held
+    names = [c.name for c in sorted_cells(world)]
+    dn_of = {c.name: parse_dn(c.dn)[1].local_dn for c in world.topology.cells}
+    # the emulator's O1 datastore shows the compensation: woken cells out of energy saving,
+    # the CIO that every neighbour applies toward each raised cell
+    states = emulator_states(world)
+    for c in held["woken"]:
+        assert states[dn_of[names[c]]] == "toBeNotEnergySaving", names[c]
+    offsets = incoming_cio(world)
+    for c, value in held["cio_db"].items():
+        assert set(offsets[dn_of[names[int(c)]]]) == {round(value)}, (names[int(c)], offsets)
+    # the network runs the interval after the one it ran at detection with the compensation:
+    # the failed cell down, the woken cells on
+    _advance(world)
+    _advance(world)
+    last = _truth(emulator.run_dir)[-1]
+    emulated = [c.name for c in world.topology.cells]  # the emulator's cell order
+    assert [emulated[i] for i in last["failed"]] == [FAILED_CELL]  # type: ignore[attr-defined]
+    asleep = {emulated[i] for i in last["asleep"]}  # type: ignore[attr-defined]
+    assert not {names[c] for c in held["woken"]} & asleep
+    # repaired (outside ranopt): the cell reports again, the compensation's CIO is reverted
+    emulator.admin("/fault", {"cell": FAILED_CELL, "clear": True})
+    _advance(world)
+    offsets = incoming_cio(world)  # no offset ranopt set is left anywhere
+    assert all(set(v) <= {0, None} for v in offsets.values()), offsets
+    with world.store.transaction() as session:
+        faults = loops.faults(session, tenant_id=world.tenant_id, network_id=world.network_id)
+    assert [(f.cell_name, f.status) for f in faults] == [(FAILED_CELL, "cleared")]
+    assert faults[0].compensation_run_id == comp["id"]
+    alerts, _ = _alerts_and_runs(world)
+    assert any("reports again" in a["message"] and FAILED_CELL in a["message"] for a in alerts)
+
+
+def _alerts_and_runs(world: World) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The network's alerts and its newest optimization runs, from the API."""
+    with world.client() as client:
+        alerts = client.get(f"/api/v2/networks/{world.network_id}/alerts").json()
+        items = client.get("/api/v2/optimizations",
+                           params={"network_id": world.network_id, "limit": 50}).json()  # fmt: skip
+    return (alerts["items"] if isinstance(alerts, dict) else alerts,
+            items["items"] if isinstance(items, dict) else items)  # fmt: skip
+
+
+def sorted_cells(world: World) -> list[Cell]:
+    """The network's cells in id order: the cell index of plans and loop rows."""
+    with world.store.transaction() as session:
+        return list(session.scalars(select(Cell).where(Cell.network_id == world.network_id)
+                                    .order_by(Cell.id)))  # fmt: skip
+
+
+def incoming_cio(world: World) -> dict[str, list[int | None]]:
+    """For each cell (NRCellDU local DN), the CIO of every relation pointing at it (get-config)."""
+    cu_to_du: dict[str, str] = {}
+    relations: list[tuple[str, int | None]] = []
+    for endpoint in {id(e): e for e in world.emulator.endpoints().values()}.values():
+        with O1Session(endpoint) as session:
+            for element in session.read_elements(state=False):
+                for cell in element.cells:
+                    if cell.cu_path is not None:
+                        cu_to_du[cell.cu_path.local_dn] = cell.du_path.local_dn
+                    relations += [(parse_dn(r.adjacent_dn)[1].local_dn, r.cio_db)
+                                  for r in cell.relations]  # fmt: skip
+    out: dict[str, list[int | None]] = {}
+    for adjacent, cio in relations:
+        out.setdefault(cu_to_du.get(adjacent, adjacent), []).append(cio)
+    return out
+
+
+def emulator_powers(world: World) -> dict[str, float]:
+    """Each cell's configured power (W, its NRSectorCarrier) from the running configuration."""
+    powers: dict[str, float] = {}
+    for endpoint in {id(e): e for e in world.emulator.endpoints().values()}.values():
+        with O1Session(endpoint) as session:
+            for element in session.read_elements(state=False):
+                for cell in element.cells:
+                    if cell.max_tx_power_w is not None:
+                        powers[cell.du_path.local_dn] = cell.max_tx_power_w
+    return powers
 
 
 def emulator_states(world: World) -> dict[str, str | None]:

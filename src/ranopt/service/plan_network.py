@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ranopt.calibrate.history import SECONDS_PER_DAY, epoch_weekday, weekday_at
 from ranopt.errors import ValidationError
 from ranopt.forecast import Forecast, ForecastConfig, fit_forecaster, nowcast, predict
+from ranopt.optimize.actions import full_trx, schedule_actions, sleep_states
 from ranopt.optimize.confidence import DemandDisaggregation, plan_confidence
 from ranopt.optimize.energy import (
     ENERGY_SOLVERS,
@@ -26,14 +28,15 @@ from ranopt.optimize.energy import (
     ReferenceCache,
     always_on_snapshots,
     plan_energy,
-    verify_and_repair,
+    repair_schedule,
 )
 from ranopt.optimize.evaluate import EnergyConstraints, evaluate_schedule
-from ranopt.optimize.switching import schedule_actions
 from ranopt.service.calibration import NetworkCalibrationConfig, NetworkModel, network_model
 from ranopt.service.executor import configured_executor
 from ranopt.service.optimize import EnergyOutcome, plan_json
 from ranopt.store.engine import Store
+from ranopt.twin.fault import with_failed_cells
+from ranopt.twin.power import SLEEP_STATES
 from ranopt.twin.units import FloatArray
 
 MIN_COVERAGE = 0.5  # a history day with fewer of its samples is not a forecast day
@@ -126,13 +129,16 @@ def optimize_network(
 
 
 def plan_on_model(
-    model: NetworkModel, request: NetworkPlanRequest, rng: np.random.Generator
-) -> EnergyOutcome:
+    model: NetworkModel, request: NetworkPlanRequest, rng: np.random.Generator,
+    failed: frozenset[int] = frozenset(),
+) -> EnergyOutcome:  # fmt: skip
     """Plan the window after the model's newest sample on the model; measure the confidence.
 
     ``model`` carries the calibrated model and the history its home-cell demand was
     estimated on (``optimize_network`` fits both now; the closed loop keeps a daily
-    calibration and re-estimates the demand of newer counters with it).
+    calibration and re-estimates the demand of newer counters with it). ``failed`` cells are
+    down in the model (``with_failed_cells``: an outage the closed loop knows of); their UEs
+    are served by the cells left.
     """
     if request.solver not in ENERGY_SOLVERS:
         msg = f"solver: must be one of {', '.join(ENERGY_SOLVERS)}, got {request.solver!r}"
@@ -147,7 +153,7 @@ def plan_on_model(
     horizon = request.horizon_min // interval_min
     window = planning_window(model, horizon, request.history_days, request.planning_quantile)
     cal = model.calibration.model
-    twin = cal.twin
+    twin = with_failed_cells(cal.twin, failed)
     # each window interval's UEs present and their shares (people commute over the day)
     interval_s = model.history.interval_s
     starts = window.start_s + interval_s * np.arange(horizon)
@@ -168,15 +174,28 @@ def plan_on_model(
     )  # fmt: skip
     paths = window.sample(rng, request.robust_scenarios)
     demands = [split.ue_demand(path, rng, sigma) for path in paths]
-    schedule, woken = verify_and_repair(
-        twin, demands, plan.active, request.limits, ReferenceCache(twin, demands),
-        energy_config.repair_rounds,
+    num_trx = twin.arrays.num_trx.astype(np.int64)
+    trx = full_trx(twin, horizon) if plan.active_trx is None else plan.active_trx
+    # repaired on the scenarios as planned: muted cells get their chains back first, then
+    # sleeping cells wake (as the twin-internal loop's window repair, rolling.plan_window)
+    schedule, trx, woken = repair_schedule(
+        twin, demands, plan.active, trx, request.limits, ReferenceCache(twin, demands),
+        energy_config.repair_rounds, neighbourhood=energy_config.neighbourhood_repair,
     )  # fmt: skip
-    planned = evaluate_schedule(twin, planning, schedule, request.limits, references)
+    depth = (
+        sleep_states(twin, schedule, energy_config.deep_sleep_wake_intervals)
+        if energy_config.sleep_depths
+        else None
+    )
+    planned = evaluate_schedule(twin, planning, schedule, request.limits, references, trx=trx,
+                                sleep_state=depth)  # fmt: skip
     plan = replace(
         plan,
         active=schedule,
-        actions=schedule_actions(schedule, twin.cell_names, interval_min, window.t0_min),
+        active_trx=trx,
+        sleep_state=depth,
+        actions=schedule_actions(schedule, twin.cell_names, interval_min, window.t0_min,
+                                 trx=trx, num_trx=num_trx, sleep_state=depth),
         expected=planned.kpis(),
         solve=replace(
             plan.solve,
@@ -186,19 +205,43 @@ def plan_on_model(
     )  # fmt: skip
     scenarios = window.sample(rng, request.confidence_scenarios)
     confidence, _ = plan_confidence(
-        twin, plan.active, scenarios, split, request.limits, rng, sigma,
+        twin, plan.active, scenarios, split, request.limits, rng, sigma, trx=trx,
         map_tasks=configured_executor().map,
     )  # fmt: skip
     plan = replace(plan, confidence=confidence)
-    stored = plan_json(plan, confidence)
+    stored = plan_json(plan, confidence, num_trx)
     stored["model"] = model_summary(model)
     stored["window"] = {
         "start_s": window.start_s,
         "start": datetime.fromtimestamp(window.start_s, tz=UTC).isoformat(),
-        "asleep": [[int(c) for c in np.flatnonzero(~row)] for row in plan.active],
+        **window_states(schedule, trx, num_trx, depth),
     }
     saving = plan.expected.saving_pct if plan.expected is not None else 0.0
     return EnergyOutcome(plan=stored, confidence=confidence, saving_pct=saving)
+
+
+def window_states(
+    schedule: npt.NDArray[np.bool_],
+    trx: npt.NDArray[np.int64],
+    num_trx: npt.NDArray[np.int64],
+    depth: npt.NDArray[np.int64] | None,
+) -> dict[str, list[list[Any]]]:
+    """Return a window's cell states as a run stores them for the actuator, per interval.
+
+    ``asleep``: the cells asleep; ``sleep_depth``: each one's depth (``"light"``, ``"deep"``
+    or ``"waking"``, in the order of ``asleep``); ``muted``: ``[cell, chains]`` of the awake
+    cells running fewer than all their chains.
+    """
+    asleep = [[int(c) for c in np.flatnonzero(~row)] for row in schedule]
+    depths = [
+        [SLEEP_STATES[0 if depth is None else int(depth[t, c])] for c in cells]
+        for t, cells in enumerate(asleep)
+    ]
+    muted = [
+        [[int(c), int(trx[t, c])] for c in np.flatnonzero(row & (trx[t] < num_trx))]
+        for t, row in enumerate(schedule)
+    ]
+    return {"asleep": asleep, "sleep_depth": depths, "muted": muted}
 
 
 def model_summary(model: NetworkModel) -> dict[str, Any]:

@@ -5,9 +5,11 @@ detect, account: ``ranopt.service.stages``), then makes sure the interval after 
 network is running now has its state sent: it plans a window on the calibrated model when no
 plan covers that interval (recalibrated once a day, on the whole days before today), applies
 it when auto-apply is on and its confidence reaches the threshold, and sends the cells'
-sleep / wake over O1. The network runs interval ``k`` with the configuration committed when
-``k`` began; counters of ``k`` arrive after it ended, when ``k + 1`` runs already, so the
-state sent after accounting ``k`` is the one of ``k + 2``.
+changes over O1: sleep with its depth, wake, MIMO muting, and an outage's compensation
+(wake-ups and CIO, planned on the calibrated model when a silent cell's ``operationalState``
+is not ENABLED, reverted when it reports again). The network runs interval ``k`` with the
+configuration committed when ``k`` began; counters of ``k`` arrive after it ended, when
+``k + 1`` runs already, so the state sent after accounting ``k`` is the one of ``k + 2``.
 
 Loop interval ``j`` starts at ``LoopSettings.epoch_s + j * interval_s``, on the network's
 own clock (the timestamps of its counters). Nothing here reads the network's internals:
@@ -16,6 +18,7 @@ topology and stored counters in, O1 replies back.
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -33,6 +36,7 @@ from ranopt.store.engine import Store
 from ranopt.store.loops import LoopSettings
 from ranopt.store.networks import network_by_id
 from ranopt.store.secrets import Keyring
+from ranopt.twin.power import LIGHT_SLEEP, SLEEP_STATES
 from ranopt.twin.snapshot import CellState, evaluate_snapshot
 
 logger = logging.getLogger("ranopt.service.southbound_loop")
@@ -41,9 +45,13 @@ CONFIDENCE_SCENARIOS = 24
 
 
 def plan_in_force(
-    store: Store, *, tenant_id: int, network_id: int, interval: int
-) -> tuple[int, list[int]] | None:
-    """Return the newest applied loop plan covering ``interval``: run id, cells asleep then."""
+    store: Store, *, tenant_id: int, network_id: int, interval: int, after: int | None = None
+) -> tuple[int, stages.CellsState] | None:
+    """Return the newest applied loop plan covering ``interval``: run id, its cell state then.
+
+    The state: cells asleep with their depth, awake cells muted with their chains. A plan
+    whose window opens at or before ``after`` is void (made before an outage began or ended).
+    """
     with store.transaction() as session:
         applied = loops.loop_runs(session, tenant_id=tenant_id, network_id=network_id,
                                   status="applied", limit=4)  # fmt: skip
@@ -52,14 +60,17 @@ def plan_in_force(
             first, asleep = window.get("first_interval"), window.get("asleep")
             if first is None or asleep is None or (run.plan or {}).get("compensation"):
                 continue
+            if after is not None and first <= after:
+                continue
             if first <= interval < first + len(asleep):
-                return run.id, [int(c) for c in asleep[interval - first]]
+                return run.id, stages.CellsState.from_window(window, interval - first)
     return None
 
 
 def modelled_always_on(
-    model: NetworkModel | None, row: loops.LoopIntervalRow, start_s: int
-) -> loops.LoopIntervalRow:
+    model: NetworkModel | None, row: loops.LoopIntervalRow, start_s: int,
+    sent: stages.CellsState | None = None,
+) -> loops.LoopIntervalRow:  # fmt: skip
     """Fill an accounted row's always-on power and served traffic from ranopt's own model.
 
     A network never reports its always-on counterfactual. The estimate is what was observed
@@ -67,11 +78,15 @@ def modelled_always_on(
     on minus the model with the row's cells asleep, at the interval's estimated home-cell
     demand (``with_recent_counters``, sleeping cells included). With nothing asleep always-on
     is what was observed (no model needed); a row the model does not cover (or, with cells
-    asleep, no model yet) is returned unchanged.
+    asleep, no model yet) is returned unchanged. ``sent`` is the state the loop committed
+    for the row's interval, when it knows it: the counters show neither muting nor sleep
+    depth, so the model runs its muted awake cells muted and its sleeping cells at their
+    depth.
     """
     if row.power_w is None or row.served_mbps is None:
         return row
-    if not row.asleep:
+    muted = {} if sent is None else {c: n for c, n in sent.chains.items() if c not in row.asleep}
+    if not row.asleep and not muted:
         return row.model_copy(update={"always_on_power_w": row.power_w,
                                       "always_on_served_mbps": row.served_mbps})  # fmt: skip
     if model is None:
@@ -88,6 +103,16 @@ def modelled_always_on(
     on = evaluate_snapshot(twin, CellState.all_on(twin.num_cells), demand)
     state = CellState.all_on(twin.num_cells)
     state.active[row.asleep] = False
+    if muted:
+        trx = twin.arrays.num_trx.astype(np.int64)
+        for c, n in muted.items():
+            trx[c] = min(n, int(trx[c]))
+        state = replace(state, active_trx=trx)
+    if sent is not None and sent.asleep:
+        depth = np.full(twin.num_cells, LIGHT_SLEEP, dtype=np.int64)
+        for c, name in sent.asleep.items():
+            depth[c] = SLEEP_STATES.index(name)
+        state = replace(state, sleep_state=depth)
     slept = evaluate_snapshot(twin, state, demand)
     return row.model_copy(update={
         "always_on_power_w": row.power_w + float(on.power_w.sum() - slept.power_w.sum()),
@@ -133,9 +158,18 @@ class SouthboundLoop:
         # last interval the newest plan covers (None: none yet; loop intervals before the
         # loop epoch are negative, so no number can stand for "none")
         self._planned_until: int | None = None
-        self._sent: set[int] | None = None  # cells asleep as last committed (None: unknown)
+        self._sent: stages.CellsState | None = None  # as last committed (None: unknown)
+        self._chains: list[int] | None = None  # cells' chains where O1 can mute them
+        self._steerable: set[int] | None = None  # cells whose CIO O1 can set
+        self._committed: dict[int, stages.CellsState] = {}  # loop interval -> state sent
         self._silent: set[int] = set()  # cells silent in the newest accounted interval
-        self._alerted: set[int] = set()  # cells alerted as silent
+        # outages (silent cells O1 does not show in service): failed cell -> its applied
+        # compensation (None: none applied); plans whose window opens at or before
+        # _void_through were made before the newest outage began or ended
+        self._outages: dict[int, stages.Compensation | None] = {}
+        self._fault_ids: dict[int, int] = {}  # failed cell -> its fault record
+        self._void_through: int | None = None
+        self._cut_off: set[int] = set()  # silent cells O1 shows in service: counters missing
 
     def settings(self) -> LoopSettings:
         """Return the network's loop settings as stored now."""
@@ -172,7 +206,9 @@ class SouthboundLoop:
             k += 1
         if not rows:
             return StepReport(interval=k, phase="waiting")
-        self._silent = rows[-1][2]
+        if rows[-1][1] is not None:  # a gap row (nothing reported) says nothing of cells
+            self._silent = rows[-1][2]
+            self._track_outages(settings, rows[-1][0].interval, k)
         run_id, confidence, applied = self._plan_and_act(settings, k)
         rows = [(self._always_on(settings, row), live, silent) for row, live, silent in rows]
         for row, live, _ in rows:
@@ -216,32 +252,133 @@ class SouthboundLoop:
         The model is brought up to the row's counters when it does not cover them yet.
         """
         start_s = self.start_s(settings, row.interval)
+        sent = self._committed.get(row.interval)
         if row.power_w is None or self._model is None:
-            return modelled_always_on(None, row, start_s)
-        if row.asleep and (self._recent is None or self._recent.last_sample_s < start_s):
+            return modelled_always_on(None, row, start_s, sent)
+        stale = self._recent is None or self._recent.last_sample_s < start_s
+        if (row.asleep or (sent is not None and sent.chains)) and stale:
             self._recent = stages.with_recent_counters(self.store, self._model,
                                                        tenant_id=self.tenant_id,
                                                        max_days=PLAN_HISTORY_DAYS)  # fmt: skip
-        return modelled_always_on(self._recent or self._model, row, start_s)
+        return modelled_always_on(self._recent or self._model, row, start_s, sent)
 
     def _record(
         self, rows: list[tuple[loops.LoopIntervalRow, dict[str, object] | None, set[int]]]
     ) -> None:
-        """Store the accounted rows and alert each cell newly silent, in one transaction."""
+        """Store the accounted rows in one transaction."""
         now = int(self.clock())
         with self.store.transaction() as session:
-            for row, live, silent in rows:
+            for row, live, _ in rows:
                 loops.record_interval(session, tenant_id=self.tenant_id,
                                       network_id=self.network_id, row=row, live=live,
                                       now_s=now)  # fmt: skip
-                for c in sorted(silent - self._alerted):
-                    runs.add_alert(
-                        session, tenant_id=self.tenant_id, network_id=self.network_id,
-                        severity="critical", kind="cell_outage", now_s=now,
-                        message=f"{self.names[c]}: sent no counters in loop interval "
-                        f"{row.interval}; every cell is kept awake while it is silent",
-                    )  # fmt: skip
-                self._alerted = silent
+
+    # -- detect and compensate outages -------------------------------------------------------
+
+    def _alert(self, severity: str, message: str) -> None:
+        with self.store.transaction() as session:
+            runs.add_alert(session, tenant_id=self.tenant_id, network_id=self.network_id,
+                           severity=severity, kind="cell_outage", now_s=int(self.clock()),
+                           message=message)  # fmt: skip
+
+    def _track_outages(self, settings: LoopSettings, j: int, k: int) -> None:
+        """Judge interval ``j``'s silent cells; compensate new outages, revert ended ones.
+
+        A cell that sent no counters is out of service when O1 shows it so
+        (``operationalState`` DISABLED) or cannot say (its element does not answer); one O1
+        shows ENABLED only lost its counters: every cell is kept awake while it is silent,
+        with no compensation. An outage ends when the cell reports again.
+        """
+        for cell in sorted(set(self._outages) - self._silent):
+            comp = self._outages.pop(cell)
+            self._void_through, self._planned_until = j, None  # re-plan with the cell back
+            fault_id = self._fault_ids.pop(cell, None)
+            if fault_id is not None:  # resolves its outage alerts
+                stages.close_outage(self.store, tenant_id=self.tenant_id,
+                                    network_id=self.network_id, fault_id=fault_id,
+                                    at=self.clock())  # fmt: skip
+            self._alert("info", f"{self.names[cell]}: reports again in loop interval {j}; "
+                        + ("its compensation is reverted" if comp else "outage over"))  # fmt: skip
+        for cell in sorted(self._cut_off - self._silent):
+            self._cut_off.discard(cell)
+        new = sorted(self._silent - set(self._outages) - self._cut_off)
+        if not new:
+            return
+        states = stages.operational_states(self.store, tenant_id=self.tenant_id,
+                                           network_id=self.network_id, keyring=self.keyring,
+                                           cells=new)  # fmt: skip
+        for cell in new:
+            name = self.names[cell]
+            if states[cell] == "ENABLED":
+                self._cut_off.add(cell)
+                self._alert("warning", f"{name}: sent no counters in loop interval {j} but O1 "
+                            "shows it in service (operationalState ENABLED): its counters are "
+                            "missing; every cell is kept awake while it is silent")  # fmt: skip
+                continue
+            self._outages[cell] = None
+            self._void_through, self._planned_until = j, None  # plans made before it are void
+            self._fault_ids[cell] = stages.open_outage(
+                self.store, tenant_id=self.tenant_id, network_id=self.network_id, cell=cell,
+                name=name, interval=j, at=self.clock(),
+            )  # fmt: skip
+            seen = (
+                f"operationalState {states[cell]}"
+                if states[cell]
+                else "its element did not answer over O1"
+            )
+            model = self._model_for(settings, k)
+            if model is None:
+                self._alert("critical", f"{name}: out of service since loop interval {j} "
+                            f"(silent, {seen}); no calibrated model yet: every cell is kept "
+                            "awake, no compensation")  # fmt: skip
+                continue
+            committed = self._committed.get(j)
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, j % 2**64, 1]))
+            comp = stages.plan_outage_compensation(
+                model, cell, start_s=self.start_s(settings, j),
+                asleep=set() if committed is None else set(committed.asleep),
+                other_failed=frozenset(self._outages), rng=rng,
+            )  # fmt: skip
+            apply = settings.auto_apply and comp.confidence >= settings.confidence_threshold
+            run_id = stages.record_compensation(
+                self.store, tenant_id=self.tenant_id, network_id=self.network_id, comp=comp,
+                fault_id=self._fault_ids[cell], first_interval=k + 1, apply=apply,
+                now_s=self.clock(),
+            )  # fmt: skip
+            if apply:
+                self._outages[cell] = comp
+            self._alert("critical", (
+                f"{name}: out of service since loop interval {j} (silent, {seen}); "
+                f"compensation (run {run_id}) wakes {len(comp.woken)} cells and raises the "
+                f"CIO of {len(comp.cio_db)}, recovering {comp.recovered_ratio:.0%} of its "
+                f"traffic in the model (unaided {comp.unaided_ratio:.0%}), confidence "
+                f"{comp.confidence:.2f}: " + ("applied" if apply else "awaiting approval")
+            ))  # fmt: skip
+
+    def _with_outages(self, state: stages.CellsState) -> stages.CellsState:
+        """Return ``state`` with the compensations held and the failed cells left as sent."""
+        woken: set[int] = set()
+        cio: dict[int, float] = {}
+        for comp in self._outages.values():
+            if comp is not None:
+                woken |= comp.woken
+                for c, v in comp.cio_db.items():
+                    cio[c] = max(cio.get(c, 0.0), v)
+        if self._steerable is None:
+            self._steerable = stages.steerable_cells(self.store, tenant_id=self.tenant_id,
+                                                     network_id=self.network_id,
+                                                     names=self.names)  # fmt: skip
+        cio = {c: v for c, v in cio.items() if c in self._steerable}
+        hold = woken | set(self._outages)
+        asleep = {c: d for c, d in state.asleep.items() if c not in hold}
+        chains = {c: n for c, n in state.chains.items() if c not in hold}
+        if self._sent is not None:  # a failed cell gets no action: left as last committed
+            for c in self._outages:
+                if c in self._sent.asleep:
+                    asleep[c] = self._sent.asleep[c]
+                if c in self._sent.chains:
+                    chains[c] = self._sent.chains[c]
+        return stages.CellsState(asleep=asleep, chains=chains, cio_db=cio)
 
     # -- plan, decide, act -------------------------------------------------------------------
 
@@ -289,7 +426,8 @@ class SouthboundLoop:
                 # intervals before the loop epoch are negative; SeedSequence takes none
                 rng = np.random.default_rng(np.random.SeedSequence([self.seed, k % 2**64]))
                 try:
-                    plan = stages.plan_window(model, request, k, rng)
+                    plan = stages.plan_window(model, request, k, rng,
+                                              failed=frozenset(self._outages))  # fmt: skip
                 except ValidationError as exc:  # e.g. too few forecast days: all on, say so
                     logger.warning("network %s: no plan (%s)", self.network_id, exc)
                 else:
@@ -304,13 +442,22 @@ class SouthboundLoop:
                     confidence = plan.confidence
                     self._planned_until = k + len(plan.asleep) - 1
         in_force = plan_in_force(self.store, tenant_id=self.tenant_id,
-                                 network_id=self.network_id, interval=target)  # fmt: skip
-        asleep = set() if in_force is None or self._silent else set(in_force[1])
-        actions = stages.state_actions(self.names, asleep, self._sent)
+                                 network_id=self.network_id, interval=target,
+                                 after=self._void_through)  # fmt: skip
+        state = stages.CellsState() if in_force is None or self._cut_off else in_force[1]
+        state = self._with_outages(state)
+        if self._chains is None or self._sent is None:
+            self._chains = stages.mutable_chains(self.store, tenant_id=self.tenant_id,
+                                                 network_id=self.network_id,
+                                                 names=self.names)  # fmt: skip
+        actions, committed = stages.state_actions(self.names, state, self._sent, self._chains)
         done = stages.act(
             self.store, tenant_id=self.tenant_id, network_id=self.network_id, actions=actions,
             keyring=self.keyring, run_id=None if in_force is None else in_force[0],
             now_s=int(self.clock()),
         )  # fmt: skip
-        self._sent = asleep if done else None
+        self._sent = committed if done else None
+        if done:
+            self._committed = {j: s for j, s in self._committed.items() if j >= k - 8}
+            self._committed[target] = committed
         return run_id, confidence, applied

@@ -8,7 +8,7 @@ together one interval at a time.
 """
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,19 +21,26 @@ from ranopt.calibrate import (
     demand_share_profile,
     estimate_home_demand,
 )
-from ranopt.calibrate.history import SECONDS_PER_DAY
+from ranopt.calibrate.history import SECONDS_PER_DAY, weekday_at
+from ranopt.optimize.compensate import plan_compensation, recovered_ratio
+from ranopt.optimize.confidence import perturbed_demands
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.service.calibration import NetworkCalibrationConfig, NetworkModel, report_json
-from ranopt.service.plan_network import NetworkPlanRequest, plan_on_model
-from ranopt.service.southbound import apply_actions
+from ranopt.service.plan_network import NetworkPlanRequest, model_summary, plan_on_model
+from ranopt.service.southbound import apply_actions, cell_targets, o1_endpoints
 from ranopt.southbound.actions import CellAction
+from ranopt.southbound.nrm import parse_dn
+from ranopt.southbound.o1 import O1Endpoint, O1Error, O1Session
 from ranopt.store import calibration as store_cal
-from ranopt.store import runs
+from ranopt.store import loops, runs
+from ranopt.store import repository as repo
 from ranopt.store.engine import Store
 from ranopt.store.loops import LOOP_ACTOR, LoopIntervalRow
 from ranopt.store.networks import network_by_id
 from ranopt.store.secrets import Keyring
 from ranopt.store.tables import Cell, KpiSample
+from ranopt.twin.fault import with_failed_cells
+from ranopt.twin.snapshot import CellState, evaluate_snapshot
 from ranopt.twin.topology import topology_layout
 
 BoolArray = npt.NDArray[np.bool_]
@@ -138,6 +145,125 @@ def observe(
 def detect_silent(observation: Observation) -> list[int]:
     """Cells that sent no counters for an interval the others reported (down, or cut off)."""
     return [int(c) for c in np.flatnonzero(~observation.reported)]
+
+
+def operational_states(
+    store: Store, *, tenant_id: int, network_id: int, keyring: Keyring, cells: list[int]
+) -> dict[int, str | None]:
+    """Read the cells' ``operationalState`` over O1 now (``get``): cell index -> state.
+
+    ``cells`` are indices into the network's cells in id order (``cell_ids``). A cell whose
+    element did not answer (endpoint unreachable) maps to None: down or cut off, O1 cannot
+    tell which.
+    """
+    ids = cell_ids(store, tenant_id=tenant_id, network_id=network_id)
+    with store.transaction() as session:
+        rows = {c.id: c for c in repo.network_cells(session, tenant_id=tenant_id,
+                                                     network_id=network_id)}  # fmt: skip
+    wanted = {parse_dn(rows[ids[c]].dn)[1].local_dn: c for c in cells}
+    _, endpoints = o1_endpoints(store, tenant_id=tenant_id, network_id=network_id,
+                                keyring=keyring)  # fmt: skip
+
+    def read(endpoint: O1Endpoint) -> dict[int, str | None]:
+        try:
+            with O1Session(endpoint) as session:
+                elements = session.read_cell_states()
+        except O1Error as exc:
+            logger.warning("network %s: operationalState not read: %s", network_id, exc)
+            return {}
+        return {
+            wanted[cell.du_path.local_dn]: cell.operational_state
+            for element in elements
+            for cell in element.cells
+            if cell.du_path.local_dn in wanted
+        }
+
+    found: dict[int, str | None] = {}
+    for part in map(read, endpoints):
+        found.update(part)
+    return {c: found.get(c) for c in cells}
+
+
+@dataclass(frozen=True)
+class Compensation:
+    """An outage's compensation planned on the calibrated model: cells woken, CIO raised."""
+
+    cell: int  # the failed cell
+    woken: frozenset[int]  # sleeping cells it wakes and holds awake
+    cio_db: dict[int, float]  # neighbours' CIO toward the hole (cell -> dB)
+    confidence: float  # share of perturbed demands on which it serves the orphans no worse
+    recovered_ratio: float  # the failed cell's pre-failure traffic its UEs get back (model)
+    unaided_ratio: float  # the same with no action
+    plan: dict[str, Any]  # as the run stores it
+
+
+COMPENSATION_SCENARIOS = 16  # perturbed demands a compensation is checked on (NetworkLoop's)
+COMPENSATION_SIGMA = 0.1  # their per-cell spread within the next interval
+
+
+def plan_outage_compensation(
+    model: NetworkModel, cell: int, *, start_s: int, asleep: set[int],
+    other_failed: frozenset[int], rng: np.random.Generator,
+) -> Compensation:  # fmt: skip
+    """Plan the compensation of ``cell``'s outage on the calibrated model (never the network).
+
+    The demand is the model's estimate of the interval before ``start_s`` (the first silent
+    one: the last in which the cell's traffic was measured) spread over the model's UEs; the
+    state before the failure is ``asleep`` asleep, every other cell on, ``other_failed``
+    down. ``ranopt.optimize.compensate.plan_compensation`` wakes
+    sleeping cells near the hole and raises neighbours' CIO; its confidence is measured as
+    the twin-internal loop's is (perturbed demands, orphans served no worse than unaided).
+    """
+    cal = model.calibration.model
+    twin = with_failed_cells(cal.twin, other_failed - {cell})
+    history = model.history
+    home = model.calibration.home_demand.mbps
+    before_s = start_s - history.interval_s
+    index = min(max((before_s - history.start_s) // history.interval_s, 0), home.shape[0] - 1)
+    at_s = history.start_s + index * history.interval_s
+    demand = cal.ue_demand(home[index], weekday_at(at_s),
+                           (at_s % SECONDS_PER_DAY) // history.interval_s)  # fmt: skip
+    before = np.ones(twin.num_cells, dtype=bool)
+    before[sorted(asleep - {cell})] = False
+    logger.info("compensating cell %s: its home-cell demand %.3f Mbit/s before it failed",
+                cell, float(home[index, cell]))  # fmt: skip
+    result = plan_compensation(twin, demand, cell, active=before)
+    prior = CellState(active=before, cio_db=np.zeros(twin.num_cells))
+    unaided_state = prior.with_active(before & (np.arange(twin.num_cells) != cell))
+    scenarios = perturbed_demands(demand, cal.home, twin.num_cells, rng,
+                                  COMPENSATION_SCENARIOS, COMPENSATION_SIGMA)  # fmt: skip
+    held = 0
+    for scenario in scenarios:
+        base = evaluate_snapshot(twin, prior, scenario)
+        gain = recovered_ratio(base, evaluate_snapshot(twin, result.state, scenario),
+                               result.orphans)  # fmt: skip
+        unaided = recovered_ratio(base, evaluate_snapshot(twin, unaided_state, scenario),
+                                  result.orphans)  # fmt: skip
+        held += int(gain >= unaided - 1e-6)
+    confidence = held / len(scenarios)
+    woken = result.state.active & ~before
+    woken[cell] = False
+    cio = {int(c): float(result.state.cio_db[c]) for c in np.flatnonzero(result.state.cio_db)}
+    names = cal.twin.cell_names
+    recovered = result.recovered_ratio(result.after)
+    unaided_ratio = result.recovered_ratio(result.unaided)
+    plan = {
+        "objective": "compensation", "solver": "greedy", "interval_min": history.interval_s // 60,
+        "num_intervals": 1, "confidence": confidence,
+        "actions": [{"cell": a.cell, "t_min": a.t_min, "action": a.action, "value": a.value}
+                    for a in result.plan.actions],
+        "compensation": {
+            "failed_cell": names[cell], "reason": "silent", "recovered_ratio": recovered,
+            "unaided_ratio": unaided_ratio, "woken": [int(c) for c in np.flatnonzero(woken)],
+            "cio_db": {str(c): v for c, v in cio.items()},
+            "not_expressible": "tilt (no antenna tilt in the TS 28.541 NRM); power above "
+            "configuredMaxTxPower's rated maximum",
+        },
+        "model": model_summary(model),
+    }  # fmt: skip
+    return Compensation(cell=cell, woken=frozenset(int(c) for c in np.flatnonzero(woken)),
+                        cio_db=cio, confidence=confidence, recovered_ratio=recovered,
+                        unaided_ratio=unaided_ratio, plan=plan)  # fmt: skip
 
 
 # -- account ---------------------------------------------------------------------------------
@@ -295,10 +421,13 @@ class WindowPlan:
 
 def plan_window(
     model: NetworkModel, request: NetworkPlanRequest, first_interval: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator, failed: frozenset[int] = frozenset(),
 ) -> WindowPlan:  # fmt: skip
-    """Plan the window after the model's newest sample on the calibrated model."""
-    outcome = plan_on_model(model, request, rng)
+    """Plan the window after the model's newest sample on the calibrated model.
+
+    ``failed`` cells (outages the loop knows of) are down in the model the plan is made on.
+    """
+    outcome = plan_on_model(model, request, rng, failed=failed)
     window = outcome.plan["window"]
     window["first_interval"] = first_interval
     return WindowPlan(first_interval=first_interval, asleep=window["asleep"],
@@ -335,21 +464,166 @@ def record_plan(
         return run.id
 
 
+OUTAGE_DETECTOR = "ranopt:loop (counters, O1)"  # a fault record's requested_by: detected
+
+
+def open_outage(
+    store: Store, *, tenant_id: int, network_id: int, cell: int, name: str, interval: int,
+    at: float,
+) -> int:  # fmt: skip
+    """Record a detected outage as the network's fault (``cell_faults``); return its id.
+
+    The fault happened outside ranopt: it is recorded when detected, active from its first
+    silent interval. A fault already open for the cell (a restart) is reused.
+    """
+    with store.transaction() as session:
+        for fault in loops.faults(session, tenant_id=tenant_id, network_id=network_id,
+                                  open_only=True):  # fmt: skip
+            if fault.cell_index == cell:
+                return fault.id
+        fault = loops.request_fault(session, tenant_id=tenant_id, network_id=network_id,
+                                    cell_index=cell, cell_name=name, by=OUTAGE_DETECTOR,
+                                    at=at)  # fmt: skip
+        loops.update_fault(session, tenant_id=tenant_id, network_id=network_id,
+                           fault_id=fault.id, status="active", fault_interval=interval,
+                           first_telemetry_at=at, detected_at=at)  # fmt: skip
+        return fault.id
+
+
+def close_outage(
+    store: Store, *, tenant_id: int, network_id: int, fault_id: int, at: float
+) -> None:
+    """Clear a detected outage's fault (the cell reports again); its outage alerts resolve."""
+    with store.transaction() as session:
+        loops.update_fault(session, tenant_id=tenant_id, network_id=network_id,
+                           fault_id=fault_id, status="cleared", cleared_at=at)  # fmt: skip
+
+
+def record_compensation(
+    store: Store, *, tenant_id: int, network_id: int, comp: Compensation, fault_id: int,
+    first_interval: int, apply: bool, now_s: float,
+) -> int:  # fmt: skip
+    """Record an outage's compensation as a loop run (applied, or awaiting approval).
+
+    An applied one marks its fault ``compensated`` from ``first_interval``.
+    """
+    plan = {**comp.plan, "compensation": {**comp.plan["compensation"], "fault_id": fault_id}}
+    with store.transaction() as session:
+        run = runs.create_run(
+            session, tenant_id=tenant_id, network_id=network_id, objective="compensation",
+            solver="greedy", horizon_min=int(comp.plan["interval_min"]),
+            request={"source": "closed_loop", "southbound": "o1", "window": first_interval},
+            created_by=LOOP_ACTOR, now_s=int(now_s),
+        )  # fmt: skip
+        runs.finish_run(session, tenant_id=tenant_id, run_id=run.id, now_s=int(now_s),
+                        plan=plan, confidence=comp.confidence, saving_pct=0.0)  # fmt: skip
+        if apply:
+            runs.decide_run(session, tenant_id=tenant_id, run_id=run.id, decision="applied",
+                            by=LOOP_ACTOR, now_s=int(now_s))  # fmt: skip
+        loops.update_fault(
+            session, tenant_id=tenant_id, network_id=network_id, fault_id=fault_id,
+            status="compensated" if apply else "active", compensation_run_id=run.id,
+            compensated_at=now_s if apply else None,
+            compensated_interval=first_interval if apply else None,
+            recovered_ratio=comp.recovered_ratio,
+        )  # fmt: skip
+        return run.id
+
+
 # -- act -------------------------------------------------------------------------------------
 
 
-def state_actions(
-    names: list[str], target_asleep: set[int], sent_asleep: set[int] | None
-) -> list[CellAction]:
-    """Return the O1 actions that take the network from what was sent to the target state.
+@dataclass(frozen=True)
+class CellsState:
+    """The cell state the loop commits for one interval, as O1 expresses it.
 
-    ``sent_asleep`` None (nothing sent yet, or an element's outcome unknown): every cell's
-    state is sent.
+    ``asleep`` maps each sleeping cell to its depth (``"light"``, ``"deep"``, ``"waking"``;
+    ``ranopt.southbound.actions.ACTION_RULES``); ``chains`` maps each cell whose
+    ``configuredMaxTxPower`` is set below all its chains to the chains it runs (a sleeping
+    cell keeps the power last committed). Cells in neither are on with every chain.
+    ``cio_db`` maps each cell given a cell individual offset (an outage's compensation) to it;
+    other cells are at 0 dB.
     """
-    cells = range(len(names)) if sent_asleep is None else sorted(target_asleep ^ sent_asleep)
-    return [
-        CellAction(cell=names[c], action="sleep" if c in target_asleep else "wake") for c in cells
-    ]
+
+    asleep: dict[int, str] = field(default_factory=dict)
+    chains: dict[int, int] = field(default_factory=dict)
+    cio_db: dict[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_window(cls, window: dict[str, Any], index: int) -> "CellsState":
+        """Return a stored plan window's state in interval ``index`` (``window_states``).
+
+        A window stored before muting and depths were planned has light sleeps and no muting.
+        """
+        asleep = [int(c) for c in window["asleep"][index]]
+        depths = (window.get("sleep_depth") or [None] * len(window["asleep"]))[index]
+        muted = (window.get("muted") or [[]] * len(window["asleep"]))[index]
+        return cls(
+            asleep={c: "light" if depths is None else str(depths[i]) for i, c in enumerate(asleep)},
+            chains={int(c): int(n) for c, n in muted},
+        )
+
+
+def mutable_chains(store: Store, *, tenant_id: int, network_id: int, names: list[str]) -> list[int]:
+    """Return each cell's chains with all on where O1 can mute it, else 0 (never muted).
+
+    O1 can mute a cell whose NRSectorCarrier and power are known from discovery.
+    """
+    with store.transaction() as session:
+        targets = cell_targets(session, tenant_id=tenant_id, network_id=network_id)
+    out = []
+    for name in names:
+        t = targets.get(name)
+        ok = t is not None and t.carrier_path is not None and t.max_tx_power_mw and t.num_trx
+        out.append(int(t.num_trx or 0) if ok and t is not None else 0)
+    return out
+
+
+def steerable_cells(store: Store, *, tenant_id: int, network_id: int, names: list[str]) -> set[int]:
+    """Return the cells whose CIO O1 can set: some discovered NRCellRelation points at them."""
+    with store.transaction() as session:
+        targets = cell_targets(session, tenant_id=tenant_id, network_id=network_id)
+    return {c for c, n in enumerate(names) if n in targets and targets[n].incoming_relations}
+
+
+def state_actions(
+    names: list[str], target: CellsState, sent: CellsState | None, num_trx: list[int]
+) -> tuple[list[CellAction], CellsState]:
+    """Return the O1 actions that take the network from ``sent`` to ``target``, and the result.
+
+    Sleep (with its depth) and wake where a cell's sleep changes; ``mimo`` (chains in use)
+    where an awake cell's chains change, a cell that wakes getting its chains in the same
+    transaction. A sleeping cell's power is left as it was (it radiates nothing). ``cio``
+    where a cell's offset changes (0 dB is the baseline: the loop never reads the network's
+    own offsets, so it only resets those it set). ``sent`` None (nothing sent yet, or an
+    element's outcome unknown): every cell's state is sent, chains included (all chains for
+    a sleeping cell), and every non-zero offset. ``num_trx`` is each cell's chains with
+    all on (``mutable_chains``; 0: not mutable over O1, its chains are never sent).
+    """
+    actions: list[CellAction] = []
+    chains: dict[int, int] = {}
+    for c, name in enumerate(names):
+        offset = target.cio_db.get(c, 0.0)
+        if offset != (0.0 if sent is None else sent.cio_db.get(c, 0.0)):
+            actions.append(CellAction(cell=name, action="cio", value=offset))
+        depth = target.asleep.get(c)
+        if sent is None or sent.asleep.get(c) != depth:
+            actions.append(CellAction(cell=name, action="wake") if depth is None
+                           else CellAction(cell=name, action="sleep", value=depth))  # fmt: skip
+        if not num_trx[c]:
+            continue
+        had = None if sent is None else sent.chains.get(c, num_trx[c])
+        want = target.chains.get(c, num_trx[c])
+        if depth is not None and had is not None:  # asleep: its power stays as committed
+            if had < num_trx[c]:
+                chains[c] = had
+            continue
+        if want != had:
+            actions.append(CellAction(cell=name, action="mimo", value=want))
+        if want < num_trx[c]:
+            chains[c] = want
+    cio = {c: v for c, v in target.cio_db.items() if v != 0.0}
+    return actions, CellsState(asleep=dict(target.asleep), chains=chains, cio_db=cio)
 
 
 def act(

@@ -1,5 +1,6 @@
 """Security analytics on synthetic audit and request events: each detector, its evidence, quiet."""
 
+import json
 from typing import Any
 
 from ranopt.detect.security import (
@@ -201,10 +202,26 @@ def test_off_hours_administration() -> None:
 def test_state_round_trips_through_json() -> None:
     feed = Feed()
     _habit(feed, "user:7", days=2)
-    import json
-
     again = SecurityState.from_json(json.loads(json.dumps(feed.state.to_json())))
     assert again.to_json() == feed.state.to_json()
+
+
+def test_scan_leaves_the_callers_state_as_it_was() -> None:
+    """A scan learns into a copy: the nested habits of the state it was given stay untouched."""
+    feed = Feed()
+    _habit(feed, "user:7")
+    before = json.loads(json.dumps(feed.state.to_json()))
+    given = feed.state
+    t = T0 + 6 * DAY + 3 * 3600 + 600
+    events = [*_probe(feed, t, "user:7"),
+              feed.request(t + 300, "user:7", "GET /api/v2/networks", tenant_id=2)]  # fmt: skip
+    after, found = scan(given, events, [feed.audit(t, "user:7", "api_key.create", "success")],
+                        t + 400, PERMS, SecurityConfig())  # fmt: skip
+    assert {f.kind for f in found} == {"new_route", "new_tenant", "off_hours_admin"}
+    assert json.loads(json.dumps(given.to_json())) == before
+    assert after.principals["user:7"]["held"]
+    assert "held" not in given.principals["user:7"]
+    assert after.principals["user:7"]["n"] > given.principals["user:7"]["n"]
 
 
 def test_off_hours_administration_with_its_own_request_read_first() -> None:

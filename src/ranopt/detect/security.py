@@ -28,6 +28,7 @@ same stolen token, the same night hour) usual.
 A finding stays open while new evidence arrives and clears after ``quiet_s`` without any.
 """
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,7 +163,8 @@ class SecurityState:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "SecurityState":
-        """Rebuild a state written by ``to_json``."""
+        """Rebuild a state written by ``to_json`` (sharing nothing with ``data``)."""
+        data = copy.deepcopy(dict(data))
         return cls(
             failures=[
                 _Failure(
@@ -216,10 +218,11 @@ def scan(
     """Judge the new events in time order; return the new state and the findings.
 
     ``route_permission`` maps ``"METHOD /route/template"`` to the permission it needs.
-    ``state`` is not modified.
+    ``state`` is not modified: the scan works on a deep copy (a profile's routes, tenants,
+    hours and held items are nested lists and dicts).
     """
     config = config or SecurityConfig()
-    work = _Scan(SecurityState.from_json(state.to_json()), config, route_permission)
+    work = _Scan(copy.deepcopy(state), config, route_permission)
     events: list[tuple[int, int, RequestEvent | AuditEvent]] = [
         (r.ts_s, 0, r) for r in requests
     ] + [(a.ts_s, 1, a) for a in audits]

@@ -203,3 +203,48 @@ def test_a_state_stored_with_hour_of_day_habits_keeps_them_for_weekdays() -> Non
     assert (aligned.stat_n[:3, :, :24] == 9).all()
     assert (aligned.stat_n[3] == 0).all()  # the neighbours' load baseline is new
     assert (aligned.nb_n == 0).all()
+
+
+BUSY_CELL = 9 * IPD + 56  # second Wednesday, 14:00
+TRANSPORT_CAP = 8 * IPD + 56  # second Tuesday, 14:00
+SINGLE_USER_MBPS = 80.0  # cell 0's rate for one UE with the cell to itself
+
+
+def _processor_sharing() -> np.ndarray:
+    """Ten days in which cell 0's UE throughput is its single-user rate x (1 - utilisation)
+    (processor sharing), and its utilisation rises to 80 % (usually 20-30 %) for 2 h on the
+    second Wednesday at unchanged ``RRC.ConnMean`` (the same users asking for more); on the
+    Tuesday before, a transport cap at 20 % of its throughput (2 h)."""
+    rng = np.random.default_rng(5)
+    num_t = 10 * IPD
+    util = np.repeat(_daily_utilisation(num_t)[:, None], NUM_CELLS, axis=1)
+    util *= rng.lognormal(0.0, 0.03, util.shape)
+    util[BUSY_CELL : BUSY_CELL + 8, 0] = 0.8
+    values = _counters(util, EFFICIENCY * rng.lognormal(0.0, 0.02, util.shape), rng)
+    values[:, 0, THP] = SINGLE_USER_MBPS * (1.0 - util[:, 0]) * rng.lognormal(0.0, 0.03, num_t)
+    window = slice(TRANSPORT_CAP, TRANSPORT_CAP + 8)
+    values[window, 0, THP] *= 0.2
+    for column in (VOLUME, OFFERED, PRB_USED, PRB_TOT_PCT):
+        values[window, 0, column] *= 0.5  # half the volume gets through, on half the PRBs
+    return values
+
+
+def test_throughput_is_expected_at_the_cells_load_now() -> None:
+    """A busier cell gives each UE less (processor sharing, Bonald & Proutiere 2003): at
+    80 % PRB utilisation the throughput is a third of usual without any fault. The
+    load-aware expectation takes it; a flat habit calls it a collapse. A transport cap is
+    raised either way."""
+    values = _processor_sharing()
+    raised = _run(values, KpiDetectorConfig())
+    assert [(t.kind, t.cell_id) for t in raised] == [("throughput_collapse", 0)]
+    assert 0 <= _interval(raised[0]) - TRANSPORT_CAP <= 2
+    assert "expected at its PRB utilisation of" in raised[0].reason
+    assert raised[0].expected is not None
+    assert raised[0].observed is not None
+    assert raised[0].observed < 0.3 * raised[0].expected
+    flat = replace(KpiDetectorConfig(), collapse_load_aware=False)
+    pooled = _run(values, flat)
+    assert [(t.kind, t.cell_id, _interval(t) >= BUSY_CELL) for t in pooled] == [
+        ("throughput_collapse", 0, False), ("throughput_collapse", 0, True),
+    ]  # fmt: skip
+    assert _interval(pooled[1]) - BUSY_CELL <= 2

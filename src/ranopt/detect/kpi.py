@@ -114,6 +114,9 @@ class KpiDetectorConfig:
     collapse_sigmas: float = 4.0
     collapse_intervals: int = 2
     congestion_utilisation: float = 0.85  # above it low throughput is the load's (congestion)
+    # judge DRB.UEThpDl per unit of PRB headroom, thp / (1 - PRB utilisation): processor
+    # sharing gives each UE its rate x (1 - utilisation) (Bonald & Proutiere 2003)
+    collapse_load_aware: bool = True
     interference_slack: float = 0.1  # log drop tolerated per interval (~10 %)
     interference_slack_sigmas: float = 2.0
     interference_threshold: float = 0.6  # CUSUM of log drops beyond the slack
@@ -795,6 +798,8 @@ class _RadioView:
     when: str  # the habit bin in words
     thp: FloatArray
     rrc: FloatArray
+    util: FloatArray  # the cell's PRB utilisation (NaN: not reported)
+    headroom: FloatArray  # 1 - utilisation the throughput habit is scaled by (1: not load-aware)
     eff: FloatArray  # Mbit per PRB-second
     x_load: FloatArray
     x_thp: FloatArray
@@ -829,10 +834,11 @@ def _radio(
     volume, used = values[:, VOLUME], values[:, PRB_USED]
     with np.errstate(invalid="ignore", divide="ignore"):
         x_load = np.log1p(rrc)
-        x_thp = np.log(thp + 0.01)
         eff = volume / (used * context.interval_s)
         x_eff = np.log(eff)
         util = used / values[:, PRB_AVAIL]
+        headroom = _headroom(util, config)
+        x_thp = np.log(thp + 0.01) - np.log(headroom)
     # [C] the neighbours' mean PRB utilisation, over those that reported it
     nb = context.neighbour_idx
     util_known = np.isfinite(util)
@@ -853,7 +859,8 @@ def _radio(
     busy = up & np.isfinite(rrc) & (rrc >= 1.0)
     load_known = busy & ready[STAT_LOAD]
     view = _RadioView(
-        h=h, when=habit_words(t, config), thp=thp, rrc=rrc, eff=eff, x_load=x_load,
+        h=h, when=habit_words(t, config), thp=thp, rrc=rrc, util=util, headroom=headroom,
+        eff=eff, x_load=x_load,
         x_thp=x_thp, x_eff=x_eff, nb_util=nb_util, x_nb=x_nb, slope=slope, mean=mean,
         var=var, n=n,
         sd=np.maximum(np.sqrt(var), config.min_sd), ready=ready, busy=busy,
@@ -866,6 +873,20 @@ def _radio(
     bad_thp = _collapse(work, t, view, context, config)
     _interference(work, t, view, context, config)
     _learn(work, view, bad_thp, config)
+
+
+def _headroom(util: FloatArray, config: KpiDetectorConfig) -> FloatArray:
+    """Return the PRB headroom ``1 - utilisation`` a UE's throughput scales with, ``[C]``.
+
+    Processor sharing (Bonald & Proutiere 2003): each active UE gets the cell's rate for it
+    times ``1 - rho``. Floored at ``1 - congestion_utilisation`` (a congested cell's throughput
+    is not judged); 1 where the utilisation is unknown or the expectation is not load-aware.
+    """
+    if not config.collapse_load_aware:
+        return np.ones_like(util)
+    floor = 1.0 - config.congestion_utilisation
+    clipped = np.clip(1.0 - np.nan_to_num(util, nan=0.0), floor, 1.0)
+    return np.asarray(clipped, dtype=np.float64)
 
 
 def _collapse(
@@ -885,11 +906,19 @@ def _collapse(
     def reason(c: int) -> tuple[str, float | None, float | None, str]:
         usual = float(np.exp(v.mean[STAT_THP, c]))
         usual_rrc = float(np.expm1(v.mean[STAT_LOAD, c]))
+        load = f"at unchanged load (RRC.ConnMean {v.rrc[c]:.0f} UE, usually {usual_rrc:.0f})"
+        if not config.collapse_load_aware:
+            return (
+                counter_name("ue_thp_dl_mbps"), usual, float(v.thp[c]),
+                f"DRB.UEThpDl {v.thp[c]:.1f} Mbit/s for {work.collapse_run[c]} intervals, "
+                f"usually {usual:.1f} Mbit/s {v.when}, {load}",
+            )  # fmt: skip
+        want = usual * float(v.headroom[c])
         return (
-            counter_name("ue_thp_dl_mbps"), usual, float(v.thp[c]),
-            f"DRB.UEThpDl {v.thp[c]:.1f} Mbit/s for {work.collapse_run[c]} intervals, usually "
-            f"{usual:.1f} Mbit/s {v.when}, at unchanged load (RRC.ConnMean "
-            f"{v.rrc[c]:.0f} UE, usually {usual_rrc:.0f})",
+            counter_name("ue_thp_dl_mbps"), want, float(v.thp[c]),
+            f"DRB.UEThpDl {v.thp[c]:.1f} Mbit/s for {work.collapse_run[c]} intervals, "
+            f"{want:.1f} Mbit/s expected at its PRB utilisation of {v.util[c]:.0%} (usually "
+            f"{usual:.1f} Mbit/s x (1 - utilisation) {v.when}), {load}",
         )  # fmt: skip
 
     _transitions(work, COLLAPSE, judge, collapse, since, t, context, reason, config.clear_intervals)

@@ -36,6 +36,7 @@ import json
 import sys
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -431,6 +432,15 @@ def summarise_ablations(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _parsed(kind: type, text: str) -> Any:
+    """``text`` as a value of ``kind``; a bool from 0/1, true/false, yes/no."""
+    if kind is bool:
+        if text.lower() not in ("0", "1", "true", "false", "yes", "no"):
+            raise SystemExit(f"--set: {text!r} is not a bool (0/1, true/false, yes/no)")
+        return text.lower() in ("1", "true", "yes")
+    return kind(text)
+
+
 def configured(overrides: list[str]) -> KpiDetectorConfig:
     """The default detector config with ``FIELD=VALUE`` overrides (tuples comma-separated)."""
     config = KpiDetectorConfig()
@@ -444,7 +454,7 @@ def configured(overrides: list[str]) -> KpiDetectorConfig:
             kind = type(default[0])
             changes[name] = tuple(kind(v) for v in text.split(","))
         else:
-            changes[name] = type(default)(text)
+            changes[name] = _parsed(type(default), text)
     if "day_types" in changes and "day_type_names" not in changes:
         kinds = max(changes["day_types"]) + 1
         changes["day_type_names"] = (
@@ -477,6 +487,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         metavar="DIR",
         help="keep each seed's clean twin counters here and reuse them (skips the simulation)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="seeds judged in parallel processes (default 1)"
     )
     parser.add_argument(
         "--compare-set",
@@ -512,6 +525,48 @@ def compared_run(
     }
 
 
+def run_seed(
+    args: argparse.Namespace, seed: int, config: KpiDetectorConfig,
+    compare: KpiDetectorConfig | None,
+) -> dict[str, Any]:  # fmt: skip
+    """One seed: the clean and injected runs (and what the options ask for besides)."""
+    warm_days, days = (7, 4) if args.quick else (args.warmup_days, args.days)
+    clean = simulate_world(args.preset, seed, warm_days + days, cache=args.cache)
+    ipd = clean.twin.scenario.intervals_per_day
+    warmup = warm_days * ipd
+    transitions, _, seconds = run_detectors(clean, config)
+    dirty = World(**{**clean.__dict__, "values": clean.values.copy(),
+                     "reported": clean.reported.copy()})  # fmt: skip
+    injections = inject_all(dirty, warmup, args.spacing_h * ipd // 24,
+                            np.random.default_rng(1000 + seed))  # fmt: skip
+    found, _, _ = run_detectors(dirty, config)
+    run: dict[str, Any] = {
+        "seed": seed,
+        "clean": false_alerts(clean, transitions, warmup),
+        "injected": score(dirty, found, injections, warmup),
+        "energy_saving": energy_saving_alerts(clean, config, warmup),
+        "seconds": seconds,
+        "samples": clean.values.shape[0] * clean.values.shape[1],
+    }
+    if compare is not None:
+        run["compare"] = compared_run(clean, dirty, injections, compare, warmup)
+    if args.ablations:
+        run["ablations"] = ablations(clean, config, warmup, ipd)
+    if args.baselines:
+        from anomaly_baselines import baselines  # noqa: PLC0415 - the bench extra only
+
+        cell_days = run["clean"]["cell_days"]
+        budgets = {
+            "same_false_alerts": run["clean"]["alerts"],
+            "target_budget": max(1, int(cell_days / 1000)),
+            "tenfold_budget": max(10, int(10 * cell_days / 1000)),
+        }
+        run["baselines"] = baselines(clean, dirty, injections, warmup, budgets)
+    print(f"seed {seed}: {json.dumps({k: run[k] for k in ('clean', 'energy_saving')})}",
+          file=sys.stderr, flush=True)  # fmt: skip
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     seeds = [1] if args.quick else [int(s) for s in args.seeds.split(",")]
@@ -521,64 +576,38 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("--baselines needs river: pip install -e '.[bench]'", file=sys.stderr)
             return 2
-        from anomaly_baselines import baselines, summarise_baselines  # noqa: PLC0415
-    warm_days, days = (7, 4) if args.quick else (args.warmup_days, args.days)
     config = configured(args.set)
     compare = (
         None if args.compare_set is None else configured([c for c in args.compare_set if c != "-"])
     )
-    compared: list[dict[str, Any]] = []
-    runs: list[dict[str, Any]] = []
-    timing: list[float] = []
-    samples = 0
-    for seed in seeds:
-        clean = simulate_world(args.preset, seed, warm_days + days, cache=args.cache)
-        ipd = clean.twin.scenario.intervals_per_day
-        warmup = warm_days * ipd
-        transitions, _, seconds = run_detectors(clean, config)
-        timing.append(seconds)
-        samples += clean.values.shape[0] * clean.values.shape[1]
-        dirty = World(**{**clean.__dict__, "values": clean.values.copy(),
-                         "reported": clean.reported.copy()})  # fmt: skip
-        injections = inject_all(dirty, warmup, args.spacing_h * ipd // 24,
-                                np.random.default_rng(1000 + seed))  # fmt: skip
-        found, _, _ = run_detectors(dirty, config)
-        if compare is not None:
-            compared.append(compared_run(clean, dirty, injections, compare, warmup))
-        run = {
-            "seed": seed,
-            "clean": false_alerts(clean, transitions, warmup),
-            "injected": score(dirty, found, injections, warmup),
-            "energy_saving": energy_saving_alerts(clean, config, warmup),
-        }
-        if args.ablations:
-            run["ablations"] = ablations(clean, config, warmup, ipd)
-        if args.baselines:
-            cell_days = run["clean"]["cell_days"]
-            budgets = {
-                "same_false_alerts": run["clean"]["alerts"],
-                "target_budget": max(1, int(cell_days / 1000)),
-                "tenfold_budget": max(10, int(10 * cell_days / 1000)),
-            }
-            run["baselines"] = baselines(clean, dirty, injections, warmup, budgets)
-        runs.append(run)
-        print(f"seed {seed}: {json.dumps({k: run[k] for k in ('clean', 'energy_saving')})}",
-              file=sys.stderr)  # fmt: skip
+    if args.jobs > 1:
+        with ProcessPoolExecutor(min(args.jobs, len(seeds))) as pool:
+            n = len(seeds)
+            runs = list(pool.map(run_seed, [args] * n, seeds, [config] * n, [compare] * n))
+    else:
+        runs = [run_seed(args, seed, config, compare) for seed in seeds]
     result = summarise(runs, config)
-    result.update(preset=args.preset, seeds=seeds, warmup_days=warm_days, days=days,
-                  overrides=args.set)  # fmt: skip
+    result.update(preset=args.preset, seeds=seeds, overrides=args.set,
+                  warmup_days=7 if args.quick else args.warmup_days,
+                  days=4 if args.quick else args.days)  # fmt: skip
     result["energy_saving_sleeping_alerts"] = {
         k: sum(r["energy_saving"][k] for r in runs) for k in ("with_plan", "without_plan")
     }
-    result["detector_us_per_cell_interval"] = round(1e6 * sum(timing) / samples, 2)
+    samples = sum(r["samples"] for r in runs)
+    result["detector_us_per_cell_interval"] = round(
+        1e6 * sum(r["seconds"] for r in runs) / samples, 2
+    )
     if args.ablations:
         result["ablations"] = summarise_ablations([r["ablations"] for r in runs])
     if args.baselines:
+        from anomaly_baselines import summarise_baselines  # noqa: PLC0415
+
         result["baseline"] = summarise_baselines(
             [r["baselines"] for r in runs], sum(r["clean"]["cell_days"] for r in runs)
         )
     result["clean_examples"] = {r["seed"]: r["clean"]["examples"] for r in runs}
     if compare is not None:
+        compared = [r["compare"] for r in runs]
         result["compare"] = {
             **summarise(compared, compare),
             "overrides": args.compare_set,

@@ -120,6 +120,10 @@ class KpiDetectorConfig:
     interference_slack: float = 0.1  # log drop tolerated per interval (~10 %)
     interference_slack_sigmas: float = 2.0
     interference_threshold: float = 0.6  # CUSUM of log drops beyond the slack
+    # interference lowers every UE's SINR: the UE throughput (per unit of PRB headroom) must
+    # fall with the efficiency per PRB; a change of which users are active moves the
+    # volume-weighted efficiency, hardly the mean UE rate. The CUSUM adds the smaller drop.
+    interference_corroborate: bool = True
     # load-aware efficiency: slope of log efficiency on the neighbours' log PRB utilisation
     nb_slope_alpha: float = 0.005  # exponential forgetting per observation (~2 days at 15 min)
     nb_slope_ridge: float = 1e-3  # ridge on the slope's denominator (log-utilisation variance)
@@ -930,13 +934,17 @@ def _interference(
 ) -> None:
     """One-sided CUSUM of the log efficiency drop beyond a slack, at unchanged load.
 
-    The drop is taken from the load-aware expectation (``_expected_eff``).
+    The drop is taken from the load-aware expectation (``_expected_eff``); with
+    ``interference_corroborate`` the CUSUM adds the smaller of it and the UE throughput's
+    drop below its habit at the cell's load (``_corroborated``).
     """
     judge = v.load_same & v.measurable & v.ready[STAT_EFF]
     expected = _expected_eff(v)
     drop = expected - v.x_eff
+    thp_drop = v.mean[STAT_THP] - v.x_thp
+    evidence = _corroborated(drop, thp_drop, v, config)
     slack = np.maximum(config.interference_slack, config.interference_slack_sigmas * v.sd[STAT_EFF])
-    grown = np.maximum(0.0, work.cusum + drop - slack)
+    grown = np.maximum(0.0, work.cusum + evidence - slack)
     starts = judge & (work.cusum == 0) & (grown > 0)
     work.cusum_since_s[starts] = t
     work.cusum[judge] = grown[judge]
@@ -959,8 +967,8 @@ def _interference(
             "DRB.PdcpSduVolumeDL / RRU.PrbUsedDl", want, eff,
             f"spectral efficiency DRB.PdcpSduVolumeDL / RRU.PrbUsedDl {eff:.3f} Mbit per "
             f"PRB-second, usually {usual:.3f} {v.when}{neighbours} ({1.0 - eff / want:.0%} "
-            f"lower: {want / eff - 1.0:.0%} more PRBs per bit) at unchanged load (RRC.ConnMean "
-            f"{v.rrc[c]:.0f} UE)",
+            f"lower: {want / eff - 1.0:.0%} more PRBs per bit){_thp_words(c, thp_drop, v, config)}"
+            f" at unchanged load (RRC.ConnMean {v.rrc[c]:.0f} UE)",
         )  # fmt: skip
 
     _transitions(
@@ -968,6 +976,33 @@ def _interference(
         config.clear_intervals,
     )  # fmt: skip
     work.cusum[active & ~work.active[:, INTERFERENCE]] = 0.0  # cleared: start afresh
+
+
+def _corroborated(
+    eff_drop: FloatArray, thp_drop: FloatArray, v: _RadioView, config: KpiDetectorConfig
+) -> FloatArray:
+    """Return this interval's interference evidence, ``[C]``.
+
+    The log efficiency drop, or with ``interference_corroborate`` the smaller of it and the
+    UE throughput's log drop (where the throughput habit is ready and the throughput known).
+    """
+    if not config.interference_corroborate:
+        return eff_drop
+    known = v.ready[STAT_THP] & np.isfinite(thp_drop)
+    return np.asarray(np.where(known, np.minimum(eff_drop, thp_drop), eff_drop), dtype=np.float64)
+
+
+def _thp_words(c: int, thp_drop: FloatArray, v: _RadioView, config: KpiDetectorConfig) -> str:
+    """Return ``, and DRB.UEThpDl … below …`` for an interference reason (corroborated only)."""
+    if not (config.interference_corroborate and v.ready[STAT_THP, c]) or not np.isfinite(
+        thp_drop[c]
+    ):
+        return ""
+    want = float(np.exp(v.mean[STAT_THP, c]) * v.headroom[c])
+    return (
+        f", and DRB.UEThpDl {v.thp[c]:.1f} Mbit/s, {1.0 - float(np.exp(-thp_drop[c])):.0%} "
+        f"below the {want:.1f} Mbit/s expected at its PRB utilisation"
+    )
 
 
 def _nb_known(v: _RadioView) -> BoolArray:
@@ -1008,7 +1043,8 @@ def _learn(work: _Work, v: _RadioView, bad_thp: BoolArray, config: KpiDetectorCo
     calm = ~work.active[:, COLLAPSE] & ~work.active[:, INTERFERENCE]
     learn_load = v.busy & calm & (work.collapse_run == 0)
     learn_thp = learn_load & np.isfinite(v.x_thp) & (v.load_same | ~v.load_known) & ~bad_thp
-    learn_eff = learn_thp & v.measurable & (work.cusum == 0)
+    learn_thp &= work.cusum == 0  # a suspected interference rise teaches neither habit
+    learn_eff = learn_thp & v.measurable
     _learn_slope(work, v, learn_eff, config)
     for stat, x, mask in (
         (STAT_LOAD, v.x_load, learn_load),

@@ -489,6 +489,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="keep each seed's clean twin counters here and reuse them (skips the simulation)",
     )
     parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="summarise the per-seed runs of earlier outputs of this script together (seeds "
+        "run as separate commands); the same --compare-set as they were run with",
+    )
+    parser.add_argument(
         "--jobs", type=int, default=1, help="seeds judged in parallel processes (default 1)"
     )
     parser.add_argument(
@@ -580,7 +589,10 @@ def main(argv: list[str] | None = None) -> int:
     compare = (
         None if args.compare_set is None else configured([c for c in args.compare_set if c != "-"])
     )
-    if args.jobs > 1:
+    if args.merge:
+        runs = [r for path in args.merge for r in json.loads(path.read_text())["runs"]]
+        seeds = [r["seed"] for r in runs]
+    elif args.jobs > 1:
         with ProcessPoolExecutor(min(args.jobs, len(seeds))) as pool:
             n = len(seeds)
             runs = list(pool.map(run_seed, [args] * n, seeds, [config] * n, [compare] * n))
@@ -613,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
             "overrides": args.compare_set,
             "clean_examples": {r["seed"]: r["clean"]["examples"] for r in compared},
         }
+    result["runs"] = [{k: v for k, v in r.items() if k != "baselines"} for r in runs]
     print(json.dumps(result, indent=2, default=float))
     return 0
 

@@ -527,10 +527,12 @@ def compared_run(
     warmup: int,
 ) -> dict[str, Any]:
     """The clean and injected scores of another detector config on the same counters."""
+    transitions, _, seconds = run_detectors(clean, config)
     return {
         "seed": clean.twin.scenario.seed,
-        "clean": false_alerts(clean, run_detectors(clean, config)[0], warmup),
+        "clean": false_alerts(clean, transitions, warmup),
         "injected": score(dirty, run_detectors(dirty, config)[0], injections, warmup),
+        "seconds": seconds,
     }
 
 
@@ -624,6 +626,11 @@ def main(argv: list[str] | None = None) -> int:
             **summarise(compared, compare),
             "overrides": args.compare_set,
             "clean_examples": {r["seed"]: r["clean"]["examples"] for r in compared},
+            # the clean run's detector time over the compared config's, same process and data
+            "detector_time_ratio": round(
+                sum(r["seconds"] for r in runs) / max(sum(r["seconds"] for r in compared), 1e-9),
+                3,
+            ),
         }
     result["runs"] = [{k: v for k, v in r.items() if k != "baselines"} for r in runs]
     print(json.dumps(result, indent=2, default=float))

@@ -1043,7 +1043,8 @@ def _learn(work: _Work, v: _RadioView, bad_thp: BoolArray, config: KpiDetectorCo
     calm = ~work.active[:, COLLAPSE] & ~work.active[:, INTERFERENCE]
     learn_load = v.busy & calm & (work.collapse_run == 0)
     learn_thp = learn_load & np.isfinite(v.x_thp) & (v.load_same | ~v.load_known) & ~bad_thp
-    learn_thp &= work.cusum == 0  # a suspected interference rise teaches neither habit
+    if config.interference_corroborate:  # a suspected interference rise teaches neither habit
+        learn_thp &= work.cusum == 0
     learn_eff = learn_thp & v.measurable
     _learn_slope(work, v, learn_eff, config)
     for stat, x, mask in (

@@ -1045,7 +1045,7 @@ def _learn(work: _Work, v: _RadioView, bad_thp: BoolArray, config: KpiDetectorCo
     learn_thp = learn_load & np.isfinite(v.x_thp) & (v.load_same | ~v.load_known) & ~bad_thp
     if config.interference_corroborate:  # a suspected interference rise teaches neither habit
         learn_thp &= work.cusum == 0
-    learn_eff = learn_thp & v.measurable
+    learn_eff = learn_thp & v.measurable & (work.cusum == 0)
     _learn_slope(work, v, learn_eff, config)
     for stat, x, mask in (
         (STAT_LOAD, v.x_load, learn_load),

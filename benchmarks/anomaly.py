@@ -28,6 +28,12 @@ a streaming isolation forest, one model per cell on the log counters and the hou
 the score threshold that raises no more conditions on the clean run than the detectors did
 (``benchmarks/anomaly_baselines.py``).
 
+``--compare-set FIELD=VALUE`` also runs a second detector config (e.g. main's:
+``collapse_load_aware=0`` and ``interference_corroborate=0``) on the same counters, for a
+before/after measured in the same run; ``--cache DIR`` keeps each seed's clean twin counters
+(the simulation is most of the time); ``--jobs N`` judges seeds in parallel processes;
+``--merge A.json B.json`` summarises per-seed runs made by separate commands.
+
     .venv/bin/python benchmarks/anomaly.py [--quick] [--seeds 1,2,3] [--days 14]
 """
 

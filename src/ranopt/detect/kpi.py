@@ -17,7 +17,9 @@ stay home), so weekdays and weekend days keep separate habits (``day_types``). T
   habit bin (and beyond ``collapse_sigmas`` of its spread) for ``collapse_intervals`` intervals
   while ``RRC.ConnMean`` is within ``load_tolerance`` of its usual value and the cell is not
   congested (PRB utilisation below ``congestion_utilisation``: a saturated cell's throughput is
-  set by its load).
+  set by its load). With ``collapse_load_aware`` the habit is of the throughput per unit of
+  PRB headroom, ``DRB.UEThpDl / (1 - utilisation)`` (processor sharing, Bonald & Proutiere
+  2003), so a busier cell's lower throughput is expected.
 - **interference rise**: the cell's spectral efficiency per PRB, ``DRB.PdcpSduVolumeDL`` /
   ``RRU.PrbUsedDl`` (Mbit per PRB-second: PRBs used per bit rise when SINR falls, Shannon),
   drifts below what its habit bin expects at unchanged ``RRC.ConnMean``: a one-sided CUSUM
@@ -25,7 +27,10 @@ stay home), so weekdays and weekend days keep separate habits (``day_types``). T
   expectation is load-aware: the neighbours' PRB utilisation is the interference a cell's own
   network makes (load-coupled interference), so each cell learns how its log efficiency moves
   with its neighbours' log utilisation away from their habit (an exponentially weighted
-  least-squares slope, never positive) and expects that much less when they are busier.
+  least-squares slope, never positive) and expects that much less when they are busier. With
+  ``interference_corroborate`` the CUSUM adds the smaller of that drop and the UE throughput's
+  drop at the cell's load: interference lowers every UE's rate, a change of which users carry
+  the volume lowers the efficiency per PRB only.
 - **counter faults**: *frozen* (every reported counter repeats its previous value for
   ``frozen_intervals`` intervals while the cell carries traffic), *out of range* (counters
   that contradict each other or the cell: used > available PRBs, available > the cell's PRBs,

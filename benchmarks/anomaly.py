@@ -28,6 +28,12 @@ a streaming isolation forest, one model per cell on the log counters and the hou
 the score threshold that raises no more conditions on the clean run than the detectors did
 (``benchmarks/anomaly_baselines.py``).
 
+``--compare-set FIELD=VALUE`` also runs a second detector config (e.g. main's:
+``collapse_load_aware=0`` and ``interference_corroborate=0``) on the same counters, for a
+before/after measured in the same run; ``--cache DIR`` keeps each seed's clean twin counters
+(the simulation is most of the time); ``--jobs N`` judges seeds in parallel processes;
+``--merge A.json B.json`` summarises per-seed runs made by separate commands.
+
     .venv/bin/python benchmarks/anomaly.py [--quick] [--seeds 1,2,3] [--days 14]
 """
 
@@ -36,7 +42,9 @@ import json
 import sys
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,6 +74,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 NIGHT_SLEEP = (1, 5)  # hours (UTC) in which the applied plan puts capacity cells to sleep
 NIGHT_SLEEP_SHARE = 0.3  # share of capacity cells it puts to sleep
 MIN_USERS = 5.0  # an injected cell carries at least this many UEs on average in its window
+START_S = 1_767_571_200  # Monday 2026-01-05 00:00 UTC: the warm-up starts on a Monday
 
 
 @dataclass
@@ -94,9 +103,25 @@ def night_plan(twin: Twin, num_t: int, rng: np.random.Generator) -> np.ndarray:
     return asleep
 
 
-def simulate_world(preset: str, seed: int, days: int, *, plan: bool = True) -> World:
-    """Run the twin for ``days`` with the applied night plan; return its counters."""
+def simulate_world(
+    preset: str, seed: int, days: int, *, plan: bool = True, cache: Path | None = None
+) -> World:
+    """Run the twin for ``days`` with the applied night plan; return its counters.
+
+    With ``cache`` (a folder), the counters and the plan are kept in
+    ``{preset}-seed{seed}-days{days}.npz`` and read back instead of simulating again (the
+    twin run is deterministic in its seed; the detectors are what changes between runs).
+    """
     twin = build_twin(scenario_preset(preset, seed=seed))
+    interval_s = twin.scenario.interval_min * 60
+    kept = None if cache is None else cache / f"{preset}-seed{seed}-days{days}.npz"
+    if kept is not None and plan and kept.exists():
+        with np.load(kept) as data:
+            values, asleep = data["values"], data["asleep"]
+        return World(
+            twin=twin, values=values, reported=np.ones(values.shape[:2], dtype=bool),
+            asleep=asleep, interval_s=interval_s, start_s=START_S,
+        )  # fmt: skip
     ipd = twin.scenario.intervals_per_day
     num_t = days * ipd
     demand = demand_for_intervals(twin.traffic, seed, 0, num_t)
@@ -105,9 +130,12 @@ def simulate_world(preset: str, seed: int, days: int, *, plan: bool = True) -> W
     states = [CellState.all_on(twin.num_cells).with_active(~a) for a in asleep]
     kpis = simulate(twin, demand, states)
     values = inject.twin_counters(twin, kpis)
+    if kept is not None and plan:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(kept, values=values, asleep=asleep)
     return World(
         twin=twin, values=values, reported=np.ones(values.shape[:2], dtype=bool),
-        asleep=asleep, interval_s=twin.scenario.interval_min * 60, start_s=1_767_571_200,
+        asleep=asleep, interval_s=interval_s, start_s=START_S,
     )  # fmt: skip
 
 
@@ -230,13 +258,18 @@ def score(
         row["any"].append(float(bool(hits)))
         if same:
             row["delay"].append(float(min(same) - inj.start))
-    true_alerts = sum(
-        1 for tr, k in raised
-        if any(tr.cell_id == i.cell and i.start <= k < i.stop + 2 for i in injections)
-    )  # fmt: skip
+    true_by_kind: dict[str, int] = defaultdict(int)
+    raised_by_kind: dict[str, int] = defaultdict(int)
+    for tr, k in raised:
+        raised_by_kind[tr.kind] += 1
+        true_by_kind[tr.kind] += any(
+            tr.cell_id == i.cell and i.start <= k < i.stop + 2 for i in injections
+        )
     return {
         "raised": len(raised),
-        "true": true_alerts,
+        "true": sum(true_by_kind.values()),
+        "raised_by_kind": dict(raised_by_kind),
+        "true_by_kind": dict(true_by_kind),
         "per_kind": {
             kind: {
                 "injected": len(v["hit"]),
@@ -272,7 +305,12 @@ def false_alerts(world: World, transitions: list[KpiTransition], warmup: int) ->
         "by_hour_utc": dict(sorted(by_hour.items())),
         "cell_days": world.twin.num_cells * days,
         "busy_cell_days": int(busy.sum()) * days,
-        "examples": [f"{t.kind} cell {t.cell_id}: {t.reason}" for t in raised[:5]],
+        "examples": [
+            f"{WEEKDAYS[weekday(t.at_s)]} day {(t.at_s - world.start_s) // 86_400} "
+            f"{(t.at_s % 86_400) // 3_600:02d}:{(t.at_s % 3_600) // 60:02d} UTC {t.kind} cell "
+            f"{t.cell_id}: {t.reason}"
+            for t in raised[:20]
+        ],
     }
 
 
@@ -300,12 +338,20 @@ def energy_saving_alerts(world: World, config: KpiDetectorConfig, warmup: int) -
 def summarise(runs: list[dict[str, Any]], config: KpiDetectorConfig) -> dict[str, Any]:
     """Totals over seeds: recall, precision, delay per kind; false alerts per 1 000 cell-days."""
     kinds: dict[str, dict[str, Any]] = {}
+    cell_days = sum(r["clean"]["cell_days"] for r in runs)
     for kind in INJECTED_KINDS:
         rows = [r["injected"]["per_kind"][kind] for r in runs if kind in r["injected"]["per_kind"]]
         injected = sum(r["injected"] for r in rows)
         delays = [d for r in rows for d in r["delays"]]
+        raised_k = sum(r["injected"].get("raised_by_kind", {}).get(kind, 0) for r in runs)
+        true_k = sum(r["injected"].get("true_by_kind", {}).get(kind, 0) for r in runs)
+        clean_k = sum(r["clean"]["by_kind"].get(kind, 0) for r in runs)
         kinds[kind] = {
             "injected": injected,
+            # raised conditions of this kind on an injected cell and time, over all raised
+            "precision": round(true_k / raised_k, 3) if raised_k else None,
+            "clean_alerts": clean_k,
+            "false_alerts_per_1000_cell_days": round(1000 * clean_k / cell_days, 3),
             "recall": round(sum(r["detected"] for r in rows) / max(injected, 1), 3),
             "recall_any_kind": round(
                 sum(r["detected_any_kind"] for r in rows) / max(injected, 1), 3
@@ -321,7 +367,6 @@ def summarise(runs: list[dict[str, Any]], config: KpiDetectorConfig) -> dict[str
     raised = sum(r["injected"]["raised"] for r in runs)
     true = sum(r["injected"]["true"] for r in runs)
     fa = sum(r["clean"]["alerts"] for r in runs)
-    cell_days = sum(r["clean"]["cell_days"] for r in runs)
     busy_days = sum(r["clean"]["busy_cell_days"] for r in runs)
     all_delays = [d for r in runs for k in r["injected"]["per_kind"].values() for d in k["delays"]]
     return {
@@ -393,6 +438,15 @@ def summarise_ablations(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _parsed(kind: type, text: str) -> Any:
+    """``text`` as a value of ``kind``; a bool from 0/1, true/false, yes/no."""
+    if kind is bool:
+        if text.lower() not in ("0", "1", "true", "false", "yes", "no"):
+            raise SystemExit(f"--set: {text!r} is not a bool (0/1, true/false, yes/no)")
+        return text.lower() in ("1", "true", "yes")
+    return kind(text)
+
+
 def configured(overrides: list[str]) -> KpiDetectorConfig:
     """The default detector config with ``FIELD=VALUE`` overrides (tuples comma-separated)."""
     config = KpiDetectorConfig()
@@ -406,7 +460,7 @@ def configured(overrides: list[str]) -> KpiDetectorConfig:
             kind = type(default[0])
             changes[name] = tuple(kind(v) for v in text.split(","))
         else:
-            changes[name] = type(default)(text)
+            changes[name] = _parsed(type(default), text)
     if "day_types" in changes and "day_type_names" not in changes:
         kinds = max(changes["day_types"]) + 1
         changes["day_type_names"] = (
@@ -434,6 +488,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also count clean false alerts without day types and/or the load-aware efficiency",
     )
     parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep each seed's clean twin counters here and reuse them (skips the simulation)",
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="summarise the per-seed runs of earlier outputs of this script together (seeds "
+        "run as separate commands); the same --compare-set as they were run with",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="seeds judged in parallel processes (default 1)"
+    )
+    parser.add_argument(
+        "--compare-set",
+        action="append",
+        default=None,
+        metavar="FIELD=VALUE",
+        help="also run the detectors with these overrides on the same counters (a baseline "
+        "measured in the same run), e.g. collapse_load_aware=0; '-' for the defaults",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -442,6 +523,65 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(one habit per hour of day) or nb_slope_min=0 (no load-aware efficiency)",
     )
     return parser.parse_args(argv)
+
+
+def compared_run(
+    clean: World,
+    dirty: World,
+    injections: list[inject.Injection],
+    config: KpiDetectorConfig,
+    warmup: int,
+) -> dict[str, Any]:
+    """The clean and injected scores of another detector config on the same counters."""
+    transitions, _, seconds = run_detectors(clean, config)
+    return {
+        "seed": clean.twin.scenario.seed,
+        "clean": false_alerts(clean, transitions, warmup),
+        "injected": score(dirty, run_detectors(dirty, config)[0], injections, warmup),
+        "seconds": seconds,
+    }
+
+
+def run_seed(
+    args: argparse.Namespace, seed: int, config: KpiDetectorConfig,
+    compare: KpiDetectorConfig | None,
+) -> dict[str, Any]:  # fmt: skip
+    """One seed: the clean and injected runs (and what the options ask for besides)."""
+    warm_days, days = (7, 4) if args.quick else (args.warmup_days, args.days)
+    clean = simulate_world(args.preset, seed, warm_days + days, cache=args.cache)
+    ipd = clean.twin.scenario.intervals_per_day
+    warmup = warm_days * ipd
+    transitions, _, seconds = run_detectors(clean, config)
+    dirty = World(**{**clean.__dict__, "values": clean.values.copy(),
+                     "reported": clean.reported.copy()})  # fmt: skip
+    injections = inject_all(dirty, warmup, args.spacing_h * ipd // 24,
+                            np.random.default_rng(1000 + seed))  # fmt: skip
+    found, _, _ = run_detectors(dirty, config)
+    run: dict[str, Any] = {
+        "seed": seed,
+        "clean": false_alerts(clean, transitions, warmup),
+        "injected": score(dirty, found, injections, warmup),
+        "energy_saving": energy_saving_alerts(clean, config, warmup),
+        "seconds": seconds,
+        "samples": clean.values.shape[0] * clean.values.shape[1],
+    }
+    if compare is not None:
+        run["compare"] = compared_run(clean, dirty, injections, compare, warmup)
+    if args.ablations:
+        run["ablations"] = ablations(clean, config, warmup, ipd)
+    if args.baselines:
+        from anomaly_baselines import baselines  # noqa: PLC0415 - the bench extra only
+
+        cell_days = run["clean"]["cell_days"]
+        budgets = {
+            "same_false_alerts": run["clean"]["alerts"],
+            "target_budget": max(1, int(cell_days / 1000)),
+            "tenfold_budget": max(10, int(10 * cell_days / 1000)),
+        }
+        run["baselines"] = baselines(clean, dirty, injections, warmup, budgets)
+    print(f"seed {seed}: {json.dumps({k: run[k] for k in ('clean', 'energy_saving')})}",
+          file=sys.stderr, flush=True)  # fmt: skip
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -453,60 +593,52 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("--baselines needs river: pip install -e '.[bench]'", file=sys.stderr)
             return 2
-        from anomaly_baselines import baselines, summarise_baselines  # noqa: PLC0415
-    warm_days, days = (7, 4) if args.quick else (args.warmup_days, args.days)
     config = configured(args.set)
-    runs: list[dict[str, Any]] = []
-    timing: list[float] = []
-    samples = 0
-    for seed in seeds:
-        clean = simulate_world(args.preset, seed, warm_days + days)
-        ipd = clean.twin.scenario.intervals_per_day
-        warmup = warm_days * ipd
-        transitions, _, seconds = run_detectors(clean, config)
-        timing.append(seconds)
-        samples += clean.values.shape[0] * clean.values.shape[1]
-        dirty = World(**{**clean.__dict__, "values": clean.values.copy(),
-                         "reported": clean.reported.copy()})  # fmt: skip
-        injections = inject_all(dirty, warmup, args.spacing_h * ipd // 24,
-                                np.random.default_rng(1000 + seed))  # fmt: skip
-        found, _, _ = run_detectors(dirty, config)
-        run = {
-            "seed": seed,
-            "clean": false_alerts(clean, transitions, warmup),
-            "injected": score(dirty, found, injections, warmup),
-            "energy_saving": energy_saving_alerts(clean, config, warmup),
-        }
-        if args.ablations:
-            run["ablations"] = ablations(clean, config, warmup, ipd)
-        if args.baselines:
-            cell_days = run["clean"]["cell_days"]
-            budgets = {
-                "same_false_alerts": run["clean"]["alerts"],
-                "target_budget": max(1, int(cell_days / 1000)),
-                "tenfold_budget": max(10, int(10 * cell_days / 1000)),
-            }
-            run["baselines"] = baselines(clean, dirty, injections, warmup, budgets)
-        runs.append(run)
-        print(f"seed {seed}: {json.dumps({k: run[k] for k in ('clean', 'energy_saving')})}",
-              file=sys.stderr)  # fmt: skip
+    compare = (
+        None if args.compare_set is None else configured([c for c in args.compare_set if c != "-"])
+    )
+    if args.merge:
+        runs = [r for path in args.merge for r in json.loads(path.read_text())["runs"]]
+        seeds = [r["seed"] for r in runs]
+    elif args.jobs > 1:
+        with ProcessPoolExecutor(min(args.jobs, len(seeds))) as pool:
+            n = len(seeds)
+            runs = list(pool.map(run_seed, [args] * n, seeds, [config] * n, [compare] * n))
+    else:
+        runs = [run_seed(args, seed, config, compare) for seed in seeds]
     result = summarise(runs, config)
-    result["preset"] = args.preset
-    result["seeds"] = seeds
-    result["warmup_days"] = warm_days
-    result["overrides"] = args.set
-    result["days"] = days
+    result.update(preset=args.preset, seeds=seeds, overrides=args.set,
+                  warmup_days=7 if args.quick else args.warmup_days,
+                  days=4 if args.quick else args.days)  # fmt: skip
     result["energy_saving_sleeping_alerts"] = {
         k: sum(r["energy_saving"][k] for r in runs) for k in ("with_plan", "without_plan")
     }
-    result["detector_us_per_cell_interval"] = round(1e6 * sum(timing) / samples, 2)
+    samples = sum(r["samples"] for r in runs)
+    result["detector_us_per_cell_interval"] = round(
+        1e6 * sum(r["seconds"] for r in runs) / samples, 2
+    )
     if args.ablations:
         result["ablations"] = summarise_ablations([r["ablations"] for r in runs])
     if args.baselines:
+        from anomaly_baselines import summarise_baselines  # noqa: PLC0415
+
         result["baseline"] = summarise_baselines(
             [r["baselines"] for r in runs], sum(r["clean"]["cell_days"] for r in runs)
         )
-    result["clean_examples"] = [e for r in runs for e in r["clean"]["examples"]][:10]
+    result["clean_examples"] = {r["seed"]: r["clean"]["examples"] for r in runs}
+    if compare is not None:
+        compared = [r["compare"] for r in runs]
+        result["compare"] = {
+            **summarise(compared, compare),
+            "overrides": args.compare_set,
+            "clean_examples": {r["seed"]: r["clean"]["examples"] for r in compared},
+            # the clean run's detector time over the compared config's, same process and data
+            "detector_time_ratio": round(
+                sum(r["seconds"] for r in runs) / max(sum(r["seconds"] for r in compared), 1e-9),
+                3,
+            ),
+        }
+    result["runs"] = [{k: v for k, v in r.items() if k != "baselines"} for r in runs]
     print(json.dumps(result, indent=2, default=float))
     return 0
 

@@ -1,5 +1,7 @@
 """Detection through the API: the request log, security findings with evidence, KPI anomalies."""
 
+import time
+
 import numpy as np
 from api_world import World
 from sqlalchemy import select
@@ -7,6 +9,7 @@ from sqlalchemy import select
 from pm_history import kpi_batch, write_history
 from ranopt.api.request_log import route_permissions, security_scan
 from ranopt.store import repository as repo
+from ranopt.store import security_watch
 from ranopt.store.request_log import RequestLogWriter
 from ranopt.store.tables import RequestLogEntry
 from ranopt.twin import CellState, simulate
@@ -139,3 +142,84 @@ def test_kpi_anomalies_of_a_network_for_every_role(world: World) -> None:
     assert (
         world.client.get(f"/api/v2/networks/{net.id}/anomalies", headers=other).status_code == 404
     )
+
+
+DAY = 86_400
+HABIT_ROUTES = ("/api/v2/networks/{network_id}", "/api/v2/networks/{network_id}/kpis/series",
+                "/api/v2/networks")  # fmt: skip
+PROBED_ROUTES = ("/api/v2/users", "/api/v2/api-keys", "/api/v2/secrets")
+
+
+def _logged(world: World, principal: str, rows: list[tuple[int, int, str]]) -> None:
+    """Write ``(ts_s, tenant_id, route)`` GET requests of ``principal`` to the request log."""
+    with world.store.transaction() as session:
+        session.add_all(
+            RequestLogEntry(ts_s=ts, tenant_id=tenant, principal=principal, via="jwt",
+                            method="GET", route=route, network_id=None, status=200,
+                            client="10.0.0.5")
+            for ts, tenant, route in rows
+        )  # fmt: skip
+
+
+def _scan_raised(world: World, now_s: int) -> list[tuple[str, int | None]]:
+    with world.store.transaction() as session:
+        found = security_watch.scan(
+            session, now_s=now_s, route_permission=route_permissions(world.app.router.routes)
+        )
+    return sorted((f.kind, f.tenant_id) for f in found if f.raised)
+
+
+def test_a_benign_triage_releases_the_held_habits_of_its_finding(world: World) -> None:
+    """An acme viewer calls three routes it never used and acts in globex, on two days. acme's
+    analyst judges the routes benign: they are habit the next day. globex's analyst judges the
+    other tenant malicious: it is raised again."""
+    acme, globex = world.tenant_ids["acme"], world.tenant_ids["globex"]
+    who = f"user:{world.user_ids['acme', 'viewer']}"
+    base = (int(time.time()) // DAY - 8) * DAY
+    _logged(world, who, [(base + d * DAY + h * 3600 + 60 * m, acme, route)
+                         for d in range(6) for h in range(8, 17)
+                         for m, route in enumerate(HABIT_ROUTES)])  # fmt: skip
+    assert _scan_raised(world, base + 6 * DAY) == []
+    raised = []
+    for day in (6, 7):
+        t = base + day * DAY + 10 * 3600
+        _logged(world, who, [(t + 60 * i, acme, r) for i, r in enumerate(PROBED_ROUTES)]
+                + [(t + 300, globex, "/api/v2/networks")])  # fmt: skip
+        raised.append(_scan_raised(world, t + 400))
+        if day == 7:
+            break
+        # the findings close after an hour without evidence; the triage comes later
+        assert _scan_raised(world, t + 2 * 3600) == []
+        analyst = world.headers("acme", "security_analyst")
+        [route] = world.client.get("/api/v2/security/alerts", headers=analyst).json()
+        assert route["kind"] == "new_route"
+        answer = world.client.post(f"/api/v2/security/alerts/{route['id']}/triage",
+                                   json={"verdict": "benign", "note": "new dashboard"},
+                                   headers=analyst)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "resolved"
+        assert answer.json()["resolution"] == "benign: new dashboard"
+        released = answer.json()["detail"]["triage"]["released"]
+        assert sorted(r["item"] for r in released) == sorted(
+            f"route:GET {r}" for r in PROBED_ROUTES
+        )
+        assert {r["principal"] for r in released} == {who}
+        again = world.client.post(f"/api/v2/security/alerts/{route['id']}/triage",
+                                  json={"verdict": "malicious"}, headers=analyst)  # fmt: skip
+        assert again.status_code == 409
+        theirs = world.headers("globex", "security_analyst")
+        [tenant] = world.client.get("/api/v2/security/alerts", headers=theirs).json()
+        assert tenant["kind"] == "new_tenant"
+        url = f"/api/v2/security/alerts/{tenant['id']}/triage"
+        assert (
+            world.client.post(url, json={"verdict": "benign"}, headers=analyst).status_code == 404
+        )
+        viewer = world.headers("globex", "viewer")
+        assert world.client.post(url, json={"verdict": "benign"}, headers=viewer).status_code == 403
+        bad = world.client.post(url, json={"verdict": "fine"}, headers=theirs)
+        assert bad.status_code == 422
+        assert bad.json()["field"] == "body.verdict"
+        answer = world.client.post(url, json={"verdict": "malicious"}, headers=theirs)
+        assert answer.status_code == 200
+        assert answer.json()["detail"]["triage"]["released"] == []
+    assert raised == [[("new_route", acme), ("new_tenant", globex)], [("new_tenant", globex)]]

@@ -320,6 +320,7 @@ EXPECTED_PERMISSION: dict[tuple[str, str], Permission] = {
     ("GET", "/api/v2/security/alerts"): INV,
     ("GET", "/api/v2/security/alerts/{alert_id}"): INV,
     ("GET", "/api/v2/security/requests"): INV,
+    ("POST", "/api/v2/security/alerts/{alert_id}/triage"): INV,
     ("GET", "/api/v2/secrets"): R,
     ("PUT", "/api/v2/secrets/{name}"): W,
     ("POST", "/eventListener/v7"): W,
@@ -469,6 +470,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ),
     ("GET", "/api/v2/security/alerts/{alert_id}"): lambda w, t: Call(
         "GET", f"/api/v2/security/alerts/{_security_alert(w, t)}", 200
+    ),
+    ("POST", "/api/v2/security/alerts/{alert_id}/triage"): lambda w, t: Call(
+        "POST", f"/api/v2/security/alerts/{_security_alert(w, t)}/triage", 200,
+        json={"verdict": "benign"},
     ),
     ("GET", "/api/v2/security/requests"): lambda w, t: Call(
         "GET", "/api/v2/security/requests", 200, resource=False,

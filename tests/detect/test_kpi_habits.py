@@ -7,6 +7,7 @@ interference that makes a cell's efficiency per PRB fall when its neighbours are
 """
 
 from dataclasses import replace
+from functools import cache
 
 import numpy as np
 
@@ -42,6 +43,7 @@ START_S = 1_767_571_200  # Monday 2026-01-05 00:00 UTC
 NUM_CELLS = 4
 NUM_PRB = 100.0
 EFFICIENCY = 0.5  # Mbit per PRB-second
+RATE_PER_EFFICIENCY = 160.0  # a UE's rate alone in the cell, Mbit/s per (Mbit per PRB-second)
 SATURDAY_1000 = 12 * IPD + 40  # second Saturday, 10:00
 
 
@@ -51,7 +53,11 @@ def _context() -> CellContext:
 
 
 def _counters(utilisation: np.ndarray, efficiency: np.ndarray, rng: np.random.Generator):
-    """Counters ``[T, C, K]`` of cells with PRB utilisation and efficiency ``[T, C]``."""
+    """Counters ``[T, C, K]`` of cells with PRB utilisation and efficiency ``[T, C]``.
+
+    A UE's throughput is its rate alone in the cell (which scales with the efficiency: both
+    follow the SINR) times ``1 - utilisation`` (processor sharing, Bonald & Proutiere 2003).
+    """
     shape = utilisation.shape
     values = np.full((*shape, len(COUNTER_COLUMNS)), np.nan)
     used = utilisation * NUM_PRB
@@ -63,7 +69,8 @@ def _counters(utilisation: np.ndarray, efficiency: np.ndarray, rng: np.random.Ge
     values[..., VOLUME] = volume
     values[..., OFFERED] = volume
     values[..., RRC] = 30.0
-    values[..., THP] = 40.0 * rng.lognormal(0.0, 0.03, shape)
+    rate = RATE_PER_EFFICIENCY * efficiency
+    values[..., THP] = rate * (1.0 - utilisation) * rng.lognormal(0.0, 0.03, shape)
     values[..., POWER] = power
     values[..., ENERGY] = power * INTERVAL_S / JOULES_PER_KWH
     return values
@@ -112,11 +119,15 @@ def _weekend_commuters() -> np.ndarray:
     hour = (t % IPD) // 4
     weekend_day = ((t // IPD) % 7 >= 5) & (hour >= 8) & (hour < 17)
     eff[weekend_day, 0] *= 0.75  # the residents at home sit where the cell serves worse
-    values = _counters(util, eff, rng)
-    window = slice(SATURDAY_1000, SATURDAY_1000 + 12)
-    values[window, 0, PRB_USED] *= 1.6  # 60 % more PRBs for the same volume: SINR fell
-    values[window, 0, PRB_TOT_PCT] *= 1.6
-    return values
+    _interfered(util, eff, slice(SATURDAY_1000, SATURDAY_1000 + 12))
+    return _counters(util, eff, rng)
+
+
+def _interfered(util: np.ndarray, eff: np.ndarray, window: slice) -> None:
+    """Interference on cell 0 in ``window`` (in place): its SINR falls, so its efficiency and
+    every UE's rate fall by 1.6 and the same volume needs 60 % more PRBs."""
+    eff[window, 0] /= 1.6
+    util[window, 0] *= 1.6
 
 
 def test_a_weekend_unlike_the_weekdays_is_its_own_habit() -> None:
@@ -160,11 +171,8 @@ def _coupled() -> np.ndarray:
     util[:, 0] *= rng.lognormal(0.0, 0.03, num_t)
     eff = EFFICIENCY * rng.lognormal(0.0, 0.02, util.shape)
     eff[:, 0] *= wander**SLOPE
-    values = _counters(np.minimum(util, 0.95), eff, rng)
-    window = slice(INTERFERENCE, INTERFERENCE + 12)
-    values[window, 0, PRB_USED] *= 1.6
-    values[window, 0, PRB_TOT_PCT] *= 1.6
-    return values
+    _interfered(util, eff, slice(INTERFERENCE, INTERFERENCE + 12))
+    return _counters(np.minimum(util, 0.95), eff, rng)
 
 
 def test_busier_neighbours_lower_the_expected_efficiency() -> None:
@@ -203,3 +211,70 @@ def test_a_state_stored_with_hour_of_day_habits_keeps_them_for_weekdays() -> Non
     assert (aligned.stat_n[:3, :, :24] == 9).all()
     assert (aligned.stat_n[3] == 0).all()  # the neighbours' load baseline is new
     assert (aligned.nb_n == 0).all()
+
+
+BUSY_CELL = 9 * IPD + 56  # second Wednesday, 14:00
+TRANSPORT_CAP = 8 * IPD + 56  # second Tuesday, 14:00
+USER_MIX = 10 * IPD + 56  # second Thursday, 14:00
+
+
+@cache
+def _processor_sharing() -> np.ndarray:
+    """Eleven days in which cell 0's UE throughput is its single-user rate x (1 - utilisation)
+    (processor sharing). Its utilisation rises to 80 % (usually 20-30 %) for 2 h on the
+    second Wednesday at unchanged ``RRC.ConnMean`` (the same users asking for more); on the
+    Tuesday before, a transport cap at 20 % of its throughput (2 h); on the Thursday after,
+    its volume comes from users it serves worse for 2 h (efficiency per PRB 25 % lower, more
+    PRBs for the same volume; the mean UE rate unchanged)."""
+    rng = np.random.default_rng(5)
+    num_t = 11 * IPD
+    util = np.repeat(_daily_utilisation(num_t)[:, None], NUM_CELLS, axis=1)
+    util *= rng.lognormal(0.0, 0.03, util.shape)
+    util[BUSY_CELL : BUSY_CELL + 8, 0] = 0.8
+    eff = EFFICIENCY * rng.lognormal(0.0, 0.02, util.shape)
+    mix = slice(USER_MIX, USER_MIX + 8)
+    rate = RATE_PER_EFFICIENCY * eff[mix, 0]
+    eff[mix, 0] *= 0.75
+    util[mix, 0] /= 0.75
+    values = _counters(util, eff, rng)
+    values[mix, 0, THP] = rate * (1.0 - util[mix, 0])
+    window = slice(TRANSPORT_CAP, TRANSPORT_CAP + 8)
+    values[window, 0, THP] *= 0.2
+    for column in (VOLUME, OFFERED, PRB_USED, PRB_TOT_PCT):
+        values[window, 0, column] *= 0.5  # half the volume gets through, on half the PRBs
+    return values
+
+
+@cache
+def _shared(config: KpiDetectorConfig) -> list[KpiTransition]:
+    return _run(_processor_sharing(), config)
+
+
+def test_throughput_is_expected_at_the_cells_load_now() -> None:
+    """A busier cell gives each UE less (processor sharing, Bonald & Proutiere 2003): at
+    80 % PRB utilisation the throughput is a third of usual without any fault. The
+    load-aware expectation takes it; a flat habit calls it a collapse. A transport cap is
+    raised either way."""
+    raised = _shared(KpiDetectorConfig())
+    assert [(t.kind, t.cell_id) for t in raised] == [("throughput_collapse", 0)]
+    assert 0 <= _interval(raised[0]) - TRANSPORT_CAP <= 2
+    assert "expected at its PRB utilisation of" in raised[0].reason
+    assert raised[0].expected is not None
+    assert raised[0].observed is not None
+    assert raised[0].observed < 0.3 * raised[0].expected
+    pooled = _shared(replace(KpiDetectorConfig(), collapse_load_aware=False))
+    assert [(t.kind, t.cell_id, _interval(t) >= BUSY_CELL) for t in pooled] == [
+        ("throughput_collapse", 0, False), ("throughput_collapse", 0, True),
+    ]  # fmt: skip
+    assert _interval(pooled[1]) - BUSY_CELL <= 2
+
+
+def test_an_interference_rise_needs_the_ue_throughput_to_fall_too() -> None:
+    """Interference lowers every UE's SINR; users the cell serves worse carrying more of the
+    volume lower the efficiency per PRB, not the mean UE rate. Judged on the efficiency alone
+    (``interference_corroborate`` off) the user mix is an interference rise."""
+    assert [t.kind for t in _shared(KpiDetectorConfig())] == ["throughput_collapse"]
+    alone = replace(KpiDetectorConfig(), interference_corroborate=False)
+    mix = [t for t in _shared(alone) if _interval(t) >= USER_MIX]
+    assert [(t.kind, t.cell_id) for t in mix] == [("interference_rise", 0)]
+    assert _interval(mix[0]) - USER_MIX <= 6

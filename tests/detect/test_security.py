@@ -1,5 +1,6 @@
 """Security analytics on synthetic audit and request events: each detector, its evidence, quiet."""
 
+import json
 from typing import Any
 
 from ranopt.detect.security import (
@@ -8,6 +9,7 @@ from ranopt.detect.security import (
     SecurityConfig,
     SecurityFinding,
     SecurityState,
+    release,
     scan,
 )
 
@@ -201,10 +203,26 @@ def test_off_hours_administration() -> None:
 def test_state_round_trips_through_json() -> None:
     feed = Feed()
     _habit(feed, "user:7", days=2)
-    import json
-
     again = SecurityState.from_json(json.loads(json.dumps(feed.state.to_json())))
     assert again.to_json() == feed.state.to_json()
+
+
+def test_scan_leaves_the_callers_state_as_it_was() -> None:
+    """A scan learns into a copy: the nested habits of the state it was given stay untouched."""
+    feed = Feed()
+    _habit(feed, "user:7")
+    before = json.loads(json.dumps(feed.state.to_json()))
+    given = feed.state
+    t = T0 + 6 * DAY + 3 * 3600 + 600
+    events = [*_probe(feed, t, "user:7"),
+              feed.request(t + 300, "user:7", "GET /api/v2/networks", tenant_id=2)]  # fmt: skip
+    after, found = scan(given, events, [feed.audit(t, "user:7", "api_key.create", "success")],
+                        t + 400, PERMS, SecurityConfig())  # fmt: skip
+    assert {f.kind for f in found} == {"new_route", "new_tenant", "off_hours_admin"}
+    assert json.loads(json.dumps(given.to_json())) == before
+    assert after.principals["user:7"]["held"]
+    assert "held" not in given.principals["user:7"]
+    assert after.principals["user:7"]["n"] > given.principals["user:7"]["n"]
 
 
 def test_off_hours_administration_with_its_own_request_read_first() -> None:
@@ -282,3 +300,43 @@ def test_off_hours_administration_repeated_at_the_same_night_hour() -> None:
     assert [f.at_s // DAY - T0 // DAY for f in raised] == [6, 7]
     assert "active hours: 08-16" in raised[1].reason
     assert feed.state.principals["user:7"]["hour_days"][3] == 4
+
+
+def _benign(feed: Feed, finding: SecurityFinding) -> tuple[tuple[str, str], ...]:
+    """A person's verdict of benign on ``finding``: release what it held."""
+    feed.state, done = release(feed.state, finding.key, finding.since_s)
+    return done.items
+
+
+def test_a_benign_verdict_releases_what_its_finding_held() -> None:
+    """Each kind that holds habits back: after a benign verdict the next use raises nothing,
+    while a finding left untriaged keeps raising on the next day."""
+    feed = Feed()
+    _habit(feed, "user:7")
+    _habit(feed, "user:8")
+    for d in (6, 7):
+        t = T0 + d * DAY + 3 * 3600 + 600
+        for who in ("user:7", "user:8"):
+            events = [*_probe(feed, t, who),
+                      feed.request(t + 300, who, "GET /api/v2/networks", tenant_id=2)]  # fmt: skip
+            night = feed.audit(t, who, "api_key.create", "success")
+            feed.run(t + 400, events, [night])
+        if d == 6:
+            mine = [f for f in feed.findings if f.raised and f.key.endswith(("user:7", "user:7:2"))]
+            assert {f.kind for f in mine} == {"new_route", "new_tenant", "off_hours_admin"}
+            released = [item for f in mine for item in _benign(feed, f)]
+            routes = sorted(f"route:{r.method} {r.route}" for r in _probe(feed, t, "user:7"))
+            assert sorted(item for _, item in released) == ["hour:3", *routes, "tenant:2"]
+            assert {who for who, _ in released} == {"user:7"}
+            assert not any(k.endswith(("user:7", "user:7:2")) for k in feed.state.open)
+        feed.run(t + 2 * 3600, [], [])
+    on_day_7 = [f for f in feed.findings if f.raised and f.at_s >= T0 + 7 * DAY]
+    assert {(f.kind, f.key.split(":")[3]) for f in on_day_7} == {
+        ("new_route", "8"), ("new_tenant", "8"), ("off_hours_admin", "8"),
+    }  # fmt: skip
+    profile = feed.state.principals["user:7"]
+    assert profile["tenants"] == [1, 2]
+    assert "GET /api/v2/secrets" in profile["routes"]
+    assert profile["hour_days"][3] == 2  # the night it was held on and the next
+    assert not profile["held"]
+    assert not profile["held_by"]

@@ -165,7 +165,12 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
             "get",
             "/api/v2/security/alerts/{alert_id}",
             {"alert_id": "$response.body#/0/id"},
-        )
+        ),
+        "triage": (
+            "post",
+            "/api/v2/security/alerts/{alert_id}/triage",
+            {"alert_id": "$response.body#/0/id"},
+        ),
     },
     ("get", "/api/v2/secrets", "200"): {
         "replace": ("put", "/api/v2/secrets/{name}", {"name": "$response.body#/0/name"})

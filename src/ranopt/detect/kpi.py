@@ -17,7 +17,9 @@ stay home), so weekdays and weekend days keep separate habits (``day_types``). T
   habit bin (and beyond ``collapse_sigmas`` of its spread) for ``collapse_intervals`` intervals
   while ``RRC.ConnMean`` is within ``load_tolerance`` of its usual value and the cell is not
   congested (PRB utilisation below ``congestion_utilisation``: a saturated cell's throughput is
-  set by its load).
+  set by its load). With ``collapse_load_aware`` the habit is of the throughput per unit of
+  PRB headroom, ``DRB.UEThpDl / (1 - utilisation)`` (processor sharing, Bonald & Proutiere
+  2003), so a busier cell's lower throughput is expected.
 - **interference rise**: the cell's spectral efficiency per PRB, ``DRB.PdcpSduVolumeDL`` /
   ``RRU.PrbUsedDl`` (Mbit per PRB-second: PRBs used per bit rise when SINR falls, Shannon),
   drifts below what its habit bin expects at unchanged ``RRC.ConnMean``: a one-sided CUSUM
@@ -25,7 +27,10 @@ stay home), so weekdays and weekend days keep separate habits (``day_types``). T
   expectation is load-aware: the neighbours' PRB utilisation is the interference a cell's own
   network makes (load-coupled interference), so each cell learns how its log efficiency moves
   with its neighbours' log utilisation away from their habit (an exponentially weighted
-  least-squares slope, never positive) and expects that much less when they are busier.
+  least-squares slope, never positive) and expects that much less when they are busier. With
+  ``interference_corroborate`` the CUSUM adds the smaller of that drop and the UE throughput's
+  drop at the cell's load: interference lowers every UE's rate, a change of which users carry
+  the volume lowers the efficiency per PRB only.
 - **counter faults**: *frozen* (every reported counter repeats its previous value for
   ``frozen_intervals`` intervals while the cell carries traffic), *out of range* (counters
   that contradict each other or the cell: used > available PRBs, available > the cell's PRBs,
@@ -114,9 +119,16 @@ class KpiDetectorConfig:
     collapse_sigmas: float = 4.0
     collapse_intervals: int = 2
     congestion_utilisation: float = 0.85  # above it low throughput is the load's (congestion)
+    # judge DRB.UEThpDl per unit of PRB headroom, thp / (1 - PRB utilisation): processor
+    # sharing gives each UE its rate x (1 - utilisation) (Bonald & Proutiere 2003)
+    collapse_load_aware: bool = True
     interference_slack: float = 0.1  # log drop tolerated per interval (~10 %)
     interference_slack_sigmas: float = 2.0
     interference_threshold: float = 0.6  # CUSUM of log drops beyond the slack
+    # interference lowers every UE's SINR: the UE throughput (per unit of PRB headroom) must
+    # fall with the efficiency per PRB; a change of which users are active moves the
+    # volume-weighted efficiency, hardly the mean UE rate. The CUSUM adds the smaller drop.
+    interference_corroborate: bool = True
     # load-aware efficiency: slope of log efficiency on the neighbours' log PRB utilisation
     nb_slope_alpha: float = 0.005  # exponential forgetting per observation (~2 days at 15 min)
     nb_slope_ridge: float = 1e-3  # ridge on the slope's denominator (log-utilisation variance)
@@ -795,6 +807,8 @@ class _RadioView:
     when: str  # the habit bin in words
     thp: FloatArray
     rrc: FloatArray
+    util: FloatArray  # the cell's PRB utilisation (NaN: not reported)
+    headroom: FloatArray  # 1 - utilisation the throughput habit is scaled by (1: not load-aware)
     eff: FloatArray  # Mbit per PRB-second
     x_load: FloatArray
     x_thp: FloatArray
@@ -829,10 +843,11 @@ def _radio(
     volume, used = values[:, VOLUME], values[:, PRB_USED]
     with np.errstate(invalid="ignore", divide="ignore"):
         x_load = np.log1p(rrc)
-        x_thp = np.log(thp + 0.01)
         eff = volume / (used * context.interval_s)
         x_eff = np.log(eff)
         util = used / values[:, PRB_AVAIL]
+        headroom = _headroom(util, config)
+        x_thp = np.log(thp + 0.01) - np.log(headroom)
     # [C] the neighbours' mean PRB utilisation, over those that reported it
     nb = context.neighbour_idx
     util_known = np.isfinite(util)
@@ -853,7 +868,8 @@ def _radio(
     busy = up & np.isfinite(rrc) & (rrc >= 1.0)
     load_known = busy & ready[STAT_LOAD]
     view = _RadioView(
-        h=h, when=habit_words(t, config), thp=thp, rrc=rrc, eff=eff, x_load=x_load,
+        h=h, when=habit_words(t, config), thp=thp, rrc=rrc, util=util, headroom=headroom,
+        eff=eff, x_load=x_load,
         x_thp=x_thp, x_eff=x_eff, nb_util=nb_util, x_nb=x_nb, slope=slope, mean=mean,
         var=var, n=n,
         sd=np.maximum(np.sqrt(var), config.min_sd), ready=ready, busy=busy,
@@ -866,6 +882,20 @@ def _radio(
     bad_thp = _collapse(work, t, view, context, config)
     _interference(work, t, view, context, config)
     _learn(work, view, bad_thp, config)
+
+
+def _headroom(util: FloatArray, config: KpiDetectorConfig) -> FloatArray:
+    """Return the PRB headroom ``1 - utilisation`` a UE's throughput scales with, ``[C]``.
+
+    Processor sharing (Bonald & Proutiere 2003): each active UE gets the cell's rate for it
+    times ``1 - rho``. Floored at ``1 - congestion_utilisation`` (a congested cell's throughput
+    is not judged); 1 where the utilisation is unknown or the expectation is not load-aware.
+    """
+    if not config.collapse_load_aware:
+        return np.ones_like(util)
+    floor = 1.0 - config.congestion_utilisation
+    clipped = np.clip(1.0 - np.nan_to_num(util, nan=0.0), floor, 1.0)
+    return np.asarray(clipped, dtype=np.float64)
 
 
 def _collapse(
@@ -885,11 +915,19 @@ def _collapse(
     def reason(c: int) -> tuple[str, float | None, float | None, str]:
         usual = float(np.exp(v.mean[STAT_THP, c]))
         usual_rrc = float(np.expm1(v.mean[STAT_LOAD, c]))
+        load = f"at unchanged load (RRC.ConnMean {v.rrc[c]:.0f} UE, usually {usual_rrc:.0f})"
+        if not config.collapse_load_aware:
+            return (
+                counter_name("ue_thp_dl_mbps"), usual, float(v.thp[c]),
+                f"DRB.UEThpDl {v.thp[c]:.1f} Mbit/s for {work.collapse_run[c]} intervals, "
+                f"usually {usual:.1f} Mbit/s {v.when}, {load}",
+            )  # fmt: skip
+        want = usual * float(v.headroom[c])
         return (
-            counter_name("ue_thp_dl_mbps"), usual, float(v.thp[c]),
-            f"DRB.UEThpDl {v.thp[c]:.1f} Mbit/s for {work.collapse_run[c]} intervals, usually "
-            f"{usual:.1f} Mbit/s {v.when}, at unchanged load (RRC.ConnMean "
-            f"{v.rrc[c]:.0f} UE, usually {usual_rrc:.0f})",
+            counter_name("ue_thp_dl_mbps"), want, float(v.thp[c]),
+            f"DRB.UEThpDl {v.thp[c]:.1f} Mbit/s for {work.collapse_run[c]} intervals, "
+            f"{want:.1f} Mbit/s expected at its PRB utilisation of {v.util[c]:.0%} (usually "
+            f"{usual:.1f} Mbit/s x (1 - utilisation) {v.when}), {load}",
         )  # fmt: skip
 
     _transitions(work, COLLAPSE, judge, collapse, since, t, context, reason, config.clear_intervals)
@@ -901,13 +939,17 @@ def _interference(
 ) -> None:
     """One-sided CUSUM of the log efficiency drop beyond a slack, at unchanged load.
 
-    The drop is taken from the load-aware expectation (``_expected_eff``).
+    The drop is taken from the load-aware expectation (``_expected_eff``); with
+    ``interference_corroborate`` the CUSUM adds the smaller of it and the UE throughput's
+    drop below its habit at the cell's load (``_corroborated``).
     """
     judge = v.load_same & v.measurable & v.ready[STAT_EFF]
     expected = _expected_eff(v)
     drop = expected - v.x_eff
+    thp_drop = v.mean[STAT_THP] - v.x_thp
+    evidence = _corroborated(drop, thp_drop, v, config)
     slack = np.maximum(config.interference_slack, config.interference_slack_sigmas * v.sd[STAT_EFF])
-    grown = np.maximum(0.0, work.cusum + drop - slack)
+    grown = np.maximum(0.0, work.cusum + evidence - slack)
     starts = judge & (work.cusum == 0) & (grown > 0)
     work.cusum_since_s[starts] = t
     work.cusum[judge] = grown[judge]
@@ -930,8 +972,8 @@ def _interference(
             "DRB.PdcpSduVolumeDL / RRU.PrbUsedDl", want, eff,
             f"spectral efficiency DRB.PdcpSduVolumeDL / RRU.PrbUsedDl {eff:.3f} Mbit per "
             f"PRB-second, usually {usual:.3f} {v.when}{neighbours} ({1.0 - eff / want:.0%} "
-            f"lower: {want / eff - 1.0:.0%} more PRBs per bit) at unchanged load (RRC.ConnMean "
-            f"{v.rrc[c]:.0f} UE)",
+            f"lower: {want / eff - 1.0:.0%} more PRBs per bit){_thp_words(c, thp_drop, v, config)}"
+            f" at unchanged load (RRC.ConnMean {v.rrc[c]:.0f} UE)",
         )  # fmt: skip
 
     _transitions(
@@ -939,6 +981,33 @@ def _interference(
         config.clear_intervals,
     )  # fmt: skip
     work.cusum[active & ~work.active[:, INTERFERENCE]] = 0.0  # cleared: start afresh
+
+
+def _corroborated(
+    eff_drop: FloatArray, thp_drop: FloatArray, v: _RadioView, config: KpiDetectorConfig
+) -> FloatArray:
+    """Return this interval's interference evidence, ``[C]``.
+
+    The log efficiency drop, or with ``interference_corroborate`` the smaller of it and the
+    UE throughput's log drop (where the throughput habit is ready and the throughput known).
+    """
+    if not config.interference_corroborate:
+        return eff_drop
+    known = v.ready[STAT_THP] & np.isfinite(thp_drop)
+    return np.asarray(np.where(known, np.minimum(eff_drop, thp_drop), eff_drop), dtype=np.float64)
+
+
+def _thp_words(c: int, thp_drop: FloatArray, v: _RadioView, config: KpiDetectorConfig) -> str:
+    """Return ``, and DRB.UEThpDl … below …`` for an interference reason (corroborated only)."""
+    if not (config.interference_corroborate and v.ready[STAT_THP, c]) or not np.isfinite(
+        thp_drop[c]
+    ):
+        return ""
+    want = float(np.exp(v.mean[STAT_THP, c]) * v.headroom[c])
+    return (
+        f", and DRB.UEThpDl {v.thp[c]:.1f} Mbit/s, {1.0 - float(np.exp(-thp_drop[c])):.0%} "
+        f"below the {want:.1f} Mbit/s expected at its PRB utilisation"
+    )
 
 
 def _nb_known(v: _RadioView) -> BoolArray:
@@ -979,6 +1048,8 @@ def _learn(work: _Work, v: _RadioView, bad_thp: BoolArray, config: KpiDetectorCo
     calm = ~work.active[:, COLLAPSE] & ~work.active[:, INTERFERENCE]
     learn_load = v.busy & calm & (work.collapse_run == 0)
     learn_thp = learn_load & np.isfinite(v.x_thp) & (v.load_same | ~v.load_known) & ~bad_thp
+    if config.interference_corroborate:  # a suspected interference rise teaches neither habit
+        learn_thp &= work.cusum == 0
     learn_eff = learn_thp & v.measurable & (work.cusum == 0)
     _learn_slope(work, v, learn_eff, config)
     for stat, x, mask in (

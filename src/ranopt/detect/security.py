@@ -28,6 +28,7 @@ same stolen token, the same night hour) usual.
 A finding stays open while new evidence arrives and clears after ``quiet_s`` without any.
 """
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,7 +163,8 @@ class SecurityState:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "SecurityState":
-        """Rebuild a state written by ``to_json``."""
+        """Rebuild a state written by ``to_json`` (sharing nothing with ``data``)."""
+        data = copy.deepcopy(dict(data))
         return cls(
             failures=[
                 _Failure(
@@ -187,12 +189,15 @@ class _Scan:
     def raise_(
         self, kind: str, key: str, tenant_id: int | None, at_s: int, since_s: int, reason: str,
         audit_ids: Sequence[tuple[int, int]] = (), request_ids: Sequence[int] = (),
-    ) -> None:  # fmt: skip
-        """Raise a finding, or extend the open one with the same key."""
+    ) -> tuple[str, int]:  # fmt: skip
+        """Raise a finding, or extend the open one with the same key; return its key and since.
+
+        The pair names the finding as its alert does (``dedup_key``, ``since_s``).
+        """
         found = self.state.open.get(key)
         if found is not None:
             found["last_s"] = at_s
-            return
+            return key, int(found["since_s"])
         self.state.open[key] = {"kind": kind, "tenant_id": tenant_id, "since_s": since_s,
                                 "last_s": at_s}  # fmt: skip
         self.out.append(
@@ -203,6 +208,7 @@ class _Scan:
                 request_ids=tuple(request_ids)[-MAX_EVIDENCE:],
             )
         )  # fmt: skip
+        return key, since_s
 
 
 def scan(
@@ -216,10 +222,11 @@ def scan(
     """Judge the new events in time order; return the new state and the findings.
 
     ``route_permission`` maps ``"METHOD /route/template"`` to the permission it needs.
-    ``state`` is not modified.
+    ``state`` is not modified: the scan works on a deep copy (a profile's routes, tenants,
+    hours and held items are nested lists and dicts).
     """
     config = config or SecurityConfig()
-    work = _Scan(SecurityState.from_json(state.to_json()), config, route_permission)
+    work = _Scan(copy.deepcopy(state), config, route_permission)
     events: list[tuple[int, int, RequestEvent | AuditEvent]] = [
         (r.ts_s, 0, r) for r in requests
     ] + [(a.ts_s, 1, a) for a in audits]
@@ -231,6 +238,60 @@ def scan(
             _audit(work, event)
     _expire(work, now_s)
     return work.state, work.out
+
+
+@dataclass(frozen=True)
+class Release:
+    """What a verdict of "benign" on one finding gave back to the habits."""
+
+    items: tuple[tuple[str, str], ...]  # (principal, held item: ``route:…``, ``tenant:…``, …)
+    closed: bool  # the finding was still open in the detector and is closed now
+
+
+def release(state: SecurityState, key: str, since_s: int) -> tuple[SecurityState, Release]:
+    """Release what the finding ``key`` raised at ``since_s`` held back; close it if open.
+
+    A person judged the finding benign: the routes, tenant or hour it held join the
+    principal's habit at once (an hour counts the days it was held on as active), so that
+    their next use raises nothing. An item also held by another finding is released too
+    (the verdict says that use is the principal's). ``state`` is not modified.
+    """
+    new = copy.deepcopy(state)
+    ref = [key, int(since_s)]
+    items: list[tuple[str, str]] = []
+    for who, profile in new.principals.items():
+        held_by: dict[str, list[list[Any]]] = profile.get("held_by", {})
+        for item in [i for i, refs in held_by.items() if ref in refs]:
+            days = profile["held"].pop(item, [])
+            del held_by[item]
+            _learn_item(profile, item, days)
+            items.append((who, item))
+        released = {i.removeprefix("route:") for w, i in items if w == who}
+        if released and who in new.new_routes:
+            kept = [r for r in new.new_routes[who] if r[1] not in released]
+            if kept:
+                new.new_routes[who] = kept
+            else:
+                del new.new_routes[who]
+    found = new.open.get(key)
+    closed = found is not None and int(found["since_s"]) == int(since_s)
+    if closed:
+        del new.open[key]
+    return new, Release(items=tuple(items), closed=closed)
+
+
+def _learn_item(profile: dict[str, Any], item: str, days: Sequence[int]) -> None:
+    """Make a released item habit: a route or tenant known, an hour active on its days."""
+    kind, _, value = item.partition(":")
+    if kind == "route" and value not in profile["routes"]:
+        profile["routes"].append(value)
+    elif kind == "tenant" and int(value) not in profile["tenants"]:
+        profile["tenants"].append(int(value))
+    elif kind == "hour":
+        hour = int(value)
+        profile["hour_days"][hour] += len(days)
+        if profile["last_day"] in days and hour not in profile["last_day_hour"]:
+            profile["last_day_hour"].append(hour)  # today is counted: its next use adds none
 
 
 def _expire(work: _Scan, now_s: int) -> None:
@@ -344,9 +405,17 @@ def _held(profile: Mapping[str, Any], item: str) -> bool:
     return item in profile.get("held", {})
 
 
-def _hold(profile: dict[str, Any], item: str, day: int) -> None:
-    """Hold ``item`` back from the habit: it raised a finding on ``day``."""
+def _hold(profile: dict[str, Any], item: str, day: int, finding: tuple[str, int]) -> None:
+    """Hold ``item`` back from the habit: it raised ``finding`` (key, ``since_s``) on ``day``.
+
+    ``held_by`` names the findings (key and ``since_s``, as their alerts do) that hold each
+    item, so that a person's verdict on one finding can release what it held (``release``).
+    """
     profile.setdefault("held", {}).setdefault(item, [day])
+    ref = [finding[0], int(finding[1])]
+    refs = profile.setdefault("held_by", {}).setdefault(item, [])
+    if ref not in refs:
+        refs.append(ref)
 
 
 def _recurs(profile: dict[str, Any], item: str, day: int, confirm_days: int) -> int:
@@ -361,6 +430,7 @@ def _recurs(profile: dict[str, Any], item: str, day: int, confirm_days: int) -> 
     if len(days) < confirm_days:
         return 0
     del profile["held"][item]
+    profile.get("held_by", {}).pop(item, None)
     return len(days) - 1
 
 
@@ -416,7 +486,7 @@ def _tenant(
     if _held(profile, item) and _recurs(profile, item, day, work.config.confirm_days):
         profile["tenants"].append(tenant)
     elif established and profile["tenants"]:
-        work.raise_(
+        finding = work.raise_(
             "new_tenant", f"sec:tenant:{event.principal}:{tenant}", tenant,
             event.ts_s, event.ts_s,
             f"{event.principal} acted in tenant {tenant}, never before (its "
@@ -424,7 +494,7 @@ def _tenant(
             f"{event.method} {event.route} from {event.client}",
             request_ids=[event.id],
         )  # fmt: skip
-        _hold(profile, item, day)
+        _hold(profile, item, day, finding)
     else:
         profile["tenants"].append(tenant)
 
@@ -440,13 +510,15 @@ def _route(
         return
     if established:
         _new_route(work, event, profile, route, permission)
-    if f"sec:route:{event.principal}" in work.state.open:
+    episode = work.state.open.get(f"sec:route:{event.principal}")
+    if episode is not None:
         # an episode under suspicion teaches nothing: its new routes are held back (a
         # permission used the first time is learned: held routes are enough to tell a repeat)
+        finding = (f"sec:route:{event.principal}", int(episode["since_s"]))
         for _, seen, _ in work.state.new_routes.get(event.principal, []):
             if seen in profile["routes"]:
                 profile["routes"].remove(seen)
-            _hold(profile, f"route:{seen}", day)
+            _hold(profile, f"route:{seen}", day, finding)
     elif not _held(profile, item):
         profile["routes"].append(route)
 
@@ -536,11 +608,10 @@ def _admin(work: _Scan, event: AuditEvent) -> None:
         return
     active = [h for h in range(24) if usual[h]]
     # the action's hour teaches no habit until it recurs (today's own requests included)
-    _hold(profile, f"hour:{hour}", day)
     if day == profile["last_day"] and hour in profile["last_day_hour"]:
         profile["last_day_hour"].remove(hour)
         profile["hour_days"][hour] -= 1
-    work.raise_(
+    finding = work.raise_(
         "off_hours_admin", f"sec:offhours:{event.actor}", event.tenant_id,
         event.ts_s, event.ts_s,
         f"{event.actor} did {event.action} at {hour:02d}:xx UTC; in {profile['days']} active "
@@ -548,6 +619,7 @@ def _admin(work: _Scan, event: AuditEvent) -> None:
         f"(active hours: {_hours(active)})",
         audit_ids=[(event.chain, event.seq)],
     )  # fmt: skip
+    _hold(profile, f"hour:{hour}", day, finding)
 
 
 def _hours(hours: list[int]) -> str:

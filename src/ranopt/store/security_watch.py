@@ -7,11 +7,15 @@ attributes rejected credentials of no tenant to the tenant their account names
 (``ranopt.detect.security``) and writes each finding as an alert of its tenant with its
 evidence (audit ``chain``/``seq`` and request ids). Findings no tenant can be named for (an
 unknown tenant, an unknown key) are returned but not stored: no tenant may see them.
+
+``triage`` records a person's verdict on a finding: it resolves the alert, and a verdict of
+benign releases what the finding held back from the principal's habits (``release``), in the
+same transaction as the detector state.
 """
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -22,16 +26,28 @@ from ranopt.detect.security import (
     SecurityConfig,
     SecurityFinding,
     SecurityState,
+    release,
 )
 from ranopt.detect.security import scan as scan_events
+from ranopt.errors import ConflictError
 from ranopt.store import request_log
 from ranopt.store.audit import PLATFORM_CHAIN, AuditOut
+from ranopt.store.repository import NotFoundError
 from ranopt.store.runs import AlertOut, alert_out, alerts_page
 from ranopt.store.tables import Alert, ApiKey, AuditEntry, DetectorState, Tenant
 
 STATE_KEY = "security"
+Verdict = Literal["benign", "malicious"]
 READ_LIMIT = 50_000  # rows of each log read per scan (the next scan reads on)
 OVERLAP_IDS = 500  # ids below the cursor still awaited (transactions committing late)
+
+
+def _load_state(session: Session) -> tuple[DetectorState | None, dict[str, Any]]:
+    """Return the detector's stored row (locked until the transaction ends) and its blob."""
+    row = session.scalars(
+        select(DetectorState).where(DetectorState.key == STATE_KEY).with_for_update()
+    ).one_or_none()
+    return row, ({} if row is None else json.loads(row.blob))
 
 
 def scan(
@@ -42,10 +58,7 @@ def scan(
     config: SecurityConfig | None = None,
 ) -> list[SecurityFinding]:
     """Judge what was logged since the last scan; write the findings; return them."""
-    row = session.scalars(
-        select(DetectorState).where(DetectorState.key == STATE_KEY).with_for_update()
-    ).one_or_none()
-    stored: dict[str, Any] = {} if row is None else json.loads(row.blob)
+    row, stored = _load_state(session)
     state = SecurityState.from_json(stored.get("state", {}))
     request_cursor = int(stored.get("request_cursor", 0))
     audit_cursor = int(stored.get("audit_cursor", 0))
@@ -195,3 +208,54 @@ def evidence_entries(
         )
         for r in rows
     ]  # fmt: skip
+
+
+def triage(
+    session: Session,
+    *,
+    tenant_id: int,
+    alert_id: int,
+    verdict: Verdict,
+    by: str,
+    now_s: int,
+    note: str | None = None,
+) -> AlertOut:
+    """Resolve one of the tenant's security alerts with a person's verdict.
+
+    ``benign``: what the finding held back from its principal's habits (new routes, a
+    tenant, an hour of day) joins them at once, so their next use raises nothing, and the
+    finding closes. ``malicious``: the holds stay (each use is judged as new again).
+    ``NotFoundError`` for no such alert of the tenant, ``ConflictError`` if it was resolved.
+    """
+    alert = session.scalars(
+        select(Alert)
+        .where(Alert.tenant_id == tenant_id, Alert.id == alert_id, Alert.kind.in_(tuple(SEVERITY)))
+        .with_for_update()
+    ).one_or_none()
+    if alert is None:
+        msg = f"alert_id: no security alert {alert_id}"
+        raise NotFoundError(msg)
+    if alert.resolved_s is not None:
+        msg = f"alert_id: alert {alert_id} is already resolved ({alert.resolution})"
+        raise ConflictError(msg)
+    released: list[dict[str, str]] = []
+    if verdict == "benign" and alert.dedup_key is not None and alert.since_s is not None:
+        row, stored = _load_state(session)
+        if row is not None:
+            state, done = release(
+                SecurityState.from_json(stored.get("state", {})), alert.dedup_key, alert.since_s
+            )
+            released = [{"principal": who, "item": item} for who, item in done.items]
+            row.blob = json.dumps({**stored, "state": state.to_json()}).encode()
+            row.updated_s = now_s
+            if done.closed and alert.cleared_s is None:
+                alert.cleared_s = now_s
+    alert.resolved_by, alert.resolved_s = by, now_s
+    alert.resolution = f"{verdict}: {note}" if note else verdict
+    alert.updated_s = now_s
+    alert.detail = {
+        **(alert.detail or {}),
+        "triage": {"verdict": verdict, "by": by, "at_s": now_s, "released": released},
+    }
+    session.flush()
+    return alert_out(alert)

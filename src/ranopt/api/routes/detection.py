@@ -1,11 +1,15 @@
-"""Detected conditions: a network's KPI anomalies (read), security findings (investigate)."""
+"""Detected conditions: a network's KPI anomalies (read), security findings (investigate).
+
+A security analyst triages a finding (``POST /security/alerts/{id}/triage``): benign releases
+what it held back from the principal's habits, malicious keeps it held; both resolve it.
+"""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from ranopt.api.deps import Investigator, Reader, SessionDep
+from ranopt.api.deps import Investigator, Reader, SessionDep, now_s, record
 from ranopt.api.errors import ProblemError, problem_responses
 from ranopt.api.schemas import MAX_DB_ID, IdPath
 from ranopt.store import kpi_watch, request_log, security_watch
@@ -13,6 +17,7 @@ from ranopt.store import networks as nets
 from ranopt.store.audit import AuditOut
 from ranopt.store.request_log import RequestOut
 from ranopt.store.runs import AlertOut
+from ranopt.store.security_watch import Verdict
 
 router = APIRouter(prefix="/api/v2", tags=["detection"])
 
@@ -28,6 +33,18 @@ class FindingOut(BaseModel):
     alert: AlertOut
     audit_entries: list[AuditOut]
     requests: list[RequestOut]
+
+
+class TriageIn(BaseModel):
+    """A person's verdict on a security finding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Verdict = Field(
+        description="benign: the principal's new route, tenant or hour becomes habit at once; "
+        "malicious: it stays held back and is raised again on its next use"
+    )
+    note: str | None = Field(default=None, min_length=1, max_length=400)
 
 
 @router.get("/networks/{network_id}/anomalies")
@@ -85,3 +102,22 @@ def security_requests(
     return request_log.list_requests(
         session, tenant_id=principal.tenant_id, limit=limit, before_id=before_id
     )
+
+
+@router.post("/security/alerts/{alert_id}/triage", responses=problem_responses(404, 409))
+def triage_security_alert(
+    alert_id: IdPath, body: TriageIn, principal: Investigator, session: SessionDep
+) -> AlertOut:
+    """Resolve a security finding with a verdict (409 if it is already resolved).
+
+    ``detail.triage.released`` lists what a benign verdict gave back to the habits.
+    """
+    alert = security_watch.triage(
+        session, tenant_id=principal.tenant_id, alert_id=alert_id, verdict=body.verdict,
+        by=principal.subject, now_s=now_s(), note=body.note,
+    )  # fmt: skip
+    released = (alert.detail or {}).get("triage", {}).get("released", [])
+    record(session, principal, action="security.triage", target=f"alert:{alert_id}",
+           detail={"kind": alert.kind, "verdict": body.verdict,
+                   "released": len(released)})  # fmt: skip
+    return alert

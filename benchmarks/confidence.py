@@ -129,8 +129,37 @@ def diagnosis(
     }
 
 
+def day_level_errors(realised: np.ndarray, scenarios: np.ndarray) -> dict[str, Any]:
+    """Where the realised day's totals fall among the scenarios' (the day-level forecast error).
+
+    For the network total and for each busy cell's day total: the share of scenarios below
+    the realised value (PIT; outside [0.05, 0.95] means outside the scenarios' 90 % band) and
+    the error ``z`` = (log realised - mean log scenario) / sd of log scenario totals.
+    """
+    totals = scenarios.sum(axis=(1, 2))  # [K]
+    realised_total = float(realised.sum())
+    cell_totals = scenarios.sum(axis=1)  # [K, C]
+    realised_cells = realised.sum(axis=0)  # [C]
+    busy = (realised_cells > 0) & (cell_totals > 0).all(axis=0)
+    log_cells = np.log(cell_totals[:, busy])
+    cell_z = (np.log(realised_cells[busy]) - log_cells.mean(axis=0)) / log_cells.std(axis=0)
+    log_totals = np.log(totals)
+    return {
+        "network_pit": round(float(np.mean(totals < realised_total)), 4),
+        "network_z": round(
+            float((np.log(realised_total) - log_totals.mean()) / log_totals.std()), 4
+        ),
+        "network_log_sd": round(float(log_totals.std()), 4),
+        "network_log_error": round(float(np.log(realised_total) - np.median(log_totals)), 4),
+        "cell_pit": [
+            round(float(v), 4) for v in np.mean(cell_totals[:, busy] < realised_cells[busy], axis=0)
+        ],
+        "cell_z": [round(float(v), 4) for v in cell_z],
+    }
+
+
 def forecast_rows(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
-    """The day-ahead forecast alone, per day: bias and band coverage of the realised cells."""
+    """The day-ahead forecast alone, per day: bias, band coverage and day-level errors."""
     twin = build_twin(
         scenario_preset(args.scenario, seed=seed, num_sites=args.sites, num_ues=args.ues)
     )
@@ -158,18 +187,55 @@ def forecast_rows(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
             ),
             "above_planning_quantile": round(float((realised > planning)[busy].mean()), 4),
         }
-        log(f"forecast seed {seed} day {day}: {row}")
+        if args.level_scenarios > 0:
+            scenarios = inputs.forecast.sample(
+                np.random.default_rng([seed, day, 7]), args.level_scenarios
+            )
+            row |= day_level_errors(realised, scenarios)
+        log(f"forecast seed {seed} day {day}: " + ", ".join(
+            f"{k} {v}" for k, v in row.items() if not isinstance(v, list)
+        ))  # fmt: skip
         rows.append(row)
     return rows
 
 
+def day_level_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Day-level calibration of the scenarios: out-of-band shares (target 0.10) and z spread."""
+    pit = np.array([r["network_pit"] for r in rows])
+    z = np.array([r["network_z"] for r in rows])
+    cell_pit = np.concatenate([r["cell_pit"] for r in rows])
+    cell_z = np.concatenate([r["cell_z"] for r in rows])
+    return {
+        "network_outside_90_band": round(float(np.mean((pit < 0.05) | (pit > 0.95))), 4),
+        "network_above_95": round(float(np.mean(pit > 0.95)), 4),
+        "network_below_5": round(float(np.mean(pit < 0.05)), 4),
+        # binomial half-width of the out-of-band share if the scenarios were calibrated
+        "network_outside_90_band_95ci_halfwidth": round(1.96 * float(np.sqrt(0.09 / len(rows))), 4),
+        "network_z_sd": round(float(z.std()), 3),
+        "network_z_mean": round(float(z.mean()), 3),
+        "mean_network_log_sd": round(float(np.mean([r["network_log_sd"] for r in rows])), 4),
+        "rms_network_log_error": round(
+            float(np.sqrt(np.mean([r["network_log_error"] ** 2 for r in rows]))), 4
+        ),
+        "cell_outside_90_band": round(float(np.mean((cell_pit < 0.05) | (cell_pit > 0.95))), 4),
+        "cell_z_sd": round(float(cell_z.std()), 3),
+    }
+
+
 def forecast_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean forecast figures for working days and weekend days."""
+    """Mean forecast figures by day type and by history (calibration days), day-level too."""
     out = {}
-    for name, part in (
+    named = (
+        ("all days", rows),
         ("working days", [r for r in rows if not r["weekend"]]),
         ("weekend days", [r for r in rows if r["weekend"]]),
-    ):
+        (f"< {MIN_CALIBRATION_DAYS} calibration days (log-normal quantiles)",
+         [r for r in rows if r["calibration_days"] < MIN_CALIBRATION_DAYS]),
+        (f"{MIN_CALIBRATION_DAYS}-13 calibration days",
+         [r for r in rows if MIN_CALIBRATION_DAYS <= r["calibration_days"] < 14]),
+        ("14 calibration days", [r for r in rows if r["calibration_days"] >= 14]),
+    )  # fmt: skip
+    for name, part in named:
         if part:
             out[name] = {"days": len(part)} | {
                 key: round(float(np.mean([r[key] for r in part])), 4)
@@ -180,6 +246,8 @@ def forecast_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                     "above_planning_quantile",
                 )
             }
+            if "network_pit" in part[0]:
+                out[name] |= day_level_summary(part)
     return out
 
 
@@ -221,11 +289,66 @@ def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
             f"{'held' if row['held'] else str(row['violations']) + ' violations'}, "
             f"{row['total_s']} s"
         )
+        if args.plans_out is not None:
+            save_plan(args.plans_out, seed, day, plan)
         rows.append(row)
         if args.rows_out is not None:
             with args.rows_out.open("a") as handle:
                 handle.write(json.dumps(row) + "\n")
     return rows
+
+
+def plan_path(folder: Path, seed: int, day: int) -> Path:
+    return folder / f"plan-seed{seed}-day{day}.npz"
+
+
+def save_plan(folder: Path, seed: int, day: int, plan: Plan) -> None:
+    """Keep the schedule a plan's confidence replays, so ``--rescore`` can restate it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    trx = plan.active_trx if plan.active_trx is not None else np.zeros((0, 0), dtype=np.int64)
+    np.savez_compressed(plan_path(folder, seed, day), active=plan.active, trx=trx)
+
+
+def rescore(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Restate each saved plan's confidence with the current forecast (same scenario seed).
+
+    The schedule, and so whether it held on the realised day, is the saved one; only the
+    stated confidence is measured again, with the same generator seed as when it was planned,
+    so the old and new statements of one plan are paired. The old one stays as
+    ``confidence_before``.
+    """
+    limits = EnergyConstraints()
+    config = DayAheadConfig(confidence_scenarios=args.k)
+    twins: dict[int, Twin] = {}
+    out = []
+    for row in rows:
+        seed, day = int(row["seed"]), int(row["day"])
+        if seed not in twins:
+            twins[seed] = build_twin(
+                scenario_preset(args.scenario, seed=seed, num_sites=args.sites, num_ues=args.ues)
+            )
+        twin = twins[seed]
+        started = time.perf_counter()
+        saved = np.load(plan_path(args.rescore, seed, day))
+        trx = saved["trx"] if saved["trx"].size else None
+        inputs = prepare_day_ahead(twin, seed, day, config)
+        rng = np.random.default_rng([seed, day, 1])  # as run_seed's measure_confidence
+        scenarios = inputs.forecast.sample(rng, args.k)
+        confidence, _ = plan_confidence(
+            twin, saved["active"], scenarios, inputs.disaggregation, limits, rng,
+            DayAheadConfig.ue_dispersion_sigma, trx=trx,
+        )  # fmt: skip
+        new = row | {
+            "confidence_before": row.get("confidence_before", row["confidence"]),
+            "confidence": round(float(confidence), 4),
+            "rescore_s": round(time.perf_counter() - started, 2),
+        }
+        log(f"rescore seed {seed} day {day}: {row['confidence']:.2f} -> {confidence:.2f}")
+        out.append(new)
+        if args.rows_out is not None:
+            with args.rows_out.open("a") as handle:
+                handle.write(json.dumps(new) + "\n")
+    return out
 
 
 def brier(rows: list[dict[str, Any]]) -> float:
@@ -349,6 +472,28 @@ def plot(rows: list[dict[str, Any]], table: list[dict[str, Any]], title: str, pa
     plt.close(fig)
 
 
+def forecast_only(args: argparse.Namespace) -> None:
+    """The ``--forecast-only`` run (or merge): forecast and day-level figures, no plans."""
+    if args.merge:  # --out files of earlier --forecast-only runs
+        parts = [json.loads(path.read_text()) for path in args.merge]
+        rows = [row for part in parts for row in part["forecasts"]]
+        args.seeds = ",".join(str(s) for s in sorted({r["seed"] for r in rows}))
+        days = sorted({int(r["day"]) for r in rows})
+        args.first_day, args.days = days[0], days[-1] - days[0] + 1
+        args.level_scenarios = parts[0]["level_scenarios"]
+    else:
+        rows = [row for s in args.seeds.split(",") for row in forecast_rows(args, int(s))]
+    result = {
+        "scenario": args.scenario, "sites": args.sites, "ues": args.ues,
+        "seeds": args.seeds, "days": [args.first_day, args.first_day + args.days - 1],
+        "level_scenarios": args.level_scenarios,
+        "summary": forecast_summary(rows), "forecasts": rows,
+    }  # fmt: skip
+    if args.out is not None:
+        args.out.write_text(json.dumps(result) + "\n")
+    print(json.dumps(result["summary"], indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--scenario", default="default")
@@ -370,21 +515,24 @@ def main() -> None:
         help="build the result from --rows-out files of earlier runs instead of planning",
     )  # fmt: skip
     parser.add_argument(
+        "--plans-out", type=Path, default=None, help="save each plan's schedule here (npz)"
+    )
+    parser.add_argument(
+        "--rescore", type=Path, default=None,
+        help="with --merge: restate the merged plans' confidence from schedules saved here",
+    )  # fmt: skip
+    parser.add_argument(
+        "--level-scenarios", type=int, default=500,
+        help="with --forecast-only: scenarios drawn per day for the day-level errors (0: none)",
+    )  # fmt: skip
+    parser.add_argument(
         "--forecast-only", action="store_true",
         help="no plans: the day-ahead forecast's bias and coverage per day type",
     )  # fmt: skip
     args = parser.parse_args()
     started = time.perf_counter()
     if args.forecast_only:
-        rows = [row for s in args.seeds.split(",") for row in forecast_rows(args, int(s))]
-        result = {
-            "scenario": args.scenario, "sites": args.sites, "ues": args.ues,
-            "days": [args.first_day, args.first_day + args.days - 1],
-            "summary": forecast_summary(rows), "forecasts": rows,
-        }  # fmt: skip
-        if args.out is not None:
-            args.out.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result, indent=2))
+        forecast_only(args)
         return
     if args.merge:
         rows = [json.loads(line) for path in args.merge for line in path.read_text().splitlines()]
@@ -393,6 +541,8 @@ def main() -> None:
         days = sorted({int(r["day"]) for r in rows})
         args.seeds = ",".join(str(s) for s in seeds)
         args.first_day, args.days = days[0], days[-1] - days[0] + 1
+        if args.rescore is not None:
+            rows = rescore(args, rows)
     else:
         seeds = [int(s) for s in args.seeds.split(",")]
         rows = [row for seed in seeds for row in run_seed(args, seed)]

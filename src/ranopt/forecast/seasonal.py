@@ -219,8 +219,8 @@ def calibrate(
     they count. Day ahead: the scores are ``held_out / sigma_total``. The held-out days,
     mapped to the latent space through the calibrated marginal, give the scenarios' day
     levels (``ResidualModel.with_day_levels``), together with the fitting window's
-    leave-one-day-out residuals ``in_window`` ``[W, T, S]`` where given, and are nowcast from ``CALIBRATION_ORIGINS``
-    origins and scored by their conditional moments.
+    leave-one-day-out residuals ``in_window`` ``[W, T, S]`` where given, and are nowcast
+    from ``CALIBRATION_ORIGINS`` origins and scored by their conditional moments.
     """
     sigma = residual.sigma_total  # [T, S]
     usable = informative & (sigma > 0.0)[None]

@@ -33,13 +33,14 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 
-from ranopt.forecast import ForecastConfig
+from ranopt.forecast import Forecast, ForecastConfig, ResidualModel
 from ranopt.forecast.conformal import MIN_CALIBRATION_DAYS
 from ranopt.optimize.confidence import cell_demand, plan_confidence
 from ranopt.optimize.day_ahead import (
@@ -188,9 +189,10 @@ def forecast_rows(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
             "above_planning_quantile": round(float((realised > planning)[busy].mean()), 4),
         }
         if args.level_scenarios > 0:
-            scenarios = inputs.forecast.sample(
-                np.random.default_rng([seed, day, 7]), args.level_scenarios
-            )
+            forecast = inputs.forecast
+            if args.without_day_levels:
+                forecast = without_day_levels(forecast)
+            scenarios = forecast.sample(np.random.default_rng([seed, day, 7]), args.level_scenarios)
             row |= day_level_errors(realised, scenarios)
         log(f"forecast seed {seed} day {day}: " + ", ".join(
             f"{k} {v}" for k, v in row.items() if not isinstance(v, list)
@@ -309,13 +311,25 @@ def save_plan(folder: Path, seed: int, day: int, plan: Plan) -> None:
     np.savez_compressed(plan_path(folder, seed, day), active=plan.active, trx=trx)
 
 
+def without_day_levels(forecast: Forecast) -> Forecast:
+    """The forecast as it sampled before issue 17 part 2: the fitting window's day levels."""
+    residual = forecast.residual
+    if not isinstance(residual, ResidualModel):
+        return forecast
+    return replace(
+        forecast, residual=replace(residual, scenario_common_day=None, scenario_series_day=None)
+    )
+
+
 def rescore(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Restate each saved plan's confidence with the current forecast (same scenario seed).
 
     The schedule, and so whether it held on the realised day, is the saved one; only the
     stated confidence is measured again, with the same generator seed as when it was planned,
-    so the old and new statements of one plan are paired. The old one stays as
-    ``confidence_before``.
+    so the two statements of one plan are paired. ``--rescore-as after``: the current
+    forecast's statement becomes ``confidence`` and the row's old one ``confidence_before``;
+    ``before``: the statement without the out-of-sample day levels (``without_day_levels``)
+    becomes ``confidence_before`` and the row's stays ``confidence``.
     """
     limits = EnergyConstraints()
     config = DayAheadConfig(confidence_scenarios=args.k)
@@ -332,18 +346,22 @@ def rescore(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[dict[s
         saved = np.load(plan_path(args.rescore, seed, day))
         trx = saved["trx"] if saved["trx"].size else None
         inputs = prepare_day_ahead(twin, seed, day, config)
+        forecast = inputs.forecast
+        if args.rescore_as == "before":
+            forecast = without_day_levels(forecast)
         rng = np.random.default_rng([seed, day, 1])  # as run_seed's measure_confidence
-        scenarios = inputs.forecast.sample(rng, args.k)
+        scenarios = forecast.sample(rng, args.k)
         confidence, _ = plan_confidence(
             twin, saved["active"], scenarios, inputs.disaggregation, limits, rng,
             DayAheadConfig.ue_dispersion_sigma, trx=trx,
         )  # fmt: skip
-        new = row | {
-            "confidence_before": row.get("confidence_before", row["confidence"]),
-            "confidence": round(float(confidence), 4),
-            "rescore_s": round(time.perf_counter() - started, 2),
-        }
-        log(f"rescore seed {seed} day {day}: {row['confidence']:.2f} -> {confidence:.2f}")
+        stated = round(float(confidence), 4)
+        if args.rescore_as == "before":
+            new = row | {"confidence_before": stated}
+        else:
+            new = row | {"confidence_before": row["confidence"], "confidence": stated}
+        new["rescore_s"] = round(time.perf_counter() - started, 2)
+        log(f"rescore ({args.rescore_as}) seed {seed} day {day}: {row['confidence']} -> {stated}")
         out.append(new)
         if args.rows_out is not None:
             with args.rows_out.open("a") as handle:
@@ -481,12 +499,15 @@ def forecast_only(args: argparse.Namespace) -> None:
         days = sorted({int(r["day"]) for r in rows})
         args.first_day, args.days = days[0], days[-1] - days[0] + 1
         args.level_scenarios = parts[0]["level_scenarios"]
+        args.without_day_levels = "before" in parts[0].get("scenario_day_levels", "")
     else:
         rows = [row for s in args.seeds.split(",") for row in forecast_rows(args, int(s))]
     result = {
         "scenario": args.scenario, "sites": args.sites, "ues": args.ues,
         "seeds": args.seeds, "days": [args.first_day, args.first_day + args.days - 1],
         "level_scenarios": args.level_scenarios,
+        "scenario_day_levels": "fitting window (before)" if args.without_day_levels
+        else "out of sample (after)",
         "summary": forecast_summary(rows), "forecasts": rows,
     }  # fmt: skip
     if args.out is not None:
@@ -521,9 +542,14 @@ def main() -> None:
         "--rescore", type=Path, default=None,
         help="with --merge: restate the merged plans' confidence from schedules saved here",
     )  # fmt: skip
+    parser.add_argument("--rescore-as", choices=("after", "before"), default="after")
     parser.add_argument(
         "--level-scenarios", type=int, default=500,
         help="with --forecast-only: scenarios drawn per day for the day-level errors (0: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--without-day-levels", action="store_true",
+        help="with --forecast-only: scenarios as before issue 17 part 2 (the window's day levels)",
     )  # fmt: skip
     parser.add_argument(
         "--forecast-only", action="store_true",

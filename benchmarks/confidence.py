@@ -409,6 +409,22 @@ def reliability(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return table
 
 
+def before_figures(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The same plans' figures with the confidence stated before the change (``--rescore``)."""
+    if not rows or not all("confidence_before" in r for r in rows):
+        return None
+    old = [r | {"confidence": r["confidence_before"]} for r in rows]
+    return {
+        "overall": summary(old),
+        "reliability": reliability(old),
+        "groups": groups(old),
+        "mean_change_points": round(
+            100 * float(np.mean([r["confidence"] - r["confidence_before"] for r in rows])), 1
+        ),
+        "plans_changed": sum(r["confidence"] != r["confidence_before"] for r in rows),
+    }
+
+
 def calibration_days(day: int) -> int:
     """Days the forecast of ``day`` has for its split-conformal calibration (prepare_day_ahead)."""
     config = ForecastConfig()
@@ -461,13 +477,27 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def plot(rows: list[dict[str, Any]], table: list[dict[str, Any]], title: str, path: Path) -> None:
-    """Reliability diagram: share held against stated confidence per bin, plans per bin."""
+def plot(
+    rows: list[dict[str, Any]],
+    table: list[dict[str, Any]],
+    title: str,
+    path: Path,
+    before: list[dict[str, Any]] | None = None,
+) -> None:
+    """Reliability diagram: share held against stated confidence per bin, plans per bin.
+
+    ``before``: the same plans' reliability table with the earlier stated confidence.
+    """
     fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=80)
     ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect")
     ax.fill_between([0, 1], [-0.05, 0.95], [0.05, 1.05], color="0.9", label="±5 points")
     stated = [b["mean_stated"] for b in table]
     held = [b["held_share"] for b in table]
+    if before:
+        ax.plot(
+            [b["mean_stated"] for b in before], [b["held_share"] for b in before],
+            marker="s", color="0.5", linestyle=":", label="same plans, stated before",
+        )  # fmt: skip
     ax.plot(stated, held, marker="o", color="tab:blue", label="plans (bin mean)")
     for b in table:
         ax.annotate(
@@ -590,6 +620,7 @@ def main() -> None:
         "groups": groups(rows),
         "target_within_5_points_every_judged_bin": bool(judged)
         and all(b["within_5_points"] for b in judged),
+        "before": before_figures(rows),
         "plans": rows,
         "plan_seconds_sum": round(sum(r["total_s"] for r in rows), 1),
         "wall_s": round(time.perf_counter() - started, 1),
@@ -604,7 +635,8 @@ def main() -> None:
             f"Brier {result['overall']['brier']}, stated {result['overall']['mean_stated']}, "
             f"held {result['overall']['held_share']}"
         )
-        plot(rows, table, title, png)
+        before = result["before"]["reliability"] if result["before"] else None
+        plot(rows, table, title, png, before)
         result["png"] = str(png)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

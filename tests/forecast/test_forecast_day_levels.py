@@ -113,3 +113,12 @@ def test_network_day_level_worked_value() -> None:
     model = _narrow_model(None).with_day_levels(np.array(latent), ForecastConfig())
     assert model.scenario_common_day == pytest.approx(np.sqrt(0.05), rel=1e-9)
     np.testing.assert_allclose(model.scenario_series_day, 0.0, atol=1e-12)
+
+
+def test_a_day_counted_twice_is_one_day_of_the_predictive_factor() -> None:
+    # the same four days given twice (leave-one-day-out and out-of-sample): mean square still
+    # 0.025, but four distinct days, so the factor stays 4 / 2
+    levels = np.array([0.1, -0.2, 0.1, 0.2, 0.1, -0.2, 0.1, 0.2])
+    latent = np.broadcast_to(levels[:, None, None], (8, NUM_INTERVALS, NUM_SERIES))
+    model = _narrow_model(None).with_day_levels(np.array(latent), ForecastConfig(), num_days=4)
+    assert model.scenario_common_day == pytest.approx(np.sqrt(0.05), rel=1e-9)

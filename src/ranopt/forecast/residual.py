@@ -68,8 +68,8 @@ class ResidualModel:
         days' nowcasts), or ``None`` for the Gaussian conditional.
     scenario_common_day, scenario_series_day
         Standard deviations (scalar, ``[num_series]``) of the network-wide and per-series day
-        levels that ``sample`` draws in the copula's latent space, estimated from the
-        calibration days' out-of-sample daily forecast errors (``with_day_levels``), or
+        levels that ``sample`` draws in the copula's latent space, estimated from the fitting
+        window's and the calibration days' daily forecast errors (``with_day_levels``), or
         ``None`` for ``sigma_common_day`` / ``sigma_series_day``. They set how much of each
         interval's spread a whole day shares (what a plan's confidence depends on), never the
         marginal quantiles.
@@ -155,22 +155,25 @@ class ResidualModel:
         latent_sigma = np.sqrt(common_sd**2 + series_sd[None, :] ** 2 + intraday_sigma**2)
         return self.from_gaussian(log_ratio, self.sigma_total, latent_sigma)
 
-    def with_day_levels(self, latent: FloatArray, config: ForecastConfig) -> "ResidualModel":
-        """Return the model with its scenarios' day levels fitted to out-of-sample days.
+    def with_day_levels(
+        self, latent: FloatArray, config: ForecastConfig, num_days: int | None = None
+    ) -> "ResidualModel":
+        """Return the model with its scenarios' day levels fitted to past days' errors.
 
-        ``latent`` ``[D, T, S]`` are past days' forecast errors in the copula's latent space
-        (``to_gaussian``). The network-wide and per-series day levels of ``sample`` become
-        their method-of-moments estimates (``fit_residual_model``) over all ``D`` days, where
-        the model's own come from the fitting window's days only. The network day level is
-        one number per day, so its variance, a mean of ``D`` squares, is scaled by
-        ``D / (D - 2)``: the second moment of a new day's error over the estimated spread
-        (Student's t with ``D`` degrees of freedom), so that over many fits the realised day
-        level is as far out among the scenarios as one of them.
+        ``latent`` ``[E, T, S]`` are past days' forecast errors in the copula's latent space
+        (``to_gaussian``), ``num_days`` how many distinct days they cover (default ``E``; an
+        error of the same day counted twice, e.g. its leave-one-day-out and its out-of-sample
+        residual, is one day). The network-wide and per-series day levels of ``sample``
+        become their method-of-moments estimates (``fit_residual_model``). The network day
+        level is one number per day, so its variance, estimated from ``D = num_days`` days,
+        is scaled by ``D / (D - 2)``: the second moment of a new day's error over the
+        estimated spread (Student's t with ``D`` degrees of freedom), so that over many fits
+        the realised day level is as often outside the scenarios as one of them.
         """
         active = self.sigma_total.max(axis=0) > 0.0  # [S]
         fitted = fit_residual_model(latent, config, active)
-        num_days = latent.shape[0]
-        predictive = num_days / (num_days - 2) if num_days > 2 else 1.0
+        distinct = latent.shape[0] if num_days is None else num_days
+        predictive = distinct / (distinct - 2) if distinct > 2 else 1.0
         return replace(
             self,
             scenario_common_day=fitted.sigma_common_day * float(np.sqrt(predictive)),

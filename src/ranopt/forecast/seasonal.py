@@ -219,7 +219,8 @@ def calibrate(
     they count. Day ahead: the scores are ``held_out / sigma_total``. The held-out days,
     mapped to the latent space through the calibrated marginal, give the scenarios' day
     levels (``ResidualModel.with_day_levels``), together with the fitting window's
-    leave-one-day-out residuals ``in_window`` ``[W, T, S]`` where given, and are nowcast
+    leave-one-day-out residuals ``in_window`` ``[W, T, S]`` where given (the last ``W`` days,
+    which the calibration days, the last ``C``, overlap), and are nowcast
     from ``CALIBRATION_ORIGINS`` origins and scored by their conditional moments.
     """
     sigma = residual.sigma_total  # [T, S]
@@ -231,11 +232,13 @@ def calibrate(
         residual, standard_quantiles=conformal_quantiles(scores, STANDARD_GRID_LEVELS)
     )
     latent = calibrated.to_gaussian(np.where(usable, held_out, 0.0), sigma[None])
-    days = latent
+    days, num_days = latent, latent.shape[0]
     if in_window is not None:
+        # the window's days end on the same day as the calibration days: they overlap
         window_latent = calibrated.to_gaussian(in_window, sigma[None])
         days = np.concatenate([window_latent, latent])
-    calibrated = calibrated.with_day_levels(days, config)
+        num_days = max(in_window.shape[0], latent.shape[0])
+    calibrated = calibrated.with_day_levels(days, config, num_days)
     conditional = conditional_scores(calibrated, latent, usable, CALIBRATION_ORIGINS)
     if conditional.size == 0:
         return calibrated

@@ -520,6 +520,29 @@ def plot(
     plt.close(fig)
 
 
+Z_BINS = (-np.inf, -1.0, 0.0, 1.0, 1.645, np.inf)  # the realised day's network z
+
+
+def plans_by_day_error(
+    plans: list[dict[str, Any]], forecasts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """An earlier run's plans (``--plans``) grouped by their day's day-level forecast error."""
+    errors = {(r["seed"], r["day"]): r for r in forecasts if "network_z" in r}
+    matched = [p | {"z": errors[(p["seed"], p["day"])]["network_z"]} for p in plans
+               if (p["seed"], p["day"]) in errors]  # fmt: skip
+    out: dict[str, Any] = {"plans_matched": len(matched)}
+    for low, high in itertools.pairwise(Z_BINS):
+        part = [p for p in matched if low <= p["z"] < high]
+        if part:
+            out[f"network z in [{low}, {high})"] = summary(part)
+    out["broken"] = [
+        {k: p[k] for k in ("seed", "day", "confidence", "violations", "z")}
+        for p in matched
+        if not p["held"]
+    ]
+    return out
+
+
 def forecast_only(args: argparse.Namespace) -> None:
     """The ``--forecast-only`` run (or merge): forecast and day-level figures, no plans."""
     if args.merge:  # --out files of earlier --forecast-only runs
@@ -540,6 +563,9 @@ def forecast_only(args: argparse.Namespace) -> None:
         else "out of sample (after)",
         "summary": forecast_summary(rows), "forecasts": rows,
     }  # fmt: skip
+    if args.plans is not None:
+        plans = json.loads(args.plans.read_text())["plans"]
+        result["summary"]["plans_by_day_error"] = plans_by_day_error(plans, rows)
     if args.out is not None:
         args.out.write_text(json.dumps(result) + "\n")
     print(json.dumps(result["summary"], indent=2))
@@ -580,6 +606,10 @@ def main() -> None:
     parser.add_argument(
         "--without-day-levels", action="store_true",
         help="with --forecast-only: scenarios as before issue 17 part 2 (the window's day levels)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--plans", type=Path, default=None,
+        help="with --forecast-only: a plan run's JSON, its plans grouped by day-level error",
     )  # fmt: skip
     parser.add_argument(
         "--forecast-only", action="store_true",

@@ -548,6 +548,9 @@ def forecast_only(args: argparse.Namespace) -> None:
     if args.merge:  # --out files of earlier --forecast-only runs
         parts = [json.loads(path.read_text()) for path in args.merge]
         rows = [row for part in parts for row in part["forecasts"]]
+        if args.merge_days is not None:
+            first, last = (int(v) for v in args.merge_days.split("-"))
+            rows = [r for r in rows if first <= r["day"] <= last]
         args.seeds = ",".join(str(s) for s in sorted({r["seed"] for r in rows}))
         days = sorted({int(r["day"]) for r in rows})
         args.first_day, args.days = days[0], days[-1] - days[0] + 1
@@ -607,6 +610,9 @@ def main() -> None:
         "--without-day-levels", action="store_true",
         help="with --forecast-only: scenarios as before issue 17 part 2 (the window's day levels)",
     )  # fmt: skip
+    parser.add_argument(
+        "--merge-days", default=None, help="with --forecast-only --merge: keep days A-B only"
+    )
     parser.add_argument(
         "--plans", type=Path, default=None,
         help="with --forecast-only: a plan run's JSON, its plans grouped by day-level error",

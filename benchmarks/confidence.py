@@ -23,6 +23,12 @@ happened into its parts, all replays of the same schedule in the same twin:
     .venv/bin/python benchmarks/confidence.py --merge seed1.jsonl seed2.jsonl seed3.jsonl \
         --sites 7 --ues 700 --k 16 --out benchmarks/results/confidence-....json  # + .png
     .venv/bin/python benchmarks/confidence.py --forecast-only --first-day 28 --days 14
+    # day-level errors of the scenarios (add --without-day-levels for the earlier sampler)
+    nice -n 10 .venv/bin/python benchmarks/confidence.py --forecast-only --seeds 1 \
+        --first-day 28 --days 28 --ues 700 --level-scenarios 300 --out day-level-1.json
+    # restate saved plans (--plans-out DIR when planning) with the current forecast, paired
+    .venv/bin/python benchmarks/confidence.py --merge seed1.jsonl --rescore DIR --ues 700 \
+        --k 16 --rows-out restated.jsonl   # --rescore-as before: the earlier sampler
 
 Measured figures and what they mean: docs/benchmarks.md, "Confidence calibration (issue 17)".
 """

@@ -23,6 +23,12 @@ happened into its parts, all replays of the same schedule in the same twin:
     .venv/bin/python benchmarks/confidence.py --merge seed1.jsonl seed2.jsonl seed3.jsonl \
         --sites 7 --ues 700 --k 16 --out benchmarks/results/confidence-....json  # + .png
     .venv/bin/python benchmarks/confidence.py --forecast-only --first-day 28 --days 14
+    # day-level errors of the scenarios (add --without-day-levels for the earlier sampler)
+    nice -n 10 .venv/bin/python benchmarks/confidence.py --forecast-only --seeds 1 \
+        --first-day 28 --days 28 --ues 700 --level-scenarios 300 --out day-level-1.json
+    # restate saved plans (--plans-out DIR when planning) with the current forecast, paired
+    .venv/bin/python benchmarks/confidence.py --merge seed1.jsonl --rescore DIR --ues 700 \
+        --k 16 --rows-out restated.jsonl   # --rescore-as before: the earlier sampler
 
 Measured figures and what they mean: docs/benchmarks.md, "Confidence calibration (issue 17)".
 """
@@ -33,13 +39,14 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 
-from ranopt.forecast import ForecastConfig
+from ranopt.forecast import Forecast, ForecastConfig, ResidualModel
 from ranopt.forecast.conformal import MIN_CALIBRATION_DAYS
 from ranopt.optimize.confidence import cell_demand, plan_confidence
 from ranopt.optimize.day_ahead import (
@@ -129,8 +136,37 @@ def diagnosis(
     }
 
 
+def day_level_errors(realised: np.ndarray, scenarios: np.ndarray) -> dict[str, Any]:
+    """Where the realised day's totals fall among the scenarios' (the day-level forecast error).
+
+    For the network total and for each busy cell's day total: the share of scenarios below
+    the realised value (PIT; outside [0.05, 0.95] means outside the scenarios' 90 % band) and
+    the error ``z`` = (log realised - mean log scenario) / sd of log scenario totals.
+    """
+    totals = scenarios.sum(axis=(1, 2))  # [K]
+    realised_total = float(realised.sum())
+    cell_totals = scenarios.sum(axis=1)  # [K, C]
+    realised_cells = realised.sum(axis=0)  # [C]
+    busy = (realised_cells > 0) & (cell_totals > 0).all(axis=0)
+    log_cells = np.log(cell_totals[:, busy])
+    cell_z = (np.log(realised_cells[busy]) - log_cells.mean(axis=0)) / log_cells.std(axis=0)
+    log_totals = np.log(totals)
+    return {
+        "network_pit": round(float(np.mean(totals < realised_total)), 4),
+        "network_z": round(
+            float((np.log(realised_total) - log_totals.mean()) / log_totals.std()), 4
+        ),
+        "network_log_sd": round(float(log_totals.std()), 4),
+        "network_log_error": round(float(np.log(realised_total) - np.median(log_totals)), 4),
+        "cell_pit": [
+            round(float(v), 4) for v in np.mean(cell_totals[:, busy] < realised_cells[busy], axis=0)
+        ],
+        "cell_z": [round(float(v), 4) for v in cell_z],
+    }
+
+
 def forecast_rows(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
-    """The day-ahead forecast alone, per day: bias and band coverage of the realised cells."""
+    """The day-ahead forecast alone, per day: bias, band coverage and day-level errors."""
     twin = build_twin(
         scenario_preset(args.scenario, seed=seed, num_sites=args.sites, num_ues=args.ues)
     )
@@ -158,18 +194,56 @@ def forecast_rows(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
             ),
             "above_planning_quantile": round(float((realised > planning)[busy].mean()), 4),
         }
-        log(f"forecast seed {seed} day {day}: {row}")
+        if args.level_scenarios > 0:
+            forecast = inputs.forecast
+            if args.without_day_levels:
+                forecast = without_day_levels(forecast)
+            scenarios = forecast.sample(np.random.default_rng([seed, day, 7]), args.level_scenarios)
+            row |= day_level_errors(realised, scenarios)
+        log(f"forecast seed {seed} day {day}: " + ", ".join(
+            f"{k} {v}" for k, v in row.items() if not isinstance(v, list)
+        ))  # fmt: skip
         rows.append(row)
     return rows
 
 
+def day_level_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Day-level calibration of the scenarios: out-of-band shares (target 0.10) and z spread."""
+    pit = np.array([r["network_pit"] for r in rows])
+    z = np.array([r["network_z"] for r in rows])
+    cell_pit = np.concatenate([r["cell_pit"] for r in rows])
+    cell_z = np.concatenate([r["cell_z"] for r in rows])
+    return {
+        "network_outside_90_band": round(float(np.mean((pit < 0.05) | (pit > 0.95))), 4),
+        "network_above_95": round(float(np.mean(pit > 0.95)), 4),
+        "network_below_5": round(float(np.mean(pit < 0.05)), 4),
+        # binomial half-width of the out-of-band share if the scenarios were calibrated
+        "network_outside_90_band_95ci_halfwidth": round(1.96 * float(np.sqrt(0.09 / len(rows))), 4),
+        "network_z_sd": round(float(z.std()), 3),
+        "network_z_mean": round(float(z.mean()), 3),
+        "mean_network_log_sd": round(float(np.mean([r["network_log_sd"] for r in rows])), 4),
+        "rms_network_log_error": round(
+            float(np.sqrt(np.mean([r["network_log_error"] ** 2 for r in rows]))), 4
+        ),
+        "cell_outside_90_band": round(float(np.mean((cell_pit < 0.05) | (cell_pit > 0.95))), 4),
+        "cell_z_sd": round(float(cell_z.std()), 3),
+    }
+
+
 def forecast_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean forecast figures for working days and weekend days."""
+    """Mean forecast figures by day type and by history (calibration days), day-level too."""
     out = {}
-    for name, part in (
+    named = (
+        ("all days", rows),
         ("working days", [r for r in rows if not r["weekend"]]),
         ("weekend days", [r for r in rows if r["weekend"]]),
-    ):
+        (f"< {MIN_CALIBRATION_DAYS} calibration days (log-normal quantiles)",
+         [r for r in rows if r["calibration_days"] < MIN_CALIBRATION_DAYS]),
+        (f"{MIN_CALIBRATION_DAYS}-13 calibration days",
+         [r for r in rows if MIN_CALIBRATION_DAYS <= r["calibration_days"] < 14]),
+        ("14 calibration days", [r for r in rows if r["calibration_days"] >= 14]),
+    )  # fmt: skip
+    for name, part in named:
         if part:
             out[name] = {"days": len(part)} | {
                 key: round(float(np.mean([r[key] for r in part])), 4)
@@ -180,6 +254,8 @@ def forecast_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                     "above_planning_quantile",
                 )
             }
+            if "network_pit" in part[0]:
+                out[name] |= day_level_summary(part)
     return out
 
 
@@ -221,11 +297,82 @@ def run_seed(args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
             f"{'held' if row['held'] else str(row['violations']) + ' violations'}, "
             f"{row['total_s']} s"
         )
+        if args.plans_out is not None:
+            save_plan(args.plans_out, seed, day, plan)
         rows.append(row)
         if args.rows_out is not None:
             with args.rows_out.open("a") as handle:
                 handle.write(json.dumps(row) + "\n")
     return rows
+
+
+def plan_path(folder: Path, seed: int, day: int) -> Path:
+    return folder / f"plan-seed{seed}-day{day}.npz"
+
+
+def save_plan(folder: Path, seed: int, day: int, plan: Plan) -> None:
+    """Keep the schedule a plan's confidence replays, so ``--rescore`` can restate it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    trx = plan.active_trx if plan.active_trx is not None else np.zeros((0, 0), dtype=np.int64)
+    np.savez_compressed(plan_path(folder, seed, day), active=plan.active, trx=trx)
+
+
+def without_day_levels(forecast: Forecast) -> Forecast:
+    """The forecast as it sampled before issue 17 part 2: the fitting window's day levels."""
+    residual = forecast.residual
+    if not isinstance(residual, ResidualModel):
+        return forecast
+    return replace(
+        forecast, residual=replace(residual, scenario_common_day=None, scenario_series_day=None)
+    )
+
+
+def rescore(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Restate each saved plan's confidence with the current forecast (same scenario seed).
+
+    The schedule, and so whether it held on the realised day, is the saved one; only the
+    stated confidence is measured again, with the same generator seed as when it was planned,
+    so the two statements of one plan are paired. ``--rescore-as after``: the current
+    forecast's statement becomes ``confidence`` and the row's old one ``confidence_before``;
+    ``before``: the statement without the out-of-sample day levels (``without_day_levels``)
+    becomes ``confidence_before`` and the row's stays ``confidence``.
+    """
+    limits = EnergyConstraints()
+    config = DayAheadConfig(confidence_scenarios=args.k)
+    twins: dict[int, Twin] = {}
+    out = []
+    for row in rows:
+        seed, day = int(row["seed"]), int(row["day"])
+        if seed not in twins:
+            twins[seed] = build_twin(
+                scenario_preset(args.scenario, seed=seed, num_sites=args.sites, num_ues=args.ues)
+            )
+        twin = twins[seed]
+        started = time.perf_counter()
+        saved = np.load(plan_path(args.rescore, seed, day))
+        trx = saved["trx"] if saved["trx"].size else None
+        inputs = prepare_day_ahead(twin, seed, day, config)
+        forecast = inputs.forecast
+        if args.rescore_as == "before":
+            forecast = without_day_levels(forecast)
+        rng = np.random.default_rng([seed, day, 1])  # as run_seed's measure_confidence
+        scenarios = forecast.sample(rng, args.k)
+        confidence, _ = plan_confidence(
+            twin, saved["active"], scenarios, inputs.disaggregation, limits, rng,
+            DayAheadConfig.ue_dispersion_sigma, trx=trx,
+        )  # fmt: skip
+        stated = round(float(confidence), 4)
+        if args.rescore_as == "before":
+            new = row | {"confidence_before": stated}
+        else:
+            new = row | {"confidence_before": row["confidence"], "confidence": stated}
+        new["rescore_s"] = round(time.perf_counter() - started, 2)
+        log(f"rescore ({args.rescore_as}) seed {seed} day {day}: {row['confidence']} -> {stated}")
+        out.append(new)
+        if args.rows_out is not None:
+            with args.rows_out.open("a") as handle:
+                handle.write(json.dumps(new) + "\n")
+    return out
 
 
 def brier(rows: list[dict[str, Any]]) -> float:
@@ -266,6 +413,22 @@ def reliability(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return table
+
+
+def before_figures(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The same plans' figures with the confidence stated before the change (``--rescore``)."""
+    if not rows or not all("confidence_before" in r for r in rows):
+        return None
+    old = [r | {"confidence": r["confidence_before"]} for r in rows]
+    return {
+        "overall": summary(old),
+        "reliability": reliability(old),
+        "groups": groups(old),
+        "mean_change_points": round(
+            100 * float(np.mean([r["confidence"] - r["confidence_before"] for r in rows])), 1
+        ),
+        "plans_changed": sum(r["confidence"] != r["confidence_before"] for r in rows),
+    }
 
 
 def calibration_days(day: int) -> int:
@@ -320,13 +483,27 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def plot(rows: list[dict[str, Any]], table: list[dict[str, Any]], title: str, path: Path) -> None:
-    """Reliability diagram: share held against stated confidence per bin, plans per bin."""
+def plot(
+    rows: list[dict[str, Any]],
+    table: list[dict[str, Any]],
+    title: str,
+    path: Path,
+    before: list[dict[str, Any]] | None = None,
+) -> None:
+    """Reliability diagram: share held against stated confidence per bin, plans per bin.
+
+    ``before``: the same plans' reliability table with the earlier stated confidence.
+    """
     fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=80)
     ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect")
     ax.fill_between([0, 1], [-0.05, 0.95], [0.05, 1.05], color="0.9", label="±5 points")
     stated = [b["mean_stated"] for b in table]
     held = [b["held_share"] for b in table]
+    if before:
+        ax.plot(
+            [b["mean_stated"] for b in before], [b["held_share"] for b in before],
+            marker="s", color="0.5", linestyle=":", label="same plans, stated before",
+        )  # fmt: skip
     ax.plot(stated, held, marker="o", color="tab:blue", label="plans (bin mean)")
     for b in table:
         ax.annotate(
@@ -347,6 +524,60 @@ def plot(rows: list[dict[str, Any]], table: list[dict[str, Any]], title: str, pa
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+Z_BINS = (-np.inf, -1.0, 0.0, 1.0, 1.645, np.inf)  # the realised day's network z
+
+
+def plans_by_day_error(
+    plans: list[dict[str, Any]], forecasts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """An earlier run's plans (``--plans``) grouped by their day's day-level forecast error."""
+    errors = {(r["seed"], r["day"]): r for r in forecasts if "network_z" in r}
+    matched = [p | {"z": errors[(p["seed"], p["day"])]["network_z"]} for p in plans
+               if (p["seed"], p["day"]) in errors]  # fmt: skip
+    out: dict[str, Any] = {"plans_matched": len(matched)}
+    for low, high in itertools.pairwise(Z_BINS):
+        part = [p for p in matched if low <= p["z"] < high]
+        if part:
+            out[f"network z in [{low}, {high})"] = summary(part)
+    out["broken"] = [
+        {k: p[k] for k in ("seed", "day", "confidence", "violations", "z")}
+        for p in matched
+        if not p["held"]
+    ]
+    return out
+
+
+def forecast_only(args: argparse.Namespace) -> None:
+    """The ``--forecast-only`` run (or merge): forecast and day-level figures, no plans."""
+    if args.merge:  # --out files of earlier --forecast-only runs
+        parts = [json.loads(path.read_text()) for path in args.merge]
+        rows = [row for part in parts for row in part["forecasts"]]
+        if args.merge_days is not None:
+            first, last = (int(v) for v in args.merge_days.split("-"))
+            rows = [r for r in rows if first <= r["day"] <= last]
+        args.seeds = ",".join(str(s) for s in sorted({r["seed"] for r in rows}))
+        days = sorted({int(r["day"]) for r in rows})
+        args.first_day, args.days = days[0], days[-1] - days[0] + 1
+        args.level_scenarios = parts[0]["level_scenarios"]
+        args.without_day_levels = "before" in parts[0].get("scenario_day_levels", "")
+    else:
+        rows = [row for s in args.seeds.split(",") for row in forecast_rows(args, int(s))]
+    result = {
+        "scenario": args.scenario, "sites": args.sites, "ues": args.ues,
+        "seeds": args.seeds, "days": [args.first_day, args.first_day + args.days - 1],
+        "level_scenarios": args.level_scenarios,
+        "scenario_day_levels": "fitting window (before)" if args.without_day_levels
+        else "out of sample (after)",
+        "summary": forecast_summary(rows), "forecasts": rows,
+    }  # fmt: skip
+    if args.plans is not None:
+        plans = json.loads(args.plans.read_text())["plans"]
+        result["summary"]["plans_by_day_error"] = plans_by_day_error(plans, rows)
+    if args.out is not None:
+        args.out.write_text(json.dumps(result) + "\n")
+    print(json.dumps(result["summary"], indent=2))
 
 
 def main() -> None:
@@ -370,21 +601,36 @@ def main() -> None:
         help="build the result from --rows-out files of earlier runs instead of planning",
     )  # fmt: skip
     parser.add_argument(
+        "--plans-out", type=Path, default=None, help="save each plan's schedule here (npz)"
+    )
+    parser.add_argument(
+        "--rescore", type=Path, default=None,
+        help="with --merge: restate the merged plans' confidence from schedules saved here",
+    )  # fmt: skip
+    parser.add_argument("--rescore-as", choices=("after", "before"), default="after")
+    parser.add_argument(
+        "--level-scenarios", type=int, default=500,
+        help="with --forecast-only: scenarios drawn per day for the day-level errors (0: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--without-day-levels", action="store_true",
+        help="with --forecast-only: scenarios as before issue 17 part 2 (the window's day levels)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--merge-days", default=None, help="with --forecast-only --merge: keep days A-B only"
+    )
+    parser.add_argument(
+        "--plans", type=Path, default=None,
+        help="with --forecast-only: a plan run's JSON, its plans grouped by day-level error",
+    )  # fmt: skip
+    parser.add_argument(
         "--forecast-only", action="store_true",
         help="no plans: the day-ahead forecast's bias and coverage per day type",
     )  # fmt: skip
     args = parser.parse_args()
     started = time.perf_counter()
     if args.forecast_only:
-        rows = [row for s in args.seeds.split(",") for row in forecast_rows(args, int(s))]
-        result = {
-            "scenario": args.scenario, "sites": args.sites, "ues": args.ues,
-            "days": [args.first_day, args.first_day + args.days - 1],
-            "summary": forecast_summary(rows), "forecasts": rows,
-        }  # fmt: skip
-        if args.out is not None:
-            args.out.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result, indent=2))
+        forecast_only(args)
         return
     if args.merge:
         rows = [json.loads(line) for path in args.merge for line in path.read_text().splitlines()]
@@ -393,6 +639,8 @@ def main() -> None:
         days = sorted({int(r["day"]) for r in rows})
         args.seeds = ",".join(str(s) for s in seeds)
         args.first_day, args.days = days[0], days[-1] - days[0] + 1
+        if args.rescore is not None:
+            rows = rescore(args, rows)
     else:
         seeds = [int(s) for s in args.seeds.split(",")]
         rows = [row for seed in seeds for row in run_seed(args, seed)]
@@ -414,6 +662,7 @@ def main() -> None:
         "groups": groups(rows),
         "target_within_5_points_every_judged_bin": bool(judged)
         and all(b["within_5_points"] for b in judged),
+        "before": before_figures(rows),
         "plans": rows,
         "plan_seconds_sum": round(sum(r["total_s"] for r in rows), 1),
         "wall_s": round(time.perf_counter() - started, 1),
@@ -428,7 +677,8 @@ def main() -> None:
             f"Brier {result['overall']['brier']}, stated {result['overall']['mean_stated']}, "
             f"held {result['overall']['held_share']}"
         )
-        plot(rows, table, title, png)
+        before = result["before"]["reliability"] if result["before"] else None
+        plot(rows, table, title, png, before)
         result["png"] = str(png)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

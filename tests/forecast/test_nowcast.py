@@ -1,5 +1,7 @@
 """Nowcast: the rest of today given its first intervals, the exact Gaussian conditional."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from forecast_synthetic import hand_forecast, make_history
@@ -73,10 +75,16 @@ def test_nothing_observed_is_the_day_ahead_forecast(
     np.testing.assert_allclose(rest.quantiles, forecast.quantiles, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(rest.median, forecast.median, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(rest.mean, forecast.mean, rtol=1e-9)
-    # the conditional sampler consumes the generator as the unconditional one: same draws
+    # the conditional sampler consumes the generator as the unconditional one: same draws,
+    # with the fitting window's day levels (its filter's prior); the day-ahead scenarios of a
+    # calibrated model draw their day levels from past days' errors instead (docs/forecast.md)
+    residual = forecast.residual
+    assert isinstance(residual, ResidualModel)
+    assert (residual.scenario_common_day is not None) == (method == "calibrated")
+    window_levels = replace(residual, scenario_common_day=None, scenario_series_day=None)
     np.testing.assert_allclose(
         rest.sample(np.random.default_rng(3), 50),
-        forecast.sample(np.random.default_rng(3), 50),
+        replace(forecast, residual=window_levels).sample(np.random.default_rng(3), 50),
         rtol=1e-9,
         atol=1e-12,
     )

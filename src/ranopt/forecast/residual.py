@@ -66,6 +66,13 @@ class ResidualModel:
         ``[STANDARD_GRID_SIZE]`` quantiles, at ``STANDARD_GRID_LEVELS``, of a nowcast's latent
         residual standardised by its conditional moments (split-conformal on the calibration
         days' nowcasts), or ``None`` for the Gaussian conditional.
+    scenario_common_day, scenario_series_day
+        Standard deviations (scalar, ``[num_series]``) of the network-wide and per-series day
+        levels that ``sample`` draws in the copula's latent space, estimated from the fitting
+        window's and the calibration days' daily forecast errors (``with_day_levels``), or
+        ``None`` for ``sigma_common_day`` / ``sigma_series_day``. They set how much of each
+        interval's spread a whole day shares (what a plan's confidence depends on), never the
+        marginal quantiles.
     """
 
     sigma_common_day: float
@@ -76,6 +83,8 @@ class ResidualModel:
     ar_share: float
     standard_quantiles: FloatArray | None
     conditional_quantiles: FloatArray | None = None
+    scenario_common_day: float | None = None
+    scenario_series_day: FloatArray | None = None
 
     @property
     def sigma_total(self) -> FloatArray:
@@ -114,17 +123,23 @@ class ResidualModel:
     def sample(self, rng: np.random.Generator, num_scenarios: int) -> FloatArray:
         """Draw log-ratio residual days ``r``, ``[num_scenarios, T, S]``.
 
-        The draw is Gaussian with the fitted day-level and ARMA correlation; with calibrated
-        quantiles it is mapped through them marginally (a Gaussian copula), so every interval's
-        marginal matches ``standard_ppf`` exactly while the correlation is kept.
+        The draw is Gaussian with the day levels (``scenario_common_day`` and
+        ``scenario_series_day`` where set) and the ARMA correlation; it is mapped through the
+        marginal quantiles by its own standard deviation (a Gaussian copula), so every
+        interval's marginal matches ``standard_ppf`` times ``sigma_total`` exactly while the
+        correlation is kept.
         """
         num_intervals = self.intraday_scale.shape[0]
         num_series = self.sigma_series_day.shape[0]
         shape = (num_scenarios, num_intervals, num_series)
-        common = self.sigma_common_day * rng.standard_normal((num_scenarios, 1, 1))
-        series = self.sigma_series_day[None, None, :] * rng.standard_normal(
-            (num_scenarios, 1, num_series)
+        common_sd = (
+            self.sigma_common_day if self.scenario_common_day is None else self.scenario_common_day
         )
+        series_sd = (
+            self.sigma_series_day if self.scenario_series_day is None else self.scenario_series_day
+        )
+        common = common_sd * rng.standard_normal((num_scenarios, 1, 1))
+        series = series_sd[None, None, :] * rng.standard_normal((num_scenarios, 1, num_series))
         # stationary AR(1) with unit variance along the interval axis: x[t] = phi x[t-1] + ...
         phi = self.ar_coefficient
         innovation = rng.standard_normal(shape)
@@ -137,18 +152,52 @@ class ResidualModel:
         # [T, S]
         intraday_sigma = self.intraday_scale[:, None] * self.sigma_intraday[None, :]
         log_ratio: FloatArray = common + series + intraday_sigma[None] * unit  # [K, T, S]
-        return self.from_gaussian(log_ratio, self.sigma_total)
+        latent_sigma = np.sqrt(common_sd**2 + series_sd[None, :] ** 2 + intraday_sigma**2)
+        return self.from_gaussian(log_ratio, self.sigma_total, latent_sigma)
 
-    def from_gaussian(self, gaussian: FloatArray, sigma: FloatArray) -> FloatArray:
+    def with_day_levels(
+        self, latent: FloatArray, config: ForecastConfig, num_days: int | None = None
+    ) -> "ResidualModel":
+        """Return the model with its scenarios' day levels fitted to past days' errors.
+
+        ``latent`` ``[E, T, S]`` are past days' forecast errors in the copula's latent space
+        (``to_gaussian``), ``num_days`` how many distinct days they cover (default ``E``; an
+        error of the same day counted twice, e.g. its leave-one-day-out and its out-of-sample
+        residual, is one day). The network-wide and per-series day levels of ``sample``
+        become their method-of-moments estimates (``fit_residual_model``). The network day
+        level is one number per day, so its variance, estimated from ``D = num_days`` days,
+        is scaled by ``D / (D - 2)``: the second moment of a new day's error over the
+        estimated spread (Student's t with ``D`` degrees of freedom), so that over many fits
+        the realised day level is as often outside the scenarios as one of them.
+        """
+        active = self.sigma_total.max(axis=0) > 0.0  # [S]
+        fitted = fit_residual_model(latent, config, active)
+        distinct = latent.shape[0] if num_days is None else num_days
+        predictive = distinct / (distinct - 2) if distinct > 2 else 1.0
+        return replace(
+            self,
+            scenario_common_day=fitted.sigma_common_day * float(np.sqrt(predictive)),
+            scenario_series_day=fitted.sigma_series_day,
+        )
+
+    def from_gaussian(
+        self, gaussian: FloatArray, sigma: FloatArray, latent_sigma: FloatArray | None = None
+    ) -> FloatArray:
         """Map Gaussian-space residuals to the fitted marginal (the copula's forward transform).
 
-        ``sigma`` is ``sigma_total`` of the same intervals (broadcast against ``gaussian``); the
-        map is the identity without calibrated quantiles.
+        ``sigma`` is ``sigma_total`` of the same intervals (broadcast against ``gaussian``),
+        ``latent_sigma`` the standard deviation of ``gaussian`` where it differs from ``sigma``
+        (scenarios with out-of-sample day levels); the map is the identity without calibrated
+        quantiles and a different ``latent_sigma``.
         """
+        latent = sigma if latent_sigma is None else latent_sigma
+        safe_latent = np.where(latent > 0.0, latent, 1.0)
         if self.standard_quantiles is None:
-            return gaussian
-        safe_sigma = np.where(sigma > 0.0, sigma, 1.0)
-        marginal: FloatArray = sigma * self.standard_ppf(ndtr(gaussian / safe_sigma))
+            if latent_sigma is None:
+                return gaussian
+            rescaled: FloatArray = gaussian * (sigma / safe_latent)
+            return rescaled
+        marginal: FloatArray = sigma * self.standard_ppf(ndtr(gaussian / safe_latent))
         return marginal
 
     def to_gaussian(self, residual: FloatArray, sigma: FloatArray) -> FloatArray:

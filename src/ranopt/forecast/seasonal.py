@@ -207,14 +207,21 @@ def calibration_residuals(
 
 
 def calibrate(
-    residual: ResidualModel, held_out: FloatArray, informative: BoolArray
+    residual: ResidualModel,
+    held_out: FloatArray,
+    informative: BoolArray,
+    config: ForecastConfig = DEFAULT_CONFIG,
+    in_window: FloatArray | None = None,
 ) -> ResidualModel:
-    """Return ``residual`` with split-conformal day-ahead and nowcast quantiles.
+    """Return ``residual`` with split-conformal quantiles and out-of-sample day levels.
 
     ``held_out`` ``[C, T, S]`` are out-of-sample log-ratio residuals, ``informative`` where
-    they count. Day ahead: the scores are ``held_out / sigma_total``. Nowcast: the held-out
-    days, mapped to the latent space through the calibrated marginal, are nowcast from
-    ``CALIBRATION_ORIGINS`` origins and scored by their conditional moments.
+    they count. Day ahead: the scores are ``held_out / sigma_total``. The held-out days,
+    mapped to the latent space through the calibrated marginal, give the scenarios' day
+    levels (``ResidualModel.with_day_levels``), together with the fitting window's
+    leave-one-day-out residuals ``in_window`` ``[W, T, S]`` where given (the last ``W`` days,
+    which the calibration days, the last ``C``, overlap), and are nowcast
+    from ``CALIBRATION_ORIGINS`` origins and scored by their conditional moments.
     """
     sigma = residual.sigma_total  # [T, S]
     usable = informative & (sigma > 0.0)[None]
@@ -225,6 +232,13 @@ def calibrate(
         residual, standard_quantiles=conformal_quantiles(scores, STANDARD_GRID_LEVELS)
     )
     latent = calibrated.to_gaussian(np.where(usable, held_out, 0.0), sigma[None])
+    days, num_days = latent, latent.shape[0]
+    if in_window is not None:
+        # the window's days end on the same day as the calibration days: they overlap
+        window_latent = calibrated.to_gaussian(in_window, sigma[None])
+        days = np.concatenate([window_latent, latent])
+        num_days = max(in_window.shape[0], latent.shape[0])
+    calibrated = calibrated.with_day_levels(days, config, num_days)
     conditional = conditional_scores(calibrated, latent, usable, CALIBRATION_ORIGINS)
     if conditional.size == 0:
         return calibrated
@@ -306,7 +320,7 @@ def fit_forecaster(
     if num_calibration >= MIN_CALIBRATION_DAYS:
         informative = active[None] & (values[-num_calibration:] > floor[None, None, :])
         held_out = calibration_residuals(log_all, days_weekday, config, num_calibration)
-        residual = calibrate(residual, held_out, informative)
+        residual = calibrate(residual, held_out, informative, config, log_ratio)
     if residual.standard_quantiles is None:
         num_calibration = 0
     return SeasonalForecaster(

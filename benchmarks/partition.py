@@ -42,7 +42,6 @@ import os
 import platform
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from machine import run_child as run_single_threaded
 from ranopt.optimize.confidence import MapTasks
 from ranopt.optimize.energy import EnergyConfig, always_on_snapshots, plan_energy
 from ranopt.optimize.evaluate import EnergyConstraints
@@ -71,12 +71,6 @@ from ranopt.twin.traffic import expected_demand_mbps
 from ranopt.twin.units import FloatArray
 
 CHILD_TIMEOUT_S = 4 * 3600
-SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "VECLIB_MAXIMUM_THREADS": "1",
-}
 NETWORK_SEED = 16
 TWIN_SEED = 1
 PLAN_SEED = 5
@@ -471,18 +465,7 @@ def measure_big(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement in a fresh single-threaded interpreter (stderr passes through)."""
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **SINGLE_THREAD_ENV},
-        timeout=CHILD_TIMEOUT_S,
-        check=False,
-    )
-    if proc.returncode != 0:
-        return {"error": f"exit {proc.returncode}"}
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
+    return run_single_threaded(__file__, spec, CHILD_TIMEOUT_S, show_stderr=True)
 
 
 def main() -> None:

@@ -50,7 +50,6 @@ import os
 import platform
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from machine import run_child as run_single_threaded
 from ranopt.optimize.confidence import (
     DemandDisaggregation,
     cell_demand,
@@ -82,12 +82,6 @@ from ranopt.twin.units import FloatArray
 
 MIB = 2**20
 CHILD_TIMEOUT_S = 3600
-SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "VECLIB_MAXIMUM_THREADS": "1",
-}
 
 
 def _maxrss_mib() -> float:
@@ -466,18 +460,7 @@ def measure_neighbourhood_plan(name: str, robust: int) -> dict[str, Any]:
 
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement in a fresh single-threaded interpreter."""
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **SINGLE_THREAD_ENV},
-        timeout=CHILD_TIMEOUT_S,
-        check=False,
-    )
-    if proc.returncode != 0:
-        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}"}
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
+    return run_single_threaded(__file__, spec, CHILD_TIMEOUT_S)
 
 
 def bench_setup(presets: list[str]) -> dict[str, Any]:

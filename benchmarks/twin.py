@@ -27,7 +27,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 import scipy
 
+from machine import run_child as run_single_threaded
 from ranopt.twin import CellState, build_twin, evaluate_snapshot, scenario_preset
 from ranopt.twin.traffic import day_rng, expected_demand_mbps, realised_demand_mbps
 
@@ -59,12 +59,6 @@ TARGETS = {
 }
 # (preset, evaluation repeats)
 SCENARIOS = (("default", 50), ("medium", 20), ("large", 10))
-SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "VECLIB_MAXIMUM_THREADS": "1",
-}
 
 
 def _maxrss_bytes() -> int:
@@ -116,20 +110,8 @@ def measure(name: str, top_k: int | None, num_ues: int | None, repeats: int) -> 
 
 def run_child(name: str, top_k: int | None, num_ues: int | None, repeats: int) -> dict[str, Any]:
     """Run ``measure`` in a fresh single-threaded interpreter and return its JSON."""
-    spec = json.dumps({"name": name, "top_k": top_k, "num_ues": num_ues, "repeats": repeats})
-    env = {**os.environ, **SINGLE_THREAD_ENV}
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", spec],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=CHILD_TIMEOUT_S,
-        check=False,
-    )
-    if proc.returncode != 0:
-        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}"}
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
+    spec = {"name": name, "top_k": top_k, "num_ues": num_ues, "repeats": repeats}
+    return run_single_threaded(__file__, spec, CHILD_TIMEOUT_S)
 
 
 def _ratio(numerator: dict[str, Any], denominator: dict[str, Any]) -> float | None:

@@ -112,6 +112,10 @@ class IngestOut(BaseModel):
     num_records: int
     num_samples: int
     skipped: dict[str, int]
+    # VES fault events (the listener only): received, alarms raised and cleared
+    num_faults: int = 0
+    faults_raised: int = 0
+    faults_cleared: int = 0
 
 
 class SeriesOut(BaseModel):

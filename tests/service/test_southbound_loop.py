@@ -233,7 +233,7 @@ def test_outage_is_compensated_over_o1_and_reverted_when_the_cell_reports(
     assert "silent, VES fault raised" in outage[0]["message"], outage
     alarm = _alarm(alerts, FAILED_CELL, cleared=False)
     assert alarm["severity"] == "critical", alarm
-    assert "cellOutOfService: cell out of service" in alarm["message"].replace("(CRITICAL)", "")
+    assert "cellOutOfService (CRITICAL): cell out of service" in alarm["message"], alarm
     comps = [r for r in items if r["objective"] == "compensation"]
     assert len(comps) == 1, [(r["objective"], r["status"]) for r in items]
     comp = comps[0]

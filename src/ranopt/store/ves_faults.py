@@ -60,12 +60,10 @@ def record_faults(
     now_s: int,
 ) -> FaultCounts:
     """Raise or clear each fault's alarm in the caller's transaction, in event order."""
-    names = dict(
-        session.execute(
-            select(Cell.id, Cell.name).where(Cell.tenant_id == tenant_id,
-                                             Cell.network_id == network_id)
-        ).tuples()
-    )  # fmt: skip
+    query = select(Cell.id, Cell.name).where(
+        Cell.tenant_id == tenant_id, Cell.network_id == network_id
+    )
+    names = dict(session.execute(query).tuples().all())
     raised = cleared = ignored = 0
     for fault, cell_id in sorted(zip(faults, cell_ids, strict=True), key=lambda p: p[0].time_s):
         key = alert_key(network_id, cell_id, fault.alarm_condition)

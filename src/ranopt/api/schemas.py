@@ -112,10 +112,14 @@ class IngestOut(BaseModel):
     num_records: int
     num_samples: int
     skipped: dict[str, int]
-    # VES fault events (the listener only): received, alarms raised and cleared
-    num_faults: int = 0
-    faults_raised: int = 0
-    faults_cleared: int = 0
+
+
+class VesIngestOut(IngestOut):
+    """What a VES listener call wrote: counters, and fault events (alarms raised, cleared)."""
+
+    num_faults: int
+    faults_raised: int
+    faults_cleared: int
 
 
 class SeriesOut(BaseModel):

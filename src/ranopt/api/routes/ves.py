@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ranopt.api.deps import Principal, SessionDep, Writer, now_s, record
 from ranopt.api.errors import problem_responses
-from ranopt.api.schemas import MAX_DB_ID, IngestOut
+from ranopt.api.schemas import MAX_DB_ID, VesIngestOut
 from ranopt.ingest.batch import CellLookup, validate
 from ranopt.ingest.ves import VesFault, parse_ves
 from ranopt.store import networks as nets
@@ -29,7 +29,7 @@ MAX_EVENT_BYTES = 16 * 1024 * 1024
 BODY_CAPS = {PREFIX: MAX_EVENT_BYTES, f"{PREFIX}/eventBatch": MAX_EVENT_BYTES}
 
 
-def _ingest(data: bytes, network_id: int, principal: Principal, session: Session) -> IngestOut:
+def _ingest(data: bytes, network_id: int, principal: Principal, session: Session) -> VesIngestOut:
     net = nets.network_by_id(session, tenant_id=principal.tenant_id, network_id=network_id)
     faults: list[VesFault] = []
     parsed = parse_ves(data, source="body", faults=faults)
@@ -48,7 +48,7 @@ def _ingest(data: bytes, network_id: int, principal: Principal, session: Session
     record(session, principal, action="ves.ingest", target=f"network:{net.id}",
            detail={"num_records": len(parsed), "num_samples": written,
                    "num_faults": len(faults)})  # fmt: skip
-    return IngestOut(
+    return VesIngestOut(
         num_records=len(parsed), num_samples=written, skipped=parsed.skipped,
         num_faults=len(faults), faults_raised=counts.raised, faults_cleared=counts.cleared,
     )  # fmt: skip
@@ -71,7 +71,7 @@ async def event(
     principal: Writer,
     session: SessionDep,
     network_id: Annotated[int, Query(ge=1, le=MAX_DB_ID)],
-) -> IngestOut:
+) -> VesIngestOut:
     """One VES event (``{"event": {...}}``)."""
     data = await request.body()
     return await run_in_threadpool(_ingest, data, network_id, principal, session)
@@ -86,7 +86,7 @@ async def event_batch(
     principal: Writer,
     session: SessionDep,
     network_id: Annotated[int, Query(ge=1, le=MAX_DB_ID)],
-) -> IngestOut:
+) -> VesIngestOut:
     """Ingest a VES ``eventList`` batch."""
     data = await request.body()
     return await run_in_threadpool(_ingest, data, network_id, principal, session)

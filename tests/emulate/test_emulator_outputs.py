@@ -154,7 +154,7 @@ def test_a_failed_cell_is_disabled_goes_silent_and_raises_a_fault(
         assert len(faults) == before + 1
         assert (faults[0].outcome, faults[0].detail["num_records"]) == ("success", 0)
         assert faults[0].detail["num_faults"] == 1
-        (alarm,) = _alarms(ran_world)  # stored as the cell's raised alarm
+        alarm = _alarms(ran_world)[0]  # stored as the cell's raised alarm
         assert alarm.message.startswith(f"{FAILED_CELL}: VES fault cellOutOfService (CRITICAL)")
         assert alarm.cleared_s is None
         truth = _advance(emulator)
@@ -176,14 +176,15 @@ def test_a_failed_cell_is_disabled_goes_silent_and_raises_a_fault(
     cleared_event = _ves_entries(ran_world)  # fault, the interval's counters, clearing
     assert len(cleared_event) == before + 3
     assert (cleared_event[0].outcome, cleared_event[0].detail["num_records"]) == ("success", 0)
-    assert [a.cleared_s is not None for a in _alarms(ran_world)] == [True]  # NORMAL cleared it
+    assert _alarms(ran_world)[0].id == alarm.id
+    assert _alarms(ran_world)[0].cleared_s is not None  # the repair's NORMAL event cleared it
 
 
 def _alarms(world: RanWorld) -> list[runs.AlertOut]:
-    """The network's VES fault alarms (``ves_fault`` alerts)."""
+    """The failed cell's VES fault alarms (``ves_fault`` alerts), newest first."""
     with world.server.store.transaction() as session:
         found = runs.list_alerts(session, tenant_id=world.server.tenant_id)
-    return [a for a in found if a.kind == "ves_fault"]
+    return [a for a in found if a.kind == "ves_fault" and a.message.startswith(FAILED_CELL)]
 
 
 def test_an_unknown_cell_cannot_be_failed(ran_world: RanWorld) -> None:

@@ -6,8 +6,9 @@ network is running now has its state sent: it plans a window on the calibrated m
 plan covers that interval (recalibrated once a day, on the whole days before today), applies
 it when auto-apply is on and its confidence reaches the threshold, and sends the cells'
 changes over O1: sleep with its depth, wake, MIMO muting, and an outage's compensation
-(wake-ups and CIO, planned on the calibrated model when a silent cell's ``operationalState``
-is not ENABLED, reverted when it reports again). The network runs interval ``k`` with the
+(wake-ups and CIO, planned on the calibrated model when a cell has a raised VES fault alarm,
+or is silent and its ``operationalState`` is not ENABLED; reverted when it reports again with
+no alarm raised). The network runs interval ``k`` with the
 configuration committed when ``k`` began; counters of ``k`` arrive after it ended, when
 ``k + 1`` runs already, so the state sent after accounting ``k`` is the one of ``k + 2``.
 

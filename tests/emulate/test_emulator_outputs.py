@@ -21,7 +21,7 @@ from ranopt.emulate import output
 from ranopt.emulate.topology import build_topology
 from ranopt.southbound.nrm import parse_dn
 from ranopt.southbound.o1 import O1Session
-from ranopt.store import audit
+from ranopt.store import audit, runs
 from ranopt.store.engine import Store
 from ranopt.store.tables import Cell, KpiSample, Network
 from ranopt.twin import build_twin, scenario_preset
@@ -153,6 +153,10 @@ def test_a_failed_cell_is_disabled_goes_silent_and_raises_a_fault(
         # the fault event reached the listener and was accepted (a fault carries no counters)
         assert len(faults) == before + 1
         assert (faults[0].outcome, faults[0].detail["num_records"]) == ("success", 0)
+        assert faults[0].detail["num_faults"] == 1
+        alarm = _alarms(ran_world)[0]  # stored as the cell's raised alarm
+        assert alarm.message.startswith(f"{FAILED_CELL}: VES fault cellOutOfService (CRITICAL)")
+        assert alarm.cleared_s is None
         truth = _advance(emulator)
         index = [c.name for c in emulator.topology.cells].index(FAILED_CELL)
         assert index in truth["failed"]
@@ -172,6 +176,15 @@ def test_a_failed_cell_is_disabled_goes_silent_and_raises_a_fault(
     cleared_event = _ves_entries(ran_world)  # fault, the interval's counters, clearing
     assert len(cleared_event) == before + 3
     assert (cleared_event[0].outcome, cleared_event[0].detail["num_records"]) == ("success", 0)
+    assert _alarms(ran_world)[0].id == alarm.id
+    assert _alarms(ran_world)[0].cleared_s is not None  # the repair's NORMAL event cleared it
+
+
+def _alarms(world: RanWorld) -> list[runs.AlertOut]:
+    """The failed cell's VES fault alarms (``ves_fault`` alerts), newest first."""
+    with world.server.store.transaction() as session:
+        found = runs.list_alerts(session, tenant_id=world.server.tenant_id)
+    return [a for a in found if a.kind == "ves_fault" and a.message.startswith(FAILED_CELL)]
 
 
 def test_an_unknown_cell_cannot_be_failed(ran_world: RanWorld) -> None:

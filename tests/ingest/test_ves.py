@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ranopt.ingest.batch import BatchRejectedError, CellLookup, validate
-from ranopt.ingest.ves import parse_ves
+from ranopt.ingest.batch import BatchRejectedError, CellLookup, ProblemList, validate
+from ranopt.ingest.ves import VesFault, parse_ves
 from ranopt.store.repository import CellRef
+from ranopt.store.ves_faults import resolve_cells
 
 RNC = "SubNetwork=CountryNN,MeContext=MEC-Gbg-1,ManagedElement=RNC-Gbg-1"
 T_REPORT = 951_912_000  # 2000-03-01T12:00:00Z: pm_report.json's epoch fields read as ms
@@ -180,3 +181,43 @@ def test_bad_events_are_problems_naming_the_field(data: bytes, field: str, messa
         problems = info.value.problems
     assert problems[0].field == field
     assert message in problems[0].message
+
+
+def test_fault_events_are_collected_when_asked_and_checked_at_the_boundary(specs: Path) -> None:
+    onap = json.loads(
+        (specs / "ves" / "examples-onap" / "ves7_valid_30_1_1_event.json").read_text()
+    )
+    faults: list[VesFault] = []
+    parsed = parse_ves(json.dumps(onap).encode(), faults=faults)
+    assert parsed.skipped == {}
+    assert not parsed.problems.count
+    (fault,) = faults
+    # no alarmInterfaceA: the header's sourceName names the object
+    assert (fault.key, fault.key_field) == ("scfx0001vm002cap001", "commonEventHeader.sourceName")
+    assert fault.alarm_condition == "PilotNumberPoolExhaustion"
+    assert fault.specific_problem == "Calls cannot complete - pilot numbers are unavailable"
+    assert fault.raises
+    assert not fault.clears
+    problems = ProblemList()
+    assert resolve_cells(faults, nr_cells(), problems) == [None]  # not a cell of ours
+    assert [(p.record, p.field) for p in problems.problems] == [
+        ("event", "commonEventHeader.sourceName")]  # fmt: skip
+    # the O-RAN SC OAM fault template, filled for a cell named by alarmInterfaceA, cleared
+    dn = "DC=x,ManagedElement=gNB-S000,GNBDUFunction=1,NRCellDU=2"
+    text = (specs / "ves" / "examples-oran-sc-oam" / "fault.json").read_text()
+    for name, value in {"domain": "fault", "interface": dn, "severity": "NORMAL",
+                        "alarm": "cellOutOfService", "pnfId": "gNB-S000"}.items():  # fmt: skip
+        text = text.replace(f"@{name}@", value)
+    text = text.replace('"@timestamp@"', str(T0 * US))
+    faults = []
+    assert not parse_ves(text.encode(), faults=faults).problems.count
+    assert (faults[0].key, faults[0].time_s, faults[0].clears) == (dn, T0, True)
+    assert resolve_cells(faults, nr_cells(), ProblemList()) == [2]
+    # a malformed one is a problem naming the field; without a collector, faults are skipped
+    onap["event"]["faultFields"]["eventSeverity"] = "FATAL"
+    del onap["event"]["faultFields"]["specificProblem"]
+    bad = parse_ves(json.dumps(onap).encode(), faults=[])
+    fields = sorted((p.record, p.field) for p in bad.problems.problems)
+    assert fields == [("event.faultFields", "eventSeverity"),
+                      ("event.faultFields", "specificProblem")]  # fmt: skip
+    assert parse_ves(json.dumps(onap).encode()).skipped == {"fault event": 1}

@@ -228,7 +228,12 @@ def test_outage_is_compensated_over_o1_and_reverted_when_the_cell_reports(
     alerts, items = _alerts_and_runs(world)
     outage = [a for a in alerts if a["kind"] == "cell_outage" and FAILED_CELL in a["message"]]
     assert outage, alerts
-    assert "operationalState DISABLED" in outage[0]["message"], outage
+    # the emulator's own VES fault event reached the listener before the cell fell silent:
+    # stored as the cell's raised alarm, and the loop's evidence (no O1 read needed)
+    assert "silent, VES fault raised" in outage[0]["message"], outage
+    alarm = _alarm(alerts, FAILED_CELL, cleared=False)
+    assert alarm["severity"] == "critical", alarm
+    assert "cellOutOfService (CRITICAL): cell out of service" in alarm["message"], alarm
     comps = [r for r in items if r["objective"] == "compensation"]
     assert len(comps) == 1, [(r["objective"], r["status"]) for r in items]
     comp = comps[0]
@@ -272,8 +277,115 @@ def test_outage_is_compensated_over_o1_and_reverted_when_the_cell_reports(
         faults = loops.faults(session, tenant_id=world.tenant_id, network_id=world.network_id)
     assert [(f.cell_name, f.status) for f in faults] == [(FAILED_CELL, "cleared")]
     assert faults[0].compensation_run_id == comp["id"]
+    assert faults[0].requested_by == "ranopt:loop (VES fault)"
     alerts, _ = _alerts_and_runs(world)
     assert any("reports again" in a["message"] and FAILED_CELL in a["message"] for a in alerts)
+    # the emulator's NORMAL event on repair cleared the alarm
+    assert _alarm(alerts, FAILED_CELL, cleared=True)["id"] == alarm["id"]
+
+
+ALARMED_CELL = "S001-1-cov"  # keeps reporting: only its VES fault says it is out
+
+
+def _fault_event(
+    world: World, cell: str, t_s: int, severity: str = "CRITICAL", **fields: object
+) -> dict[str, Any]:
+    """A VES 7 fault event as a RAN's VES agent sends it, the cell named by its DN."""
+    dn = next(c.dn for c in world.topology.cells if c.name == cell)
+    us = t_s * 1_000_000
+    return {"event": {
+        "commonEventHeader": {"domain": "fault", "eventName": "Fault_NRCellDU_VSWR",
+                              "eventId": f"fault-{cell}-{t_s}-{severity}", "sourceName": dn,
+                              "startEpochMicrosec": us, "lastEpochMicrosec": us,
+                              "version": "4.1", "vesEventListenerVersion": "7.2.1"},
+        "faultFields": {"faultFieldsVersion": "4.0", "alarmCondition": "vswrHigh",
+                        "eventSeverity": severity, "specificProblem": "antenna VSWR above 3.0",
+                        "eventSourceType": "NRCellDU", "vfStatus": "Active",
+                        "alarmInterfaceA": dn, **fields},
+    }}  # fmt: skip
+
+
+def test_ves_fault_from_the_listener_compensates_a_cell_that_still_reports(
+    world: World, looping: int
+) -> None:
+    """Fault events posted over HTTP to the server's VES listener, as a RAN would."""
+    assert looping > 0
+    url = f"/eventListener/v7?network_id={world.network_id}"
+    with world.store.transaction() as session:
+        newest = session.scalar(select(func.max(KpiSample.interval_start_s))
+                                .where(KpiSample.network_id == world.network_id))  # fmt: skip
+    assert newest is not None
+    t_s = int(newest) + 900  # in the interval the emulator runs now
+    with world.client() as client:
+        # malformed: a 422 naming the field, and nothing stored (one transaction per batch)
+        bad = client.post(url, json=_fault_event(world, ALARMED_CELL, t_s, severity="FATAL"))
+        assert bad.status_code == 422, bad.text
+        assert [p["field"] for p in bad.json()["problems"]] == ["eventSeverity"], bad.json()
+        batch = {"eventList": [
+            _fault_event(world, ALARMED_CELL, t_s)["event"],
+            _fault_event(world, ALARMED_CELL, t_s, alarmInterfaceA="ManagedElement=nowhere,"
+                         "GNBDUFunction=1,NRCellDU=9")["event"],
+        ]}  # fmt: skip
+        unknown = client.post(f"/eventListener/v7/eventBatch?network_id={world.network_id}",
+                              json=batch)  # fmt: skip
+        assert unknown.status_code == 422, unknown.text
+        problems = unknown.json()["problems"]
+        assert [(p["record"], p["field"]) for p in problems] == [
+            ("eventList[1]", "faultFields.alarmInterfaceA")], problems  # fmt: skip
+        no_text = client.post(url, json=_fault_event(world, ALARMED_CELL, t_s,
+                                                     specificProblem=""))  # fmt: skip
+        assert no_text.status_code == 422
+        assert no_text.json()["problems"][0]["field"] == "specificProblem"
+        alerts, _ = _alerts_and_runs(world)
+        assert not _alarms(alerts, ALARMED_CELL)
+        # raised: stored as the cell's alarm, naming the cell and the specific problem
+        raised = client.post(url, json=_fault_event(world, ALARMED_CELL, t_s))
+        assert raised.status_code == 202, raised.text
+        assert raised.json()["num_faults"] == raised.json()["faults_raised"] == 1
+        again = client.post(url, json=_fault_event(world, ALARMED_CELL, t_s))  # repeated
+        assert again.status_code == 202
+    alerts, _ = _alerts_and_runs(world)
+    alarm = _alarm(alerts, ALARMED_CELL, cleared=False)
+    assert "vswrHigh (CRITICAL): antenna VSWR above 3.0" in alarm["message"], alarm
+    assert alarm["since_s"] == t_s
+    assert len(_alarms(alerts, ALARMED_CELL)) == 1  # a repeated event refreshes it
+    # the loop's next step takes the alarm as outage evidence while the cell still reports
+    _advance(world)
+    alerts, _ = _alerts_and_runs(world)
+    outage = [a for a in alerts if a["kind"] == "cell_outage" and ALARMED_CELL in a["message"]]
+    assert outage, alerts
+    assert "still reporting" in outage[0]["message"], outage
+    with world.store.transaction() as session:
+        faults = loops.faults(session, tenant_id=world.tenant_id, network_id=world.network_id,
+                              open_only=True)  # fmt: skip
+    assert [(f.cell_name, f.requested_by) for f in faults] == [
+        (ALARMED_CELL, "ranopt:loop (VES fault)")]  # fmt: skip
+    # NORMAL clears the alarm; the cell reports, so the outage ends at the next step
+    with world.client() as client:
+        normal = client.post(url, json=_fault_event(world, ALARMED_CELL, t_s + 900, "NORMAL"))
+    assert normal.status_code == 202, normal.text
+    assert normal.json()["faults_cleared"] == 1
+    alerts, _ = _alerts_and_runs(world)
+    assert _alarm(alerts, ALARMED_CELL, cleared=True)["cleared_s"] == t_s + 900
+    _advance(world)
+    with world.store.transaction() as session:
+        faults = loops.faults(session, tenant_id=world.tenant_id, network_id=world.network_id)
+    assert (ALARMED_CELL, "cleared") in [(f.cell_name, f.status) for f in faults]
+
+
+def _alarms(alerts: list[dict[str, Any]], cell: str) -> list[dict[str, Any]]:
+    """The ``ves_fault`` alarms of ``cell``, newest first."""
+    return [a for a in alerts if a["kind"] == "ves_fault" and a["message"].startswith(cell)]
+
+
+def _alarm(alerts: list[dict[str, Any]], cell: str, *, cleared: bool) -> dict[str, Any]:
+    """The newest ``ves_fault`` alarm of ``cell``, raised (open) or cleared (resolved)."""
+    found = _alarms(alerts, cell)
+    assert found, alerts
+    alarm = found[0]
+    assert (alarm["cleared_s"] is not None) == cleared, alarm
+    assert alarm["status"] == ("resolved" if cleared else "open"), alarm
+    return alarm
 
 
 def _alerts_and_runs(world: World) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

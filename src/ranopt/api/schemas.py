@@ -114,6 +114,14 @@ class IngestOut(BaseModel):
     skipped: dict[str, int]
 
 
+class VesIngestOut(IngestOut):
+    """What a VES listener call wrote: counters, and fault events (alarms raised, cleared)."""
+
+    num_faults: int
+    faults_raised: int
+    faults_cleared: int
+
+
 class SeriesOut(BaseModel):
     """Bucketed KPI series: parallel arrays, one entry per (cell, bucket)."""
 

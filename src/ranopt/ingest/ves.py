@@ -7,11 +7,17 @@
   per cell (name = the cell's DN, name or NR cell identity), interval starting at
   ``startEpochMicrosec`` and lasting ``measurementInterval`` seconds.
 
-Events of other domains (fault, stndDefined, ...) are counted in ``skipped``. The header's
+- ``fault`` domain (when the caller collects faults: the VES listener): ``faultFields``
+  (``alarmCondition``, ``eventSeverity``, ``specificProblem``), the cell named by
+  ``alarmInterfaceA`` or else the header's ``sourceName``, raised or cleared at
+  ``startEpochMicrosec`` (``VesFault``). Without a collector they are counted as skipped.
+
+Events of other domains (stndDefined, ...) are counted in ``skipped``. The header's
 epoch fields are microseconds (VES 7); ``epoch_unit="ms"`` reads emitters that write
 milliseconds into them (the O-RAN SC ``pm_report.json`` test event does).
 """
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
@@ -105,8 +111,56 @@ class MeasurementFields(_Loose):
     additional_measurements: list[NamedHashMap] = Field(alias="additionalMeasurements")
 
 
-def parse_ves(data: bytes, *, source: str = "event", epoch_unit: EpochUnit = "us") -> ParsedBatch:
-    """Parse a VES event or ``eventList`` into records; malformed events become problems."""
+Severity = Literal["CRITICAL", "MAJOR", "MINOR", "WARNING", "NORMAL"]
+RAISING: frozenset[str] = frozenset({"CRITICAL", "MAJOR"})  # severities that raise an outage
+
+
+class FaultFields(_Loose):
+    """``faultFields`` (VES 7.2): the parts ranopt reads, checked at the boundary."""
+
+    alarm_condition: StrictStr = Field(alias="alarmCondition", min_length=1, max_length=200)
+    event_severity: Severity = Field(alias="eventSeverity")
+    specific_problem: StrictStr = Field(alias="specificProblem", min_length=1, max_length=500)
+    alarm_interface_a: StrictStr | None = Field(
+        default=None, alias="alarmInterfaceA", min_length=1, max_length=1000
+    )
+
+
+@dataclass(frozen=True)
+class VesFault:
+    """One fault event: the cell it names, what is wrong, raised or cleared, and when."""
+
+    key: str  # the cell: alarmInterfaceA, else the header's sourceName (DN, name or NCI)
+    key_field: str  # the field that named it, for error messages
+    alarm_condition: str
+    severity: str
+    specific_problem: str
+    time_s: int  # startEpochMicrosec, epoch seconds
+    ref: str  # "event", "eventList[3]"
+
+    @property
+    def raises(self) -> bool:
+        """CRITICAL / MAJOR raise the alarm; NORMAL clears it (MINOR / WARNING only inform)."""
+        return self.severity in RAISING
+
+    @property
+    def clears(self) -> bool:
+        """A NORMAL event clears the alarm it names."""
+        return self.severity == "NORMAL"
+
+
+def parse_ves(
+    data: bytes,
+    *,
+    source: str = "event",
+    epoch_unit: EpochUnit = "us",
+    faults: list[VesFault] | None = None,
+) -> ParsedBatch:
+    """Parse a VES event or ``eventList`` into records; malformed events become problems.
+
+    ``faults``: a list the ``fault`` domain's events are appended to (validated); without it
+    they are counted as skipped.
+    """
     builder = RecordBuilder(key_kind="any", time_field="commonEventHeader.startEpochMicrosec")
     try:
         document = jsonsafe.loads(data)
@@ -125,7 +179,7 @@ def parse_ves(data: bytes, *, source: str = "event", epoch_unit: EpochUnit = "us
         builder.problems.add(source, "event", "neither an event nor an eventList")
         return builder.build()
     for where, event in items:
-        _parse_event(builder, where, event, _PER_SECOND[epoch_unit])
+        _parse_event(builder, where, event, _PER_SECOND[epoch_unit], faults)
     return builder.build()
 
 
@@ -135,7 +189,13 @@ def _problems_from(builder: RecordBuilder, where: str, exc: PydanticError) -> No
         builder.problems.add(where, path, error["msg"])
 
 
-def _parse_event(builder: RecordBuilder, where: str, event: Any, per_second: int) -> None:
+def _parse_event(
+    builder: RecordBuilder,
+    where: str,
+    event: Any,
+    per_second: int,
+    faults: list[VesFault] | None,
+) -> None:
     if not isinstance(event, dict):
         builder.problems.add(where, "event", "is not an object")
         return
@@ -162,6 +222,20 @@ def _parse_event(builder: RecordBuilder, where: str, event: Any, per_second: int
             _problems_from(builder, f"{where}.measurementFields", exc)
             return
         _measurement(builder, where, measurement, start_s, duration_s)
+    elif header.domain == "fault" and faults is not None:
+        try:
+            fault = FaultFields.model_validate(event.get("faultFields"))
+        except PydanticError as exc:
+            _problems_from(builder, f"{where}.faultFields", exc)
+            return
+        named_by_interface = fault.alarm_interface_a is not None
+        faults.append(VesFault(
+            key=fault.alarm_interface_a if fault.alarm_interface_a else header.source_name,
+            key_field="faultFields.alarmInterfaceA" if named_by_interface
+            else "commonEventHeader.sourceName",
+            alarm_condition=fault.alarm_condition, severity=fault.event_severity,
+            specific_problem=fault.specific_problem, time_s=start_s, ref=where,
+        ))  # fmt: skip
     else:
         builder.skip(f"{header.domain} event")
 

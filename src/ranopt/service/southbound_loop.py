@@ -6,8 +6,9 @@ network is running now has its state sent: it plans a window on the calibrated m
 plan covers that interval (recalibrated once a day, on the whole days before today), applies
 it when auto-apply is on and its confidence reaches the threshold, and sends the cells'
 changes over O1: sleep with its depth, wake, MIMO muting, and an outage's compensation
-(wake-ups and CIO, planned on the calibrated model when a silent cell's ``operationalState``
-is not ENABLED, reverted when it reports again). The network runs interval ``k`` with the
+(wake-ups and CIO, planned on the calibrated model when a cell has a raised VES fault alarm,
+or is silent and its ``operationalState`` is not ENABLED; reverted when it reports again with
+no alarm raised). The network runs interval ``k`` with the
 configuration committed when ``k`` began; counters of ``k`` arrive after it ended, when
 ``k + 1`` runs already, so the state sent after accounting ``k`` is the one of ``k + 2``.
 
@@ -33,6 +34,7 @@ from ranopt.service.plan_network import NetworkPlanRequest
 from ranopt.store import loops, runs
 from ranopt.store import repository as repo
 from ranopt.store.engine import Store
+from ranopt.store.kpi_watch import utc
 from ranopt.store.loops import LoopSettings
 from ranopt.store.networks import network_by_id
 from ranopt.store.secrets import Keyring
@@ -284,12 +286,17 @@ class SouthboundLoop:
     def _track_outages(self, settings: LoopSettings, j: int, k: int) -> None:
         """Judge interval ``j``'s silent cells; compensate new outages, revert ended ones.
 
-        A cell that sent no counters is out of service when O1 shows it so
-        (``operationalState`` DISABLED) or cannot say (its element does not answer); one O1
-        shows ENABLED only lost its counters: every cell is kept awake while it is silent,
-        with no compensation. An outage ends when the cell reports again.
+        A cell that sent no counters is out of service when a VES fault alarm is raised on it
+        (``ranopt.store.ves_faults``), or O1 shows it so (``operationalState`` DISABLED) or
+        cannot say (its element does not answer); one O1 shows ENABLED only lost its
+        counters: every cell is kept awake while it is silent, with no compensation. A raised
+        VES alarm on a cell that still reports is an outage too, compensated at once, without
+        waiting for a silent interval. An outage ends when the cell reports again and no VES
+        alarm is raised on it.
         """
-        for cell in sorted(set(self._outages) - self._silent):
+        alarms = stages.ves_alarms(self.store, tenant_id=self.tenant_id, ids=self.ids,
+                                   network_id=self.network_id)  # fmt: skip
+        for cell in sorted(set(self._outages) - self._silent - set(alarms)):
             comp = self._outages.pop(cell)
             self._void_through, self._planned_until = j, None  # re-plan with the cell back
             fault_id = self._fault_ids.pop(cell, None)
@@ -301,35 +308,44 @@ class SouthboundLoop:
                         + ("its compensation is reverted" if comp else "outage over"))  # fmt: skip
         for cell in sorted(self._cut_off - self._silent):
             self._cut_off.discard(cell)
-        new = sorted(self._silent - set(self._outages) - self._cut_off)
+        silent = self._silent - set(self._outages)
+        new = sorted((silent - self._cut_off) | (set(alarms) - set(self._outages)))
         if not new:
             return
-        states = stages.operational_states(self.store, tenant_id=self.tenant_id,
-                                           network_id=self.network_id, keyring=self.keyring,
-                                           cells=new)  # fmt: skip
+        ask = [c for c in new if c not in alarms]  # a raised alarm needs no O1 read
+        states: dict[int, str | None] = {}
+        if ask:
+            states = stages.operational_states(self.store, tenant_id=self.tenant_id,
+                                               network_id=self.network_id,
+                                               keyring=self.keyring, cells=ask)  # fmt: skip
         for cell in new:
             name = self.names[cell]
-            if states[cell] == "ENABLED":
+            if cell not in alarms and states[cell] == "ENABLED":
                 self._cut_off.add(cell)
                 self._alert("warning", f"{name}: sent no counters in loop interval {j} but O1 "
                             "shows it in service (operationalState ENABLED): its counters are "
                             "missing; every cell is kept awake while it is silent")  # fmt: skip
                 continue
+            self._cut_off.discard(cell)
             self._outages[cell] = None
             self._void_through, self._planned_until = j, None  # plans made before it are void
+            if cell in alarms:
+                raised = f"VES fault raised {utc(alarms[cell])}"
+                seen = f"silent, {raised}" if cell in silent else f"{raised}, still reporting"
+            elif states[cell]:
+                seen = f"silent, operationalState {states[cell]}"
+            else:
+                seen = "silent, its element did not answer over O1"
+            since = j if cell in silent else j + 1  # reporting: out from the next interval
             self._fault_ids[cell] = stages.open_outage(
                 self.store, tenant_id=self.tenant_id, network_id=self.network_id, cell=cell,
-                name=name, interval=j, at=self.clock(),
+                name=name, interval=since, at=self.clock(),
+                by=stages.VES_DETECTOR if cell in alarms else stages.OUTAGE_DETECTOR,
             )  # fmt: skip
-            seen = (
-                f"operationalState {states[cell]}"
-                if states[cell]
-                else "its element did not answer over O1"
-            )
             model = self._model_for(settings, k)
             if model is None:
-                self._alert("critical", f"{name}: out of service since loop interval {j} "
-                            f"(silent, {seen}); no calibrated model yet: every cell is kept "
+                self._alert("critical", f"{name}: out of service since loop interval {since} "
+                            f"({seen}); no calibrated model yet: every cell is kept "
                             "awake, no compensation")  # fmt: skip
                 continue
             committed = self._committed.get(j)
@@ -348,7 +364,7 @@ class SouthboundLoop:
             if apply:
                 self._outages[cell] = comp
             self._alert("critical", (
-                f"{name}: out of service since loop interval {j} (silent, {seen}); "
+                f"{name}: out of service since loop interval {since} ({seen}); "
                 f"compensation (run {run_id}) wakes {len(comp.woken)} cells and raises the "
                 f"CIO of {len(comp.cio_db)}, recovering {comp.recovered_ratio:.0%} of its "
                 f"traffic in the model (unaided {comp.unaided_ratio:.0%}), confidence "

@@ -32,7 +32,7 @@ from ranopt.southbound.actions import CellAction
 from ranopt.southbound.nrm import parse_dn
 from ranopt.southbound.o1 import O1Endpoint, O1Error, O1Session
 from ranopt.store import calibration as store_cal
-from ranopt.store import loops, runs
+from ranopt.store import loops, runs, ves_faults
 from ranopt.store import repository as repo
 from ranopt.store.engine import Store
 from ranopt.store.loops import LOOP_ACTOR, LoopIntervalRow
@@ -182,6 +182,18 @@ def operational_states(
     for part in map(read, endpoints):
         found.update(part)
     return {c: found.get(c) for c in cells}
+
+
+def ves_alarms(store: Store, *, tenant_id: int, ids: list[int], network_id: int) -> dict[int, int]:
+    """Return the cells with a raised VES fault alarm: cell index -> epoch s it was raised.
+
+    ``ids`` are the network's cell ids in id order (``cell_ids``). A raised alarm is outage
+    evidence as strong as an ``operationalState`` DISABLED read (``ranopt.store.ves_faults``).
+    """
+    with store.transaction() as session:
+        raised = ves_faults.raised_cells(session, tenant_id=tenant_id, network_id=network_id)
+    index = {cell_id: i for i, cell_id in enumerate(ids)}
+    return {index[c]: t for c, t in raised.items() if c in index}
 
 
 @dataclass(frozen=True)
@@ -465,11 +477,12 @@ def record_plan(
 
 
 OUTAGE_DETECTOR = "ranopt:loop (counters, O1)"  # a fault record's requested_by: detected
+VES_DETECTOR = "ranopt:loop (VES fault)"  # ... detected from a raised VES fault alarm
 
 
 def open_outage(
     store: Store, *, tenant_id: int, network_id: int, cell: int, name: str, interval: int,
-    at: float,
+    at: float, by: str = OUTAGE_DETECTOR,
 ) -> int:  # fmt: skip
     """Record a detected outage as the network's fault (``cell_faults``); return its id.
 
@@ -482,7 +495,7 @@ def open_outage(
             if fault.cell_index == cell:
                 return fault.id
         fault = loops.request_fault(session, tenant_id=tenant_id, network_id=network_id,
-                                    cell_index=cell, cell_name=name, by=OUTAGE_DETECTOR,
+                                    cell_index=cell, cell_name=name, by=by,
                                     at=at)  # fmt: skip
         loops.update_fault(session, tenant_id=tenant_id, network_id=network_id,
                            fault_id=fault.id, status="active", fault_interval=interval,

@@ -23,9 +23,10 @@ from ranopt.twin.partition import Partition, coupling_matrix, partition_cells
 from ranopt.twin.snapshot import Snapshot
 from ranopt.twin.units import FloatArray
 
-# the smallest cluster cap accepted: one site's cells (two layers, three sectors); below it
-# the guard border is several times the cluster and nothing is left to plan inside it
-MIN_PARTITION_CELLS = 6
+# the smallest cluster cap accepted: at a cap of one every cell is its own cluster, planned
+# alone against a border of all its neighbours (no clustering left); large networks want
+# hundreds (docs/scale.md: 200-400 in the benchmark)
+MIN_PARTITION_CELLS = 2
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from ranopt.twin.units import FloatArray
 # alone against a border of all its neighbours (no clustering left); large networks want
 # hundreds (docs/scale.md: 200-400 in the benchmark)
 MIN_PARTITION_CELLS = 2
+# the largest accepted at the API boundary (a bound on input, not on what planning allows)
+MAX_PARTITION_CELLS = 1_000_000
 
 
 @dataclass(frozen=True)

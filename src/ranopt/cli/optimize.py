@@ -34,8 +34,8 @@ from ranopt.service.executor import configured_executor
 from ranopt.service.partitioned import (
     MIN_PARTITION_CELLS,
     ClusteredPlan,
-    plan_by_clusters,
     partition_summary,
+    plan_by_clusters,
 )
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.model import Twin
@@ -161,11 +161,8 @@ def optimize(
     (horizon ``--horizon-min``, confidence over ``--scenarios``); exit 3 without enough
     telemetry.
     """
-    if partition_cells is not None and (network is not None or objective != "energy"):
-        raise typer.BadParameter(
-            "--partition-cells plans the twin study's energy objective only"
-            " (not --network, not --objective other than energy)"
-        )
+    if partition_cells is not None:
+        _check_partition(network, objective, solver)
     if network is not None:
         if objective != "energy":
             raise typer.BadParameter("--network plans the energy objective only")
@@ -190,8 +187,6 @@ def optimize(
         raise typer.BadParameter(
             f"--solver must be one of exact, anneal, greedy, threshold; got {solver!r}"
         )
-    if partition_cells is not None and solver == "threshold":
-        raise typer.BadParameter("--partition-cells needs --solver exact, anneal or greedy")
     try:
         spec = scenario_preset(scenario, seed=seed, num_sites=sites, num_ues=ues)
         config = DayAheadConfig(
@@ -207,21 +202,12 @@ def optimize(
     silence_highs_banner()
     limits = EnergyConstraints()
     rng = np.random.default_rng(np.random.SeedSequence([seed, day, 0xC0F]))
-    rule: ThresholdRule | None = None
-    clustered: ClusteredPlan | None = None
     by = "" if partition_cells is None else f" by clusters of <= {partition_cells} cells"
     with console.status(f"planning day {day} with {solver}{by}"):
         started = time.perf_counter()
-        if solver == "threshold":
-            plan, rule = plan_threshold(twin, seed, inputs, limits, config)
-        elif partition_cells is not None:
-            clustered = plan_by_clusters(
-                twin, inputs.planning_demand_mbps, solver, partition_cells, limits,
-                EnergyConfig(), rng,
-            )  # fmt: skip
-            plan = clustered.result.plan
-        else:
-            plan = plan_with_solver(twin, inputs, solver, limits, EnergyConfig(), rng)
+        plan, rule, clustered = _plan_day(
+            twin, seed, inputs, solver, limits, config, rng, partition_cells
+        )
         solve_s = time.perf_counter() - started
     with _progress(console, "confidence", transient=as_json) as progress:
         confidence = _confidence(
@@ -266,8 +252,46 @@ def optimize(
         _print_partition(console, result["partition"], result["planned"])
 
 
+def _check_partition(network: str | None, objective: str, solver: str | None) -> None:
+    """Refuse ``--partition-cells`` beside what it does not apply to, naming the option."""
+    if network is not None or objective != "energy":
+        raise typer.BadParameter(
+            "--partition-cells plans the twin study's energy objective only"
+            " (not --network, not --objective other than energy)"
+        )
+    if solver == "threshold":
+        raise typer.BadParameter("--partition-cells needs --solver exact, anneal or greedy")
+
+
+def _plan_day(
+    twin: Twin,
+    seed: int,
+    inputs: DayAheadInputs,
+    solver: str,
+    limits: EnergyConstraints,
+    config: DayAheadConfig,
+    rng: np.random.Generator,
+    partition_cells: int | None,
+) -> tuple[Plan, ThresholdRule | None, ClusteredPlan | None]:
+    """Plan day D: the threshold rule, by clusters (``partition_cells``), or the whole network.
+
+    By clusters the plan is ``plan_partitioned``'s on the planning demand, verified on the
+    whole network, without the whole-network plan's robust repair on forecast scenarios.
+    """
+    if solver == "threshold":
+        plan, rule = plan_threshold(twin, seed, inputs, limits, config)
+        return plan, rule, None
+    if partition_cells is not None:
+        clustered = plan_by_clusters(
+            twin, inputs.planning_demand_mbps, solver, partition_cells, limits, EnergyConfig(),
+            rng,
+        )  # fmt: skip
+        return clustered.result.plan, None, clustered
+    return plan_with_solver(twin, inputs, solver, limits, EnergyConfig(), rng), None, None
+
+
 def _print_partition(console: Console, summary: dict[str, Any], planned: Any) -> None:
-    """The partition, and what the whole-network check changed in the stitched plan."""
+    """Print the partition, and what the whole-network check changed in the stitched plan."""
     table = Table(title="Planned by clusters, verified on the whole network")
     table.add_column("figure")
     table.add_column("value", justify="right")

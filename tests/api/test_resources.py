@@ -189,10 +189,20 @@ def test_optimize_sync_run_apply_reject_and_metrics(world: World) -> None:
     again = world.client.post(f"/api/v2/optimizations/{run['id']}/reject", headers=admin)
     assert again.status_code == 409  # a decided run: a conflict with its state
     assert again.json()["field"] == "status"
+    # planned by clusters of at most 3 cells (issue 16): the plan says how it was cut
     second = world.client.post(
         "/api/v2/cognitive/optimize", headers=admin,
-        json={"network_id": network_id, "horizon_min": 60},
+        json={"network_id": network_id, "horizon_min": 60, "partition_cells": 3},
     ).json()  # fmt: skip
+    assert second["status"] == "awaiting_approval", second
+    assert second["request"]["partition_cells"] == 3
+    assert second["plan"]["solver"] == "partitioned-greedy"
+    assert second["plan"]["num_intervals"] == 4
+    partition = second["plan"]["partition"]
+    assert partition["cells"] == 6  # one site: every cell in exactly one cluster
+    assert partition["clusters"] >= 2
+    assert partition["largest_cluster_cells"] <= 3
+    assert partition["executor"] == "in-process"
     rejected = world.client.post(f"/api/v2/optimizations/{second['id']}/reject", headers=admin)
     assert rejected.json()["status"] == "rejected"
     metrics = world.client.get("/metrics").text
@@ -227,6 +237,13 @@ def test_optimize_needs_telemetry_and_valid_input(world: World) -> None:
     )  # fmt: skip
     assert bad.status_code == 422
     assert bad.json()["field"] == "body.solver"
+    for cap in (1, 0, "3", 2.5):  # below the minimum cluster cap (2), or not a whole number
+        bad = world.client.post(
+            "/api/v2/cognitive/optimize", headers=admin,
+            json={"network_id": net["id"], "partition_cells": cap},
+        )  # fmt: skip
+        assert bad.status_code == 422, (cap, bad.text)
+        assert bad.json()["field"] == "body.partition_cells"
 
 
 def test_large_network_optimizes_as_a_job(world_factory: Callable[..., World]) -> None:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from ranopt.api.permissions import Role
 from ranopt.ingest.times import MAX_TIME_S, MIN_TIME_S
+from ranopt.service.partitioned import MAX_PARTITION_CELLS, MIN_PARTITION_CELLS
 from ranopt.store.schemas import Count, LongText, Name, Real
 
 MAX_DB_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
@@ -151,6 +152,9 @@ class OptimizeRequest(_In):
     """An optimization of one network over the horizon after its newest stored counters.
 
     ``seed`` seeds the planner's scenario sampling (default: from the network and run ids).
+    ``partition_cells`` plans by clusters of at most about that many cells (interference
+    coupling, guard borders) on the configured executor, verified on the whole network; off
+    (the whole network at once) when absent.
     """
 
     network_id: DbId
@@ -159,6 +163,9 @@ class OptimizeRequest(_In):
     horizon_min: Count = Field(default=1440, gt=0, le=1440, multiple_of=15)
     constraints: Constraints | None = None
     seed: Annotated[int | None, Field(strict=True, ge=0, le=2**31 - 1)] = None
+    partition_cells: Annotated[
+        int | None, Field(strict=True, ge=MIN_PARTITION_CELLS, le=MAX_PARTITION_CELLS)
+    ] = None
 
 
 class SecretPut(_In):

@@ -31,6 +31,12 @@ from ranopt.optimize.plan import Plan, PlanKpis
 from ranopt.optimize.slicing import SliceSla
 from ranopt.optimize.threshold import ThresholdRule
 from ranopt.service.executor import configured_executor
+from ranopt.service.partitioned import (
+    MIN_PARTITION_CELLS,
+    ClusteredPlan,
+    partition_summary,
+    plan_by_clusters,
+)
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.model import Twin
 
@@ -138,6 +144,16 @@ def optimize(
     min_days: Annotated[
         float, typer.Option("--min-days", min=3, help="--network: PM history days required.")
     ] = 7.0,
+    partition_cells: Annotated[
+        int | None,
+        typer.Option(
+            "--partition-cells",
+            min=MIN_PARTITION_CELLS,
+            help="energy (exact, anneal, greedy): plan by clusters of at most about N cells "
+            "(interference coupling, guard borders) on the configured executor, verified on "
+            "the whole network. Off by default.",
+        ),
+    ] = None,
 ) -> None:
     """Plan day D from the days before it, measure confidence, score it on the realised day.
 
@@ -145,6 +161,8 @@ def optimize(
     (horizon ``--horizon-min``, confidence over ``--scenarios``); exit 3 without enough
     telemetry.
     """
+    if partition_cells is not None:
+        _check_partition(network, objective, solver)
     if network is not None:
         if objective != "energy":
             raise typer.BadParameter("--network plans the energy objective only")
@@ -184,13 +202,12 @@ def optimize(
     silence_highs_banner()
     limits = EnergyConstraints()
     rng = np.random.default_rng(np.random.SeedSequence([seed, day, 0xC0F]))
-    rule: ThresholdRule | None = None
-    with console.status(f"planning day {day} with {solver}"):
+    by = "" if partition_cells is None else f" by clusters of <= {partition_cells} cells"
+    with console.status(f"planning day {day} with {solver}{by}"):
         started = time.perf_counter()
-        if solver == "threshold":
-            plan, rule = plan_threshold(twin, seed, inputs, limits, config)
-        else:
-            plan = plan_with_solver(twin, inputs, solver, limits, EnergyConfig(), rng)
+        plan, rule, clustered = _plan_day(
+            twin, seed, inputs, solver, limits, config, rng, partition_cells
+        )
         solve_s = time.perf_counter() - started
     with _progress(console, "confidence", transient=as_json) as progress:
         confidence = _confidence(
@@ -219,6 +236,8 @@ def optimize(
             for a in plan.actions
         ],
     }
+    if clustered is not None:
+        result["partition"] = partition_summary(clustered)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -228,6 +247,59 @@ def optimize(
     for key in TABLE_FIELDS:
         table.add_row(key, str(result[key]))
     table.add_row("actions", str(len(plan.actions)))
+    console.print(table)
+    if clustered is not None:
+        _print_partition(console, result["partition"], result["planned"])
+
+
+def _check_partition(network: str | None, objective: str, solver: str | None) -> None:
+    """Refuse ``--partition-cells`` beside what it does not apply to, naming the option."""
+    if network is not None or objective != "energy":
+        raise typer.BadParameter(
+            "--partition-cells plans the twin study's energy objective only"
+            " (not --network, not --objective other than energy)"
+        )
+    if solver == "threshold":
+        raise typer.BadParameter("--partition-cells needs --solver exact, anneal or greedy")
+
+
+def _plan_day(
+    twin: Twin,
+    seed: int,
+    inputs: DayAheadInputs,
+    solver: str,
+    limits: EnergyConstraints,
+    config: DayAheadConfig,
+    rng: np.random.Generator,
+    partition_cells: int | None,
+) -> tuple[Plan, ThresholdRule | None, ClusteredPlan | None]:
+    """Plan day D: the threshold rule, by clusters (``partition_cells``), or the whole network.
+
+    By clusters the plan is ``plan_partitioned``'s on the planning demand, verified on the
+    whole network, without the whole-network plan's robust repair on forecast scenarios.
+    """
+    if solver == "threshold":
+        plan, rule = plan_threshold(twin, seed, inputs, limits, config)
+        return plan, rule, None
+    if partition_cells is not None:
+        clustered = plan_by_clusters(
+            twin, inputs.planning_demand_mbps, solver, partition_cells, limits, EnergyConfig(),
+            rng,
+        )  # fmt: skip
+        return clustered.result.plan, None, clustered
+    return plan_with_solver(twin, inputs, solver, limits, EnergyConfig(), rng), None, None
+
+
+def _print_partition(console: Console, summary: dict[str, Any], planned: Any) -> None:
+    """Print the partition, and what the whole-network check changed in the stitched plan."""
+    table = Table(title="Planned by clusters, verified on the whole network")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        table.add_row(key, str(value))
+    if planned is not None:
+        for key in ("saving_pct", "constraint_violations"):
+            table.add_row(f"planned {key} (whole network)", str(planned[key]))
     console.print(table)
 
 

@@ -34,6 +34,7 @@ from ranopt.optimize.evaluate import EnergyConstraints, evaluate_schedule
 from ranopt.service.calibration import NetworkCalibrationConfig, NetworkModel, network_model
 from ranopt.service.executor import configured_executor
 from ranopt.service.optimize import EnergyOutcome, plan_json
+from ranopt.service.partitioned import ClusteredPlan, partition_summary, plan_by_clusters
 from ranopt.store.engine import Store
 from ranopt.twin.fault import with_failed_cells
 from ranopt.twin.power import SLEEP_STATES
@@ -57,6 +58,7 @@ class NetworkPlanRequest:
     robust_scenarios: int = 16
     ue_dispersion_sigma: float = 0.3  # per-UE spread inside a cell (DayAheadConfig's)
     calibration: NetworkCalibrationConfig = field(default_factory=NetworkCalibrationConfig)
+    partition_cells: int | None = None  # plan by clusters of at most about N cells; None: not
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,10 +170,20 @@ def plan_on_model(
     energy_config = EnergyConfig()
     planning = split.ue_demand(window.planning_cells)
     references = always_on_snapshots(twin, planning)  # shared by the plan and its check
-    plan = plan_energy(
-        twin, planning, request.solver, limits=request.limits, config=energy_config, rng=rng,
-        t0_min=window.t0_min, references=references,
-    )  # fmt: skip
+    clustered: ClusteredPlan | None = None
+    if request.partition_cells is None:
+        plan = plan_energy(
+            twin, planning, request.solver, limits=request.limits, config=energy_config,
+            rng=rng, t0_min=window.t0_min, references=references,
+        )  # fmt: skip
+    else:
+        # by clusters on the configured executor, verified on the whole model; the robust
+        # repair below then treats it as it treats the whole-network plan
+        clustered = plan_by_clusters(
+            twin, planning, request.solver, request.partition_cells, request.limits,
+            energy_config, rng, references=references,
+        )  # fmt: skip
+        plan = replace(clustered.result.plan, t0_min=window.t0_min)
     paths = window.sample(rng, request.robust_scenarios)
     demands = [split.ue_demand(path, rng, sigma) for path in paths]
     num_trx = twin.arrays.num_trx.astype(np.int64)
@@ -211,6 +223,8 @@ def plan_on_model(
     plan = replace(plan, confidence=confidence)
     stored = plan_json(plan, confidence, num_trx)
     stored["model"] = model_summary(model)
+    if clustered is not None:
+        stored["partition"] = partition_summary(clustered)
     stored["window"] = {
         "start_s": window.start_s,
         "start": datetime.fromtimestamp(window.start_s, tz=UTC).isoformat(),

@@ -158,7 +158,7 @@ def optimize(body: OptimizeRequest, principal: Writer, services: ServicesDep) ->
             tenant_id=principal.tenant_id, network_id=net.id, solver=body.solver,
             horizon_min=body.horizon_min, history_days=services.settings.optimize_history_days,
             confidence_scenarios=services.settings.confidence_scenarios, limits=_limits(body),
-            calibration=config,
+            calibration=config, partition_cells=body.partition_cells,
         )  # fmt: skip
     now = _runs_now(services, net.num_cells, body.horizon_min)
     if not now:

@@ -32,6 +32,9 @@ APPLIED = re.compile(r"plan #(\d+) applied .* confidence ([0-9.]+)")
 COMMITTED = re.compile(r"O1: (\d+)/(\d+) NETCONF transactions committed")
 
 
+DEMO_SHUTDOWN_S = 30 + 30 + 10 + 10 + 10  # its bounds (see `stop`), plus 10 s slack
+
+
 class DemoProcess:
     """``ranopt demo`` in a child process; its output collected line by line."""
 
@@ -57,7 +60,9 @@ class DemoProcess:
         """Ctrl-C (SIGINT) unless it exited; return its exit status once it has."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
-        rc = self.proc.wait(60)
+        # the demo bounds its shutdown: the emulator driver and the server (with the loop's
+        # step in flight) 30 s each, the emulator 10 s before SIGKILL and 10 s after
+        rc = self.proc.wait(DEMO_SHUTDOWN_S)
         self._reader.join(10)
         assert self.proc.stdout is not None
         self.proc.stdout.close()

@@ -12,7 +12,6 @@ at most one every ``--tick-s`` seconds. ``--twin`` runs the earlier twin-interna
 """
 
 import json
-import logging
 import os
 import secrets
 import signal
@@ -512,8 +511,7 @@ def demo(
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
     )
-    # SIGTERM stops it as Ctrl-C does (a service manager, or a shell that ignores SIGINT)
-    signal.signal(signal.SIGTERM, lambda *_: ran.stop.set())
+    _stop_on_signals(ran)
     serving = threading.Thread(target=server.run, name="ranopt-serve", daemon=True)
     serving.start()
     driver = threading.Thread(target=ran.drive, name="ranopt-demo", daemon=True)
@@ -540,24 +538,15 @@ def demo(
         if ran.emulator is not None:
             ran.emulator.stop()
         store.dispose()
-    _stopped(console)
-
-
-def _stopped(console: Console) -> None:
-    """Say the demo stopped; exit at once if worker threads of the stopped parts are busy.
-
-    The interpreter would otherwise join them at exit (a request or O1 call still waiting on
-    the database or on the stopped emulator), so Ctrl-C would hang past the bounded shutdown.
-    """
     console.print("demo stopped: emulator and server closed")
-    lingering = sorted(
-        t.name for t in threading.enumerate()
-        if t is not threading.main_thread() and not t.daemon and t.is_alive()
-    )  # fmt: skip
-    if not lingering:
-        return
-    console.print(f"not waiting for busy worker threads: {', '.join(lingering)}")
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+
+
+def _stop_on_signals(ran: RanDemo) -> None:
+    """Ctrl-C (SIGINT) and SIGTERM stop the demo.
+
+    SIGINT gets Python's handler even where it came ignored from the parent (a job started
+    with `&` by a non-interactive shell, which a test or script may be); SIGTERM is what a
+    service manager sends.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: ran.stop.set())

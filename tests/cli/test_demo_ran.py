@@ -8,6 +8,7 @@ SIGINT (Ctrl-C) and checks that nothing is left running or listening. One site (
 UEs) with 3 back-filled days keeps it short (``make demo``: 7 sites, 1 500 UEs, 7 days).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from ranopt.store.engine import open_store
 from ranopt.store.tables import CalibrationReport, Cell, OptimizationRun, SouthboundTransaction
 
 APPLIED = re.compile(r"plan #(\d+) applied .* confidence ([0-9.]+)")
+EMULATOR_PID = re.compile(r"up on 127\.0\.0\.1 \(pid (\d+)\)")
 COMMITTED = re.compile(r"O1: (\d+)/(\d+) NETCONF transactions committed")
 
 
@@ -62,7 +64,15 @@ class DemoProcess:
             self.proc.send_signal(signal.SIGINT)
         # the demo bounds its shutdown: the emulator driver and the server (with the loop's
         # step in flight) 30 s each, the emulator 10 s before SIGKILL and 10 s after
-        rc = self.proc.wait(DEMO_SHUTDOWN_S)
+        try:
+            rc = self.proc.wait(DEMO_SHUTDOWN_S)
+        except subprocess.TimeoutExpired:  # fail, but leave nothing running or listening
+            self.proc.kill()
+            self.proc.wait(10)
+            for pid in EMULATOR_PID.findall(self.text()):  # its own session: kill its group
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(int(pid), signal.SIGKILL)
+            raise
         self._reader.join(10)
         assert self.proc.stdout is not None
         self.proc.stdout.close()

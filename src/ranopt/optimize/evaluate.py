@@ -17,9 +17,8 @@ import numpy.typing as npt
 from ranopt.optimize.plan import PlanKpis
 from ranopt.optimize.switching import SwitchingRules, count_rule_violations
 from ranopt.twin.model import Twin
-from ranopt.twin.power import cell_power_w
 from ranopt.twin.simulate import IntervalKpis, collect_kpis
-from ranopt.twin.snapshot import CellState, Snapshot, evaluate_snapshot
+from ranopt.twin.snapshot import CellState, Snapshot, evaluate_snapshot, state_power_w
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -149,14 +148,7 @@ class SnapshotMemo:
             return snap
         self.hits += 1
         self._snaps.move_to_end(key)
-        arrays = twin.arrays
-        power = cell_power_w(
-            arrays.power,
-            snap.prb_load,
-            state.active,
-            state.trx_fraction(arrays.num_trx),
-            state.sleep_states(),
-        )
+        power = state_power_w(twin, snap.prb_load, state)
         return replace(snap, active=state.active.copy(), power_w=power)
 
 

@@ -18,7 +18,6 @@ from scipy.sparse import csr_array
 from ranopt.errors import ValidationError
 from ranopt.twin.mimo import link_config
 from ranopt.twin.model import Twin
-from ranopt.twin.power import cell_power_w
 from ranopt.twin.snapshot import (
     LOAD_TOLERANCE,
     MAX_ITERATIONS,
@@ -26,6 +25,7 @@ from ranopt.twin.snapshot import (
     Snapshot,
     evaluate_snapshot,
     fair_served_fraction,
+    state_power_w,
 )
 from ranopt.twin.units import FloatArray, group_sum, lin_to_db
 
@@ -430,7 +430,6 @@ def _snapshot(
 
     serving_cell = previous.serving_cell.copy()
     serving_cell[ues] = serving
-    arrays = twin.arrays
     return Snapshot(
         serving_cell=serving_cell,
         sinr_db=merged(previous.sinr_db, np.where(covered, lin_to_db(sol.sinr), -np.inf)),
@@ -449,13 +448,7 @@ def _snapshot(
             previous.cell_ue_thp_mbps,
             np.divide(thp_sum, num_ues, out=np.zeros(num_cells), where=num_ues > 0),
         ),
-        power_w=cell_power_w(
-            arrays.power,
-            sol.load,
-            state.active,
-            state.trx_fraction(arrays.num_trx),
-            state.sleep_states(),
-        ),
+        power_w=state_power_w(twin, sol.load, state),
         iterations=sol.iterations,
         converged=sol.converged,
     )

@@ -370,6 +370,14 @@ def solve_load(
     )
 
 
+def state_power_w(twin: Twin, load: FloatArray, state: CellState) -> FloatArray:
+    """Each cell's power at PRB ``load`` in ``state`` (on, chains in use, sleep depth)."""
+    arrays = twin.arrays
+    return cell_power_w(
+        arrays.power, load, state.active, state.trx_fraction(arrays.num_trx), state.sleep_states()
+    )
+
+
 def evaluate_snapshot(
     twin: Twin,
     state: CellState,
@@ -421,7 +429,6 @@ def evaluate_snapshot(
     has_demand = assoc.covered & (np.asarray(demand_mbps) > 0)
     cell_num_ues = group_sum(cell, has_demand, num_cells)
     cell_thp_sum = group_sum(cell, np.where(has_demand, ue_thp, 0.0), num_cells)
-    arrays = twin.arrays
     return Snapshot(
         serving_cell=assoc.serving,
         sinr_db=np.where(assoc.covered, lin_to_db(sol.sinr), -np.inf),
@@ -437,13 +444,7 @@ def evaluate_snapshot(
         cell_ue_thp_mbps=np.divide(
             cell_thp_sum, cell_num_ues, out=np.zeros(num_cells), where=cell_num_ues > 0
         ),
-        power_w=cell_power_w(
-            arrays.power,
-            sol.load,
-            state.active,
-            state.trx_fraction(arrays.num_trx),
-            state.sleep_states(),
-        ),
+        power_w=state_power_w(twin, sol.load, state),
         iterations=sol.iterations,
         converged=sol.converged,
     )

@@ -207,6 +207,18 @@ def test_state_round_trips_through_json() -> None:
     assert again.to_json() == feed.state.to_json()
 
 
+def test_json_of_a_state_shares_nothing_with_it() -> None:
+    """Changing what ``to_json`` returned leaves the state as it was."""
+    feed = Feed()
+    _habit(feed, "user:7", days=2)
+    data = feed.state.to_json()
+    before = json.loads(json.dumps(data))
+    for profile in data["principals"].values():
+        profile.clear()
+    data["open"]["mutated"] = {}
+    assert json.loads(json.dumps(feed.state.to_json())) == before
+
+
 def test_scan_leaves_the_callers_state_as_it_was() -> None:
     """A scan learns into a copy: the nested habits of the state it was given stay untouched."""
     feed = Feed()

@@ -151,15 +151,15 @@ class SecurityState:
     open: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> since, last, kind
 
     def to_json(self) -> dict[str, Any]:
-        """Return the state as JSON-ready data."""
-        return {
+        """Return the state as JSON-ready data (sharing nothing with the state)."""
+        return copy.deepcopy({
             "failures": [[f.ts_s, f.address, f.tenant_id, f.count, list(f.accounts),
                           list(f.ref)] for f in self.failures],
             "principals": self.principals,
             "reads": self.reads,
             "new_routes": self.new_routes,
             "open": self.open,
-        }  # fmt: skip
+        })  # fmt: skip
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "SecurityState":

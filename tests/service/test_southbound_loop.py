@@ -26,8 +26,9 @@ from ranopt.api.security import new_api_key, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.emulate.topology import build_topology
 from ranopt.ingest.pipeline import ingest_files
+from ranopt.service import stages
 from ranopt.service.runner import loop_lease_name
-from ranopt.service.southbound import cell_targets
+from ranopt.service.southbound import cell_targets, read_relation_offsets
 from ranopt.southbound.actions import nearest_q_offset_db
 from ranopt.southbound.nrm import CELL_INDIVIDUAL_OFFSET, ObjectPath, parse_dn
 from ranopt.southbound.o1 import O1Session
@@ -495,6 +496,7 @@ def test_approved_compensation_restart_and_the_networks_own_offsets(
     assert looping > 0
     net = f"/api/v2/networks/{world.network_id}"
     own = _set_own_offsets(world)  # a non-zero baseline: ranopt must read it, not assume 0 dB
+    _raise_and_restore(world, own, "S003-1-cov")
     with world.client() as client:
         assert client.put(f"{net}/loop", json={"auto_apply": False}).is_success
     for cell in (APPROVED_CELL, REJECTED_CELL):
@@ -551,6 +553,20 @@ def test_approved_compensation_restart_and_the_networks_own_offsets(
     assert _fault(world, faults[rejected["id"]]).compensated_at is None
 
 
+def _raise_and_restore(world: World, own: dict[str, int], cell: str) -> None:
+    """The act stage's CIO on its own: read the cell's own offsets, raise 3 dB, restore them."""
+    keyring = Settings(database_url=world.url).keyring()
+    common = {"tenant_id": world.tenant_id, "network_id": world.network_id, "keyring": keyring}
+    baseline = read_relation_offsets(world.store, cells=[cell], **common)[cell]
+    assert baseline == {dn: own[dn] for dn in _incoming(world)[cell]}
+    assert len(set(baseline.values())) == 2  # relations of their own values, 1 and 2 dB
+    for offset in (3.0, 0.0):
+        assert stages.act(world.store, actions=stages.cio_actions(cell, offset, baseline),
+                          run_id=None, now_s=0, **common)  # fmt: skip
+        now = {dn: v for dn, (_, _, v) in _relations(world).items() if dn in baseline}
+        assert now == {dn: own[dn] + int(offset) for dn in baseline}, (offset, now)
+
+
 def _restart_after_repair(world: World, own: dict[str, int], fault_ids: list[int]) -> None:
     """Stop the loop, repair both cells in the RAN, start the loop: it reconciles the faults."""
     net = f"/api/v2/networks/{world.network_id}"
@@ -575,6 +591,9 @@ def _restart_after_repair(world: World, own: dict[str, int], fault_ids: list[int
     alerts, _ = _alerts_and_runs(world)
     back = [a for a in alerts if "back in service when the loop started" in a["message"]]
     assert {a["message"].split(":")[0] for a in back} == {APPROVED_CELL, REJECTED_CELL}, back
+    with world.client() as client:  # the module's last test: the loop stops before the RAN
+        assert client.put(f"{net}/loop", json={"enabled": False}).is_success
+    wait_for(lambda: _lease_released(world), 60, "the loop's lease given up")
 
 
 def _incoming(world: World) -> dict[str, list[str]]:

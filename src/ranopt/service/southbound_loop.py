@@ -376,12 +376,11 @@ class SouthboundLoop:
             asleep=set() if committed is None else set(committed.asleep),
             other_failed=frozenset(self._outages), rng=rng,
         )  # fmt: skip
-        if comp.cio_db:  # the network's own offsets, before anything is raised
-            comp = comp.with_baseline(stages.cio_baselines(
+        comp = comp.with_baseline({} if not comp.cio_db else stages.cio_baselines(
                 self.store, tenant_id=self.tenant_id, network_id=self.network_id,
                 keyring=self.keyring, names=self.names, cells=set(comp.cio_db),
                 known=self._baselines,
-            ))  # fmt: skip
+            ))  # fmt: skip  # the network's own offsets, read before anything is raised
         apply = settings.auto_apply and comp.confidence >= settings.confidence_threshold
         run_id = stages.record_compensation(
             self.store, tenant_id=self.tenant_id, network_id=self.network_id, comp=comp,

@@ -8,7 +8,11 @@ it when auto-apply is on and its confidence reaches the threshold, and sends the
 changes over O1: sleep with its depth, wake, MIMO muting, and an outage's compensation
 (wake-ups and CIO, planned on the calibrated model when a cell has a raised VES fault alarm,
 or is silent and its ``operationalState`` is not ENABLED; reverted when it reports again with
-no alarm raised). The network runs interval ``k`` with the
+no alarm raised). A compensation's CIO goes on top of the network's own offsets, read over
+O1 before they are raised, and its revert restores them; one a person approves is held and
+sent by the loop as its own are; on start the loop reconciles the open faults (a cell that
+came back while it was down has its fault cleared and its compensation reverted). The
+network runs interval ``k`` with the
 configuration committed when ``k`` began; counters of ``k`` arrive after it ended, when
 ``k + 1`` runs already, so the state sent after accounting ``k`` is the one of ``k + 2``.
 

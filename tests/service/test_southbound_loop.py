@@ -452,20 +452,33 @@ def emulator_states(world: World) -> dict[str, str | None]:
     return states
 
 
-APPROVED_CELL, REJECTED_CELL = "S002-2-cov", "S005-1-cov"
+APPROVED_CELL, REJECTED_CELL = "S004-3-cov", "S005-1-cov"
 AWAITING = "awaiting_approval"
 
 
-def _relations(world: World) -> dict[str, tuple[str, ObjectPath, int]]:
-    """Every NRCellRelation: local DN -> (element, path, its CIO read with get-config)."""
+def _relations(
+    world: World, only: set[str] | None = None
+) -> dict[str, tuple[str, ObjectPath, int]]:
+    """Every NRCellRelation: local DN -> (element, path, its CIO read with get-config).
+
+    ``only``: the relations (local DNs) wanted; only the elements holding them are read.
+    """
+    endpoints = world.emulator.endpoints()
+    wanted = None if only is None else {dn.split(",")[0].split("=")[1] for dn in only}
     out: dict[str, tuple[str, ObjectPath, int]] = {}
-    for endpoint in {id(e): e for e in world.emulator.endpoints().values()}.values():
+    for endpoint in {id(e): e for e in endpoints.values()}.values():
+        elements = [e for e, at in endpoints.items() if at is endpoint
+                    and (wanted is None or e in wanted)]  # fmt: skip
+        if not elements:
+            continue
         with O1Session(endpoint) as session:
-            for element in session.read_elements(state=False):
-                for cell in element.cells:
-                    for rel in cell.relations if cell.cu_path is not None else ():
-                        path = cell.cu_path.child("NRCellRelation", rel.id)  # type: ignore[union-attr]
-                        out[path.local_dn] = (element.id, path, rel.cio_db or 0)
+            for name in elements:
+                for element in session.read_elements(name, state=False):
+                    for cell in element.cells:
+                        for rel in cell.relations if cell.cu_path is not None else ():
+                            path = cell.cu_path.child("NRCellRelation", rel.id)  # type: ignore[union-attr]
+                            if only is None or path.local_dn in only:
+                                out[path.local_dn] = (element.id, path, rel.cio_db or 0)
     return out
 
 
@@ -518,6 +531,7 @@ def test_approved_compensation_restart_and_the_networks_own_offsets(
     assert {dn: v for dn, (_, _, v) in _relations(world).items()} == own  # nothing sent yet
     approved, rejected = comps[APPROVED_CELL], comps[REJECTED_CELL]
     faults = {c["id"]: c["plan"]["compensation"]["fault_id"] for c in comps.values()}
+    clock = world.next_interval()
     with world.client() as client:
         done = client.post(f"/api/v2/optimizations/{approved['id']}/apply")
         assert done.status_code == 200, done.text
@@ -529,6 +543,11 @@ def test_approved_compensation_restart_and_the_networks_own_offsets(
              "the approved compensation")  # fmt: skip
     fault = _fault(world, faults[approved["id"]])
     assert fault.compensation_run_id == approved["id"]
+    assert fault.compensated_interval == clock + 1  # the state sent next, no interval later
+    assert world.next_interval() == clock
+    alerts, _ = _alerts_and_runs(world)
+    assert any(f"compensation (run {approved['id']}) approved by" in a["message"]
+               for a in alerts), alerts  # fmt: skip
     assert _fault(world, faults[rejected["id"]]).status == "active"  # never applied
     held = approved["plan"]["compensation"]
     wait_for(lambda: _raised(world, own) == _expected(held, names, targets, own), 30,
@@ -563,7 +582,7 @@ def _raise_and_restore(world: World, own: dict[str, int], cell: str) -> None:
     for offset in (3.0, 0.0):
         assert stages.act(world.store, actions=stages.cio_actions(cell, offset, baseline),
                           run_id=None, now_s=0, **common)  # fmt: skip
-        now = {dn: v for dn, (_, _, v) in _relations(world).items() if dn in baseline}
+        now = {dn: v for dn, (_, _, v) in _relations(world, set(baseline)).items()}
         assert now == {dn: own[dn] + int(offset) for dn in baseline}, (offset, now)
 
 

@@ -22,6 +22,8 @@ topology and stored counters in, O1 replies back.
 """
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -125,6 +127,38 @@ def modelled_always_on(
         "always_on_served_mbps": row.served_mbps
         + float(on.served_mbps.sum() - slept.served_mbps.sum()),
     })  # fmt: skip
+
+
+class DayModels:
+    """Models calibrated in this process, by database, network, its cells and day.
+
+    A loop that starts again in the same process (a failed step, its lease taken back, the
+    loop switched off and on) reuses its day's model instead of calibrating again (minutes
+    on a large network), as a running loop keeps it all day: a day's model is fitted on the
+    whole days before it. A new process calibrates again; beyond ``size`` the least recently
+    stored goes.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._models: OrderedDict[tuple[object, ...], NetworkModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> NetworkModel | None:
+        """Return the model stored under ``key`` (None: none)."""
+        with self._lock:
+            return self._models.get(key)
+
+    def put(self, key: tuple[object, ...], model: NetworkModel) -> None:
+        """Keep ``model``; the oldest goes beyond ``size``."""
+        with self._lock:
+            self._models[key] = model
+            self._models.move_to_end(key)
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+
+
+DAY_MODELS = DayModels(size=8)
 
 
 class SouthboundLoop:
@@ -380,11 +414,12 @@ class SouthboundLoop:
             asleep=set() if committed is None else set(committed.asleep),
             other_failed=frozenset(self._outages), rng=rng,
         )  # fmt: skip
+        # the network's own offsets of the cells it raises, read before anything is raised
         comp = comp.with_baseline({} if not comp.cio_db else stages.cio_baselines(
                 self.store, tenant_id=self.tenant_id, network_id=self.network_id,
                 keyring=self.keyring, names=self.names, cells=set(comp.cio_db),
                 known=self._baselines,
-            ))  # fmt: skip  # the network's own offsets, read before anything is raised
+            ))  # fmt: skip
         apply = settings.auto_apply and comp.confidence >= settings.confidence_threshold
         run_id = stages.record_compensation(
             self.store, tenant_id=self.tenant_id, network_id=self.network_id, comp=comp,
@@ -457,9 +492,9 @@ class SouthboundLoop:
         newest counters, the raised VES alarms and, for a silent cell, ``operationalState``
         over O1. A cell still out keeps its fault and its applied compensation (held again,
         nothing re-planned); one that reports with no alarm raised, or that O1 shows
-        ENABLED, came back while the loop was down: its fault is cleared and its
-        compensation's wakes and offsets are reverted (to the network's own offsets read
-        before they were raised) at the first O1 send. True when there was an open fault.
+        ENABLED, came back while the loop was down: its compensation's offsets go back to
+        the network's own at once (``_restore_offsets``), then its fault is cleared; its
+        wakes end with the first plan's state. True when there was an open fault.
         """
         self._reconciled = True
         with self.store.transaction() as session:
@@ -484,6 +519,8 @@ class SouthboundLoop:
                                            cells=ask) if ask else {}  # fmt: skip
         j = self.interval_at(settings, newest_s)
         self._void_through, self._planned_until = j, None  # plan again, knowing the faults
+        ended: list[tuple[int, stages.Compensation]] = []  # compensations of cells back
+        back_faults: list[tuple[loops.FaultOut, bool]] = []  # cell back, had a compensation
         for fault in open_faults:
             cell, run = fault.cell_index, held.get(fault.id)
             comp = None
@@ -498,15 +535,43 @@ class SouthboundLoop:
             if not back:
                 self._outages[cell], self._fault_ids[cell] = comp, fault.id
                 continue
+            if comp is not None and run is not None:
+                ended.append((run.id, comp))
+            back_faults.append((fault, comp is not None))
+        # offsets first: a failure here leaves the faults open for the next start to retry
+        self._restore_offsets(ended)
+        for fault, compensated in back_faults:
             stages.close_outage(self.store, tenant_id=self.tenant_id,
                                 network_id=self.network_id, fault_id=fault.id,
                                 at=self.clock())  # fmt: skip
-            why = ("it reports" if cell in reporting
+            why = ("it reports" if fault.cell_index in reporting
                    else "O1 shows it in service, operationalState ENABLED")  # fmt: skip
-            self._alert("info", f"{self.names[cell]}: back in service when the loop started "
-                        f"({why} in loop interval {j}); "
-                        + ("its compensation is reverted" if comp else "outage over"))  # fmt: skip
+            self._alert("info", (
+                f"{self.names[fault.cell_index]}: back in service when the loop started ({why} "
+                f"in loop interval {j}); "
+                + ("its compensation is reverted" if compensated else "outage over")
+            ))  # fmt: skip
         return True
+
+    def _restore_offsets(self, ended: list[tuple[int, stages.Compensation]]) -> None:
+        """Send the network's own offsets back now for compensations whose cell is back.
+
+        At once, not after the first plan (a restart recalibrates first: minutes on a large
+        network); a cell a compensation still held raises stays raised. Restored cells leave
+        ``_baselines``; any not restored (an element failed) are sent again with every
+        cell's state at the first act.
+        """
+        held = {c for comp in self._outages.values() if comp is not None for c in comp.cio_db}
+        for run_id, comp in ended:
+            own = self._baselines
+            cells = sorted(c for c in comp.cio_db if c not in held and c in own)
+            actions = [a for c in cells for a in stages.cio_actions(self.names[c], 0.0, own[c])]
+            if actions and stages.act(self.store, tenant_id=self.tenant_id,
+                                      network_id=self.network_id, actions=actions,
+                                      keyring=self.keyring, run_id=run_id,
+                                      now_s=int(self.clock())):  # fmt: skip
+                for c in cells:
+                    self._baselines.pop(c, None)
 
     def _with_outages(self, state: stages.CellsState) -> stages.CellsState:
         """Return ``state`` with the compensations held and the failed cells left as sent."""
@@ -536,25 +601,34 @@ class SouthboundLoop:
 
     # -- plan, decide, act -------------------------------------------------------------------
 
+    def _waiting_for_history(self, exc: InsufficientTelemetryError) -> None:
+        """Say once (an alert) what history the loop waits for."""
+        if str(exc) != self._insufficient:
+            self._insufficient = str(exc)
+            with self.store.transaction() as session:
+                runs.add_alert(session, tenant_id=self.tenant_id, network_id=self.network_id,
+                               severity="info", kind="loop_waiting", now_s=int(self.clock()),
+                               message=f"closed loop waits for history: {exc}")  # fmt: skip
+
     def _model_for(self, settings: LoopSettings, k: int) -> NetworkModel | None:
         """Return the model calibrated on the whole days before interval ``k``'s day (daily)."""
         day_end = self.start_s(settings, k) // SECONDS_PER_DAY * SECONDS_PER_DAY
         if self._model is None or self._model_end_s != day_end:
-            try:
-                self._model = stages.calibrate_until(
-                    self.store, tenant_id=self.tenant_id, network_id=self.network_id,
-                    end_s=day_end, config=self.calibration, now_s=int(self.clock()),
-                )  # fmt: skip
-            except InsufficientTelemetryError as exc:
-                if str(exc) != self._insufficient:
-                    self._insufficient = str(exc)
-                    with self.store.transaction() as session:
-                        runs.add_alert(session, tenant_id=self.tenant_id,
-                                       network_id=self.network_id, severity="info",
-                                       kind="loop_waiting", now_s=int(self.clock()),
-                                       message=f"closed loop waits for history: {exc}")  # fmt: skip
-                return None
-            self._model_end_s = day_end
+            # the engine itself (kept alive by the key): the same database, never a reused id
+            key = (self.store.engine, self.tenant_id, self.network_id, day_end,
+                   tuple(self.ids), repr(self.calibration))  # fmt: skip
+            model = DAY_MODELS.get(key)
+            if model is None:
+                try:
+                    model = stages.calibrate_until(
+                        self.store, tenant_id=self.tenant_id, network_id=self.network_id,
+                        end_s=day_end, config=self.calibration, now_s=int(self.clock()),
+                    )  # fmt: skip
+                except InsufficientTelemetryError as exc:
+                    self._waiting_for_history(exc)
+                    return None
+                DAY_MODELS.put(key, model)
+            self._model, self._model_end_s = model, day_end
         self._recent = stages.with_recent_counters(self.store, self._model,
                                                    tenant_id=self.tenant_id,
                                                    max_days=PLAN_HISTORY_DAYS)  # fmt: skip

@@ -26,11 +26,17 @@ from ranopt.api.security import new_api_key, password_hasher
 from ranopt.api.settings import Settings
 from ranopt.emulate.topology import build_topology
 from ranopt.ingest.pipeline import ingest_files
-from ranopt.southbound.nrm import parse_dn
+from ranopt.service import stages
+from ranopt.service.runner import loop_lease_name
+from ranopt.service.southbound import cell_targets, read_relation_offsets
+from ranopt.southbound.actions import nearest_q_offset_db
+from ranopt.southbound.nrm import CELL_INDIVIDUAL_OFFSET, ObjectPath, parse_dn
 from ranopt.southbound.o1 import O1Session
-from ranopt.store import accounts, loops
+from ranopt.southbound.o1_xml import Edit
+from ranopt.store import accounts, audit, leases, loops
 from ranopt.store import repository as repo
 from ranopt.store import runs as runs_store
+from ranopt.store import southbound as southbound_store
 from ranopt.store.engine import Store, open_store
 from ranopt.store.tables import Cell, KpiSample
 from ranopt.twin import build_twin, scenario_preset
@@ -444,3 +450,200 @@ def emulator_states(world: World) -> dict[str, str | None]:
                 for cell in element.cells:
                     states[cell.du_path.local_dn] = cell.energy_saving_control
     return states
+
+
+APPROVED_CELL, REJECTED_CELL = "S004-3-cov", "S005-1-cov"
+AWAITING = "awaiting_approval"
+
+
+def _relations(
+    world: World, only: set[str] | None = None
+) -> dict[str, tuple[str, ObjectPath, int]]:
+    """Every NRCellRelation: local DN -> (element, path, its CIO read with get-config).
+
+    ``only``: the relations (local DNs) wanted; only the elements holding them are read.
+    """
+    endpoints = world.emulator.endpoints()
+    wanted = None if only is None else {dn.split(",")[0].split("=")[1] for dn in only}
+    out: dict[str, tuple[str, ObjectPath, int]] = {}
+    for endpoint in {id(e): e for e in endpoints.values()}.values():
+        elements = [e for e, at in endpoints.items() if at is endpoint
+                    and (wanted is None or e in wanted)]  # fmt: skip
+        if not elements:
+            continue
+        with O1Session(endpoint) as session:
+            for name in elements:
+                for element in session.read_elements(name, state=False):
+                    for cell in element.cells:
+                        for rel in cell.relations if cell.cu_path is not None else ():
+                            path = cell.cu_path.child("NRCellRelation", rel.id)  # type: ignore[union-attr]
+                            if only is None or path.local_dn in only:
+                                out[path.local_dn] = (element.id, path, rel.cio_db or 0)
+    return out
+
+
+def _set_own_offsets(world: World) -> dict[str, int]:
+    """Configure the network's own CIO on every relation (1 or 2 dB), as its operator would."""
+    own: dict[str, int] = {}
+    edits: dict[str, list[Edit]] = {}
+    for i, (dn, (element, path, _)) in enumerate(sorted(_relations(world).items())):
+        own[dn] = 1 + i % 2
+        edits.setdefault(element, []).append(Edit(path, CELL_INDIVIDUAL_OFFSET, str(own[dn])))
+    endpoints = world.emulator.endpoints()
+    for element, element_edits in edits.items():
+        with O1Session(endpoints[element]) as session:
+            assert session.transaction(element, element_edits).outcome == "applied"
+    return own
+
+
+def _fault(world: World, fault_id: int) -> loops.FaultOut:
+    with world.store.transaction() as session:
+        found = loops.faults(session, tenant_id=world.tenant_id, network_id=world.network_id)
+    return next(f for f in found if f.id == fault_id)
+
+
+def test_approved_compensation_restart_and_the_networks_own_offsets(
+    world: World, looping: int
+) -> None:
+    """A person decides two compensations; the loop restarts after the cells came back."""
+    assert looping > 0
+    net = f"/api/v2/networks/{world.network_id}"
+    own = _set_own_offsets(world)  # a non-zero baseline: ranopt must read it, not assume 0 dB
+    _raise_and_restore(world, own, "S003-1-cov")
+    with world.client() as client:
+        assert client.put(f"{net}/loop", json={"auto_apply": False}).is_success
+    for cell in (APPROVED_CELL, REJECTED_CELL):
+        world.emulator.admin("/fault", {"cell": cell})
+    _advance(world)  # detected: one compensation each, both waiting for a person
+    _, items = _alerts_and_runs(world)
+    comps = {r["plan"]["compensation"]["failed_cell"]: r for r in items
+             if r["objective"] == "compensation" and r["status"] == AWAITING}  # fmt: skip
+    assert set(comps) == {APPROVED_CELL, REJECTED_CELL}, [
+        (r["objective"], r["status"]) for r in items]  # fmt: skip
+    names = [c.name for c in sorted_cells(world)]
+    targets = _incoming(world)
+    for comp in comps.values():
+        held = comp["plan"]["compensation"]
+        # each raised cell's own offsets were read over O1 before anything was sent
+        assert set(held["cio_baseline_db"]) == set(held["cio_db"]), held
+        for c, baseline in held["cio_baseline_db"].items():
+            assert baseline == {dn: own[dn] for dn in targets[names[int(c)]]}, (c, baseline)
+    assert {dn: v for dn, (_, _, v) in _relations(world).items()} == own  # nothing sent yet
+    approved, rejected = comps[APPROVED_CELL], comps[REJECTED_CELL]
+    faults = {c["id"]: c["plan"]["compensation"]["fault_id"] for c in comps.values()}
+    clock = world.next_interval()
+    with world.client() as client:
+        done = client.post(f"/api/v2/optimizations/{approved['id']}/apply")
+        assert done.status_code == 200, done.text
+        assert done.json()["status"] == "applied"
+        no = client.post(f"/api/v2/optimizations/{rejected['id']}/reject")
+        assert no.status_code == 200, no.text
+    # the loop takes the approval up at its next step, without waiting for counters
+    wait_for(lambda: _fault(world, faults[approved["id"]]).status == "compensated", 30,
+             "the approved compensation")  # fmt: skip
+    fault = _fault(world, faults[approved["id"]])
+    assert fault.compensation_run_id == approved["id"]
+    assert fault.compensated_interval == clock + 1  # the state sent next, no interval later
+    assert world.next_interval() == clock
+    alerts, _ = _alerts_and_runs(world)
+    assert any(f"compensation (run {approved['id']}) approved by" in a["message"]
+               for a in alerts), alerts  # fmt: skip
+    assert _fault(world, faults[rejected["id"]]).status == "active"  # never applied
+    held = approved["plan"]["compensation"]
+    wait_for(lambda: _raised(world, own) == _expected(held, names, targets, own), 30,
+             "the approved compensation's offsets in the running configuration")  # fmt: skip
+    states = emulator_states(world)
+    dn_of = {c.name: parse_dn(c.dn)[1].local_dn for c in world.topology.cells}
+    for c in held["woken"]:
+        assert states[dn_of[names[c]]] == "toBeNotEnergySaving", names[c]
+    with world.store.transaction() as session:
+        sent = southbound_store.list_transactions(
+            session, tenant_id=world.tenant_id, network_id=world.network_id,
+            run_id=approved["id"],
+        )  # fmt: skip
+        audited = audit.list_entries(session, tenant_id=world.tenant_id,
+                                     action="optimization.apply")  # fmt: skip
+    assert all(t.outcome == "applied" for t in sent)
+    if held["cio_db"]:  # recorded against the compensation's run (woken cells may be awake)
+        assert sent, held
+    entry = next(e for e in audited if e.target == f"run:{approved['id']}")
+    assert entry.detail["o1"] == {"sent_by": "ranopt:loop"}, entry.detail
+    _restart_after_repair(world, own, list(faults.values()))
+    assert _fault(world, faults[rejected["id"]]).compensated_at is None
+
+
+def _raise_and_restore(world: World, own: dict[str, int], cell: str) -> None:
+    """The act stage's CIO on its own: read the cell's own offsets, raise 3 dB, restore them."""
+    keyring = Settings(database_url=world.url).keyring()
+    common = {"tenant_id": world.tenant_id, "network_id": world.network_id, "keyring": keyring}
+    baseline = read_relation_offsets(world.store, cells=[cell], **common)[cell]
+    assert baseline == {dn: own[dn] for dn in _incoming(world)[cell]}
+    assert len(set(baseline.values())) == 2  # relations of their own values, 1 and 2 dB
+    for offset in (3.0, 0.0):
+        assert stages.act(world.store, actions=stages.cio_actions(cell, offset, baseline),
+                          run_id=None, now_s=0, **common)  # fmt: skip
+        now = {dn: v for dn, (_, _, v) in _relations(world, set(baseline)).items()}
+        assert now == {dn: own[dn] + int(offset) for dn in baseline}, (offset, now)
+
+
+def _restart_after_repair(world: World, own: dict[str, int], fault_ids: list[int]) -> None:
+    """Stop the loop, repair both cells in the RAN, start the loop: it reconciles the faults."""
+    net = f"/api/v2/networks/{world.network_id}"
+    with world.client() as client:
+        assert client.put(f"{net}/loop", json={"enabled": False}).is_success
+    # the runner gives the lease up at its next tick, once any step under way has ended
+    wait_for(lambda: _lease_released(world), 30, "the loop's lease given up")
+    stopped_at = world.next_interval()
+    for cell in (APPROVED_CELL, REJECTED_CELL):
+        world.emulator.admin("/fault", {"cell": cell, "clear": True})
+    newest = _newest_s(world)
+    world.emulator.admin("/advance", {"intervals": 1})
+    wait_for(lambda: _newest_s(world) > newest, 60, "the counters of the cells' return")
+    assert world.next_interval() == stopped_at  # nothing accounted while it was down
+    with world.client() as client:
+        assert client.put(f"{net}/loop", json={"enabled": True, "auto_apply": True}).is_success
+    wait_for(lambda: all(_fault(world, f).status == "cleared" for f in fault_ids), 60,
+             "the faults reconciled at start")  # fmt: skip
+    # the offsets go back to the network's own values, not to 0 dB
+    wait_for(lambda: {dn: v for dn, (_, _, v) in _relations(world).items()} == own, 30,
+             "the network's own offsets restored")  # fmt: skip
+    alerts, _ = _alerts_and_runs(world)
+    back = [a for a in alerts if "back in service when the loop started" in a["message"]]
+    assert {a["message"].split(":")[0] for a in back} == {APPROVED_CELL, REJECTED_CELL}, back
+    with world.client() as client:  # the module's last test: the loop stops before the RAN
+        assert client.put(f"{net}/loop", json={"enabled": False}).is_success
+    wait_for(lambda: _lease_released(world), 60, "the loop's lease given up")
+
+
+def _incoming(world: World) -> dict[str, list[str]]:
+    """Each cell's incoming relations (local DNs), as discovery stored them."""
+    with world.store.transaction() as session:
+        targets = cell_targets(session, tenant_id=world.tenant_id, network_id=world.network_id)
+    return {name: [r.local_dn for r in t.incoming_relations] for name, t in targets.items()}
+
+
+def _expected(
+    held: dict[str, Any], names: list[str], targets: dict[str, list[str]], own: dict[str, int]
+) -> dict[str, int]:
+    """The relations a compensation raises: each its own offset plus the cell's."""
+    raised = {dn: nearest_q_offset_db(own[dn] + v) for c, v in held["cio_db"].items()
+              for dn in targets[names[int(c)]]}  # fmt: skip
+    return {dn: v for dn, v in raised.items() if v != own[dn]}
+
+
+def _lease_released(world: World) -> bool:
+    with world.store.transaction() as session:
+        held = leases.leases(session, prefix=loop_lease_name(world.network_id))
+    return all(lease.expires_s == 0.0 for lease in held)
+
+
+def _raised(world: World, own: dict[str, int]) -> dict[str, int]:
+    """The relations whose offset differs from the network's own now."""
+    return {dn: v for dn, (_, _, v) in _relations(world).items() if v != own[dn]}
+
+
+def _newest_s(world: World) -> int:
+    with world.store.transaction() as session:
+        newest = session.scalar(select(func.max(KpiSample.interval_start_s))
+                                .where(KpiSample.network_id == world.network_id))  # fmt: skip
+    return int(newest or 0)

@@ -1,5 +1,8 @@
 """VES fault alarms in the store: raised once per cell and condition, cleared by NORMAL only."""
 
+import threading
+import time
+
 from ranopt.ingest.ves import VesFault
 from ranopt.store import repository as repo
 from ranopt.store import runs, ves_faults
@@ -55,3 +58,43 @@ def test_alarms_raise_refresh_and_clear(store: Store, three_site_topology: Topol
         done = [a for a in runs.list_alerts(s, tenant_id=tid) if a.kind == "ves_fault"]
     assert [(a.cleared_s, a.resolved_by) for a in done if a.severity == "critical"] == [
         (T0 + 900, "system")]  # fmt: skip
+
+
+def test_two_writers_raising_the_same_alarm_at_once(
+    store: Store, three_site_topology: TopologyIn
+) -> None:
+    """The second writer waits for the first (its alarm key's lock) and refreshes its alarm.
+
+    Without the lock both find no open alarm and both insert: the second fails on the unique
+    open-alert index once the first commits.
+    """
+    with store.transaction() as s:
+        tid = repo.ensure_tenant(s, name="default", now_s=T0)
+        net = repo.create_network(s, tenant_id=tid, topology=three_site_topology, now_s=T0)
+        cell = repo.network_cells(s, tenant_id=tid, network_id=net.id)[0].id
+    first_wrote = threading.Event()
+    errors: list[BaseException] = []
+
+    def write(*, first: bool) -> None:
+        try:
+            if not first:
+                assert first_wrote.wait(10)
+            with store.transaction() as s:
+                ves_faults.record_faults(s, tenant_id=tid, network_id=net.id,
+                                         faults=[_fault("CRITICAL", T0)], cell_ids=[cell],
+                                         now_s=T0 + (0 if first else 1))  # fmt: skip
+                if first:  # inserted, not committed: the other writer starts now
+                    first_wrote.set()
+                    time.sleep(0.5)
+        except BaseException as exc:  # reported by the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, kwargs={"first": f}) for f in (True, False)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    with store.transaction() as s:
+        alarms = [a for a in runs.list_alerts(s, tenant_id=tid) if a.kind == "ves_fault"]
+    assert len(alarms) == 1, alarms

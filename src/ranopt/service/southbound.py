@@ -40,7 +40,7 @@ from ranopt.southbound.actions import (
     edits_for,
 )
 from ranopt.southbound.nrm import ObjectPath, arfcn_to_mhz, parse_dn, rrm_policy_id
-from ranopt.southbound.o1 import ElementOutcome, O1Endpoint, O1Session, RetryPolicy
+from ranopt.southbound.o1 import ElementOutcome, O1Endpoint, O1Error, O1Session, RetryPolicy
 from ranopt.southbound.o1_xml import O1Element
 from ranopt.store import audit, runs
 from ranopt.store import networks as nets
@@ -548,6 +548,54 @@ def read_cell_states(
                     "energy_saving_state": cell.energy_saving_state,
                 }
     return states
+
+
+def read_relation_offsets(
+    store: Store, *, tenant_id: int, network_id: int, keyring: Keyring, cells: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """Read the network's own CIO toward each cell: cell -> {relation local DN: dB}.
+
+    Every ``NRCellRelation`` pointing at the cell (``CellTarget.incoming_relations``) is read
+    from the running configuration (get-config of the elements that hold them); an unset
+    ``cellIndividualOffset`` is 0 dB (TS 38.331 default). A cell is left out when any of its
+    relations could not be read (its element did not answer): its offsets stay unknown.
+    """
+    with store.transaction() as session:
+        targets = cell_targets(session, tenant_id=tenant_id, network_id=network_id)
+        found = sb.elements(session, tenant_id=tenant_id, network_id=network_id)
+    wanted = {name: targets[name].incoming_relations for name in cells
+              if name in targets and targets[name].incoming_relations}  # fmt: skip
+    holders = {r.element or "" for paths in wanted.values() for r in paths}
+    _, endpoints = o1_endpoints(store, tenant_id=tenant_id, network_id=network_id, keyring=keyring)
+    by_endpoint: dict[int, list[str]] = {}
+    for element in sorted(holders):
+        index = 0 if len(endpoints) == 1 else found.get(element, (None,))[0]
+        if index is not None:
+            by_endpoint.setdefault(int(index), []).append(element)
+
+    def read(item: tuple[int, list[str]]) -> dict[str, int]:
+        values: dict[str, int] = {}
+        try:
+            with O1Session(endpoints[item[0]]) as session:
+                for name in item[1]:
+                    for element in session.read_elements(name, state=False):
+                        for cell in element.cells:
+                            if cell.cu_path is None:
+                                continue
+                            for rel in cell.relations:
+                                dn = cell.cu_path.child("NRCellRelation", rel.id).local_dn
+                                values[dn] = 0 if rel.cio_db is None else rel.cio_db
+        except O1Error as exc:
+            logger.warning("network %s: cellIndividualOffset not read: %s", network_id, exc)
+        return values
+
+    read_values: dict[str, int] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(by_endpoint)))) as pool:
+        for part in pool.map(read, by_endpoint.items()):
+            read_values |= part
+    return {name: {r.local_dn: read_values[r.local_dn] for r in paths}
+            for name, paths in wanted.items()
+            if all(r.local_dn in read_values for r in paths)}  # fmt: skip
 
 
 # --- A1 policies ----------------------------------------------------------------------------

@@ -8,7 +8,11 @@ it when auto-apply is on and its confidence reaches the threshold, and sends the
 changes over O1: sleep with its depth, wake, MIMO muting, and an outage's compensation
 (wake-ups and CIO, planned on the calibrated model when a cell has a raised VES fault alarm,
 or is silent and its ``operationalState`` is not ENABLED; reverted when it reports again with
-no alarm raised). The network runs interval ``k`` with the
+no alarm raised). A compensation's CIO goes on top of the network's own offsets, read over
+O1 before they are raised, and its revert restores them; one a person approves is held and
+sent by the loop as its own are; on start the loop reconciles the open faults (a cell that
+came back while it was down has its fault cleared and its compensation reverted). The
+network runs interval ``k`` with the
 configuration committed when ``k`` began; counters of ``k`` arrive after it ended, when
 ``k + 1`` runs already, so the state sent after accounting ``k`` is the one of ``k + 2``.
 
@@ -18,6 +22,8 @@ topology and stored counters in, O1 replies back.
 """
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -123,6 +129,38 @@ def modelled_always_on(
     })  # fmt: skip
 
 
+class DayModels:
+    """Models calibrated in this process, by database, network, its cells and day.
+
+    A loop that starts again in the same process (a failed step, its lease taken back, the
+    loop switched off and on) reuses its day's model instead of calibrating again (minutes
+    on a large network), as a running loop keeps it all day: a day's model is fitted on the
+    whole days before it. A new process calibrates again; beyond ``size`` the least recently
+    stored goes.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._models: OrderedDict[tuple[object, ...], NetworkModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> NetworkModel | None:
+        """Return the model stored under ``key`` (None: none)."""
+        with self._lock:
+            return self._models.get(key)
+
+    def put(self, key: tuple[object, ...], model: NetworkModel) -> None:
+        """Keep ``model``; the oldest goes beyond ``size``."""
+        with self._lock:
+            self._models[key] = model
+            self._models.move_to_end(key)
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+
+
+DAY_MODELS = DayModels(size=8)
+
+
 class SouthboundLoop:
     """One network's closed loop through its interfaces; ``step`` catches up and acts."""
 
@@ -172,6 +210,12 @@ class SouthboundLoop:
         self._fault_ids: dict[int, int] = {}  # failed cell -> its fault record
         self._void_through: int | None = None
         self._cut_off: set[int] = set()  # silent cells O1 shows in service: counters missing
+        # the network's own CIO of each cell ranopt raises or must restore (relation local DN
+        # -> dB, read over O1 before raising it; empty: unknown, 0 dB assumed)
+        self._baselines: dict[int, dict[str, int]] = {}
+        self._taken: set[int] = set()  # compensation runs held (or found held at start)
+        self._acting_for: int | None = None  # the compensation run this step's O1 sends
+        self._reconciled = False  # open faults taken up from the store (after a start)
 
     def settings(self) -> LoopSettings:
         """Return the network's loop settings as stored now."""
@@ -194,6 +238,9 @@ class SouthboundLoop:
                                         network_id=self.network_id)  # fmt: skip
         if newest is None:
             return StepReport(interval=settings.next_interval, phase="waiting")
+        act_now = False
+        if not self._reconciled:  # a start: open faults from the store, ended ones reverted
+            act_now = self._reconcile(settings, newest)
         k = settings.next_interval
         if k == 0 or self.start_s(settings, k) < newest - SECONDS_PER_DAY:
             # a new loop (or one stopped for over a day) starts after the newest counters
@@ -206,11 +253,14 @@ class SouthboundLoop:
         while self.start_s(settings, k) <= newest:
             rows.append(self._account(settings, k))
             k += 1
-        if not rows:
+        if not rows:  # no new counters: act only on an approval or what a start found
+            if self._take_approvals(k) or act_now:
+                self._plan_and_act(settings, k)
             return StepReport(interval=k, phase="waiting")
         if rows[-1][1] is not None:  # a gap row (nothing reported) says nothing of cells
             self._silent = rows[-1][2]
             self._track_outages(settings, rows[-1][0].interval, k)
+        self._take_approvals(k)
         run_id, confidence, applied = self._plan_and_act(settings, k)
         rows = [(self._always_on(settings, row), live, silent) for row, live, silent in rows]
         for row, live, _ in rows:
@@ -342,34 +392,186 @@ class SouthboundLoop:
                 name=name, interval=since, at=self.clock(),
                 by=stages.VES_DETECTOR if cell in alarms else stages.OUTAGE_DETECTOR,
             )  # fmt: skip
-            model = self._model_for(settings, k)
-            if model is None:
-                self._alert("critical", f"{name}: out of service since loop interval {since} "
-                            f"({seen}); no calibrated model yet: every cell is kept "
-                            "awake, no compensation")  # fmt: skip
-                continue
-            committed = self._committed.get(j)
-            rng = np.random.default_rng(np.random.SeedSequence([self.seed, j % 2**64, 1]))
-            comp = stages.plan_outage_compensation(
-                model, cell, start_s=self.start_s(settings, j),
-                asleep=set() if committed is None else set(committed.asleep),
-                other_failed=frozenset(self._outages), rng=rng,
-            )  # fmt: skip
-            apply = settings.auto_apply and comp.confidence >= settings.confidence_threshold
-            run_id = stages.record_compensation(
-                self.store, tenant_id=self.tenant_id, network_id=self.network_id, comp=comp,
-                fault_id=self._fault_ids[cell], first_interval=k + 1, apply=apply,
-                now_s=self.clock(),
-            )  # fmt: skip
-            if apply:
-                self._outages[cell] = comp
-            self._alert("critical", (
-                f"{name}: out of service since loop interval {since} ({seen}); "
-                f"compensation (run {run_id}) wakes {len(comp.woken)} cells and raises the "
-                f"CIO of {len(comp.cio_db)}, recovering {comp.recovered_ratio:.0%} of its "
-                f"traffic in the model (unaided {comp.unaided_ratio:.0%}), confidence "
-                f"{comp.confidence:.2f}: " + ("applied" if apply else "awaiting approval")
+            self._compensate(settings, cell, f"{name}: out of service since loop interval "
+                             f"{since} ({seen})", j, k)  # fmt: skip
+
+    def _compensate(self, settings: LoopSettings, cell: int, what: str, j: int, k: int) -> None:
+        """Plan the outage's compensation on the model, record it, hold it if applied; alert.
+
+        ``what`` says which cell is out since when and on what evidence. The network's own
+        offsets of the cells it raises are read over O1 first (kept in the run), whether it
+        is applied now or waits for a person's approval.
+        """
+        model = self._model_for(settings, k)
+        if model is None:
+            self._alert("critical", f"{what}; no calibrated model yet: every cell is kept awake, "
+                        "no compensation")  # fmt: skip
+            return
+        committed = self._committed.get(j)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, j % 2**64, 1]))
+        comp = stages.plan_outage_compensation(
+            model, cell, start_s=self.start_s(settings, j),
+            asleep=set() if committed is None else set(committed.asleep),
+            other_failed=frozenset(self._outages), rng=rng,
+        )  # fmt: skip
+        # the network's own offsets of the cells it raises, read before anything is raised
+        comp = comp.with_baseline({} if not comp.cio_db else stages.cio_baselines(
+                self.store, tenant_id=self.tenant_id, network_id=self.network_id,
+                keyring=self.keyring, names=self.names, cells=set(comp.cio_db),
+                known=self._baselines,
             ))  # fmt: skip
+        apply = settings.auto_apply and comp.confidence >= settings.confidence_threshold
+        run_id = stages.record_compensation(
+            self.store, tenant_id=self.tenant_id, network_id=self.network_id, comp=comp,
+            fault_id=self._fault_ids[cell], first_interval=k + 1, apply=apply,
+            now_s=self.clock(),
+        )  # fmt: skip
+        if apply:
+            self._hold(cell, comp, run_id)
+        self._alert("critical", (
+            f"{what}; compensation (run {run_id}) wakes {len(comp.woken)} cells and raises the "
+            f"CIO of {len(comp.cio_db)}, recovering {comp.recovered_ratio:.0%} of its "
+            f"traffic in the model (unaided {comp.unaided_ratio:.0%}), confidence "
+            f"{comp.confidence:.2f}: " + ("applied" if apply else "awaiting approval")
+        ))  # fmt: skip
+
+    def _hold(self, cell: int, comp: stages.Compensation, run_id: int) -> None:
+        """Hold an applied compensation from the next O1 send on: its wakes and its CIO."""
+        self._outages[cell] = comp
+        self._taken.add(run_id)
+        self._acting_for = run_id
+        for c, own in comp.cio_baseline.items():  # a cell raised already keeps its first
+            self._baselines.setdefault(c, own)
+
+    def _take_approvals(self, k: int) -> bool:
+        """Hold the compensations a person approved since the last step; True if any.
+
+        Only one whose fault is still open and not compensated yet: it is sent over O1 from
+        interval ``k + 1`` by the same act stage as the loop's own, and its fault is marked
+        ``compensated`` (a rejected one is never taken up: it stays unapplied).
+        """
+        waiting = {f: c for c, f in self._fault_ids.items() if self._outages.get(c) is None}
+        if not waiting:
+            return False
+        with self.store.transaction() as session:
+            rows = loops.loop_runs(session, tenant_id=self.tenant_id, network_id=self.network_id,
+                                   status="applied", human_only=True, limit=50)  # fmt: skip
+            approved = [(r.id, dict(r.plan or {}), r.confidence, r.decided_by)
+                        for r in reversed(rows)
+                        if r.objective == "compensation" and r.id not in self._taken]  # fmt: skip
+        taken = False
+        for run_id, plan, confidence, by in approved:
+            self._taken.add(run_id)
+            fault_id = (plan.get("compensation") or {}).get("fault_id")
+            cell = waiting.get(fault_id) if isinstance(fault_id, int) else None
+            if cell is None or not isinstance(fault_id, int) or self._outages.get(cell):
+                continue
+            with self.store.transaction() as session:
+                done = loops.update_fault(
+                    session, tenant_id=self.tenant_id, network_id=self.network_id,
+                    fault_id=fault_id, status="compensated", compensated_at=self.clock(),
+                    compensated_interval=k + 1, compensation_run_id=run_id,
+                )  # fmt: skip
+            if done is None:  # the fault moved on (repaired) meanwhile
+                continue
+            comp = stages.Compensation.from_plan(plan, cell, confidence or 0.0)
+            self._hold(cell, comp, run_id)
+            self._alert("info", (
+                f"{self.names[cell]}: compensation (run {run_id}) approved by {by}: sent over "
+                f"O1 for loop interval {k + 1} on, waking {len(comp.woken)} cells, raising the "
+                f"CIO of {len(comp.cio_db)}"
+            ))  # fmt: skip
+            taken = True
+        return taken
+
+    def _reconcile(self, settings: LoopSettings, newest_s: int) -> bool:
+        """On start, take up the network's open faults; end those whose cell is back.
+
+        A loop that starts (a restart, a new leader, a failed step) knows nothing of the
+        outages before it: each open fault's cell is judged as detection judges it, from the
+        newest counters, the raised VES alarms and, for a silent cell, ``operationalState``
+        over O1. A cell still out keeps its fault and its applied compensation (held again,
+        nothing re-planned); one that reports with no alarm raised, or that O1 shows
+        ENABLED, came back while the loop was down: its compensation's offsets go back to
+        the network's own at once (``_restore_offsets``), then its fault is cleared; its
+        wakes end with the first plan's state. True when there was an open fault.
+        """
+        self._reconciled = True
+        with self.store.transaction() as session:
+            open_faults = loops.faults(session, tenant_id=self.tenant_id,
+                                       network_id=self.network_id, open_only=True)  # fmt: skip
+            held = {f.id: runs.get_run(session, tenant_id=self.tenant_id,
+                                       run_id=f.compensation_run_id)
+                    for f in open_faults
+                    if f.status == "compensated" and f.compensation_run_id is not None}  # fmt: skip
+        if not open_faults:
+            return False
+        observation = stages.observe(self.store, tenant_id=self.tenant_id,
+                                     network_id=self.network_id, ids=self.ids,
+                                     start_s=newest_s, interval_s=self.interval_s)  # fmt: skip
+        reporting = set() if observation is None else {
+            int(c) for c in np.flatnonzero(observation.reported)}  # fmt: skip
+        alarms = stages.ves_alarms(self.store, tenant_id=self.tenant_id, ids=self.ids,
+                                   network_id=self.network_id)  # fmt: skip
+        ask = sorted({f.cell_index for f in open_faults} - reporting - set(alarms))
+        states = stages.operational_states(self.store, tenant_id=self.tenant_id,
+                                           network_id=self.network_id, keyring=self.keyring,
+                                           cells=ask) if ask else {}  # fmt: skip
+        j = self.interval_at(settings, newest_s)
+        self._void_through, self._planned_until = j, None  # plan again, knowing the faults
+        ended: list[tuple[int, stages.Compensation]] = []  # compensations of cells back
+        back_faults: list[tuple[loops.FaultOut, bool]] = []  # cell back, had a compensation
+        for fault in open_faults:
+            cell, run = fault.cell_index, held.get(fault.id)
+            comp = None
+            if run is not None and (run.plan or {}).get("compensation"):
+                comp = stages.Compensation.from_plan(dict(run.plan or {}), cell,
+                                                     run.confidence or 0.0)  # fmt: skip
+            if run is not None:
+                self._taken.add(run.id)
+            for c, own in ({} if comp is None else comp.cio_baseline).items():
+                self._baselines.setdefault(c, own)  # held again, or restored at the first send
+            back = cell not in alarms and (cell in reporting or states.get(cell) == "ENABLED")
+            if not back:
+                self._outages[cell], self._fault_ids[cell] = comp, fault.id
+                continue
+            if comp is not None and run is not None:
+                ended.append((run.id, comp))
+            back_faults.append((fault, comp is not None))
+        # offsets first: a failure here leaves the faults open for the next start to retry
+        self._restore_offsets(ended)
+        for fault, compensated in back_faults:
+            stages.close_outage(self.store, tenant_id=self.tenant_id,
+                                network_id=self.network_id, fault_id=fault.id,
+                                at=self.clock())  # fmt: skip
+            why = ("it reports" if fault.cell_index in reporting
+                   else "O1 shows it in service, operationalState ENABLED")  # fmt: skip
+            self._alert("info", (
+                f"{self.names[fault.cell_index]}: back in service when the loop started ({why} "
+                f"in loop interval {j}); "
+                + ("its compensation is reverted" if compensated else "outage over")
+            ))  # fmt: skip
+        return True
+
+    def _restore_offsets(self, ended: list[tuple[int, stages.Compensation]]) -> None:
+        """Send the network's own offsets back now for compensations whose cell is back.
+
+        At once, not after the first plan (a restart recalibrates first: minutes on a large
+        network); a cell a compensation still held raises stays raised. Restored cells leave
+        ``_baselines``; any not restored (an element failed) are sent again with every
+        cell's state at the first act.
+        """
+        held = {c for comp in self._outages.values() if comp is not None for c in comp.cio_db}
+        for run_id, comp in ended:
+            own = self._baselines
+            cells = sorted(c for c in comp.cio_db if c not in held and c in own)
+            actions = [a for c in cells for a in stages.cio_actions(self.names[c], 0.0, own[c])]
+            if actions and stages.act(self.store, tenant_id=self.tenant_id,
+                                      network_id=self.network_id, actions=actions,
+                                      keyring=self.keyring, run_id=run_id,
+                                      now_s=int(self.clock())):  # fmt: skip
+                for c in cells:
+                    self._baselines.pop(c, None)
 
     def _with_outages(self, state: stages.CellsState) -> stages.CellsState:
         """Return ``state`` with the compensations held and the failed cells left as sent."""
@@ -384,7 +586,8 @@ class SouthboundLoop:
             self._steerable = stages.steerable_cells(self.store, tenant_id=self.tenant_id,
                                                      network_id=self.network_id,
                                                      names=self.names)  # fmt: skip
-        cio = {c: v for c, v in cio.items() if c in self._steerable}
+        # only cells whose own offsets are known: ranopt never sets one it cannot restore
+        cio = {c: v for c, v in cio.items() if c in self._steerable and c in self._baselines}
         hold = woken | set(self._outages)
         asleep = {c: d for c, d in state.asleep.items() if c not in hold}
         chains = {c: n for c, n in state.chains.items() if c not in hold}
@@ -398,25 +601,34 @@ class SouthboundLoop:
 
     # -- plan, decide, act -------------------------------------------------------------------
 
+    def _waiting_for_history(self, exc: InsufficientTelemetryError) -> None:
+        """Say once (an alert) what history the loop waits for."""
+        if str(exc) != self._insufficient:
+            self._insufficient = str(exc)
+            with self.store.transaction() as session:
+                runs.add_alert(session, tenant_id=self.tenant_id, network_id=self.network_id,
+                               severity="info", kind="loop_waiting", now_s=int(self.clock()),
+                               message=f"closed loop waits for history: {exc}")  # fmt: skip
+
     def _model_for(self, settings: LoopSettings, k: int) -> NetworkModel | None:
         """Return the model calibrated on the whole days before interval ``k``'s day (daily)."""
         day_end = self.start_s(settings, k) // SECONDS_PER_DAY * SECONDS_PER_DAY
         if self._model is None or self._model_end_s != day_end:
-            try:
-                self._model = stages.calibrate_until(
-                    self.store, tenant_id=self.tenant_id, network_id=self.network_id,
-                    end_s=day_end, config=self.calibration, now_s=int(self.clock()),
-                )  # fmt: skip
-            except InsufficientTelemetryError as exc:
-                if str(exc) != self._insufficient:
-                    self._insufficient = str(exc)
-                    with self.store.transaction() as session:
-                        runs.add_alert(session, tenant_id=self.tenant_id,
-                                       network_id=self.network_id, severity="info",
-                                       kind="loop_waiting", now_s=int(self.clock()),
-                                       message=f"closed loop waits for history: {exc}")  # fmt: skip
-                return None
-            self._model_end_s = day_end
+            # the engine itself (kept alive by the key): the same database, never a reused id
+            key = (self.store.engine, self.tenant_id, self.network_id, day_end,
+                   tuple(self.ids), repr(self.calibration))  # fmt: skip
+            model = DAY_MODELS.get(key)
+            if model is None:
+                try:
+                    model = stages.calibrate_until(
+                        self.store, tenant_id=self.tenant_id, network_id=self.network_id,
+                        end_s=day_end, config=self.calibration, now_s=int(self.clock()),
+                    )  # fmt: skip
+                except InsufficientTelemetryError as exc:
+                    self._waiting_for_history(exc)
+                    return None
+                DAY_MODELS.put(key, model)
+            self._model, self._model_end_s = model, day_end
         self._recent = stages.with_recent_counters(self.store, self._model,
                                                    tenant_id=self.tenant_id,
                                                    max_days=PLAN_HISTORY_DAYS)  # fmt: skip
@@ -466,14 +678,19 @@ class SouthboundLoop:
             self._chains = stages.mutable_chains(self.store, tenant_id=self.tenant_id,
                                                  network_id=self.network_id,
                                                  names=self.names)  # fmt: skip
-        actions, committed = stages.state_actions(self.names, state, self._sent, self._chains)
+        actions, committed = stages.state_actions(self.names, state, self._sent, self._chains,
+                                                  self._baselines)  # fmt: skip
+        # recorded with the compensation applied this step, else with the plan in force
+        acting_for = self._acting_for if self._acting_for is not None else (
+            None if in_force is None else in_force[0])  # fmt: skip
         done = stages.act(
             self.store, tenant_id=self.tenant_id, network_id=self.network_id, actions=actions,
-            keyring=self.keyring, run_id=None if in_force is None else in_force[0],
-            now_s=int(self.clock()),
+            keyring=self.keyring, run_id=acting_for, now_s=int(self.clock()),
         )  # fmt: skip
         self._sent = committed if done else None
-        if done:
+        self._acting_for = None
+        if done:  # offsets restored: their baselines are read again when next raised
+            self._baselines = {c: b for c, b in self._baselines.items() if c in committed.cio_db}
             self._committed = {j: s for j, s in self._committed.items() if j >= k - 8}
             self._committed[target] = committed
         return run_id, confidence, applied

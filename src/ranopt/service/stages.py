@@ -8,6 +8,7 @@ together one interval at a time.
 """
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,8 +28,13 @@ from ranopt.optimize.confidence import perturbed_demands
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.service.calibration import NetworkCalibrationConfig, NetworkModel, report_json
 from ranopt.service.plan_network import NetworkPlanRequest, model_summary, plan_on_model
-from ranopt.service.southbound import apply_actions, cell_targets, o1_endpoints
-from ranopt.southbound.actions import CellAction
+from ranopt.service.southbound import (
+    apply_actions,
+    cell_targets,
+    o1_endpoints,
+    read_relation_offsets,
+)
+from ranopt.southbound.actions import CellAction, nearest_q_offset_db
 from ranopt.southbound.nrm import parse_dn
 from ranopt.southbound.o1 import O1Endpoint, O1Error, O1Session
 from ranopt.store import calibration as store_cal
@@ -207,6 +213,59 @@ class Compensation:
     recovered_ratio: float  # the failed cell's pre-failure traffic its UEs get back (model)
     unaided_ratio: float  # the same with no action
     plan: dict[str, Any]  # as the run stores it
+    # the network's own CIO of each raised cell's incoming relations before ranopt raised it
+    # (relation local DN -> dB), read over O1: what the compensation's revert restores
+    cio_baseline: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def with_baseline(self, baseline: dict[int, dict[str, int]]) -> "Compensation":
+        """Return it with the network's own offsets of its raised cells (kept in its plan).
+
+        A raised cell without a read baseline is left out of its CIO: ranopt never sets an
+        offset it could not restore.
+        """
+        cio = {c: v for c, v in self.cio_db.items() if c in baseline}
+        kept = {c: dict(baseline[c]) for c in cio}
+        comp = {**self.plan["compensation"], "cio_db": {str(c): v for c, v in cio.items()},
+                "cio_baseline_db": {str(c): b for c, b in kept.items()}}  # fmt: skip
+        return replace(self, cio_db=cio, cio_baseline=kept,
+                       plan={**self.plan, "compensation": comp})  # fmt: skip
+
+    @classmethod
+    def from_plan(cls, plan: dict[str, Any], cell: int, confidence: float) -> "Compensation":
+        """Rebuild an applied compensation from its stored run (an approval, a restart).
+
+        A run stored before baselines were read (no ``cio_baseline_db``) gets an empty
+        baseline per raised cell: its offsets go back to 0 dB, as they were set then.
+        """
+        comp = plan["compensation"]
+        cio = {int(c): float(v) for c, v in (comp.get("cio_db") or {}).items()}
+        stored = comp.get("cio_baseline_db")
+        baseline = ({int(c): {str(r): int(v) for r, v in b.items()} for c, b in stored.items()}
+                    if isinstance(stored, dict) else {c: {} for c in cio})  # fmt: skip
+        return cls(cell=cell, woken=frozenset(int(c) for c in comp.get("woken") or []),
+                   cio_db=cio, confidence=confidence,
+                   recovered_ratio=float(comp.get("recovered_ratio") or 0.0),
+                   unaided_ratio=float(comp.get("unaided_ratio") or 0.0), plan=plan,
+                   cio_baseline=baseline)  # fmt: skip
+
+
+def cio_baselines(
+    store: Store, *, tenant_id: int, network_id: int, keyring: Keyring, names: list[str],
+    cells: set[int], known: dict[int, dict[str, int]],
+) -> dict[int, dict[str, int]]:  # fmt: skip
+    """Return the network's own CIO toward each of ``cells``: cell -> {relation DN: dB}.
+
+    Read over O1 before ranopt raises them (``read_relation_offsets``); a cell ranopt holds
+    raised already keeps the baseline it had (``known``: reading would find ranopt's value).
+    A cell whose element did not answer is left out.
+    """
+    out = {c: known[c] for c in cells if c in known}
+    ask = sorted(cells - set(out))
+    if ask:
+        read = read_relation_offsets(store, tenant_id=tenant_id, network_id=network_id,
+                                     keyring=keyring, cells=[names[c] for c in ask])  # fmt: skip
+        out |= {c: read[names[c]] for c in ask if names[c] in read}
+    return out
 
 
 COMPENSATION_SCENARIOS = 16  # perturbed demands a compensation is checked on (NetworkLoop's)
@@ -599,26 +658,48 @@ def steerable_cells(store: Store, *, tenant_id: int, network_id: int, names: lis
     return {c for c, n in enumerate(names) if n in targets and targets[n].incoming_relations}
 
 
+def cio_actions(
+    name: str, offset_db: float, baseline: Mapping[str, int] | None
+) -> list[CellAction]:
+    """Return the O1 actions that give cell ``name`` the offset ``offset_db`` on top of its own.
+
+    ``baseline`` holds the network's own ``cellIndividualOffset`` of each relation pointing at
+    the cell (relation local DN -> dB, read before ranopt raised it): each relation is set
+    to its own value plus the offset (the nearest QOffsetRange value), so 0 dB restores it.
+    Without one (None or empty: a run stored before baselines were read) every relation gets
+    the offset itself, 0 dB the assumed baseline.
+    """
+    if not baseline:
+        return [CellAction(cell=name, action="cio", value=offset_db)]
+    return [CellAction(cell=name, action="cio", value=nearest_q_offset_db(own + offset_db),
+                       relation=dn) for dn, own in sorted(baseline.items())]  # fmt: skip
+
+
 def state_actions(
-    names: list[str], target: CellsState, sent: CellsState | None, num_trx: list[int]
-) -> tuple[list[CellAction], CellsState]:
+    names: list[str], target: CellsState, sent: CellsState | None, num_trx: list[int],
+    baselines: Mapping[int, Mapping[str, int]] | None = None,
+) -> tuple[list[CellAction], CellsState]:  # fmt: skip
     """Return the O1 actions that take the network from ``sent`` to ``target``, and the result.
 
     Sleep (with its depth) and wake where a cell's sleep changes; ``mimo`` (chains in use)
     where an awake cell's chains change, a cell that wakes getting its chains in the same
     transaction. A sleeping cell's power is left as it was (it radiates nothing). ``cio``
-    where a cell's offset changes (0 dB is the baseline: the loop never reads the network's
-    own offsets, so it only resets those it set). ``sent`` None (nothing sent yet, or an
-    element's outcome unknown): every cell's state is sent, chains included (all chains for
-    a sleeping cell), and every non-zero offset. ``num_trx`` is each cell's chains with
-    all on (``mutable_chains``; 0: not mutable over O1, its chains are never sent).
+    where a cell's offset changes, on top of the network's own offsets (``baselines``: cell
+    -> its incoming relations' own values, ``cio_actions``), which 0 dB restores. ``sent``
+    None (nothing sent yet, or an element's outcome unknown): every cell's state is sent,
+    chains included (all chains for a sleeping cell), every non-zero offset, and the own
+    offsets of every cell in ``baselines`` (a revert the loop may not have sent). ``num_trx``
+    is each cell's chains with all on (``mutable_chains``; 0: not mutable over O1, its chains
+    are never sent).
     """
     actions: list[CellAction] = []
     chains: dict[int, int] = {}
+    own = baselines or {}
     for c, name in enumerate(names):
         offset = target.cio_db.get(c, 0.0)
-        if offset != (0.0 if sent is None else sent.cio_db.get(c, 0.0)):
-            actions.append(CellAction(cell=name, action="cio", value=offset))
+        before = None if sent is None else sent.cio_db.get(c, 0.0)
+        if offset != before and (before is not None or offset != 0.0 or c in own):
+            actions += cio_actions(name, offset, own.get(c))
         depth = target.asleep.get(c)
         if sent is None or sent.asleep.get(c) != depth:
             actions.append(CellAction(cell=name, action="wake") if depth is None

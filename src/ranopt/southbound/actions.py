@@ -70,12 +70,17 @@ class CellTarget:
 
 @dataclass(frozen=True)
 class CellAction:
-    """One action of a plan on one cell (``slice`` names the slice of a share action)."""
+    """One action of a plan on one cell (``slice`` names the slice of a share action).
+
+    A ``cio`` action edits every NRCellRelation pointing at the cell, or only ``relation``
+    (its local DN) when given: restoring the network's own per-relation offsets.
+    """
 
     cell: str
     action: str
     value: float | str | None = None  # the depth of a sleep ("light", "deep", "waking")
     slice_sst: int | None = None
+    relation: str | None = None
 
 
 ActionRule = Callable[[CellTarget, CellAction], tuple[Edit, ...]]
@@ -159,7 +164,13 @@ def _cio(target: CellTarget, action: CellAction) -> tuple[Edit, ...]:
         msg = f"{target.name}: no NRCellRelation points at this cell; discover the network first"
         raise ValidationError(msg)
     value = str(nearest_q_offset_db(action.value))
-    return tuple(Edit(r, CELL_INDIVIDUAL_OFFSET, value) for r in target.incoming_relations)
+    if action.relation is None:
+        return tuple(Edit(r, CELL_INDIVIDUAL_OFFSET, value) for r in target.incoming_relations)
+    relation = next((r for r in target.incoming_relations if r.local_dn == action.relation), None)
+    if relation is None:
+        msg = f"{target.name}: NRCellRelation {action.relation} does not point at this cell"
+        raise ValidationError(msg)
+    return (Edit(relation, CELL_INDIVIDUAL_OFFSET, value),)
 
 
 def _slice_share(target: CellTarget, action: CellAction) -> tuple[Edit, ...]:

@@ -11,7 +11,7 @@ closed loop reads the open alarms as outage evidence (``raised_cells``).
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ranopt.ingest.batch import CellLookup, ProblemList
@@ -50,6 +50,32 @@ def resolve_cells(
     return out
 
 
+def lock_alarm_keys(session: Session, *, tenant_id: int, keys: set[str]) -> None:
+    """Hold the alarm keys until the transaction ends, so that writers raise them in turn.
+
+    Two writers raising the same alarm at once (two VES requests, two replicas) would both
+    find no open alarm and both insert it: the second would fail on the unique open-alert
+    index. With the lock the second waits, then finds the first's row and refreshes it.
+    PostgreSQL: a transaction-scoped advisory lock per key (sorted: no deadlock); SQLite:
+    the database's write lock, taken by a write before the alarms are read (its reads
+    before a write see the newest commit).
+    """
+    if not keys:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        for key in sorted(keys):
+            lock = func.pg_advisory_xact_lock(func.hashtextextended(key, tenant_id))
+            session.execute(select(lock))
+        return
+    session.execute(
+        update(Alert)
+        .where(Alert.tenant_id == tenant_id, Alert.dedup_key.in_(sorted(keys)),
+               Alert.cleared_s.is_(None))
+        .values(updated_s=Alert.updated_s)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+
+
 def record_faults(
     session: Session,
     *,
@@ -64,6 +90,9 @@ def record_faults(
         Cell.tenant_id == tenant_id, Cell.network_id == network_id
     )
     names = dict(session.execute(query).tuples().all())
+    lock_alarm_keys(session, tenant_id=tenant_id,
+                    keys={alert_key(network_id, c, f.alarm_condition)
+                          for f, c in zip(faults, cell_ids, strict=True)})  # fmt: skip
     raised = cleared = ignored = 0
     for fault, cell_id in sorted(zip(faults, cell_ids, strict=True), key=lambda p: p[0].time_s):
         key = alert_key(network_id, cell_id, fault.alarm_condition)

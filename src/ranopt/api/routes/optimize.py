@@ -28,7 +28,11 @@ from ranopt.api.deps import (
 from ranopt.api.errors import problem_responses
 from ranopt.api.routes import jobs
 from ranopt.api.routes.calibration import calibration_config, telemetry_conflict
-from ranopt.api.routes.southbound_apply import apply_through_southbound, southbound_actuator
+from ranopt.api.routes.southbound_apply import (
+    apply_through_southbound,
+    sent_by_loop,
+    southbound_actuator,
+)
 from ranopt.api.schemas import MAX_DB_ID, Accepted, IdPath, OptimizeRequest
 from ranopt.calibrate import InsufficientTelemetryError
 from ranopt.errors import RanoptError
@@ -37,6 +41,7 @@ from ranopt.service.calibration import require_telemetry
 from ranopt.service.plan_network import NetworkPlanRequest, optimize_network
 from ranopt.store import audit, runs
 from ranopt.store import networks as nets
+from ranopt.store.loops import LOOP_ACTOR
 from ranopt.store.repository import NotFoundError
 from ranopt.store.runs import RunOut
 
@@ -248,7 +253,9 @@ def apply_plan(
     """Send a waiting plan to the network's actuator: the twin, or its O1 / A1 southbound.
 
     Refused (409, with the reason) unless the run awaits approval, its window has not passed
-    in network time, and, for a compensation, its fault is still open. Three short
+    in network time, and, for a compensation, its fault is still open. The closed loop's
+    compensation on a network whose O1 loop runs is sent by the loop at its next step (it
+    holds it until the cell is back), not from the request. Three short
     transactions, not one: the O1 push records each element's outcome in its own
     transactions while it runs, which a request-long write transaction would block.
     """
@@ -256,8 +263,11 @@ def apply_plan(
         run = runs.get_run(session, tenant_id=principal.tenant_id, run_id=run_id)
         runs.check_applicable(session, tenant_id=principal.tenant_id, run=run)
         actuator = southbound_actuator(session, principal.tenant_id, run.network_id)
+        by_loop = actuator == "o1" and sent_by_loop(session, principal.tenant_id, run)
     detail: dict[str, Any] = {"network_id": run.network_id, "actuator": actuator}
-    if actuator == "o1":
+    if by_loop:  # the loop sends it at its next step, through its own act stage
+        detail["o1"] = {"sent_by": LOOP_ACTOR}
+    elif actuator == "o1":
         detail |= apply_through_southbound(services, principal, run_id, str(request.base_url))
     with services.store.transaction() as session:
         run = runs.decide_run(

@@ -9,12 +9,31 @@ from ranopt.api.errors import ProblemError
 from ranopt.service.southbound import apply_run
 from ranopt.southbound.o1 import O1Error
 from ranopt.southbound.o1_xml import MalformedReplyError
+from ranopt.store import loops
 from ranopt.store import southbound as sb
+from ranopt.store.loops import LOOP_ACTOR
+from ranopt.store.repository import NotFoundError
+from ranopt.store.runs import RunOut
 
 
 def southbound_actuator(session: Session, tenant_id: int, network_id: int) -> str:
     """``twin`` or ``o1``."""
     return sb.get_southbound(session, tenant_id=tenant_id, network_id=network_id).kind
+
+
+def sent_by_loop(session: Session, tenant_id: int, run: RunOut) -> bool:
+    """Say whether the run is the closed loop's compensation on a network whose O1 loop runs.
+
+    The loop sends it (``SouthboundLoop._take_approvals``) through its act stage, on top of
+    the network's own offsets, and holds it until the cell is back; a push from the request
+    would race the loop's transactions on the same elements and be forgotten by it.
+    """
+    if run.objective != "compensation" or run.created_by != LOOP_ACTOR:
+        return False
+    try:
+        return loops.loop_settings(session, tenant_id=tenant_id, network_id=run.network_id).enabled
+    except NotFoundError:
+        return False
 
 
 def apply_through_southbound(

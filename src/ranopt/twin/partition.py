@@ -4,9 +4,11 @@ A network too large for one process is planned cluster by cluster: cells that ar
 coupled (a UE of one is interfered by the other, or falls back to it when its cell sleeps) end
 up in one cluster, and each cluster is simulated with a guard border (the cells outside it
 coupled to it at ``GUARD_THRESHOLD`` or more), which takes part in the interference and the
-association but is frozen: always on, all chains, never planned there. ``cluster_twin`` cuts
-the twin of one cluster and its border out of the whole; everything here is pure and
-deterministic (no randomness at all).
+association but is frozen: always on, all chains, never planned there. The clusters are
+compact and balanced (recursive spectral bisection of the coupling graph), so the borders stay
+short and the clusters' plans take comparable time. ``cluster_twin`` cuts the twin of one
+cluster and its border out of the whole; everything here is pure and deterministic (no
+randomness at all).
 """
 
 from dataclasses import dataclass, fields, replace
@@ -14,7 +16,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from scipy.linalg import eigh
 from scipy.sparse import coo_array, csr_array
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import eigsh
 
 from ranopt.errors import ValidationError
 from ranopt.twin.elements import LAYERS
@@ -108,50 +113,35 @@ def coupling_matrix(twin: Twin) -> csr_array:
     return csr_array(both)
 
 
-def _find(parent: list[int], i: int) -> int:
-    """Root of ``i`` in a union-find forest, halving the path as it goes."""
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
+# a subgraph at most this large gets its Fiedler vector from a dense eigensolver (exact, one
+# LAPACK call); larger ones from ARPACK's Lanczos on the sparse normalised coupling
+DENSE_EIGEN_CELLS = 1500
 
 
 def partition_cells(
     coupling: csr_array, max_cells: int, threshold: float = GUARD_THRESHOLD
 ) -> Partition:
-    """Cluster the cells by coupling, about ``max_cells`` each, and draw each guard border.
+    """Cut the cells into compact clusters of at most ``max_cells``, and draw each guard border.
 
-    Kruskal's agglomeration with a size cap: the pairs are taken strongest coupling first
-    (ties by cell index) and two clusters merge when together they keep ``max_cells``; then a
-    cluster under half the cap joins the neighbour it is most coupled to where the cap allows,
-    and one still under a tenth of it where the cap plus a tenth allows (so no cluster has
-    more than ``max_cells + max_cells // 10`` cells). Deterministic. A cluster's guard border
-    is every outside cell whose coupling to one of its cells is at least ``threshold``.
+    Recursive spectral bisection (Pothen, Simon & Liou, SIAM J. Matrix Anal. Appl. 11(3),
+    1990) of the border graph (``border_graph``: the pairs coupled at ``threshold`` or more,
+    the ones a cut puts into borders): ``k = ceil(C / max_cells)`` clusters are wanted; a set
+    of cells meant for ``k`` clusters is ordered along the Fiedler vector of its normalised
+    Laplacian (Shi & Malik, IEEE TPAMI 22(8), 2000: a cut of little weight between two halves
+    of comparable weight) and cut at ``floor(k / 2) / k`` of its cells, each side bisected
+    again. So every cluster has ``floor(C / k)`` or ``ceil(C / k)`` cells, and the
+    strongly coupled cells share one. Deterministic (a fixed start vector, ties by cell
+    index). A cluster's guard border is every outside cell whose coupling to one of its cells
+    is at least ``threshold``.
     """
     if max_cells < 1:
         msg = f"max_cells must be >= 1, got {max_cells}"
         raise ValidationError(msg)
     num_cells = int(coupling.shape[0])
-    upper = coo_array(coupling)
-    keep = upper.row < upper.col
-    i_all, j_all, w_all = upper.row[keep], upper.col[keep], upper.data[keep]
-    order = np.lexsort((j_all, i_all, -w_all))
-    parent = list(range(num_cells))
-    size = [1] * num_cells
-    for i, j in zip(i_all[order].tolist(), j_all[order].tolist(), strict=True):
-        a, b = _find(parent, i), _find(parent, j)
-        if a != b and size[a] + size[b] <= max_cells:
-            a, b = min(a, b), max(a, b)
-            parent[b] = a
-            size[a] += size[b]
-    # small clusters join their most coupled neighbour: under half the cap where the cap
-    # allows, then under a tenth of it where the cap plus a tenth allows
-    for small, cap in ((max_cells / 2, max_cells), (max_cells / 10, max_cells + max_cells // 10)):
-        _absorb_small(coupling, parent, size, small, cap)
-    labels = np.array([_find(parent, c) for c in range(num_cells)], dtype=np.int64)
-    clusters = tuple(
-        np.flatnonzero(labels == r).astype(np.int64) for r in sorted(set(labels.tolist()))
-    )
+    graph = border_graph(coupling, threshold)
+    wanted = -(-num_cells // max_cells)
+    found = _bisect(graph, np.arange(num_cells, dtype=np.int64), wanted)
+    clusters = tuple(np.sort(cells) for cells in sorted(found, key=lambda c: int(c.min())))
     return Partition(
         clusters=clusters,
         guards=tuple(guard_border(coupling, cells, threshold) for cells in clusters),
@@ -159,30 +149,68 @@ def partition_cells(
     )
 
 
-def _absorb_small(
-    coupling: csr_array, parent: list[int], size: list[int], small: float, cap: int
-) -> None:
-    """Merge each cluster under ``small`` cells into its most coupled neighbour within ``cap``.
+def border_graph(coupling: csr_array, threshold: float) -> csr_array:
+    """Return the pairs coupled at ``threshold`` or more, weighted ``1 + coupling``.
 
-    Smallest first, ties by root index; in place on the union-find forest.
+    A cut through such a pair puts each cell into the other's guard border, so the bisection
+    counts cut pairs first (weight one each) and keeps the more strongly coupled ones together
+    where counts tie (the coupling on top). Weaker pairs never enter a border: left out.
     """
-    num_cells = len(parent)
-    roots = {_find(parent, c) for c in range(num_cells)}
-    for root in sorted(roots, key=lambda r: (size[r], r)):
-        if _find(parent, root) != root or size[root] >= small:
+    graph = csr_array(coupling, copy=True)
+    graph.data = np.where(graph.data >= threshold, 1.0 + graph.data, 0.0)
+    graph.eliminate_zeros()
+    return graph
+
+
+def _bisect(graph: csr_array, cells: IntArray, parts: int) -> list[IntArray]:
+    """Split ``cells`` into ``parts`` clusters of sizes differing by at most one."""
+    if parts <= 1 or cells.size <= 1:
+        return [cells]
+    left_parts = parts // 2
+    order = cells[spectral_order(graph[cells][:, cells])]
+    cut = cells.size * left_parts // parts
+    return _bisect(graph, order[:cut], left_parts) + _bisect(graph, order[cut:], parts - left_parts)
+
+
+def spectral_order(graph: csr_array) -> IntArray:
+    """Order the nodes of a coupling graph along its Fiedler vector (components one by one).
+
+    The Fiedler vector of the normalised Laplacian ``I - D^-1/2 W D^-1/2`` (Shi & Malik 2000:
+    the relaxed normalised cut), per connected component; components in the order of their
+    first node, each component's nodes by their Fiedler value, ties by index. The sign is fixed
+    (the largest entry positive), so the order does not depend on the eigensolver's choice.
+    """
+    count, labels = connected_components(graph, directed=False)
+    pieces = []
+    for label in range(count):  # labels are numbered by first node
+        nodes = np.flatnonzero(labels == label)
+        if nodes.size <= 2:
+            pieces.append(nodes)
             continue
-        labels = np.array([_find(parent, c) for c in range(num_cells)])
-        row = coupling[np.flatnonzero(labels == root)].tocoo()
-        towards = np.bincount(labels[row.col], weights=row.data, minlength=num_cells)
-        towards[root] = 0.0
-        sizes = np.asarray(size)
-        fits = (labels == np.arange(num_cells)) & (sizes + size[root] <= cap)
-        towards = np.where(fits, towards, 0.0)
-        if towards.max(initial=0.0) > 0:
-            target = int(np.argmax(towards))
-            a, b = min(root, target), max(root, target)
-            parent[b] = a
-            size[a] += size[b]
+        fiedler = _fiedler(csr_array(graph[nodes][:, nodes]))
+        pieces.append(nodes[np.lexsort((nodes, fiedler))])
+    return np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
+
+
+def _fiedler(graph: csr_array) -> FloatArray:
+    """Fiedler vector of a connected graph's normalised Laplacian, sign fixed (see above)."""
+    num = int(graph.shape[0])
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    scale = 1.0 / np.sqrt(degree)
+    # D^-1/2 W D^-1/2: its second largest eigenvector u gives the Fiedler vector D^-1/2 u
+    normalised = csr_array(graph.multiply(scale[:, None]).multiply(scale[None, :]))
+    if num <= DENSE_EIGEN_CELLS:
+        _, vectors = eigh(normalised.toarray(), subset_by_index=[num - 2, num - 1])
+        second = vectors[:, 0]
+    else:
+        start = np.sin(np.arange(1.0, num + 1.0))  # fixed: the same order on every run
+        _, vectors = eigsh(normalised, k=2, which="LA", v0=start, ncv=min(num - 1, 64),
+                           maxiter=100 * num, tol=1e-8)  # fmt: skip
+        second = vectors[:, 0]
+    fiedler = second * scale
+    if fiedler[np.argmax(np.abs(fiedler))] < 0:
+        fiedler = -fiedler
+    return np.asarray(fiedler, dtype=np.float64)
 
 
 def guard_border(coupling: csr_array, cells: IntArray, threshold: float) -> IntArray:

@@ -42,6 +42,7 @@ import os
 import platform
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.sparse import coo_array
 
 from machine import run_child as run_single_threaded
 from ranopt.optimize.confidence import MapTasks
@@ -61,10 +63,17 @@ from ranopt.optimize.partitioned import (
     cluster_tasks,
     finish_partitioned,
     plan_cluster,
+    task_weight,
 )
-from ranopt.service.executor import InProcessExecutor, PoolExecutor, RayExecutor
+from ranopt.service.executor import InProcessExecutor, PoolExecutor, RayExecutor, snake_deal
 from ranopt.twin import Twin
-from ranopt.twin.partition import GUARD_THRESHOLD, coupling_matrix, partition_cells
+from ranopt.twin.partition import (
+    GUARD_THRESHOLD,
+    Partition,
+    coupling_matrix,
+    guard_border,
+    partition_cells,
+)
 from ranopt.twin.shapes import synthetic_records
 from ranopt.twin.topology import build_topology_twin, topology_layout, topology_scenario
 from ranopt.twin.traffic import expected_demand_mbps
@@ -141,6 +150,64 @@ def _self_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
+def agglomerative_partition(
+    coupling: Any, max_cells: int, threshold: float = GUARD_THRESHOLD
+) -> Partition:
+    """The partitioner before compact clusters (main at 35a1333), kept as this benchmark's baseline.
+
+    Kruskal's agglomeration with a size cap, strongest pair first (ties by cell index), then
+    clusters under half the cap join their most coupled neighbour within the cap, and those
+    under a tenth of it within the cap plus a tenth; borders as ``guard_border`` draws them.
+    """
+    num_cells = int(coupling.shape[0])
+    upper = coo_array(coupling)
+    keep = upper.row < upper.col
+    i_all, j_all, w_all = upper.row[keep], upper.col[keep], upper.data[keep]
+    order = np.lexsort((j_all, i_all, -w_all))
+    parent = list(range(num_cells))
+    size = [1] * num_cells
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def merge(a: int, b: int) -> None:
+        a, b = min(a, b), max(a, b)
+        parent[b] = a
+        size[a] += size[b]
+
+    for i, j in zip(i_all[order].tolist(), j_all[order].tolist(), strict=True):
+        a, b = find(i), find(j)
+        if a != b and size[a] + size[b] <= max_cells:
+            merge(a, b)
+    for small, cap in ((max_cells / 2, max_cells), (max_cells / 10, max_cells + max_cells // 10)):
+        for root in sorted({find(c) for c in range(num_cells)}, key=lambda r: (size[r], r)):
+            if find(root) != root or size[root] >= small:
+                continue
+            labels = np.array([find(c) for c in range(num_cells)])
+            row = coupling[np.flatnonzero(labels == root)].tocoo()
+            towards = np.bincount(labels[row.col], weights=row.data, minlength=num_cells)
+            towards[root] = 0.0
+            fits = (labels == np.arange(num_cells)) & (np.asarray(size) + size[root] <= cap)
+            towards = np.where(fits, towards, 0.0)
+            if towards.max(initial=0.0) > 0:
+                merge(root, int(np.argmax(towards)))
+    labels = np.array([find(c) for c in range(num_cells)], dtype=np.int64)
+    clusters = tuple(
+        np.flatnonzero(labels == r).astype(np.int64) for r in sorted(set(labels.tolist()))
+    )
+    return Partition(
+        clusters=clusters,
+        guards=tuple(guard_border(coupling, cells, threshold) for cells in clusters),
+        threshold=threshold,
+    )
+
+
+PARTITIONERS = {"spectral": partition_cells, "agglomerative_baseline": agglomerative_partition}
+
+
 class Stages:
     """Times each stage of one partitioned plan: wall clock, and this process's CPU time."""
 
@@ -148,6 +215,8 @@ class Stages:
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self.task_cpu: list[float] = []  # CPU seconds of each cluster's plan, in task order
+        self.task_weight: list[int] = []  # task_weight of each task, in task order
+        self.task_cluster: list[int] = []  # cluster index of each task, in task order
 
     def run(self, name: str, fn: Any, *args: Any) -> Any:
         start, cpu = time.perf_counter(), time.process_time()
@@ -172,13 +241,16 @@ def partitioned_plan(
     stages: Stages,
     references: list[Any] | None = None,
     threshold: float = GUARD_THRESHOLD,
+    partitioner: str = "spectral",
 ) -> tuple[PartitionedPlan, list[Any]]:
     """``plan_partitioned`` stage by stage (the same functions in the same order), timed."""
     limits, config = EnergyConstraints(), EnergyConfig()
     coupling = stages.run("coupling_s", coupling_matrix, twin)
-    partition = stages.run("partition_s", partition_cells, coupling, max_cells, threshold)
+    partition = stages.run("partition_s", PARTITIONERS[partitioner], coupling, max_cells, threshold)
     tasks = stages.run("cut_clusters_s", cluster_tasks, twin, demand, partition,
                        np.random.default_rng(PLAN_SEED))  # fmt: skip
+    stages.task_weight = [task_weight(t) for t in tasks]
+    stages.task_cluster = [t.index for t in tasks]
     timed = stages.run(
         "cluster_map_s", map_tasks, timed_plan_cluster, ClusterSettings("greedy", limits, config),
         tasks,
@@ -201,23 +273,58 @@ def partitioned_plan(
     return plan, references
 
 
-def describe(
-    plan: PartitionedPlan, twin: Twin, tasks_cells: list[int] | None = None
-) -> dict[str, Any]:
-    """The plan's figures and the partition's shape."""
+def describe(plan: PartitionedPlan) -> dict[str, Any]:
+    """The plan's figures and the partition's shape: sizes, their spread, the borders."""
     part = plan.partition
-    sizes = [c.size for c in part.clusters]
-    guards = [g.size for g in part.guards]
+    sizes = [int(c.size) for c in part.clusters]
+    guards = [int(g.size) for g in part.guards]
     return {
         "clusters": part.num_clusters,
         "cluster_cells_min_median_max": [min(sizes), int(np.median(sizes)), max(sizes)],
+        "cluster_cells_max_over_min": round(max(sizes) / min(sizes), 3),
         "guard_cells_min_median_max": [min(guards), int(np.median(guards)), max(guards)],
         "guard_over_cluster_cells": round(sum(guards) / sum(sizes), 3),
+        "cells_planned_over_network_cells": round((sum(guards) + sum(sizes)) / sum(sizes), 3),
         "saving_pct": round(plan.plan.expected.saving_pct, 3),
         "violations": plan.plan.expected.constraint_violations,
         "cells_woken_by_whole_network_check": plan.cells_woken,
         "cell_intervals_changed_by_whole_network_check": plan.changed_cell_intervals,
         "cell_intervals_asleep": int((~plan.plan.active).sum()),
+    }
+
+
+def task_figures(stages: "Stages") -> dict[str, Any]:
+    """Each cluster task's CPU seconds and weight, in submission order, and what 2 workers allow.
+
+    ``lpt_bound``: the tasks' CPU seconds dealt longest first to the least loaded of two
+    workers (the best list schedule). ``in_submission_order``: dealt in the order submitted
+    (largest ``task_weight`` first) to whichever worker is free, as Ray deals them.
+    ``pool_snake_chunks``: the pool's two chunks (``executor.snake_deal``). Each is the sum of the
+    CPU seconds over the two-worker finish time: the most a second worker can gain.
+    """
+    cpu = stages.task_cpu
+    total = sum(cpu)
+    snake = [sum(cpu[i] for i in hand) for hand in snake_deal(len(cpu), 2)]
+    weights = np.asarray(stages.task_weight, dtype=float)
+    return {
+        "cluster_task_cpu_s": cpu,
+        "cluster_task_weight": stages.task_weight,
+        "cluster_task_index": stages.task_cluster,
+        "weight_cpu_rank_correlation": (
+            round(
+                float(
+                    np.corrcoef(np.argsort(np.argsort(weights)), np.argsort(np.argsort(cpu)))[0, 1]
+                ),
+                3,
+            )
+            if len(cpu) > 2
+            else None
+        ),
+        "ideal_1_to_2_speedup": {
+            "lpt_bound": round(total / makespan(sorted(cpu, reverse=True), 2), 3),
+            "in_submission_order": round(total / makespan(cpu, 2), 3),
+            "pool_snake_chunks": round(total / max(snake), 3),
+        },
     }
 
 
@@ -246,16 +353,11 @@ def _warm(shared: int, task: int) -> int:
 
 
 def makespan(costs: list[float], workers: int) -> float:
-    """Finish time of tasks dealt longest first to the least loaded of ``workers``."""
+    """Finish time of tasks dealt in the given order to the least loaded of ``workers``."""
     loads = [0.0] * workers
-    for cost in sorted(costs, reverse=True):
+    for cost in costs:
         loads[loads.index(min(loads))] += cost
     return max(loads)
-
-
-def _halves(count: int) -> list[range]:
-    """The pool's two contiguous chunks of ``count`` tasks (``executor._chunks``)."""
-    return [range(0, count // 2), range(count // 2, count)]
 
 
 def whole_network_plan(
@@ -278,31 +380,55 @@ def whole_network_plan(
     }
 
 
-def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
-    """In process, pool 1/2, Ray 1/2 nodes, and the whole-network plan (in the child)."""
-    temp = _ray_env()
-    from ray.cluster_utils import Cluster  # noqa: PLC0415 (after its environment)
-
+def network(spec: dict[str, Any]) -> tuple[Twin, FloatArray, dict[str, Any]]:
+    """The measured network: its twin, the planned demand, and its description."""
     start = time.perf_counter()
     twin = synthetic_twin(spec["cells"], spec["ues_per_site"])
     out: dict[str, Any] = {
         "num_cells": twin.num_cells, "num_sites": len(twin.sites), "num_ues": twin.num_ues,
         "link_k": twin.link.k, "build_twin_s": round(time.perf_counter() - start, 2),
+        "driver_rss_after_build_mib": _self_rss_mib(),
     }  # fmt: skip
     log(f"twin {twin} in {out['build_twin_s']} s")
     window = slice(spec["start"], spec["start"] + spec["intervals"])
-    demand = expected_demand_mbps(twin.traffic, 0)[window]
+    return twin, expected_demand_mbps(twin.traffic, 0)[window], out
+
+
+def _run_figures(stages: Stages, **extra: Any) -> dict[str, Any]:
+    """One run's stage times, CPU seconds, tasks and the load it ran at."""
+    return {
+        "seconds": stages.seconds,
+        "cpu_seconds": stages.cpu,
+        **task_figures(stages),
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        **extra,
+    }
+
+
+def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
+    """In process (both partitioners), pool 1/2, Ray 1/2 nodes, the whole network (in the child)."""
+    temp = _ray_env()
+    from ray.cluster_utils import Cluster  # noqa: PLC0415 (after its environment)
+
+    twin, demand, out = network(spec)
     runs: dict[str, Any] = {}
     plans: dict[str, PartitionedPlan] = {}
     stages = Stages()
     plans["in_process"], references = partitioned_plan(
         twin, demand, spec["max_cells"], InProcessExecutor().map, stages
     )
-    runs["in_process"] = {
-        "seconds": stages.seconds, "cpu_seconds": stages.cpu, "cluster_task_cpu_s": stages.task_cpu
-    }  # fmt: skip
-    out["partition"] = describe(plans["in_process"], twin)
+    runs["in_process"] = _run_figures(stages)
+    out["partition"] = describe(plans["in_process"])
     log(f"in process: {stages.seconds}")
+    # main's partitioner (the baseline), in process on the same twin and demand
+    stages = Stages()
+    baseline, _ = partitioned_plan(
+        twin, demand, spec["max_cells"], InProcessExecutor().map, stages, references,
+        partitioner="agglomerative_baseline",
+    )  # fmt: skip
+    runs["in_process_agglomerative_baseline"] = _run_figures(stages)
+    out["partition_agglomerative_baseline"] = describe(baseline)
+    log(f"in process, baseline partitioner: {stages.seconds}")
     for workers in (1, 2):
         pool = PoolExecutor(workers)
         pool.map(_warm, 0, list(range(workers)))  # start the processes
@@ -310,12 +436,7 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
         plans[f"pool_{workers}"], _ = partitioned_plan(
             twin, demand, spec["max_cells"], pool.map, stages, references
         )
-        runs[f"pool_{workers}"] = {
-            "seconds": stages.seconds,
-            "cpu_seconds": stages.cpu,
-            "cluster_task_cpu_s": stages.task_cpu,
-            "worker_peak_rss_mib": pool_worker_rss(),
-        }
+        runs[f"pool_{workers}"] = _run_figures(stages, worker_peak_rss_mib=pool_worker_rss())
         pool.close()
         log(f"pool {workers}: {stages.seconds}")
     cluster: Any = Cluster(
@@ -334,11 +455,9 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
             plans[f"ray_{workers}"], _ = partitioned_plan(
                 twin, demand, spec["max_cells"], executor.map, stages, references
             )
-            runs[f"ray_{workers}"] = {
-                "seconds": stages.seconds,
-                "cpu_seconds": stages.cpu,
-            "cluster_task_cpu_s": stages.task_cpu, "worker_peak_rss_mib": ray_worker_rss(raylets)
-            }  # fmt: skip
+            runs[f"ray_{workers}"] = _run_figures(
+                stages, worker_peak_rss_mib=ray_worker_rss(raylets)
+            )
             log(f"ray {workers}: {stages.seconds}")
         executor.close()
     finally:
@@ -351,21 +470,46 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
     out["identical_to_in_process"] = {
         k: same_plan(p, plans["in_process"]) for k, p in plans.items()
     }
-    cmap = {k: v["seconds"]["cluster_map_s"] for k, v in runs.items()}
-    out["cluster_map_speedup_1_to_2"] = {
-        "pool": round(cmap["pool_1"] / cmap["pool_2"], 3),
-        "ray": round(cmap["ray_1"] / cmap["ray_2"], 3),
-    }
-    # what a second worker could gain at best: the in-process tasks' CPU seconds dealt to two
-    # workers, longest first (Ray's dynamic dealing) and in contiguous halves (the pool's chunks)
-    task_cpu = runs["in_process"]["cluster_task_cpu_s"]
-    out["ideal_1_to_2_speedup_from_task_cpu"] = {
-        "dynamic": round(sum(task_cpu) / makespan(task_cpu, 2), 3),
-        "contiguous_chunks": round(
-            sum(task_cpu)
-            / max(sum(task_cpu[i] for i in chunk) for chunk in _halves(len(task_cpu))),
-            3,
+    out["speedup_1_to_2"] = {
+        kind: {
+            "cluster_map_wall": round(
+                runs[f"{kind}_1"]["seconds"]["cluster_map_s"]
+                / runs[f"{kind}_2"]["seconds"]["cluster_map_s"], 3
+            ),
+            "partitioned_plan_wall": round(
+                runs[f"{kind}_1"]["seconds"]["total_s"] / runs[f"{kind}_2"]["seconds"]["total_s"],
+                3,
+            ),
+        }
+        for kind in ("pool", "ray")
+    }  # fmt: skip
+    base, new = runs["in_process_agglomerative_baseline"], runs["in_process"]
+    out["spectral_against_baseline"] = {
+        "cluster_tasks_cpu_s_sum": [
+            new["cpu_seconds"]["cluster_tasks_cpu_s_sum"],
+            base["cpu_seconds"]["cluster_tasks_cpu_s_sum"],
+        ],
+        "cluster_cpu_saved_pct": round(
+            100
+            * (
+                1
+                - new["cpu_seconds"]["cluster_tasks_cpu_s_sum"]
+                / base["cpu_seconds"]["cluster_tasks_cpu_s_sum"]
+            ),
+            1,
         ),
+        "partition_cpu_s": [
+            new["cpu_seconds"]["partition_cpu_s"],
+            base["cpu_seconds"]["partition_cpu_s"],
+        ],
+        "lpt_bound_1_to_2": [
+            new["ideal_1_to_2_speedup"]["lpt_bound"],
+            base["ideal_1_to_2_speedup"]["lpt_bound"],
+        ],
+        "saving_pct": [
+            out["partition"]["saving_pct"],
+            out["partition_agglomerative_baseline"]["saving_pct"],
+        ],
     }
     out["partitioned_in_process_over_whole_network_time"] = round(
         runs["in_process"]["seconds"]["total_s"]
@@ -381,16 +525,7 @@ def measure_big(spec: dict[str, Any]) -> dict[str, Any]:
     temp = _ray_env()
     from ray.cluster_utils import Cluster  # noqa: PLC0415 (after its environment)
 
-    start = time.perf_counter()
-    twin = synthetic_twin(spec["cells"], spec["ues_per_site"])
-    out: dict[str, Any] = {
-        "num_cells": twin.num_cells, "num_sites": len(twin.sites), "num_ues": twin.num_ues,
-        "link_k": twin.link.k, "build_twin_s": round(time.perf_counter() - start, 2),
-        "driver_rss_after_build_mib": _self_rss_mib(),
-    }  # fmt: skip
-    log(f"twin {twin} in {out['build_twin_s']} s")
-    window = slice(spec["start"], spec["start"] + spec["intervals"])
-    demand = expected_demand_mbps(twin.traffic, 0)[window]
+    twin, demand, out = network(spec)
     cluster: Any = Cluster(
         initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
     )
@@ -407,13 +542,9 @@ def measure_big(spec: dict[str, Any]) -> dict[str, Any]:
             plan, references = partitioned_plan(
                 twin, demand, spec["max_cells"], executor.map, stages, references, threshold
             )
-            runs[str(threshold)] = {
-                "seconds": stages.seconds,
-                "cpu_seconds": stages.cpu,
-                "cluster_task_cpu_s": stages.task_cpu,
-                "partition": describe(plan, twin),
-                "worker_peak_rss_mib": ray_worker_rss(raylets),
-            }
+            runs[str(threshold)] = _run_figures(
+                stages, partition=describe(plan), worker_peak_rss_mib=ray_worker_rss(raylets)
+            )
             log(f"ray 2, guard threshold {threshold}: {stages.seconds}")
         executor.close()
     finally:
@@ -463,6 +594,14 @@ def measure_big(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _uptime() -> str:
+    """``uptime``'s line (the load averages the run met), or why there is none."""
+    found = shutil.which("uptime")
+    if found is None:
+        return "no uptime command"
+    return subprocess.run([found], capture_output=True, text=True, check=False).stdout.strip()
+
+
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement in a fresh single-threaded interpreter (stderr passes through)."""
     return run_single_threaded(__file__, spec, CHILD_TIMEOUT_S, show_stderr=True)
@@ -503,10 +642,12 @@ def main() -> None:
             "python": platform.python_version(),
             "cpu_count": os.cpu_count(),
             "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+            "uptime_at_start": _uptime(),
         },
     }
     result[args.part] = run_child(spec)
     result["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["machine"]["uptime_at_end"] = _uptime()
     print(json.dumps(result, indent=2))
 
 

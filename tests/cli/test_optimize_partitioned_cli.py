@@ -19,8 +19,8 @@ from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.partition import coupling_matrix, partition_cells
 from ranopt.twin.snapshot import Snapshot
 
-# one site (6 cells) in clusters of at most 3: three clusters, each bordered by the others,
-# and a stitched plan the whole-network check changes (a whole day planned twice: ~2 s each)
+# one site (6 cells) in clusters of at most 3: two clusters, each bordered by the other, and a
+# plan the robust repair on forecast scenarios changes (a whole day planned twice: ~2 s each)
 SEED, DAY, MAX_CELLS, SITES, UES = 1, 2, 3, 1, 120
 SMALL = ["--scenario", "default", "--sites", str(SITES), "--ues", str(UES), "--seed", str(SEED)]
 RUN = [*SMALL, "--day", str(DAY), "--history-days", "2", "--scenarios", "1"]
@@ -77,7 +77,7 @@ def test_cli_plan_by_clusters_gets_the_robust_repair_of_the_whole_network_plan()
     assert summary["executor"] == "in-process"
     assert summary["cells_woken_by_whole_network_check"] == stitched.cells_woken
     changed = summary["cell_intervals_changed_by_whole_network_check"]
-    assert changed == stitched.changed_cell_intervals > 0
+    assert changed == stitched.changed_cell_intervals
     assert summary["partition_cpu_s"] >= 0.0
 
 

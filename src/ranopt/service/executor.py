@@ -99,7 +99,7 @@ def _run_chunk(
     return [fn(cached[1], task) for task in tasks]
 
 
-def _deal(count: int, parts: int) -> list[list[int]]:
+def snake_deal(count: int, parts: int) -> list[list[int]]:
     """Deal ``range(count)`` to ``parts`` workers in snake order: 0..p-1, p-1..0, 0..p-1, ...
 
     With tasks submitted largest first (as ``cluster_tasks`` orders them) this is the static
@@ -120,7 +120,7 @@ class PoolExecutor:
     The processes start on the first map (the ``spawn`` start method: safe beside the API
     server's threads) and serve every later one until ``close``. Each map sends its shared
     input once per worker: the tasks go in one chunk per worker, dealt in snake order
-    (``_deal``; a chunk is not rebalanced once sent), each chunk carrying the pickled input,
+    (``snake_deal``; a chunk is not rebalanced once sent), each chunk carrying the pickled input,
     which a worker unpickles once per map.
     """
 
@@ -154,7 +154,7 @@ class PoolExecutor:
             )
         key = next(_map_keys)
         payload = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
-        chunks = _deal(len(tasks), self._workers)
+        chunks = snake_deal(len(tasks), self._workers)
         futures = {
             self._pool.submit(_run_chunk, key, payload, fn, [tasks[i] for i in chunk]): chunk
             for chunk in chunks

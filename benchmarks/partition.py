@@ -73,6 +73,7 @@ from ranopt.twin.partition import (
     coupling_matrix,
     guard_border,
     partition_cells,
+    sector_groups,
 )
 from ranopt.twin.shapes import synthetic_records
 from ranopt.twin.topology import build_topology_twin, topology_layout, topology_scenario
@@ -151,9 +152,11 @@ def _self_rss_mib() -> float:
 
 
 def agglomerative_partition(
-    coupling: Any, max_cells: int, threshold: float = GUARD_THRESHOLD
+    coupling: Any, max_cells: int, threshold: float = GUARD_THRESHOLD, groups: Any = None
 ) -> Partition:
     """The partitioner before compact clusters (main at 35a1333), kept as this benchmark's baseline.
+
+    ``groups`` is ignored: it cut cells, not sectors.
 
     Kruskal's agglomeration with a size cap, strongest pair first (ties by cell index), then
     clusters under half the cap join their most coupled neighbour within the cap, and those
@@ -246,7 +249,10 @@ def partitioned_plan(
     """``plan_partitioned`` stage by stage (the same functions in the same order), timed."""
     limits, config = EnergyConstraints(), EnergyConfig()
     coupling = stages.run("coupling_s", coupling_matrix, twin)
-    partition = stages.run("partition_s", PARTITIONERS[partitioner], coupling, max_cells, threshold)
+    partition = stages.run(
+        "partition_s", PARTITIONERS[partitioner], coupling, max_cells, threshold,
+        sector_groups(twin),
+    )  # fmt: skip
     tasks = stages.run("cut_clusters_s", cluster_tasks, twin, demand, partition,
                        np.random.default_rng(PLAN_SEED))  # fmt: skip
     stages.task_weight = [task_weight(t) for t in tasks]

@@ -16,11 +16,12 @@ from ranopt.optimize.partitioned import PartitionedPlan, plan_partitioned
 from ranopt.optimize.plan import Plan
 from ranopt.service.partitioned import MIN_PARTITION_CELLS
 from ranopt.twin import build_twin, scenario_preset
-from ranopt.twin.partition import coupling_matrix, partition_cells
+from ranopt.twin.partition import partition_network
 from ranopt.twin.snapshot import Snapshot
 
-# one site (6 cells) in clusters of at most 3: two clusters, each bordered by the other, and a
-# plan the robust repair on forecast scenarios changes (a whole day planned twice: ~2 s each)
+# one site (6 cells, 3 sectors) in clusters of at most 3: a sector (2 cells) per cluster, each
+# bordered by the others, and a plan the robust repair on forecast scenarios changes (a whole
+# day planned twice: ~2 s each)
 SEED, DAY, MAX_CELLS, SITES, UES = 1, 2, 3, 1, 120
 SMALL = ["--scenario", "default", "--sites", str(SITES), "--ues", str(UES), "--seed", str(SEED)]
 RUN = [*SMALL, "--day", str(DAY), "--history-days", "2", "--scenarios", "1"]
@@ -39,7 +40,7 @@ def test_cli_plan_by_clusters_gets_the_robust_repair_of_the_whole_network_plan()
     twin = build_twin(scenario_preset("default", seed=SEED, num_sites=SITES, num_ues=UES))
     config = DayAheadConfig(history_days=2, confidence_scenarios=1)
     inputs = prepare_day_ahead(twin, SEED, DAY, config)
-    partition = partition_cells(coupling_matrix(twin), MAX_CELLS)
+    partition = partition_network(twin, MAX_CELLS)
     limits, energy = EnergyConstraints(), EnergyConfig()
     rng = np.random.default_rng(np.random.SeedSequence([SEED, DAY, 0xC0F]))
     made: list[PartitionedPlan] = []

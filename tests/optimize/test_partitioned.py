@@ -12,7 +12,7 @@ from ranopt.optimize.partitioned import (
 )
 from ranopt.optimize.plan import Plan
 from ranopt.twin import Twin, build_twin, scenario_preset
-from ranopt.twin.partition import Partition, coupling_matrix, partition_cells
+from ranopt.twin.partition import Partition, partition_network
 from ranopt.twin.traffic import expected_demand_mbps
 from ranopt.twin.units import FloatArray
 
@@ -37,7 +37,7 @@ def demand(twin: Twin) -> FloatArray:
 
 @pytest.fixture(scope="module")
 def partition(twin: Twin) -> Partition:
-    return partition_cells(coupling_matrix(twin), MAX_CELLS)
+    return partition_network(twin, MAX_CELLS)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_the_saving_is_within_tolerance_of_the_whole_network_plan(
 
 
 def test_one_cluster_is_the_whole_network_plan(twin: Twin, demand: FloatArray, whole: Plan):
-    single = partition_cells(coupling_matrix(twin), twin.num_cells)
+    single = partition_network(twin, twin.num_cells)
     assert single.num_clusters == 1
     assert single.guards[0].size == 0
     plan = plan_partitioned(twin, demand, "greedy", single, rng=np.random.default_rng(SEED))

@@ -150,9 +150,10 @@ def optimize(
         typer.Option(
             "--partition-cells",
             min=MIN_PARTITION_CELLS,
-            help="energy (exact, anneal, greedy): plan by clusters of at most about N cells "
-            "(interference coupling, guard borders) on the configured executor, verified on "
-            "the whole network. Off by default.",
+            help="energy (exact, anneal, greedy): plan by clusters of at most N cells "
+            "(interference coupling, a sector's cells together, guard borders) on the "
+            "configured executor, verified on the whole network, then made robust on "
+            "forecast scenarios like every plan. Off by default.",
         ),
     ] = None,
 ) -> None:

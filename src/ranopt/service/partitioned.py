@@ -19,7 +19,7 @@ from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.optimize.partitioned import PartitionedPlan, plan_partitioned
 from ranopt.service.executor import Executor, configured_executor
 from ranopt.twin.model import Twin
-from ranopt.twin.partition import Partition, coupling_matrix, partition_cells
+from ranopt.twin.partition import Partition, partition_network
 from ranopt.twin.snapshot import Snapshot
 from ranopt.twin.units import FloatArray
 
@@ -49,10 +49,14 @@ def check_partition_cells(max_cells: int) -> None:
 
 
 def partition_twin(twin: Twin, max_cells: int) -> tuple[Partition, float]:
-    """Partition the twin's cells into clusters of about ``max_cells``; return the CPU seconds."""
+    """Partition the twin's cells into clusters of at most ``max_cells``; return the CPU seconds.
+
+    Each sector's cells stay together (``partition_network``), so a cap below a sector's
+    cells gives clusters of one sector each.
+    """
     check_partition_cells(max_cells)
     started = time.process_time()
-    partition = partition_cells(coupling_matrix(twin), max_cells)
+    partition = partition_network(twin, max_cells)
     return partition, time.process_time() - started
 
 

@@ -119,34 +119,78 @@ DENSE_EIGEN_CELLS = 1500
 
 
 def partition_cells(
-    coupling: csr_array, max_cells: int, threshold: float = GUARD_THRESHOLD
+    coupling: csr_array,
+    max_cells: int,
+    threshold: float = GUARD_THRESHOLD,
+    groups: IntArray | None = None,
 ) -> Partition:
     """Cut the cells into compact clusters of at most ``max_cells``, and draw each guard border.
 
     Recursive spectral bisection (Pothen, Simon & Liou, SIAM J. Matrix Anal. Appl. 11(3),
     1990) of the border graph (``border_graph``: the pairs coupled at ``threshold`` or more,
-    the ones a cut puts into borders): ``k = ceil(C / max_cells)`` clusters are wanted; a set
-    of cells meant for ``k`` clusters is ordered along the Fiedler vector of its normalised
-    Laplacian (Shi & Malik, IEEE TPAMI 22(8), 2000: a cut of little weight between two halves
-    of comparable weight) and cut at ``floor(k / 2) / k`` of its cells, each side bisected
-    again. So every cluster has ``floor(C / k)`` or ``ceil(C / k)`` cells, and the
-    strongly coupled cells share one. Deterministic (a fixed start vector, ties by cell
-    index). A cluster's guard border is every outside cell whose coupling to one of its cells
-    is at least ``threshold``.
+    the ones a cut puts into borders). ``groups`` (``[C]``, e.g. each cell's site) are kept
+    whole: the graph is contracted to one node per group first; without them each cell is its
+    own group. ``k = ceil(C / max_cells)`` clusters are wanted; a set of groups meant for
+    ``k`` clusters is ordered along the Fiedler vector of its normalised Laplacian (Shi &
+    Malik, IEEE TPAMI 22(8), 2000: a cut of little weight between two halves of comparable
+    weight) and cut where its cells come nearest to ``floor(k / 2) / k`` of them, each side
+    bisected again; should a cluster still exceed ``max_cells`` (groups are whole), ``k``
+    grows by one. So cluster sizes differ by about a group, and strongly coupled cells share a
+    cluster. Deterministic (a fixed start vector, ties by index). A cluster's guard border is
+    every outside cell whose coupling to one of its cells is at least ``threshold``.
     """
     if max_cells < 1:
         msg = f"max_cells must be >= 1, got {max_cells}"
         raise ValidationError(msg)
     num_cells = int(coupling.shape[0])
-    graph = border_graph(coupling, threshold)
+    labels = np.arange(num_cells) if groups is None else np.asarray(groups, dtype=np.int64)
+    if labels.shape != (num_cells,):
+        msg = f"groups must hold one label per cell ({num_cells}), got shape {labels.shape}"
+        raise ValidationError(msg)
+    _, group_of = np.unique(labels, return_inverse=True)
+    num_groups = int(group_of.max(initial=-1)) + 1
+    members = csr_array(
+        (np.ones(num_cells), (np.arange(num_cells), group_of)), shape=(num_cells, num_groups)
+    )
+    graph = csr_array(members.T @ border_graph(coupling, threshold) @ members)
+    graph.setdiag(0.0)
+    graph.eliminate_zeros()
+    weight = np.bincount(group_of, minlength=num_groups).astype(np.int64)
     wanted = -(-num_cells // max_cells)
-    found = _bisect(graph, np.arange(num_cells, dtype=np.int64), wanted)
-    clusters = tuple(np.sort(cells) for cells in sorted(found, key=lambda c: int(c.min())))
+    while True:
+        found = _bisect(graph, np.arange(num_groups, dtype=np.int64), weight, wanted)
+        if max(int(weight[g].sum()) for g in found) <= max_cells or wanted >= num_groups:
+            break
+        wanted += 1
+    clusters = sorted(
+        (np.flatnonzero(np.isin(group_of, g)).astype(np.int64) for g in found if g.size),
+        key=lambda cells: int(cells[0]),
+    )
     return Partition(
-        clusters=clusters,
+        clusters=tuple(clusters),
         guards=tuple(guard_border(coupling, cells, threshold) for cells in clusters),
         threshold=threshold,
     )
+
+
+def partition_network(twin: Twin, max_cells: int, threshold: float = GUARD_THRESHOLD) -> Partition:
+    """Partition a twin's cells by coupling, each sector's cells (every layer) in one cluster.
+
+    A sector's cells on the coverage and capacity layers serve the same area: a sleeping
+    capacity cell hands its UEs to the coverage cell beside it, so the two are planned
+    together (``sector_groups`` as ``partition_cells``'s groups). Without them the layers,
+    on different carriers and so coupled only by those fallbacks, come apart into clusters of
+    one layer: coverage-only clusters with nothing to plan, capacity-only ones with all the
+    work.
+    """
+    coupling = coupling_matrix(twin)
+    return partition_cells(coupling, max_cells, threshold, groups=sector_groups(twin))
+
+
+def sector_groups(twin: Twin) -> IntArray:
+    """Return one label per cell, the same for the cells of one sector of one site, ``[C]``."""
+    sector = np.array([cell.sector for cell in twin.cells], dtype=np.int64)
+    return np.asarray(twin.arrays.site, dtype=np.int64) * (int(sector.max(initial=0)) + 1) + sector
 
 
 def border_graph(coupling: csr_array, threshold: float) -> csr_array:
@@ -162,14 +206,18 @@ def border_graph(coupling: csr_array, threshold: float) -> csr_array:
     return graph
 
 
-def _bisect(graph: csr_array, cells: IntArray, parts: int) -> list[IntArray]:
-    """Split ``cells`` into ``parts`` clusters of sizes differing by at most one."""
-    if parts <= 1 or cells.size <= 1:
-        return [cells]
+def _bisect(graph: csr_array, nodes: IntArray, weight: IntArray, parts: int) -> list[IntArray]:
+    """Split ``nodes`` into ``parts`` sets of about equal ``weight`` (cells) along Fiedler."""
+    if parts <= 1 or nodes.size <= 1:
+        return [nodes]
     left_parts = parts // 2
-    order = cells[spectral_order(graph[cells][:, cells])]
-    cut = cells.size * left_parts // parts
-    return _bisect(graph, order[:cut], left_parts) + _bisect(graph, order[cut:], parts - left_parts)
+    order = nodes[spectral_order(graph[nodes][:, nodes])]
+    cells = np.cumsum(weight[order])
+    target = cells[-1] * left_parts / parts
+    cut = min(max(int(np.argmin(np.abs(cells - target))) + 1, 1), nodes.size - 1)
+    return _bisect(graph, order[:cut], weight, left_parts) + _bisect(
+        graph, order[cut:], weight, parts - left_parts
+    )
 
 
 def spectral_order(graph: csr_array) -> IntArray:

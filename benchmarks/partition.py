@@ -299,6 +299,31 @@ def describe(plan: PartitionedPlan) -> dict[str, Any]:
     }
 
 
+def partition_shapes(twin: Twin, max_cells: int, thresholds: list[float]) -> dict[str, Any]:
+    """Both partitioners' clusters and borders at each guard threshold, with their CPU seconds."""
+    coupling = coupling_matrix(twin)
+    groups = sector_groups(twin)
+    shapes: dict[str, Any] = {}
+    for name, partitioner in PARTITIONERS.items():
+        for threshold in thresholds:
+            cpu = time.process_time()
+            part = partitioner(coupling, max_cells, threshold, groups)
+            cpu = time.process_time() - cpu
+            sizes = [int(c.size) for c in part.clusters]
+            guards = [int(g.size) for g in part.guards]
+            shapes[f"{name}@{threshold}"] = {
+                "clusters": part.num_clusters,
+                "cluster_cells_min_median_max": [min(sizes), int(np.median(sizes)), max(sizes)],
+                "guard_cells_min_median_max": [min(guards), int(np.median(guards)), max(guards)],
+                "guard_over_cluster_cells": round(sum(guards) / sum(sizes), 3),
+                "largest_cluster_plus_border": max(
+                    a + b for a, b in zip(sizes, guards, strict=True)
+                ),
+                "partition_cpu_s": round(cpu, 3),
+            }
+    return shapes
+
+
 def task_figures(stages: "Stages") -> dict[str, Any]:
     """Each cluster task's CPU seconds and weight, in submission order, and what 2 workers allow.
 
@@ -526,12 +551,18 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def runs_of(spec: dict[str, Any]) -> list[tuple[str, float]]:
+    """The big part's runs: each partitioner at each guard threshold, in that order."""
+    return [(name, t) for name in spec["partitioners"] for t in spec["guard_thresholds"]]
+
+
 def measure_big(spec: dict[str, Any]) -> dict[str, Any]:
     """One large network through a two-node local Ray cluster (in the child)."""
     temp = _ray_env()
     from ray.cluster_utils import Cluster  # noqa: PLC0415 (after its environment)
 
     twin, demand, out = network(spec)
+    out["partition_shapes"] = partition_shapes(twin, spec["max_cells"], spec["guard_thresholds"])
     cluster: Any = Cluster(
         initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
     )
@@ -543,27 +574,27 @@ def measure_big(spec: dict[str, Any]) -> dict[str, Any]:
         executor.map(_warm, 0, list(range(8)))
         runs: dict[str, Any] = {}
         references: list[Any] | None = None
-        for threshold in spec["guard_thresholds"]:
+        for name, threshold in runs_of(spec):
             stages = Stages()
             plan, references = partitioned_plan(
-                twin, demand, spec["max_cells"], executor.map, stages, references, threshold
+                twin, demand, spec["max_cells"], executor.map, stages, references, threshold, name
             )
-            runs[str(threshold)] = _run_figures(
+            runs[f"{name}@{threshold}"] = _run_figures(
                 stages, partition=describe(plan), worker_peak_rss_mib=ray_worker_rss(raylets)
             )
-            log(f"ray 2, guard threshold {threshold}: {stages.seconds}")
+            log(f"ray 2, {name}, guard threshold {threshold}: {stages.seconds}")
         executor.close()
     finally:
         cluster.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
     out["runs"] = runs
     if spec["whole"] and references is not None:
-        always_on_s = runs[str(spec["guard_thresholds"][0])]["seconds"]["always_on_whole_s"]
+        always_on_s = runs["{}@{}".format(*runs_of(spec)[0])]["seconds"]["always_on_whole_s"]
         out["whole_network_plan"] = whole_network_plan(twin, demand, references, always_on_s)
     out["driver_peak_rss_mib"] = _self_rss_mib()
-    first = runs[str(spec["guard_thresholds"][0])]
+    first = runs["{}@{}".format(*runs_of(spec)[0])]
     c = first["cpu_seconds"]  # CPU seconds: the machine is shared, wall time is not the work
-    out["extrapolation_from_guard_threshold"] = spec["guard_thresholds"][0]
+    out["extrapolation_from_run"] = "{}@{}".format(*runs_of(spec)[0])
     cells = twin.num_cells
     per_cell = {
         # serial in the driver (this run): partitioning, cutting, whole-network check
@@ -624,6 +655,10 @@ def main() -> None:
     parser.add_argument("--intervals", type=int, default=16, help="plan horizon")
     parser.add_argument("--extrapolate-cells", type=int, default=100_000)
     parser.add_argument("--guard-thresholds", default=str(GUARD_THRESHOLD), help="big: each")
+    parser.add_argument(
+        "--partitioners", default="spectral",
+        help=f"big: each of {','.join(PARTITIONERS)} (the first is extrapolated from)",
+    )  # fmt: skip
     parser.add_argument("--no-whole", action="store_true", help="big: skip the whole-network plan")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -637,6 +672,7 @@ def main() -> None:
         "part": args.part, "cells": cells, "ues_per_site": args.ues_per_site,
         "max_cells": args.max_cells or (200 if args.part == "workers" else 400),
         "guard_thresholds": [float(x) for x in args.guard_thresholds.split(",")],
+        "partitioners": args.partitioners.split(","),
         "whole": not args.no_whole,
         "start": args.start, "intervals": args.intervals,
         "extrapolate_cells": args.extrapolate_cells,

@@ -16,14 +16,20 @@ one (coupling matrix and partition, cutting the cluster twins, the clusters' pla
 the whole network's always-on day, stitching with verification and repair on the whole
 network) with the clusters planned in process, on the local process pool with 1 and 2
 workers and on a local Ray cluster on 127.0.0.1 with one and then two one-CPU nodes; in the
-same run the whole-network plan (``plan_energy``, one process: the baseline) on the same twin
-and demand. Reported: each stage's time, the 1 -> 2 worker speed-up of the cluster map per
-executor, the whole partitioned plan against the whole-network plan, savings and violations
-of both, whether every executor's plan is identical to the in-process one, and the peak RSS
-(VmHWM) of each worker process.
+same run main's partitioner before 16l (``agglomerative_partition``, Kruskal's capped
+agglomeration: the baseline of the partition) in process, pure CPU work on the same pools (the
+1 -> 2 ceiling of the machine at that moment) and the whole-network plan (``plan_energy``, one
+process: the baseline of the plan) on the same twin and demand. Reported: each stage's time
+and CPU seconds, each cluster task's CPU seconds and ``task_weight`` in submission order and
+what they allow two workers (longest first, in submission order, the pool's snake chunks),
+the 1 -> 2 worker speed-up of the cluster map and of the whole partitioned plan per executor,
+both partitions' cluster sizes, borders, cluster CPU and savings, the whole-network plan's,
+whether every executor's plan is identical to the in-process one, the peak RSS (VmHWM) of each
+worker process, and ``uptime`` at start and end.
 
 ``big``: one network (``--cells``, 10 000 by default) planned through the local Ray cluster
-of two one-CPU nodes, once per guard threshold (``--guard-thresholds``), then the
+of two one-CPU nodes, once per partitioner (``--partitioners``: ``spectral``, the default,
+and ``agglomerative_baseline``) and guard threshold (``--guard-thresholds``), then the
 whole-network plan in one process (the baseline; ``--no-whole`` skips it): the same stages,
 peak RSS of the driver and of each Ray worker process, the CPU seconds of each cluster's plan,
 each stage's CPU seconds per cell, and an extrapolation to ``--extrapolate-cells`` cells on N
@@ -79,6 +85,7 @@ from ranopt.twin.shapes import synthetic_records
 from ranopt.twin.topology import build_topology_twin, topology_layout, topology_scenario
 from ranopt.twin.traffic import expected_demand_mbps
 from ranopt.twin.units import FloatArray
+from scale import _spin, _timed_map
 
 CHILD_TIMEOUT_S = 4 * 3600
 NETWORK_SEED = 16
@@ -436,6 +443,53 @@ def _run_figures(stages: Stages, **extra: Any) -> dict[str, Any]:
     }
 
 
+def compare_runs(runs: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """The 1 -> 2 worker speed-ups, and the spectral partition against the baseline's."""
+    found: dict[str, Any] = {}
+    found["speedup_1_to_2"] = {
+        kind: {
+            "cluster_map_wall": round(
+                runs[f"{kind}_1"]["seconds"]["cluster_map_s"]
+                / runs[f"{kind}_2"]["seconds"]["cluster_map_s"], 3
+            ),
+            "partitioned_plan_wall": round(
+                runs[f"{kind}_1"]["seconds"]["total_s"] / runs[f"{kind}_2"]["seconds"]["total_s"],
+                3,
+            ),
+        }
+        for kind in ("pool", "ray")
+    }  # fmt: skip
+    base, new = runs["in_process_agglomerative_baseline"], runs["in_process"]
+    found["spectral_against_baseline"] = {
+        "cluster_tasks_cpu_s_sum": [
+            new["cpu_seconds"]["cluster_tasks_cpu_s_sum"],
+            base["cpu_seconds"]["cluster_tasks_cpu_s_sum"],
+        ],
+        "cluster_cpu_saved_pct": round(
+            100
+            * (
+                1
+                - new["cpu_seconds"]["cluster_tasks_cpu_s_sum"]
+                / base["cpu_seconds"]["cluster_tasks_cpu_s_sum"]
+            ),
+            1,
+        ),
+        "partition_cpu_s": [
+            new["cpu_seconds"]["partition_cpu_s"],
+            base["cpu_seconds"]["partition_cpu_s"],
+        ],
+        "lpt_bound_1_to_2": [
+            new["ideal_1_to_2_speedup"]["lpt_bound"],
+            base["ideal_1_to_2_speedup"]["lpt_bound"],
+        ],
+        "saving_pct": [
+            out["partition"]["saving_pct"],
+            out["partition_agglomerative_baseline"]["saving_pct"],
+        ],
+    }
+    return found
+
+
 def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
     """In process (both partitioners), pool 1/2, Ray 1/2 nodes, the whole network (in the child)."""
     temp = _ray_env()
@@ -460,9 +514,12 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
     runs["in_process_agglomerative_baseline"] = _run_figures(stages)
     out["partition_agglomerative_baseline"] = describe(baseline)
     log(f"in process, baseline partitioner: {stages.seconds}")
+    spin: dict[int, float] = {}
     for workers in (1, 2):
         pool = PoolExecutor(workers)
         pool.map(_warm, 0, list(range(workers)))  # start the processes
+        # the machine's ceiling at this moment: pure CPU work on the same pool, 8 equal tasks
+        spin[workers] = min(_timed_map(pool, _spin, 3_000_000, list(range(8))) for _ in range(2))
         stages = Stages()
         plans[f"pool_{workers}"], _ = partitioned_plan(
             twin, demand, spec["max_cells"], pool.map, stages, references
@@ -501,47 +558,8 @@ def measure_workers(spec: dict[str, Any]) -> dict[str, Any]:
     out["identical_to_in_process"] = {
         k: same_plan(p, plans["in_process"]) for k, p in plans.items()
     }
-    out["speedup_1_to_2"] = {
-        kind: {
-            "cluster_map_wall": round(
-                runs[f"{kind}_1"]["seconds"]["cluster_map_s"]
-                / runs[f"{kind}_2"]["seconds"]["cluster_map_s"], 3
-            ),
-            "partitioned_plan_wall": round(
-                runs[f"{kind}_1"]["seconds"]["total_s"] / runs[f"{kind}_2"]["seconds"]["total_s"],
-                3,
-            ),
-        }
-        for kind in ("pool", "ray")
-    }  # fmt: skip
-    base, new = runs["in_process_agglomerative_baseline"], runs["in_process"]
-    out["spectral_against_baseline"] = {
-        "cluster_tasks_cpu_s_sum": [
-            new["cpu_seconds"]["cluster_tasks_cpu_s_sum"],
-            base["cpu_seconds"]["cluster_tasks_cpu_s_sum"],
-        ],
-        "cluster_cpu_saved_pct": round(
-            100
-            * (
-                1
-                - new["cpu_seconds"]["cluster_tasks_cpu_s_sum"]
-                / base["cpu_seconds"]["cluster_tasks_cpu_s_sum"]
-            ),
-            1,
-        ),
-        "partition_cpu_s": [
-            new["cpu_seconds"]["partition_cpu_s"],
-            base["cpu_seconds"]["partition_cpu_s"],
-        ],
-        "lpt_bound_1_to_2": [
-            new["ideal_1_to_2_speedup"]["lpt_bound"],
-            base["ideal_1_to_2_speedup"]["lpt_bound"],
-        ],
-        "saving_pct": [
-            out["partition"]["saving_pct"],
-            out["partition_agglomerative_baseline"]["saving_pct"],
-        ],
-    }
+    out["cpu_ceiling_speedup_1_to_2"] = round(spin[1] / spin[2], 3)
+    out.update(compare_runs(runs, out))
     out["partitioned_in_process_over_whole_network_time"] = round(
         runs["in_process"]["seconds"]["total_s"]
         / out["whole_network_plan"]["seconds_with_always_on"],

@@ -1,10 +1,11 @@
 """A day-ahead energy plan by clusters, run on the configured executor, with its report.
 
 The user path to ``ranopt.optimize.partitioned`` (issue 16): the twin is cut into clusters of
-at most about ``max_cells`` cells by interference coupling (``ranopt.twin.partition``), each
-cluster is planned as one task of the process's executor (in process, ``RANOPT_WORKERS`` pool
-or ``RANOPT_RAY_ADDRESS`` cluster), and the stitched plan is verified and measured on the
-whole network. ``ranopt optimize --partition-cells N`` plans this way.
+at most ``max_cells`` cells by interference coupling, a sector's cells never apart
+(``ranopt.twin.partition.partition_network``), each cluster is planned as one task of the
+process's executor (in process, ``RANOPT_WORKERS`` pool or ``RANOPT_RAY_ADDRESS`` cluster),
+and the stitched plan is verified and measured on the whole network.
+``ranopt optimize --partition-cells N`` plans this way.
 """
 
 import time
@@ -23,9 +24,9 @@ from ranopt.twin.partition import Partition, partition_network
 from ranopt.twin.snapshot import Snapshot
 from ranopt.twin.units import FloatArray
 
-# the smallest cluster cap accepted: at a cap of one every cell is its own cluster, planned
-# alone against a border of all its neighbours (no clustering left); large networks want
-# hundreds (docs/scale.md: 200-400 in the benchmark)
+# the smallest cluster cap accepted: a sector's two cells (coverage and capacity), one sector
+# per cluster, planned alone against a border of its neighbours (sectors are never split, so a
+# smaller cap changes nothing); large networks want hundreds (docs/scale.md: 200-400)
 MIN_PARTITION_CELLS = 2
 # the largest accepted at the API boundary (a bound on input, not on what planning allows)
 MAX_PARTITION_CELLS = 1_000_000

@@ -247,7 +247,7 @@ def _fiedler(graph: csr_array) -> FloatArray:
     scale = 1.0 / np.sqrt(degree)
     # D^-1/2 W D^-1/2: its second largest eigenvector u gives the Fiedler vector D^-1/2 u
     normalised = csr_array(graph.multiply(scale[:, None]).multiply(scale[None, :]))
-    if num <= DENSE_EIGEN_CELLS:
+    if num <= max(DENSE_EIGEN_CELLS, 3):  # ARPACK needs k=2 < ncv <= n - 1
         _, vectors = eigh(normalised.toarray(), subset_by_index=[num - 2, num - 1])
         second = vectors[:, 0]
     else:

@@ -4,10 +4,15 @@ import numpy as np
 import pytest
 
 from ranopt.optimize.energy import plan_energy
-from ranopt.optimize.partitioned import PartitionedPlan, plan_partitioned
+from ranopt.optimize.partitioned import (
+    PartitionedPlan,
+    cluster_tasks,
+    plan_partitioned,
+    task_weight,
+)
 from ranopt.optimize.plan import Plan
 from ranopt.twin import Twin, build_twin, scenario_preset
-from ranopt.twin.partition import Partition, coupling_matrix, partition_cells
+from ranopt.twin.partition import Partition, partition_network
 from ranopt.twin.traffic import expected_demand_mbps
 from ranopt.twin.units import FloatArray
 
@@ -32,7 +37,7 @@ def demand(twin: Twin) -> FloatArray:
 
 @pytest.fixture(scope="module")
 def partition(twin: Twin) -> Partition:
-    return partition_cells(coupling_matrix(twin), MAX_CELLS)
+    return partition_network(twin, MAX_CELLS)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +74,7 @@ def test_the_saving_is_within_tolerance_of_the_whole_network_plan(
 
 
 def test_one_cluster_is_the_whole_network_plan(twin: Twin, demand: FloatArray, whole: Plan):
-    single = partition_cells(coupling_matrix(twin), twin.num_cells)
+    single = partition_network(twin, twin.num_cells)
     assert single.num_clusters == 1
     assert single.guards[0].size == 0
     plan = plan_partitioned(twin, demand, "greedy", single, rng=np.random.default_rng(SEED))
@@ -77,3 +82,14 @@ def test_one_cluster_is_the_whole_network_plan(twin: Twin, demand: FloatArray, w
     np.testing.assert_array_equal(plan.plan.active_trx, whole.active_trx)
     assert plan.changed_cell_intervals == 0
     assert plan.plan.expected == whole.expected
+
+
+def test_cluster_tasks_come_largest_first(twin: Twin, demand: FloatArray, partition: Partition):
+    """Tasks in falling ``task_weight`` (own cells x the cluster twin's UEs), each cluster once."""
+    tasks = cluster_tasks(twin, demand, partition, np.random.default_rng(SEED))
+    assert sorted(t.index for t in tasks) == list(range(partition.num_clusters))
+    weights = [task_weight(t) for t in tasks]
+    assert weights == sorted(weights, reverse=True)
+    for task in tasks:
+        assert task.planned.size == partition.clusters[task.index].size
+        assert task_weight(task) == task.planned.size * task.twin.num_ues

@@ -18,7 +18,7 @@ from ranopt.optimize.energy import plan_energy
 from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.optimize.partitioned import PartitionedPlan, plan_partitioned
 from ranopt.twin import Twin, build_twin, scenario_preset
-from ranopt.twin.partition import Partition, coupling_matrix, partition_cells
+from ranopt.twin.partition import Partition, partition_network
 from ranopt.twin.traffic import expected_demand_mbps
 from ranopt.twin.units import FloatArray
 
@@ -81,7 +81,7 @@ def partition_case() -> PartitionCase:
     return PartitionCase(
         twin=twin,
         demand=expected_demand_mbps(twin.traffic, 0)[NIGHT],
-        partition=partition_cells(coupling_matrix(twin), PARTITION_MAX_CELLS),
+        partition=partition_network(twin, PARTITION_MAX_CELLS),
     )
 
 

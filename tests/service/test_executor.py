@@ -24,6 +24,7 @@ from ranopt.service.executor import (
     InProcessExecutor,
     PoolExecutor,
     executor_from_env,
+    snake_deal,
 )
 
 
@@ -125,3 +126,15 @@ def test_the_embedded_default_never_imports_ray():
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_the_pool_deals_its_chunks_in_snake_order():
+    """Largest-first tasks dealt 0, 1, 1, 0, 0, 1, ...: every task once, sizes within one."""
+    assert snake_deal(7, 2) == [[0, 3, 4], [1, 2, 5, 6]]
+    assert snake_deal(5, 3) == [[0], [1, 4], [2, 3]]
+    assert snake_deal(1, 4) == [[0]]
+    assert snake_deal(0, 2) == []
+    for count, parts in ((10, 2), (9, 4), (3, 3)):
+        hands = snake_deal(count, parts)
+        assert sorted(i for hand in hands for i in hand) == list(range(count))
+        assert max(map(len, hands)) - min(map(len, hands)) <= 1

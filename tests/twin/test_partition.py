@@ -2,8 +2,11 @@
 
 import numpy as np
 import pytest
+from scipy.sparse import csr_array, diags_array, eye_array, kron
 
+from ranopt.errors import ValidationError
 from ranopt.twin import CellState, Twin, build_twin, evaluate_snapshot, scenario_preset
+from ranopt.twin import partition as partition_module
 from ranopt.twin.elements import LAYERS
 from ranopt.twin.layout import hex_site_positions_m
 from ranopt.twin.partition import (
@@ -13,6 +16,8 @@ from ranopt.twin.partition import (
     cluster_ues,
     coupling_matrix,
     partition_cells,
+    partition_network,
+    sector_groups,
 )
 from ranopt.twin.shapes import synthetic_records
 from ranopt.twin.traffic import expected_demand_mbps
@@ -44,21 +49,29 @@ def test_coupling_is_a_symmetric_share_without_self_coupling(twin: Twin):
 
 
 def test_partition_covers_every_cell_exactly_once_within_the_cap(twin: Twin):
-    partition = partition_cells(coupling_matrix(twin), MAX_CELLS)
+    partition = partition_network(twin, MAX_CELLS)
     everything = np.concatenate(partition.clusters)
     assert everything.size == twin.num_cells
     np.testing.assert_array_equal(np.sort(everything), np.arange(twin.num_cells))
-    assert max(c.size for c in partition.clusters) <= MAX_CELLS + MAX_CELLS // 10
-    # no stragglers: a cluster under a tenth of the cap joins a neighbour
-    assert min(c.size for c in partition.clusters) >= MAX_CELLS // 10
-    assert partition.num_clusters >= twin.num_cells // MAX_CELLS
+    assert max(c.size for c in partition.clusters) <= MAX_CELLS
+    # balanced: ceil(C / cap) clusters, sizes within one sector (two cells) of each other
+    assert partition.num_clusters == -(-twin.num_cells // MAX_CELLS)
+    sizes = [c.size for c in partition.clusters]
+    assert max(sizes) - min(sizes) <= 2
     owner = partition.cluster_of(twin.num_cells)
     assert (owner >= 0).all()
+    # a sector's cells (coverage and capacity) share a cluster: each cluster has both layers
+    groups = sector_groups(twin)
+    for label in np.unique(groups):
+        assert np.unique(owner[groups == label]).size == 1
+    for cells in partition.clusters:
+        layers = np.bincount(twin.arrays.layer[cells], minlength=len(LAYERS))
+        assert layers[LAYERS.index("coverage")] == layers[LAYERS.index("capacity")]
 
 
 def test_partition_is_deterministic(sparse_twin: Twin):
-    a = partition_cells(coupling_matrix(sparse_twin), MAX_CELLS)
-    b = partition_cells(coupling_matrix(sparse_twin), MAX_CELLS)
+    a = partition_network(sparse_twin, MAX_CELLS)
+    b = partition_network(sparse_twin, MAX_CELLS)
     for x, y in zip(a.clusters + a.guards, b.clusters + b.guards, strict=True):
         np.testing.assert_array_equal(x, y)
 
@@ -66,7 +79,7 @@ def test_partition_is_deterministic(sparse_twin: Twin):
 def test_guard_border_holds_every_cell_coupled_above_the_threshold(twin: Twin):
     coupling = coupling_matrix(twin)
     dense = coupling.toarray()
-    partition = partition_cells(coupling, MAX_CELLS)
+    partition = partition_network(twin, MAX_CELLS)
     for cells, guard in zip(partition.clusters, partition.guards, strict=True):
         outside = np.setdiff1d(np.arange(twin.num_cells), cells)
         strongest = dense[np.ix_(cells, outside)].max(axis=0)
@@ -78,9 +91,7 @@ def test_guard_border_holds_every_cell_coupled_above_the_threshold(twin: Twin):
 
 def test_strongly_coupled_cells_share_a_cluster(sparse_twin: Twin):
     coupling = coupling_matrix(sparse_twin).tocoo()
-    owner = partition_cells(coupling_matrix(sparse_twin), MAX_CELLS).cluster_of(
-        sparse_twin.num_cells
-    )
+    owner = partition_network(sparse_twin, MAX_CELLS).cluster_of(sparse_twin.num_cells)
     together = owner[coupling.row] == owner[coupling.col]
     strong = coupling.data >= np.quantile(coupling.data, 0.9)
     # the strongest tenth of the pairs lie mostly inside a cluster, the rest mostly across
@@ -103,7 +114,7 @@ def test_the_whole_network_cut_out_is_the_network(sparse_twin: Twin):
 
 def test_a_cluster_twin_freezes_its_border_and_under_states_no_load(twin: Twin):
     """The cluster's cells keep their UEs; with less interference no load rises (monotone)."""
-    partition = partition_cells(coupling_matrix(twin), MAX_CELLS)
+    partition = partition_network(twin, MAX_CELLS)
     own, guard = partition.clusters[0], partition.guards[0]
     cells = np.union1d(own, guard)
     serving = always_on_serving(twin)
@@ -173,3 +184,77 @@ def test_coupling_is_the_share_of_interference_or_of_fallbacks_ue_by_ue(sparse_t
     expected = np.maximum(one_way, one_way.T)
     np.fill_diagonal(expected, 0.0)
     np.testing.assert_allclose(coupling_matrix(twin).toarray(), expected, rtol=1e-9, atol=1e-15)
+
+
+def _grid(rows: int, cols: int, coupling: float = 0.5) -> csr_array:
+    """Coupling of a ``rows`` x ``cols`` grid of cells (node ``r * cols + c``), neighbours only."""
+
+    def path(n: int) -> csr_array:
+        return csr_array(diags_array([np.ones(n - 1), np.ones(n - 1)], offsets=[-1, 1]))
+
+    grid = kron(path(rows), eye_array(cols)) + kron(eye_array(rows), path(cols))
+    return csr_array(grid * coupling)
+
+
+def _columns(cells: np.ndarray, cols: int) -> set[int]:
+    return set((cells % cols).tolist())
+
+
+def test_bisection_cuts_a_long_grid_across_its_long_side():
+    """A 4 x 12 grid in 3 clusters: the minimum cuts, 4 columns each (4 cut pairs per cut)."""
+    partition = partition_cells(_grid(4, 12), 16)
+    assert [_columns(c, 12) for c in partition.clusters] == [
+        {0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 10, 11}
+    ]  # fmt: skip
+    # each border is the adjacent column(s): coupled at 0.5 >= the threshold
+    assert [_columns(g, 12) for g in partition.guards] == [{4}, {3, 8}, {7}]
+
+
+def test_bisection_keeps_cliques_and_components_whole():
+    """Two 5-cliques joined by one pair, and the same cliques apart: cut between them."""
+    clique = np.ones((5, 5)) - np.eye(5)
+    joined = np.zeros((10, 10))
+    joined[:5, :5] = joined[5:, 5:] = clique * 0.3
+    apart = joined.copy()
+    joined[4, 5] = joined[5, 4] = 0.02  # coupled above the threshold, but one pair only
+    for dense in (joined, apart):
+        partition = partition_cells(csr_array(dense), 5)
+        assert [c.tolist() for c in partition.clusters] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert [g.tolist() for g in partition_cells(csr_array(joined), 5).guards] == [[5], [4]]
+
+
+def test_pairs_below_the_threshold_do_not_steer_the_cut():
+    """Only pairs that would enter a border count: a weak ring around the grid changes nothing."""
+    grid = _grid(4, 12).toarray()
+    ring = np.roll(np.eye(48), 7, axis=1) * 0.005  # below GUARD_THRESHOLD (1 %)
+    weak = csr_array(grid + ring + ring.T)
+    for a, b in zip(
+        partition_cells(weak, 16).clusters, partition_cells(_grid(4, 12), 16).clusters,
+        strict=True,
+    ):  # fmt: skip
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sparse_and_dense_eigensolvers_cut_alike(monkeypatch: pytest.MonkeyPatch):
+    """A 10 x 40 grid in 4 clusters of 10 x 10, through ARPACK as through LAPACK."""
+    coupling = _grid(10, 40)
+    dense = partition_cells(coupling, 100)
+    monkeypatch.setattr(partition_module, "DENSE_EIGEN_CELLS", 0)
+    sparse = partition_cells(coupling, 100)
+    expected = [set(range(0, 10)), set(range(10, 20)), set(range(20, 30)), set(range(30, 40))]
+    assert [_columns(c, 40) for c in dense.clusters] == expected
+    for a, b in zip(dense.clusters, sparse.clusters, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_groups_stay_whole_and_a_group_above_the_cap_is_a_cluster_of_its_own():
+    """Cells of a group share a cluster; clusters grow in number until every one fits the cap."""
+    coupling = _grid(4, 12)
+    columns = np.arange(48) % 12  # a group per column of four cells
+    partition = partition_cells(coupling, 8, groups=columns)
+    assert [_columns(c, 12) for c in partition.clusters] == [{2 * i, 2 * i + 1} for i in range(6)]
+    # a cap below a group's cells: one group per cluster, the cap given up for it
+    alone = partition_cells(coupling, 3, groups=columns)
+    assert [_columns(c, 12) for c in alone.clusters] == [{i} for i in range(12)]
+    with pytest.raises(ValidationError, match="groups"):
+        partition_cells(coupling, 8, groups=columns[:-1])

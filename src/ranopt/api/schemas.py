@@ -152,9 +152,9 @@ class OptimizeRequest(_In):
     """An optimization of one network over the horizon after its newest stored counters.
 
     ``seed`` seeds the planner's scenario sampling (default: from the network and run ids).
-    ``partition_cells`` plans by clusters of at most about that many cells (interference
-    coupling, guard borders) on the configured executor, verified on the whole network; off
-    (the whole network at once) when absent.
+    ``partition_cells`` plans by clusters of at most that many cells (interference coupling,
+    a sector's cells together, guard borders) on the configured executor, verified on the
+    whole network; off (the whole network at once) when absent.
     """
 
     network_id: DbId

@@ -39,6 +39,7 @@ from ranopt.service.partitioned import (
 )
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.model import Twin
+from ranopt.twin.snapshot import Snapshot
 
 TABLE_FIELDS = (
     "energy_kwh",
@@ -149,9 +150,10 @@ def optimize(
         typer.Option(
             "--partition-cells",
             min=MIN_PARTITION_CELLS,
-            help="energy (exact, anneal, greedy): plan by clusters of at most about N cells "
-            "(interference coupling, guard borders) on the configured executor, verified on "
-            "the whole network. Off by default.",
+            help="energy (exact, anneal, greedy): plan by clusters of at most N cells "
+            "(interference coupling, a sector's cells together, guard borders) on the "
+            "configured executor, verified on the whole network, then made robust on "
+            "forecast scenarios like every plan. Off by default.",
         ),
     ] = None,
 ) -> None:
@@ -273,21 +275,33 @@ def _plan_day(
     rng: np.random.Generator,
     partition_cells: int | None,
 ) -> tuple[Plan, ThresholdRule | None, ClusteredPlan | None]:
-    """Plan day D: the threshold rule, by clusters (``partition_cells``), or the whole network.
+    """Plan day D: the threshold rule, or ``solver``'s plan made robust on forecast scenarios.
 
-    By clusters the plan is ``plan_partitioned``'s on the planning demand, verified on the
-    whole network, without the whole-network plan's robust repair on forecast scenarios.
+    The first plan is the whole network's, or by clusters (``partition_cells``:
+    ``plan_by_clusters`` on the planning demand, verified on the whole network); either gets
+    the same robust repair on forecast scenarios (``plan_with_solver``).
     """
     if solver == "threshold":
         plan, rule = plan_threshold(twin, seed, inputs, limits, config)
         return plan, rule, None
-    if partition_cells is not None:
+    energy_config = EnergyConfig()
+    if partition_cells is None:
+        return plan_with_solver(twin, inputs, solver, limits, energy_config, rng), None, None
+    cap = partition_cells
+    made: list[ClusteredPlan] = []
+
+    def by_clusters(references: list[Snapshot], first_rng: np.random.Generator) -> Plan:
         clustered = plan_by_clusters(
-            twin, inputs.planning_demand_mbps, solver, partition_cells, limits, EnergyConfig(),
-            rng,
+            twin, inputs.planning_demand_mbps, solver, cap, limits, energy_config, first_rng,
+            references=references,
         )  # fmt: skip
-        return clustered.result.plan, None, clustered
-    return plan_with_solver(twin, inputs, solver, limits, EnergyConfig(), rng), None, None
+        made.append(clustered)
+        return clustered.result.plan
+
+    plan = plan_with_solver(
+        twin, inputs, solver, limits, energy_config, rng, first_plan=by_clusters
+    )
+    return plan, None, made[0]
 
 
 def _print_partition(console: Console, summary: dict[str, Any], planned: Any) -> None:

@@ -40,8 +40,13 @@ from ranopt.optimize.evaluate import (
 from ranopt.optimize.plan import Plan, SolveInfo, SolveStatus
 from ranopt.optimize.threshold import ThresholdRule, run_threshold, tune_threshold
 from ranopt.twin.model import Twin
+from ranopt.twin.snapshot import Snapshot
 from ranopt.twin.traffic import day_rng, expected_demand_mbps, realised_demand_mbps
 from ranopt.twin.units import FloatArray
+
+# makes the first plan of day D on the planning demand, given that demand's always-on day
+# (``always_on_snapshots``) and the Generator to draw from (``plan_with_solver``'s)
+FirstPlan = Callable[[list[Snapshot], np.random.Generator], Plan]
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,8 @@ def plan_with_solver(
     rng: np.random.Generator,
     robust_scenarios: int = DayAheadConfig.robust_scenarios,
     ue_sigma: float = DayAheadConfig.ue_dispersion_sigma,
+    *,
+    first_plan: FirstPlan | None = None,
 ) -> Plan:
     """Plan day D on the planning demand, then make the plan hold on sampled scenarios.
 
@@ -187,19 +194,25 @@ def plan_with_solver(
     design", Annu. Rev. Control 2009): the plan is replayed on ``robust_scenarios`` demand
     paths drawn from the forecast and cells are woken wherever one breaks a constraint. Those
     scenarios are drawn from ``rng`` and are independent of the ones confidence is measured on.
+    ``first_plan`` makes the plan on the planning demand (``plan_energy`` with ``solver`` by
+    default; e.g. a plan by clusters): it is called with the planning demand's always-on day
+    and ``rng`` before the scenarios are drawn, so every first plan gets the same repair.
     """
     # the always-on day of the planning demand, shared by the plan and its final check
     references = always_on_snapshots(twin, inputs.planning_demand_mbps)
     # the plan's solved intervals, for the final replay of those the scenarios leave unchanged
     memo = (
         SnapshotMemo(size=inputs.planning_demand_mbps.shape[0])
-        if energy_config.reuse_snapshots
+        if energy_config.reuse_snapshots and first_plan is None
         else None
     )
-    plan = plan_energy(
-        twin, inputs.planning_demand_mbps, solver, limits=limits, config=energy_config, rng=rng,
-        references=references, memo=memo,
-    )  # fmt: skip
+    if first_plan is None:
+        plan = plan_energy(
+            twin, inputs.planning_demand_mbps, solver, limits=limits, config=energy_config,
+            rng=rng, references=references, memo=memo,
+        )  # fmt: skip
+    else:
+        plan = first_plan(references, rng)
     if robust_scenarios <= 0:
         return plan
     paths = inputs.forecast.sample(rng, robust_scenarios)

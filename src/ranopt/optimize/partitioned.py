@@ -88,7 +88,12 @@ def plan_cluster(settings: ClusterSettings, task: ClusterTask) -> ClusterSchedul
 def cluster_tasks(
     twin: Twin, demand_mbps: FloatArray, partition: Partition, rng: np.random.Generator
 ) -> list[ClusterTask]:
-    """One task per cluster: its twin with the guard border frozen, its UEs' demand, a seed."""
+    """One task per cluster: its twin with the guard border frozen, its UEs' demand, a seed.
+
+    Largest first (``task_weight``, ties by cluster index), so that an executor dealing the
+    tasks in order gives each worker the largest one left (longest processing time first,
+    Graham 1969); each task keeps its cluster's index and seed, so the order changes no plan.
+    """
     seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(partition.num_clusters)
     serving = always_on_serving(twin)
     tasks = []
@@ -104,7 +109,16 @@ def cluster_tasks(
                 seed=seeds[index],
             )
         )
-    return tasks
+    return sorted(tasks, key=lambda task: (-task_weight(task), task.index))
+
+
+def task_weight(task: ClusterTask) -> int:
+    """Return the expected work of a cluster's plan: its own cells times its twin's UEs.
+
+    The greedy planner weighs each of its own cells (the candidates) against an evaluation
+    of the cluster twin, which grows with the UEs in it.
+    """
+    return int(task.planned.size) * task.twin.num_ues
 
 
 def stitch(

@@ -99,10 +99,19 @@ def _run_chunk(
     return [fn(cached[1], task) for task in tasks]
 
 
-def _chunks(count: int, parts: int) -> list[range]:
-    """Split ``range(count)`` into ``parts`` contiguous runs whose sizes differ by at most one."""
-    bounds = [count * i // parts for i in range(parts + 1)]
-    return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+def snake_deal(count: int, parts: int) -> list[list[int]]:
+    """Deal ``range(count)`` to ``parts`` workers in snake order: 0..p-1, p-1..0, 0..p-1, ...
+
+    With tasks submitted largest first (as ``cluster_tasks`` orders them) this is the static
+    form of longest-processing-time-first dealing: each round gives the worker that got the
+    smallest task of the last round the largest of this one. Sizes differ by at most one.
+    """
+    hands: list[list[int]] = [[] for _ in range(min(parts, count))]
+    width = len(hands)
+    for i in range(count):
+        turn, seat = divmod(i, width)
+        hands[seat if turn % 2 == 0 else width - 1 - seat].append(i)
+    return hands
 
 
 class PoolExecutor:
@@ -110,9 +119,9 @@ class PoolExecutor:
 
     The processes start on the first map (the ``spawn`` start method: safe beside the API
     server's threads) and serve every later one until ``close``. Each map sends its shared
-    input once per worker: the tasks go in one contiguous chunk per worker (so a chunk of
-    slow tasks is not rebalanced), each chunk carrying the pickled input, which a worker
-    unpickles once per map.
+    input once per worker: the tasks go in one chunk per worker, dealt in snake order
+    (``snake_deal``; a chunk is not rebalanced once sent), each chunk carrying the pickled input,
+    which a worker unpickles once per map.
     """
 
     name = "process-pool"
@@ -145,7 +154,7 @@ class PoolExecutor:
             )
         key = next(_map_keys)
         payload = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
-        chunks = _chunks(len(tasks), self._workers)
+        chunks = snake_deal(len(tasks), self._workers)
         futures = {
             self._pool.submit(_run_chunk, key, payload, fn, [tasks[i] for i in chunk]): chunk
             for chunk in chunks

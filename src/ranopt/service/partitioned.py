@@ -1,10 +1,11 @@
 """A day-ahead energy plan by clusters, run on the configured executor, with its report.
 
 The user path to ``ranopt.optimize.partitioned`` (issue 16): the twin is cut into clusters of
-at most about ``max_cells`` cells by interference coupling (``ranopt.twin.partition``), each
-cluster is planned as one task of the process's executor (in process, ``RANOPT_WORKERS`` pool
-or ``RANOPT_RAY_ADDRESS`` cluster), and the stitched plan is verified and measured on the
-whole network. ``ranopt optimize --partition-cells N`` plans this way.
+at most ``max_cells`` cells by interference coupling, a sector's cells never apart
+(``ranopt.twin.partition.partition_network``), each cluster is planned as one task of the
+process's executor (in process, ``RANOPT_WORKERS`` pool or ``RANOPT_RAY_ADDRESS`` cluster),
+and the stitched plan is verified and measured on the whole network.
+``ranopt optimize --partition-cells N`` plans this way.
 """
 
 import time
@@ -19,13 +20,13 @@ from ranopt.optimize.evaluate import EnergyConstraints
 from ranopt.optimize.partitioned import PartitionedPlan, plan_partitioned
 from ranopt.service.executor import Executor, configured_executor
 from ranopt.twin.model import Twin
-from ranopt.twin.partition import Partition, coupling_matrix, partition_cells
+from ranopt.twin.partition import Partition, partition_network
 from ranopt.twin.snapshot import Snapshot
 from ranopt.twin.units import FloatArray
 
-# the smallest cluster cap accepted: at a cap of one every cell is its own cluster, planned
-# alone against a border of all its neighbours (no clustering left); large networks want
-# hundreds (docs/scale.md: 200-400 in the benchmark)
+# the smallest cluster cap accepted: a sector's two cells (coverage and capacity), one sector
+# per cluster, planned alone against a border of its neighbours (sectors are never split, so a
+# smaller cap changes nothing); large networks want hundreds (docs/scale.md: 200-400)
 MIN_PARTITION_CELLS = 2
 # the largest accepted at the API boundary (a bound on input, not on what planning allows)
 MAX_PARTITION_CELLS = 1_000_000
@@ -49,10 +50,14 @@ def check_partition_cells(max_cells: int) -> None:
 
 
 def partition_twin(twin: Twin, max_cells: int) -> tuple[Partition, float]:
-    """Partition the twin's cells into clusters of about ``max_cells``; return the CPU seconds."""
+    """Partition the twin's cells into clusters of at most ``max_cells``; return the CPU seconds.
+
+    Each sector's cells stay together (``partition_network``), so a cap below a sector's
+    cells gives clusters of one sector each.
+    """
     check_partition_cells(max_cells)
     started = time.process_time()
-    partition = partition_cells(coupling_matrix(twin), max_cells)
+    partition = partition_network(twin, max_cells)
     return partition, time.process_time() - started
 
 

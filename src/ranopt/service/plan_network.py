@@ -58,7 +58,7 @@ class NetworkPlanRequest:
     robust_scenarios: int = 16
     ue_dispersion_sigma: float = 0.3  # per-UE spread inside a cell (DayAheadConfig's)
     calibration: NetworkCalibrationConfig = field(default_factory=NetworkCalibrationConfig)
-    partition_cells: int | None = None  # plan by clusters of at most about N cells; None: not
+    partition_cells: int | None = None  # plan by clusters of at most N cells; None: not
 
 
 @dataclass(frozen=True, eq=False)

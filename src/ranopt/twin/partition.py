@@ -4,9 +4,11 @@ A network too large for one process is planned cluster by cluster: cells that ar
 coupled (a UE of one is interfered by the other, or falls back to it when its cell sleeps) end
 up in one cluster, and each cluster is simulated with a guard border (the cells outside it
 coupled to it at ``GUARD_THRESHOLD`` or more), which takes part in the interference and the
-association but is frozen: always on, all chains, never planned there. ``cluster_twin`` cuts
-the twin of one cluster and its border out of the whole; everything here is pure and
-deterministic (no randomness at all).
+association but is frozen: always on, all chains, never planned there. The clusters are
+compact and balanced (recursive spectral bisection of the coupling graph), so the borders stay
+short and the clusters' plans take comparable time. ``cluster_twin`` cuts the twin of one
+cluster and its border out of the whole; everything here is pure and deterministic (no
+randomness at all).
 """
 
 from dataclasses import dataclass, fields, replace
@@ -14,7 +16,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from scipy.linalg import eigh
 from scipy.sparse import coo_array, csr_array
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import eigsh
 
 from ranopt.errors import ValidationError
 from ranopt.twin.elements import LAYERS
@@ -108,81 +113,152 @@ def coupling_matrix(twin: Twin) -> csr_array:
     return csr_array(both)
 
 
-def _find(parent: list[int], i: int) -> int:
-    """Root of ``i`` in a union-find forest, halving the path as it goes."""
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
+# a subgraph at most this large gets its Fiedler vector from a dense eigensolver (exact, one
+# LAPACK call); larger ones from ARPACK's Lanczos on the sparse normalised coupling
+DENSE_EIGEN_CELLS = 1500
 
 
 def partition_cells(
-    coupling: csr_array, max_cells: int, threshold: float = GUARD_THRESHOLD
+    coupling: csr_array,
+    max_cells: int,
+    threshold: float = GUARD_THRESHOLD,
+    groups: IntArray | None = None,
 ) -> Partition:
-    """Cluster the cells by coupling, about ``max_cells`` each, and draw each guard border.
+    """Cut the cells into compact clusters of at most ``max_cells``, and draw each guard border.
 
-    Kruskal's agglomeration with a size cap: the pairs are taken strongest coupling first
-    (ties by cell index) and two clusters merge when together they keep ``max_cells``; then a
-    cluster under half the cap joins the neighbour it is most coupled to where the cap allows,
-    and one still under a tenth of it where the cap plus a tenth allows (so no cluster has
-    more than ``max_cells + max_cells // 10`` cells). Deterministic. A cluster's guard border
-    is every outside cell whose coupling to one of its cells is at least ``threshold``.
+    Recursive spectral bisection (Pothen, Simon & Liou, SIAM J. Matrix Anal. Appl. 11(3),
+    1990) of the border graph (``border_graph``: the pairs coupled at ``threshold`` or more,
+    the ones a cut puts into borders). ``groups`` (``[C]``, e.g. each cell's site) are kept
+    whole: the graph is contracted to one node per group first; without them each cell is its
+    own group. ``k = ceil(C / max_cells)`` clusters are wanted; a set of groups meant for
+    ``k`` clusters is ordered along the Fiedler vector of its normalised Laplacian (Shi &
+    Malik, IEEE TPAMI 22(8), 2000: a cut of little weight between two halves of comparable
+    weight) and cut where its cells come nearest to ``floor(k / 2) / k`` of them, each side
+    bisected again; should a cluster still exceed ``max_cells`` (groups are whole), ``k``
+    grows by one. So cluster sizes differ by about a group, and strongly coupled cells share a
+    cluster. Deterministic (a fixed start vector, ties by index). A cluster's guard border is
+    every outside cell whose coupling to one of its cells is at least ``threshold``.
     """
     if max_cells < 1:
         msg = f"max_cells must be >= 1, got {max_cells}"
         raise ValidationError(msg)
     num_cells = int(coupling.shape[0])
-    upper = coo_array(coupling)
-    keep = upper.row < upper.col
-    i_all, j_all, w_all = upper.row[keep], upper.col[keep], upper.data[keep]
-    order = np.lexsort((j_all, i_all, -w_all))
-    parent = list(range(num_cells))
-    size = [1] * num_cells
-    for i, j in zip(i_all[order].tolist(), j_all[order].tolist(), strict=True):
-        a, b = _find(parent, i), _find(parent, j)
-        if a != b and size[a] + size[b] <= max_cells:
-            a, b = min(a, b), max(a, b)
-            parent[b] = a
-            size[a] += size[b]
-    # small clusters join their most coupled neighbour: under half the cap where the cap
-    # allows, then under a tenth of it where the cap plus a tenth allows
-    for small, cap in ((max_cells / 2, max_cells), (max_cells / 10, max_cells + max_cells // 10)):
-        _absorb_small(coupling, parent, size, small, cap)
-    labels = np.array([_find(parent, c) for c in range(num_cells)], dtype=np.int64)
-    clusters = tuple(
-        np.flatnonzero(labels == r).astype(np.int64) for r in sorted(set(labels.tolist()))
+    labels = np.arange(num_cells) if groups is None else np.asarray(groups, dtype=np.int64)
+    if labels.shape != (num_cells,):
+        msg = f"groups must hold one label per cell ({num_cells}), got shape {labels.shape}"
+        raise ValidationError(msg)
+    _, group_of = np.unique(labels, return_inverse=True)
+    num_groups = int(group_of.max(initial=-1)) + 1
+    members = csr_array(
+        (np.ones(num_cells), (np.arange(num_cells), group_of)), shape=(num_cells, num_groups)
+    )
+    graph = csr_array(members.T @ border_graph(coupling, threshold) @ members)
+    graph.setdiag(0.0)
+    graph.eliminate_zeros()
+    weight = np.bincount(group_of, minlength=num_groups).astype(np.int64)
+    wanted = -(-num_cells // max_cells)
+    while True:
+        found = _bisect(graph, np.arange(num_groups, dtype=np.int64), weight, wanted)
+        if max(int(weight[g].sum()) for g in found) <= max_cells or wanted >= num_groups:
+            break
+        wanted += 1
+    clusters = sorted(
+        (np.flatnonzero(np.isin(group_of, g)).astype(np.int64) for g in found if g.size),
+        key=lambda cells: int(cells[0]),
     )
     return Partition(
-        clusters=clusters,
+        clusters=tuple(clusters),
         guards=tuple(guard_border(coupling, cells, threshold) for cells in clusters),
         threshold=threshold,
     )
 
 
-def _absorb_small(
-    coupling: csr_array, parent: list[int], size: list[int], small: float, cap: int
-) -> None:
-    """Merge each cluster under ``small`` cells into its most coupled neighbour within ``cap``.
+def partition_network(twin: Twin, max_cells: int, threshold: float = GUARD_THRESHOLD) -> Partition:
+    """Partition a twin's cells by coupling, each sector's cells (every layer) in one cluster.
 
-    Smallest first, ties by root index; in place on the union-find forest.
+    A sector's cells on the coverage and capacity layers serve the same area: a sleeping
+    capacity cell hands its UEs to the coverage cell beside it, so the two are planned
+    together (``sector_groups`` as ``partition_cells``'s groups). Without them the layers,
+    on different carriers and so coupled only by those fallbacks, come apart into clusters of
+    one layer: coverage-only clusters with nothing to plan, capacity-only ones with all the
+    work.
     """
-    num_cells = len(parent)
-    roots = {_find(parent, c) for c in range(num_cells)}
-    for root in sorted(roots, key=lambda r: (size[r], r)):
-        if _find(parent, root) != root or size[root] >= small:
+    coupling = coupling_matrix(twin)
+    return partition_cells(coupling, max_cells, threshold, groups=sector_groups(twin))
+
+
+def sector_groups(twin: Twin) -> IntArray:
+    """Return one label per cell, the same for the cells of one sector of one site, ``[C]``."""
+    sector = np.array([cell.sector for cell in twin.cells], dtype=np.int64)
+    return np.asarray(twin.arrays.site, dtype=np.int64) * (int(sector.max(initial=0)) + 1) + sector
+
+
+def border_graph(coupling: csr_array, threshold: float) -> csr_array:
+    """Return the pairs coupled at ``threshold`` or more, weighted ``1 + coupling``.
+
+    A cut through such a pair puts each cell into the other's guard border, so the bisection
+    counts cut pairs first (weight one each) and keeps the more strongly coupled ones together
+    where counts tie (the coupling on top). Weaker pairs never enter a border: left out.
+    """
+    graph = csr_array(coupling, copy=True)
+    graph.data = np.where(graph.data >= threshold, 1.0 + graph.data, 0.0)
+    graph.eliminate_zeros()
+    return graph
+
+
+def _bisect(graph: csr_array, nodes: IntArray, weight: IntArray, parts: int) -> list[IntArray]:
+    """Split ``nodes`` into ``parts`` sets of about equal ``weight`` (cells) along Fiedler."""
+    if parts <= 1 or nodes.size <= 1:
+        return [nodes]
+    left_parts = parts // 2
+    order = nodes[spectral_order(graph[nodes][:, nodes])]
+    cells = np.cumsum(weight[order])
+    target = cells[-1] * left_parts / parts
+    cut = min(max(int(np.argmin(np.abs(cells - target))) + 1, 1), nodes.size - 1)
+    return _bisect(graph, order[:cut], weight, left_parts) + _bisect(
+        graph, order[cut:], weight, parts - left_parts
+    )
+
+
+def spectral_order(graph: csr_array) -> IntArray:
+    """Order the nodes of a coupling graph along its Fiedler vector (components one by one).
+
+    The Fiedler vector of the normalised Laplacian ``I - D^-1/2 W D^-1/2`` (Shi & Malik 2000:
+    the relaxed normalised cut), per connected component; components in the order of their
+    first node, each component's nodes by their Fiedler value, ties by index. The sign is fixed
+    (the largest entry positive), so the order does not depend on the eigensolver's choice.
+    """
+    count, labels = connected_components(graph, directed=False)
+    pieces = []
+    for label in range(count):  # labels are numbered by first node
+        nodes = np.flatnonzero(labels == label)
+        if nodes.size <= 2:
+            pieces.append(nodes)
             continue
-        labels = np.array([_find(parent, c) for c in range(num_cells)])
-        row = coupling[np.flatnonzero(labels == root)].tocoo()
-        towards = np.bincount(labels[row.col], weights=row.data, minlength=num_cells)
-        towards[root] = 0.0
-        sizes = np.asarray(size)
-        fits = (labels == np.arange(num_cells)) & (sizes + size[root] <= cap)
-        towards = np.where(fits, towards, 0.0)
-        if towards.max(initial=0.0) > 0:
-            target = int(np.argmax(towards))
-            a, b = min(root, target), max(root, target)
-            parent[b] = a
-            size[a] += size[b]
+        fiedler = _fiedler(csr_array(graph[nodes][:, nodes]))
+        pieces.append(nodes[np.lexsort((nodes, fiedler))])
+    return np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
+
+
+def _fiedler(graph: csr_array) -> FloatArray:
+    """Fiedler vector of a connected graph's normalised Laplacian, sign fixed (see above)."""
+    num = int(graph.shape[0])
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    scale = 1.0 / np.sqrt(degree)
+    # D^-1/2 W D^-1/2: its second largest eigenvector u gives the Fiedler vector D^-1/2 u
+    normalised = csr_array(graph.multiply(scale[:, None]).multiply(scale[None, :]))
+    if num <= max(DENSE_EIGEN_CELLS, 3):  # ARPACK needs k=2 < ncv <= n - 1
+        _, vectors = eigh(normalised.toarray(), subset_by_index=[num - 2, num - 1])
+        second = vectors[:, 0]
+    else:
+        start = np.sin(np.arange(1.0, num + 1.0))  # fixed: the same order on every run
+        _, vectors = eigsh(normalised, k=2, which="LA", v0=start, ncv=min(num - 1, 64),
+                           maxiter=100 * num, tol=1e-8)  # fmt: skip
+        second = vectors[:, 0]
+    fiedler = second * scale
+    if fiedler[np.argmax(np.abs(fiedler))] < 0:
+        fiedler = -fiedler
+    return np.asarray(fiedler, dtype=np.float64)
 
 
 def guard_border(coupling: csr_array, cells: IntArray, threshold: float) -> IntArray:

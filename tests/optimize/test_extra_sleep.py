@@ -23,9 +23,10 @@ from ranopt.optimize.evaluate import EnergyConstraints, ScheduleEvaluation, eval
 from ranopt.optimize.extra_sleep import ExtraSleepResult, extra_sleep_pass, keeps_rules
 from ranopt.optimize.switching import SwitchingRules, count_rule_violations
 from ranopt.twin import Twin
+from ranopt.twin.elements import LAYERS
 from ranopt.twin.units import FloatArray
 
-from .conftest import CAPACITY
+CAPACITY = LAYERS.index("capacity")
 
 HORIZON = slice(32, 44)  # 08:00-11:00: sleeping every capacity cell breaks checks from 10:00
 
@@ -136,9 +137,8 @@ def test_pass_adds_sleep_the_bin_model_refuses(
     extended: ExtraSleepResult,
 ):
     """Where the bin model (first round: every cell at its limit) says no, the twin says yes."""
-    problem = build_energy_problem(
-        seven_site_twin, demand_sets[0], limits, always_on_snapshots(seven_site_twin, demand_sets[0])
-    )
+    references = always_on_snapshots(seven_site_twin, demand_sets[0])
+    problem = build_energy_problem(seven_site_twin, demand_sets[0], limits, references)
     added = repaired[0] & ~extended.schedule  # [T, C] sleeps the pass added
     refused = [t for t in np.flatnonzero(added.any(axis=1)) if not surrogate_feasible(
         problem, int(t), extended.schedule[t]

@@ -321,8 +321,10 @@ def run_scenario(
     sweep_grid: dict[str, tuple[float, ...]] | None = None,
     gap_settings: list[tuple[float, float, int]] | None = None,
     extra_sleep: bool | None = None,
+    num_sites: int | None = None,
+    num_ues: int | None = None,
 ) -> dict[str, Any]:
-    twin = build_twin(scenario_preset(name, seed=seed))
+    twin = build_twin(scenario_preset(name, seed=seed, num_sites=num_sites, num_ues=num_ues))
     limits = EnergyConstraints()
     day_config = DayAheadConfig(confidence_scenarios=k, robust_scenarios=robust)
     inputs = prepare_day_ahead(twin, seed, day, day_config)
@@ -601,6 +603,8 @@ def arguments() -> argparse.Namespace:
         default=None,
         help="the day-ahead plans' extra-sleep pass (default: EnergyConfig's)",
     )
+    parser.add_argument("--num-sites", type=int, default=None, help="cut the preset to N sites")
+    parser.add_argument("--num-ues", type=int, default=None, help="override the preset's UEs")
     parser.add_argument("--tag", default="", help="suffix of the --out-dir file names")
     parser.add_argument(
         "--combine", nargs="+", type=Path, default=None, help="join result files, print JSON"
@@ -650,6 +654,7 @@ def main() -> None:
                 sweep_grid=None if args.sweep_grid is None else parse_grid(args.sweep_grid),
                 gap_settings=None if args.gap_study is None else parse_gap_settings(args.gap_study),
                 extra_sleep=None if args.extra_sleep is None else args.extra_sleep == "on",
+                num_sites=args.num_sites, num_ues=args.num_ues,
             )  # fmt: skip
             if any(n != "threshold" for n in result["solvers"]):
                 result["targets"] = targets(result)

@@ -36,6 +36,7 @@ import itertools
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,20 @@ from ranopt.optimize.evaluate import EnergyConstraints, check_snapshot
 from ranopt.optimize.threshold import DEFAULT_GRID, ThresholdRule, run_threshold
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.power import site_power_budget
+
+
+class StageClock:
+    """CPU seconds of each stage of a plan, from the plan's ``on_stage`` calls."""
+
+    def __init__(self) -> None:
+        self.started = time.process_time()
+        self._last = self.started
+        self.cpu_s: dict[str, float] = {}
+
+    def __call__(self, stage: str) -> None:
+        now = time.process_time()
+        self.cpu_s[stage] = round(now - self._last, 3)
+        self._last = now
 
 
 def log(msg: str) -> None:
@@ -305,12 +320,17 @@ def run_scenario(
     solver_stage: bool = True,
     sweep_grid: dict[str, tuple[float, ...]] | None = None,
     gap_settings: list[tuple[float, float, int]] | None = None,
+    extra_sleep: bool | None = None,
+    num_sites: int | None = None,
+    num_ues: int | None = None,
 ) -> dict[str, Any]:
-    twin = build_twin(scenario_preset(name, seed=seed))
+    twin = build_twin(scenario_preset(name, seed=seed, num_sites=num_sites, num_ues=num_ues))
     limits = EnergyConstraints()
     day_config = DayAheadConfig(confidence_scenarios=k, robust_scenarios=robust)
     inputs = prepare_day_ahead(twin, seed, day, day_config)
     config = EnergyConfig(interval_time_limit_s=interval_limit_s)
+    if extra_sleep is not None:
+        config = replace(config, extra_sleep=extra_sleep)
     result: dict[str, Any] = {
         "scenario": name,
         "sites": twin.scenario.num_sites,
@@ -322,17 +342,23 @@ def run_scenario(
         "planning_headroom": config.planning_headroom,
         "confidence_scenarios": k,
         "robust_scenarios": robust,
+        "extra_sleep": config.extra_sleep,
         "solvers": {},
     }
     for solver in solvers:
         log(f"{name}: {solver}")
         rng = np.random.default_rng(seed)
         started = time.perf_counter()
+        stages = StageClock()
+
         if solver == "threshold":
             plan, _ = plan_threshold(twin, seed, inputs, limits, day_config)
         else:
-            plan = plan_with_solver(twin, inputs, solver, limits, config, rng, robust)
+            plan = plan_with_solver(
+                twin, inputs, solver, limits, config, rng, robust, on_stage=stages
+            )
         plan_s = time.perf_counter() - started
+        plan_cpu_s = time.process_time() - stages.started
         confidence = None
         if solver != "threshold":
             plan = measure_confidence(
@@ -344,6 +370,8 @@ def run_scenario(
             **kpi_fields(realised),
             "confidence": confidence,
             "plan_s": round(plan_s, 3),
+            "plan_cpu_s": round(plan_cpu_s, 3),
+            "stage_cpu_s": stages.cpu_s,
             "status": str(plan.solve.status),
             "mip_gap": plan.solve.mip_gap,
             "detail": plan.solve.detail,
@@ -569,6 +597,14 @@ def arguments() -> argparse.Namespace:
         default=None,
         help="greedy with each 'quantile:headroom:robust' setting, e.g. '0.9:0.1:16,0.9:0:0'",
     )
+    parser.add_argument(
+        "--extra-sleep",
+        choices=("on", "off"),
+        default=None,
+        help="the day-ahead plans' extra-sleep pass (default: EnergyConfig's)",
+    )
+    parser.add_argument("--num-sites", type=int, default=None, help="cut the preset to N sites")
+    parser.add_argument("--num-ues", type=int, default=None, help="override the preset's UEs")
     parser.add_argument("--tag", default="", help="suffix of the --out-dir file names")
     parser.add_argument(
         "--combine", nargs="+", type=Path, default=None, help="join result files, print JSON"
@@ -617,6 +653,8 @@ def main() -> None:
                 threshold_sweep=args.threshold_sweep, solver_stage=not args.no_solver_stage,
                 sweep_grid=None if args.sweep_grid is None else parse_grid(args.sweep_grid),
                 gap_settings=None if args.gap_study is None else parse_gap_settings(args.gap_study),
+                extra_sleep=None if args.extra_sleep is None else args.extra_sleep == "on",
+                num_sites=args.num_sites, num_ues=args.num_ues,
             )  # fmt: skip
             if any(n != "threshold" for n in result["solvers"]):
                 result["targets"] = targets(result)

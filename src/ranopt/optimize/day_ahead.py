@@ -37,6 +37,7 @@ from ranopt.optimize.evaluate import (
     evaluate_schedule,
     schedule_holds,
 )
+from ranopt.optimize.extra_sleep import extra_sleep_pass
 from ranopt.optimize.plan import Plan, SolveInfo, SolveStatus
 from ranopt.optimize.threshold import ThresholdRule, run_threshold, tune_threshold
 from ranopt.twin.model import Twin
@@ -187,6 +188,7 @@ def plan_with_solver(
     ue_sigma: float = DayAheadConfig.ue_dispersion_sigma,
     *,
     first_plan: FirstPlan | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> Plan:
     """Plan day D on the planning demand, then make the plan hold on sampled scenarios.
 
@@ -197,12 +199,20 @@ def plan_with_solver(
     ``first_plan`` makes the plan on the planning demand (``plan_energy`` with ``solver`` by
     default; e.g. a plan by clusters): it is called with the planning demand's always-on day
     and ``rng`` before the scenarios are drawn, so every first plan gets the same repair.
+    With ``EnergyConfig.extra_sleep`` the repaired plan then sleeps and mutes more wherever the
+    twin finds the planning demand and every scenario still holding
+    (``ranopt.optimize.extra_sleep``); the result is kept only if it draws no more energy and
+    breaks no more checks on the planning demand than the repaired plan. ``on_stage`` is called
+    with ``"plan"``, ``"robust_repair"`` and ``"extra_sleep"`` as each stage ends (a caller's
+    timer; the core reads no clock).
     """
+    num_t = inputs.planning_demand_mbps.shape[0]
     # the always-on day of the planning demand, shared by the plan and its final check
     references = always_on_snapshots(twin, inputs.planning_demand_mbps)
     # the plan's solved intervals, for the final replay of those the scenarios leave unchanged
+    # (twice the day with the extra-sleep pass: the repaired plan's and the pass's states)
     memo = (
-        SnapshotMemo(size=inputs.planning_demand_mbps.shape[0])
+        SnapshotMemo(size=num_t * (2 if energy_config.extra_sleep else 1))
         if energy_config.reuse_snapshots and first_plan is None
         else None
     )
@@ -213,24 +223,57 @@ def plan_with_solver(
         )  # fmt: skip
     else:
         plan = first_plan(references, rng)
+    if on_stage is not None:
+        on_stage("plan")
     if robust_scenarios <= 0:
         return plan
     paths = inputs.forecast.sample(rng, robust_scenarios)
     demands = [inputs.disaggregation.ue_demand(path, rng, ue_sigma) for path in paths]
     trx = plan.active_trx if plan.active_trx is not None else _all_chains(twin, plan.active)
+    scenario_references = ReferenceCache(twin, demands)
     schedule, trx, woken = repair_schedule(
-        twin, demands, plan.active, trx, limits, ReferenceCache(twin, demands),
+        twin, demands, plan.active, trx, limits, scenario_references,
         energy_config.repair_rounds, neighbourhood=energy_config.neighbourhood_repair,
     )  # fmt: skip
-    return assemble_plan(
+    if on_stage is not None:
+        on_stage("robust_repair")
+    detail = {
+        **plan.solve.detail,
+        "robust_scenarios": robust_scenarios,
+        "cells_woken_by_scenarios": woken,
+    }
+    repaired = assemble_plan(
         twin, inputs.planning_demand_mbps, schedule, trx, limits, energy_config,
         solver=plan.solver, references=references, memo=memo,
-        solve=replace(
-            plan.solve,
-            detail={**plan.solve.detail, "robust_scenarios": robust_scenarios,
-                    "cells_woken_by_scenarios": woken},
-        ),
+        solve=replace(plan.solve, detail=detail),
     )  # fmt: skip
+    if not energy_config.extra_sleep:
+        return repaired
+    extra = extra_sleep_pass(
+        twin, [inputs.planning_demand_mbps, *demands], schedule, trx, limits,
+        scenario_references.with_first(inputs.planning_demand_mbps, references),
+        memo=memo, muting=energy_config.mimo_muting,
+    )  # fmt: skip
+    extended = assemble_plan(
+        twin, inputs.planning_demand_mbps, extra.schedule, extra.trx, limits, energy_config,
+        solver=plan.solver, references=references, memo=memo,
+        solve=replace(plan.solve, detail={**detail, **extra.detail(), "extra_sleep_kept": 1}),
+    )  # fmt: skip
+    if on_stage is not None:
+        on_stage("extra_sleep")
+    # never worse in the model: no more violations and no more energy on the planning demand
+    new, old = extended.expected, repaired.expected
+    if (
+        new is not None
+        and old is not None
+        and new.constraint_violations <= old.constraint_violations
+        and new.energy_kwh <= old.energy_kwh
+    ):
+        return extended
+    return replace(
+        repaired,
+        solve=replace(repaired.solve, detail={**detail, **extra.detail(), "extra_sleep_kept": 0}),
+    )
 
 
 def _all_chains(twin: Twin, schedule: np.ndarray) -> np.ndarray:

@@ -87,6 +87,9 @@ class EnergyConfig:
     # (ranopt.optimize.evaluate.SnapshotMemo: identical figures; one snapshot per interval
     # held); False: every replay solves again
     reuse_snapshots: bool = True
+    # after the day-ahead plan's robust repair, try more sleep and deeper muting in the twin
+    # on the planning demand and the robust scenarios (ranopt.optimize.extra_sleep)
+    extra_sleep: bool = False
 
     def __post_init__(self) -> None:
         """Reject settings that would leave a solver nothing to do."""
@@ -858,6 +861,17 @@ class ReferenceCache:
         """Store already computed always-on snapshots of demand set ``index``."""
         for t, snap in enumerate(snapshots):
             self._cache[(index, t)] = snap
+
+    def with_first(self, demand_mbps: FloatArray, snapshots: list[Snapshot]) -> "ReferenceCache":
+        """Return a cache of ``demand_mbps`` (always-on ``snapshots`` given), then these sets.
+
+        The snapshots this cache already holds are shared, their set index shifted by one.
+        """
+        cache = ReferenceCache(self._twin, [demand_mbps, *self._demand_sets])
+        cache.seed(0, snapshots)
+        for (index, t), snap in self._cache.items():
+            cache._cache[(index + 1, t)] = snap
+        return cache
 
     def get(self, index: int, t: int) -> Snapshot:
         """Always-on snapshot of interval ``t`` of demand set ``index``."""

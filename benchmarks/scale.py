@@ -54,6 +54,14 @@ shared: CPU seconds are the figure to compare), peak RSS, and what the results w
 schedule digest, loop figures, load reduction), so two trees' results can be compared. With
 ``--baseline-rev REV`` each target runs first on that commit's ``src`` (``git archive``), then
 on this tree, and the CPU and wall ratios are printed.
+
+``snapshots``: the whole-network evaluation (``evaluate_snapshot``) that every target but the
+set-up spends most of its time in: per preset (``--presets``), six states (three intervals of
+day 14, every cell on, and a third of the capacity cells asleep with a fifth of the rest
+muted), best of ``--repeats`` passes, CPU seconds per snapshot, on ``--baseline-rev``'s
+``src`` and on this tree, each in its own single-threaded child; the ratio, and whether the
+snapshots are identical (SHA-256 of serving cells, SINR, served traffic, UE throughput, PRB
+load and power of all six).
 """
 
 import argparse
@@ -754,20 +762,86 @@ def _run_with_src(spec: dict[str, Any], src: str | None) -> dict[str, Any]:
             os.environ["PYTHONPATH"] = old
 
 
+# -- snapshots: the whole-network evaluation, this tree against a baseline commit --------------
+
+
+def measure_snapshots(name: str, repeats: int) -> dict[str, Any]:
+    """CPU seconds per ``evaluate_snapshot`` on six states of the preset, and their digest.
+
+    Intervals 8 (night), 40 and 72 of day 14's seasonal demand, each with every cell on
+    (cold start) and with a third of the capacity cells asleep and a fifth of the others
+    muted to half their chains (warm from nothing: cold too); best of ``repeats`` passes.
+    """
+    from ranopt.twin import CellState, build_twin, evaluate_snapshot, scenario_preset  # noqa: PLC0415
+    from ranopt.twin.traffic import expected_demand_mbps  # noqa: PLC0415
+
+    twin = build_twin(scenario_preset(name, seed=1))
+    seasonal = expected_demand_mbps(twin.traffic, 14)
+    rng = np.random.default_rng(3)
+    cap = np.flatnonzero(twin.arrays.layer == 1)
+    num_trx = twin.arrays.num_trx.astype(np.int64)
+    states = []
+    for t in (8, 40, 72):
+        states.append((CellState.all_on(twin.num_cells), seasonal[t]))
+        active = np.ones(twin.num_cells, dtype=bool)
+        active[rng.choice(cap, cap.size // 3, replace=False)] = False
+        trx = num_trx.copy()
+        muted = cap[active[cap] & (rng.random(cap.size) < 0.2)]
+        trx[muted] = num_trx[muted] // 2
+        state = CellState(active=active, cio_db=np.zeros(twin.num_cells), active_trx=trx)
+        states.append((state, seasonal[t]))
+    passes: list[float] = []
+    snaps: list[Any] = []
+    for _ in range(repeats):
+        start = time.process_time()
+        snaps = [evaluate_snapshot(twin, state, demand) for state, demand in states]
+        passes.append(time.process_time() - start)
+    fields = ("serving_cell", "sinr_db", "served_mbps", "ue_thp_mbps", "prb_load", "power_w")
+    return {
+        "cells": twin.num_cells,
+        "ue_slots": twin.num_ues,
+        "snapshots": len(states),
+        "iterations": [int(s.iterations) for s in snaps],
+        "cpu_s_per_snapshot": round(min(passes) / len(states), 5),
+        "digest": _digest(*(getattr(s, f) for s in snaps for f in fields)),
+        "peak_rss_mib": round(_maxrss_mib(), 1),
+    }
+
+
+def bench_snapshots(presets: list[str], repeats: int, baseline_rev: str) -> dict[str, Any]:
+    """Per preset: the baseline commit's child, then this tree's; ratio and identical digests."""
+    out: dict[str, Any] = {"baseline_rev": baseline_rev}
+    with tempfile.TemporaryDirectory() as tmp:
+        base_src = _export_src(baseline_rev, tmp)
+        for name in presets:
+            spec = {"part": "snapshots", "name": name, "repeats": repeats}
+            base, this = _run_with_src(spec, base_src), run_child(spec)
+            row: dict[str, Any] = {"baseline": base, "this": this}
+            if "error" not in base and "error" not in this:
+                row["cpu_ratio"] = round(base["cpu_s_per_snapshot"] / this["cpu_s_per_snapshot"], 3)
+                row["identical"] = base["digest"] == this["digest"]
+            out[name] = row
+            print(f"{name}: {json.dumps(row)}", file=sys.stderr, flush=True)
+    return out
+
+
+CHILD_PARTS: dict[str, Any] = {
+    "target": measure_target,
+    "snapshots": lambda spec: measure_snapshots(spec["name"], spec["repeats"]),
+    "setup": lambda spec: measure_setup(spec["name"], spec["top_k"], spec["baseline"]),
+    "neighbourhood": lambda spec: measure_neighbourhood(spec["name"], spec["changes"]),
+    "neighbourhood_plan": lambda spec: measure_neighbourhood_plan(spec["name"], spec["robust"]),
+    "speedup": lambda spec: measure_speedup(
+        spec["sites"], spec["scenarios"], spec["intervals"], spec["repeats"]
+    ),
+    "shared": lambda spec: measure_shared(spec["name"], spec["sites"], spec["ues"]),
+}
+
+
 def run_in_child(spec: dict[str, Any]) -> dict[str, Any]:
     """Dispatch one child measurement by its ``part``."""
-    part = spec["part"]
-    if part == "target":
-        return measure_target(spec)
-    if part == "setup":
-        return measure_setup(spec["name"], spec["top_k"], spec["baseline"])
-    if part == "neighbourhood":
-        return measure_neighbourhood(spec["name"], spec["changes"])
-    if part == "neighbourhood_plan":
-        return measure_neighbourhood_plan(spec["name"], spec["robust"])
-    if part == "speedup":
-        return measure_speedup(spec["sites"], spec["scenarios"], spec["intervals"], spec["repeats"])
-    return measure_shared(spec["name"], spec["sites"], spec["ues"])
+    result: dict[str, Any] = CHILD_PARTS[spec["part"]](spec)
+    return result
 
 
 def main() -> None:
@@ -776,7 +850,7 @@ def main() -> None:
     parser.add_argument(
         "part",
         nargs="?",
-        choices=["setup", "shared", "speedup", "neighbourhood", "targets"],
+        choices=["setup", "shared", "speedup", "neighbourhood", "targets", "snapshots"],
         default="setup",
     )
     parser.add_argument("--presets", default="default,medium,large")
@@ -808,6 +882,10 @@ def main() -> None:
     }
     if args.part == "setup":
         result["setup"] = bench_setup(args.presets.split(","))
+    elif args.part == "snapshots":
+        result["snapshots"] = bench_snapshots(
+            args.presets.split(","), args.repeats, args.baseline_rev or "main"
+        )
     elif args.part == "targets":
         result["targets"] = bench_targets(
             args.preset, args.targets.split(","), args.robust or 4, args.steps, args.baseline_rev

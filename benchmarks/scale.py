@@ -41,6 +41,27 @@ size and the largest differences and verdict mismatches. With ``--plan-presets``
 day-ahead greedy plan (day 14, ``--robust`` scenarios) with ``neighbourhood_repair`` off (the
 baseline) and on, same twin, inputs and seed: time, repair steps re-solved locally, saving
 and whether the schedules are identical.
+
+``targets``: the four one-machine targets of issue 16 on ``--preset`` (``large``: 271 sites,
+1 626 cells), each in its own fresh single-threaded child, one after the other: twin set-up
+(``build_twin``, limit 5 s), the day-ahead energy plan (``plan_with_solver`` greedy, day 14,
+``--robust`` scenarios, 4 by default as ``benchmarks/energy.py``'s large run; limit 60 s), the
+closed loop's steps (``NetworkLoop.step`` on a SQLite store from day 14 00:00, ``--steps``
+steps after the history step, median and max; limit 5 s) and the load-balancing plan
+(``benchmarks/balance.py``'s 271-site case on ``hotspot`` at the preset's size: local search,
+one interval, 25 moves per phase; limit 60 s). Each with wall and CPU seconds (the machine is
+shared: CPU seconds are the figure to compare), peak RSS, and what the results were (saving,
+schedule digest, loop figures, load reduction), so two trees' results can be compared. With
+``--baseline-rev REV`` each target runs first on that commit's ``src`` (``git archive``), then
+on this tree, and the CPU and wall ratios are printed.
+
+``snapshots``: the whole-network evaluation (``evaluate_snapshot``) that every target but the
+set-up spends most of its time in: per preset (``--presets``), six states (three intervals of
+day 14, every cell on, and a third of the capacity cells asleep with a fifth of the rest
+muted), best of ``--repeats`` passes, CPU seconds per snapshot, on ``--baseline-rev``'s
+``src`` and on this tree, each in its own single-threaded child; the ratio, and whether the
+snapshots are identical (SHA-256 of serving cells, SINR, served traffic, UE throughput, PRB
+load and power of all six).
 """
 
 import argparse
@@ -50,6 +71,7 @@ import os
 import platform
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,7 +103,7 @@ from ranopt.twin.traffic import expected_demand_mbps
 from ranopt.twin.units import FloatArray
 
 MIB = 2**20
-CHILD_TIMEOUT_S = 3600
+CHILD_TIMEOUT_S = 4 * 3600  # a large plan took over an hour of wall time at load 6-12
 
 
 def _maxrss_mib() -> float:
@@ -459,8 +481,11 @@ def measure_neighbourhood_plan(name: str, robust: int) -> dict[str, Any]:
 
 
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one measurement in a fresh single-threaded interpreter."""
-    return run_single_threaded(__file__, spec, CHILD_TIMEOUT_S)
+    """Run one measurement in a fresh single-threaded interpreter (a timeout is its error)."""
+    try:
+        return run_single_threaded(__file__, spec, CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {CHILD_TIMEOUT_S} s wall"}
 
 
 def bench_setup(presets: list[str]) -> dict[str, Any]:
@@ -483,11 +508,353 @@ def bench_setup(presets: list[str]) -> dict[str, Any]:
     return out
 
 
+# -- targets: the four one-machine targets of issue 16 on one preset ---------------------------
+
+TARGETS = ("setup", "plan", "loop", "balance")
+TARGET_LIMITS_S = {"setup": 5.0, "plan": 60.0, "loop": 5.0, "balance": 60.0}
+
+
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> dict[str, float]:
+    return {
+        "wall_s": round(time.perf_counter() - start[0], 3),
+        "cpu_s": round(time.process_time() - start[1], 3),
+    }
+
+
+def _built(name: str, seed: int, **overrides: Any) -> tuple[Any, dict[str, float]]:
+    from ranopt.twin import build_twin, scenario_preset  # noqa: PLC0415 (the child's ranopt)
+
+    start = _clock()
+    twin = build_twin(scenario_preset(name, seed=seed, **overrides))
+    return twin, _since(start)
+
+
+def target_setup(name: str) -> dict[str, Any]:
+    """Twin set-up: ``build_twin`` of the preset (seed 1, the plan's twin)."""
+    twin, took = _built(name, 1)
+    link = twin.link
+    digest = _digest(link.cell_idx, link.rsrp_dbm, link.signal_w, link.interference_w)
+    return {"cells": twin.num_cells, "ue_slots": twin.num_ues, **took, "link_digest": digest}
+
+
+def target_plan(name: str, robust: int) -> dict[str, Any]:
+    """Day-ahead energy plan: ``plan_with_solver`` greedy, day 14 from days 0-13, seed 1.
+
+    ``benchmarks/energy.py``'s large run (4 robust scenarios); the forecast (``prepare_day_ahead``)
+    is timed apart, as there.
+    """
+    from ranopt.optimize.day_ahead import (  # noqa: PLC0415
+        DayAheadConfig,
+        plan_with_solver,
+        prepare_day_ahead,
+    )
+    from ranopt.optimize.energy import EnergyConfig  # noqa: PLC0415
+    from ranopt.optimize.evaluate import EnergyConstraints  # noqa: PLC0415
+
+    twin, build = _built(name, 1)
+    start = _clock()
+    inputs = prepare_day_ahead(twin, 1, 14, DayAheadConfig(robust_scenarios=robust))
+    forecast = _since(start)
+    start = _clock()
+    plan = plan_with_solver(
+        twin, inputs, "greedy", EnergyConstraints(), EnergyConfig(interval_time_limit_s=2.0),
+        np.random.default_rng(1), robust,
+    )  # fmt: skip
+    took = _since(start)
+    expected = plan.expected
+    assert expected is not None
+    sleep = plan.sleep_state if plan.sleep_state is not None else np.zeros(0)
+    trx = plan.active_trx if plan.active_trx is not None else np.zeros(0)
+    return {
+        "cells": twin.num_cells,
+        "robust_scenarios": robust,
+        "build": build,
+        "forecast": forecast,
+        **took,
+        "saving_pct": round(expected.saving_pct, 4),
+        "violations": expected.constraint_violations,
+        "cell_intervals_asleep": int((~plan.active).sum()),
+        "schedule_digest": _digest(plan.active, trx, sleep),
+        "actions": len(plan.actions),
+    }
+
+
+def target_loop(name: str, steps: int) -> dict[str, Any]:
+    """Closed-loop steps: ``NetworkLoop.step`` on a SQLite store, seed 0, from day 14 00:00.
+
+    ``benchmarks/loop.py``'s set-up (greedy, 4-interval horizon, threshold 0.9, auto-apply);
+    the history step (14 days of always-on counters) is timed apart.
+    """
+    from ranopt.ingest.export import twin_topology  # noqa: PLC0415
+    from ranopt.service.loop import LoopConfig, NetworkLoop  # noqa: PLC0415
+    from ranopt.store import loops, runs  # noqa: PLC0415
+    from ranopt.store import repository as repo  # noqa: PLC0415
+    from ranopt.store.engine import open_store  # noqa: PLC0415
+
+    twin, build = _built(name, 0)
+    tmp = tempfile.mkdtemp(prefix="ranopt-targets-")
+    try:
+        store = open_store(f"sqlite:///{tmp}/loop.db")
+        with store.transaction() as session:
+            tenant_id = repo.ensure_tenant(session, name="bench", now_s=0)
+            net = repo.create_network(
+                session, tenant_id=tenant_id, topology=twin_topology(twin), now_s=0
+            )
+            runs.bind_twin(
+                session, tenant_id=tenant_id, network_id=net.id, scenario=name, seed=0,
+                num_sites=twin.scenario.num_sites, num_ues=twin.num_ues,
+            )  # fmt: skip
+            loops.configure_loop(
+                session, tenant_id=tenant_id, network_id=net.id, enabled=True,
+                auto_apply=True, confidence_threshold=0.9, solver="greedy",
+                horizon_intervals=4, now_s=0,
+            )  # fmt: skip
+        loop = NetworkLoop(
+            store, tenant_id=tenant_id, network_id=net.id, twin=twin, seed=0,
+            config=LoopConfig(), clock=time.time,
+        )  # fmt: skip
+        start = _clock()
+        loop.step()  # the history
+        history = _since(start)
+        per_step: list[dict[str, Any]] = []
+        for _ in range(steps):
+            start = _clock()
+            report = loop.step()
+            per_step.append(
+                {
+                    **_since(start),
+                    "interval": report.interval,
+                    "energy_kwh": round(report.energy_kwh, 6),
+                    "violations": report.violations,
+                    "plan_confidence": report.plan_confidence,
+                    "plan_applied": report.plan_applied,
+                }
+            )
+        store.dispose()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    wall = [s["wall_s"] for s in per_step]
+    cpu = [s["cpu_s"] for s in per_step]
+    return {
+        "cells": twin.num_cells,
+        "build": build,
+        "history": history,
+        "steps": per_step,
+        "wall_s": round(float(np.median(wall)), 3),
+        "cpu_s": round(float(np.median(cpu)), 3),
+        "max_wall_s": max(wall),
+        "max_cpu_s": max(cpu),
+    }
+
+
+def target_balance(name: str) -> dict[str, Any]:
+    """Load balancing: ``benchmarks/balance.py``'s 271-site case (local search, 1 interval).
+
+    ``hotspot`` with the preset's sites and UEs, top-24 link budget, 3 hotspots per 19 sites,
+    CIO ramped +-2 dB from 0 into the day's busy interval, 25 moves per phase.
+    """
+    from ranopt.optimize.balance import BalanceConfig, plan_load_balance  # noqa: PLC0415
+    from ranopt.twin import build_twin, scenario_preset  # noqa: PLC0415
+    from ranopt.twin.traffic import busy_interval, day_rng, realised_demand_mbps  # noqa: PLC0415
+
+    size = scenario_preset(name, seed=0)
+    spec = scenario_preset(
+        "hotspot", seed=0, num_sites=size.num_sites, num_ues=size.num_ues, top_k=24
+    )
+    spec = replace(spec, num_hotspots=max(3, round(3 * size.num_sites / 19)))
+    start = _clock()
+    twin = build_twin(spec)
+    build = _since(start)
+    busy = busy_interval(twin.traffic, 0)
+    demand = realised_demand_mbps(twin.traffic, 0, day_rng(0, 0))
+    start = _clock()
+    result = plan_load_balance(
+        twin, demand[busy : busy + 1], "local", config=BalanceConfig(max_moves=25)
+    )
+    took = _since(start)
+    before, after = result.before[-1], result.after[-1]
+    cio = result.plan.cio_db if result.plan.cio_db is not None else np.zeros(0)
+    return {
+        "cells": twin.num_cells,
+        "ue_slots": twin.num_ues,
+        "build": build,
+        **took,
+        "max_load_reduction_pct": round(
+            100.0 * (1.0 - after.max_prb_demand / before.max_prb_demand), 4
+        ),
+        "before_max_prb_demand": round(before.max_prb_demand, 6),
+        "after_max_prb_demand": round(after.max_prb_demand, 6),
+        "p5_gain_pct": round(100.0 * (after.ue_thp_p5_mbps / before.ue_thp_p5_mbps - 1.0), 4),
+        "ues_losing_service": int(result.lost_coverage[-1]),
+        "cio_changes": len(result.plan.actions),
+        "cio_digest": _digest(cio),
+    }
+
+
+def measure_target(spec: dict[str, Any]) -> dict[str, Any]:
+    """One target in this (child) process, with its peak RSS and the ranopt it imported."""
+    which, name = spec["target"], spec["name"]
+    if which == "setup":
+        out = target_setup(name)
+    elif which == "plan":
+        out = target_plan(name, spec["robust"])
+    elif which == "loop":
+        out = target_loop(name, spec["steps"])
+    else:
+        out = target_balance(name)
+    out["peak_rss_mib"] = round(_maxrss_mib(), 1)
+    out["ranopt"] = os.path.dirname(sys.modules["ranopt"].__file__ or "")
+    return out
+
+
+def _export_src(rev: str, into: str) -> str:
+    """``git archive`` the ``src`` of ``rev`` into ``into``; return its path."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    archive = subprocess.run(
+        ["git", "-C", root, "archive", rev, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
+    return os.path.join(into, "src")
+
+
+def bench_targets(
+    name: str, which: list[str], robust: int, steps: int, baseline_rev: str | None
+) -> dict[str, Any]:
+    """Each target in its own single-threaded child; with a baseline, its child right before."""
+    out: dict[str, Any] = {"preset": name, "limits_s": TARGET_LIMITS_S}
+    with tempfile.TemporaryDirectory() as tmp:
+        versions: list[tuple[str, str | None]] = [("this", None)]
+        if baseline_rev is not None:
+            versions.insert(0, (f"baseline {baseline_rev}", _export_src(baseline_rev, tmp)))
+        for target in which:
+            row: dict[str, Any] = {}
+            for label, src in versions:
+                spec = {"part": "target", "target": target, "name": name, "robust": robust,
+                        "steps": steps}  # fmt: skip
+                row[label] = _run_with_src(spec, src)
+                print(f"{target} {label}: {json.dumps(row[label])}", file=sys.stderr, flush=True)
+            this = row["this"]
+            if "error" not in this:
+                row["met"] = this["wall_s"] <= TARGET_LIMITS_S[target]
+                row["met_on_cpu_s"] = this["cpu_s"] <= TARGET_LIMITS_S[target]
+            if baseline_rev is not None:
+                base = row[f"baseline {baseline_rev}"]
+                if "error" not in base and "error" not in this:
+                    row["cpu_ratio"] = round(base["cpu_s"] / this["cpu_s"], 3)
+                    row["wall_ratio"] = round(base["wall_s"] / this["wall_s"], 3)
+            out[target] = row
+    return out
+
+
+def _run_with_src(spec: dict[str, Any], src: str | None) -> dict[str, Any]:
+    """``run_child`` with ``src`` first on the child's path (None: this tree's ranopt)."""
+    if src is None:
+        return run_child(spec)
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = src
+    try:
+        return run_child(spec)
+    finally:
+        if old is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = old
+
+
+# -- snapshots: the whole-network evaluation, this tree against a baseline commit --------------
+
+
+def measure_snapshots(name: str, repeats: int) -> dict[str, Any]:
+    """CPU seconds per ``evaluate_snapshot`` on six states of the preset, and their digest.
+
+    Intervals 8 (night), 40 and 72 of day 14's seasonal demand, each with every cell on
+    (cold start) and with a third of the capacity cells asleep and a fifth of the others
+    muted to half their chains (warm from nothing: cold too); best of ``repeats`` passes.
+    """
+    from ranopt.twin import CellState, build_twin, evaluate_snapshot, scenario_preset  # noqa: PLC0415
+    from ranopt.twin.traffic import expected_demand_mbps  # noqa: PLC0415
+
+    twin = build_twin(scenario_preset(name, seed=1))
+    seasonal = expected_demand_mbps(twin.traffic, 14)
+    rng = np.random.default_rng(3)
+    cap = np.flatnonzero(twin.arrays.layer == 1)
+    num_trx = twin.arrays.num_trx.astype(np.int64)
+    states = []
+    for t in (8, 40, 72):
+        states.append((CellState.all_on(twin.num_cells), seasonal[t]))
+        active = np.ones(twin.num_cells, dtype=bool)
+        active[rng.choice(cap, cap.size // 3, replace=False)] = False
+        trx = num_trx.copy()
+        muted = cap[active[cap] & (rng.random(cap.size) < 0.2)]
+        trx[muted] = num_trx[muted] // 2
+        state = CellState(active=active, cio_db=np.zeros(twin.num_cells), active_trx=trx)
+        states.append((state, seasonal[t]))
+    passes: list[float] = []
+    snaps: list[Any] = []
+    for _ in range(repeats):
+        start = time.process_time()
+        snaps = [evaluate_snapshot(twin, state, demand) for state, demand in states]
+        passes.append(time.process_time() - start)
+    fields = ("serving_cell", "sinr_db", "served_mbps", "ue_thp_mbps", "prb_load", "power_w")
+    return {
+        "cells": twin.num_cells,
+        "ue_slots": twin.num_ues,
+        "snapshots": len(states),
+        "iterations": [int(s.iterations) for s in snaps],
+        "cpu_s_per_snapshot": round(min(passes) / len(states), 5),
+        "digest": _digest(*(getattr(s, f) for s in snaps for f in fields)),
+        "peak_rss_mib": round(_maxrss_mib(), 1),
+    }
+
+
+def bench_snapshots(presets: list[str], repeats: int, baseline_rev: str) -> dict[str, Any]:
+    """Per preset: the baseline commit's child, then this tree's; ratio and identical digests."""
+    out: dict[str, Any] = {"baseline_rev": baseline_rev}
+    with tempfile.TemporaryDirectory() as tmp:
+        base_src = _export_src(baseline_rev, tmp)
+        for name in presets:
+            spec = {"part": "snapshots", "name": name, "repeats": repeats}
+            base, this = _run_with_src(spec, base_src), run_child(spec)
+            row: dict[str, Any] = {"baseline": base, "this": this}
+            if "error" not in base and "error" not in this:
+                row["cpu_ratio"] = round(base["cpu_s_per_snapshot"] / this["cpu_s_per_snapshot"], 3)
+                row["identical"] = base["digest"] == this["digest"]
+            out[name] = row
+            print(f"{name}: {json.dumps(row)}", file=sys.stderr, flush=True)
+    return out
+
+
+CHILD_PARTS: dict[str, Any] = {
+    "target": measure_target,
+    "snapshots": lambda spec: measure_snapshots(spec["name"], spec["repeats"]),
+    "setup": lambda spec: measure_setup(spec["name"], spec["top_k"], spec["baseline"]),
+    "neighbourhood": lambda spec: measure_neighbourhood(spec["name"], spec["changes"]),
+    "neighbourhood_plan": lambda spec: measure_neighbourhood_plan(spec["name"], spec["robust"]),
+    "speedup": lambda spec: measure_speedup(
+        spec["sites"], spec["scenarios"], spec["intervals"], spec["repeats"]
+    ),
+    "shared": lambda spec: measure_shared(spec["name"], spec["sites"], spec["ues"]),
+}
+
+
+def run_in_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Dispatch one child measurement by its ``part``."""
+    result: dict[str, Any] = CHILD_PARTS[spec["part"]](spec)
+    return result
+
+
 def main() -> None:
     """Parse arguments and print the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "part", nargs="?", choices=["setup", "shared", "speedup", "neighbourhood"], default="setup"
+        "part",
+        nargs="?",
+        choices=["setup", "shared", "speedup", "neighbourhood", "targets", "snapshots"],
+        default="setup",
     )
     parser.add_argument("--presets", default="default,medium,large")
     parser.add_argument("--sites", type=int, default=None, help="speedup: sites (default 19)")
@@ -496,27 +863,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="speedup: runs per executor")
     parser.add_argument("--changes", type=int, default=24, help="neighbourhood: repair steps")
     parser.add_argument("--plan-presets", default="", help="neighbourhood: presets to plan")
-    parser.add_argument("--robust", type=int, default=8, help="neighbourhood: plan scenarios")
+    parser.add_argument(
+        "--robust", type=int, default=None, help="plan scenarios (neighbourhood 8, targets 4)"
+    )
+    parser.add_argument("--preset", default="large", help="targets: the preset")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="targets: which")
+    parser.add_argument("--steps", type=int, default=4, help="targets: loop steps timed")
+    parser.add_argument("--baseline-rev", default=None, help="targets: also this commit's src")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        spec = json.loads(args.child)
-        if spec["part"] == "setup":
-            print(json.dumps(measure_setup(spec["name"], spec["top_k"], spec["baseline"])))
-        elif spec["part"] == "neighbourhood":
-            print(json.dumps(measure_neighbourhood(spec["name"], spec["changes"])))
-        elif spec["part"] == "neighbourhood_plan":
-            print(json.dumps(measure_neighbourhood_plan(spec["name"], spec["robust"])))
-        elif spec["part"] == "speedup":
-            print(
-                json.dumps(
-                    measure_speedup(
-                        spec["sites"], spec["scenarios"], spec["intervals"], spec["repeats"]
-                    )
-                )
-            )
-        else:
-            print(json.dumps(measure_shared(spec["name"], spec["sites"], spec["ues"])))
+        print(json.dumps(run_in_child(json.loads(args.child))))
         return
     result: dict[str, Any] = {
         "part": args.part,
@@ -528,6 +885,14 @@ def main() -> None:
     }
     if args.part == "setup":
         result["setup"] = bench_setup(args.presets.split(","))
+    elif args.part == "snapshots":
+        result["snapshots"] = bench_snapshots(
+            args.presets.split(","), args.repeats, args.baseline_rev or "main"
+        )
+    elif args.part == "targets":
+        result["targets"] = bench_targets(
+            args.preset, args.targets.split(","), args.robust or 4, args.steps, args.baseline_rev
+        )
     elif args.part == "speedup":
         result["speedup"] = run_child(
             {"part": "speedup", "sites": args.sites, "scenarios": args.scenarios,
@@ -544,7 +909,7 @@ def main() -> None:
         plans: dict[str, Any] = {}
         for name in filter(None, args.plan_presets.split(",")):
             plans[name] = run_child(
-                {"part": "neighbourhood_plan", "name": name, "robust": args.robust}
+                {"part": "neighbourhood_plan", "name": name, "robust": args.robust or 8}
             )
             print(f"{name} plan: {json.dumps(plans[name])}", file=sys.stderr)
         result["plans"] = plans

@@ -94,6 +94,27 @@ def su_mimo_spectral_efficiency(
     return best, rank
 
 
+def _leading_max(
+    values: FloatArray, first: npt.NDArray[np.int64], count: npt.NDArray[np.int64]
+) -> FloatArray:
+    """Max of ``values[first[i] : first[i] + count[i]]`` per segment ``i``, 0 where empty.
+
+    Segments lie in order and do not overlap; the max is exact, so any order gives its bits.
+    """
+    out = np.zeros(first.size)
+    some = np.flatnonzero(count > 0)
+    if some.size == 0:
+        return out
+    # reduceat over (start, end) pairs: the slices from an end to the next start are dropped
+    bounds = np.empty(2 * some.size, dtype=np.int64)
+    bounds[0::2] = first[some]
+    bounds[1::2] = first[some] + count[some]
+    if bounds[-1] == values.size:
+        bounds = bounds[:-1]  # the last segment runs to the end anyway
+    out[some] = np.maximum.reduceat(values, bounds)[0::2]
+    return out
+
+
 def mu_mimo_spectral_efficiency(
     sinr_lin: npt.ArrayLike, num_trx: npt.ArrayLike, max_users: npt.ArrayLike
 ) -> FloatArray:
@@ -116,19 +137,22 @@ def mu_mimo_spectral_efficiency(
     top = int(np.ceil(users.max(initial=1.0)))
     if top < 2 or not pair.any():
         return result.reshape(shape)
-    k = np.arange(2, top + 1, dtype=np.float64)  # [K]
     s, mm, uu = sinr[pair], m[pair], users[pair]
-    # Marzetta et al. 2016 ch. 3: zero forcing, equal power, SINR (M - K) / (M K) per UE
-    per_user = np.maximum(mm[:, None] - k[None, :], 0.0) / (mm[:, None] * k[None, :])
-    se = k[None, :] * spectral_efficiency(s[:, None] * per_user)  # [n, K]
-    # best over K <= j, with a leading 0 for "no pairing" (j = 0, 1)
-    running = np.concatenate(
-        (np.zeros((s.size, 2)), np.maximum.accumulate(se, axis=1)), axis=1
-    )  # [n, top + 1]: index j = best over K <= j
     floor = np.minimum(np.floor(uu).astype(np.int64), top)
     ceil = np.minimum(floor + 1, top)
-    rows = np.arange(s.size)
-    low, high = running[rows, floor], running[rows, ceil]
+    # each UE needs K = 2 .. its own ceil only: flat (UE, K) pairs, UE by UE, K ascending
+    width = np.maximum(ceil - 1, 0)
+    first = np.cumsum(width) - width
+    ue = np.repeat(np.arange(s.size), width)
+    k = (np.arange(ue.size) - first[ue] + 2).astype(np.float64)
+    m_k = mm[ue]
+    # Marzetta et al. 2016 ch. 3: zero forcing, equal power, SINR (M - K) / (M K) per UE
+    per_user = np.maximum(m_k - k, 0.0) / (m_k * k)
+    se = k * spectral_efficiency(s[ue] * per_user)
+    # best over K <= j (0 for "no pairing", j = 0, 1): the max of a UE's first j - 1 entries;
+    # over K <= ceil that is one more entry (its last) where ceil > floor
+    low = _leading_max(se, first, floor - 1)
+    high = np.where(ceil > floor, np.maximum(low, se[first + width - 1]), low)
     result[pair] = low + (uu - floor) * (high - low)
     return result.reshape(shape)
 
@@ -166,6 +190,25 @@ def effective_spectral_efficiency(
     return np.maximum(su, mu), su
 
 
+def _best_rank_se(sinr: FloatArray, rank_one: FloatArray, n: int) -> FloatArray:
+    """``su_mimo_spectral_efficiency``'s SE of UEs with layer limit ``n``, rank 1 given.
+
+    The same terms, column by column (one contiguous array per layer, no ``[m, pairs]``
+    table): each rank's sum in ``np.add.reduceat``'s order, ``a + ((b + c) + d)``, so the
+    result is bit for bit the table's.
+    """
+    factors, starts = _RANK_FACTORS[n]
+    best = rank_one
+    for rank, start in zip(range(2, n + 1), starts, strict=True):
+        # Telatar 1999: r eigenmodes, power split equally, SINR lambda_i / (lambda_1 r)
+        layers = [spectral_efficiency(sinr * f) for f in factors[start : start + rank]]
+        rest = layers[1]
+        for layer in layers[2:]:
+            rest = rest + layer
+        best = np.maximum(best, layers[0] + rest)
+    return best
+
+
 @dataclass(frozen=True, eq=False)
 class LinkConfig:
     """What sets each UE's link on its cell, fixed for one evaluation (shapes ``[n]``)."""
@@ -181,11 +224,7 @@ class LinkConfig:
         """(rate per PRB share, SU rate) at ``sinr_lin``, Mbit/s: ``cell_rates_mbps``."""
         su = spectral_efficiency(sinr_lin)
         for n, rows in self.groups:
-            factors, starts = _RANK_FACTORS[n]
-            # Telatar 1999: r eigenmodes, power split equally, SINR lambda_i / (lambda_1 r)
-            per_layer = spectral_efficiency(sinr_lin[rows][:, None] * factors[None, :])
-            per_rank = np.add.reduceat(per_layer, starts, axis=1)
-            su[rows] = np.maximum(su[rows], per_rank.max(axis=1))
+            su[rows] = _best_rank_se(sinr_lin[rows], su[rows], n)
         se = su
         users = np.minimum(active_users_to_pair(pairing_load), self.pairing_limit)
         # pair from any fractional count above one, as effective_spectral_efficiency does: a

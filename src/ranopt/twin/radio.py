@@ -284,9 +284,14 @@ class _SiteGeometry:
     """Per (UE, site) terms of a chunk of UEs ``[n, S]``: the same arrays ``_coupling_db`` uses."""
 
     d2d_m: FloatArray
-    bearing_deg: FloatArray
+    dx_m: FloatArray  # offsets from the site's nearest copy to the UE
+    dy_m: FloatArray
     los: BoolArray
     shadow_db: FloatArray
+
+    def bearing_deg(self, ue: IntArray, site: IntArray) -> FloatArray:
+        """Bearing of (UE, site) pairs from the site, clockwise from north (only where asked)."""
+        return np.asarray(np.degrees(np.arctan2(self.dx_m[ue, site], self.dy_m[ue, site])))
 
 
 def _site_geometry(
@@ -307,9 +312,7 @@ def _site_geometry(
     shadow_db = shadow_fading_std_db(scenario.environment, los) * ndtri(
         pair_uniform(key, _STREAM_SHADOW, ue_ids, sites)
     )
-    return _SiteGeometry(
-        d2d_m=d2d_m, bearing_deg=np.degrees(np.arctan2(dx, dy)), los=los, shadow_db=shadow_db
-    )
+    return _SiteGeometry(d2d_m=d2d_m, dx_m=dx, dy_m=dy, los=los, shadow_db=shadow_db)
 
 
 def _pair_coupling_db(
@@ -333,7 +336,7 @@ def _pair_coupling_db(
     )  # fmt: skip
     o2i_db = _o2i_db(ues, ue_index[ue], cells.carrier_ghz[cell], o2i_sigma_draw)
     gain_dbi = sector_gain_dbi(
-        geometry.bearing_deg[ue, site] - cells.azimuth_deg[cell], zenith_deg, cells.tilt_deg[cell]
+        geometry.bearing_deg(ue, site) - cells.azimuth_deg[cell], zenith_deg, cells.tilt_deg[cell]
     )
     return np.asarray(gain_dbi - pl_db - geometry.shadow_db[ue, site] - o2i_db, dtype=np.float64)
 
@@ -408,7 +411,7 @@ def _strongest_pruned(
                 np.repeat(bound_dbm[kept_ue, group] - groups.best_offset_dbm[group], counts)
                 + rs_plus_gain_dbm[cell]
                 + element_gain_upper_bound_dbi(
-                    geometry.bearing_deg[ue, cells.site[cell]] - cells.azimuth_deg[cell]
+                    geometry.bearing_deg(ue, cells.site[cell]) - cells.azimuth_deg[cell]
                 )
             )
             inside = cell_bound >= threshold[ue]

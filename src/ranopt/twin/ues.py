@@ -51,10 +51,18 @@ class UEs:
         return int(self.user.max()) + 1 if self.user.size else 0
 
 
+NEAREST_CHUNK = 4096  # points per [chunk, num_sites] distance table (stays in cache)
+
+
 def _nearest_site(x_m: FloatArray, y_m: FloatArray, site_xy_m: FloatArray) -> IntArray:
-    # [num_points, num_sites] distances are fine here: called on candidate batches only
-    d2 = (x_m[:, None] - site_xy_m[None, :, 0]) ** 2 + (y_m[:, None] - site_xy_m[None, :, 1]) ** 2
-    return np.asarray(np.argmin(d2, axis=1), dtype=np.int64)
+    """Index of each point's nearest site, ``[num_points]`` (ties: the lower index)."""
+    nearest = np.empty(x_m.shape[0], dtype=np.int64)
+    sx, sy = site_xy_m[None, :, 0], site_xy_m[None, :, 1]
+    for start in range(0, x_m.shape[0], NEAREST_CHUNK):
+        part = slice(start, start + NEAREST_CHUNK)
+        d2 = (x_m[part, None] - sx) ** 2 + (y_m[part, None] - sy) ** 2
+        nearest[part] = np.argmin(d2, axis=1)
+    return nearest
 
 
 def _in_area(

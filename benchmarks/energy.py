@@ -516,9 +516,9 @@ def combine(paths: list[Path]) -> dict[str, Any]:
     return merged
 
 
-def site_budget() -> list[dict[str, Any]]:
-    """The per-site power budget of the default preset (W), as docs/twin.md shows it."""
-    twin = build_twin(scenario_preset("default", seed=0, num_sites=1, num_ues=20))
+def site_budget(name: str = "default") -> list[dict[str, Any]]:
+    """The per-site power budget of a preset's site (W), as docs/twin.md shows it."""
+    twin = build_twin(scenario_preset(name, seed=0, num_sites=1, num_ues=20))
     rows = site_power_budget(twin.arrays.power, twin.arrays.layer == 1)
     return [
         {
@@ -618,6 +618,7 @@ def main() -> None:
                 sweep_grid=None if args.sweep_grid is None else parse_grid(args.sweep_grid),
                 gap_settings=None if args.gap_study is None else parse_gap_settings(args.gap_study),
             )  # fmt: skip
+            result["site_power_budget"] = site_budget(name)
             if any(n != "threshold" for n in result["solvers"]):
                 result["targets"] = targets(result)
             result["foresight_summary"] = foresight_summary(result)

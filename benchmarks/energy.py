@@ -505,7 +505,7 @@ def combine(paths: list[Path]) -> dict[str, Any]:
     for part in parts[1:]:
         for key in ("solvers", "foresight"):
             merged.setdefault(key, {}).update(part.get(key, {}))
-        for key in ("solver_stage", "perfect_foresight", "gap_study"):
+        for key in ("solver_stage", "perfect_foresight", "gap_study", "site_power_budget"):
             if key in part:
                 merged[key] = part[key]
         if "threshold_sweep" in part:  # several sweeps (a coarse grid, then a finer one)

@@ -533,7 +533,7 @@ def combine(paths: list[Path]) -> dict[str, Any]:
     for part in parts[1:]:
         for key in ("solvers", "foresight"):
             merged.setdefault(key, {}).update(part.get(key, {}))
-        for key in ("solver_stage", "perfect_foresight", "gap_study"):
+        for key in ("solver_stage", "perfect_foresight", "gap_study", "site_power_budget"):
             if key in part:
                 merged[key] = part[key]
         if "threshold_sweep" in part:  # several sweeps (a coarse grid, then a finer one)
@@ -544,9 +544,9 @@ def combine(paths: list[Path]) -> dict[str, Any]:
     return merged
 
 
-def site_budget() -> list[dict[str, Any]]:
-    """The per-site power budget of the default preset (W), as docs/twin.md shows it."""
-    twin = build_twin(scenario_preset("default", seed=0, num_sites=1, num_ues=20))
+def site_budget(name: str = "default") -> list[dict[str, Any]]:
+    """The per-site power budget of a preset's site (W), as docs/twin.md shows it."""
+    twin = build_twin(scenario_preset(name, seed=0, num_sites=1, num_ues=20))
     rows = site_power_budget(twin.arrays.power, twin.arrays.layer == 1)
     return [
         {
@@ -656,6 +656,7 @@ def main() -> None:
                 extra_sleep=None if args.extra_sleep is None else args.extra_sleep == "on",
                 num_sites=args.num_sites, num_ues=args.num_ues,
             )  # fmt: skip
+            result["site_power_budget"] = site_budget(name)
             if any(n != "threshold" for n in result["solvers"]):
                 result["targets"] = targets(result)
             result["foresight_summary"] = foresight_summary(result)

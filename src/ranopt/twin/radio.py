@@ -1,6 +1,5 @@
 """Link budget: coupling gain and RSRP per (UE, cell), dense or for each UE's K strongest cells."""
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,9 +35,10 @@ _STREAM_SHADOW = np.uint64(2)
 UE_CHUNK = 2048  # UEs whose full UE x cell coupling is held at once
 # slack on the pruning bound, dB: covers rounding between the bound's and the exact sums
 BOUND_SLACK_DB = 1e-6
-SEED_GROUPS_EXTRA = 2  # groups beyond the fewest that hold K cells, for a tighter threshold
-NEAR_SITES = 12  # nearest sites of each UE evaluated in full before far sites are screened
+SEED_GROUPS_EXTRA = 7  # groups beyond the fewest that hold K cells: a tighter threshold prunes more
+NEAR_SITES = 37  # nearest sites of each UE evaluated in full before far sites are screened
 FAR_SCREEN_MARGIN_SIGMA = 1e-6  # slack on the far screen's shadow-draw limit, in sigmas
+FAR_SCREEN_MARGIN_DB = 1e-6  # slack on the far screen's exact-distance bound, dB
 
 
 @dataclass(frozen=True, eq=False)
@@ -351,21 +351,21 @@ def site_images(site_xy_m: FloatArray, shifts_m: FloatArray) -> SiteImages:
 def _near_pairs(
     images: SiteImages, ue_xy_m: FloatArray, near_sites: int
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """(UE, site) pairs of each UE's ``near_sites`` nearest sites, and every site as near.
+    """(UE, site) pairs of each UE's ``near_sites`` nearest sites, and how far the rest lie.
 
-    Returns the pairs (UE local to ``ue_xy_m``, UE-major) and each UE's radius: every site
+    Returns the pairs (UE local to ``ue_xy_m``, UE-major) and each UE's far bound: every site
     not in its pairs lies at least that far (wrap-around: its nearest copy does).
     """
     n = ue_xy_m.shape[0]
     k = min(near_sites, images.num_sites)
-    dist, _ = images.tree.query(ue_xy_m, k=[k])
-    radius = np.minimum(dist[:, 0], images.radius_cap_m)
-    found = images.tree.query_ball_point(ue_xy_m, radius)
-    counts = np.fromiter((len(f) for f in found), dtype=np.int64, count=n)
-    points = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64, count=counts.sum())
-    # a copy at the radius may or may not be reported: the far bound stays just inside it
-    far_m = radius * (1.0 - 1e-9)
-    return np.repeat(np.arange(n), counts), points % images.num_sites, far_m
+    dist, point = images.tree.query(ue_xy_m, k=k, distance_upper_bound=images.radius_cap_m)
+    dist, point = dist.reshape(n, k), point.reshape(n, k)
+    found = np.isfinite(dist)  # a missing neighbour: none left within the cap
+    # any copy not found is at least as far as the k-th found, or beyond the cap
+    radius = np.where(found[:, -1], dist[:, -1], images.radius_cap_m)
+    ue = np.broadcast_to(np.arange(n)[:, None], (n, k))[found]
+    far_m = np.asarray(radius * (1.0 - 1e-9), dtype=np.float64)
+    return ue.astype(np.int64), (point[found] % images.num_sites).astype(np.int64), far_m
 
 
 def _pair_offsets_m(
@@ -420,6 +420,9 @@ class _PairTable:
         )
         self.bound_dbm = np.full((n, groups.site.size), -np.inf)
         self.group_start = np.searchsorted(groups.site, np.arange(num_sites + 1)).astype(np.int64)
+        # O2I loss of each UE at each group's lowest carrier, [n, F] over the distinct carriers
+        carriers, self.group_carrier = np.unique(groups.fc_min_ghz, return_inverse=True)
+        self.o2i_db = _o2i_db(ues, ue_index[:, None], carriers, o2i_sigma_draw)
 
     def add(self, ue: IntArray, site: IntArray) -> None:
         """Fill the geometry and the group bounds of new pairs (``ue`` local, not yet asked)."""
@@ -452,7 +455,7 @@ class _PairTable:
                 scenario.environment, los[pair], d2d[pair], h_ut[pair], groups.fc_min_ghz[group]
             )
             - shadow[pair]
-            - _o2i_db(ues, ue_global[pair], groups.fc_min_ghz[group], self.o2i_sigma_draw)
+            - self.o2i_db[ue[pair], self.group_carrier[group]]
             + BOUND_SLACK_DB
         )
 
@@ -462,31 +465,46 @@ def _far_survivors(
 ) -> tuple[IntArray, IntArray]:
     """Pairs not yet asked for that a distance bound cannot rule out, ``(ue, site)``.
 
-    A site at ``d >= far_m`` is NLOS unless its LOS draw is under the LOS probability's bound
-    over ``d >= far_m`` (``los_probability_upper_bound``); NLOS, each of its groups of a layer
-    has RSRP at most the layer's best offset minus the NLOS path-loss bound at ``far_m`` and
-    the lowest carrier, minus the UE's lowest O2I loss, minus its shadow fading: below the
-    layer's threshold unless the shadow draw is under ``ndtr(margin / sigma_NLOS)``.
+    Per layer, an NLOS site's groups have RSRP at most the layer's best offset, minus the NLOS
+    path-loss bound at the lowest carrier, minus the UE's lowest O2I loss, minus the pair's
+    shadow fading. Two passes: (1) with ``d >= far_m`` and the draws alone: a pair whose LOS
+    draw clears the LOS probability's bound over ``d >= far_m`` (``los_probability_upper_bound``)
+    is NLOS, and out unless its shadow draw is under ``ndtr(margin / sigma_NLOS)``; (2) the rest
+    with their exact distance, LOS state and shadow fading. LOS pairs stay in.
     """
     scenario, groups, ues = table.scenario, table.groups, table.ues
-    ue_ids = table.ue_index
+    env, ue_ids = scenario.environment, table.ue_index
     h_ut = ues.height_m[ue_ids]
-    sigma = SHADOW_FADING_STD_DB[(scenario.environment, False)]
-    shadow_limit = np.zeros(ue_ids.size)
+    sigma = SHADOW_FADING_STD_DB[(env, False)]
+    # per layer: its best offset, lowest carrier and each UE's lowest O2I loss, [n]
+    layer_terms = []
     for layer, kth in threshold.items():
         in_layer = groups.layer == layer
         carriers = np.unique(groups.fc_min_ghz[in_layer])
         o2i_min = _o2i_db(ues, ue_ids[:, None], carriers, table.o2i_sigma_draw).min(axis=1)
-        pl_min = pathloss_lower_bound_db(
-            scenario.environment, False, far_m, h_ut, float(carriers.min())
-        )
-        margin = float(groups.best_offset_dbm[in_layer].max()) - pl_min - o2i_min - kth
-        limit = ndtr((margin + BOUND_SLACK_DB) / sigma + FAR_SCREEN_MARGIN_SIGMA)
+        offset = float(groups.best_offset_dbm[in_layer].max())
+        layer_terms.append((offset - o2i_min - kth + BOUND_SLACK_DB, float(carriers.min())))
+    shadow_limit = np.zeros(ue_ids.size)
+    for margin_db, fc_ghz in layer_terms:
+        pl_min = pathloss_lower_bound_db(env, False, far_m, h_ut, fc_ghz)
+        limit = ndtr((margin_db - pl_min) / sigma + FAR_SCREEN_MARGIN_SIGMA)
         shadow_limit = np.maximum(shadow_limit, limit)
-    los_limit = los_probability_upper_bound(scenario.environment, far_m, h_ut) * (1.0 + 1e-9)
+    los_limit = los_probability_upper_bound(env, far_m, h_ut) * (1.0 + 1e-9)
     maybe = (table.u_los < los_limit[:, None]) | (table.u_shadow <= shadow_limit[:, None])
     ue, site = np.nonzero(maybe & ~table.asked)
-    return ue.astype(np.int64), site.astype(np.int64)
+    ue, site = ue.astype(np.int64), site.astype(np.int64)
+    # (2) exact geometry and draws of the pairs left (the values ``_PairTable.add`` computes)
+    dx, dy = _pair_offsets_m(
+        ues.x_m[ue_ids[ue]], ues.y_m[ue_ids[ue]], table.site_xy_m, table.shifts_m, site
+    )
+    d2d = np.hypot(dx, dy)
+    los = table.u_los[ue, site] < los_probability(env, d2d, h_ut[ue])
+    shadow_db = sigma * ndtri(table.u_shadow[ue, site])
+    inside = los.copy()
+    for margin_db, fc_ghz in layer_terms:
+        pl_min = pathloss_lower_bound_db(env, False, d2d, h_ut[ue], fc_ghz)
+        inside |= margin_db[ue] - pl_min - shadow_db >= -FAR_SCREEN_MARGIN_DB
+    return ue[inside], site[inside]
 
 
 def _strongest_pruned(

@@ -507,6 +507,46 @@ def _far_survivors(
     return ue[inside], site[inside]
 
 
+_LayerPlan = tuple[int, IntArray, int, int]  # layer, its groups, K of the layer, seed groups
+
+
+def _layer_plan(cells: CellArrays, groups: SiteLayerGroups, top_k: int) -> list[_LayerPlan]:
+    """Per layer: its groups, its share of the K strongest and how many groups seed it."""
+    layers = np.unique(cells.layer)
+    quota = np.full(layers.size, top_k // layers.size)
+    quota[: top_k % layers.size] += 1
+    plan: list[_LayerPlan] = []
+    for layer, wanted in zip(layers, quota, strict=True):
+        in_layer = np.flatnonzero(groups.layer == layer)
+        sizes = groups.sizes[in_layer]
+        k = int(min(wanted, sizes.sum()))
+        seeds = min(in_layer.size, -(-k // int(sizes.min())) + SEED_GROUPS_EXTRA)
+        plan.append((int(layer), in_layer, k, seeds))
+    return plan
+
+
+def _ask_near(table: _PairTable, plan: list[_LayerPlan], images: SiteImages) -> FloatArray | None:
+    """Fill each UE's near pairs; returns how far its other sites lie (None: every pair filled).
+
+    Every pair is filled where a layer's seeds are all its groups (no threshold to screen
+    with); a UE whose near groups are fewer than a layer's seeds gets all its sites (widened).
+    """
+    if any(seeds >= in_layer.size for _, in_layer, _, seeds in plan):
+        every_ue, every_site = np.nonzero(~table.asked)
+        table.add(every_ue.astype(np.int64), every_site.astype(np.int64))
+        return None
+    ues, ue_index = table.ues, table.ue_index
+    ue_xy_m = np.column_stack((ues.x_m[ue_index], ues.y_m[ue_index]))
+    near_ue, near_site, far_m = _near_pairs(images, ue_xy_m, NEAR_SITES)
+    table.add(near_ue, near_site)
+    short = np.zeros(ue_index.size, dtype=bool)
+    for _, in_layer, _, seeds in plan:
+        short |= np.isfinite(table.bound_dbm[:, in_layer]).sum(axis=1) < seeds
+    wide_ue, wide_site = np.nonzero(short[:, None] & ~table.asked)
+    table.add(wide_ue.astype(np.int64), wide_site.astype(np.int64))
+    return far_m
+
+
 def _strongest_pruned(
     scenario: Scenario,
     site_xy_m: FloatArray,
@@ -543,30 +583,8 @@ def _strongest_pruned(
     def coupling(ue: IntArray, cell: IntArray) -> FloatArray:
         return _pair_coupling_db(scenario, cells, ues, ue_index, geometry, o2i_sigma_draw, ue, cell)
 
-    layers = np.unique(cells.layer)
-    quota = np.full(layers.size, top_k // layers.size)
-    quota[: top_k % layers.size] += 1
-    plan: list[tuple[int, IntArray, int, int]] = []
-    for layer, wanted in zip(layers, quota, strict=True):
-        in_layer = np.flatnonzero(groups.layer == layer)
-        sizes = groups.sizes[in_layer]
-        k = int(min(wanted, sizes.sum()))
-        seeds = min(in_layer.size, -(-k // int(sizes.min())) + SEED_GROUPS_EXTRA)
-        plan.append((int(layer), in_layer, k, seeds))
-    screened = all(seeds < in_layer.size for _, in_layer, _, seeds in plan)
-    if not screened:
-        every_ue, every_site = np.nonzero(~table.asked)
-        table.add(every_ue.astype(np.int64), every_site.astype(np.int64))
-    else:
-        ue_xy_m = np.column_stack((ues.x_m[ue_index], ues.y_m[ue_index]))
-        near_ue, near_site, far_m = _near_pairs(images, ue_xy_m, NEAR_SITES)
-        table.add(near_ue, near_site)
-        # widen: a UE with fewer near groups than a layer's seeds gets every site
-        short = np.zeros(num, dtype=bool)
-        for _, in_layer, _, seeds in plan:
-            short |= np.isfinite(table.bound_dbm[:, in_layer]).sum(axis=1) < seeds
-        wide_ue, wide_site = np.nonzero(short[:, None] & ~table.asked)
-        table.add(wide_ue.astype(np.int64), wide_site.astype(np.int64))
+    plan = _layer_plan(cells, groups, top_k)
+    far_m = _ask_near(table, plan, images)
     bound_dbm = table.bound_dbm
     threshold: dict[int, FloatArray] = {}
     for layer, in_layer, k, seeds in plan:
@@ -577,7 +595,7 @@ def _strongest_pruned(
             ue, cell = _group_pairs(groups, np.repeat(rows, seeds), in_layer[best.ravel()])
             _, top = _top_per_ue(num, ue, cell, coupling(ue, cell) + rs_plus_gain_dbm[cell], k)
             threshold[layer] = top.min(axis=1)
-    if screened:
+    if far_m is not None:
         far_ue, far_site = _far_survivors(table, far_m, threshold)
         table.add(far_ue, far_site)
     picks: list[IntArray] = []

@@ -1,5 +1,6 @@
 """Link budget: coupling gain and RSRP per (UE, cell), dense or for each UE's K strongest cells."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -587,13 +588,16 @@ def _strongest_pruned(
     far_m = _ask_near(table, plan, images)
     bound_dbm = table.bound_dbm
     threshold: dict[int, FloatArray] = {}
+    known = np.full((num, cells.num_cells), np.nan)  # coupling of the cells already evaluated
     for layer, in_layer, k, seeds in plan:
         if seeds < in_layer.size:
             # the K-th strongest among the best-bounded groups' cells: a UE's K-th from below
             bound = bound_dbm[:, in_layer]
             best = np.argpartition(-bound, seeds - 1, axis=1)[:, :seeds]
             ue, cell = _group_pairs(groups, np.repeat(rows, seeds), in_layer[best.ravel()])
-            _, top = _top_per_ue(num, ue, cell, coupling(ue, cell) + rs_plus_gain_dbm[cell], k)
+            gain = coupling(ue, cell)
+            known[ue, cell] = gain
+            _, top = _top_per_ue(num, ue, cell, gain + rs_plus_gain_dbm[cell], k)
             threshold[layer] = top.min(axis=1)
     if far_m is not None:
         far_ue, far_site = _far_survivors(table, far_m, threshold)
@@ -602,30 +606,56 @@ def _strongest_pruned(
     gains: list[FloatArray] = []
     for layer, in_layer, k, seeds in plan:
         bound = bound_dbm[:, in_layer]
-        if seeds < in_layer.size:
-            keep = bound >= threshold[layer][:, None]
+        if seeds >= in_layer.size:
+            ue, cell = _group_pairs(groups, np.repeat(rows, in_layer.size), np.tile(in_layer, num))
+            gain = coupling(ue, cell)
         else:
-            keep = np.ones(bound.shape, dtype=bool)
-        kept_ue, kept_group = np.nonzero(keep)
-        group = in_layer[kept_group]
-        ue, cell = _group_pairs(groups, kept_ue.astype(np.int64), group)
-        if seeds < in_layer.size:
-            # per cell: its own offset and the horizontal pattern toward the UE (exact bearing)
-            counts = groups.sizes[group]
-            cell_bound = (
-                np.repeat(bound_dbm[kept_ue, group] - groups.best_offset_dbm[group], counts)
-                + rs_plus_gain_dbm[cell]
-                + element_gain_upper_bound_dbi(
-                    geometry.bearing_deg(ue, cells.site[cell]) - cells.azimuth_deg[cell]
-                )
+            ue, cell, gain = _kept_cells(
+                table, cells, rs_plus_gain_dbm, known, threshold[layer], in_layer, coupling
             )
-            inside = cell_bound >= threshold[layer][ue]
-            ue, cell = ue[inside], cell[inside]
-        gain = coupling(ue, cell)
         chosen, _ = _top_per_ue(num, ue, cell, gain + rs_plus_gain_dbm[cell], k)
         picks.append(cell[chosen])
         gains.append(gain[chosen])
     return np.concatenate(picks, axis=1), np.concatenate(gains, axis=1)
+
+
+def _kept_cells(
+    table: _PairTable,
+    cells: CellArrays,
+    rs_plus_gain_dbm: FloatArray,
+    known: FloatArray,
+    threshold: FloatArray,
+    in_layer: IntArray,
+    coupling: Callable[[IntArray, IntArray], FloatArray],
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Return the (UE, cell) pairs of a layer not proven under ``threshold``, with couplings.
+
+    Groups whose bound is under it go first; then each cell of the rest: a seed cell by its
+    exact RSRP (``known``, not evaluated again), any other by its own offset and the
+    horizontal pattern toward the UE (exact bearing) on top of its group's bound.
+    """
+    groups, geometry = table.groups, table.geometry
+    kept_ue, kept_group = np.nonzero(table.bound_dbm[:, in_layer] >= threshold[:, None])
+    group = in_layer[kept_group]
+    ue, cell = _group_pairs(groups, kept_ue.astype(np.int64), group)
+    exact = known[ue, cell]
+    fresh = np.isnan(exact)
+    inside = np.zeros(ue.size, dtype=bool)
+    inside[~fresh] = exact[~fresh] + rs_plus_gain_dbm[cell[~fresh]] >= threshold[ue[~fresh]]
+    counts = groups.sizes[group]
+    group_bound = np.repeat(table.bound_dbm[kept_ue, group] - groups.best_offset_dbm[group], counts)
+    f_ue, f_cell = ue[fresh], cell[fresh]
+    cell_bound = (
+        group_bound[fresh]
+        + rs_plus_gain_dbm[f_cell]
+        + element_gain_upper_bound_dbi(
+            geometry.bearing_deg(f_ue, cells.site[f_cell]) - cells.azimuth_deg[f_cell]
+        )
+    )
+    inside[fresh] = cell_bound >= threshold[f_ue]
+    ue, cell, exact, fresh = ue[inside], cell[inside], exact[inside], fresh[inside]
+    exact[fresh] = coupling(ue[fresh], cell[fresh])
+    return ue, cell, exact
 
 
 def compute_link_budget(

@@ -572,8 +572,9 @@ def _strongest_pruned(
     K-th strongest from below (threshold); a UE whose near groups are too few gets every site.
     (2) Far sites: only the two counter-based draws of a far pair are computed; a distance
     bound with them (``_far_survivors``) rules out nearly all, the rest get step (1)'s bound.
-    (3) Groups and then cells whose bound is under the threshold are never evaluated. Returns
-    the columns ``[n, K]`` and their coupling gains.
+    (3) Groups and then cells whose bound is under the threshold are never evaluated; a seed
+    cell is judged by its exact RSRP, evaluated once (``_kept_cells``). Returns the columns
+    ``[n, K]`` and their coupling gains.
     """
     num = ue_index.size
     rows = np.arange(num)

@@ -9,10 +9,15 @@ from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.antenna import element_gain_dbi, element_gain_upper_bound_dbi
 from ranopt.twin.layout import hex_site_positions_m, hex_wrap_shifts_m
 from ranopt.twin.model import Twin
-from ranopt.twin.pathloss import pathloss_db, pathloss_lower_bound_db
-from ranopt.twin.radio import nearest_image_offsets_m, top_k_mask
+from ranopt.twin.pathloss import (
+    los_probability,
+    los_probability_upper_bound,
+    pathloss_db,
+    pathloss_lower_bound_db,
+)
+from ranopt.twin.radio import _near_pairs, nearest_image_offsets_m, site_images, top_k_mask
 from ranopt.twin.scenario import Scenario
-from ranopt.twin.shapes import Perturbation, perturbed_records
+from ranopt.twin.shapes import Perturbation, perturbed_records, synthetic_records
 from ranopt.twin.topology import build_topology_twin, topology_layout, topology_scenario
 
 
@@ -53,6 +58,65 @@ def test_pruned_top_k_equals_exhaustive_on_a_perturbed_layout() -> None:
     _assert_same_budget(
         build_topology_twin(layout, scenario), build_topology_twin(layout, scenario, prune=False)
     )
+
+
+@pytest.mark.parametrize(
+    ("num_cells", "missing_share", "seed", "overrides"),
+    [(600, 0.05, 5, {}), (900, 0.3, 6, {"top_k": 12}), (480, 0.1, 8, {"environment": "UMi"})],
+    ids=["synthetic", "synthetic-holes-k12", "synthetic-umi"],
+)
+def test_pruned_top_k_equals_exhaustive_on_synthetic_layouts(
+    num_cells: int, missing_share: float, seed: int, overrides: dict[str, object]
+) -> None:
+    """Irregular layouts (``shapes.synthetic_records``): holes, moved sites, mixed heights."""
+    sites, cells = synthetic_records(
+        num_cells, np.random.default_rng(seed), missing_share=missing_share
+    )
+    layout = topology_layout(sites, cells)
+    scenario = topology_scenario(layout, name="synthetic", seed=seed, num_ues=1200, **overrides)
+    assert scenario.top_k is not None
+    assert scenario.top_k < len(layout.cells)
+    _assert_same_budget(
+        build_topology_twin(layout, scenario), build_topology_twin(layout, scenario, prune=False)
+    )
+
+
+def test_near_pairs_far_bound_holds_for_every_other_site() -> None:
+    """Each site left out of a UE's near pairs is at least the far bound away (wrap-around)."""
+    sites = hex_site_positions_m(61, 500.0)
+    shifts = hex_wrap_shifts_m(61, 500.0)
+    rng = np.random.default_rng(11)
+    x, y = rng.uniform(-2500.0, 2500.0, (2, 2000))
+    dx, dy = nearest_image_offsets_m(x, y, sites, shifts)
+    distance = np.hypot(dx, dy)
+    images = site_images(sites, shifts)
+    for near in (7, 19, 61):
+        ue, site, far_m = _near_pairs(images, np.column_stack((x, y)), near)
+        is_near = np.zeros(distance.shape, dtype=bool)
+        is_near[ue, site] = True
+        assert ue.size == np.count_nonzero(is_near)  # one copy per site, the nearest
+        capped = far_m >= images.radius_cap_m * (1.0 - 1e-8)
+        assert ((is_near.sum(axis=1) == near) | capped).all()
+        far_bound = np.broadcast_to(far_m[:, None], distance.shape)
+        assert (distance[~is_near] >= far_bound[~is_near]).all()
+        assert (distance[is_near] <= far_bound[is_near] * (1.0 + 1e-8)).all()
+    assert capped.any()  # all 61 sites asked for: the half-shift cap leaves the far ones out
+
+
+def test_los_probability_upper_bound_holds_beyond_its_distance() -> None:
+    rng = np.random.default_rng(4)
+    d_min = rng.uniform(0.0, 3000.0, 5000)
+    h_ut = rng.uniform(1.5, 22.5, 5000)
+    farther = d_min[:, None] + np.linspace(0.0, 2000.0, 401)[None, :]
+    for env in ("UMa", "UMi"):
+        bound = los_probability_upper_bound(env, d_min, h_ut)
+        assert (los_probability(env, farther, h_ut[:, None]) <= bound[:, None] + 1e-15).all()
+    # TR 38.901 Table 7.4.2-1 UMa, h_UT = 1.5 m, d = 1 km: 18/1000 + exp(-1000/63)(1 - 18/1000)
+    assert los_probability_upper_bound("UMa", 1000.0, 1.5) == pytest.approx(0.0180001, abs=1e-7)
+    # h_UT = 23 m (C' = 1): the factor's peak at 450 m bounds it at 300 m
+    peak = 1.0 + 1.25 * 4.5**3 * np.exp(-3.0)
+    expected = (18.0 / 300.0 + np.exp(-300.0 / 63.0) * (1.0 - 18.0 / 300.0)) * peak
+    assert los_probability_upper_bound("UMa", 300.0, 23.0) == pytest.approx(expected)
 
 
 def test_pathloss_lower_bound_is_below_the_pathloss() -> None:

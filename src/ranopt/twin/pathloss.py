@@ -142,6 +142,30 @@ def los_probability(env: str, d2d_m: npt.ArrayLike, h_ut_m: npt.ArrayLike) -> Fl
     return np.where(d <= 18.0, 1.0, np.clip(p_far, 0.0, 1.0))
 
 
+def los_probability_upper_bound(
+    env: str, d2d_min_m: npt.ArrayLike, h_ut_m: npt.ArrayLike
+) -> FloatArray:
+    """Return an upper bound on ``los_probability`` over every distance ``d_2D >= d2d_min_m``.
+
+    TR 38.901 Table 7.4.2-1: ``18/d + exp(-d/d_1)(1 - 18/d)`` decreases beyond 18 m (its
+    derivative is ``-(18/d^2)(1 - e^(-d/d_1)) - e^(-d/d_1)(1 - 18/d)/d_1 < 0``); the UMa factor
+    ``1 + C'(h_UT) 5/4 (d/100)^3 exp(-d/150)`` peaks at ``d = 450`` m, so its value at
+    ``max(d_min, 450)`` bounds it over ``d >= d_min``. A safe bound for pruning far sites.
+    """
+    environment = _check_environment(env)
+    d = np.maximum(np.asarray(d2d_min_m, dtype=np.float64), 1e-9)
+    h_ut = np.asarray(h_ut_m, dtype=np.float64)
+    if environment == "UMi":
+        base = 18.0 / d + np.exp(-d / 36.0) * (1.0 - 18.0 / d)
+        bound = np.broadcast_to(base, np.broadcast_shapes(d.shape, h_ut.shape))
+    else:
+        c_h = np.where(h_ut <= 13.0, 0.0, (np.clip(h_ut, 13.0, 23.0) - 13.0) / 10.0) ** 1.5
+        base = 18.0 / d + np.exp(-d / 63.0) * (1.0 - 18.0 / d)
+        peak = np.maximum(d, 450.0)  # argmax of (d/100)^3 exp(-d/150)
+        bound = base * (1.0 + c_h * 1.25 * (peak / 100.0) ** 3 * np.exp(-peak / 150.0))
+    return np.asarray(np.where(d <= 18.0, 1.0, np.clip(bound, 0.0, 1.0)), dtype=np.float64)
+
+
 def shadow_fading_std_db(env: str, los: npt.ArrayLike) -> FloatArray:
     """Return the log-normal shadow-fading sigma of TR 38.901 Table 7.4.1-1, in dB."""
     environment = _check_environment(env)

@@ -1,17 +1,21 @@
 """Link budget: coupling gain and RSRP per (UE, cell), dense or for each UE's K strongest cells."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtri
+from scipy.spatial import cKDTree
+from scipy.special import ndtr, ndtri
 
 from ranopt.twin.antenna import ELEMENT_MAX_GAIN_DBI, element_gain_upper_bound_dbi, sector_gain_dbi
 from ranopt.twin.network import CellArrays
 from ranopt.twin.pathloss import (
     O2I_HIGH_LOSS_STD_DB,
     O2I_LOW_LOSS_STD_DB,
+    SHADOW_FADING_STD_DB,
     los_probability,
+    los_probability_upper_bound,
     o2i_high_loss_db,
     o2i_low_loss_db,
     pathloss_db,
@@ -32,7 +36,10 @@ _STREAM_SHADOW = np.uint64(2)
 UE_CHUNK = 2048  # UEs whose full UE x cell coupling is held at once
 # slack on the pruning bound, dB: covers rounding between the bound's and the exact sums
 BOUND_SLACK_DB = 1e-6
-SEED_GROUPS_EXTRA = 2  # groups beyond the fewest that hold K cells, for a tighter threshold
+SEED_GROUPS_EXTRA = 7  # groups beyond the fewest that hold K cells: a tighter threshold prunes more
+NEAR_SITES = 37  # nearest sites of each UE evaluated in full before far sites are screened
+FAR_SCREEN_MARGIN_SIGMA = 1e-6  # slack on the far screen's shadow-draw limit, in sigmas
+FAR_SCREEN_MARGIN_DB = 1e-6  # slack on the far screen's exact-distance bound, dB
 
 
 @dataclass(frozen=True, eq=False)
@@ -294,27 +301,6 @@ class _SiteGeometry:
         return np.asarray(np.degrees(np.arctan2(self.dx_m[ue, site], self.dy_m[ue, site])))
 
 
-def _site_geometry(
-    scenario: Scenario,
-    site_xy_m: FloatArray,
-    ues: UEs,
-    ue_index: IntArray,
-    key: int,
-    shifts_m: FloatArray,
-) -> _SiteGeometry:
-    sites = np.arange(site_xy_m.shape[0])[None, :]
-    ue_ids = ue_index[:, None]
-    dx, dy = nearest_image_offsets_m(ues.x_m[ue_index], ues.y_m[ue_index], site_xy_m, shifts_m)
-    d2d_m = np.hypot(dx, dy)
-    h_ut_m = np.broadcast_to(ues.height_m[ue_ids], d2d_m.shape)
-    p_los = los_probability(scenario.environment, d2d_m, h_ut_m)
-    los = pair_uniform(key, _STREAM_LOS, ue_ids, sites) < p_los
-    shadow_db = shadow_fading_std_db(scenario.environment, los) * ndtri(
-        pair_uniform(key, _STREAM_SHADOW, ue_ids, sites)
-    )
-    return _SiteGeometry(d2d_m=d2d_m, dx_m=dx, dy_m=dy, los=los, shadow_db=shadow_db)
-
-
 def _pair_coupling_db(
     scenario: Scenario,
     cells: CellArrays,
@@ -341,6 +327,227 @@ def _pair_coupling_db(
     return np.asarray(gain_dbi - pl_db - geometry.shadow_db[ue, site] - o2i_db, dtype=np.float64)
 
 
+@dataclass(frozen=True, eq=False)
+class SiteImages:
+    """A k-d tree over every wrapped copy of the sites, for each UE's near sites.
+
+    Point ``w * S + s`` is site ``s`` moved by ``shifts_m[w]``. Within ``radius_cap_m`` (just
+    under half the shortest wrap shift) a UE sees at most one copy of each site, its nearest.
+    """
+
+    tree: cKDTree
+    num_sites: int
+    radius_cap_m: float
+
+
+def site_images(site_xy_m: FloatArray, shifts_m: FloatArray) -> SiteImages:
+    """Index the sites' wrapped copies (``shifts_m`` ``[W, 2]``, the identity first)."""
+    points = (site_xy_m[None, :, :] + shifts_m[:, None, :]).reshape(-1, 2)
+    cap = np.inf
+    if shifts_m.shape[0] > 1:
+        cap = 0.5 * float(np.min(np.hypot(shifts_m[1:, 0], shifts_m[1:, 1]))) * (1.0 - 1e-9)
+    return SiteImages(tree=cKDTree(points), num_sites=site_xy_m.shape[0], radius_cap_m=cap)
+
+
+def _near_pairs(
+    images: SiteImages, ue_xy_m: FloatArray, near_sites: int
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """(UE, site) pairs of each UE's ``near_sites`` nearest sites, and how far the rest lie.
+
+    Returns the pairs (UE local to ``ue_xy_m``, UE-major) and each UE's far bound: every site
+    not in its pairs lies at least that far (wrap-around: its nearest copy does).
+    """
+    n = ue_xy_m.shape[0]
+    k = min(near_sites, images.num_sites)
+    dist, point = images.tree.query(ue_xy_m, k=k, distance_upper_bound=images.radius_cap_m)
+    dist, point = dist.reshape(n, k), point.reshape(n, k)
+    found = np.isfinite(dist)  # a missing neighbour: none left within the cap
+    # any copy not found is at least as far as the k-th found, or beyond the cap
+    radius = np.where(found[:, -1], dist[:, -1], images.radius_cap_m)
+    ue = np.broadcast_to(np.arange(n)[:, None], (n, k))[found]
+    far_m = np.asarray(radius * (1.0 - 1e-9), dtype=np.float64)
+    return ue.astype(np.int64), (point[found] % images.num_sites).astype(np.int64), far_m
+
+
+def _pair_offsets_m(
+    ue_x_m: FloatArray,
+    ue_y_m: FloatArray,
+    site_xy_m: FloatArray,
+    shifts_m: FloatArray,
+    site: IntArray,
+) -> tuple[FloatArray, FloatArray]:
+    """``nearest_image_offsets_m`` for (UE, site) pairs (UE coordinates given per pair).
+
+    The same operations in the same order, so each offset is the dense table's, bit for bit.
+    """  # fmt: skip
+    dx = ue_x_m - site_xy_m[site, 0] - shifts_m[0, 0]
+    dy = ue_y_m - site_xy_m[site, 1] - shifts_m[0, 1]
+    if shifts_m.shape[0] < 2:
+        return dx, dy
+    half_m = 0.5 * float(np.min(np.hypot(shifts_m[1:, 0], shifts_m[1:, 1])))
+    far = np.flatnonzero(dx * dx + dy * dy >= half_m * half_m)
+    fx = ue_x_m[far, None] - site_xy_m[site[far], 0, None] - shifts_m[None, :, 0]
+    fy = ue_y_m[far, None] - site_xy_m[site[far], 1, None] - shifts_m[None, :, 1]
+    nearest = np.argmin(fx * fx + fy * fy, axis=1)[:, None]
+    dx[far] = np.take_along_axis(fx, nearest, axis=1)[:, 0]
+    dy[far] = np.take_along_axis(fy, nearest, axis=1)[:, 0]
+    return dx, dy
+
+
+class _PairTable:
+    """Geometry and group bounds of a chunk's UE-site pairs, filled only for pairs asked for.
+
+    Dense ``[n, S]`` / ``[n, G]`` tables; a pair never asked for keeps NaN geometry and a
+    ``-inf`` bound, so it is never kept. Each filled entry equals ``_coupling_db``'s.
+    """
+
+    def __init__(
+        self, scenario: Scenario, site_xy_m: FloatArray, ues: UEs, ue_index: IntArray,
+        key: int, shifts_m: FloatArray, groups: SiteLayerGroups, o2i_sigma_draw: FloatArray,
+    ) -> None:  # fmt: skip
+        n, num_sites = ue_index.size, site_xy_m.shape[0]
+        self.scenario, self.site_xy_m, self.ues, self.ue_index = scenario, site_xy_m, ues, ue_index
+        self.shifts_m, self.groups, self.o2i_sigma_draw = shifts_m, groups, o2i_sigma_draw
+        sites = np.arange(num_sites)[None, :]
+        self.u_los = pair_uniform(key, _STREAM_LOS, ue_index[:, None], sites)
+        self.u_shadow = pair_uniform(key, _STREAM_SHADOW, ue_index[:, None], sites)
+        self.asked = np.zeros((n, num_sites), dtype=bool)
+        self.geometry = _SiteGeometry(
+            d2d_m=np.full((n, num_sites), np.nan),
+            dx_m=np.full((n, num_sites), np.nan),
+            dy_m=np.full((n, num_sites), np.nan),
+            los=np.zeros((n, num_sites), dtype=bool),
+            shadow_db=np.full((n, num_sites), np.nan),
+        )
+        self.bound_dbm = np.full((n, groups.site.size), -np.inf)
+        self.group_start = np.searchsorted(groups.site, np.arange(num_sites + 1)).astype(np.int64)
+        # O2I loss of each UE at each group's lowest carrier, [n, F] over the distinct carriers
+        carriers, self.group_carrier = np.unique(groups.fc_min_ghz, return_inverse=True)
+        self.o2i_db = _o2i_db(ues, ue_index[:, None], carriers, o2i_sigma_draw)
+
+    def add(self, ue: IntArray, site: IntArray) -> None:
+        """Fill the geometry and the group bounds of new pairs (``ue`` local, not yet asked)."""
+        if ue.size == 0:
+            return
+        scenario, ues, g = self.scenario, self.ues, self.geometry
+        self.asked[ue, site] = True
+        ue_global = self.ue_index[ue]
+        dx, dy = _pair_offsets_m(
+            ues.x_m[ue_global], ues.y_m[ue_global], self.site_xy_m, self.shifts_m, site
+        )
+        d2d = np.hypot(dx, dy)
+        h_ut = ues.height_m[ue_global]
+        los = self.u_los[ue, site] < los_probability(scenario.environment, d2d, h_ut)
+        shadow = shadow_fading_std_db(scenario.environment, los) * ndtri(self.u_shadow[ue, site])
+        g.d2d_m[ue, site], g.dx_m[ue, site], g.dy_m[ue, site] = d2d, dx, dy
+        g.los[ue, site], g.shadow_db[ue, site] = los, shadow
+        # each pair's (site, layer) groups: the site's groups are contiguous
+        counts = self.group_start[site + 1] - self.group_start[site]
+        pair = np.repeat(np.arange(ue.size), counts)
+        group = (
+            self.group_start[site][pair]
+            + np.arange(pair.size)
+            - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        groups = self.groups
+        self.bound_dbm[ue[pair], group] = (
+            groups.best_offset_dbm[group]
+            - pathloss_lower_bound_db(
+                scenario.environment, los[pair], d2d[pair], h_ut[pair], groups.fc_min_ghz[group]
+            )
+            - shadow[pair]
+            - self.o2i_db[ue[pair], self.group_carrier[group]]
+            + BOUND_SLACK_DB
+        )
+
+
+def _far_survivors(
+    table: _PairTable, far_m: FloatArray, threshold: dict[int, FloatArray]
+) -> tuple[IntArray, IntArray]:
+    """Pairs not yet asked for that a distance bound cannot rule out, ``(ue, site)``.
+
+    Per layer, an NLOS site's groups have RSRP at most the layer's best offset, minus the NLOS
+    path-loss bound at the lowest carrier, minus the UE's lowest O2I loss, minus the pair's
+    shadow fading. Two passes: (1) with ``d >= far_m`` and the draws alone: a pair whose LOS
+    draw clears the LOS probability's bound over ``d >= far_m`` (``los_probability_upper_bound``)
+    is NLOS, and out unless its shadow draw is under ``ndtr(margin / sigma_NLOS)``; (2) the rest
+    with their exact distance, LOS state and shadow fading. LOS pairs stay in.
+    """
+    scenario, groups, ues = table.scenario, table.groups, table.ues
+    env, ue_ids = scenario.environment, table.ue_index
+    h_ut = ues.height_m[ue_ids]
+    sigma = SHADOW_FADING_STD_DB[(env, False)]
+    # per layer: its best offset, lowest carrier and each UE's lowest O2I loss, [n]
+    layer_terms = []
+    for layer, kth in threshold.items():
+        in_layer = groups.layer == layer
+        carriers = np.unique(groups.fc_min_ghz[in_layer])
+        o2i_min = _o2i_db(ues, ue_ids[:, None], carriers, table.o2i_sigma_draw).min(axis=1)
+        offset = float(groups.best_offset_dbm[in_layer].max())
+        layer_terms.append((offset - o2i_min - kth + BOUND_SLACK_DB, float(carriers.min())))
+    shadow_limit = np.zeros(ue_ids.size)
+    for margin_db, fc_ghz in layer_terms:
+        pl_min = pathloss_lower_bound_db(env, False, far_m, h_ut, fc_ghz)
+        limit = ndtr((margin_db - pl_min) / sigma + FAR_SCREEN_MARGIN_SIGMA)
+        shadow_limit = np.maximum(shadow_limit, limit)
+    los_limit = los_probability_upper_bound(env, far_m, h_ut) * (1.0 + 1e-9)
+    maybe = (table.u_los < los_limit[:, None]) | (table.u_shadow <= shadow_limit[:, None])
+    ue, site = np.nonzero(maybe & ~table.asked)
+    ue, site = ue.astype(np.int64), site.astype(np.int64)
+    # (2) exact geometry and draws of the pairs left (the values ``_PairTable.add`` computes)
+    dx, dy = _pair_offsets_m(
+        ues.x_m[ue_ids[ue]], ues.y_m[ue_ids[ue]], table.site_xy_m, table.shifts_m, site
+    )
+    d2d = np.hypot(dx, dy)
+    los = table.u_los[ue, site] < los_probability(env, d2d, h_ut[ue])
+    shadow_db = sigma * ndtri(table.u_shadow[ue, site])
+    inside = los.copy()
+    for margin_db, fc_ghz in layer_terms:
+        pl_min = pathloss_lower_bound_db(env, False, d2d, h_ut[ue], fc_ghz)
+        inside |= margin_db[ue] - pl_min - shadow_db >= -FAR_SCREEN_MARGIN_DB
+    return ue[inside], site[inside]
+
+
+_LayerPlan = tuple[int, IntArray, int, int]  # layer, its groups, K of the layer, seed groups
+
+
+def _layer_plan(cells: CellArrays, groups: SiteLayerGroups, top_k: int) -> list[_LayerPlan]:
+    """Per layer: its groups, its share of the K strongest and how many groups seed it."""
+    layers = np.unique(cells.layer)
+    quota = np.full(layers.size, top_k // layers.size)
+    quota[: top_k % layers.size] += 1
+    plan: list[_LayerPlan] = []
+    for layer, wanted in zip(layers, quota, strict=True):
+        in_layer = np.flatnonzero(groups.layer == layer)
+        sizes = groups.sizes[in_layer]
+        k = int(min(wanted, sizes.sum()))
+        seeds = min(in_layer.size, -(-k // int(sizes.min())) + SEED_GROUPS_EXTRA)
+        plan.append((int(layer), in_layer, k, seeds))
+    return plan
+
+
+def _ask_near(table: _PairTable, plan: list[_LayerPlan], images: SiteImages) -> FloatArray | None:
+    """Fill each UE's near pairs; returns how far its other sites lie (None: every pair filled).
+
+    Every pair is filled where a layer's seeds are all its groups (no threshold to screen
+    with); a UE whose near groups are fewer than a layer's seeds gets all its sites (widened).
+    """
+    if any(seeds >= in_layer.size for _, in_layer, _, seeds in plan):
+        every_ue, every_site = np.nonzero(~table.asked)
+        table.add(every_ue.astype(np.int64), every_site.astype(np.int64))
+        return None
+    ues, ue_index = table.ues, table.ue_index
+    ue_xy_m = np.column_stack((ues.x_m[ue_index], ues.y_m[ue_index]))
+    near_ue, near_site, far_m = _near_pairs(images, ue_xy_m, NEAR_SITES)
+    table.add(near_ue, near_site)
+    short = np.zeros(ue_index.size, dtype=bool)
+    for _, in_layer, _, seeds in plan:
+        short |= np.isfinite(table.bound_dbm[:, in_layer]).sum(axis=1) < seeds
+    wide_ue, wide_site = np.nonzero(short[:, None] & ~table.asked)
+    table.add(wide_ue.astype(np.int64), wide_site.astype(np.int64))
+    return far_m
+
+
 def _strongest_pruned(
     scenario: Scenario,
     site_xy_m: FloatArray,
@@ -352,75 +559,104 @@ def _strongest_pruned(
     shifts_m: FloatArray,
     groups: SiteLayerGroups,
     rs_plus_gain_dbm: FloatArray,
+    images: SiteImages,
 ) -> tuple[IntArray, FloatArray]:
-    """Each UE's strongest cells per layer, as ``_strongest_per_layer``, with a safe bound.
+    """Each UE's strongest cells per layer, as ``_strongest_per_layer``, with safe bounds.
 
-    Per (UE, site, layer) an upper bound on any member cell's RSRP: the group's best offset,
-    the path-loss lower bound (``pathloss_lower_bound_db``) and the UE-site pair's own shadow
-    fading and the UE's O2I loss at the group's lowest carrier. The exact RSRPs of the cells of
-    the best-bounded groups give a UE's K-th strongest from below (threshold); a group whose
-    bound is under it cannot hold one of the UE's K strongest and is never evaluated. Returns
-    the columns ``[n, K]`` and their coupling gains.
+    Three steps, each leaving out only cells proven outside a UE's K strongest of a layer.
+    (1) Near sites: the pairs of each UE's ``NEAR_SITES`` nearest sites (k-d tree over the
+    wrapped copies) get their geometry and, per (UE, site, layer) group, an upper bound on any
+    member cell's RSRP: the group's best offset, the path-loss lower bound
+    (``pathloss_lower_bound_db``), the pair's own shadow fading and the UE's O2I loss at the
+    group's lowest carrier. The exact RSRPs of the best-bounded groups' cells give the UE's
+    K-th strongest from below (threshold); a UE whose near groups are too few gets every site.
+    (2) Far sites: only the two counter-based draws of a far pair are computed; a distance
+    bound with them (``_far_survivors``) rules out nearly all, the rest get step (1)'s bound.
+    (3) Groups and then cells whose bound is under the threshold are never evaluated; a seed
+    cell is judged by its exact RSRP, evaluated once (``_kept_cells``). Returns the columns
+    ``[n, K]`` and their coupling gains.
     """
     num = ue_index.size
     rows = np.arange(num)
     top_k = scenario.top_k or cells.num_cells
-    geometry = _site_geometry(scenario, site_xy_m, ues, ue_index, key, shifts_m)
-    ue_ids = ue_index[:, None]
-    bound_dbm = (
-        groups.best_offset_dbm
-        - pathloss_lower_bound_db(
-            scenario.environment, geometry.los[:, groups.site], geometry.d2d_m[:, groups.site],
-            ues.height_m[ue_ids], groups.fc_min_ghz,
-        )
-        - geometry.shadow_db[:, groups.site]
-        - _o2i_db(ues, ue_ids, groups.fc_min_ghz, o2i_sigma_draw)
-        + BOUND_SLACK_DB
-    )  # fmt: skip
+    table = _PairTable(scenario, site_xy_m, ues, ue_index, key, shifts_m, groups, o2i_sigma_draw)
+    geometry = table.geometry
 
     def coupling(ue: IntArray, cell: IntArray) -> FloatArray:
         return _pair_coupling_db(scenario, cells, ues, ue_index, geometry, o2i_sigma_draw, ue, cell)
 
-    layers = np.unique(cells.layer)
-    quota = np.full(layers.size, top_k // layers.size)
-    quota[: top_k % layers.size] += 1
-    picks: list[IntArray] = []
-    gains: list[FloatArray] = []
-    for layer, wanted in zip(layers, quota, strict=True):
-        in_layer = np.flatnonzero(groups.layer == layer)
-        sizes = groups.sizes[in_layer]
-        k = int(min(wanted, sizes.sum()))
-        bound = bound_dbm[:, in_layer]
-        seeds = min(in_layer.size, -(-k // int(sizes.min())) + SEED_GROUPS_EXTRA)
+    plan = _layer_plan(cells, groups, top_k)
+    far_m = _ask_near(table, plan, images)
+    bound_dbm = table.bound_dbm
+    threshold: dict[int, FloatArray] = {}
+    known = np.full((num, cells.num_cells), np.nan)  # coupling of the cells already evaluated
+    for layer, in_layer, k, seeds in plan:
         if seeds < in_layer.size:
             # the K-th strongest among the best-bounded groups' cells: a UE's K-th from below
+            bound = bound_dbm[:, in_layer]
             best = np.argpartition(-bound, seeds - 1, axis=1)[:, :seeds]
             ue, cell = _group_pairs(groups, np.repeat(rows, seeds), in_layer[best.ravel()])
-            _, top = _top_per_ue(num, ue, cell, coupling(ue, cell) + rs_plus_gain_dbm[cell], k)
-            threshold = top.min(axis=1)
-            keep = bound >= threshold[:, None]
+            gain = coupling(ue, cell)
+            known[ue, cell] = gain
+            _, top = _top_per_ue(num, ue, cell, gain + rs_plus_gain_dbm[cell], k)
+            threshold[layer] = top.min(axis=1)
+    if far_m is not None:
+        far_ue, far_site = _far_survivors(table, far_m, threshold)
+        table.add(far_ue, far_site)
+    picks: list[IntArray] = []
+    gains: list[FloatArray] = []
+    for layer, in_layer, k, seeds in plan:
+        bound = bound_dbm[:, in_layer]
+        if seeds >= in_layer.size:
+            ue, cell = _group_pairs(groups, np.repeat(rows, in_layer.size), np.tile(in_layer, num))
+            gain = coupling(ue, cell)
         else:
-            keep = np.ones(bound.shape, dtype=bool)
-        kept_ue, kept_group = np.nonzero(keep)
-        group = in_layer[kept_group]
-        ue, cell = _group_pairs(groups, kept_ue.astype(np.int64), group)
-        if seeds < in_layer.size:
-            # per cell: its own offset and the horizontal pattern toward the UE (exact bearing)
-            counts = groups.sizes[group]
-            cell_bound = (
-                np.repeat(bound_dbm[kept_ue, group] - groups.best_offset_dbm[group], counts)
-                + rs_plus_gain_dbm[cell]
-                + element_gain_upper_bound_dbi(
-                    geometry.bearing_deg(ue, cells.site[cell]) - cells.azimuth_deg[cell]
-                )
+            ue, cell, gain = _kept_cells(
+                table, cells, rs_plus_gain_dbm, known, threshold[layer], in_layer, coupling
             )
-            inside = cell_bound >= threshold[ue]
-            ue, cell = ue[inside], cell[inside]
-        gain = coupling(ue, cell)
         chosen, _ = _top_per_ue(num, ue, cell, gain + rs_plus_gain_dbm[cell], k)
         picks.append(cell[chosen])
         gains.append(gain[chosen])
     return np.concatenate(picks, axis=1), np.concatenate(gains, axis=1)
+
+
+def _kept_cells(
+    table: _PairTable,
+    cells: CellArrays,
+    rs_plus_gain_dbm: FloatArray,
+    known: FloatArray,
+    threshold: FloatArray,
+    in_layer: IntArray,
+    coupling: Callable[[IntArray, IntArray], FloatArray],
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Return the (UE, cell) pairs of a layer not proven under ``threshold``, with couplings.
+
+    Groups whose bound is under it go first; then each cell of the rest: a seed cell by its
+    exact RSRP (``known``, not evaluated again), any other by its own offset and the
+    horizontal pattern toward the UE (exact bearing) on top of its group's bound.
+    """
+    groups, geometry = table.groups, table.geometry
+    kept_ue, kept_group = np.nonzero(table.bound_dbm[:, in_layer] >= threshold[:, None])
+    group = in_layer[kept_group]
+    ue, cell = _group_pairs(groups, kept_ue.astype(np.int64), group)
+    exact = known[ue, cell]
+    fresh = np.isnan(exact)
+    inside = np.zeros(ue.size, dtype=bool)
+    inside[~fresh] = exact[~fresh] + rs_plus_gain_dbm[cell[~fresh]] >= threshold[ue[~fresh]]
+    counts = groups.sizes[group]
+    group_bound = np.repeat(table.bound_dbm[kept_ue, group] - groups.best_offset_dbm[group], counts)
+    f_ue, f_cell = ue[fresh], cell[fresh]
+    cell_bound = (
+        group_bound[fresh]
+        + rs_plus_gain_dbm[f_cell]
+        + element_gain_upper_bound_dbi(
+            geometry.bearing_deg(f_ue, cells.site[f_cell]) - cells.azimuth_deg[f_cell]
+        )
+    )
+    inside[fresh] = cell_bound >= threshold[f_ue]
+    ue, cell, exact, fresh = ue[inside], cell[inside], exact[inside], fresh[inside]
+    exact[fresh] = coupling(ue[fresh], cell[fresh])
+    return ue, cell, exact
 
 
 def compute_link_budget(
@@ -452,6 +688,7 @@ def compute_link_budget(
     top_k = cells.num_cells if scenario.top_k is None else scenario.top_k
     dense = top_k >= cells.num_cells
     groups = site_layer_groups(cells, rs_plus_gain_dbm)
+    images = site_images(site_xy_m, shifts_m)
     ids_parts: list[IntArray] = []
     coupling_parts: list[FloatArray] = []
     for start in range(0, ues.num_ues, UE_CHUNK):
@@ -459,7 +696,7 @@ def compute_link_budget(
         if prune and not dense:
             columns, gains = _strongest_pruned(
                 scenario, site_xy_m, cells, ues, ue_index, key, o2i_sigma_draw, shifts_m,
-                groups, rs_plus_gain_dbm,
+                groups, rs_plus_gain_dbm, images,
             )  # fmt: skip
             ids_parts.append(columns)
             coupling_parts.append(gains)

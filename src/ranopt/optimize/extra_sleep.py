@@ -203,14 +203,19 @@ class _Replay:
         left = self.allowance[(t, d)][near] - snap.prb_load[near]
         return float(left.min()) if left.size else np.inf
 
-    def check_order(self, t: int, cell: int) -> list[int]:
-        """Demand sets of a move on ``cell`` at ``t``: the tightest first, then the planning one.
+    def check_order(self, move: _Move) -> list[tuple[int, int]]:
+        """Return the (interval, set) pairs a move is checked on, the tightest first.
 
-        The rest follow by slack, so a move that fails usually fails on the first evaluation.
+        The pair with the least PRB-load allowance left near the move's cell comes first, then
+        the planning demand's intervals (whose power must drop), then the rest by that slack:
+        a move that fails usually fails on its first evaluation, whichever interval it fails in.
         """
-        order = sorted(range(len(self.demand_sets)), key=lambda d: (self.slack(t, d, cell), d))
-        first, rest = order[0], [d for d in order[1:] if d != 0]
-        return [first, *rest] if first == 0 else [first, 0, *rest]
+        pairs = [(t, d) for t in move.intervals for d in range(len(self.demand_sets))]
+        slack = {pair: self.slack(*pair, move.cell) for pair in pairs}
+        pairs.sort(key=lambda pair: (slack[pair], pair))
+        first, rest = pairs[0], pairs[1:]
+        planning = [pair for pair in rest if pair[1] == 0]
+        return [first, *planning, *(pair for pair in rest if pair[1] != 0)]
 
     def try_move(self, move: _Move) -> int | None:
         """Replay ``move`` on every set; apply it when every check holds and power drops.
@@ -218,7 +223,7 @@ class _Replay:
         Returns None when applied, else the interval where the twin rejected it.
         """
         c = move.cell
-        trial: dict[tuple[int, int], Snapshot] = {}
+        states: dict[int, CellState] = {}
         for t in move.intervals:
             active = self.schedule[t].copy()
             chains = self.trx[t].copy()
@@ -227,19 +232,20 @@ class _Replay:
                 chains[c] = self.num_trx[c]
             else:
                 chains[c] = move.trx
-            state = self.state(active, chains)
-            for d in self.check_order(t, c):
-                previous = self.current(t, d)
-                snap, _ = evaluate_change(
-                    self.twin, state, self.demand_sets[d][t], previous, [c], index=self.index
-                )
-                self.neighbourhood_evaluations += 1
-                holds = self.holds(t, d, snap)
-                if d == 0:
-                    holds &= float(snap.power_w.sum()) < float(previous.power_w.sum())
-                if not holds:
-                    return t
-                trial[(t, d)] = snap
+            states[t] = self.state(active, chains)
+        trial: dict[tuple[int, int], Snapshot] = {}
+        for t, d in self.check_order(move):
+            previous = self.current(t, d)
+            snap, _ = evaluate_change(
+                self.twin, states[t], self.demand_sets[d][t], previous, [c], index=self.index
+            )
+            self.neighbourhood_evaluations += 1
+            holds = self.holds(t, d, snap)
+            if d == 0:
+                holds &= float(snap.power_w.sum()) < float(previous.power_w.sum())
+            if not holds:
+                return t
+            trial[(t, d)] = snap
         for t in move.intervals:
             if move.kind == SLEEP:
                 self.schedule[t, c] = False

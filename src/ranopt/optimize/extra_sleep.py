@@ -7,9 +7,12 @@ unused. This pass starts from a repaired schedule and tries, best estimated powe
 first, to put one capacity cell to sleep for longer (a sleep run extended by one interval, or
 a new run of the minimum sleep length) or to mute an active cell one chain level deeper. Each
 move is replayed in the twin on every checked demand set with the neighbourhood evaluation
-(``ranopt.twin.neighbourhood.evaluate_change``) and kept only where every check repair uses
-(``ranopt.optimize.evaluate.check_snapshot``) still holds and the planning demand's power
-drops. The kept moves are then confirmed by whole-network evaluations; an interval that a
+(``ranopt.twin.neighbourhood.evaluate_change``) and kept only where every cell keeps a margin
+below its PRB-load limit (``headroom``, as the bin model's planning headroom: the scenarios are
+a sample and the realised day lies outside them), the other checks repair uses
+(``ranopt.optimize.evaluate.check_snapshot``) still hold and the planning demand's power
+drops. The (interval, set) pairs with least slack are checked first. The kept moves are
+then confirmed by whole-network evaluations (with the same margin); an interval that a
 whole-network check rejects gets its original state back. The switching rules hold by
 construction (a move that would break them is never tried); sleep depths are left to
 ``ranopt.optimize.actions.sleep_states``, which the plan's assembly applies afterwards.
@@ -375,7 +378,9 @@ def extra_sleep_pass(
     ``demand_sets`` are the demand arrays ``[T, U]`` the schedule was repaired on (the planning
     demand first: its power decides whether a move saves energy), ``references`` their
     always-on snapshots. A move is kept only where, in every interval it touches and on every
-    set, the checks find no violation the input did not already have there. Each (cell,
+    set, every active cell's PRB load stays at most its limit minus ``headroom`` (or at its
+    input load, where the input is already above that) and the other checks find no violation
+    the input did not already have there. Each (cell,
     interval) whose sleep the twin rejects is not tried again: more sleep only loads the other
     cells more. ``memo`` keeps the planning demand's whole-network snapshots for the plan's
     final replay; ``muting`` offers deeper chain levels. Deterministic: no randomness, and

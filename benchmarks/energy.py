@@ -321,6 +321,7 @@ def run_scenario(
     sweep_grid: dict[str, tuple[float, ...]] | None = None,
     gap_settings: list[tuple[float, float, int]] | None = None,
     extra_sleep: bool | None = None,
+    extra_sleep_headroom: float | None = None,
     num_sites: int | None = None,
     num_ues: int | None = None,
 ) -> dict[str, Any]:
@@ -331,6 +332,8 @@ def run_scenario(
     config = EnergyConfig(interval_time_limit_s=interval_limit_s)
     if extra_sleep is not None:
         config = replace(config, extra_sleep=extra_sleep)
+    if extra_sleep_headroom is not None:
+        config = replace(config, extra_sleep_headroom=extra_sleep_headroom)
     result: dict[str, Any] = {
         "scenario": name,
         "sites": twin.scenario.num_sites,
@@ -343,6 +346,7 @@ def run_scenario(
         "confidence_scenarios": k,
         "robust_scenarios": robust,
         "extra_sleep": config.extra_sleep,
+        "extra_sleep_headroom": config.extra_sleep_headroom,
         "solvers": {},
     }
     for solver in solvers:
@@ -603,6 +607,12 @@ def arguments() -> argparse.Namespace:
         default=None,
         help="the day-ahead plans' extra-sleep pass (default: EnergyConfig's)",
     )
+    parser.add_argument(
+        "--extra-sleep-headroom",
+        type=float,
+        default=None,
+        help="PRB load the pass keeps free below each cell's limit (default: EnergyConfig's)",
+    )
     parser.add_argument("--num-sites", type=int, default=None, help="cut the preset to N sites")
     parser.add_argument("--num-ues", type=int, default=None, help="override the preset's UEs")
     parser.add_argument("--tag", default="", help="suffix of the --out-dir file names")
@@ -654,6 +664,7 @@ def main() -> None:
                 sweep_grid=None if args.sweep_grid is None else parse_grid(args.sweep_grid),
                 gap_settings=None if args.gap_study is None else parse_gap_settings(args.gap_study),
                 extra_sleep=None if args.extra_sleep is None else args.extra_sleep == "on",
+                extra_sleep_headroom=args.extra_sleep_headroom,
                 num_sites=args.num_sites, num_ues=args.num_ues,
             )  # fmt: skip
             result["site_power_budget"] = site_budget(name)

@@ -9,8 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ranopt.errors import ValidationError
 from ranopt.optimize.actions import full_trx, sleep_states
 from ranopt.optimize.energy import (
+    EXTRA_SLEEP_HEADROOM,
     EnergyConfig,
     ReferenceCache,
     always_on_snapshots,
@@ -19,7 +21,12 @@ from ranopt.optimize.energy import (
     repair_schedule,
     surrogate_feasible,
 )
-from ranopt.optimize.evaluate import EnergyConstraints, ScheduleEvaluation, evaluate_schedule
+from ranopt.optimize.evaluate import (
+    EnergyConstraints,
+    ScheduleEvaluation,
+    evaluate_interval,
+    evaluate_schedule,
+)
 from ranopt.optimize.extra_sleep import ExtraSleepResult, extra_sleep_pass, keeps_rules
 from ranopt.optimize.switching import SwitchingRules, count_rule_violations
 from ranopt.twin import Twin
@@ -205,6 +212,74 @@ def test_pass_never_lowers_saving_nor_adds_a_violation(
     )[:2]  # fmt: skip
     after = extra_sleep_pass(twin, demand_sets, *before, limits, references)
     _assert_never_worse(twin, demand_sets, limits, before, after)
+
+
+def _loads(
+    twin: Twin, demand: FloatArray, schedule: np.ndarray, trx: np.ndarray, limits: EnergyConstraints
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-network PRB load of each active cell (0 asleep) and each cell's limit, ``[T, C]``."""
+    state = [
+        evaluate_interval(twin, demand[t], schedule[t], limits, trx=trx[t])
+        for t in range(schedule.shape[0])
+    ]
+    load = np.stack([np.where(s.active, s.prb_load, 0.0) for s, _, _ in state])
+    limit = np.stack([limits.prb_load_limit(ref.prb_load) for _, ref, _ in state])
+    return load, limit
+
+
+def test_pass_keeps_the_headroom_below_every_cell_limit(
+    seven_site_twin: Twin,
+    demand_sets: list[FloatArray],
+    limits: EnergyConstraints,
+    repaired: tuple[np.ndarray, np.ndarray],
+    extended: ExtraSleepResult,
+):
+    """With the headroom each cell ends at most at limit - headroom, or at its input load.
+
+    Without it the same input gets cells into that band: moves the margin refused.
+    """
+    twin = seven_site_twin
+    bare = extra_sleep_pass(
+        twin, demand_sets, *repaired, limits, _references(twin, demand_sets), headroom=0.0
+    )
+    assert extended.cell_intervals_slept + extended.cell_intervals_muted < (
+        bare.cell_intervals_slept + bare.cell_intervals_muted
+    )
+    in_band = 0
+    for demand in demand_sets:
+        before, limit = _loads(twin, demand, *repaired, limits)
+        after, _ = _loads(twin, demand, extended.schedule, extended.trx, limits)
+        allowance = np.maximum(limit - EXTRA_SLEEP_HEADROOM, before)
+        assert (after <= allowance + 1e-9).all()
+        without, _ = _loads(twin, demand, bare.schedule, bare.trx, limits)
+        in_band += int((without > allowance + 1e-9).sum())
+        assert (without <= np.maximum(limit, before) + 1e-9).all()
+    assert in_band > 0, "the margin refused nothing on this input"
+
+
+def test_pass_with_no_room_left_raises_no_load(
+    seven_site_twin: Twin,
+    demand_sets: list[FloatArray],
+    limits: EnergyConstraints,
+    repaired: tuple[np.ndarray, np.ndarray],
+):
+    """A headroom above every limit leaves each cell its input load: no cell may gain any."""
+    twin = seven_site_twin
+    demand_sets = [demand[-4:] for demand in demand_sets[:2]]
+    before = (repaired[0][-4:], repaired[1][-4:])
+    after = extra_sleep_pass(
+        twin, demand_sets, *before, limits, _references(twin, demand_sets), headroom=0.99
+    )
+    for demand in demand_sets:
+        old, _ = _loads(twin, demand, *before, limits)
+        new, _ = _loads(twin, demand, after.schedule, after.trx, limits)
+        assert (new <= old + 1e-9).all()
+
+
+@pytest.mark.parametrize("headroom", [-0.1, 1.0])
+def test_extra_sleep_headroom_outside_zero_one_is_refused(headroom: float):
+    with pytest.raises(ValidationError, match="extra_sleep_headroom"):
+        EnergyConfig(extra_sleep_headroom=headroom)
 
 
 def test_keeps_rules_reads_minimum_sleep_and_cycles():

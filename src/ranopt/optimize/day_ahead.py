@@ -252,7 +252,7 @@ def plan_with_solver(
     extra = extra_sleep_pass(
         twin, [inputs.planning_demand_mbps, *demands], schedule, trx, limits,
         scenario_references.with_first(inputs.planning_demand_mbps, references),
-        memo=memo, muting=energy_config.mimo_muting,
+        memo=memo, muting=energy_config.mimo_muting, headroom=energy_config.extra_sleep_headroom,
     )  # fmt: skip
     extended = assemble_plan(
         twin, inputs.planning_demand_mbps, extra.schedule, extra.trx, limits, energy_config,

@@ -63,6 +63,9 @@ IntArray = npt.NDArray[np.int64]
 EnergySolver = Literal["exact", "anneal", "greedy"]
 ENERGY_SOLVERS: tuple[EnergySolver, ...] = ("exact", "anneal", "greedy")
 CAPACITY_LAYER = 1  # index of "capacity" in ranopt.twin.elements.LAYERS
+# PRB load the extra-sleep pass keeps free below each cell's limit: the bin model's planning
+# headroom, so the pass's sleep keeps the same margin against what the scenarios miss
+EXTRA_SLEEP_HEADROOM = 0.1
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ class EnergyConfig:
     # after the day-ahead plan's robust repair, try more sleep and deeper muting in the twin
     # on the planning demand and the robust scenarios (ranopt.optimize.extra_sleep)
     extra_sleep: bool = False
+    # PRB load the pass keeps free below each cell's limit on every checked demand set (a cell
+    # already above that in the repaired plan may not gain load); 0: up to the limit itself
+    extra_sleep_headroom: float = EXTRA_SLEEP_HEADROOM
 
     def __post_init__(self) -> None:
         """Reject settings that would leave a solver nothing to do."""
@@ -104,6 +110,12 @@ class EnergyConfig:
             raise ValidationError(msg)
         if not 0.0 <= self.planning_headroom < 1.0:
             msg = f"EnergyConfig.planning_headroom must lie in [0, 1), got {self.planning_headroom}"
+            raise ValidationError(msg)
+        if not 0.0 <= self.extra_sleep_headroom < 1.0:
+            msg = (
+                "EnergyConfig.extra_sleep_headroom must lie in [0, 1), "
+                f"got {self.extra_sleep_headroom}"
+            )
             raise ValidationError(msg)
 
 

@@ -7,9 +7,12 @@ unused. This pass starts from a repaired schedule and tries, best estimated powe
 first, to put one capacity cell to sleep for longer (a sleep run extended by one interval, or
 a new run of the minimum sleep length) or to mute an active cell one chain level deeper. Each
 move is replayed in the twin on every checked demand set with the neighbourhood evaluation
-(``ranopt.twin.neighbourhood.evaluate_change``) and kept only where every check repair uses
-(``ranopt.optimize.evaluate.check_snapshot``) still holds and the planning demand's power
-drops. The kept moves are then confirmed by whole-network evaluations; an interval that a
+(``ranopt.twin.neighbourhood.evaluate_change``) and kept only where every cell keeps a margin
+below its PRB-load limit (``headroom``, as the bin model's planning headroom: the scenarios are
+a sample and the realised day lies outside them), the other checks repair uses
+(``ranopt.optimize.evaluate.check_snapshot``) still hold and the planning demand's power
+drops. The (interval, set) pairs with least slack are checked first. The kept moves are
+then confirmed by whole-network evaluations (with the same margin); an interval that a
 whole-network check rejects gets its original state back. The switching rules hold by
 construction (a move that would break them is never tried); sleep depths are left to
 ``ranopt.optimize.actions.sleep_states``, which the plan's assembly applies afterwards.
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ranopt.optimize.energy import CAPACITY_LAYER, ReferenceCache
+from ranopt.optimize.energy import CAPACITY_LAYER, EXTRA_SLEEP_HEADROOM, ReferenceCache
 from ranopt.optimize.evaluate import (
     EnergyConstraints,
     SnapshotMemo,
@@ -40,6 +43,7 @@ IntArray = npt.NDArray[np.int64]
 
 SLEEP, MUTE = 0, 1  # move kinds; sleeps before mutes at equal estimated saving
 VERIFY_ROUNDS = 4  # whole-network confirmation rounds before the pass gives its input back
+NEIGHBOUR_DEPTH = 3  # a UE's best-ranked cells taken as neighbours when ordering the checks
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +89,23 @@ def keeps_rules(column: BoolArray, rules: SwitchingRules, intervals_per_day: int
     )
 
 
+def ranked_neighbours(twin: Twin, depth: int = NEIGHBOUR_DEPTH) -> BoolArray:
+    """``[C, C]``: cells ranked among the ``depth`` best of a UE together (what a sleep loads).
+
+    A UE's serving cell and its next-ranked cells (``LinkBudget.rank_db``, band supported) are
+    where its traffic goes when the cell sleeps; only for ordering the checked sets.
+    """
+    link = twin.link
+    rank = np.where(link.supported, link.rank_db, -np.inf)
+    depth = min(depth, link.k)
+    top = np.take_along_axis(link.cell_idx, np.argsort(-rank, axis=1)[:, :depth], axis=1)
+    near = np.eye(twin.num_cells, dtype=bool)
+    for i in range(depth):
+        for j in range(depth):
+            near[top[:, i], top[:, j]] = True
+    return near
+
+
 class _Replay:
     """The pass's state: schedule, chains and the current snapshot of each (interval, set)."""
 
@@ -97,6 +118,7 @@ class _Replay:
         limits: EnergyConstraints,
         references: ReferenceCache,
         memo: SnapshotMemo | None,
+        headroom: float,
     ) -> None:
         self.twin = twin
         self.demand_sets = demand_sets
@@ -104,14 +126,17 @@ class _Replay:
         self.schedule = schedule.copy()
         self.trx = trx.copy()
         self.limits = limits
+        self.headroom = headroom
         self.references = references
         self.memo = memo  # for demand set 0 (the planning demand) only
         self.num_trx = twin.arrays.num_trx.astype(np.int64)
         self.index = candidate_index(twin)
-        # (interval, set) -> current snapshot, and the violations the input already had there
+        self.near = ranked_neighbours(twin)
+        # (interval, set) -> current snapshot; what the input state there already broke (other
+        # than PRB load) and each cell's PRB-load allowance [C]
         self.snaps: dict[tuple[int, int], Snapshot] = {}
         self.allowed: dict[tuple[int, int], frozenset[str]] = {}
-        self.failures = np.zeros(len(demand_sets), dtype=np.int64)  # per set, to check first
+        self.allowance: dict[tuple[int, int], FloatArray] = {}
         self.neighbourhood_evaluations = 0
         self.whole_network_evaluations = 0
 
@@ -124,29 +149,48 @@ class _Replay:
         )  # fmt: skip
 
     def whole(self, t: int, d: int, active: BoolArray, chains: IntArray) -> tuple[Snapshot, bool]:
-        """Whole-network snapshot of interval ``t`` on set ``d``; whether it keeps its checks.
-
-        "Keeps" means no violation that the input's own state of that interval did not have.
-        """
-        snap, violations = self._evaluate(t, d, active, chains)
+        """Whole-network snapshot of interval ``t`` on set ``d``; whether it keeps its checks."""
         key = (t, d)
         if key not in self.allowed:
             same = (active == self.input_schedule[t]).all() and (chains == self.input_trx[t]).all()
-            self.allowed[key] = violations if same else self._evaluate(t, d, *self._input_row(t))[1]
-        return snap, violations <= self.allowed[key]
+            snap = self._evaluate(t, d, active, chains)
+            self._set_allowances(t, d, snap if same else self._evaluate(t, d, *self._input_row(t)))
+            if same:
+                return snap, True
+        else:
+            snap = self._evaluate(t, d, active, chains)
+        return snap, self.holds(t, d, snap)
+
+    def _set_allowances(self, t: int, d: int, given: Snapshot) -> None:
+        """Record what the input state ``given`` of (``t``, ``d``) allows each later state.
+
+        A cell may carry up to its PRB-load limit minus the headroom, or its input load where
+        that is already higher (a move never raises it); the other checks may break only where
+        the input broke them already.
+        """
+        reference = self.references.get(d, t)
+        check = check_snapshot(given, reference, self.limits)
+        self.allowed[(t, d)] = frozenset(check.violations) - {"prb_load"}
+        margin = self.limits.prb_load_limit(reference.prb_load) - self.headroom
+        self.allowance[(t, d)] = np.maximum(margin, _active_load(given))
+
+    def holds(self, t: int, d: int, snap: Snapshot) -> bool:
+        """Whether ``snap`` of (``t``, ``d``) keeps every cell's allowance and the other checks."""
+        if (_active_load(snap) > self.allowance[(t, d)]).any():
+            return False
+        check = check_snapshot(snap, self.references.get(d, t), self.limits)
+        return set(check.violations) - {"prb_load"} <= self.allowed[(t, d)]
 
     def _input_row(self, t: int) -> tuple[BoolArray, IntArray]:
         return self.input_schedule[t], self.input_trx[t]
 
-    def _evaluate(
-        self, t: int, d: int, active: BoolArray, chains: IntArray
-    ) -> tuple[Snapshot, frozenset[str]]:
+    def _evaluate(self, t: int, d: int, active: BoolArray, chains: IntArray) -> Snapshot:
         self.whole_network_evaluations += 1
-        snap, _, check = evaluate_interval(
+        snap, _, _ = evaluate_interval(
             self.twin, self.demand_sets[d][t], active, self.limits, self.references.get(d, t),
             trx=chains, memo=self.memo if d == 0 else None,
         )  # fmt: skip
-        return snap, frozenset(check.violations)
+        return snap
 
     def current(self, t: int, d: int) -> Snapshot:
         """Return the snapshot of interval ``t`` on set ``d`` in the pass's current state."""
@@ -155,9 +199,26 @@ class _Replay:
             self.snaps[key], _ = self.whole(t, d, self.schedule[t], self.trx[t])
         return self.snaps[key]
 
-    def check_order(self) -> list[int]:
-        """Demand sets, the one that rejected most moves first (a rejection stops early)."""
-        return sorted(range(len(self.demand_sets)), key=lambda d: (-self.failures[d], d))
+    def slack(self, t: int, d: int, cell: int) -> float:
+        """Smallest PRB-load allowance left, now, among the cells ranked near ``cell``."""
+        snap = self.current(t, d)
+        near = self.near[cell] & snap.active
+        left = self.allowance[(t, d)][near] - snap.prb_load[near]
+        return float(left.min()) if left.size else np.inf
+
+    def check_order(self, move: _Move) -> list[tuple[int, int]]:
+        """Return the (interval, set) pairs a move is checked on, the tightest first.
+
+        The pair with the least PRB-load allowance left near the move's cell comes first, then
+        the planning demand's intervals (whose power must drop), then the rest by that slack:
+        a move that fails usually fails on its first evaluation, whichever interval it fails in.
+        """
+        pairs = [(t, d) for t in move.intervals for d in range(len(self.demand_sets))]
+        slack = {pair: self.slack(*pair, move.cell) for pair in pairs}
+        pairs.sort(key=lambda pair: (slack[pair], pair))
+        first, rest = pairs[0], pairs[1:]
+        planning = [pair for pair in rest if pair[1] == 0]
+        return [first, *planning, *(pair for pair in rest if pair[1] != 0)]
 
     def try_move(self, move: _Move) -> int | None:
         """Replay ``move`` on every set; apply it when every check holds and power drops.
@@ -165,8 +226,7 @@ class _Replay:
         Returns None when applied, else the interval where the twin rejected it.
         """
         c = move.cell
-        trial: dict[tuple[int, int], Snapshot] = {}
-        order = self.check_order()
+        states: dict[int, CellState] = {}
         for t in move.intervals:
             active = self.schedule[t].copy()
             chains = self.trx[t].copy()
@@ -175,21 +235,20 @@ class _Replay:
                 chains[c] = self.num_trx[c]
             else:
                 chains[c] = move.trx
-            state = self.state(active, chains)
-            for d in order:
-                previous = self.current(t, d)
-                snap, _ = evaluate_change(
-                    self.twin, state, self.demand_sets[d][t], previous, [c], index=self.index
-                )
-                self.neighbourhood_evaluations += 1
-                check = check_snapshot(snap, self.references.get(d, t), self.limits)
-                holds = set(check.violations) <= self.allowed[(t, d)]
-                if d == 0:
-                    holds &= float(snap.power_w.sum()) < float(previous.power_w.sum())
-                if not holds:
-                    self.failures[d] += 1
-                    return t
-                trial[(t, d)] = snap
+            states[t] = self.state(active, chains)
+        trial: dict[tuple[int, int], Snapshot] = {}
+        for t, d in self.check_order(move):
+            previous = self.current(t, d)
+            snap, _ = evaluate_change(
+                self.twin, states[t], self.demand_sets[d][t], previous, [c], index=self.index
+            )
+            self.neighbourhood_evaluations += 1
+            holds = self.holds(t, d, snap)
+            if d == 0:
+                holds &= float(snap.power_w.sum()) < float(previous.power_w.sum())
+            if not holds:
+                return t
+            trial[(t, d)] = snap
         for t in move.intervals:
             if move.kind == SLEEP:
                 self.schedule[t, c] = False
@@ -198,6 +257,11 @@ class _Replay:
                 self.trx[t, c] = move.trx
         self.snaps.update(trial)
         return None
+
+
+def _active_load(snap: Snapshot) -> FloatArray:
+    """PRB load of each active cell, 0 for a sleeping one, ``[C]``."""
+    return np.where(snap.active, snap.prb_load, 0.0)
 
 
 def _sleep_power_w(twin: Twin) -> FloatArray:
@@ -307,19 +371,22 @@ def extra_sleep_pass(
     *,
     memo: SnapshotMemo | None = None,
     muting: bool = True,
+    headroom: float = EXTRA_SLEEP_HEADROOM,
 ) -> ExtraSleepResult:
     """Sleep and mute more than ``schedule`` / ``trx`` ``[T, C]`` where every set still holds.
 
     ``demand_sets`` are the demand arrays ``[T, U]`` the schedule was repaired on (the planning
     demand first: its power decides whether a move saves energy), ``references`` their
     always-on snapshots. A move is kept only where, in every interval it touches and on every
-    set, the checks find no violation the input did not already have there. Each (cell,
+    set, every active cell's PRB load stays at most its limit minus ``headroom`` (or at its
+    input load, where the input is already above that) and the other checks find no violation
+    the input did not already have there. Each (cell,
     interval) whose sleep the twin rejects is not tried again: more sleep only loads the other
     cells more. ``memo`` keeps the planning demand's whole-network snapshots for the plan's
     final replay; ``muting`` offers deeper chain levels. Deterministic: no randomness, and
     ties are broken by cell and interval.
     """
-    replay = _Replay(twin, demand_sets, schedule, trx, limits, references, memo)
+    replay = _Replay(twin, demand_sets, schedule, trx, limits, references, memo, headroom)
     moves = _Moves(replay, muting)
     heap = moves.initial()
     heapq.heapify(heap)
@@ -375,7 +442,7 @@ def _confirm(
         failing = []
         for t in changed:
             signature = fixed[t].tobytes() + chains[t].tobytes()
-            for d in replay.check_order():
+            for d in range(len(replay.demand_sets)):
                 if held.get((int(t), d)) == signature:
                     continue
                 _, holds = replay.whole(int(t), d, fixed[t], chains[t])

@@ -195,8 +195,10 @@ class RayExecutor:
         if not ray.is_initialized():
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         self._ray: Any = ray
+        # SPREAD: Ray's default prefers the node holding the shared input (the driver's) and
+        # queued the CPU-bound tasks there while the other node idled (measured: 1.0x on 2 nodes)
         self._remote: Any = ray.remote(max_retries=max_retries, num_cpus=1)(_run_task).options(
-            name=RAY_TASK_NAME
+            name=RAY_TASK_NAME, scheduling_strategy="SPREAD"
         )
 
     @property

@@ -125,20 +125,34 @@ def pathloss_db(
     return np.where(los_b, pl_los, pl_nlos)
 
 
+def _los_base(environment: str, d: FloatArray) -> FloatArray:
+    """TR 38.901 Table 7.4.2-1 beyond 18 m: ``18/d + exp(-d/d_1)(1 - 18/d)``.
+
+    ``d_1`` is 36 m in UMi-Street Canyon and 63 m in UMa.
+    """
+    d_1 = 36.0 if environment == "UMi" else 63.0
+    return np.asarray(18.0 / d + np.exp(-d / d_1) * (1.0 - 18.0 / d), dtype=np.float64)
+
+
+def _uma_height_factor(h_ut: FloatArray, d: FloatArray) -> FloatArray:
+    """TR 38.901 Table 7.4.2-1, UMa: ``1 + C'(h_UT) 5/4 (d/100)^3 exp(-d/150)``.
+
+    ``C'(h_UT)`` is 0 for h_UT <= 13 m and ``((h_UT - 13)/10)^1.5`` up to 23 m.
+    """
+    c_h = np.where(h_ut <= 13.0, 0.0, (np.clip(h_ut, 13.0, 23.0) - 13.0) / 10.0) ** 1.5
+    return np.asarray(1.0 + c_h * 1.25 * (d / 100.0) ** 3 * np.exp(-d / 150.0), dtype=np.float64)
+
+
 def los_probability(env: str, d2d_m: npt.ArrayLike, h_ut_m: npt.ArrayLike) -> FloatArray:
     """Return the LOS probability of TR 38.901 Table 7.4.2-1 (outdoor distance in metres)."""
     environment = _check_environment(env)
     d = np.maximum(np.asarray(d2d_m, dtype=np.float64), 1e-9)
     h_ut = np.asarray(h_ut_m, dtype=np.float64)
+    base = _los_base(environment, d)
     if environment == "UMi":
-        # TR 38.901 Table 7.4.2-1, UMi-Street Canyon: 18/d + exp(-d/36)(1 - 18/d) beyond 18 m
-        far = 18.0 / d + np.exp(-d / 36.0) * (1.0 - 18.0 / d)
-        p_far = np.broadcast_to(far, np.broadcast_shapes(d.shape, h_ut.shape))
+        p_far = np.broadcast_to(base, np.broadcast_shapes(d.shape, h_ut.shape))
     else:
-        # TR 38.901 Table 7.4.2-1, UMa: C'(h_UT) = 0 for h_UT <= 13 m, ((h_UT-13)/10)^1.5 above
-        c_h = np.where(h_ut <= 13.0, 0.0, (np.clip(h_ut, 13.0, 23.0) - 13.0) / 10.0) ** 1.5
-        base = 18.0 / d + np.exp(-d / 63.0) * (1.0 - 18.0 / d)
-        p_far = base * (1.0 + c_h * 1.25 * (d / 100.0) ** 3 * np.exp(-d / 150.0))
+        p_far = base * _uma_height_factor(h_ut, d)
     return np.where(d <= 18.0, 1.0, np.clip(p_far, 0.0, 1.0))
 
 
@@ -155,14 +169,12 @@ def los_probability_upper_bound(
     environment = _check_environment(env)
     d = np.maximum(np.asarray(d2d_min_m, dtype=np.float64), 1e-9)
     h_ut = np.asarray(h_ut_m, dtype=np.float64)
+    base = _los_base(environment, d)
     if environment == "UMi":
-        base = 18.0 / d + np.exp(-d / 36.0) * (1.0 - 18.0 / d)
         bound = np.broadcast_to(base, np.broadcast_shapes(d.shape, h_ut.shape))
     else:
-        c_h = np.where(h_ut <= 13.0, 0.0, (np.clip(h_ut, 13.0, 23.0) - 13.0) / 10.0) ** 1.5
-        base = 18.0 / d + np.exp(-d / 63.0) * (1.0 - 18.0 / d)
         peak = np.maximum(d, 450.0)  # argmax of (d/100)^3 exp(-d/150)
-        bound = base * (1.0 + c_h * 1.25 * (peak / 100.0) ** 3 * np.exp(-peak / 150.0))
+        bound = base * _uma_height_factor(h_ut, peak)
     return np.asarray(np.where(d <= 18.0, 1.0, np.clip(bound, 0.0, 1.0)), dtype=np.float64)
 
 

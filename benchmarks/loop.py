@@ -23,10 +23,36 @@ from ranopt.optimize.energy import plan_energy
 from ranopt.service.loop import LoopConfig, NetworkLoop, StepReport
 from ranopt.store import loops, runs
 from ranopt.store import repository as repo
-from ranopt.store.engine import open_store
+from ranopt.store.engine import Store, open_store
 from ranopt.twin import build_twin, scenario_preset
 from ranopt.twin.model import Twin
 from ranopt.twin.traffic import day_rng, realised_demand_mbps
+
+
+def bench_loop(store: Store, twin: Twin, scenario: str, seed: int) -> NetworkLoop:
+    """The benchmarks' closed loop on ``store``: greedy, 4-interval horizon, threshold 0.9.
+
+    One tenant and network bound to ``twin``, auto-apply on; shared with
+    ``benchmarks/scale.py targets`` so both time the same loop.
+    """
+    with store.transaction() as session:
+        tenant_id = repo.ensure_tenant(session, name="bench", now_s=0)
+        net = repo.create_network(
+            session, tenant_id=tenant_id, topology=twin_topology(twin), now_s=0
+        )
+        runs.bind_twin(
+            session, tenant_id=tenant_id, network_id=net.id, scenario=scenario,
+            seed=seed, num_sites=twin.scenario.num_sites, num_ues=twin.num_ues,
+        )  # fmt: skip
+        loops.configure_loop(
+            session, tenant_id=tenant_id, network_id=net.id, enabled=True,
+            auto_apply=True, confidence_threshold=0.9, solver="greedy",
+            horizon_intervals=4, now_s=0,
+        )  # fmt: skip
+    return NetworkLoop(
+        store, tenant_id=tenant_id, network_id=net.id, twin=twin, seed=seed,
+        config=LoopConfig(), clock=time.time,
+    )  # fmt: skip
 
 
 def perfect_foresight_pct(twin: Twin, seed: int, day: int) -> float:
@@ -71,24 +97,7 @@ def main() -> None:
     twin = build_twin(scenario_preset(args.scenario, seed=args.seed))
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"sqlite:///{Path(tmp) / 'loop.db'}")
-        with store.transaction() as session:
-            tenant_id = repo.ensure_tenant(session, name="bench", now_s=0)
-            net = repo.create_network(
-                session, tenant_id=tenant_id, topology=twin_topology(twin), now_s=0
-            )
-            runs.bind_twin(
-                session, tenant_id=tenant_id, network_id=net.id, scenario=args.scenario,
-                seed=args.seed, num_sites=twin.scenario.num_sites, num_ues=twin.num_ues,
-            )  # fmt: skip
-            loops.configure_loop(
-                session, tenant_id=tenant_id, network_id=net.id, enabled=True,
-                auto_apply=True, confidence_threshold=0.9, solver="greedy",
-                horizon_intervals=4, now_s=0,
-            )  # fmt: skip
-        loop = NetworkLoop(
-            store, tenant_id=tenant_id, network_id=net.id, twin=twin, seed=args.seed,
-            config=LoopConfig(), clock=time.time,
-        )  # fmt: skip
+        loop = bench_loop(store, twin, args.scenario, args.seed)
         started = time.perf_counter()
         loop.step()  # history
         history_s = time.perf_counter() - started
@@ -117,14 +126,15 @@ def main() -> None:
                 busiest = max(active, key=lambda i: live["cells"][i]["prb_load"])
                 with store.transaction() as session:
                     loops.request_fault(
-                        session, tenant_id=tenant_id, network_id=net.id, cell_index=busiest,
-                        cell_name=twin.cell_names[busiest], by="bench", at=time.time(),
+                        session, tenant_id=loop.tenant_id, network_id=loop.network_id,
+                        cell_index=busiest, cell_name=twin.cell_names[busiest], by="bench",
+                        at=time.time(),
                     )  # fmt: skip
             t0 = time.perf_counter()
             reports.append(loop.step())
             step_s.append(time.perf_counter() - t0)
         with store.transaction() as session:
-            fault = loops.faults(session, tenant_id=tenant_id, network_id=net.id)[0]
+            fault = loops.faults(session, tenant_id=loop.tenant_id, network_id=loop.network_id)[0]
         store.dispose()
     result = {
         "benchmark": "loop",

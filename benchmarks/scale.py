@@ -586,37 +586,17 @@ def target_plan(name: str, robust: int) -> dict[str, Any]:
 def target_loop(name: str, steps: int) -> dict[str, Any]:
     """Closed-loop steps: ``NetworkLoop.step`` on a SQLite store, seed 0, from day 14 00:00.
 
-    ``benchmarks/loop.py``'s set-up (greedy, 4-interval horizon, threshold 0.9, auto-apply);
-    the history step (14 days of always-on counters) is timed apart.
+    ``benchmarks/loop.py``'s ``bench_loop`` (greedy, 4-interval horizon, threshold 0.9,
+    auto-apply); the history step (14 days of always-on counters) is timed apart.
     """
-    from ranopt.ingest.export import twin_topology  # noqa: PLC0415
-    from ranopt.service.loop import LoopConfig, NetworkLoop  # noqa: PLC0415
-    from ranopt.store import loops, runs  # noqa: PLC0415
-    from ranopt.store import repository as repo  # noqa: PLC0415
+    from loop import bench_loop  # noqa: PLC0415 (imports ranopt: the child's own tree)
     from ranopt.store.engine import open_store  # noqa: PLC0415
 
     twin, build = _built(name, 0)
     tmp = tempfile.mkdtemp(prefix="ranopt-targets-")
     try:
         store = open_store(f"sqlite:///{tmp}/loop.db")
-        with store.transaction() as session:
-            tenant_id = repo.ensure_tenant(session, name="bench", now_s=0)
-            net = repo.create_network(
-                session, tenant_id=tenant_id, topology=twin_topology(twin), now_s=0
-            )
-            runs.bind_twin(
-                session, tenant_id=tenant_id, network_id=net.id, scenario=name, seed=0,
-                num_sites=twin.scenario.num_sites, num_ues=twin.num_ues,
-            )  # fmt: skip
-            loops.configure_loop(
-                session, tenant_id=tenant_id, network_id=net.id, enabled=True,
-                auto_apply=True, confidence_threshold=0.9, solver="greedy",
-                horizon_intervals=4, now_s=0,
-            )  # fmt: skip
-        loop = NetworkLoop(
-            store, tenant_id=tenant_id, network_id=net.id, twin=twin, seed=0,
-            config=LoopConfig(), clock=time.time,
-        )  # fmt: skip
+        loop = bench_loop(store, twin, name, 0)
         start = _clock()
         loop.step()  # the history
         history = _since(start)
